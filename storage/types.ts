@@ -1,0 +1,100 @@
+/**
+ * The storage contracts. Each has an Azure implementation (Table / Blob Storage, Azurite
+ * locally) and an in-memory one; one contract test suite runs against both.
+ */
+
+/** Function metadata, as stored and as answered by the public API. Never holds a credential. */
+export interface FunctionRecord {
+  /** Stable id, URL-safe, assigned on create. */
+  id: string;
+  /** Human name, `[A-Za-z0-9-_]{1,64}`. */
+  name: string;
+  /** Memory in MB (128..4096): the container's memory limit and its reservation on a worker. */
+  memorySize: number;
+  /** Per-invocation time limit; past it the container is killed. */
+  timeoutMs: number;
+  /** An idle warm container is removed after this long unused. */
+  idleTimeoutMs: number;
+  /** Starts at 1, +1 on every update. Code artifacts are kept per version. */
+  version: number;
+  /** Hex SHA-256 of the code zip of this version. */
+  codeSha256: string;
+  /** Size in bytes of the code zip of this version. */
+  codeSize: number;
+  /** ISO-8601 times. */
+  createdAt: string;
+  updatedAt: string;
+  /** Environment variables given to the function (strings only). */
+  env: Record<string, string>;
+}
+
+/** A record with the store's concurrency token (an ETag), used for If-Match updates. */
+export interface StoredFunction {
+  record: FunctionRecord;
+  etag: string;
+}
+
+/**
+ * Function metadata. Writes are conditional so concurrent updates never lose a write:
+ * `update` and `delete` with an etag fail with RF_STORAGE_CONFLICT when it is stale.
+ * Every failure of the backing service is an RfError RF_STORAGE_UNAVAILABLE (with `cause`),
+ * raised within the store's operation timeout, never a hang.
+ */
+export interface FunctionStore {
+  /** Fails with RF_STORAGE_ALREADY_EXISTS when the id is taken. */
+  create(record: FunctionRecord): Promise<StoredFunction>;
+  get(id: string): Promise<StoredFunction | undefined>;
+  list(): Promise<FunctionRecord[]>;
+  /** Replaces the record when `etag` still matches; RF_STORAGE_CONFLICT otherwise, RF_STORAGE_NOT_FOUND when gone. */
+  update(record: FunctionRecord, etag: string): Promise<StoredFunction>;
+  /** Removes the record; `etag` (optional) must match. False when there was nothing. */
+  delete(id: string, etag?: string): Promise<boolean>;
+}
+
+/** Code zips, one object per function version (Blob container `deployments`, `<id>/<version>.zip`). */
+export interface ArtifactStore {
+  put(functionId: string, version: number, zip: Buffer): Promise<void>;
+  /** RF_STORAGE_NOT_FOUND when absent. */
+  get(functionId: string, version: number): Promise<Buffer>;
+  /** Removes one version; no error when absent. */
+  delete(functionId: string, version: number): Promise<void>;
+  /** Removes every version of a function. */
+  deleteAll(functionId: string): Promise<void>;
+}
+
+export type WorkerState = 'active' | 'draining';
+
+/** One worker's row in the Table `workers`. */
+export interface WorkerRow {
+  /** Stable id, chosen by the worker (also its ring node name). */
+  id: string;
+  /** Base URL of the worker's internal HTTP API, e.g. `http://127.0.0.1:7001`. */
+  address: string;
+  /** Memory the worker may reserve for containers, MB. */
+  capacityMb: number;
+  state: WorkerState;
+  /** Last heartbeat, ms since the epoch (the worker's clock). */
+  heartbeatAt: number;
+  /** When the worker first registered, ms since the epoch. */
+  startedAt: number;
+}
+
+/** Worker membership. Routers read it to build their ring; workers write their own row. */
+export interface MembershipStore {
+  /** Creates or replaces a worker's row. */
+  upsert(row: WorkerRow): Promise<void>;
+  get(id: string): Promise<WorkerRow | undefined>;
+  list(): Promise<WorkerRow[]>;
+  /** Sets the state of an existing row; RF_STORAGE_NOT_FOUND when absent. */
+  setState(id: string, state: WorkerState): Promise<void>;
+  remove(id: string): Promise<boolean>;
+}
+
+/** The three stores a process is wired with. */
+export interface Stores {
+  functions: FunctionStore;
+  artifacts: ArtifactStore;
+  membership: MembershipStore;
+  /** Releases clients and timers. */
+  close(): Promise<void>;
+}

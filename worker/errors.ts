@@ -1,0 +1,35 @@
+/** The worker error registry (see errors/index.ts and docs/errors.md). */
+import type { ErrorSpec } from '../errors/index.ts';
+
+export const WorkerErrors = {
+  /** No idle warm container and no memory to start one (the router spills on this). */
+  AT_CAPACITY: { code: 'RF_WORKER_AT_CAPACITY', status: 429 },
+  /** The worker is draining and takes no new work (the router spills on this). */
+  DRAINING: { code: 'RF_WORKER_DRAINING', status: 503 },
+  /** The function ran past its timeoutMs; its container was killed. */
+  INVOKE_TIMEOUT: { code: 'RF_WORKER_INVOKE_TIMEOUT', status: 504 },
+  /** The function's memory is larger than the worker's whole capacity. */
+  FUNCTION_TOO_LARGE: { code: 'RF_WORKER_FUNCTION_TOO_LARGE', status: 507 },
+  /** The container could not be created or started. */
+  CONTAINER_START_FAILED: { code: 'RF_WORKER_CONTAINER_START_FAILED', status: 502 },
+  /** The function does not exist (or was deleted). */
+  FUNCTION_NOT_FOUND: { code: 'RF_WORKER_FUNCTION_NOT_FOUND', status: 404 },
+  /** The invocation input is not valid JSON or too large. */
+  BAD_INPUT: { code: 'RF_WORKER_BAD_INPUT', status: 400 },
+  /** The runtime image is missing and could not be built. */
+  IMAGE_UNAVAILABLE: { code: 'RF_WORKER_IMAGE_UNAVAILABLE', status: 503 },
+  /** The runtime (Docker engine) failed. */
+  RUNTIME_UNAVAILABLE: { code: 'RF_WORKER_RUNTIME_UNAVAILABLE', status: 503 },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** Errors caused by the function itself (answered to clients as is). */
+export const FunctionErrors = {
+  /** The function threw or its promise rejected; the message is the function's. */
+  ERROR: { code: 'RF_FUNCTION_ERROR', status: 500 },
+  /** The function's process exited or was killed (e.g. out of memory); the container is replaced. */
+  CRASHED: { code: 'RF_FUNCTION_CRASHED', status: 502 },
+  /** index.js could not be loaded or exports no function. */
+  LOAD_FAILED: { code: 'RF_FUNCTION_LOAD_FAILED', status: 502 },
+  /** The function's output is not JSON-serialisable or larger than the output limit. */
+  BAD_OUTPUT: { code: 'RF_FUNCTION_BAD_OUTPUT', status: 502 },
+} as const satisfies Record<string, ErrorSpec>;
