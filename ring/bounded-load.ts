@@ -1,0 +1,99 @@
+/**
+ * The bounded-load spill decision: which workers to try, in which order.
+ *
+ * Algorithm
+ * ---------
+ * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing
+ * with Bounded Loads", SODA 2018). With `n` workers on the ring, a total load of `L` requests
+ * in flight, and a balance factor `c > 1`, the request being placed counts too, so the
+ * average is `(L + 1) / n` and every worker may hold at most
+ *
+ *     bound = ceil(c × (L + 1) / n)
+ *
+ * requests. A worker *accepts* when its load + 1 ≤ bound (i.e. load < bound). Candidates come in
+ * the function's preference order (home first, ring/ring.ts); the plan keeps that order but
+ * moves the workers over the bound behind the ones under it:
+ *
+ *     order = [accepting candidates in preference order] ++ [over-bound candidates in order]
+ *
+ * The over-bound ones stay in the plan because the bound is about balance, not capacity: when
+ * every worker under the bound answers "at capacity" (HTTP 429) the busy ones may still have
+ * a warm container free. At least one of all n workers is always under the bound (the loads
+ * sum to L < n × (L + 1) / n ≤ n × bound), so with the full preference list as candidates
+ * the first worker tried is never over the bound.
+ *
+ * A worker's load is the router's own in-flight count for it, refined by the load the worker
+ * reports in every response (x-ringfaas-load: its in-flight work from every router). The
+ * caller chooses the estimate; router/ring-view.ts takes the larger of the two while the
+ * report is recent.
+ *
+ * Worked example
+ * --------------
+ * Four workers, c = 1.25, loads w1 = 5, w2 = 3, w3 = 0, w4 = 0, so L = 8.
+ * Average (8 + 1) / 4 = 2.25; bound = ceil(1.25 × 2.25) = ceil(2.8125) = 3: a worker accepts
+ * while it holds at most 2. Function f has the preference list [w1, w3, w2, w4]: w1 (5) is over,
+ * w3 (0) accepts, w2 (3) is over, w4 (0) accepts; the plan is [w3, w4, w1, w2] with one
+ * bounded-load skip (w1) before the first worker tried. With L = 0 the bound is
+ * ceil(1.25 / 4) = 1: every idle worker accepts and f goes home to w1.
+ *
+ * Known caveats
+ * -------------
+ * - At low load the bound is small (1 or 2), so a second concurrent request of one function
+ *   can be sent off its home although the home has a warm container free; it starts a
+ *   container on a neighbour. Raise `c` to favour affinity (c = Infinity disables the check).
+ * - Loads count requests, not memory: a worker full of 4 GB functions and one full of 128 MB
+ *   ones look alike; the worker's own 429 is what guards memory.
+ * - Every router sees its own in-flight exactly and other routers' only through the reported
+ *   load, which is as old as the last response from that worker.
+ */
+
+export const DEFAULT_LOAD_FACTOR = 1.25;
+
+/** The most requests one worker may hold: ceil(c × (totalLoad + 1) / n). */
+export function loadBound(totalLoad: number, workerCount: number, c: number = DEFAULT_LOAD_FACTOR): number {
+  if (workerCount <= 0) return 0;
+  if (c === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  return Math.ceil((c * (totalLoad + 1)) / workerCount);
+}
+
+/** The workers to try, in order, for one request. */
+export interface SpillPlan {
+  /** Candidates under the bound in preference order, then the ones over it. */
+  readonly order: string[];
+  /** How many over-bound candidates preceded the first worker of `order` in preference order. */
+  readonly skipped: number;
+  /** The bound used. */
+  readonly bound: number;
+}
+
+export interface SpillInput {
+  /** Candidate workers in preference order (home first). */
+  candidates: readonly string[];
+  /** A worker's current load estimate. */
+  loadOf: (workerId: string) => number;
+  /** Sum of the loads of every worker on the ring (not only the candidates). */
+  totalLoad: number;
+  /** Number of workers on the ring. */
+  workerCount: number;
+  /** Balance factor, > 1. Default 1.25. */
+  c?: number;
+}
+
+/** Orders the candidates for one request by the bounded-load rule (see the header). */
+export function planSpill(input: SpillInput): SpillPlan {
+  const bound = loadBound(input.totalLoad, input.workerCount, input.c ?? DEFAULT_LOAD_FACTOR);
+  const under: string[] = [];
+  let over: string[] | undefined;
+  let skipped = 0;
+  for (const id of input.candidates) {
+    if (input.loadOf(id) < bound) {
+      under.push(id);
+    } else {
+      if (under.length === 0) skipped++;
+      (over ??= []).push(id);
+    }
+  }
+  if (over === undefined) return { order: under, skipped: 0, bound };
+  if (under.length === 0) skipped = 0; // nothing under the bound: the home is tried first anyway
+  return { order: under.concat(over), skipped, bound };
+}

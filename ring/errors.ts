@@ -1,0 +1,22 @@
+/** The ring error registry (see errors/index.ts and docs/errors.md, section "Ring"). */
+import type { ErrorSpec } from '../errors/index.ts';
+
+export const RingErrors = {
+  /** No active worker with a fresh heartbeat: the ring has no node to send work to. */
+  EMPTY: { code: 'RF_RING_EMPTY', status: 503 },
+  /** Every candidate worker was full, and the request also waited at its home worker in vain. */
+  AT_CAPACITY: { code: 'RF_RING_AT_CAPACITY', status: 503 },
+  /** Every candidate refused the connection or was draining: nothing could take the request. */
+  NO_WORKER_AVAILABLE: { code: 'RF_RING_NO_WORKER_AVAILABLE', status: 503 },
+  /**
+   * The connection to the worker broke after the request was sent (reset, worker died): the
+   * function may have run, so the request is not re-sent.
+   */
+  WORKER_UNREACHABLE: { code: 'RF_RING_WORKER_UNREACHABLE', status: 502 },
+  /** The worker did not answer within the router's request timeout (not re-sent either). */
+  WORKER_TIMEOUT: { code: 'RF_RING_WORKER_TIMEOUT', status: 504 },
+  /** DELETE /workers/{id} or a lookup named a worker that has no membership row. */
+  WORKER_NOT_FOUND: { code: 'RF_RING_WORKER_NOT_FOUND', status: 404 },
+  /** POST /workers had an invalid body, or the worker at the address has another id. */
+  BAD_WORKER: { code: 'RF_RING_BAD_WORKER', status: 400 },
+} as const satisfies Record<string, ErrorSpec>;
