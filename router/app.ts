@@ -1,0 +1,268 @@
+/**
+ * The router's public HTTP server: raw node:http (the invoke route is on the hot path), a
+ * small route table, request ids, API-key auth, metrics, and one error path.
+ *
+ * Every answer carries `x-request-id` (the client's when it sent a sane one, else a new UUID),
+ * and every log line of a request is bound to it. Errors are JSON `{"error":{"code","message"}}`:
+ * deliberate RfErrors are answered as they are, anything else becomes a generic 500
+ * RF_ROUTER_INTERNAL and is logged in full under `err`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { RfError, errorBody, isRfError } from '../errors/index.ts';
+import type { Stores } from '../storage/types.ts';
+import { createAuthenticator, WWW_AUTHENTICATE } from './auth.ts';
+import { RouterErrors } from './errors.ts';
+import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
+import { readBody } from './http-body.ts';
+import { createHttpMetrics } from './http-metrics.ts';
+import type { FunctionChangeNotifier, Invoker, RequestContext, WorkersApi } from './invoker.ts';
+
+/** Size limits of the API (bytes). */
+export interface RouterLimits {
+  /** POST/PUT /functions bodies (base64 code inside JSON). */
+  maxFunctionBodyBytes: number;
+  /** POST /functions/{id}/invoke bodies: the function's input. */
+  maxInvokeBodyBytes: number;
+  /** What a code zip may unpack to. */
+  maxUnpackedBytes: number;
+  /** POST /workers bodies. */
+  maxWorkersBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<RouterLimits> = Object.freeze({
+  maxFunctionBodyBytes: 50 * 1024 * 1024,
+  maxInvokeBodyBytes: 6 * 1024 * 1024,
+  maxUnpackedBytes: 250 * 1024 * 1024,
+  maxWorkersBodyBytes: 64 * 1024,
+});
+
+export interface RouterAppDeps {
+  stores: Pick<Stores, 'functions' | 'artifacts'>;
+  invoker: Invoker;
+  notifier: FunctionChangeNotifier;
+  workers: WorkersApi;
+  log: Logger;
+  /** prom-client registry the HTTP metrics are registered on; GET /metrics serves it. */
+  registry: Registry;
+  /** Empty: no authentication. */
+  apiKeys: readonly string[];
+  routerId: string;
+  limits?: Partial<RouterLimits>;
+  /** ms since the epoch; Date.now by default. */
+  clock?: () => number;
+}
+
+export interface RouterApp {
+  /** The request handler (also for `checkContinue`). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** A server running `handle`, not yet listening. */
+  server: Server;
+}
+
+interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  ctx: RequestContext;
+}
+
+interface Route {
+  method: string;
+  /** e.g. `/functions/{id}/invoke`: the metrics label. */
+  template: string;
+  segments: string[];
+  auth: boolean;
+  run(call: Call): Promise<void>;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Hop-by-hop and length headers are the server's own business, never copied from a worker. */
+const SKIPPED_FORWARD_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-request-id']);
+/** 5xx codes raised on purpose, with client-safe messages. */
+const DELIBERATE_5XX_PREFIXES = ['RF_RING_', 'RF_WORKER_', 'RF_FUNCTION_', 'RF_STORAGE_UNAVAILABLE', 'RF_ROUTER_'];
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new RfError(RouterErrors.BAD_JSON, `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function clientError(err: unknown, requestId: string): RfError {
+  if (isRfError(err) && (err.status < 500 || DELIBERATE_5XX_PREFIXES.some((p) => err.code.startsWith(p)))) return err;
+  return new RfError(RouterErrors.INTERNAL, `internal error; the router log has the details under request id ${requestId}`);
+}
+
+/** Builds the router's HTTP handler; no socket is opened here. */
+export function createRouterApp(deps: RouterAppDeps): RouterApp {
+  const limits: RouterLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const clock = deps.clock ?? Date.now;
+  const auth = createAuthenticator(deps.apiKeys);
+  const metrics = createHttpMetrics(deps.registry);
+  const api: FunctionsApi = createFunctionsApi({
+    stores: deps.stores,
+    notifier: deps.notifier,
+    limits: { maxUnpackedBytes: limits.maxUnpackedBytes },
+    clock,
+  });
+
+  const body = (call: Call, limitBytes: number): Promise<Buffer> => {
+    // Only now, with a route and a size check passed, is the client told to send its body.
+    if (call.req.headers.expect?.toLowerCase() === '100-continue') {
+      const declared = Number(call.req.headers['content-length'] ?? 0);
+      if (!(declared > limitBytes)) call.res.writeContinue();
+    }
+    return readBody(call.req, limitBytes);
+  };
+  const jsonBody = async (call: Call, limitBytes: number): Promise<unknown> => parseJson(await body(call, limitBytes));
+  const ifMatch = (req: IncomingMessage): string | undefined => req.headers['if-match'];
+  const param = (call: Call, name: string): string => call.params[name] ?? '';
+
+  const routes: Route[] = [];
+  const route = (method: string, template: string, run: Route['run'], options: { auth?: boolean } = {}): void => {
+    routes.push({ method, template, segments: template.split('/').slice(1), auth: options.auth ?? true, run });
+  };
+
+  route('GET', '/healthz', async ({ res }) => sendJson(res, 200, { ok: true, routerId: deps.routerId }), { auth: false });
+  route('GET', '/metrics', async ({ res }) => {
+    const text = await deps.registry.metrics();
+    res.writeHead(200, { 'content-type': deps.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+  route('POST', '/functions', async (call) => {
+    const record = await api.create(await jsonBody(call, limits.maxFunctionBodyBytes), call.ctx);
+    sendJson(call.res, 201, record, { location: `/functions/${encodeURIComponent(record.id)}`, etag: etagOf(record) });
+  });
+  route('GET', '/functions', async ({ res }) => sendJson(res, 200, await api.list()));
+  route('GET', '/functions/{id}', async (call) => {
+    const record = await api.get(param(call, 'id'));
+    sendJson(call.res, 200, record, { etag: etagOf(record) });
+  });
+  route('PUT', '/functions/{id}', async (call) => {
+    const id = param(call, 'id');
+    const input = await jsonBody(call, limits.maxFunctionBodyBytes);
+    const record = await api.update(id, input, ifMatch(call.req), call.ctx);
+    sendJson(call.res, 200, record, { etag: etagOf(record) });
+  });
+  route('DELETE', '/functions/{id}', async (call) => {
+    await api.remove(param(call, 'id'), ifMatch(call.req), call.ctx);
+    call.res.writeHead(204);
+    call.res.end();
+  });
+  route('POST', '/functions/{id}/invoke', async (call) => {
+    let input = await body(call, limits.maxInvokeBodyBytes);
+    if (input.length === 0) input = Buffer.from('{}');
+    else parseJson(input); // validity only: the worker gets the raw bytes
+    const answer = await deps.invoker.invoke(param(call, 'id'), input, call.ctx);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (!SKIPPED_FORWARD_HEADERS.has(name)) headers[name] = value;
+    }
+    headers['content-length'] = String(Buffer.byteLength(answer.body));
+    call.res.writeHead(answer.status, headers);
+    call.res.end(answer.body);
+  });
+  route('GET', '/workers', async ({ res }) => sendJson(res, 200, await deps.workers.list()));
+  route('POST', '/workers', async (call) => {
+    const answer = await deps.workers.add(await jsonBody(call, limits.maxWorkersBodyBytes), call.ctx);
+    sendJson(call.res, answer.status, answer.body);
+  });
+  route('DELETE', '/workers/{id}', async (call) => {
+    const answer = await deps.workers.remove(param(call, 'id'), call.ctx);
+    sendJson(call.res, answer.status, answer.body);
+  });
+
+  /** The route for a path and method, or the methods the path allows. */
+  function match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } {
+    const parts = path.split('/').slice(1);
+    if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop(); // a trailing slash is tolerated
+    const allowed: string[] = [];
+    for (const candidate of routes) {
+      if (candidate.segments.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < parts.length && ok; i++) {
+        const seg = candidate.segments[i] as string;
+        const part = parts[i] as string;
+        if (seg.startsWith('{')) {
+          try {
+            params[seg.slice(1, -1)] = decodeURIComponent(part);
+          } catch {
+            ok = false; // malformed %-escape: no route can match it
+          }
+          ok = ok && part.length > 0;
+        } else ok = seg === part;
+      }
+      if (!ok) continue;
+      if (candidate.method === method || (method === 'HEAD' && candidate.method === 'GET')) return { route: candidate, params };
+      allowed.push(candidate.method);
+    }
+    return { allowed };
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const offered = req.headers['x-request-id'];
+    const requestId = typeof offered === 'string' && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
+    const log = deps.log.child({ reqId: requestId });
+    const ctx: RequestContext = { requestId, log };
+    res.setHeader('x-request-id', requestId);
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const found = match(method, path);
+    const template = 'route' in found ? found.route.template : 'unmatched';
+
+    const run = async (): Promise<void> => {
+      if (!('route' in found)) {
+        if (found.allowed.length === 0) throw new RfError(RouterErrors.ROUTE_NOT_FOUND, `no route ${method} ${path}`);
+        res.setHeader('allow', [...new Set(found.allowed)].join(', '));
+        throw new RfError(RouterErrors.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}; allowed: ${found.allowed.join(', ')}`);
+      }
+      if (found.route.auth) {
+        try {
+          auth.check(req.headers.authorization);
+        } catch (err) {
+          res.setHeader('www-authenticate', WWW_AUTHENTICATE);
+          throw err;
+        }
+      }
+      await found.route.run({ req, res, params: found.params, ctx });
+    };
+
+    run()
+      .catch((err: unknown) => {
+        const answer = clientError(err, requestId);
+        if (answer.status >= 500) log.error({ err, method, route: template }, 'request failed');
+        else log.info({ code: answer.code, method, route: template }, 'request refused');
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        // A refused upload is not drained: the connection closes after the answer.
+        if (answer.code === RouterErrors.BODY_TOO_LARGE.code || !req.complete) res.setHeader('connection', 'close');
+        sendJson(res, answer.status, errorBody(answer));
+      })
+      .finally(() => {
+        const durationMs = performance.now() - started;
+        metrics.observe(method, template, res.statusCode, durationMs / 1000);
+        log.info({ method, route: template, status: res.statusCode, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request completed');
+      });
+  }
+
+  const server = createServer(handle);
+  server.on('checkContinue', handle);
+  return { handle, server };
+}

@@ -1,0 +1,35 @@
+/** The router error registry (see errors/index.ts and docs/errors.md). */
+import type { ErrorSpec } from '../errors/index.ts';
+
+export const RouterErrors = {
+  /** The request body is not valid JSON. */
+  BAD_JSON: { code: 'RF_ROUTER_BAD_JSON', status: 400 },
+  /** The JSON body has a missing, unknown or mistyped field, or a value out of range. */
+  INVALID_BODY: { code: 'RF_ROUTER_INVALID_BODY', status: 400 },
+  /** `zipFile` is not base64 of a readable zip archive. */
+  INVALID_ZIP: { code: 'RF_ROUTER_INVALID_ZIP', status: 400 },
+  /** The zip has no `index.js` at its root. */
+  ZIP_NO_INDEX: { code: 'RF_ROUTER_ZIP_NO_INDEX', status: 400 },
+  /** The zip unpacks to more than the limit (250 MB). */
+  ZIP_TOO_LARGE: { code: 'RF_ROUTER_ZIP_TOO_LARGE', status: 413 },
+  /** A path in the zip is absolute, holds `..` or a backslash: it would escape the code folder. */
+  ZIP_UNSAFE_PATH: { code: 'RF_ROUTER_ZIP_UNSAFE_PATH', status: 400 },
+  /** The request body is over the route's limit. */
+  BODY_TOO_LARGE: { code: 'RF_ROUTER_BODY_TOO_LARGE', status: 413 },
+  /** The request body's content type is not JSON. */
+  UNSUPPORTED_MEDIA_TYPE: { code: 'RF_ROUTER_UNSUPPORTED_MEDIA_TYPE', status: 415 },
+  /** No function has this id. */
+  FUNCTION_NOT_FOUND: { code: 'RF_ROUTER_FUNCTION_NOT_FOUND', status: 404 },
+  /** `If-Match` names a version that is no longer current. */
+  PRECONDITION_FAILED: { code: 'RF_ROUTER_PRECONDITION_FAILED', status: 412 },
+  /** Concurrent updates kept conflicting; nothing was changed. */
+  CONFLICT: { code: 'RF_ROUTER_CONFLICT', status: 409 },
+  /** No route has this path. */
+  ROUTE_NOT_FOUND: { code: 'RF_ROUTER_ROUTE_NOT_FOUND', status: 404 },
+  /** The path exists but not with this method (see the Allow header). */
+  METHOD_NOT_ALLOWED: { code: 'RF_ROUTER_METHOD_NOT_ALLOWED', status: 405 },
+  /** API keys are configured and the request has no valid `Authorization: Bearer <key>`. */
+  UNAUTHORIZED: { code: 'RF_ROUTER_UNAUTHORIZED', status: 401 },
+  /** An unexpected failure; the router's log holds the details under the request id. */
+  INTERNAL: { code: 'RF_ROUTER_INTERNAL', status: 500 },
+} as const satisfies Record<string, ErrorSpec>;
