@@ -1,0 +1,246 @@
+/**
+ * Forwards invocations to workers on the ring: the router's hot path.
+ *
+ * For one request: the function's preference list from the ring view (home first, suspects
+ * and workers being drained left out, at most `maxCandidates`), ordered by the bounded-load
+ * rule (ring/bounded-load.ts), then tried in turn:
+ *
+ * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started) → next;
+ * - connection refused / connect timeout (never sent) → mark the worker suspect, next;
+ * - any other answer (success or not) → answered to the client as is, bytes untouched;
+ * - a failure once the request was sent (reset, timeout) → 502/504, never re-sent: the
+ *   function may have run.
+ *
+ * When every candidate was full, the request goes back to its home worker (or the first full
+ * one in preference order) with x-ringfaas-wait-ms, where it may queue for `homeWaitMs`; a
+ * second 429 is RF_RING_AT_CAPACITY.
+ *
+ * One keep-alive undici Pool per worker, reused across requests and closed (gracefully) when
+ * the worker leaves the ring.
+ */
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { RfError } from '../errors/index.ts';
+import { planSpill, DEFAULT_LOAD_FACTOR } from '../ring/index.ts';
+import { RingErrors } from '../ring/errors.ts';
+import { RETRYABLE_WORKER_CODES, WorkerHeaders } from '../worker/protocol.ts';
+import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
+import type { RingMetrics, SpillReason } from './ring-metrics.ts';
+import type { RingView } from './ring-view.ts';
+import type { Ring } from '../ring/index.ts';
+import type { WorkerRow } from '../storage/types.ts';
+
+/** Headers the router adds to every forwarded answer. */
+export const RouterHeaders = {
+  /** How many workers the request passed over before the one that served it. */
+  spills: 'x-ringfaas-spills',
+  /** The router's id. */
+  router: 'x-ringfaas-router',
+} as const;
+
+export interface ForwarderOptions {
+  view: RingView;
+  /** This router's id (x-ringfaas-router). */
+  routerId: string;
+  metrics?: RingMetrics;
+  /** Bounded-load factor c. Default 1.25; Infinity turns the check off. */
+  loadFactor?: number;
+  /** At most this many workers of the preference list are tried. Default 16. */
+  maxCandidates?: number;
+  /** How long a request may queue at its home worker once every candidate was full. Default 10 000. */
+  homeWaitMs?: number;
+  /** Time to the worker's response headers (covers function run time). Default 300 000. */
+  requestTimeoutMs?: number;
+  /** TCP connect timeout to a worker. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Keep-alive connections per worker. Default 128. */
+  connectionsPerWorker?: number;
+}
+
+/** Why an attempt could not take the request (it never started executing). */
+type Refusal = 'at_capacity' | 'draining' | 'connect_error';
+
+type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; refusal: Refusal };
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+interface WorkerPool {
+  address: string;
+  pool: Pool;
+}
+
+/** The ring's Invoker: lookup, bounded-load order, spill, wait at home. */
+export class Forwarder implements Invoker {
+  readonly #view: RingView;
+  readonly #routerId: string;
+  readonly #metrics: RingMetrics | undefined;
+  readonly #loadFactor: number;
+  readonly #maxCandidates: number;
+  readonly #homeWaitMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #connections: number;
+  readonly #pools = new Map<string, WorkerPool>();
+  #closed = false;
+
+  constructor(options: ForwarderOptions) {
+    this.#view = options.view;
+    this.#routerId = options.routerId;
+    this.#metrics = options.metrics;
+    this.#loadFactor = options.loadFactor ?? DEFAULT_LOAD_FACTOR;
+    this.#maxCandidates = options.maxCandidates ?? 16;
+    this.#homeWaitMs = options.homeWaitMs ?? 10_000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.#connections = options.connectionsPerWorker ?? 128;
+    this.#view.onChange((next) => this.#closeDeparted(next));
+  }
+
+  async invoke(functionId: string, input: Buffer, ctx: RequestContext): Promise<ForwardedResponse> {
+    const view = this.#view;
+    const ring = view.ring;
+    if (ring.size === 0) throw this.#fail(RingErrors.EMPTY, 'no live worker is on the ring', functionId, 0);
+    const candidates = view.candidates(functionId, this.#maxCandidates);
+    const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor });
+    let spills = plan.skipped;
+    if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+    let full: Set<string> | undefined;
+    for (let i = 0; i < plan.order.length; i++) {
+      const workerId = plan.order[i] as string;
+      if (i > 0) this.#metrics?.retries.inc();
+      const result = await this.#attempt(ring, workerId, functionId, input, ctx, 0, spills);
+      if (result.ok) return result.response;
+      spills++;
+      this.#metrics?.spills.inc({ reason: result.refusal satisfies SpillReason });
+      ctx.log.debug({ functionId, workerId, refusal: result.refusal }, 'invocation spilled');
+      if (result.refusal === 'connect_error') view.markSuspect(workerId, 'connect_error');
+      else if (result.refusal === 'at_capacity') (full ??= new Set()).add(workerId);
+    }
+    if (full === undefined) {
+      throw this.#fail(RingErrors.NO_WORKER_AVAILABLE, 'every candidate worker refused the connection or is draining', functionId, spills);
+    }
+    const waitAt = candidates.find((id) => full.has(id)) as string;
+    this.#metrics?.waits.inc();
+    this.#metrics?.retries.inc();
+    ctx.log.debug({ functionId, workerId: waitAt, waitMs: this.#homeWaitMs }, 'every candidate full, waiting at home');
+    const result = await this.#attempt(ring, waitAt, functionId, input, ctx, this.#homeWaitMs, spills);
+    if (result.ok) return result.response;
+    if (result.refusal === 'connect_error') view.markSuspect(waitAt, 'connect_error');
+    throw this.#fail(RingErrors.AT_CAPACITY, `every worker that could run function '${functionId}' is at capacity`, functionId, spills + 1);
+  }
+
+  /** Closes every pool (in-flight requests finish first). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.pool.close()));
+  }
+
+  async #attempt(ring: Ring<WorkerRow>, workerId: string, functionId: string, input: Buffer, ctx: RequestContext, waitMs: number, spills: number): Promise<AttemptResult> {
+    const address = ring.members.get(workerId)?.address;
+    if (address === undefined) return { ok: false, refusal: 'connect_error' };
+    const pool = this.#pool(workerId, address);
+    const headers: Record<string, string> = { 'content-type': 'application/json', [WorkerHeaders.requestId]: ctx.requestId };
+    if (waitMs > 0) headers[WorkerHeaders.waitMs] = String(waitMs);
+    let reportedLoad: number | undefined;
+    this.#view.requestStarted(workerId);
+    let sent = false;
+    try {
+      const res = await pool.request({
+        path: `/invoke/${encodeURIComponent(functionId)}`,
+        method: 'POST',
+        headers,
+        body: input,
+        headersTimeout: this.#requestTimeoutMs + waitMs,
+        bodyTimeout: this.#requestTimeoutMs,
+      });
+      sent = true;
+      const load = res.headers[WorkerHeaders.load];
+      if (typeof load === 'string') reportedLoad = Number(load);
+      const body = await readBody(res.body);
+      if ((res.statusCode === 429 || res.statusCode === 503) && isRetryable(body)) {
+        return { ok: false, refusal: res.statusCode === 429 ? 'at_capacity' : 'draining' };
+      }
+      this.#metrics?.forwards.inc({ result: 'ok' });
+      return { ok: true, response: { status: res.statusCode, headers: this.#responseHeaders(res.headers, spills), body } };
+    } catch (err) {
+      const code = errorCode(err);
+      if (!sent && CONNECT_ERROR_CODES.has(code)) return { ok: false, refusal: 'connect_error' };
+      ctx.log.warn({ err, functionId, workerId, code }, 'worker failed after the request was sent');
+      if (TIMEOUT_CODES.has(code)) {
+        throw this.#fail(RingErrors.WORKER_TIMEOUT, `worker '${workerId}' did not answer in time`, functionId, spills, err);
+      }
+      throw this.#fail(RingErrors.WORKER_UNREACHABLE, `the connection to worker '${workerId}' broke; the invocation may have run and is not retried`, functionId, spills, err);
+    } finally {
+      this.#view.requestEnded(workerId, reportedLoad);
+    }
+  }
+
+  #responseHeaders(source: Record<string, string | string[] | undefined>, spills: number): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const name in source) {
+      const value = source[name];
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      out[name] = typeof value === 'string' ? value : value.join(', ');
+    }
+    out[RouterHeaders.spills] = String(spills);
+    out[RouterHeaders.router] = this.#routerId;
+    return out;
+  }
+
+  #pool(workerId: string, address: string): Pool {
+    const known = this.#pools.get(workerId);
+    if (known !== undefined && known.address === address) return known.pool;
+    if (known !== undefined) void known.pool.close();
+    const pool = new Pool(address, {
+      connections: this.#connections,
+      pipelining: 1,
+      connect: { timeout: this.#connectTimeoutMs },
+      keepAliveTimeout: 4000,
+    });
+    if (!this.#closed) this.#pools.set(workerId, { address, pool });
+    return pool;
+  }
+
+  #closeDeparted(next: Ring<WorkerRow>): void {
+    for (const [id, entry] of this.#pools) {
+      if (next.members.get(id)?.address === entry.address) continue;
+      this.#pools.delete(id);
+      void entry.pool.close();
+    }
+  }
+
+  #fail(spec: (typeof RingErrors)[keyof typeof RingErrors], message: string, functionId: string, spills: number, cause?: unknown): RfError {
+    this.#metrics?.forwards.inc({ result: spec.code });
+    return new RfError(spec, message, { cause, details: { functionId, spills } });
+  }
+}
+
+async function readBody(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+/** Whether an error body carries a code that means the request never started. */
+function isRetryable(body: Buffer): boolean {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown } };
+    const code = parsed.error?.code;
+    return typeof code === 'string' && RETRYABLE_WORKER_CODES.has(code);
+  } catch {
+    return false; // not a worker error body: answered to the client as is
+  }
+}
+
+function errorCode(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return '';
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  return typeof code === 'string' ? code : '';
+}
