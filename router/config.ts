@@ -1,0 +1,76 @@
+/**
+ * The router's configuration, read once from the environment and argv by router/main.ts,
+ * validated with zod (every problem reported together) and frozen.
+ *
+ * | variable                           | default      |
+ * |------------------------------------|--------------|
+ * | RINGFAAS_PORT                      | 8080         |
+ * | RINGFAAS_HOST                      | 127.0.0.1    |
+ * | RINGFAAS_API_KEYS                  | (none)       | comma-separated
+ * | RINGFAAS_STORAGE_CONNECTION_STRING | (required)   |
+ * | RINGFAAS_LOG_LEVEL                 | info         |
+ * | RINGFAAS_ROUTER_ID                 | router-<pid> |
+ * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { RfError } from '../errors/index.ts';
+import { ConfigErrors } from '../errors/config-errors.ts';
+
+export interface RouterConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly apiKeys: readonly string[];
+  readonly connectionString: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly routerId: string;
+  readonly insecure: boolean;
+}
+
+const schema = z.object({
+  port: z.coerce.number({ error: 'RINGFAAS_PORT must be a number' }).int('RINGFAAS_PORT must be an integer').min(0).max(65535),
+  host: z.string().min(1, 'RINGFAAS_HOST must not be empty'),
+  apiKeys: z.array(z.string().min(8, 'each key of RINGFAAS_API_KEYS must be at least 8 characters')),
+  connectionString: z.string({ error: 'RINGFAAS_STORAGE_CONNECTION_STRING is required' }).min(1, 'RINGFAAS_STORAGE_CONNECTION_STRING is required'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    error: 'RINGFAAS_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+  }),
+  routerId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'RINGFAAS_ROUTER_ID must match [A-Za-z0-9._-]{1,64}'),
+  insecure: z.boolean(),
+});
+
+/** Whether a listen address reaches only this machine. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || bare.toLowerCase().startsWith('::ffff:127.');
+  return false;
+}
+
+/** Reads and validates the router's configuration; throws RF_CONFIG_INVALID listing every problem. */
+export function loadRouterConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[], defaults: { routerId: string }): RouterConfig {
+  const keys = (env.RINGFAAS_API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
+  const parsed = schema.safeParse({
+    port: env.RINGFAAS_PORT || '8080',
+    host: env.RINGFAAS_HOST || '127.0.0.1',
+    apiKeys: keys,
+    connectionString: env.RINGFAAS_STORAGE_CONNECTION_STRING,
+    logLevel: env.RINGFAAS_LOG_LEVEL || 'info',
+    routerId: env.RINGFAAS_ROUTER_ID || defaults.routerId,
+    insecure: argv.includes('--insecure') || env.RINGFAAS_INSECURE === '1',
+  });
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+  if (parsed.success && parsed.data.apiKeys.length === 0 && !parsed.data.insecure && !isLoopbackHost(parsed.data.host)) {
+    problems.push(
+      `refusing to listen on ${parsed.data.host} (beyond loopback) without API keys: set RINGFAAS_API_KEYS, or pass --insecure (RINGFAAS_INSECURE=1) to run open`,
+    );
+  }
+  if (!parsed.success || problems.length > 0) {
+    throw new RfError(ConfigErrors.INVALID, `invalid router configuration: ${problems.join('; ')}`, { details: { problems } });
+  }
+  return Object.freeze({ ...parsed.data, apiKeys: Object.freeze([...parsed.data.apiKeys]) });
+}
