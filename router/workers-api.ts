@@ -1,0 +1,205 @@
+/**
+ * The operations API on workers: GET /workers (the ring as this router sees it), POST /workers
+ * (register a running worker), DELETE /workers/{id} (drain it, then remove its row).
+ *
+ * Drain, step by step: this router stops sending it new work at once; the worker is told
+ * POST /drain (it answers 503 RF_WORKER_DRAINING to new invocations from then on, which other
+ * routers spill past until they read the `draining` row, within one poll); its row is set to
+ * `draining` (off every router's ring); this call waits until the worker has no invocation in
+ * flight (GET /status), bounded by `drainTimeoutMs`; then the row is removed. No request is
+ * lost: new ones spill, running ones finish.
+ */
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import { RfError, hasCode } from '../errors/index.ts';
+import { RingErrors } from '../ring/errors.ts';
+import { StorageErrors } from '../storage/errors.ts';
+import type { MembershipStore, WorkerRow } from '../storage/types.ts';
+import type { RequestContext, WorkersApi } from './invoker.ts';
+import type { RingClock, RingView } from './ring-view.ts';
+
+export interface RingWorkersApiOptions {
+  view: RingView;
+  membership: MembershipStore;
+  /** This router's id, shown in GET /workers. */
+  routerId: string;
+  /** The bounded-load factor in use (shown in GET /workers). */
+  loadFactor?: number;
+  clock?: RingClock;
+  /** Timeout of the health check and other calls to the worker. Default 2000 ms. */
+  callTimeoutMs?: number;
+  /** How long DELETE waits for the worker's in-flight work. Default 30 000 ms. */
+  drainTimeoutMs?: number;
+  /** How often the worker's status is read while draining. Default 200 ms. */
+  drainPollMs?: number;
+  /** Memory assumed when neither the body nor the worker's /status tells. Default 1024. */
+  defaultCapacityMb?: number;
+}
+
+const workerBody = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'id: 1-64 of A-Z a-z 0-9 . _ -').optional(),
+    address: z
+      .string()
+      .max(2048)
+      .refine((value) => {
+        try {
+          const url = new URL(value);
+          return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
+        } catch {
+          return false;
+        }
+      }, 'address: an http(s) base URL, e.g. http://127.0.0.1:7001'),
+    capacityMb: z.number().int().min(128).max(4_194_304).optional(),
+  })
+  .strict();
+
+const statusBody = z.object({ id: z.string(), capacityMb: z.number().optional(), inFlight: z.number().optional(), state: z.string().optional() });
+
+/** What GET /workers answers. */
+export interface WorkersListing {
+  router: string;
+  ringSize: number;
+  ttlMs: number;
+  loadFactor: number | null;
+  totalLoad: number;
+  workers: ReturnType<RingView['describe']>;
+}
+
+/** WorkersApi over the membership store and this router's ring view. */
+export class RingWorkersApi implements WorkersApi {
+  readonly #o: RingWorkersApiOptions;
+  readonly #clock: RingClock;
+  readonly #callTimeoutMs: number;
+  readonly #agent: Agent;
+
+  constructor(options: RingWorkersApiOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? { now: () => Date.now() };
+    this.#callTimeoutMs = options.callTimeoutMs ?? 2000;
+    this.#agent = new Agent({ connect: { timeout: this.#callTimeoutMs }, keepAliveTimeout: 1000 });
+  }
+
+  async list(): Promise<WorkersListing> {
+    const view = this.#o.view;
+    return {
+      router: this.#o.routerId,
+      ringSize: view.ring.size,
+      ttlMs: view.ttlMs,
+      loadFactor: this.#o.loadFactor === undefined || !Number.isFinite(this.#o.loadFactor) ? null : this.#o.loadFactor,
+      totalLoad: view.totalLoad,
+      workers: view.describe(),
+    };
+  }
+
+  async add(body: unknown, ctx: RequestContext): Promise<{ status: number; body: unknown }> {
+    const parsed = workerBody.safeParse(body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+      throw new RfError(RingErrors.BAD_WORKER, `invalid worker: ${problems.join('; ')}`, { details: { problems } });
+    }
+    const address = parsed.data.address.replace(/\/+$/, '');
+    const health = await this.#call(address, '/healthz', 'GET');
+    if (health === undefined || health.status !== 200) {
+      throw new RfError(RingErrors.WORKER_UNREACHABLE, `no worker answers GET ${address}/healthz`, { details: { address, status: health?.status ?? null } });
+    }
+    const status = await this.#status(address);
+    const id = parsed.data.id ?? status?.id;
+    if (id === undefined) throw new RfError(RingErrors.BAD_WORKER, `the worker at ${address} does not tell its id (GET /status); give "id"`);
+    if (status !== undefined && status.id !== id) {
+      throw new RfError(RingErrors.BAD_WORKER, `the worker at ${address} is '${status.id}', not '${id}'`, { details: { address, actualId: status.id } });
+    }
+    const existing = await this.#o.membership.get(id);
+    const now = this.#clock.now();
+    const row: WorkerRow = {
+      id,
+      address,
+      capacityMb: parsed.data.capacityMb ?? status?.capacityMb ?? existing?.capacityMb ?? this.#o.defaultCapacityMb ?? 1024,
+      state: 'active',
+      heartbeatAt: now,
+      startedAt: existing?.startedAt ?? now,
+    };
+    await this.#o.membership.upsert(row);
+    await this.#o.view.refresh();
+    ctx.log.info({ workerId: id, address }, 'worker added');
+    return { status: existing === undefined ? 201 : 200, body: row };
+  }
+
+  async remove(workerId: string, ctx: RequestContext): Promise<{ status: number; body: unknown }> {
+    const { membership, view } = this.#o;
+    const row = (await membership.get(workerId)) ?? view.row(workerId);
+    if (row === undefined) throw new RfError(RingErrors.WORKER_NOT_FOUND, `no worker '${workerId}' in the membership`);
+    const started = this.#clock.now();
+    view.markDraining(workerId);
+    // The worker is told first, so that a heartbeat of its own cannot set the row back to active.
+    const drain = await this.#call(row.address, '/drain', 'POST');
+    await this.#setDraining(workerId);
+    let inFlight: number | null = null;
+    let reachable = drain !== undefined;
+    if (reachable) ({ inFlight, reachable } = await this.#waitIdle(row.address));
+    await membership.remove(workerId);
+    await view.refresh();
+    const drained = !reachable || inFlight === 0;
+    const waitedMs = this.#clock.now() - started;
+    ctx.log.info({ workerId, drained, inFlight, reachable, waitedMs }, 'worker drained and removed');
+    return { status: 200, body: { id: workerId, address: row.address, drained, reachable, inFlight, waitedMs } };
+  }
+
+  /** Releases keep-alive connections. */
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  async #setDraining(workerId: string): Promise<void> {
+    try {
+      await this.#o.membership.setState(workerId, 'draining');
+    } catch (err) {
+      if (!hasCode(err, StorageErrors.NOT_FOUND)) throw err;
+    }
+  }
+
+  /** Polls GET /status until nothing is in flight, the worker is gone, or the drain timeout. */
+  async #waitIdle(address: string): Promise<{ inFlight: number | null; reachable: boolean }> {
+    const deadline = this.#clock.now() + (this.#o.drainTimeoutMs ?? 30_000);
+    let inFlight: number | null = null;
+    for (;;) {
+      const status = await this.#call(address, '/status', 'GET');
+      if (status === undefined) return { inFlight, reachable: false }; // it finished and left
+      const parsed = status.status === 200 ? statusBody.safeParse(status.json) : undefined;
+      inFlight = parsed?.success === true ? (parsed.data.inFlight ?? null) : null;
+      if (inFlight === 0 || this.#clock.now() >= deadline) return { inFlight, reachable: true };
+      await new Promise((resolve) => setTimeout(resolve, this.#o.drainPollMs ?? 200));
+    }
+  }
+
+  async #status(address: string): Promise<z.infer<typeof statusBody> | undefined> {
+    const res = await this.#call(address, '/status', 'GET');
+    if (res === undefined || res.status !== 200) return undefined;
+    const parsed = statusBody.safeParse(res.json);
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  /** One call to a worker; undefined when it could not be reached. */
+  async #call(address: string, path: string, method: 'GET' | 'POST'): Promise<{ status: number; json: unknown } | undefined> {
+    try {
+      const res = await request(`${address}${path}`, {
+        method,
+        dispatcher: this.#agent,
+        headersTimeout: this.#callTimeoutMs,
+        bodyTimeout: this.#callTimeoutMs,
+        signal: AbortSignal.timeout(this.#callTimeoutMs),
+      });
+      const text = await res.body.text();
+      let json: unknown = undefined;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        json = undefined; // not JSON: only the status matters to the caller
+      }
+      return { status: res.statusCode, json };
+    } catch {
+      return undefined; // unreachable: the caller decides what that means
+    }
+  }
+}
