@@ -1,0 +1,190 @@
+/**
+ * The forwarder against real HTTP servers speaking the worker protocol (fixture workers with a
+ * fixed number of slots), over a real in-memory membership store.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { MemoryMembershipStore } from '../../storage/index.ts';
+import { isRfError } from '../../errors/index.ts';
+import { Forwarder } from '../forwarder.ts';
+import { RingMetrics } from '../ring-metrics.ts';
+import { RingView } from '../ring-view.ts';
+import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker } from './ring-worker-fixture.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function workers(specs: Array<{ id: string; slots: number; delayMs?: number }>): Promise<FixtureWorker[]> {
+  const started = await Promise.all(specs.map((s) => startFixtureWorker(s)));
+  for (const w of started) cleanups.push(() => w.close());
+  return started;
+}
+
+async function router(membership: MemoryMembershipStore, options: { routerId?: string; loadFactor?: number; homeWaitMs?: number } = {}) {
+  const registry = new Registry();
+  const metrics = new RingMetrics(registry);
+  const view = new RingView({ membership, log: quietLogger(), metrics, pollIntervalMs: 100 });
+  await view.start();
+  const forwarder = new Forwarder({ view, routerId: options.routerId ?? 'r1', metrics, loadFactor: options.loadFactor, homeWaitMs: options.homeWaitMs });
+  cleanups.push(async () => {
+    view.stop();
+    await forwarder.close();
+  });
+  return { view, forwarder, registry };
+}
+
+async function registerAll(membership: MemoryMembershipStore, ws: FixtureWorker[]): Promise<void> {
+  for (const w of ws) await membership.upsert(rowFor(w));
+}
+
+async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const values = (metric?.values ?? []) as Array<{ value: number; labels: Record<string, string | number> }>;
+  return values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((sum, v) => sum + v.value, 0);
+}
+
+const input = (body: unknown = {}): Buffer => Buffer.from(JSON.stringify(body));
+
+test('affinity: two routers over the same membership send a function to the same worker, warm after the first call', async () => {
+  const ws = await workers([{ id: 'a', slots: 4 }, { id: 'b', slots: 4 }, { id: 'c', slots: 4 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const r1 = await router(membership, { routerId: 'r1' });
+  const r2 = await router(membership, { routerId: 'r2' });
+  const homes = new Set<string>();
+  for (let f = 0; f < 12; f++) {
+    const fnId = `fn-${f}`;
+    const served: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await (i % 2 === 0 ? r1 : r2).forwarder.invoke(fnId, input({ i }), testContext());
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['x-ringfaas-spills'], '0');
+      assert.equal(res.headers['x-ringfaas-router'], i % 2 === 0 ? 'r1' : 'r2');
+      assert.equal(res.headers['x-ringfaas-start'], i === 0 ? 'cold-create' : 'warm');
+      served.push(res.headers['x-ringfaas-worker'] as string);
+    }
+    assert.equal(new Set(served).size, 1, `${fnId} served by ${served}`);
+    assert.equal(served[0], r1.view.ring.home(fnId));
+    homes.add(served[0] as string);
+  }
+  assert.ok(homes.size >= 2, 'different functions have different homes');
+  const body = JSON.parse((await r1.forwarder.invoke('fn-0', input({ x: 1 }), testContext())).body.toString()) as { output: { input: unknown } };
+  assert.deepEqual(body.output.input, { x: 1 }, 'the input reaches the worker as is, the answer comes back as is');
+});
+
+test('empty ring: RF_RING_EMPTY', async () => {
+  const { forwarder } = await router(new MemoryMembershipStore());
+  await assert.rejects(forwarder.invoke('f', input(), testContext()), (err) => isRfError(err) && err.code === 'RF_RING_EMPTY' && err.status === 503);
+});
+
+test('spill: the overflow of a saturated home is served by several other workers, with no failure', async () => {
+  const ws = await workers([
+    { id: 'w1', slots: 1 },
+    { id: 'w2', slots: 2 },
+    { id: 'w3', slots: 2 },
+    { id: 'w4', slots: 2 },
+    { id: 'w5', slots: 2 },
+  ]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  // bounded loads off: only the workers' 429 drives the spill here
+  const { view, forwarder, registry } = await router(membership, { loadFactor: Number.POSITIVE_INFINITY, homeWaitMs: 5000 });
+  const fnId = Array.from({ length: 200 }, (_, i) => `hot-${i}`).find((id) => view.ring.home(id) === 'w1') as string;
+  const answers = await Promise.all(Array.from({ length: 9 }, (_, i) => forwarder.invoke(fnId, input({ sleepMs: 150, i }), testContext())));
+  for (const a of answers) assert.equal(a.status, 200);
+  const servedBy = new Set(answers.map((a) => a.headers['x-ringfaas-worker']));
+  assert.ok(servedBy.has('w1'), 'the home served what it could');
+  assert.ok(servedBy.size >= 4, `overflow spread over several neighbours: ${[...servedBy]}`);
+  assert.ok(answers.some((a) => Number(a.headers['x-ringfaas-spills']) >= 2), 'some requests went past more than one worker');
+  assert.ok((await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'at_capacity' })) > 0);
+});
+
+test('bounded loads: a busy home is skipped before it answers 429', async () => {
+  const ws = await workers([{ id: 'b1', slots: 50 }, { id: 'b2', slots: 50 }, { id: 'b3', slots: 50 }, { id: 'b4', slots: 50 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { view, forwarder, registry } = await router(membership);
+  const fnId = 'bounded-fn';
+  const home = view.ring.home(fnId) as string;
+  const answers = await Promise.all(Array.from({ length: 12 }, () => forwarder.invoke(fnId, input({ sleepMs: 100 }), testContext())));
+  const perWorker = new Map<string, number>();
+  for (const a of answers) perWorker.set(a.headers['x-ringfaas-worker'] as string, (perWorker.get(a.headers['x-ringfaas-worker'] as string) ?? 0) + 1);
+  // 12 requests on 4 workers, c = 1.25: nobody holds more than ceil(1.25 × 12 / 4) = 4
+  for (const [id, n] of perWorker) assert.ok(n <= 4, `${id} got ${n}`);
+  assert.equal(perWorker.get(home), 4, 'the home takes its bounded share first');
+  assert.ok((await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'bounded_load' })) > 0);
+  for (const w of ws) assert.equal(w.rejected(), 0, 'no worker had to answer 429');
+});
+
+test('every candidate full: the request waits at home, then RF_RING_AT_CAPACITY', async () => {
+  const ws = await workers([{ id: 'f1', slots: 1 }, { id: 'f2', slots: 1 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { forwarder, registry } = await router(membership, { loadFactor: Number.POSITIVE_INFINITY, homeWaitMs: 2000 });
+  // two long requests fill both; a third waits at home and gets the slot when one ends
+  const long = [forwarder.invoke('w', input({ sleepMs: 300 }), testContext()), forwarder.invoke('w', input({ sleepMs: 300 }), testContext())];
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const waited = await forwarder.invoke('w', input({ sleepMs: 0 }), testContext());
+  assert.equal(waited.status, 200);
+  assert.equal(waited.headers['x-ringfaas-spills'], '2');
+  for (const a of await Promise.all(long)) assert.equal(a.status, 200);
+  assert.equal(await metricValue(registry, 'ringfaas_ring_waits_total'), 1);
+
+  const { forwarder: impatient } = await router(membership, { loadFactor: Number.POSITIVE_INFINITY, homeWaitMs: 50 });
+  const busy = [impatient.invoke('w', input({ sleepMs: 1000 }), testContext()), impatient.invoke('w', input({ sleepMs: 1000 }), testContext())];
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await assert.rejects(impatient.invoke('w', input(), testContext()), (err) => isRfError(err) && err.code === 'RF_RING_AT_CAPACITY' && err.status === 503);
+  await Promise.all(busy);
+});
+
+test('connection refused: routed around at once (suspect), served by the next worker', async () => {
+  const ws = await workers([{ id: 'c1', slots: 4 }, { id: 'c2', slots: 4 }, { id: 'c3', slots: 4 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { view, forwarder, registry } = await router(membership);
+  const dead = ws[0] as FixtureWorker;
+  await dead.close();
+  const fnIds = Array.from({ length: 100 }, (_, i) => `cr-${i}`).filter((id) => view.ring.home(id) === dead.id).slice(0, 5);
+  const first = await forwarder.invoke(fnIds[0] as string, input(), testContext());
+  assert.equal(first.status, 200);
+  assert.equal(first.headers['x-ringfaas-spills'], '1');
+  assert.equal(first.headers['x-ringfaas-worker'], view.ring.preferenceList(fnIds[0] as string)[1]);
+  assert.ok(view.isSuspect(dead.id));
+  for (const fnId of fnIds.slice(1)) {
+    const res = await forwarder.invoke(fnId, input(), testContext());
+    assert.equal(res.headers['x-ringfaas-spills'], '0', 'a suspect is not tried again');
+    assert.equal(res.headers['x-ringfaas-worker'], view.ring.preferenceList(fnId)[1], 'the next in line takes over, as the ring will');
+  }
+  assert.equal(await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'connect_error' }), 1);
+  assert.equal(await metricValue(registry, 'ringfaas_ring_suspect_workers'), 1);
+});
+
+test('a worker that breaks the connection after the request was sent: 502, never re-sent', async () => {
+  const ws = await workers([{ id: 'k1', slots: 4 }, { id: 'k2', slots: 4 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { view, forwarder } = await router(membership);
+  const victim = ws[0] as FixtureWorker;
+  const fnId = Array.from({ length: 100 }, (_, i) => `kill-${i}`).find((id) => view.ring.home(id) === victim.id) as string;
+  const pending = forwarder.invoke(fnId, input({ sleepMs: 2000 }), testContext());
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await victim.kill();
+  await assert.rejects(pending, (err) => isRfError(err) && err.code === 'RF_RING_WORKER_UNREACHABLE' && err.status === 502);
+  assert.equal((ws[1] as FixtureWorker).served.get(fnId), undefined, 'not re-sent to another worker');
+});
+
+test('a draining worker (503 RF_WORKER_DRAINING) is spilled past', async () => {
+  const ws = await workers([{ id: 'd1', slots: 4 }, { id: 'd2', slots: 4 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { view, forwarder, registry } = await router(membership);
+  const fnId = Array.from({ length: 100 }, (_, i) => `drain-${i}`).find((id) => view.ring.home(id) === 'd1') as string;
+  await fetch(`${(ws[0] as FixtureWorker).address}/drain`, { method: 'POST' });
+  const res = await forwarder.invoke(fnId, input(), testContext());
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['x-ringfaas-worker'], 'd2');
+  assert.equal(await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'draining' }), 1);
+});

@@ -1,0 +1,207 @@
+/**
+ * A small real HTTP server that speaks the worker protocol (worker/protocol.ts) with a fixed
+ * number of execution slots: a test server for the ring tests, so that capacity, draining,
+ * refused connections and resets can be produced exactly. It is not a stand-in for the
+ * worker's logic (containers, pools); the tests that need that use startWorker().
+ *
+ * Invocation input `{ "sleepMs": n }` makes the "function" take n ms (default: options.delayMs).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { WorkerHeaders } from '../../worker/protocol.ts';
+import type { MembershipStore, WorkerRow } from '../../storage/types.ts';
+
+export interface FixtureWorkerOptions {
+  id: string;
+  /** Concurrent executions before answering 429. */
+  slots: number;
+  /** Default run time of an invocation. */
+  delayMs?: number;
+  /** Fixed port (to restart on the same address); 0 by default. */
+  port?: number;
+}
+
+export interface FixtureWorker {
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  /** Invocations run, by function id. */
+  readonly served: Map<string, number>;
+  /** Invalidations and deletes received. */
+  readonly invalidations: Array<{ functionId: string; version: number }>;
+  readonly deletes: string[];
+  inFlight(): number;
+  /** 429 answers given. */
+  rejected(): number;
+  draining(): boolean;
+  /** Graceful close. */
+  close(): Promise<void>;
+  /** Drops every connection at once and stops listening (a crash, as seen from outside). */
+  kill(): Promise<void>;
+}
+
+/** Starts a fixture worker on 127.0.0.1. */
+export async function startFixtureWorker(options: FixtureWorkerOptions): Promise<FixtureWorker> {
+  const served = new Map<string, number>();
+  const invalidations: Array<{ functionId: string; version: number }> = [];
+  const deletes: string[] = [];
+  const sockets = new Set<Socket>();
+  const waiters: Array<() => void> = [];
+  let inFlight = 0;
+  let rejected = 0;
+  let draining = false;
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const payload = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+      [WorkerHeaders.worker]: options.id,
+      [WorkerHeaders.load]: String(inFlight),
+      ...headers,
+    });
+    res.end(payload);
+  };
+
+  const acquire = async (waitMs: number): Promise<boolean> => {
+    if (inFlight < options.slots) return true;
+    if (waitMs <= 0) return false;
+    return new Promise<boolean>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const i = waiters.indexOf(wake);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve(false);
+      }, waitMs);
+      waiters.push(wake);
+    });
+  };
+
+  const invoke = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (draining) return send(res, 503, { error: { code: 'RF_WORKER_DRAINING', message: 'draining' } });
+    const waitMs = Number(req.headers[WorkerHeaders.waitMs] ?? 0);
+    if (!(await acquire(waitMs))) {
+      rejected++;
+      return send(res, 429, { error: { code: 'RF_WORKER_AT_CAPACITY', message: 'no capacity' } });
+    }
+    inFlight++;
+    const count = served.get(functionId) ?? 0;
+    served.set(functionId, count + 1);
+    const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { sleepMs?: number };
+    await new Promise((resolve) => setTimeout(resolve, input.sleepMs ?? options.delayMs ?? 0));
+    inFlight--;
+    const start = count === 0 ? 'cold-create' : 'warm';
+    send(res, 200, { output: { input, worker: options.id }, logs: { lines: [], truncated: false, workerId: options.id, instanceId: 'i1', start, version: 1, functionMs: 0, workerMs: 0 } }, {
+      [WorkerHeaders.start]: start,
+      [WorkerHeaders.instance]: `${options.id}-i1`,
+    });
+    waiters.shift()?.();
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    const parts = url.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    if (req.method === 'POST' && parts[0] === 'invoke' && parts[1] !== undefined) return invoke(req, res, parts[1]);
+    if (req.method === 'POST' && parts[0] === 'functions' && parts[2] === 'invalidate') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const { version } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { version: number };
+      invalidations.push({ functionId: parts[1] as string, version });
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'DELETE' && parts[0] === 'functions' && parts[1] !== undefined) {
+      deletes.push(parts[1]);
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'POST' && url === '/drain') {
+      draining = true;
+      return send(res, 202, { draining: true });
+    }
+    if (req.method === 'GET' && url === '/status') {
+      return send(res, 200, { id: options.id, state: draining ? 'draining' : 'active', runtime: 'process', capacityMb: options.slots * 128, reservedMb: inFlight * 128, inFlight, coldPool: { idle: 0, target: 0 }, functions: [] });
+    }
+    if (req.method === 'GET' && url === '/healthz') return send(res, 200, { ok: true });
+    send(res, 404, { error: { code: 'RF_TEST_NO_ROUTE', message: url } });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      res.destroy(err instanceof Error ? err : undefined);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    id: options.id,
+    address: `http://127.0.0.1:${port}`,
+    port,
+    served,
+    invalidations,
+    deletes,
+    inFlight: () => inFlight,
+    rejected: () => rejected,
+    draining: () => draining,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+    kill: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/** A membership row for a fixture worker, heartbeating now. */
+export function rowFor(worker: { id: string; address: string }, now: number = Date.now()): WorkerRow {
+  return { id: worker.id, address: worker.address, capacityMb: 1024, state: 'active', heartbeatAt: now, startedAt: now };
+}
+
+/**
+ * Heartbeats rows on behalf of fixture workers (real workers heartbeat themselves): every
+ * `intervalMs`, each listed worker's row gets a fresh heartbeatAt, keeping its state.
+ */
+export function heartbeat(membership: MembershipStore, workers: () => Array<{ id: string; address: string }>, intervalMs = 200): { stop(): void } {
+  const beat = async (): Promise<void> => {
+    for (const w of workers()) {
+      const known = await membership.get(w.id);
+      await membership.upsert({ ...rowFor(w), state: known?.state ?? 'active', startedAt: known?.startedAt ?? Date.now() });
+    }
+  };
+  const timer = setInterval(() => void beat(), intervalMs);
+  return { stop: () => clearInterval(timer) };
+}
+
+/** A logger that writes nothing. */
+export function quietLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/** A request context for direct Invoker calls. */
+export function testContext(requestId = 'test'): { requestId: string; log: Logger } {
+  return { requestId, log: quietLogger() };
+}
+
+/** Resolves when `check` is true, polling; rejects after `timeoutMs` (a bound, not an assertion on time). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
