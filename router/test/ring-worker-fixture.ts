@@ -176,15 +176,63 @@ export function rowFor(worker: { id: string; address: string }, now: number = Da
  * Heartbeats rows on behalf of fixture workers (real workers heartbeat themselves): every
  * `intervalMs`, each listed worker's row gets a fresh heartbeatAt, keeping its state.
  */
-export function heartbeat(membership: MembershipStore, workers: () => Array<{ id: string; address: string }>, intervalMs = 200): { stop(): void } {
+export function heartbeat(
+  membership: MembershipStore,
+  workers: () => Array<{ id: string; address: string; draining?: () => boolean }>,
+  intervalMs = 200,
+): { stop(): void } {
   const beat = async (): Promise<void> => {
     for (const w of workers()) {
+      if (w.draining?.() === true) continue; // a drained worker stops heartbeating and leaves
       const known = await membership.get(w.id);
       await membership.upsert({ ...rowFor(w), state: known?.state ?? 'active', startedAt: known?.startedAt ?? Date.now() });
     }
   };
   const timer = setInterval(() => void beat(), intervalMs);
   return { stop: () => clearInterval(timer) };
+}
+
+/** Outcome of a load run. */
+export interface LoadResult {
+  ok: number;
+  failures: Array<{ code: string; at: number }>;
+  servedBy: Map<string, number>;
+}
+
+/**
+ * Runs `concurrency` loops calling `send` until `stop()` is true; `gate()` (when given) is
+ * awaited before each call, so a test can hold new requests for a moment.
+ */
+export async function runLoad(options: {
+  concurrency: number;
+  send: (i: number) => Promise<{ status: number; headers: Record<string, string> }>;
+  stop: () => boolean;
+  gate?: () => Promise<void>;
+  maxRequests?: number;
+}): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, failures: [], servedBy: new Map() };
+  let n = 0;
+  const limit = options.maxRequests ?? 100_000;
+  const loop = async (): Promise<void> => {
+    while (!options.stop() && n < limit) {
+      if (options.gate !== undefined) await options.gate();
+      const i = n++;
+      try {
+        const res = await options.send(i);
+        if (res.status === 200) {
+          result.ok++;
+          const w = res.headers['x-ringfaas-worker'] ?? '?';
+          result.servedBy.set(w, (result.servedBy.get(w) ?? 0) + 1);
+        } else {
+          result.failures.push({ code: `HTTP_${res.status}`, at: Date.now() });
+        }
+      } catch (err) {
+        result.failures.push({ code: String((err as { code?: unknown }).code ?? 'UNKNOWN'), at: Date.now() });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  return result;
 }
 
 /** A logger that writes nothing. */

@@ -1,0 +1,71 @@
+/**
+ * Drain under load: two routers over one membership, steady load on many functions, one worker
+ * drained through one router's workers API. Zero failed requests; the drained worker gets no
+ * new work once its drain finished.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryMembershipStore } from '../../storage/index.ts';
+import { Forwarder } from '../forwarder.ts';
+import { RingView } from '../ring-view.ts';
+import { RingWorkersApi } from '../workers-api.ts';
+import { startFixtureWorker, heartbeat, quietLogger, testContext, runLoad, type FixtureWorker } from './ring-worker-fixture.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+test('drain under load through one router: zero failed requests on either router', async () => {
+  const workers: FixtureWorker[] = [];
+  for (const id of ['d-1', 'd-2', 'd-3', 'd-4']) workers.push(await startFixtureWorker({ id, slots: 16 }));
+  cleanups.push(() => Promise.all(workers.map((w) => w.close())).then(() => undefined));
+  const membership = new MemoryMembershipStore();
+  const beats = heartbeat(membership, () => workers, 100);
+  cleanups.push(() => beats.stop());
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const routers = await Promise.all(
+    ['ra', 'rb'].map(async (routerId) => {
+      const view = new RingView({ membership, log: quietLogger(), pollIntervalMs: 100, ttlMs: 2000 });
+      await view.start();
+      const forwarder = new Forwarder({ view, routerId });
+      cleanups.push(async () => {
+        view.stop();
+        await forwarder.close();
+      });
+      return { view, forwarder };
+    }),
+  );
+  const ra = routers[0] as (typeof routers)[number];
+  assert.equal(ra.view.ring.size, 4);
+  const api = new RingWorkersApi({ view: ra.view, membership, routerId: 'ra', drainPollMs: 20, drainTimeoutMs: 10_000 });
+  cleanups.push(() => api.close());
+
+  let phase: 'before' | 'draining' | 'after' = 'before';
+  let stopAt = Number.POSITIVE_INFINITY;
+  const servedAfterDrain = { count: 0 };
+  const load = runLoad({
+    concurrency: 8,
+    maxRequests: 20_000,
+    stop: () => Date.now() > stopAt,
+    send: async (i) => {
+      const router = routers[i % 2] as (typeof routers)[number];
+      const res = await router.forwarder.invoke(`fn-${i % 40}`, Buffer.from(JSON.stringify({ sleepMs: 10 })), testContext());
+      if (phase === 'after' && res.headers['x-ringfaas-worker'] === 'd-2') servedAfterDrain.count++;
+      return res;
+    },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  phase = 'draining';
+  const drained = await api.remove('d-2', testContext());
+  phase = 'after';
+  assert.equal((drained.body as { drained: boolean }).drained, true);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  stopAt = 0;
+  const result = await load;
+  assert.deepEqual(result.failures, [], 'no request failed');
+  assert.ok(result.ok > 50, `load ran: ${result.ok} requests`);
+  assert.ok((result.servedBy.get('d-2') ?? 0) > 0, 'd-2 served before the drain');
+  assert.equal(servedAfterDrain.count, 0, 'nothing reached d-2 after its drain finished');
+  for (const r of routers) assert.equal(r.view.ring.has('d-2'), false, 'off every router ring');
+});
