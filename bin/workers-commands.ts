@@ -1,0 +1,175 @@
+/**
+ * `ringfaas workers ls | add | drain | rm`: the ring's operations API from the command line.
+ * Talks to RINGFAAS_URL (default http://127.0.0.1:8080) with `Authorization: Bearer
+ * $RINGFAAS_API_KEY` when set; errors are printed as `code: message` and exit non-zero.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+
+/** Where the commands read their settings and write their output (the process's by default). */
+export interface WorkersCommandsIo {
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIo: WorkersCommandsIo = {
+  env: process.env,
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+};
+
+/** A failure the CLI prints as `code: message`. */
+class CliFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function capacity(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 128) throw new InvalidArgumentError('must be an integer number of MB, at least 128');
+  return n;
+}
+
+async function callApi(io: WorkersCommandsIo, method: string, path: string, body?: unknown): Promise<unknown> {
+  const base = (io.env.RINGFAAS_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const headers: Record<string, string> = {};
+  const key = io.env.RINGFAAS_API_KEY;
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new CliFailure(cause?.code ?? 'ECONNECT', `cannot reach ringfaas at ${base}: ${cause?.message ?? (err as Error).message}`);
+  }
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = text; // not JSON: shown as text
+  }
+  if (res.status >= 400) {
+    const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    if (error !== undefined && typeof error.code === 'string') throw new CliFailure(error.code, String(error.message));
+    throw new CliFailure(`HTTP_${res.status}`, typeof parsed === 'string' ? parsed : JSON.stringify(parsed));
+  }
+  return parsed;
+}
+
+interface ListedWorker {
+  id: string;
+  address: string;
+  state: string;
+  capacityMb: number;
+  heartbeatAgeMs: number;
+  inRing: boolean;
+  suspect: boolean;
+  draining: boolean;
+  inFlight: number;
+  reportedLoad: number | null;
+  share: number;
+}
+
+function table(rows: string[][]): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** A human status of a worker: in ring, suspect, draining, or gone (heartbeat lapsed). */
+function statusOf(w: ListedWorker): string {
+  if (w.draining) return 'draining';
+  if (w.suspect) return w.inRing ? 'suspect' : 'dead';
+  return w.inRing ? 'active' : 'gone';
+}
+
+/** Registers `ringfaas workers …` on the program. */
+export function registerWorkersCommands(program: Command, io: WorkersCommandsIo = defaultIo): void {
+  const run =
+    <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        await action(...args);
+      } catch (err) {
+        if (err instanceof CliFailure) io.stderr(`${err.code}: ${err.message}\n`);
+        else io.stderr(`error: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    };
+
+  const workers = program.command('workers').description('the worker ring: list, add, drain and remove workers');
+
+  workers
+    .command('ls')
+    .description('the ring as the router at RINGFAAS_URL sees it')
+    .option('--json', 'print the listing as JSON')
+    .action(
+      run(async (opts: { json?: boolean }) => {
+        const listing = (await callApi(io, 'GET', '/workers')) as { router?: string; ringSize?: number; workers?: ListedWorker[] };
+        if (opts.json === true) {
+          io.stdout(`${JSON.stringify(listing, null, 2)}\n`);
+          return;
+        }
+        const rows = [['ID', 'ADDRESS', 'STATUS', 'CAPACITY', 'IN-FLIGHT', 'LOAD', 'SHARE', 'HEARTBEAT']];
+        for (const w of listing.workers ?? []) {
+          rows.push([
+            w.id,
+            w.address,
+            statusOf(w),
+            `${w.capacityMb}MB`,
+            String(w.inFlight),
+            w.reportedLoad === null ? '-' : String(w.reportedLoad),
+            `${(w.share * 100).toFixed(1)}%`,
+            `${(w.heartbeatAgeMs / 1000).toFixed(1)}s ago`,
+          ]);
+        }
+        io.stdout(`router ${listing.router ?? '?'}: ${listing.ringSize ?? 0} worker(s) on the ring\n`);
+        io.stdout(table(rows));
+      }),
+    );
+
+  workers
+    .command('add')
+    .description('add a running worker to the ring (it must answer GET <address>/healthz)')
+    .argument('<address>', 'base URL of the worker, e.g. http://127.0.0.1:7001')
+    .option('--id <id>', "the worker's id (default: what the worker reports)")
+    .option('--capacity <mb>', 'memory the worker may reserve, MB (default: what the worker reports)', capacity)
+    .action(
+      run(async (address: string, opts: { id?: string; capacity?: number }) => {
+        const body: Record<string, unknown> = { address };
+        if (opts.id !== undefined) body.id = opts.id;
+        if (opts.capacity !== undefined) body.capacityMb = opts.capacity;
+        const row = (await callApi(io, 'POST', '/workers', body)) as { id?: string; address?: string };
+        io.stdout(`added ${String(row.id)} at ${String(row.address)}\n`);
+      }),
+    );
+
+  const drain = (verb: string) =>
+    run(async (id: string) => {
+      const answer = (await callApi(io, 'DELETE', `/workers/${encodeURIComponent(id)}`)) as {
+        drained?: boolean;
+        reachable?: boolean;
+        inFlight?: number | null;
+        waitedMs?: number;
+      };
+      const how = answer.reachable === false ? 'it was not reachable' : answer.drained === true ? 'in-flight work finished' : `${String(answer.inFlight)} invocation(s) still running at the drain timeout`;
+      io.stdout(`${verb} ${id} after ${String(answer.waitedMs)} ms (${how})\n`);
+    });
+
+  workers
+    .command('drain')
+    .description('drain a worker: no new work, wait for its in-flight invocations, then remove it from the ring')
+    .argument('<id>', 'worker id')
+    .action(drain('drained'));
+
+  workers
+    .command('rm')
+    .description('remove a worker from the ring (drains it first; a dead worker is removed at once)')
+    .argument('<id>', 'worker id')
+    .action(drain('removed'));
+}
