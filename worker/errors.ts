@@ -20,6 +20,10 @@ export const WorkerErrors = {
   IMAGE_UNAVAILABLE: { code: 'RF_WORKER_IMAGE_UNAVAILABLE', status: 503 },
   /** The runtime (Docker engine) failed. */
   RUNTIME_UNAVAILABLE: { code: 'RF_WORKER_RUNTIME_UNAVAILABLE', status: 503 },
+  /** No route of the worker's internal API has this method and path. */
+  ROUTE_NOT_FOUND: { code: 'RF_WORKER_ROUTE_NOT_FOUND', status: 404 },
+  /** An unexpected failure inside the worker; its log holds the details. */
+  INTERNAL: { code: 'RF_WORKER_INTERNAL', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Errors caused by the function itself (answered to clients as is). */

@@ -1,0 +1,100 @@
+/**
+ * One invocation on the pool: take a container, run the function under its timeout, give the
+ * container back — or remove it when the execution cost it (timeout, crash). A function can
+ * fail its own invocation, never the worker.
+ */
+import { RfError, type ErrorSpec } from '../errors/index.ts';
+import { FunctionErrors, WorkerErrors } from './errors.ts';
+import type { AcquireOptions, Pool } from './pool.ts';
+import type { Lease, PoolFunction } from './pool-types.ts';
+import type { ShimResult } from './runtime.ts';
+import type { StartKind } from './protocol.ts';
+
+/** What ran, where: for the response headers and the `logs` object. */
+export interface ExecutionInfo {
+  instanceId: string;
+  start: StartKind;
+  version: number;
+  functionMs: number;
+  lines: string[];
+  truncated: boolean;
+}
+
+/** An execution's outcome: the function's output, or a coded failure of this execution. */
+export type InvocationResult =
+  | ({ state: 'ok'; output: unknown } & ExecutionInfo)
+  | ({ state: 'error'; error: RfError } & ExecutionInfo);
+
+/** Hooks for metrics. */
+export interface InvocationEvents {
+  onTimeout?(): void;
+  onCrash?(): void;
+}
+
+const KNOWN_CODES: ReadonlyMap<string, ErrorSpec> = new Map(
+  [...Object.values(FunctionErrors), ...Object.values(WorkerErrors)].map((spec) => [spec.code, spec]),
+);
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * Runs `fn` once on `input` (raw JSON bytes). Rejects only when no execution started
+ * (RF_WORKER_AT_CAPACITY, RF_WORKER_DRAINING, a failed cold start...); once the function
+ * runs, every outcome is a result.
+ */
+export async function invokeOnPool(
+  pool: Pool,
+  fn: PoolFunction,
+  input: Buffer,
+  options: AcquireOptions = {},
+  events: InvocationEvents = {},
+): Promise<InvocationResult> {
+  const lease = await pool.acquire(fn, options);
+  return runOnLease(pool, lease, input, events);
+}
+
+/** Runs one execution on a leased container and gives the container back (or removes it). */
+export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events: InvocationEvents = {}): Promise<InvocationResult> {
+  const fn = lease.fn;
+  const abort = new AbortController();
+  const startedAt = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await new Promise<ShimResult | typeof TIMED_OUT | { failure: unknown }>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), fn.timeoutMs);
+    lease.handle.invoke(input, Date.now() + fn.timeoutMs, abort.signal).then(resolve, (failure: unknown) => resolve({ failure }));
+  });
+  clearTimeout(timer);
+  const base = { instanceId: lease.instanceId, start: lease.start, version: fn.version };
+
+  if (outcome === TIMED_OUT) {
+    abort.abort();
+    pool.discard(lease, 'timeout');
+    events.onTimeout?.();
+    const error = new RfError(WorkerErrors.INVOKE_TIMEOUT, `the function ran past its timeout of ${fn.timeoutMs} ms`, {
+      details: { timeoutMs: fn.timeoutMs },
+    });
+    return { state: 'error', error, ...base, functionMs: performance.now() - startedAt, lines: [], truncated: false };
+  }
+  if ('failure' in outcome) {
+    pool.discard(lease, 'crashed');
+    events.onCrash?.();
+    const error =
+      outcome.failure instanceof RfError && outcome.failure.code === FunctionErrors.CRASHED.code
+        ? outcome.failure
+        : new RfError(FunctionErrors.CRASHED, 'the function container stopped during the invocation', { cause: outcome.failure });
+    return { state: 'error', error, ...base, functionMs: performance.now() - startedAt, lines: [], truncated: false };
+  }
+  const info = { ...base, functionMs: outcome.functionMs, lines: outcome.logs, truncated: outcome.logsTruncated };
+  if (outcome.state === 'ok') {
+    pool.release(lease);
+    return { state: 'ok', output: outcome.output, ...info };
+  }
+  if (outcome.code === FunctionErrors.CRASHED.code) {
+    pool.discard(lease, 'crashed');
+    events.onCrash?.();
+  } else {
+    pool.release(lease);
+  }
+  const spec = KNOWN_CODES.get(outcome.code) ?? { code: outcome.code, status: 502 };
+  return { state: 'error', error: new RfError(spec, outcome.message), ...info };
+}

@@ -1,0 +1,100 @@
+/**
+ * The types the pool's parts share: what a function looks like to the pool, the pool's
+ * record of one container, and a lease (one container held for one execution).
+ */
+import type { ContainerExit, ContainerHandle } from './runtime.ts';
+import type { CodeFile } from './code.ts';
+import type { StartKind } from './protocol.ts';
+
+/** What the pool needs to know of one function version. */
+export interface PoolFunction {
+  id: string;
+  version: number;
+  /** The container's memory limit and its reservation, MB. */
+  memoryMb: number;
+  timeoutMs: number;
+  idleTimeoutMs: number;
+  env: Record<string, string>;
+  /** The unpacked code zip (see code.ts). */
+  files: readonly CodeFile[];
+}
+
+/**
+ * starting: being created, or specialised to a function;
+ * pooled: running, unassigned, in the cold pool;
+ * idle: specialised, on its function version's warm stack;
+ * busy: running one execution;
+ * removed: gone (its memory is free again).
+ */
+export type ContainerState = 'starting' | 'pooled' | 'idle' | 'busy' | 'removed';
+
+/** Why a container was removed (also a metrics label). */
+export type RemoveReason =
+  | 'expired'
+  | 'evicted'
+  | 'retired'
+  | 'deleted'
+  | 'timeout'
+  | 'crashed'
+  | 'exited'
+  | 'load-failed'
+  | 'start-failed'
+  | 'drained';
+
+/** The warm stack of one function version and the requests waiting for it. */
+export interface Slot {
+  readonly key: string;
+  readonly fn: PoolFunction;
+  /** Idle containers, most recently released last (LIFO: pop takes it). */
+  readonly idle: PooledContainer[];
+  /** Requests waiting for a container of this version, oldest first. */
+  readonly waiting: Claim[];
+  busy: number;
+  /** Containers being created or specialised for this version. */
+  starting: number;
+  /** Waiting claims that a start in progress (or a release) will serve: always <= starting. */
+  backed: number;
+  /** A newer version exists: containers are removed when released instead of kept. */
+  retired: boolean;
+  /** The function was deleted: every container goes, even fresh ones. */
+  deleted: boolean;
+}
+
+/** The pool's record of one container. */
+export interface PooledContainer {
+  readonly instanceId: string;
+  /** Undefined while the container is being created. */
+  handle: ContainerHandle | undefined;
+  state: ContainerState;
+  /** Memory reserved for it now, MB (the pool default while pooled). */
+  memoryMb: number;
+  /** The version it is specialised to (undefined while unassigned). */
+  slot: Slot | undefined;
+  /** Clock time it became idle. */
+  idleSince: number;
+  /** The lease it is held under while busy. */
+  lease: Lease | undefined;
+  /** Set when the container stopped on its own. */
+  exit: ContainerExit | undefined;
+}
+
+/** A request waiting for a container. */
+export interface Claim {
+  readonly slot: Slot;
+  readonly resolve: (lease: Lease) => void;
+  readonly reject: (err: Error) => void;
+  settled: boolean;
+  /** A start in progress counts for it (it never times out). */
+  backed: boolean;
+  /** It waits for capacity (x-ringfaas-wait-ms) and has a timer. */
+  queued: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** One container held for one execution; give it back with pool.release() or pool.discard(). */
+export interface Lease {
+  readonly instanceId: string;
+  readonly handle: ContainerHandle;
+  readonly start: StartKind;
+  readonly fn: PoolFunction;
+}
