@@ -1,0 +1,335 @@
+/**
+ * Ring scenarios over running routers (HTTP), measured from the client side:
+ *
+ * - ring-change: steady load; a worker is added (it joins the ring of every router), then
+ *   drained through one router's DELETE /workers/{id}; per phase: requests, errors, cold
+ *   starts, latency, and how long until every router's ring showed the change.
+ * - failover: steady load; a worker is killed (SIGKILL); failed requests, and time until every
+ *   router's ring dropped it (its heartbeat lapsed), and errors after that.
+ *
+ * The caller supplies running routers, deployed functions and a way to start a worker (the
+ * bench wiring in bench/cli.ts starts real workers; tests can use any protocol-speaking one).
+ */
+import { Pool } from 'undici';
+import { RfError } from '../errors/index.ts';
+import { BenchErrors } from './errors.ts';
+
+/** A worker the scenario started and may kill. */
+export interface ScenarioWorker {
+  id: string;
+  address: string;
+  /** Kills the worker without warning (SIGKILL of its process). */
+  kill(): Promise<void>;
+}
+
+export interface RingScenarioOptions {
+  /** Router base URLs; requests are spread round-robin over them. */
+  routerUrls: string[];
+  apiKey?: string;
+  /** Ids of deployed functions the load cycles over. */
+  functionIds: string[];
+  /** Input of every invocation. Default {}. */
+  input?: unknown;
+  /** Concurrent closed-loop clients. Default 8. */
+  concurrency?: number;
+  /** Steady load before and after each change, ms. Default 5000. */
+  phaseMs?: number;
+  /** Starts one more worker. */
+  startWorker(): Promise<ScenarioWorker>;
+  /** Register the started worker through POST /workers (when it does not join by itself). */
+  register?: boolean;
+  /** Bound on waiting for every router to see a change, ms. Default 20 000. */
+  settleTimeoutMs?: number;
+}
+
+/** What one phase of load saw. */
+export interface PhaseStats {
+  phase: string;
+  durationMs: number;
+  requests: number;
+  errors: number;
+  errorCodes: Record<string, number>;
+  /** Answers with x-ringfaas-start other than `warm`. */
+  coldStarts: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Requests served per worker. */
+  servedBy: Record<string, number>;
+}
+
+export interface RingChangeResult {
+  scenario: 'ring-change';
+  workerId: string;
+  /** ms from the worker being started until every router's ring had it. */
+  joinSettleMs: number;
+  /** ms the DELETE /workers call took (drain included). */
+  drainMs: number;
+  /** Share of functions whose serving worker changed after the add. */
+  movedOnAdd: number;
+  phases: PhaseStats[];
+}
+
+export interface FailoverResult {
+  scenario: 'failover';
+  workerId: string;
+  /** Requests that failed from the kill until the end. */
+  failedRequests: number;
+  /** Failures after every router's ring dropped the worker. */
+  failedAfterSettle: number;
+  /** ms from the kill until every router's ring dropped the worker. */
+  settleMs: number;
+  phases: PhaseStats[];
+}
+
+interface Sample {
+  latencyMs: number;
+  ok: boolean;
+  code: string;
+  start: string | undefined;
+  worker: string | undefined;
+  functionId: string;
+  at: number;
+}
+
+/** Closed-loop load over the routers, with samples split into named phases. */
+class LoadRun {
+  readonly #pools: Pool[];
+  readonly #o: RingScenarioOptions;
+  readonly #body: string;
+  #phase = 'warmup';
+  readonly samples = new Map<string, Sample[]>();
+  #stopped = false;
+  #done: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #n = 0;
+
+  constructor(options: RingScenarioOptions) {
+    this.#o = options;
+    this.#pools = options.routerUrls.map((url) => new Pool(url, { connections: options.concurrency ?? 8 }));
+    this.#body = JSON.stringify(options.input ?? {});
+  }
+
+  start(): void {
+    this.#done = Promise.all(Array.from({ length: this.#o.concurrency ?? 8 }, () => this.#loop())).then(() => undefined);
+  }
+
+  phase(name: string): void {
+    this.#phase = name;
+  }
+
+  /** Stops the clients and closes the connections (idempotent). */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    this.#closing ??= (async () => {
+      await this.#done;
+      await Promise.all(this.#pools.map((p) => p.close()));
+    })();
+    return this.#closing;
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped) {
+      const i = this.#n++;
+      const pool = this.#pools[i % this.#pools.length] as Pool;
+      const functionId = this.#o.functionIds[i % this.#o.functionIds.length] as string;
+      const phase = this.#phase;
+      const t0 = performance.now();
+      let sample: Sample;
+      try {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (this.#o.apiKey !== undefined) headers.authorization = `Bearer ${this.#o.apiKey}`;
+        const res = await pool.request({ path: `/functions/${encodeURIComponent(functionId)}/invoke`, method: 'POST', headers, body: this.#body });
+        const text = await res.body.text();
+        const ok = res.statusCode === 200;
+        let code = ok ? '' : `HTTP_${res.statusCode}`;
+        if (!ok) {
+          try {
+            code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? code;
+          } catch {
+            // not JSON: the HTTP status is the code
+          }
+        }
+        const header = (name: string): string | undefined => {
+          const v = res.headers[name];
+          return typeof v === 'string' ? v : undefined;
+        };
+        sample = { latencyMs: performance.now() - t0, ok, code, start: header('x-ringfaas-start'), worker: header('x-ringfaas-worker'), functionId, at: Date.now() };
+      } catch (err) {
+        sample = { latencyMs: performance.now() - t0, ok: false, code: String((err as { code?: unknown }).code ?? 'ERROR'), start: undefined, worker: undefined, functionId, at: Date.now() };
+      }
+      let list = this.samples.get(phase);
+      if (list === undefined) this.samples.set(phase, (list = []));
+      list.push(sample);
+    }
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+function stats(phase: string, samples: Sample[], durationMs: number): PhaseStats {
+  const latencies = samples.filter((s) => s.ok).map((s) => s.latencyMs).sort((a, b) => a - b);
+  const errorCodes: Record<string, number> = {};
+  const servedBy: Record<string, number> = {};
+  for (const s of samples) {
+    if (!s.ok) errorCodes[s.code] = (errorCodes[s.code] ?? 0) + 1;
+    if (s.ok && s.worker !== undefined) servedBy[s.worker] = (servedBy[s.worker] ?? 0) + 1;
+  }
+  return {
+    phase,
+    durationMs,
+    requests: samples.length,
+    errors: samples.filter((s) => !s.ok).length,
+    errorCodes,
+    coldStarts: samples.filter((s) => s.ok && s.start !== undefined && s.start !== 'warm').length,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    servedBy,
+  };
+}
+
+/** Polls every router's GET /workers until `check` holds for all of them. Answers the ms waited. */
+async function settle(options: RingScenarioOptions, check: (workers: Array<{ id: string; inRing: boolean }>) => boolean): Promise<number> {
+  const t0 = Date.now();
+  const deadline = t0 + (options.settleTimeoutMs ?? 20_000);
+  const headers: Record<string, string> = options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
+  for (;;) {
+    const views = await Promise.all(
+      options.routerUrls.map(async (url) => {
+        try {
+          const res = await fetch(`${url}/workers`, { headers });
+          return ((await res.json()) as { workers?: Array<{ id: string; inRing: boolean }> }).workers ?? [];
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    if (views.every((w) => w !== undefined && check(w))) return Date.now() - t0;
+    if (Date.now() > deadline) {
+      throw new RfError(BenchErrors.COMPONENT_START_FAILED, `the routers' rings did not converge within ${options.settleTimeoutMs ?? 20_000} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function timed(load: LoadRun, phase: string, ms: number, out: Array<[string, number]>): Promise<void> {
+  load.phase(phase);
+  const t0 = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  out.push([phase, Date.now() - t0]);
+}
+
+/** The worker that served most of each function's requests (spills aside). */
+function servingWorker(samples: Sample[] | undefined): Map<string, string> {
+  const counts = new Map<string, Map<string, number>>();
+  for (const s of samples ?? []) {
+    if (!s.ok || s.worker === undefined) continue;
+    let perWorker = counts.get(s.functionId);
+    if (perWorker === undefined) counts.set(s.functionId, (perWorker = new Map()));
+    perWorker.set(s.worker, (perWorker.get(s.worker) ?? 0) + 1);
+  }
+  const byFn = new Map<string, string>();
+  for (const [fn, perWorker] of counts) {
+    const top = [...perWorker].sort((a, b) => b[1] - a[1])[0];
+    if (top !== undefined) byFn.set(fn, top[0]);
+  }
+  return byFn;
+}
+
+/** ring-change: add a worker under load, then drain it. */
+export async function runRingChange(options: RingScenarioOptions): Promise<RingChangeResult> {
+  const phaseMs = options.phaseMs ?? 5000;
+  const load = new LoadRun(options);
+  const durations: Array<[string, number]> = [];
+  let worker: ScenarioWorker | undefined;
+  load.start();
+  try {
+    await timed(load, 'warmup', Math.min(2000, phaseMs), []);
+    await timed(load, 'before', phaseMs, durations);
+    load.phase('adding');
+    const t0 = Date.now();
+    worker = await options.startWorker();
+    if (options.register === true) await registerWorker(options, worker);
+    const started = worker;
+    await settle(options, (ws) => ws.some((w) => w.id === started.id && w.inRing));
+    const joinSettleMs = Date.now() - t0;
+    durations.push(['adding', joinSettleMs]);
+    await timed(load, 'after-add', phaseMs, durations);
+    load.phase('draining');
+    const d0 = Date.now();
+    await removeWorker(options, started.id);
+    const drainMs = Date.now() - d0;
+    durations.push(['draining', drainMs]);
+    await timed(load, 'after-drain', phaseMs, durations);
+    await load.stop();
+    const before = servingWorker(load.samples.get('before'));
+    const after = servingWorker(load.samples.get('after-add'));
+    const common = [...before.keys()].filter((fn) => after.has(fn));
+    const moved = common.filter((fn) => before.get(fn) !== after.get(fn)).length;
+    return {
+      scenario: 'ring-change',
+      workerId: started.id,
+      joinSettleMs,
+      drainMs,
+      movedOnAdd: common.length === 0 ? 0 : moved / common.length,
+      phases: durations.map(([phase, ms]) => stats(phase, load.samples.get(phase) ?? [], ms)),
+    };
+  } finally {
+    await load.stop();
+    await worker?.kill();
+  }
+}
+
+/** failover: kill a worker under load. */
+export async function runFailover(options: RingScenarioOptions): Promise<FailoverResult> {
+  const phaseMs = options.phaseMs ?? 5000;
+  const worker = await options.startWorker();
+  if (options.register === true) await registerWorker(options, worker);
+  await settle(options, (ws) => ws.some((w) => w.id === worker.id && w.inRing));
+  const load = new LoadRun(options);
+  const durations: Array<[string, number]> = [];
+  load.start();
+  try {
+    await timed(load, 'warmup', Math.min(2000, phaseMs), []);
+    await timed(load, 'before', phaseMs, durations);
+    load.phase('failing');
+    const killedAt = Date.now();
+    await worker.kill();
+    const settleMs = await settle(options, (ws) => !ws.some((w) => w.id === worker.id && w.inRing));
+    durations.push(['failing', Date.now() - killedAt]);
+    await timed(load, 'after', phaseMs, durations);
+    await load.stop();
+    const phases = durations.map(([phase, ms]) => stats(phase, load.samples.get(phase) ?? [], ms));
+    // by time, not phase: the requests in flight at the kill were sent in the phase before
+    const failures = [...load.samples.values()].flat().filter((x) => !x.ok);
+    return {
+      scenario: 'failover',
+      workerId: worker.id,
+      failedRequests: failures.filter((x) => x.at >= killedAt).length,
+      failedAfterSettle: failures.filter((x) => x.at >= killedAt + settleMs).length,
+      settleMs,
+      phases,
+    };
+  } finally {
+    await load.stop();
+  }
+}
+
+async function registerWorker(options: RingScenarioOptions, worker: ScenarioWorker): Promise<void> {
+  const res = await fetch(`${options.routerUrls[0]}/workers`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` }) },
+    body: JSON.stringify({ id: worker.id, address: worker.address }),
+  });
+  if (res.status >= 300) throw new RfError(BenchErrors.COMPONENT_START_FAILED, `POST /workers answered ${res.status}: ${await res.text()}`);
+}
+
+async function removeWorker(options: RingScenarioOptions, id: string): Promise<void> {
+  const res = await fetch(`${options.routerUrls[0]}/workers/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+    headers: options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` },
+  });
+  if (res.status >= 300) throw new RfError(BenchErrors.COMPONENT_START_FAILED, `DELETE /workers/${id} answered ${res.status}: ${await res.text()}`);
+}
