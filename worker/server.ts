@@ -1,0 +1,315 @@
+/**
+ * The worker's internal HTTP API (worker/protocol.ts; docs/worker-protocol.md), on raw
+ * node:http because the invoke path is benchmarked: the input bytes go to the container as
+ * they came (after one JSON validity check), and the answer is serialised once.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { errorBody, RfError } from '../errors/index.ts';
+import { FunctionErrors, WorkerErrors } from './errors.ts';
+import { WorkerHeaders, type InvokeSuccessBody, type WorkerStatus } from './protocol.ts';
+import { invokeOnPool, type InvocationResult } from './invoke.ts';
+import type { Pool } from './pool.ts';
+import type { FunctionCache } from './function-cache.ts';
+import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
+
+/** Largest invocation input accepted, bytes (as AWS Lambda's synchronous payload limit). */
+export const MAX_INPUT_BYTES = 6 * 1024 * 1024;
+/** Largest control request body (invalidate), bytes. */
+const MAX_CONTROL_BYTES = 64 * 1024;
+
+export interface WorkerServerDeps {
+  workerId: string;
+  runtimeKind: 'docker' | 'process';
+  pool: Pool;
+  cache: FunctionCache;
+  metrics: WorkerMetrics;
+  registry: Registry;
+  logger: Logger;
+  /** Called on POST /drain (after the 202 is sent): the worker drains and leaves. */
+  onDrain: () => void;
+  /** Default MAX_INPUT_BYTES. */
+  maxInputBytes?: number;
+}
+
+const JSON_TYPE = 'application/json';
+
+/** Creates (does not start) the worker's HTTP server. */
+export function createWorkerServer(deps: WorkerServerDeps): Server {
+  const { pool, cache, metrics, logger, workerId } = deps;
+  const maxInputBytes = deps.maxInputBytes ?? MAX_INPUT_BYTES;
+
+  const send = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
+    const headers: Record<string, string | number> = {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(body),
+      [WorkerHeaders.worker]: workerId,
+      [WorkerHeaders.load]: String(pool.load),
+    };
+    if (extra !== undefined) Object.assign(headers, extra);
+    res.writeHead(status, headers);
+    res.end(body);
+  };
+
+  const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown, extra?: Record<string, string>): void => {
+    if (err instanceof RfError) {
+      if (err.status === 413) extra = { ...extra, connection: 'close' };
+      send(res, err.status, JSON.stringify(errorBody(err)), extra);
+      return;
+    }
+    const reqId = requestId(req);
+    logger.error({ err, reqId, method: req.method, url: req.url }, 'request failed');
+    const internal = new RfError(WorkerErrors.INTERNAL, `internal error (request id ${reqId})`);
+    send(res, internal.status, JSON.stringify(errorBody(internal)), extra);
+  };
+
+  const invoke = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
+    const receivedAt = performance.now();
+    let label: InvocationResultLabel = 'error';
+    try {
+      const input = await readBody(req, maxInputBytes);
+      if (pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
+      checkJson(input);
+      const waitMs = parseWaitMs(req.headers[WorkerHeaders.waitMs]);
+      const entry = cache.peek(functionId) ?? (await cache.get(functionId));
+      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs }, metrics.invocationEvents);
+      const workerMs = performance.now() - receivedAt;
+      label = resultLabel(result);
+      const headers = executionHeaders(result, workerMs);
+      const logs = {
+        lines: result.lines,
+        truncated: result.truncated,
+        workerId,
+        instanceId: result.instanceId,
+        start: result.start,
+        version: result.version,
+        functionMs: round(result.functionMs),
+        workerMs: round(workerMs),
+      };
+      if (result.state === 'ok') {
+        const body: InvokeSuccessBody = { output: result.output ?? null, logs };
+        send(res, 200, JSON.stringify(body), headers);
+      } else {
+        const err = result.error;
+        const details = { ...err.details, logs };
+        send(res, err.status, JSON.stringify({ error: { code: err.code, message: err.message, details } }), headers);
+      }
+    } catch (err) {
+      label = errorLabel(err);
+      sendError(req, res, err);
+    } finally {
+      metrics.invocation(label, performance.now() - receivedAt);
+    }
+  };
+
+  const invalidate = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
+    const body = await readBody(req, MAX_CONTROL_BYTES);
+    const version = parseVersion(body);
+    cache.invalidate(functionId, version);
+    const retired = pool.retire(functionId, version);
+    logger.info({ functionId, version, retired }, 'function invalidated');
+    res.writeHead(204, { [WorkerHeaders.worker]: workerId, [WorkerHeaders.load]: String(pool.load) }).end();
+  };
+
+  const remove = (res: ServerResponse, functionId: string): void => {
+    cache.delete(functionId);
+    const removed = pool.removeFunction(functionId);
+    logger.info({ functionId, removed }, 'function deleted');
+    res.writeHead(204, { [WorkerHeaders.worker]: workerId, [WorkerHeaders.load]: String(pool.load) }).end();
+  };
+
+  const status = (): WorkerStatus => ({
+    id: workerId,
+    state: pool.state === 'active' ? 'active' : 'draining',
+    runtime: deps.runtimeKind,
+    ...pool.status(),
+    inFlight: pool.load,
+  });
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q === -1 ? raw : raw.slice(0, q);
+    const method = req.method;
+    if (method === 'POST' && path.startsWith('/invoke/')) {
+      const id = pathId(path.slice('/invoke/'.length));
+      if (id !== undefined) return invoke(req, res, id);
+    } else if (path.startsWith('/functions/')) {
+      const rest = path.slice('/functions/'.length);
+      if (method === 'POST' && rest.endsWith('/invalidate')) {
+        const id = pathId(rest.slice(0, -'/invalidate'.length));
+        if (id !== undefined) return invalidate(req, res, id);
+      } else if (method === 'DELETE') {
+        const id = pathId(rest);
+        if (id !== undefined) return remove(res, id);
+      }
+    } else if (method === 'GET' && path === '/healthz') {
+      return send(res, 200, '{"ok":true}');
+    } else if (method === 'GET' && path === '/status') {
+      return send(res, 200, JSON.stringify(status()));
+    } else if (method === 'GET' && path === '/metrics') {
+      const text = await deps.registry.metrics();
+      res.writeHead(200, {
+        'content-type': deps.registry.contentType,
+        [WorkerHeaders.worker]: workerId,
+        [WorkerHeaders.load]: String(pool.load),
+      });
+      res.end(text);
+      return;
+    } else if (method === 'POST' && path === '/drain') {
+      const first = pool.state === 'active';
+      send(res, 202, JSON.stringify({ id: workerId, state: 'draining' }));
+      if (first) deps.onDrain();
+      return;
+    }
+    throw new RfError(WorkerErrors.ROUTE_NOT_FOUND, `no route ${method ?? ''} ${path}`);
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        logger.error({ err, url: req.url }, 'request failed after the answer started');
+        res.destroy();
+        return;
+      }
+      sendError(req, res, err);
+    });
+  });
+  // Routers keep connections alive; outlive their idle timeout so they close first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}
+
+const NULL_INPUT = Buffer.from('null');
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function requestId(req: IncomingMessage): string {
+  const id = req.headers[WorkerHeaders.requestId];
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : randomUUID();
+}
+
+/** A path segment as an id: decoded, non-empty, no slash. */
+function pathId(segment: string): string | undefined {
+  if (segment.length === 0 || segment.includes('/')) return undefined;
+  if (!segment.includes('%')) return segment;
+  try {
+    const id = decodeURIComponent(segment);
+    return id.length === 0 || id.includes('/') ? undefined : id;
+  } catch {
+    return undefined; // malformed escape: no such route
+  }
+}
+
+function tooLarge(limit: number): RfError {
+  return new RfError({ ...WorkerErrors.BAD_INPUT, status: 413 }, `the request body is larger than ${limit} bytes`, {
+    details: { limitBytes: limit },
+  });
+}
+
+/** Reads a request body up to `limit` bytes (413 RF_WORKER_BAD_INPUT past it). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.once('error', (err) => {
+      if (!failed) reject(err);
+    });
+  });
+}
+
+function checkJson(input: Buffer): void {
+  if (input.length === 0) return;
+  try {
+    JSON.parse(input.toString('utf8'));
+  } catch {
+    throw new RfError(WorkerErrors.BAD_INPUT, 'the invocation input is not valid JSON');
+  }
+}
+
+function parseWaitMs(header: string | string[] | undefined): number {
+  if (typeof header !== 'string') return 0;
+  const ms = Number(header);
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 15 * 60_000) : 0;
+}
+
+function parseVersion(body: Buffer): number {
+  let version: unknown;
+  try {
+    version = (JSON.parse(body.toString('utf8')) as { version?: unknown } | null)?.version;
+  } catch {
+    version = undefined;
+  }
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"version": <positive integer>}');
+  }
+  return version;
+}
+
+function executionHeaders(result: InvocationResult, workerMs: number): Record<string, string> {
+  return {
+    [WorkerHeaders.instance]: result.instanceId,
+    [WorkerHeaders.start]: result.start,
+    [WorkerHeaders.version]: String(result.version),
+    [WorkerHeaders.functionMs]: result.functionMs.toFixed(3),
+    [WorkerHeaders.workerMs]: workerMs.toFixed(3),
+  };
+}
+
+function resultLabel(result: InvocationResult): InvocationResultLabel {
+  if (result.state === 'ok') return 'ok';
+  switch (result.error.code) {
+    case FunctionErrors.ERROR.code:
+      return 'function_error';
+    case WorkerErrors.INVOKE_TIMEOUT.code:
+      return 'timeout';
+    case FunctionErrors.CRASHED.code:
+      return 'crashed';
+    default:
+      return 'function_error';
+  }
+}
+
+function errorLabel(err: unknown): InvocationResultLabel {
+  if (!(err instanceof RfError)) return 'error';
+  switch (err.code) {
+    case WorkerErrors.AT_CAPACITY.code:
+      return 'at_capacity';
+    case WorkerErrors.DRAINING.code:
+      return 'draining';
+    case WorkerErrors.FUNCTION_NOT_FOUND.code:
+      return 'not_found';
+    case WorkerErrors.BAD_INPUT.code:
+      return 'bad_input';
+    case FunctionErrors.LOAD_FAILED.code:
+    case WorkerErrors.CONTAINER_START_FAILED.code:
+    case WorkerErrors.FUNCTION_TOO_LARGE.code:
+      return 'start_failed';
+    default:
+      return 'error';
+  }
+}
