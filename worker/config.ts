@@ -1,0 +1,97 @@
+/**
+ * The worker process's configuration, read from the environment by worker/main.ts (the only
+ * reader of process.env), validated once: every problem is reported together
+ * (RF_CONFIG_INVALID), then the result is frozen. docs/worker.md lists the variables.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { RfError } from '../errors/index.ts';
+import { ConfigErrors } from '../errors/config-errors.ts';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const schema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - (max 63), starting with a letter or digit'),
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  advertiseAddress: z.url().optional(),
+  memoryMb: z.coerce.number().int().min(128).max(1_048_576),
+  coldPoolSize: z.coerce.number().int().min(0).max(64),
+  poolMemoryMb: z.coerce.number().int().min(64).max(4096),
+  runtime: z.enum(['auto', 'docker', 'process']),
+  runtimeImage: z.string().min(1).optional(),
+  /** 'none' (default): containers have no network; any other value names the Docker network to attach. */
+  functionNetwork: z.string().min(1),
+  storageConnectionString: z.string({ error: 'required (the Azure Storage or Azurite connection string)' }).min(1, 'required'),
+  logLevel: z.enum(LOG_LEVELS),
+  heartbeatMs: z.coerce.number().int().min(100).max(60_000),
+  membershipTtlMs: z.coerce.number().int().min(500).max(600_000),
+  maxQueue: z.coerce.number().int().min(0).max(100_000),
+});
+
+/** The validated, frozen worker configuration. */
+export type WorkerConfig = Readonly<z.infer<typeof schema>>;
+
+/** A default worker id: the host name plus a short random suffix. */
+export function defaultWorkerId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 40) || 'worker';
+  return `${/^[A-Za-z0-9]/.test(host) ? host : `w${host}`}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Reads the worker's configuration from environment variables (RINGFAAS_WORKER_ID,
+ * RINGFAAS_WORKER_HOST, RINGFAAS_WORKER_PORT, RINGFAAS_WORKER_ADDRESS,
+ * RINGFAAS_WORKER_MEMORY_MB, RINGFAAS_COLD_POOL_SIZE, RINGFAAS_POOL_MEMORY_MB, RINGFAAS_RUNTIME,
+ * RINGFAAS_RUNTIME_IMAGE, RINGFAAS_FUNCTION_NETWORK, RINGFAAS_STORAGE_CONNECTION_STRING,
+ * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE).
+ * Throws RF_CONFIG_INVALID listing every problem.
+ */
+export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
+  const get = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const parsed = schema.safeParse({
+    id: get('RINGFAAS_WORKER_ID') ?? defaultWorkerId(),
+    host: get('RINGFAAS_WORKER_HOST') ?? '127.0.0.1',
+    port: get('RINGFAAS_WORKER_PORT') ?? 0,
+    advertiseAddress: get('RINGFAAS_WORKER_ADDRESS'),
+    memoryMb: get('RINGFAAS_WORKER_MEMORY_MB') ?? 4096,
+    coldPoolSize: get('RINGFAAS_COLD_POOL_SIZE') ?? 2,
+    poolMemoryMb: get('RINGFAAS_POOL_MEMORY_MB') ?? 128,
+    runtime: get('RINGFAAS_RUNTIME') ?? 'auto',
+    runtimeImage: get('RINGFAAS_RUNTIME_IMAGE'),
+    functionNetwork: get('RINGFAAS_FUNCTION_NETWORK') ?? 'none',
+    storageConnectionString: get('RINGFAAS_STORAGE_CONNECTION_STRING'),
+    logLevel: get('RINGFAAS_LOG_LEVEL') ?? 'info',
+    heartbeatMs: get('RINGFAAS_HEARTBEAT_MS') ?? 1000,
+    membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? 5000,
+    maxQueue: get('RINGFAAS_WORKER_MAX_QUEUE') ?? 1000,
+  });
+  if (!parsed.success) {
+    const names: Record<string, string> = {
+      id: 'RINGFAAS_WORKER_ID',
+      host: 'RINGFAAS_WORKER_HOST',
+      port: 'RINGFAAS_WORKER_PORT',
+      advertiseAddress: 'RINGFAAS_WORKER_ADDRESS',
+      memoryMb: 'RINGFAAS_WORKER_MEMORY_MB',
+      coldPoolSize: 'RINGFAAS_COLD_POOL_SIZE',
+      poolMemoryMb: 'RINGFAAS_POOL_MEMORY_MB',
+      runtime: 'RINGFAAS_RUNTIME',
+      runtimeImage: 'RINGFAAS_RUNTIME_IMAGE',
+      functionNetwork: 'RINGFAAS_FUNCTION_NETWORK',
+      storageConnectionString: 'RINGFAAS_STORAGE_CONNECTION_STRING',
+      logLevel: 'RINGFAAS_LOG_LEVEL',
+      heartbeatMs: 'RINGFAAS_HEARTBEAT_MS',
+      membershipTtlMs: 'RINGFAAS_MEMBERSHIP_TTL_MS',
+      maxQueue: 'RINGFAAS_WORKER_MAX_QUEUE',
+    };
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      return `${names[key] ?? key}: ${issue.message}`;
+    });
+    throw new RfError(ConfigErrors.INVALID, `invalid worker configuration: ${problems.join('; ')}`, { details: { problems } });
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,198 @@
+/**
+ * Builds and starts a worker from an options object: pool, function cache, HTTP server,
+ * heartbeat, metrics. Used by worker/main.ts (which reads the environment), by tests
+ * in-process, and by anything else that hosts a worker.
+ *
+ * Start: remove leftovers of an earlier run of this worker id, prepare the runtime, fill the
+ * cold pool, listen, register in membership. Drain (POST /drain, SIGTERM in main, or
+ * `drain()`): new invocations get 503 RF_WORKER_DRAINING, in-flight ones finish, every
+ * container is removed, the membership row goes, the server closes.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { ArtifactStore, FunctionStore, MembershipStore } from '../storage/types.ts';
+import type { ContainerRuntime } from './runtime.ts';
+import type { Clock, Scheduler } from './clock.ts';
+import { Pool } from './pool.ts';
+import { FunctionCache } from './function-cache.ts';
+import { createWorkerServer } from './server.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { createWorkerMetrics } from './metrics.ts';
+
+export interface StartWorkerOptions {
+  /** The worker's id: its ring node name, its containers' label. */
+  id: string;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: a free one). */
+  port?: number;
+  /** URL routers reach it at (default http://<host>:<bound port>). */
+  advertiseAddress?: string;
+  /** Memory the pool may reserve for containers, MB. */
+  capacityMb: number;
+  /** Pre-started unassigned containers to keep (default 2). */
+  coldPoolSize?: number;
+  /** Memory of a pooled container until specialised, MB (default 128). */
+  poolMemoryMb?: number;
+  /** Give containers a network (default false). */
+  network?: boolean;
+  runtime: ContainerRuntime;
+  stores: { functions: FunctionStore; artifacts: ArtifactStore; membership: MembershipStore };
+  logger: Logger;
+  /** Metrics registry (default a new one). */
+  registry?: Registry;
+  /** Heartbeat interval (default 1000 ms). */
+  heartbeatMs?: number;
+  /** Routers' membership TTL (default 5000 ms). */
+  membershipTtlMs?: number;
+  /** Clock and scheduler of idle expiry and the heartbeat (default the system ones). */
+  clock?: Clock;
+  scheduler?: Scheduler;
+  /** Most requests waiting for capacity (default 1000). */
+  maxQueue?: number;
+  /** Functions cached (default 256). */
+  functionCacheSize?: number;
+  /** Largest invocation input, bytes (default 6 MB). */
+  maxInputBytes?: number;
+  /** Remove containers of an earlier run of this worker id at start (default true). */
+  removeLeftovers?: boolean;
+  /** Call runtime.prepare() at start (default true). */
+  prepareRuntime?: boolean;
+  /** Called once a drain requested over HTTP (POST /drain) has finished. */
+  onDrained?: () => void;
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  readonly id: string;
+  /** Base URL of its HTTP API. */
+  readonly address: string;
+  readonly pool: Pool;
+  readonly cache: FunctionCache;
+  readonly registry: Registry;
+  readonly server: Server;
+  readonly heartbeat: Heartbeat;
+  /** Drains and stops (idempotent; the same promise every time). */
+  drain(): Promise<void>;
+  /** Same as drain(). */
+  close(): Promise<void>;
+}
+
+/** Builds and starts a worker; see the file header. */
+export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
+  const log = options.logger.child({ workerId: options.id });
+  const registry = options.registry ?? new Registry();
+  let poolRef: Pool | undefined;
+  const metrics = createWorkerMetrics(registry, () => poolRef);
+  const pool = new Pool({
+    workerId: options.id,
+    runtime: options.runtime,
+    capacityMb: options.capacityMb,
+    coldPoolSize: options.coldPoolSize ?? 2,
+    ...(options.poolMemoryMb === undefined ? {} : { poolMemoryMb: options.poolMemoryMb }),
+    network: options.network ?? false,
+    maxQueue: options.maxQueue ?? 1000,
+    logger: log,
+    events: metrics.poolEvents,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+  });
+  poolRef = pool;
+  const cache = new FunctionCache({
+    functions: options.stores.functions,
+    artifacts: options.stores.artifacts,
+    maxEntries: options.functionCacheSize ?? 256,
+  });
+
+  if (options.removeLeftovers !== false) {
+    const removed = await options.runtime.removeLeftovers(options.id);
+    if (removed > 0) log.info({ removed }, 'removed containers left by an earlier run');
+  }
+  if (options.prepareRuntime !== false) await options.runtime.prepare();
+  await pool.fill();
+
+  let drainPromise: Promise<void> | undefined;
+  let heartbeat: Heartbeat | undefined;
+  const server = createWorkerServer({
+    workerId: options.id,
+    runtimeKind: options.runtime.kind,
+    pool,
+    cache,
+    metrics,
+    registry,
+    logger: log,
+    ...(options.maxInputBytes === undefined ? {} : { maxInputBytes: options.maxInputBytes }),
+    onDrain: () => {
+      void drain().then(
+        () => options.onDrained?.(),
+        (err: unknown) => log.error({ err }, 'drain failed'),
+      );
+    },
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const address = options.advertiseAddress ?? `http://${urlHost(host)}:${port}`;
+
+  heartbeat = new Heartbeat({
+    membership: options.stores.membership,
+    row: { id: options.id, address, capacityMb: options.capacityMb },
+    intervalMs: options.heartbeatMs ?? 1000,
+    ttlMs: options.membershipTtlMs ?? 5000,
+    logger: log,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    onStale: () => cache.clear(),
+  });
+  await heartbeat.start();
+  log.info({ address, capacityMb: options.capacityMb, runtime: options.runtime.kind, coldPool: pool.coldPoolIdle }, 'worker listening');
+
+  const hb = heartbeat;
+  const drain = (): Promise<void> => {
+    drainPromise ??= (async () => {
+      log.info({ inFlight: pool.load }, 'worker draining');
+      const pooled = pool.drain();
+      await hb.setDraining();
+      await pooled;
+      await hb.stop();
+      await closeServer(server);
+      log.info({}, 'worker drained');
+    })();
+    return drainPromise;
+  };
+
+  return { id: options.id, address, pool, cache, registry, server, heartbeat: hb, drain, close: drain };
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Closes the server: idle keep-alive connections at once, busy ones after a short grace. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), 2000);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
