@@ -1,0 +1,163 @@
+/**
+ * The router process: the only place a router reads the environment, creates the root logger,
+ * opens storage and sockets, and wires the parts together (router/app.ts for the HTTP API,
+ * the ring view, forwarder, change notifier and workers API for the ring).
+ *
+ * Run: `node --import tsx router/main.ts [--insecure]` (what `ringfaas dev` starts), or call
+ * startRouter() from tests and launchers.
+ */
+import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { isRfError } from '../errors/index.ts';
+import { openStores } from '../storage/index.ts';
+import type { Stores } from '../storage/types.ts';
+import { createRouterApp, type RouterLimits } from './app.ts';
+import { WorkerChangeNotifier } from './change-notifier.ts';
+import { loadRouterConfig, type RouterConfig } from './config.ts';
+import { Forwarder } from './forwarder.ts';
+import { RingMetrics } from './ring-metrics.ts';
+import { RingView } from './ring-view.ts';
+import { RingWorkersApi } from './workers-api.ts';
+
+/** Paths pino removes from every line, wherever a request or config may be logged. */
+export const LOG_REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  '*.headers.authorization',
+  'apiKeys',
+  'config.apiKeys',
+  'connectionString',
+  'config.connectionString',
+];
+
+export interface StartRouterOptions {
+  config: RouterConfig;
+  /** Root logger; a pino logger at config.logLevel on stdout by default. */
+  log?: Logger;
+  /** Already open stores (tests); else opened from config.connectionString and closed on close(). */
+  stores?: Stores;
+  limits?: Partial<RouterLimits>;
+  /** Ring knobs (tests shorten the poll). */
+  ring?: { pollIntervalMs?: number; ttlMs?: number };
+}
+
+export interface RunningRouter {
+  /** `http://host:port` the router listens on. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Creates the root logger of a router process. */
+export function createRouterLogger(config: Pick<RouterConfig, 'logLevel' | 'routerId'>): Logger {
+  return pino({ level: config.logLevel, base: { service: 'router', routerId: config.routerId }, redact: LOG_REDACT_PATHS });
+}
+
+/** Starts a router: opens storage (unless given), starts the ring view, listens. */
+export async function startRouter(options: StartRouterOptions): Promise<RunningRouter> {
+  const { config } = options;
+  const log = options.log ?? createRouterLogger(config);
+  const ownStores = options.stores === undefined;
+  const stores = options.stores ?? (await openStores({ connectionString: config.connectionString }));
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const ringMetrics = new RingMetrics(registry);
+  const view = new RingView({
+    membership: stores.membership,
+    log,
+    metrics: ringMetrics,
+    ...(options.ring?.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.ring.pollIntervalMs }),
+    ...(options.ring?.ttlMs === undefined ? {} : { ttlMs: options.ring.ttlMs }),
+  });
+  await view.start();
+  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics });
+  const notifier = new WorkerChangeNotifier({ view });
+  const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25 });
+  const app = createRouterApp({
+    stores,
+    invoker,
+    notifier,
+    workers,
+    log,
+    registry,
+    apiKeys: config.apiKeys,
+    routerId: config.routerId,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  });
+  const server = app.server;
+  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    view.stop();
+    await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
+    if (ownStores) await stores.close();
+    throw err;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log.info({ url, auth: config.apiKeys.length > 0, insecure: config.insecure }, 'router listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      // Stop taking connections, let in-flight requests finish, then release the rest.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      view.stop();
+      await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
+      if (ownStores) await stores.close();
+      log.info('router stopped');
+    })();
+    return closing;
+  };
+  return { url, close };
+}
+
+/** The router process's entry point. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let config: RouterConfig;
+  try {
+    config = loadRouterConfig(env, argv, { routerId: `router-${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) });
+  } catch (err) {
+    process.stderr.write(`${isRfError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const log = createRouterLogger(config);
+  let router: RunningRouter;
+  try {
+    router = await startRouter({ config, log });
+  } catch (err) {
+    log.fatal({ err }, 'router failed to start');
+    process.exitCode = 1;
+    return;
+  }
+  const shutdown = (signal: string): void => {
+    log.info({ signal }, 'router shutting down');
+    const force = setTimeout(() => {
+      log.warn('shutdown grace period over, exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    void router.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv.slice(2), process.env);
+}
