@@ -1,0 +1,134 @@
+/**
+ * In-memory implementations of the storage contracts: real implementations of the same
+ * interfaces (they pass the same contract suite as the Azure ones), for unit speed and for
+ * single-process use. Nothing survives the process.
+ */
+import { RfError } from '../errors/index.ts';
+import { StorageErrors } from './errors.ts';
+import type {
+  ArtifactStore,
+  FunctionRecord,
+  FunctionStore,
+  MembershipStore,
+  StoredFunction,
+  Stores,
+  WorkerRow,
+  WorkerState,
+} from './types.ts';
+
+/** Deep copy, so callers never share state with the store. */
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}
+
+export class MemoryFunctionStore implements FunctionStore {
+  readonly #rows = new Map<string, StoredFunction>();
+  #writes = 0;
+
+  #stored(record: FunctionRecord): StoredFunction {
+    this.#writes += 1;
+    const stored = { record: copy(record), etag: `W/"${this.#writes}"` };
+    this.#rows.set(record.id, stored);
+    return copy(stored);
+  }
+
+  async create(record: FunctionRecord): Promise<StoredFunction> {
+    if (this.#rows.has(record.id)) {
+      throw new RfError(StorageErrors.ALREADY_EXISTS, `function '${record.id}' already exists`);
+    }
+    return this.#stored(record);
+  }
+
+  async get(id: string): Promise<StoredFunction | undefined> {
+    const stored = this.#rows.get(id);
+    return stored === undefined ? undefined : copy(stored);
+  }
+
+  async list(): Promise<FunctionRecord[]> {
+    return [...this.#rows.values()].map((stored) => copy(stored.record));
+  }
+
+  async update(record: FunctionRecord, etag: string): Promise<StoredFunction> {
+    const current = this.#rows.get(record.id);
+    if (current === undefined) throw new RfError(StorageErrors.NOT_FOUND, `function '${record.id}' does not exist`);
+    if (current.etag !== etag) {
+      throw new RfError(StorageErrors.CONFLICT, `function '${record.id}' was changed concurrently`);
+    }
+    return this.#stored(record);
+  }
+
+  async delete(id: string, etag?: string): Promise<boolean> {
+    const current = this.#rows.get(id);
+    if (current === undefined) return false;
+    if (etag !== undefined && current.etag !== etag) {
+      throw new RfError(StorageErrors.CONFLICT, `function '${id}' was changed concurrently`);
+    }
+    return this.#rows.delete(id);
+  }
+}
+
+export class MemoryArtifactStore implements ArtifactStore {
+  readonly #blobs = new Map<string, Buffer>();
+
+  async put(functionId: string, version: number, zip: Buffer): Promise<void> {
+    this.#blobs.set(`${functionId}/${version}`, Buffer.from(zip));
+  }
+
+  async get(functionId: string, version: number): Promise<Buffer> {
+    const blob = this.#blobs.get(`${functionId}/${version}`);
+    if (blob === undefined) {
+      throw new RfError(StorageErrors.NOT_FOUND, `no code for function '${functionId}' version ${version}`);
+    }
+    return Buffer.from(blob);
+  }
+
+  async delete(functionId: string, version: number): Promise<void> {
+    this.#blobs.delete(`${functionId}/${version}`);
+  }
+
+  async deleteAll(functionId: string): Promise<void> {
+    for (const key of this.#blobs.keys()) if (key.startsWith(`${functionId}/`)) this.#blobs.delete(key);
+  }
+
+  /** How many versions are stored (for tests that check nothing was written). */
+  get size(): number {
+    return this.#blobs.size;
+  }
+}
+
+export class MemoryMembershipStore implements MembershipStore {
+  readonly #rows = new Map<string, WorkerRow>();
+
+  async upsert(row: WorkerRow): Promise<void> {
+    this.#rows.set(row.id, copy(row));
+  }
+
+  async get(id: string): Promise<WorkerRow | undefined> {
+    const row = this.#rows.get(id);
+    return row === undefined ? undefined : copy(row);
+  }
+
+  async list(): Promise<WorkerRow[]> {
+    return [...this.#rows.values()].map(copy);
+  }
+
+  async setState(id: string, state: WorkerState): Promise<void> {
+    const row = this.#rows.get(id);
+    if (row === undefined) throw new RfError(StorageErrors.NOT_FOUND, `worker '${id}' is not registered`);
+    row.state = state;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return this.#rows.delete(id);
+  }
+}
+
+/** The three in-memory stores, wired as one `Stores`. */
+export function createMemoryStores(): Stores {
+  return {
+    functions: new MemoryFunctionStore(),
+    artifacts: new MemoryArtifactStore(),
+    membership: new MemoryMembershipStore(),
+    close: async () => {},
+  };
+}
