@@ -53,6 +53,8 @@ export interface RouterAppDeps {
   limits?: Partial<RouterLimits>;
   /** ms since the epoch; Date.now by default. */
   clock?: () => number;
+  /** New function ids (tests make them predictable); random base32 by default. */
+  newId?: () => string;
 }
 
 export interface RouterApp {
@@ -115,6 +117,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     notifier: deps.notifier,
     limits: { maxUnpackedBytes: limits.maxUnpackedBytes },
     clock,
+    ...(deps.newId === undefined ? {} : { newId: deps.newId }),
   });
 
   const body = (call: Call, limitBytes: number): Promise<Buffer> => {
