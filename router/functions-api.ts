@@ -220,10 +220,15 @@ export function createFunctionsApi(deps: FunctionsApiDeps): FunctionsApi {
           return;
         } catch (err) {
           if (!hasCode(err, StorageErrors.CONFLICT)) throw err;
-          if (ifMatch !== undefined || attempt >= MAX_WRITE_ATTEMPTS) {
+          // Changed between our read and our delete: with If-Match that is a stale precondition;
+          // without, delete whatever is current now (re-read), a bounded number of times.
+          if (ifMatch !== undefined) {
             const now = await functions.get(id);
             if (now === undefined) throw notFound(id);
             throw preconditionFailed(id, now.record);
+          }
+          if (attempt >= MAX_WRITE_ATTEMPTS) {
+            throw new RfError(RouterErrors.CONFLICT, `function ${JSON.stringify(id)} kept changing during ${attempt} attempts; it was not deleted, retry`);
           }
         }
       }
