@@ -1,0 +1,198 @@
+/**
+ * The single-machine launcher behind `npm start` / `ringfaas dev`.
+ *
+ * It is the main of the launcher process: it reads the environment, starts the embedded
+ * Azurite (unless RINGFAAS_STORAGE_CONNECTION_STRING names a real account), then starts the
+ * workers and the routers as child processes (each the same `main` that runs them on a real
+ * deployment), waits until every router answers and sees every worker in its ring, and
+ * prints one line: `ringfaas ready at http://127.0.0.1:<port>`.
+ *
+ * Ctrl-C (SIGINT) or SIGTERM stops everything it started: the children get SIGTERM (workers
+ * drain and remove their containers), stragglers SIGKILL after a grace period, then
+ * containers left by a killed worker are removed and Azurite stops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { resolve, join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { RfError } from '../errors/index.ts';
+import { ConfigErrors } from '../errors/config-errors.ts';
+import { startAzurite } from '../storage/index.ts';
+import { removeWorkerLeftovers } from '../worker/index.ts';
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const devConfigSchema = z.object({
+  port: z.coerce.number().int().min(1).max(65535).default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+  routers: z.coerce.number().int().min(1).max(16).default(2),
+  workers: z.coerce.number().int().min(1).max(32).default(3),
+  dataDir: z.string().min(1).default('.ringfaas'),
+  connectionString: z.string().min(1).optional(),
+  apiKey: z.string().optional(),
+  readyTimeoutMs: z.coerce.number().int().min(1000).default(120_000),
+});
+
+export type DevConfig = Readonly<z.infer<typeof devConfigSchema>>;
+
+/** Reads the launcher's settings from the environment; every problem is reported at once. */
+export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
+  const parsed = devConfigSchema.safeParse({
+    port: env.RINGFAAS_PORT || undefined,
+    host: env.RINGFAAS_HOST || undefined,
+    routers: env.RINGFAAS_ROUTERS || undefined,
+    workers: env.RINGFAAS_WORKERS || undefined,
+    dataDir: env.RINGFAAS_DATA_DIR || undefined,
+    connectionString: env.RINGFAAS_STORAGE_CONNECTION_STRING || undefined,
+    apiKey: env.RINGFAAS_API_KEYS?.split(',')[0]?.trim() || undefined,
+    readyTimeoutMs: env.RINGFAAS_READY_TIMEOUT_MS || undefined,
+  });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new RfError(ConfigErrors.INVALID, `invalid configuration: ${problems.join('; ')}`, {
+      details: { problems },
+    });
+  }
+  return Object.freeze(parsed.data);
+}
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+function spawnMain(name: string, mainFile: string, env: NodeJS.ProcessEnv, logDir: string, args: string[] = []): Child {
+  const logFd = openSync(join(logDir, `${name}.log`), 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, mainFile), ...args], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', logFd, 'inherit'],
+  });
+  closeSync(logFd);
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  return { name, process: child, exited };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls a router until it answers /healthz and lists `workers` workers in its ring. */
+async function waitForRouter(url: string, workers: number, apiKey: string | undefined, deadline: number): Promise<void> {
+  const headers: Record<string, string> = apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` };
+  for (;;) {
+    try {
+      const health = await fetch(`${url}/healthz`);
+      if (health.ok) {
+        const res = await fetch(`${url}/workers`, { headers });
+        if (res.ok) {
+          const body = (await res.json()) as unknown;
+          const list = Array.isArray(body) ? body : (body as { workers?: unknown[] }).workers;
+          if (Array.isArray(list) && list.length >= workers) return;
+        }
+      }
+    } catch {
+      // not listening yet: poll again until the deadline
+    }
+    if (Date.now() > deadline) throw new Error(`router at ${url} was not ready in time`);
+    await sleep(200);
+  }
+}
+
+export interface DevOptions {
+  env: NodeJS.ProcessEnv;
+  insecure: boolean;
+}
+
+export async function runDev(options: DevOptions): Promise<void> {
+  const config = loadDevConfig(options.env);
+  const dataDir = resolve(config.dataDir);
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const say = (line: string): void => void process.stderr.write(`ringfaas: ${line}\n`);
+
+  const azurite =
+    config.connectionString === undefined ? await startAzurite({ dataDir: join(dataDir, 'azurite') }) : undefined;
+  const connectionString = config.connectionString ?? azurite!.connectionString;
+  say(azurite === undefined ? 'using the storage account of RINGFAAS_STORAGE_CONNECTION_STRING' : `embedded Azurite, data in ${join(dataDir, 'azurite')}`);
+
+  const children: Child[] = [];
+  const workerIds = Array.from({ length: config.workers }, (_, i) => `worker-${i + 1}`);
+  const baseEnv = { ...options.env, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString };
+  let stopping = false;
+
+  const stopAll = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping');
+    for (const child of children) child.process.kill('SIGTERM');
+    const grace = sleep(20_000).then(() => 'timeout' as const);
+    for (const child of children) {
+      if ((await Promise.race([child.exited, grace])) === 'timeout') child.process.kill('SIGKILL');
+    }
+    await Promise.all(children.map((c) => c.exited));
+    const removed = await removeWorkerLeftovers(workerIds).catch(() => 0);
+    if (removed > 0) say(`removed ${removed} containers left by stopped workers`);
+    await azurite?.stop();
+  };
+  const onSignal = (): void => {
+    void stopAll().then(() => process.exit(0));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  // The first worker starts alone: it builds the runtime image if it is missing, so the
+  // others find it ready instead of building it three times at once.
+  const startWorker = (id: string): Child => {
+    const child = spawnMain(id, 'worker/main.ts', { ...baseEnv, RINGFAAS_WORKER_ID: id }, logDir);
+    children.push(child);
+    void child.exited.then((code) => {
+      if (!stopping) say(`${id} exited (code ${code}); the ring routes around it. Its log: ${join(logDir, `${id}.log`)}`);
+    });
+    return child;
+  };
+  const deadline = Date.now() + config.readyTimeoutMs;
+  const routerUrls: string[] = [];
+  try {
+    const [firstId, ...restIds] = workerIds;
+    startWorker(firstId!);
+    await waitForWorkerRow(connectionString, firstId!, deadline);
+    restIds.forEach(startWorker);
+    for (let i = 0; i < config.routers; i++) {
+      const port = config.port + i;
+      const args = options.insecure ? ['--insecure'] : [];
+      const env = { ...baseEnv, RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `router-${i + 1}` };
+      const child = spawnMain(`router-${i + 1}`, 'router/main.ts', env, logDir, args);
+      children.push(child);
+      const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      routerUrls.push(`http://${hostForUrl}:${port}`);
+    }
+    await Promise.all(routerUrls.map((url) => waitForRouter(url, config.workers, config.apiKey, deadline)));
+  } catch (err) {
+    say(`start failed: ${(err as Error).message}; logs are in ${logDir}`);
+    await stopAll();
+    process.exitCode = 1;
+    return;
+  }
+  say(`${config.workers} workers, ${config.routers} routers (${routerUrls.join(', ')}); logs in ${logDir}`);
+  process.stdout.write(`ringfaas ready at ${routerUrls[0]}\n`);
+  await new Promise(() => {}); // runs until a signal stops it
+}
+
+/** Waits until a worker has registered itself in the membership table. */
+async function waitForWorkerRow(connectionString: string, workerId: string, deadline: number): Promise<void> {
+  const { openStores } = await import('../storage/index.ts');
+  const stores = await openStores({ connectionString });
+  try {
+    for (;;) {
+      const row = await stores.membership.get(workerId).catch(() => undefined);
+      if (row !== undefined && row.heartbeatAt > Date.now() - 5000) return;
+      if (Date.now() > deadline) throw new Error(`${workerId} did not register in time`);
+      await sleep(200);
+    }
+  } finally {
+    await stores.close();
+  }
+}
