@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
-import { openStores } from '../storage/index.ts';
 import type { Stores } from '../storage/types.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
@@ -61,7 +60,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   const { config } = options;
   const log = options.log ?? createRouterLogger(config);
   const ownStores = options.stores === undefined;
-  const stores = options.stores ?? (await openStores({ connectionString: config.connectionString }));
+  const stores = options.stores ?? (await (await import('../storage/index.ts')).openStores({ connectionString: config.connectionString }));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const ringMetrics = new RingMetrics(registry);
