@@ -16,6 +16,8 @@ export const BenchErrors = {
   REDIS_WORKER_UNREACHABLE: { code: 'RF_BENCH_REDIS_WORKER_UNREACHABLE', status: 502 },
   /** The container instance named in a request no longer exists on this worker (Redis design). */
   INSTANCE_GONE: { code: 'RF_BENCH_INSTANCE_GONE', status: 410 },
+  /** The operation exists in ringfaas but not in the Redis design (e.g. POST /workers). */
+  NOT_SUPPORTED: { code: 'RF_BENCH_NOT_SUPPORTED', status: 501 },
   /** A results file could not be read or has an unknown shape. */
   RESULT_INVALID: { code: 'RF_BENCH_RESULT_INVALID', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;
