@@ -1,0 +1,98 @@
+/**
+ * The main of the bench's own child processes (the only bench module that reads
+ * process.env): a Redis-design web service or worker, or a hop of the limit chain. The
+ * parent (bench/platform/*.ts) passes settings in the environment and gets
+ * `{ ready: true, url }` over IPC; SIGTERM stops the child cleanly.
+ *
+ * RINGFAAS_BENCH_ROLE = redis-web | redis-worker | hop-proxy | hop-container
+ */
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { openStores } from '../../storage/index.ts';
+import { startRedisWebService } from '../redis-design/web-service.ts';
+import { startRedisWorker } from '../redis-design/redis-worker.ts';
+import { redisKeys } from '../redis-design/keys.ts';
+import { startContainerHop, startProxyHop } from '../limit/chain.ts';
+import { createBenchRuntime, type RuntimeKind } from './runtime.ts';
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (v === undefined || v === '') throw new Error(`${name} is required`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  const role = required('RINGFAAS_BENCH_ROLE');
+  const log = pino({ level: process.env.RINGFAAS_LOG_LEVEL ?? 'warn', base: { service: `bench-${role}` } });
+  const closers: Array<() => Promise<void>> = [];
+  let url: string;
+  if (role === 'redis-web' || role === 'redis-worker') {
+    const stores = await openStores({ connectionString: required('RINGFAAS_STORAGE_CONNECTION_STRING') });
+    const redis = new Redis(required('RINGFAAS_REDIS_URL'), { maxRetriesPerRequest: 2 });
+    const keys = redisKeys(process.env.RINGFAAS_BENCH_REDIS_PREFIX ?? 'rf:');
+    closers.push(async () => {
+      await stores.close();
+      redis.disconnect();
+    });
+    if (role === 'redis-web') {
+      const web = await startRedisWebService({ stores, redis, keys, log });
+      closers.unshift(() => web.close());
+      url = web.url;
+    } else {
+      const runtime = await createBenchRuntime(required('RINGFAAS_RUNTIME') as RuntimeKind);
+      const worker = await startRedisWorker({
+        id: required('RINGFAAS_WORKER_ID'),
+        capacityMb: Number(required('RINGFAAS_WORKER_MEMORY_MB')),
+        coldPoolSize: Number(process.env.RINGFAAS_COLD_POOL_SIZE ?? 2),
+        runtime,
+        stores,
+        redis,
+        keys,
+        logger: log,
+      });
+      closers.unshift(async () => {
+        await worker.close();
+        await runtime.close();
+      });
+      url = worker.address;
+    }
+  } else if (role === 'hop-proxy') {
+    const hop = await startProxyHop({ next: required('RINGFAAS_BENCH_NEXT') });
+    closers.push(() => hop.close());
+    url = hop.url;
+  } else if (role === 'hop-container') {
+    const runtime = await createBenchRuntime(required('RINGFAAS_RUNTIME') as RuntimeKind);
+    const hop = await startContainerHop({
+      runtime,
+      zip: readFileSync(required('RINGFAAS_BENCH_ZIP_FILE')),
+      containers: Number(required('RINGFAAS_BENCH_CONTAINERS')),
+      memoryMb: Number(process.env.RINGFAAS_BENCH_MEMORY_MB ?? 128),
+      ownerId: required('RINGFAAS_WORKER_ID'),
+    });
+    closers.push(async () => {
+      await hop.close();
+      await runtime.close();
+    });
+    url = hop.url;
+  } else {
+    throw new Error(`unknown RINGFAAS_BENCH_ROLE ${role}`);
+  }
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      for (const close of closers) await close().catch((err: unknown) => log.error({ err }, 'close failed'));
+      process.exit(0);
+    })();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  process.send?.({ ready: true, url });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench child failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

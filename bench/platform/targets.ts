@@ -1,0 +1,340 @@
+/**
+ * Benchmark targets: what `--target` names, and starting each one.
+ *
+ *   ringfaas       Azurite (in this process, in memory) + N workers (worker/main.ts) + 1 router
+ *                  (router/main.ts), each a child process
+ *   redis-design   the same Azurite, Redis (RINGFAAS_REDIS_URL or a redis-server started here),
+ *                  N Redis-design workers and 1 web service, each a child process
+ *   limit          the bare forwarding chain: hop 1 and hop 2 child processes (bench/limit)
+ *   url=<base>     any platform speaking the seed's API (the function is deployed there)
+ *   invoke=<url>   a ready invoke URL (nothing deployed)
+ *
+ * Identical worker sets: the same count, memory, cold-pool size and runtime for ringfaas and
+ * redis-design.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RfError } from '../../errors/index.ts';
+import { startAzurite } from '../../storage/index.ts';
+import { BenchErrors } from '../errors.ts';
+import { functionSource, zipIndex } from '../functions/code.ts';
+import { startRedisServer, freePort, type RunningRedisServer } from '../redis-design/redis-server.ts';
+import { spawnChild, waitHttp, waitReady, type Child } from './children.ts';
+import type { RuntimeKind } from './runtime.ts';
+
+export type TargetSpec =
+  | { kind: 'ringfaas' }
+  | { kind: 'redis-design' }
+  | { kind: 'limit' }
+  | { kind: 'url'; base: string }
+  | { kind: 'invoke'; url: string };
+
+/** Parses a `--target` value. */
+export function parseTarget(text: string): TargetSpec {
+  if (text === 'ringfaas' || text === 'redis-design' || text === 'limit') return { kind: text };
+  const eq = text.indexOf('=');
+  const key = text.slice(0, eq);
+  const value = text.slice(eq + 1);
+  if (eq > 0 && (key === 'url' || key === 'invoke')) {
+    try {
+      const u = new URL(value);
+      if (u.protocol === 'http:' || u.protocol === 'https:') {
+        return key === 'url' ? { kind: 'url', base: value.replace(/\/+$/, '') } : { kind: 'invoke', url: value };
+      }
+    } catch {
+      // reported below with the accepted forms
+    }
+  }
+  throw new RfError(BenchErrors.OPTION_INVALID, `unknown target '${text}': use ringfaas, redis-design, limit, url=<base URL> or invoke=<invoke URL>`);
+}
+
+/** The display name of a target. */
+export function targetName(spec: TargetSpec): string {
+  if (spec.kind === 'url') return spec.base;
+  if (spec.kind === 'invoke') return spec.url;
+  return spec.kind;
+}
+
+export interface PlatformSettings {
+  workers: number;
+  workerMemoryMb: number;
+  coldPoolSize: number;
+  runtime: RuntimeKind;
+  /** Memory of the benchmark function, MB. */
+  functionMemoryMb: number;
+  /** The function's idle timeout (the backoff test shortens it); undefined = platform default. */
+  idleTimeoutMs?: number;
+  /** Containers of the limit chain (the highest concurrency). */
+  limitContainers: number;
+  /** Redis for the Redis design; undefined = start a redis-server. */
+  redisUrl?: string;
+  logDir: string;
+  logLevel: string;
+  /** Bound on each component's start, ms. */
+  readyTimeoutMs: number;
+  /** Node flags for the router/web-service/hop-1 process (e.g. --cpu-prof). */
+  frontNodeFlags?: string[];
+}
+
+/** A target ready to take invocations. */
+export interface RunningTarget {
+  name: string;
+  invokeUrl: string;
+  /** The platform's public base URL (undefined for invoke= and limit). */
+  baseUrl?: string;
+  functionId?: string;
+  /** Undeploys (when deployed here) and stops what was started. */
+  stop(): Promise<void>;
+}
+
+/** Shared by the targets of one run: one Azurite, one Redis server. */
+export class TargetLauncher {
+  readonly #settings: PlatformSettings;
+  #azurite: Promise<{ connectionString: string; stop(): Promise<void> }> | undefined;
+  #redis: Promise<RunningRedisServer | undefined> | undefined;
+
+  constructor(settings: PlatformSettings) {
+    this.#settings = settings;
+  }
+
+  async start(spec: TargetSpec): Promise<RunningTarget> {
+    switch (spec.kind) {
+      case 'ringfaas':
+        return this.#deployed('ringfaas', await this.#ringfaas());
+      case 'redis-design':
+        return this.#deployed('redis-design', await this.#redisDesign());
+      case 'limit':
+        return this.#limit();
+      case 'url':
+        return this.#deployed(spec.base, { baseUrl: spec.base, stop: async () => undefined });
+      case 'invoke':
+        return { name: spec.url, invokeUrl: spec.url, stop: async () => undefined };
+    }
+  }
+
+  /** Stops the shared Azurite and Redis (targets must be stopped first). */
+  async close(): Promise<void> {
+    const azurite = this.#azurite;
+    const redis = this.#redis;
+    this.#azurite = undefined;
+    this.#redis = undefined;
+    await Promise.allSettled([azurite?.then((a) => a.stop()), redis?.then((r) => r?.stop())]);
+  }
+
+  #connectionString(): Promise<string> {
+    this.#azurite ??= startAzurite({});
+    return this.#azurite.then((a) => a.connectionString);
+  }
+
+  async #redisUrl(): Promise<string> {
+    if (this.#settings.redisUrl !== undefined) return this.#settings.redisUrl;
+    this.#redis ??= startRedisServer();
+    const server = await this.#redis;
+    return (server as RunningRedisServer).url;
+  }
+
+  #env(extra: Record<string, string>): NodeJS.ProcessEnv {
+    return { ...process.env, RINGFAAS_LOG_LEVEL: this.#settings.logLevel, ...extra };
+  }
+
+  async #ringfaas(): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+    const s = this.#settings;
+    const connectionString = await this.#connectionString();
+    const children: Child[] = [];
+    const stop = async (): Promise<void> => {
+      await Promise.allSettled(children.map((c) => c.stop()));
+    };
+    const deadline = Date.now() + s.readyTimeoutMs;
+    const run = randomBytes(2).toString('hex');
+    try {
+      const startWorker = async (i: number): Promise<void> => {
+        const port = await freePort();
+        const child = spawnChild({
+          name: `ringfaas-worker-${i}`,
+          main: 'worker/main.ts',
+          logDir: s.logDir,
+          env: this.#env({
+            RINGFAAS_WORKER_ID: `bench-rf-${run}-${i}`,
+            RINGFAAS_WORKER_PORT: String(port),
+            RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
+            RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
+            RINGFAAS_RUNTIME: s.runtime,
+            RINGFAAS_STORAGE_CONNECTION_STRING: connectionString,
+          }),
+        });
+        children.push(child);
+        await waitHttp(`http://127.0.0.1:${port}/healthz`, deadline, undefined, child.name);
+      };
+      // The first worker alone: it builds the runtime image when missing.
+      await startWorker(1);
+      await Promise.all(Array.from({ length: s.workers - 1 }, (_, i) => startWorker(i + 2)));
+      const port = await freePort();
+      const router = spawnChild({
+        name: 'ringfaas-router',
+        main: 'router/main.ts',
+        logDir: s.logDir,
+        ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+        env: this.#env({ RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `bench-router-${run}`, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString }),
+      });
+      children.unshift(router); // stopped first
+      const baseUrl = `http://127.0.0.1:${port}`;
+      await waitHttp(`${baseUrl}/workers`, deadline, (body) => listedWorkers(body) >= s.workers, router.name);
+      return { baseUrl, stop };
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+
+  async #redisDesign(): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+    const s = this.#settings;
+    const connectionString = await this.#connectionString();
+    const redisUrl = await this.#redisUrl();
+    const run = randomBytes(3).toString('hex');
+    const base = {
+      RINGFAAS_STORAGE_CONNECTION_STRING: connectionString,
+      RINGFAAS_REDIS_URL: redisUrl,
+      RINGFAAS_BENCH_REDIS_PREFIX: `rfbench:${run}:`,
+    };
+    const children: Child[] = [];
+    const stop = async (): Promise<void> => {
+      await Promise.allSettled(children.map((c) => c.stop()));
+    };
+    try {
+      const startWorker = async (i: number): Promise<void> => {
+        const child = spawnChild({
+          name: `redis-worker-${i}`,
+          main: 'bench/platform/child-main.ts',
+          logDir: s.logDir,
+          ipc: true,
+          env: this.#env({
+            ...base,
+            RINGFAAS_BENCH_ROLE: 'redis-worker',
+            RINGFAAS_WORKER_ID: `bench-rd-${run}-${i}`,
+            RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
+            RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
+            RINGFAAS_RUNTIME: s.runtime,
+          }),
+        });
+        children.push(child);
+        await waitReady(child, s.readyTimeoutMs);
+      };
+      await startWorker(1);
+      await Promise.all(Array.from({ length: s.workers - 1 }, (_, i) => startWorker(i + 2)));
+      const web = spawnChild({
+        name: 'redis-web',
+        main: 'bench/platform/child-main.ts',
+        logDir: s.logDir,
+        ipc: true,
+        ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+        env: this.#env({ ...base, RINGFAAS_BENCH_ROLE: 'redis-web' }),
+      });
+      children.unshift(web);
+      const baseUrl = await waitReady(web, s.readyTimeoutMs);
+      return { baseUrl, stop };
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+
+  async #limit(): Promise<RunningTarget> {
+    const s = this.#settings;
+    const dir = await mkdtemp(join(tmpdir(), 'ringfaas-limit-'));
+    const zipFile = join(dir, 'function.zip');
+    await writeFile(zipFile, zipIndex(await functionSource('instance-id')));
+    const children: Child[] = [];
+    const stop = async (): Promise<void> => {
+      await Promise.allSettled(children.map((c) => c.stop()));
+    };
+    try {
+      const hop2 = spawnChild({
+        name: 'limit-hop2',
+        main: 'bench/platform/child-main.ts',
+        logDir: s.logDir,
+        ipc: true,
+        env: this.#env({
+          RINGFAAS_BENCH_ROLE: 'hop-container',
+          RINGFAAS_RUNTIME: s.runtime,
+          RINGFAAS_WORKER_ID: `bench-limit-${randomBytes(2).toString('hex')}`,
+          RINGFAAS_BENCH_ZIP_FILE: zipFile,
+          RINGFAAS_BENCH_CONTAINERS: String(s.limitContainers),
+          RINGFAAS_BENCH_MEMORY_MB: String(s.functionMemoryMb),
+        }),
+      });
+      children.push(hop2);
+      const hop2Url = await waitReady(hop2, s.readyTimeoutMs);
+      const hop1 = spawnChild({
+        name: 'limit-hop1',
+        main: 'bench/platform/child-main.ts',
+        logDir: s.logDir,
+        ipc: true,
+        ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+        env: this.#env({ RINGFAAS_BENCH_ROLE: 'hop-proxy', RINGFAAS_BENCH_NEXT: hop2Url }),
+      });
+      children.unshift(hop1);
+      const hop1Url = await waitReady(hop1, s.readyTimeoutMs);
+      return { name: 'limit', invokeUrl: `${hop1Url}/invoke`, stop };
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+
+  /** Deploys the benchmark function on a platform with the seed's API. */
+  async #deployed(name: string, platform: { baseUrl: string; stop(): Promise<void> }): Promise<RunningTarget> {
+    try {
+      const functionId = await deployFunction(platform.baseUrl, this.#settings);
+      const invokeUrl = `${platform.baseUrl}/functions/${encodeURIComponent(functionId)}/invoke`;
+      return {
+        name,
+        invokeUrl,
+        baseUrl: platform.baseUrl,
+        functionId,
+        stop: async () => {
+          await fetch(`${platform.baseUrl}/functions/${encodeURIComponent(functionId)}`, { method: 'DELETE' }).catch(() => undefined);
+          await platform.stop();
+        },
+      };
+    } catch (err) {
+      await platform.stop();
+      throw err;
+    }
+  }
+}
+
+function listedWorkers(body: unknown): number {
+  const list = Array.isArray(body) ? body : (body as { workers?: unknown } | undefined)?.workers;
+  return Array.isArray(list) ? list.length : 0;
+}
+
+/** POST {base}/functions with the instance-id zip (the seed's API); answers the function id. */
+export async function deployFunction(baseUrl: string, settings: Pick<PlatformSettings, 'functionMemoryMb' | 'idleTimeoutMs'>): Promise<string> {
+  const zip = zipIndex(await functionSource('instance-id'));
+  const body: Record<string, unknown> = {
+    name: `bench-instance-id-${randomBytes(3).toString('hex')}`,
+    memorySize: settings.functionMemoryMb,
+    zipFile: zip.toString('base64'),
+  };
+  if (settings.idleTimeoutMs !== undefined) body.idleTimeoutMs = settings.idleTimeoutMs;
+  let res: Response;
+  try {
+    res = await fetch(`${baseUrl}/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  } catch (err: unknown) {
+    throw new RfError(BenchErrors.DEPLOY_FAILED, `cannot reach ${baseUrl}`, { cause: err });
+  }
+  const text = await res.text();
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    record = undefined;
+  }
+  const id = (record as { id?: unknown } | undefined)?.id;
+  if (res.status >= 300 || typeof id !== 'string') {
+    throw new RfError(BenchErrors.DEPLOY_FAILED, `deploying to ${baseUrl} answered ${res.status}: ${text.slice(0, 300)}`);
+  }
+  return id;
+}

@@ -1,0 +1,157 @@
+/**
+ * compare: ringfaas vs the Redis design vs the limit (bare forwarding chain), on identical
+ * worker sets, the same function and the same containers, runs alternated round after round.
+ *
+ * Each round runs every target through the same stages (default 15, 15, 15 callers): the
+ * first stage warms the function up (its cold starts are expected); the later stages are
+ * measured. Per target: the median over rounds of the median over measured stages of
+ * throughput and p50, and the cold starts seen after the first stage. Reported as ratios
+ * measured in the same run.
+ */
+import { median, type StageStats } from '../load/stats.ts';
+import type { ReportChart, ScenarioOutput } from '../report/result.ts';
+import type { Progress } from '../report/progress.ts';
+import type { RunningTarget, TargetLauncher, TargetSpec } from '../platform/targets.ts';
+import { loadTarget, stageTable } from './concurrency.ts';
+
+/** The issue's targets (2-core machine, one compare run). */
+export const COMPARE_TARGETS = {
+  /** ringfaas throughput ≥ 1.25 × the Redis design. */
+  throughputVsRedis: 1.25,
+  /** ringfaas p50 ≤ 0.8 × the Redis design. */
+  p50VsRedis: 0.8,
+  /** ringfaas throughput ≥ 0.8 × the bare forwarding chain. */
+  throughputVsLimit: 0.8,
+} as const;
+
+export interface CompareOptions {
+  targets: TargetSpec[];
+  rounds: number;
+  stages: readonly number[];
+  stageMs: number;
+  launcher: TargetLauncher;
+  progress: Progress;
+}
+
+export interface TargetSummary {
+  target: string;
+  throughputRps: number;
+  p50Ms: number;
+  p99Ms: number;
+  coldStartsAfterFirstStage: number;
+  errors: number;
+  rounds: Array<{ round: number; stages: StageStats[] }>;
+}
+
+function summarize(target: string, rounds: Array<{ round: number; stages: StageStats[] }>): TargetSummary {
+  const measured = rounds.map((r) => r.stages.slice(r.stages.length > 1 ? 1 : 0));
+  return {
+    target,
+    throughputRps: median(measured.map((m) => median(m.map((s) => s.throughputRps)))),
+    p50Ms: median(measured.map((m) => median(m.map((s) => s.p50Ms)))),
+    p99Ms: median(measured.map((m) => median(m.map((s) => s.p99Ms)))),
+    coldStartsAfterFirstStage: rounds.reduce((n, r) => n + r.stages.slice(1).reduce((k, s) => k + s.coldStarts, 0), 0),
+    errors: rounds.reduce((n, r) => n + r.stages.reduce((k, s) => k + s.errors, 0), 0),
+    rounds,
+  };
+}
+
+const ratio = (a: number | undefined, b: number | undefined): number | null =>
+  a === undefined || b === undefined || !(b > 0) ? null : Math.round((a / b) * 1000) / 1000;
+
+export async function runCompare(options: CompareOptions): Promise<ScenarioOutput> {
+  const running: RunningTarget[] = [];
+  const perRun: Map<string, Array<{ round: number; stages: StageStats[] }>> = new Map();
+  try {
+    for (const spec of options.targets) {
+      options.progress.note(`starting ${spec.kind}`);
+      running.push(await options.launcher.start(spec));
+    }
+    const perTargetS = (options.stages.length * options.stageMs) / 1000;
+    let done = 0;
+    for (let round = 1; round <= options.rounds; round++) {
+      // Alternate the order so that no target always runs right after the same other one.
+      const order = round % 2 === 1 ? running : [...running].reverse();
+      for (const target of order) {
+        const runs = await loadTarget(target, options.stages, options.stageMs, options.progress, done, `round ${round}/${options.rounds} ${target.name}`);
+        done += perTargetS;
+        const list = perRun.get(target.name) ?? [];
+        list.push({ round, stages: runs.map((r) => r.stats) });
+        perRun.set(target.name, list);
+      }
+    }
+  } finally {
+    await Promise.allSettled(running.map((t) => t.stop()));
+  }
+  const summaries = [...perRun.entries()].map(([name, rounds]) => summarize(name, rounds));
+  const by = (name: string): TargetSummary | undefined => summaries.find((s) => s.target === name);
+  const rf = by('ringfaas');
+  const rd = by('redis-design');
+  const limit = by('limit');
+  const ratios = {
+    throughputVsRedis: ratio(rf?.throughputRps, rd?.throughputRps),
+    p50VsRedis: ratio(rf?.p50Ms, rd?.p50Ms),
+    throughputVsLimit: ratio(rf?.throughputRps, limit?.throughputRps),
+  };
+  const met = {
+    throughputVsRedis: ratios.throughputVsRedis === null ? null : ratios.throughputVsRedis >= COMPARE_TARGETS.throughputVsRedis,
+    p50VsRedis: ratios.p50VsRedis === null ? null : ratios.p50VsRedis <= COMPARE_TARGETS.p50VsRedis,
+    throughputVsLimit: ratios.throughputVsLimit === null ? null : ratios.throughputVsLimit >= COMPARE_TARGETS.throughputVsLimit,
+    noColdStartsAfterFirstStage: rf === undefined ? null : rf.coldStartsAfterFirstStage === 0,
+  };
+  const verdict = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'met' : 'NOT met');
+  const callers = options.stages[options.stages.length - 1] ?? 0;
+  const summary = [
+    `ringfaas / redis-design throughput at ${callers} callers: ${ratios.throughputVsRedis ?? 'n/a'} (target ≥ ${COMPARE_TARGETS.throughputVsRedis}: ${verdict(met.throughputVsRedis)})`,
+    `ringfaas / redis-design p50: ${ratios.p50VsRedis ?? 'n/a'} (target ≤ ${COMPARE_TARGETS.p50VsRedis}: ${verdict(met.p50VsRedis)})`,
+    `ringfaas / limit throughput: ${ratios.throughputVsLimit ?? 'n/a'} (target ≥ ${COMPARE_TARGETS.throughputVsLimit}: ${verdict(met.throughputVsLimit)})`,
+    `ringfaas cold starts after the first stage: ${rf?.coldStartsAfterFirstStage ?? 'n/a'} (target 0: ${verdict(met.noColdStartsAfterFirstStage)})`,
+  ];
+  const charts: ReportChart[] = [
+    {
+      title: `Throughput at ${callers} callers per round`,
+      kind: 'bar',
+      xLabel: 'round',
+      yLabel: 'requests / s (median of measured stages)',
+      series: summaries.map((s) => ({
+        name: s.target,
+        points: s.rounds.map((r) => [r.round, median(r.stages.slice(1).map((x) => x.throughputRps))] as [number, number]),
+      })),
+    },
+    {
+      title: `Median latency at ${callers} callers per round`,
+      kind: 'bar',
+      xLabel: 'round',
+      yLabel: 'p50 ms',
+      series: summaries.map((s) => ({
+        name: s.target,
+        points: s.rounds.map((r) => [r.round, median(r.stages.slice(1).map((x) => x.p50Ms))] as [number, number]),
+      })),
+    },
+  ];
+  return {
+    title: 'Compare: ringfaas vs the Redis design vs the bare forwarding chain',
+    settings: { targets: options.targets.map((t) => t.kind), rounds: options.rounds, stages: options.stages, stageMs: options.stageMs },
+    summary,
+    tables: [
+      {
+        title: 'Medians over rounds (stages after the first)',
+        columns: ['target', 'req/s', 'p50 ms', 'p99 ms', 'cold starts after stage 1', 'errors'],
+        rows: summaries.map((s) => [s.target, s.throughputRps, s.p50Ms, s.p99Ms, s.coldStartsAfterFirstStage, s.errors]),
+      },
+      {
+        title: 'Ratios',
+        columns: ['ratio', 'value', 'target', 'verdict'],
+        rows: [
+          ['ringfaas / redis-design throughput', ratios.throughputVsRedis, `≥ ${COMPARE_TARGETS.throughputVsRedis}`, verdict(met.throughputVsRedis)],
+          ['ringfaas / redis-design p50', ratios.p50VsRedis, `≤ ${COMPARE_TARGETS.p50VsRedis}`, verdict(met.p50VsRedis)],
+          ['ringfaas / limit throughput', ratios.throughputVsLimit, `≥ ${COMPARE_TARGETS.throughputVsLimit}`, verdict(met.throughputVsLimit)],
+          ['ringfaas cold starts after stage 1', rf?.coldStartsAfterFirstStage ?? null, '0', verdict(met.noColdStartsAfterFirstStage)],
+        ],
+      },
+      ...summaries.flatMap((s) => s.rounds.map((r) => stageTable(`${s.target}, round ${r.round}`, r.stages))),
+    ],
+    charts,
+    raw: { summaries, ratios, met },
+  };
+}
