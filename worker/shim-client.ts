@@ -1,0 +1,196 @@
+/**
+ * The worker's side of the shim protocol (worker/shim/shim.cjs): one keep-alive undici client
+ * per container over its Unix socket, and the ContainerHandle both runtimes hand out. A
+ * runtime supplies how to stop the container and a promise of its exit; this module does the
+ * talking, the error mapping and the idempotent removal.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client, errors as undiciErrors } from 'undici';
+import { RfError } from '../errors/index.ts';
+import { FunctionErrors, WorkerErrors } from './errors.ts';
+import type { ContainerExit, ContainerHandle, LoadRequest, ShimResult } from './runtime.ts';
+
+/** Where the shim file lives in this source tree. */
+export function shimPath(): string {
+  return fileURLToPath(new URL('./shim/shim.cjs', import.meta.url));
+}
+
+/** The shim's source (hashed into the runtime image tag). */
+export function shimSource(): Buffer {
+  return readFileSync(shimPath());
+}
+
+/** The socket's file name inside the socket directory. */
+export const SHIM_SOCKET_NAME = 'shim.sock';
+/** Request header carrying the invocation's deadline (epoch ms). */
+export const DEADLINE_HEADER = 'x-ringfaas-deadline';
+
+/** A keep-alive HTTP client for one shim socket. */
+export function createShimClient(socketPath: string): Client {
+  return new Client('http://localhost', {
+    socketPath,
+    pipelining: 1,
+    keepAliveTimeout: 600_000,
+    keepAliveMaxTimeout: 600_000,
+    // The worker enforces the function's timeout itself (and aborts this call).
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+}
+
+/**
+ * Polls `GET /health` on the shim's socket until it answers, the container exits, or
+ * `timeoutMs` passes. Checks for the socket file first (cheap) every `stepMs`.
+ */
+export async function waitForShim(
+  client: Client,
+  socketPath: string,
+  options: { timeoutMs: number; stepMs: number; exited: Promise<unknown> },
+): Promise<void> {
+  let gone = false;
+  void options.exited.then(() => {
+    gone = true;
+  });
+  const until = Date.now() + options.timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < until) {
+    if (gone) throw new Error('the container exited before its shim answered');
+    if (existsSync(socketPath)) {
+      try {
+        const res = await client.request({ path: '/health', method: 'GET' });
+        await res.body.dump();
+        if (res.statusCode === 200) return;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    await new Promise((r) => setTimeout(r, options.stepMs));
+  }
+  throw new Error(`the shim did not answer within ${options.timeoutMs} ms`, { cause: lastError });
+}
+
+export interface ShimHandleOptions {
+  instanceId: string;
+  codeDir: string;
+  socketPath: string;
+  client: Client;
+  /** Resolves when the container stops (for any reason, including remove()). */
+  stopped: Promise<ContainerExit>;
+  /** Stops the container and frees everything of it; called at most once. */
+  destroy: () => Promise<void>;
+  /** Changes the memory limit (docker); absent = no-op. */
+  setMemoryLimit?: (memoryMb: number) => Promise<void>;
+  /** How long invoke() waits for the exit details after the socket broke (default 2000 ms). */
+  crashDetailsWaitMs?: number;
+}
+
+function parseResult(text: string): ShimResult {
+  const value = JSON.parse(text) as Partial<ShimResult> | null;
+  if (value === null || typeof value !== 'object' || (value.state !== 'ok' && value.state !== 'error')) {
+    throw new Error('the shim answered something that is not a result');
+  }
+  return value as ShimResult;
+}
+
+/** A ContainerHandle over a shim socket. */
+export class ShimHandle implements ContainerHandle {
+  readonly instanceId: string;
+  readonly codeDir: string;
+  readonly socketPath: string;
+  readonly exited: Promise<ContainerExit>;
+  readonly #opts: ShimHandleOptions;
+  #removing: Promise<void> | undefined;
+  #exit: ContainerExit | undefined;
+
+  constructor(opts: ShimHandleOptions) {
+    this.#opts = opts;
+    this.instanceId = opts.instanceId;
+    this.codeDir = opts.codeDir;
+    this.socketPath = opts.socketPath;
+    // `exited` resolves only for stops the worker did not ask for.
+    this.exited = new Promise<ContainerExit>((resolve) => {
+      void opts.stopped.then((exit) => {
+        this.#exit = exit;
+        if (this.#removing === undefined) resolve(exit);
+      });
+    });
+  }
+
+  async load(request: LoadRequest): Promise<void> {
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.#opts.client.request({
+        path: '/load',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      throw new RfError(FunctionErrors.LOAD_FAILED, 'the container stopped while loading the function', { cause: err });
+    }
+    if (status === 204) return;
+    let message = `the shim answered ${status} to load`;
+    try {
+      const body = JSON.parse(text) as { message?: unknown };
+      if (typeof body.message === 'string') message = body.message;
+    } catch {
+      // not JSON: keep the generic message
+    }
+    throw new RfError(FunctionErrors.LOAD_FAILED, message);
+  }
+
+  async invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<ShimResult> {
+    try {
+      const res = await this.#opts.client.request({
+        path: '/invoke',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [DEADLINE_HEADER]: String(deadlineMs) },
+        body: input,
+        signal,
+      });
+      return parseResult(await res.body.text());
+    } catch (err) {
+      if (signal?.aborted === true || err instanceof undiciErrors.RequestAbortedError) throw err;
+      throw await this.#crashError(err);
+    }
+  }
+
+  async #crashError(cause: unknown): Promise<RfError> {
+    const waitMs = this.#opts.crashDetailsWaitMs ?? 2000;
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([
+      this.#opts.stopped,
+      new Promise<undefined>((r) => {
+        timer = setTimeout(() => r(undefined), waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (exit === undefined) {
+      return new RfError(FunctionErrors.CRASHED, 'the connection to the function container broke during the invocation', { cause });
+    }
+    const message = exit.oomKilled
+      ? 'the function container was killed for exceeding its memory limit'
+      : `the function container exited during the invocation (exit code ${exit.exitCode ?? 'unknown'})`;
+    return new RfError(FunctionErrors.CRASHED, message, { cause, details: { exitCode: exit.exitCode, oomKilled: exit.oomKilled } });
+  }
+
+  async setMemoryLimit(memoryMb: number): Promise<void> {
+    if (this.#opts.setMemoryLimit === undefined) return;
+    if (this.#exit !== undefined) {
+      throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container has stopped');
+    }
+    await this.#opts.setMemoryLimit(memoryMb);
+  }
+
+  remove(): Promise<void> {
+    this.#removing ??= (async () => {
+      await this.#opts.client.destroy().catch(() => undefined);
+      await this.#opts.destroy().catch(() => undefined);
+    })();
+    return this.#removing;
+  }
+}
