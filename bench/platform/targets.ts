@@ -94,6 +94,7 @@ export class TargetLauncher {
   readonly #settings: PlatformSettings;
   #azurite: Promise<{ connectionString: string; stop(): Promise<void> }> | undefined;
   #redis: Promise<RunningRedisServer | undefined> | undefined;
+  readonly #extra = new Set<Child>();
 
   constructor(settings: PlatformSettings) {
     this.#settings = settings;
@@ -114,12 +115,52 @@ export class TargetLauncher {
     }
   }
 
+  /** The shared storage's connection string (starts Azurite on first use). */
+  connectionString(): Promise<string> {
+    return this.#connectionString();
+  }
+
+  /** The Redis URL of the run (starts a redis-server on first use unless one was given). */
+  redisUrl(): Promise<string> {
+    return this.#redisUrl();
+  }
+
+  /**
+   * One more ringfaas worker (worker/main.ts), which joins the ring by itself; for the ring
+   * scenarios. Resolves once it answers /healthz.
+   */
+  async startRingfaasWorker(): Promise<{ id: string; address: string; kill(): Promise<void> }> {
+    const s = this.#settings;
+    const connectionString = await this.#connectionString();
+    const id = `bench-rf-extra-${randomBytes(3).toString('hex')}`;
+    const port = await freePort();
+    const child = spawnChild({
+      name: id,
+      main: 'worker/main.ts',
+      logDir: s.logDir,
+      env: this.#env({
+        RINGFAAS_WORKER_ID: id,
+        RINGFAAS_WORKER_PORT: String(port),
+        RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
+        RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
+        RINGFAAS_RUNTIME: s.runtime,
+        RINGFAAS_STORAGE_CONNECTION_STRING: connectionString,
+      }),
+    });
+    this.#extra.add(child);
+    const address = `http://127.0.0.1:${port}`;
+    await waitHttp(`${address}/healthz`, Date.now() + s.readyTimeoutMs, undefined, id);
+    return { id, address, kill: () => child.kill() };
+  }
+
   /** Stops the shared Azurite and Redis (targets must be stopped first). */
   async close(): Promise<void> {
     const azurite = this.#azurite;
     const redis = this.#redis;
     this.#azurite = undefined;
     this.#redis = undefined;
+    await Promise.allSettled([...this.#extra].map((c) => c.stop()));
+    this.#extra.clear();
     await Promise.allSettled([azurite?.then((a) => a.stop()), redis?.then((r) => r?.stop())]);
   }
 

@@ -1,0 +1,41 @@
+/**
+ * Runs one scenario and records it: times, environment, the JSON/Markdown/HTML files, and
+ * (unless told not to) docs/benchmarks.md regenerated from the latest results.
+ */
+import { join } from 'node:path';
+import { collectEnvironment } from './report/environment.ts';
+import { latestResults, writeResult, type WrittenResult } from './report/files.ts';
+import { writeBenchmarksDoc } from './report/docs.ts';
+import type { BenchResult, ScenarioOutput } from './report/result.ts';
+import { projectRoot } from './platform/children.ts';
+
+export interface RecordOptions {
+  scenario: string;
+  /** The command line that reproduces the run. */
+  reproduce: string;
+  resultsDir: string;
+  /** docs/benchmarks.md to regenerate; undefined = leave it. */
+  docPath?: string;
+}
+
+/** Runs `body`, writes its result files, regenerates the docs; answers the result and paths. */
+export async function recordRun(options: RecordOptions, body: () => Promise<ScenarioOutput>): Promise<{ result: BenchResult; files: WrittenResult }> {
+  const startedAt = new Date().toISOString();
+  const output = await body();
+  const result: BenchResult = {
+    scenario: options.scenario,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    environment: collectEnvironment(projectRoot),
+    reproduce: options.reproduce,
+    ...output,
+  };
+  const files = await writeResult(options.resultsDir, result);
+  if (options.docPath !== undefined) await regenerateDocs(options.resultsDir, options.docPath);
+  return { result, files };
+}
+
+/** Regenerates docs/benchmarks.md from the latest result of each scenario. */
+export async function regenerateDocs(resultsDir: string, docPath: string): Promise<void> {
+  await writeBenchmarksDoc(docPath, await latestResults(resultsDir), join(projectRoot, 'bench', 'analysis.md'));
+}

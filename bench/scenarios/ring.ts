@@ -1,0 +1,87 @@
+/**
+ * ring-change and failover (bench/ring-scenarios.ts, by the ring's author) wired to a ringfaas
+ * platform started by the bench: routers from the launcher, workers as child processes of
+ * worker/main.ts that join the ring by themselves.
+ */
+import { runFailover, runRingChange, type PhaseStats, type RingScenarioOptions } from '../ring-scenarios.ts';
+import type { ReportTable, ScenarioOutput } from '../report/result.ts';
+import type { Progress } from '../report/progress.ts';
+import { deployFunction, type TargetLauncher } from '../platform/targets.ts';
+
+export interface RingBenchOptions {
+  scenario: 'ring-change' | 'failover';
+  launcher: TargetLauncher;
+  functions: number;
+  concurrency: number;
+  phaseMs: number;
+  functionMemoryMb: number;
+  progress: Progress;
+}
+
+function phaseTable(phases: readonly PhaseStats[]): ReportTable {
+  return {
+    title: 'Phases',
+    columns: ['phase', 'ms', 'requests', 'errors', 'cold starts', 'p50 ms', 'p99 ms', 'served by'],
+    rows: phases.map((p) => [
+      p.phase,
+      Math.round(p.durationMs),
+      p.requests,
+      p.errors,
+      p.coldStarts,
+      Math.round(p.p50Ms * 1000) / 1000,
+      Math.round(p.p99Ms * 1000) / 1000,
+      Object.entries(p.servedBy).map(([w, n]) => `${w}: ${n}`).join(', '),
+    ]),
+  };
+}
+
+export async function runRingBench(options: RingBenchOptions): Promise<ScenarioOutput> {
+  options.progress.note('starting ringfaas');
+  const target = await options.launcher.start({ kind: 'ringfaas' });
+  try {
+    const base = target.baseUrl as string;
+    const functionIds = [target.functionId as string];
+    for (let i = 1; i < options.functions; i++) functionIds.push(await deployFunction(base, { functionMemoryMb: options.functionMemoryMb }));
+    const scenarioOptions: RingScenarioOptions = {
+      routerUrls: [base],
+      functionIds,
+      concurrency: options.concurrency,
+      phaseMs: options.phaseMs,
+      startWorker: () => options.launcher.startRingfaasWorker(),
+    };
+    options.progress.note(`${options.scenario} under load`);
+    if (options.scenario === 'ring-change') {
+      const r = await runRingChange(scenarioOptions);
+      return {
+        title: 'Ring change: add then drain a worker under load',
+        settings: { functions: options.functions, concurrency: options.concurrency, phaseMs: options.phaseMs },
+        summary: [
+          `the new worker ${r.workerId} was in the router's ring ${r.joinSettleMs} ms after it started`,
+          `${(r.movedOnAdd * 100).toFixed(0)} % of the functions moved to another worker on the add`,
+          `draining it took ${r.drainMs} ms; errors in all phases: ${r.phases.reduce((n, p) => n + p.errors, 0)}`,
+        ],
+        tables: [phaseTable(r.phases)],
+        charts: [
+          { title: 'p50 latency per phase', kind: 'bar', xLabel: 'phase', yLabel: 'p50 ms', xLabels: r.phases.map((p) => p.phase), series: [{ name: 'p50 ms', points: r.phases.map((p, i) => [i, p.p50Ms] as [number, number]) }] },
+        ],
+        raw: r,
+      };
+    }
+    const r = await runFailover(scenarioOptions);
+    return {
+      title: 'Failover: kill a worker under load',
+      settings: { functions: options.functions, concurrency: options.concurrency, phaseMs: options.phaseMs },
+      summary: [
+        `${r.failedRequests} requests failed after the kill of ${r.workerId}; ${r.failedAfterSettle} after the ring settled`,
+        `the ring dropped the worker ${r.settleMs} ms after the kill`,
+      ],
+      tables: [phaseTable(r.phases)],
+      charts: [
+        { title: 'Errors per phase', kind: 'bar', xLabel: 'phase', yLabel: 'errors', xLabels: r.phases.map((p) => p.phase), series: [{ name: 'errors', points: r.phases.map((p, i) => [i, p.errors] as [number, number]) }] },
+      ],
+      raw: r,
+    };
+  } finally {
+    await target.stop();
+  }
+}
