@@ -113,7 +113,7 @@ async function execute(scenario: string, flags: CommonFlags, settings: PlatformS
     const { files, result } = await recordRun(
       {
         scenario,
-        reproduce: `ringfaas bench ${process.argv.slice(process.argv.indexOf(scenario) + 1).length === 0 ? scenario : process.argv.slice(process.argv.indexOf(scenario)).join(' ')}`,
+        reproduce: `ringfaas ${process.argv.slice(process.argv.indexOf('bench')).join(' ')}`,
         resultsDir: flags.resultsDir,
         ...(flags.docs ? { docPath: join(projectRoot, 'docs', 'benchmarks.md') } : {}),
       },

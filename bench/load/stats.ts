@@ -102,14 +102,13 @@ export function summarizeStage(
   const errorCodes: Record<string, number> = {};
   let coldStarts = 0;
   let newInstances = 0;
-  const seenBefore = new Set(seen);
   for (const s of samples) {
     if (s.status !== 200) {
       const code = s.error ?? `HTTP_${s.status}`;
       errorCodes[code] = (errorCodes[code] ?? 0) + 1;
       continue;
     }
-    if (isCold(s, seenBefore)) coldStarts += 1;
+    if (isCold(s, seen)) coldStarts += 1;
     if (s.instanceId !== undefined) {
       instances.add(s.instanceId);
       if (!seen.has(s.instanceId)) {
