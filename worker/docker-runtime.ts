@@ -1,0 +1,277 @@
+/**
+ * DockerRuntime: a container per ContainerSpec from the runtime image (worker/runtime-image.ts),
+ * through dockerode. The worker talks to each container's shim over a Unix socket in a host
+ * folder bind-mounted at /run/ringfaas; the function's code goes into another host folder,
+ * mounted read-only at /code.
+ *
+ * Isolation by default: no network (NetworkMode none unless spec.network), read-only root file
+ * system with a 64 MB tmpfs /tmp, memory limit = the function's memory with no swap, a pids
+ * limit, CPU shares proportional to memory, every capability dropped, no-new-privileges, a
+ * non-root user (1000:1000), and an init process (Init) reaping zombies.
+ *
+ * Housekeeping: containers are named `ringfaas-<workerId>-<instanceId>` and labelled
+ * `ringfaas.worker` / `ringfaas.instance` / `ringfaas.dir`, so removeLeftovers() finds what a
+ * crashed run of the same worker left behind (containers and host folders).
+ *
+ * Every dockerode failure is wrapped in an RfError with the driver error as `cause`:
+ * RF_WORKER_RUNTIME_UNAVAILABLE when the engine does not answer, RF_WORKER_CONTAINER_START_FAILED
+ * when a container cannot be created or started, RF_WORKER_IMAGE_UNAVAILABLE when the image is
+ * missing and cannot be built.
+ */
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { RfError } from '../errors/index.ts';
+import { WorkerErrors } from './errors.ts';
+import type { ContainerExit, ContainerHandle, ContainerRuntime, ContainerSpec } from './runtime.ts';
+import { createShimClient, SHIM_SOCKET_NAME, ShimHandle, waitForShim } from './shim-client.ts';
+import { defaultRuntimeImageName, ensureRuntimeImage, RUNTIME_GID, RUNTIME_UID } from './runtime-image.ts';
+
+export const LABEL_WORKER = 'ringfaas.worker';
+export const LABEL_INSTANCE = 'ringfaas.instance';
+export const LABEL_DIR = 'ringfaas.dir';
+
+export interface DockerRuntimeOptions {
+  docker: Docker;
+  /** Image to run (default defaultRuntimeImageName(), built when missing). */
+  image?: string;
+  /** Build the image when missing (default: true for the default image, false for a named one). */
+  buildImage?: boolean;
+  /** Host folder holding each container's code and socket folders (default <tmpdir>/ringfaas-docker). */
+  baseDir?: string;
+  /** `uid:gid` the function runs as (default 1000:1000). */
+  user?: string;
+  /** Most processes + threads per container (default 64). */
+  pidsLimit?: number;
+  /** Size of the tmpfs /tmp, MB (default 64). */
+  tmpMb?: number;
+  /** How long start() waits for the shim to answer (default 10 000 ms). */
+  startTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** CPU shares proportional to memory: 1024 (one default share) per 1792 MB, as Lambda's vCPU scale. */
+export function cpuSharesFor(memoryMb: number): number {
+  return Math.max(2, Math.round((memoryMb * 1024) / 1792));
+}
+
+/** Docker accepts [a-zA-Z0-9][a-zA-Z0-9_.-]* in names. */
+function nameSafe(value: string): string {
+  return value.replace(/[^a-zA-Z0-9_.-]/g, '-');
+}
+
+/** The container name for a spec. */
+export function containerName(workerId: string, instanceId: string): string {
+  return `ringfaas-${nameSafe(workerId)}-${nameSafe(instanceId)}`;
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Engine unreachable (no socket, refused) vs an answer with an error status. */
+function wrapDockerError(err: unknown, message: string, fallback = WorkerErrors.CONTAINER_START_FAILED): RfError {
+  if (err instanceof RfError) return err;
+  const spec = statusOf(err) === undefined ? WorkerErrors.RUNTIME_UNAVAILABLE : fallback;
+  return new RfError(spec, message, { cause: err });
+}
+
+/**
+ * Resolves true when the Docker engine answers a ping within `timeoutMs`. The worker's main
+ * uses it to pick the docker runtime.
+ */
+export async function dockerEngineAvailable(docker: Docker, timeoutMs = 1000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([docker.ping().then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Containers through a Docker engine. */
+export class DockerRuntime implements ContainerRuntime {
+  readonly kind = 'docker' as const;
+  readonly image: string;
+  readonly #docker: Docker;
+  readonly #opts: DockerRuntimeOptions;
+  readonly #baseDir: string;
+  readonly #log: Logger | undefined;
+
+  constructor(options: DockerRuntimeOptions) {
+    this.#opts = options;
+    this.#docker = options.docker;
+    this.image = options.image ?? defaultRuntimeImageName();
+    this.#baseDir = options.baseDir ?? join(tmpdir(), 'ringfaas-docker');
+    this.#log = options.logger;
+  }
+
+  async prepare(): Promise<void> {
+    if (!(await dockerEngineAvailable(this.#docker, 5000))) {
+      throw new RfError(WorkerErrors.RUNTIME_UNAVAILABLE, 'the Docker engine does not answer');
+    }
+    await mkdir(this.#baseDir, { recursive: true });
+    await ensureRuntimeImage({
+      docker: this.#docker,
+      imageName: this.image,
+      build: this.#opts.buildImage ?? this.#opts.image === undefined,
+      ...(this.#log === undefined ? {} : { logger: this.#log }),
+    });
+  }
+
+  async start(spec: ContainerSpec): Promise<ContainerHandle> {
+    const dir = join(this.#baseDir, nameSafe(spec.workerId), nameSafe(spec.instanceId));
+    const codeDir = join(dir, 'code');
+    const runDir = join(dir, 'run');
+    const socketPath = join(runDir, SHIM_SOCKET_NAME);
+    try {
+      await mkdir(codeDir, { recursive: true });
+      await mkdir(runDir, { recursive: true });
+      await chmod(codeDir, 0o755);
+      await this.#giveToRuntimeUser(runDir);
+    } catch (err) {
+      throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'could not create the container folders', { cause: err });
+    }
+
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer(this.#createOptions(spec, codeDir, runDir, dir));
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      if (statusOf(err) === 404) {
+        throw new RfError(WorkerErrors.IMAGE_UNAVAILABLE, `the runtime image ${this.image} does not exist`, { cause: err });
+      }
+      throw wrapDockerError(err, 'could not create the container');
+    }
+    const destroy = async (): Promise<void> => {
+      try {
+        await container.remove({ force: true, v: true });
+      } catch (err) {
+        if (statusOf(err) !== 404 && statusOf(err) !== 409) this.#log?.warn({ err, instanceId: spec.instanceId }, 'container removal failed');
+      }
+      await rm(dir, { recursive: true, force: true });
+    };
+    try {
+      await container.start();
+    } catch (err) {
+      await destroy();
+      throw wrapDockerError(err, 'could not start the container');
+    }
+
+    const stopped = this.#watchExit(container);
+    const client = createShimClient(socketPath);
+    const handle = new ShimHandle({
+      instanceId: spec.instanceId,
+      codeDir,
+      socketPath,
+      client,
+      stopped,
+      destroy,
+      setMemoryLimit: async (memoryMb) => {
+        try {
+          await container.update({ Memory: memoryMb * 1024 * 1024, MemorySwap: memoryMb * 1024 * 1024, CpuShares: cpuSharesFor(memoryMb) });
+        } catch (err) {
+          throw wrapDockerError(err, 'could not change the container memory limit');
+        }
+      },
+    });
+    try {
+      await waitForShim(client, socketPath, { timeoutMs: this.#opts.startTimeoutMs ?? 10_000, stepMs: 5, exited: stopped });
+    } catch (err) {
+      await handle.remove();
+      throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container started but its shim did not answer', { cause: err, details: { image: this.image } });
+    }
+    return handle;
+  }
+
+  #createOptions(spec: ContainerSpec, codeDir: string, runDir: string, dir: string): Docker.ContainerCreateOptions {
+    const memoryBytes = spec.memoryMb * 1024 * 1024;
+    return {
+      name: containerName(spec.workerId, spec.instanceId),
+      Image: this.image,
+      User: this.#opts.user ?? `${RUNTIME_UID}:${RUNTIME_GID}`,
+      Labels: { [LABEL_WORKER]: spec.workerId, [LABEL_INSTANCE]: spec.instanceId, [LABEL_DIR]: dir },
+      NetworkDisabled: !spec.network,
+      HostConfig: {
+        NetworkMode: spec.network ? 'bridge' : 'none',
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${this.#opts.tmpMb ?? 64}m,mode=1777` },
+        Memory: memoryBytes,
+        MemorySwap: memoryBytes,
+        PidsLimit: this.#opts.pidsLimit ?? 64,
+        CpuShares: cpuSharesFor(spec.memoryMb),
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        Init: true,
+        Binds: [`${codeDir}:/code:ro`, `${runDir}:/run/ringfaas:rw`],
+        // Stray output of the shim (outside invocations) stays readable with `docker logs`, bounded.
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '1' } },
+      },
+    };
+  }
+
+  /** The container user must create the socket: it owns the socket folder (or anyone may write it). */
+  async #giveToRuntimeUser(runDir: string): Promise<void> {
+    const user = this.#opts.user ?? `${RUNTIME_UID}:${RUNTIME_GID}`;
+    const [uid, gid] = user.split(':').map(Number);
+    if (process.getuid?.() === 0 && Number.isInteger(uid) && Number.isInteger(gid ?? uid)) {
+      await chown(runDir, uid!, gid ?? uid!);
+      await chmod(runDir, 0o700);
+    } else {
+      await chmod(runDir, 0o777);
+    }
+  }
+
+  /** Resolves when the container stops, with its exit code and whether the OOM killer ended it. */
+  async #watchExit(container: Docker.Container): Promise<ContainerExit> {
+    for (;;) {
+      let exitCode: number | null = null;
+      try {
+        const result = (await container.wait({ condition: 'not-running' })) as { StatusCode?: number };
+        exitCode = typeof result.StatusCode === 'number' ? result.StatusCode : null;
+      } catch (err) {
+        if (statusOf(err) === 404) return { exitCode: null, oomKilled: false };
+        // The wait connection broke: look before waiting again.
+      }
+      try {
+        const info = await container.inspect();
+        if (info.State.Running) continue;
+        return { exitCode: exitCode ?? info.State.ExitCode, oomKilled: info.State.OOMKilled };
+      } catch {
+        return { exitCode, oomKilled: false };
+      }
+    }
+  }
+
+  async removeLeftovers(workerId: string): Promise<number> {
+    let containers: Docker.ContainerInfo[];
+    try {
+      containers = await this.#docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
+    } catch (err) {
+      throw wrapDockerError(err, 'could not list the containers of this worker', WorkerErrors.RUNTIME_UNAVAILABLE);
+    }
+    await Promise.all(
+      containers.map(async (info) => {
+        try {
+          await this.#docker.getContainer(info.Id).remove({ force: true, v: true });
+        } catch (err) {
+          if (statusOf(err) !== 404 && statusOf(err) !== 409) throw wrapDockerError(err, 'could not remove a leftover container', WorkerErrors.RUNTIME_UNAVAILABLE);
+        }
+        const dir = info.Labels[LABEL_DIR];
+        if (dir !== undefined && dir.startsWith(this.#baseDir)) await rm(dir, { recursive: true, force: true });
+      }),
+    );
+    await rm(join(this.#baseDir, nameSafe(workerId)), { recursive: true, force: true });
+    return containers.length;
+  }
+
+  async close(): Promise<void> {
+    // dockerode keeps no pooled connections to release; each handle closes its own client.
+  }
+}
