@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { RfError } from '../errors/index.ts';
+import { RfError, type ErrorSpec } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
 import type { ContainerExit, ContainerHandle, ContainerRuntime, ContainerSpec } from './runtime.ts';
 import { createShimClient, SHIM_SOCKET_NAME, ShimHandle, waitForShim } from './shim-client.ts';
@@ -73,7 +73,7 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** Engine unreachable (no socket, refused) vs an answer with an error status. */
-function wrapDockerError(err: unknown, message: string, fallback = WorkerErrors.CONTAINER_START_FAILED): RfError {
+function wrapDockerError(err: unknown, message: string, fallback: ErrorSpec = WorkerErrors.CONTAINER_START_FAILED): RfError {
   if (err instanceof RfError) return err;
   const spec = statusOf(err) === undefined ? WorkerErrors.RUNTIME_UNAVAILABLE : fallback;
   return new RfError(spec, message, { cause: err });
