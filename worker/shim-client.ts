@@ -23,6 +23,19 @@ export function shimSource(): Buffer {
 
 /** The socket's file name inside the socket directory. */
 export const SHIM_SOCKET_NAME = 'shim.sock';
+/**
+ * The shim's documented limits (the same numbers as in worker/shim/shim.cjs, which cannot
+ * import anything; the runtime contract suite checks them against the real shim).
+ */
+export const SHIM_LIMITS = {
+  /** Most log lines returned per invocation. */
+  maxLogLines: 1000,
+  /** Most log bytes (UTF-8, summed over lines) returned per invocation. */
+  maxLogBytes: 256 * 1024,
+  /** Largest serialised output, bytes. */
+  maxOutputBytes: 6 * 1024 * 1024,
+} as const;
+
 /** Request header carrying the invocation's deadline (epoch ms). */
 export const DEADLINE_HEADER = 'x-ringfaas-deadline';
 
