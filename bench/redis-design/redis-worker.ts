@@ -9,8 +9,8 @@
  *   POST /cold/{functionId}   a cold reservation of this worker was popped: start a container
  *        (from the cold pool, else created) and run; 429 when the memory is not there
  *   POST /functions/{id}/invalidate, DELETE /functions/{id}, GET /healthz, GET /status
- * After an execution that leaves the container usable, its location is pushed back on the
- * function's warm stack (LPUSH) before the answer is sent. Answers carry the same body and
+ * When an execution ends, the function's containers that are idle in the pool and not yet on
+ * its warm stack are pushed there (LPUSH) before the answer is sent. Answers carry the same body and
  * x-ringfaas-* headers as a ringfaas worker's.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -58,8 +58,6 @@ export interface RunningRedisWorker {
   close(): Promise<void>;
 }
 
-/** Executions that cost the container: its location must not go back on the stack. */
-const CONTAINER_LOST = new Set(['RF_FUNCTION_CRASHED', 'RF_WORKER_INVOKE_TIMEOUT']);
 const NULL_INPUT = Buffer.from('null');
 
 /** Starts a Redis-design worker; see the file header. */
@@ -98,11 +96,24 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
   };
 
   let address = '';
+  /**
+   * Instances whose location this worker believes is on a warm stack. A container is
+   * announced when it becomes idle in the pool, and leaves the set when its entry is popped.
+   * (The pool may hand a released container straight to a waiting cold request, or finish a
+   * start whose request was served by a released container: announcing idle containers, not
+   * "the container that just ran", keeps the stack free of duplicates and orphans.)
+   */
+  const announced = new Set<string>();
+  const announceIdle = async (fn: Lease['fn']): Promise<void> => {
+    const idle = pool.idleInstances(fn.id, fn.version).filter((i) => !announced.has(i));
+    if (idle.length === 0) return;
+    for (const i of idle) announced.add(i);
+    // idleInstances is most recent first; push the oldest first so the most recent ends on top.
+    await redis.lpush(keys.warm(fn.id), ...idle.reverse().map((i) => encodeEntry(i, address)));
+  };
   const answer = async (res: ServerResponse, lease: Lease, input: Buffer, receivedAt: number): Promise<void> => {
     const result: InvocationResult = await runOnLease(pool, lease, input.length === 0 ? NULL_INPUT : input);
-    if (result.state === 'ok' || !CONTAINER_LOST.has(result.error.code)) {
-      await redis.lpush(keys.warm(lease.fn.id), encodeEntry(lease.instanceId, address));
-    }
+    await announceIdle(lease.fn);
     const workerMs = performance.now() - receivedAt;
     const headers = {
       [WorkerHeaders.instance]: result.instanceId,
@@ -129,6 +140,7 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
     const receivedAt = performance.now();
     const input = await readBody(req, MAX_INPUT_BYTES);
     const entry = cache.peek(functionId) ?? (await cache.get(functionId));
+    announced.delete(instanceId); // its entry was just popped
     const lease = pool.acquireInstance(entry.fn, instanceId);
     if (lease === undefined) throw new RfError(BenchErrors.INSTANCE_GONE, 'the container is not idle on this worker any more');
     await answer(res, lease, input, receivedAt);
@@ -141,6 +153,10 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
       const input = await readBody(req, MAX_INPUT_BYTES);
       const entry = cache.peek(functionId) ?? (await cache.get(functionId));
       const lease = await pool.acquire(entry.fn);
+      if (announced.delete(lease.instanceId)) {
+        // The pool handed out an idle container whose location is still on the stack: take it off.
+        await redis.lrem(keys.warm(entry.fn.id), 1, encodeEntry(lease.instanceId, address));
+      }
       await answer(res, lease, input, receivedAt);
     } finally {
       void coldQueue?.reconcile();
