@@ -1,18 +1,17 @@
 /**
  * The container runtime of a bench process (Redis-design worker, limit hop 2, the worker
- * benchmark): the worker area's own runtimes, so that every target runs the same containers
- * and shim.
+ * benchmark): the worker area's own runtimes, so that every target runs the same containers,
+ * image and shim.
  */
+import Docker from 'dockerode';
 import type { ContainerRuntime } from '../../worker/index.ts';
 import { ProcessRuntime } from '../../worker/process-runtime.ts';
+import { DockerRuntime } from '../../worker/docker-runtime.ts';
 
 export type RuntimeKind = 'docker' | 'process';
 
-/** Creates the worker area's runtime of `kind`. */
-export async function createBenchRuntime(kind: RuntimeKind): Promise<ContainerRuntime> {
-  if (kind === 'process') return new ProcessRuntime();
-  const worker = (await import('../../worker/index.ts')) as unknown as Record<string, unknown>;
-  const ctor = worker.DockerRuntime as (new (options: object) => ContainerRuntime) | undefined;
-  if (ctor === undefined) throw new Error('the worker area exports no DockerRuntime yet');
-  return new ctor({});
+/** Creates the worker area's runtime of `kind` (docker: the default image, built when missing). */
+export function createBenchRuntime(kind: RuntimeKind): Promise<ContainerRuntime> {
+  if (kind === 'process') return Promise.resolve(new ProcessRuntime());
+  return Promise.resolve(new DockerRuntime({ docker: new Docker() }));
 }

@@ -108,7 +108,7 @@ export async function runMicro(options: MicroOptions): Promise<ScenarioOutput> {
     settings: { timeMs: options.timeMs, ringSizes: options.ringSizes, redis: options.redisUrl !== undefined },
     summary: rows
       .filter((r) => r.group !== 'ring, 10 workers' && r.group !== 'ring, 1000 workers')
-      .filter((r) => !r.group.startsWith('ring') || r.task.startsWith('route'))
+      .filter((r) => !r.group.startsWith('ring,') || r.task.startsWith('route'))
       .map((r) => `${r.group}: ${r.task}: mean ${us(r.meanNs)} µs`),
     tables: [
       {
