@@ -10,8 +10,8 @@ import type { Command } from 'commander';
 import { RfError, isRfError } from '../errors/index.ts';
 import { BenchErrors } from './errors.ts';
 import { projectRoot } from './platform/children.ts';
-import { parseTarget, TargetLauncher, type PlatformSettings, type TargetSpec } from './platform/targets.ts';
-import { createBenchRuntime, type RuntimeKind } from './platform/runtime.ts';
+import type { PlatformSettings, TargetLauncher, TargetSpec } from './platform/targets.ts';
+import type { RuntimeKind } from './platform/runtime.ts';
 import { createProgress } from './report/progress.ts';
 import { recordRun, regenerateDocs } from './run.ts';
 import type { ScenarioOutput } from './report/result.ts';
@@ -104,6 +104,8 @@ function common(cmd: Command): Command {
 }
 
 async function execute(scenario: string, flags: CommonFlags, settings: PlatformSettings | undefined, body: (launcher: TargetLauncher | undefined) => Promise<ScenarioOutput>): Promise<void> {
+  // Platform code is loaded only when a scenario runs, so `ringfaas --help` stays light.
+  const { TargetLauncher } = await import('./platform/targets.ts');
   const launcher = settings === undefined ? undefined : new TargetLauncher(settings);
   const stopOnSignal = (): void => {
     void launcher?.close().finally(() => process.exit(130));
@@ -142,6 +144,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--stages <list>', 'concurrency per stage, e.g. 1-15 or 1,2,4,8,16,32,64', '1-15')
     .option('--stage-seconds <s>', 'duration of each stage', '10')
     .action(async (flags: CommonFlags & { target: string[]; stages: string; stageSeconds: string }) => {
+      const { parseTarget } = await import('./platform/targets.ts');
       const targets = flags.target.map(parseTarget);
       const stages = parseList('--stages', flags.stages);
       const stageMs = positiveNumber('--stage-seconds', flags.stageSeconds) * 1000;
@@ -164,6 +167,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--gaps <list>', 'idle gaps in seed minutes', '1,2,3,4,5,7,9,11,13,15,18,21,24,27,30')
     .action(async (flags: CommonFlags & { target: string; timeScale: string; gaps: string }) => {
       const { runBackoff, scaledIdleTimeoutMs } = await import('./scenarios/backoff.ts');
+      const { parseTarget } = await import('./platform/targets.ts');
       const timeScale = positiveNumber('--time-scale', flags.timeScale);
       const gapsMinutes = parseList('--gaps', flags.gaps);
       const target = parseTarget(flags.target);
@@ -186,6 +190,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--targets <list>', 'comma-separated subset of ringfaas,redis-design,limit', 'ringfaas,redis-design,limit')
     .action(async (flags: CommonFlags & { rounds: string; stages: string; stageSeconds: string; targets: string }) => {
       const { runCompare } = await import('./scenarios/compare.ts');
+      const { parseTarget } = await import('./platform/targets.ts');
       const targets: TargetSpec[] = flags.targets.split(',').map((t) => parseTarget(t.trim()));
       const rounds = positiveInt('--rounds', flags.rounds);
       const stages = parseList('--stages', flags.stages);
@@ -225,6 +230,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--stage-seconds <s>', 'duration of each throughput stage', '5')
     .action(async (flags: CommonFlags & { coldStarts: string; warmCalls: string; stages: string; stageSeconds: string }) => {
       const { runWorkerBench } = await import('./scenarios/worker.ts');
+      const { createBenchRuntime } = await import('./platform/runtime.ts');
       const settings = settingsOf(flags);
       const progress = createProgress(1);
       await execute('worker', flags, settings, async (launcher) => {
