@@ -26,7 +26,11 @@ export interface ProcessRuntimeOptions {
   nodePath?: string;
   /** The shim (default worker/shim/shim.cjs of this tree). */
   shimPath?: string;
-  /** Pass --max-old-space-size = the start memory (default true). */
+  /**
+   * Pass --max-old-space-size = the start memory (default false: a pooled process is started
+   * with the pool's memory and later specialised to a larger function, and a heap flag cannot
+   * change after start; the process runtime does not isolate anyway).
+   */
   limitHeap?: boolean;
   /** How long start() waits for the shim (default 10 000 ms). */
   startTimeoutMs?: number;
@@ -82,7 +86,7 @@ export class ProcessRuntime implements ContainerRuntime {
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'could not create the container folder', { cause: err });
     }
     const args = [
-      ...(this.#opts.limitHeap === false ? [] : [`--max-old-space-size=${Math.max(16, spec.memoryMb)}`]),
+      ...(this.#opts.limitHeap === true ? [`--max-old-space-size=${Math.max(16, spec.memoryMb)}`] : []),
       this.#shimPath,
       '--socket',
       socketPath,
