@@ -173,6 +173,7 @@ export class DockerRuntime implements ContainerRuntime {
       client,
       stopped,
       destroy,
+      memoryMb: spec.memoryMb,
       setMemoryLimit: async (memoryMb) => {
         try {
           await container.update({ Memory: memoryMb * 1024 * 1024, MemorySwap: memoryMb * 1024 * 1024, CpuShares: cpuSharesFor(memoryMb) });

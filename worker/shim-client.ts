@@ -94,6 +94,8 @@ export interface ShimHandleOptions {
   destroy: () => Promise<void>;
   /** Changes the memory limit (docker); absent = no-op. */
   setMemoryLimit?: (memoryMb: number) => Promise<void>;
+  /** The memory limit the container was started with, MB (a change to the same value is skipped). */
+  memoryMb?: number;
   /** How long invoke() waits for the exit details after the socket broke (default 2000 ms). */
   crashDetailsWaitMs?: number;
 }
@@ -115,12 +117,16 @@ export class ShimHandle implements ContainerHandle {
   readonly #opts: ShimHandleOptions;
   #removing: Promise<void> | undefined;
   #exit: ContainerExit | undefined;
+  #memoryMb: number | undefined;
+  /** A raise of the memory limit still in flight: load() waits for it (see setMemoryLimit). */
+  #pendingLimit: Promise<void> | undefined;
 
   constructor(opts: ShimHandleOptions) {
     this.#opts = opts;
     this.instanceId = opts.instanceId;
     this.codeDir = opts.codeDir;
     this.socketPath = opts.socketPath;
+    this.#memoryMb = opts.memoryMb;
     // `exited` resolves only for stops the worker did not ask for.
     this.exited = new Promise<ContainerExit>((resolve) => {
       void opts.stopped.then((exit) => {
@@ -131,6 +137,15 @@ export class ShimHandle implements ContainerHandle {
   }
 
   async load(request: LoadRequest): Promise<void> {
+    const pending = this.#pendingLimit;
+    if (pending === undefined) return this.#load(request);
+    // The raise and the load overlap; either failing fails the load.
+    const [limit, load] = await Promise.allSettled([pending, this.#load(request)]);
+    if (load.status === 'rejected') throw load.reason;
+    if (limit.status === 'rejected') throw limit.reason;
+  }
+
+  async #load(request: LoadRequest): Promise<void> {
     let status: number;
     let text: string;
     try {
@@ -157,6 +172,7 @@ export class ShimHandle implements ContainerHandle {
   }
 
   async invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<ShimResult> {
+    if (this.#pendingLimit !== undefined) await this.#pendingLimit;
     try {
       const res = await this.#opts.client.request({
         path: '/invoke',
@@ -191,12 +207,31 @@ export class ShimHandle implements ContainerHandle {
     return new RfError(FunctionErrors.CRASHED, message, { cause, details: { exitCode: exit.exitCode, oomKilled: exit.oomKilled } });
   }
 
+  /**
+   * A change to the current value costs nothing. A raise returns at once and overlaps the
+   * engine's update (about 10 ms with Docker) with writing the code and loading it: load() and
+   * invoke() wait for it, so the function never runs before its limit is set. A lowering is
+   * awaited here (the code must not run with more memory than it is allowed).
+   */
   async setMemoryLimit(memoryMb: number): Promise<void> {
-    if (this.#opts.setMemoryLimit === undefined) return;
+    const apply = this.#opts.setMemoryLimit;
+    if (apply === undefined || memoryMb === this.#memoryMb) return;
     if (this.#exit !== undefined) {
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container has stopped');
     }
-    await this.#opts.setMemoryLimit(memoryMb);
+    const previous = this.#pendingLimit ?? Promise.resolve();
+    const raise = this.#memoryMb !== undefined && memoryMb > this.#memoryMb;
+    this.#memoryMb = memoryMb;
+    const update = previous.then(() => apply(memoryMb));
+    const tracked = update.finally(() => {
+      if (this.#pendingLimit === tracked) this.#pendingLimit = undefined;
+    });
+    this.#pendingLimit = tracked;
+    if (raise) {
+      tracked.catch(() => undefined); // surfaced by load()/invoke()
+      return;
+    }
+    await tracked;
   }
 
   remove(): Promise<void> {

@@ -152,6 +152,21 @@ describe('DockerRuntime isolation', { skip: skipUnless(dockerAvailable(), 'docke
     assert.equal(okOutput(await survivor.result) as unknown, 'alive');
   });
 
+  test('the memory limit seen inside follows setMemoryLimit (a pooled container specialised to a larger function)', async () => {
+    const handle = await runtime.start({ instanceId: `iso${seq++}`, workerId, memoryMb: 128, network: false });
+    await handle.setMemoryLimit(384);
+    await writeFile(
+      join(handle.codeDir, 'index.js'),
+      `const fs = require('node:fs');
+      const read = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return undefined; } };
+      module.exports = () => read('/sys/fs/cgroup/memory.max') ?? read('/sys/fs/cgroup/memory/memory.limit_in_bytes');`,
+    );
+    await handle.load({ functionId: 'iso', version: 1, memoryMb: 384, timeoutMs: 5000, env: {} });
+    const out = okOutput(await handle.invoke(Buffer.from('null'), Date.now() + 5000)) as unknown;
+    assert.equal(out, String(384 * 1024 * 1024));
+    await handle.remove();
+  });
+
   test('a memory hog is OOM-killed at its 128 MB limit: RF_FUNCTION_CRASHED, exited with oomKilled', async () => {
     const { handle, result } = await run(`module.exports = async () => {
         const hold = [];
