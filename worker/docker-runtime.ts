@@ -41,6 +41,8 @@ export interface DockerRuntimeOptions {
   buildImage?: boolean;
   /** Host folder holding each container's code and socket folders (default <tmpdir>/ringfaas-docker). */
   baseDir?: string;
+  /** Network of containers started with spec.network (default 'bridge'). */
+  networkMode?: string;
   /** `uid:gid` the function runs as (default 1000:1000). */
   user?: string;
   /** Most processes + threads per container (default 64). */
@@ -200,7 +202,7 @@ export class DockerRuntime implements ContainerRuntime {
       Labels: { [LABEL_WORKER]: spec.workerId, [LABEL_INSTANCE]: spec.instanceId, [LABEL_DIR]: dir },
       NetworkDisabled: !spec.network,
       HostConfig: {
-        NetworkMode: spec.network ? 'bridge' : 'none',
+        NetworkMode: spec.network ? (this.#opts.networkMode ?? 'bridge') : 'none',
         ReadonlyRootfs: true,
         Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${this.#opts.tmpMb ?? 64}m,mode=1777` },
         Memory: memoryBytes,

@@ -183,7 +183,12 @@ export async function ensureRuntimeImage(options: EnsureRuntimeImageOptions): Pr
     });
   }
   const lockPath = join(options.lockDir ?? tmpdir(), `ringfaas-image-${createHash('sha256').update(imageName).digest('hex').slice(0, 16)}.lock`);
-  const release = await acquireLock(lockPath);
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLock(lockPath);
+  } catch (err) {
+    throw new RfError(WorkerErrors.IMAGE_UNAVAILABLE, `could not take the build lock of the runtime image ${imageName}`, { cause: err, details: { image: imageName } });
+  }
   try {
     if (await imageExists(options.docker, imageName)) return imageName; // another worker built it
     options.logger?.info({ image: imageName }, 'building the runtime image');
