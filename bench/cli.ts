@@ -103,10 +103,15 @@ function common(cmd: Command): Command {
     .option('--cpu-prof', 'run the router / web service / hop 1 under node --cpu-prof (profiles in <results>/profiles)');
 }
 
-async function execute(scenario: string, flags: CommonFlags, settings: PlatformSettings | undefined, body: (launcher: TargetLauncher | undefined) => Promise<ScenarioOutput>): Promise<void> {
+async function execute(
+  scenario: string,
+  flags: CommonFlags,
+  settings: PlatformSettings,
+  body: (launcher: TargetLauncher | undefined) => Promise<ScenarioOutput>,
+  needsLauncher = true,
+): Promise<void> {
   // Platform code is loaded only when a scenario runs, so `ringfaas --help` stays light.
-  const { TargetLauncher } = await import('./platform/targets.ts');
-  const launcher = settings === undefined ? undefined : new TargetLauncher(settings);
+  const launcher = needsLauncher ? new (await import('./platform/targets.ts')).TargetLauncher(settings) : undefined;
   const stopOnSignal = (): void => {
     void launcher?.close().finally(() => process.exit(130));
   };
@@ -123,10 +128,10 @@ async function execute(scenario: string, flags: CommonFlags, settings: PlatformS
     );
     process.stdout.write(`${result.summary.map((s) => `  ${s}`).join('\n')}\n`);
     process.stdout.write(`results: ${files.json}\n         ${files.markdown}\n         ${files.html}\n`);
-    if (settings !== undefined) process.stdout.write(`component logs: ${settings.logDir}\n`);
+    process.stdout.write(`component logs: ${settings.logDir}\n`);
   } catch (err: unknown) {
     process.stderr.write(`bench ${scenario} failed: ${isRfError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
-    if (settings !== undefined) process.stderr.write(`component logs: ${settings.logDir}\n`);
+    process.stderr.write(`component logs: ${settings.logDir}\n`);
     process.exitCode = 1;
   } finally {
     process.off('SIGINT', stopOnSignal);
@@ -213,12 +218,24 @@ export function registerBenchCommands(program: Command): void {
     .action(async (flags: CommonFlags & { timeMs: string; ringSizes: string }) => {
       const { runMicro } = await import('./scenarios/micro.ts');
       const settings = settingsOf(flags);
-      await execute('micro', flags, settings, async (launcher) =>
-        runMicro({
-          redisUrl: await (launcher as TargetLauncher).redisUrl(),
-          timeMs: positiveInt('--time-ms', flags.timeMs),
-          ringSizes: parseList('--ring-sizes', flags.ringSizes),
-        }),
+      const { startRedisServer } = await import('./redis-design/redis-server.ts');
+      await execute(
+        'micro',
+        flags,
+        settings,
+        async () => {
+          const server = settings.redisUrl === undefined ? await startRedisServer() : undefined;
+          try {
+            return await runMicro({
+              redisUrl: settings.redisUrl ?? (server as { url: string }).url,
+              timeMs: positiveInt('--time-ms', flags.timeMs),
+              ringSizes: parseList('--ring-sizes', flags.ringSizes),
+            });
+          } finally {
+            await server?.stop();
+          }
+        },
+        false,
       );
     });
 
@@ -233,13 +250,12 @@ export function registerBenchCommands(program: Command): void {
       const { createBenchRuntime } = await import('./platform/runtime.ts');
       const settings = settingsOf(flags);
       const progress = createProgress(1);
-      await execute('worker', flags, settings, async (launcher) => {
+      await execute('worker', flags, settings, async () => {
         const runtime = await createBenchRuntime(settings.runtime);
         try {
           await runtime.prepare();
           return await runWorkerBench({
             runtime,
-            connectionString: await (launcher as TargetLauncher).connectionString(),
             coldStarts: positiveInt('--cold-starts', flags.coldStarts),
             warmCalls: positiveInt('--warm-calls', flags.warmCalls),
             throughputStages: parseList('--stages', flags.stages),
@@ -252,7 +268,7 @@ export function registerBenchCommands(program: Command): void {
           progress.stop();
           await runtime.close();
         }
-      });
+      }, false);
     });
 
   for (const scenario of ['ring-change', 'failover'] as const) {

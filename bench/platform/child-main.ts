@@ -4,12 +4,15 @@
  * parent (bench/platform/*.ts) passes settings in the environment and gets
  * `{ ready: true, url }` over IPC; SIGTERM stops the child cleanly.
  *
- * RINGFAAS_BENCH_ROLE = redis-web | redis-worker | hop-proxy | hop-container
+ * RINGFAAS_BENCH_ROLE = redis-web | redis-worker | hop-proxy | hop-container | lone-worker
+ * (lone-worker: one ringfaas worker on in-memory stores holding the benchmark function; its
+ * ready URL is the worker's invoke URL for it. For the worker benchmark.)
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { openStores } from '../../storage/index.ts';
+import { createMemoryStores } from '../../storage/index.ts';
+import { startWorker } from '../../worker/index.ts';
 import { startRedisWebService } from '../redis-design/web-service.ts';
 import { startRedisWorker } from '../redis-design/redis-worker.ts';
 import { redisKeys } from '../redis-design/keys.ts';
@@ -28,6 +31,7 @@ async function main(): Promise<void> {
   const closers: Array<() => Promise<void>> = [];
   let url: string;
   if (role === 'redis-web' || role === 'redis-worker') {
+    const { openStores } = await import('../../storage/index.ts');
     const stores = await openStores({ connectionString: required('RINGFAAS_STORAGE_CONNECTION_STRING') });
     const redis = new Redis(required('RINGFAAS_REDIS_URL'), { maxRetriesPerRequest: 2 });
     const keys = redisKeys(process.env.RINGFAAS_BENCH_REDIS_PREFIX ?? 'rf:');
@@ -75,6 +79,40 @@ async function main(): Promise<void> {
       await runtime.close();
     });
     url = hop.url;
+  } else if (role === 'lone-worker') {
+    const runtime = await createBenchRuntime(required('RINGFAAS_RUNTIME') as RuntimeKind);
+    const stores = createMemoryStores();
+    const zip = readFileSync(required('RINGFAAS_BENCH_ZIP_FILE'));
+    const now = new Date().toISOString();
+    const functionId = 'benchnoop';
+    await stores.artifacts.put(functionId, 1, zip);
+    await stores.functions.create({
+      id: functionId,
+      name: 'bench-noop',
+      memorySize: 128,
+      timeoutMs: 10_000,
+      idleTimeoutMs: 15 * 60_000,
+      version: 1,
+      codeSha256: '',
+      codeSize: zip.length,
+      createdAt: now,
+      updatedAt: now,
+      env: {},
+    });
+    const worker = await startWorker({
+      id: required('RINGFAAS_WORKER_ID'),
+      capacityMb: Number(process.env.RINGFAAS_WORKER_MEMORY_MB ?? 4096),
+      coldPoolSize: Number(process.env.RINGFAAS_COLD_POOL_SIZE ?? 2),
+      runtime,
+      stores,
+      logger: log,
+    });
+    closers.push(async () => {
+      await worker.close();
+      await runtime.close();
+      await stores.close();
+    });
+    url = `${worker.address}/invoke/${functionId}`;
   } else {
     throw new Error(`unknown RINGFAAS_BENCH_ROLE ${role}`);
   }

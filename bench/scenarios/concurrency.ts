@@ -7,8 +7,8 @@ import { runStages, type StageRun } from '../load/generator.ts';
 import { histogram, type StageStats } from '../load/stats.ts';
 import type { ReportChart, ReportTable, ScenarioOutput } from '../report/result.ts';
 import type { Progress } from '../report/progress.ts';
-import type { RunningTarget, TargetLauncher, TargetSpec } from '../platform/targets.ts';
-import { targetName } from '../platform/targets.ts';
+import type { RunningTarget, TargetLauncher } from '../platform/targets.ts';
+import { targetName, type TargetSpec } from '../platform/target-spec.ts';
 
 /** The seed's stages: 1 to 15 concurrent callers. */
 export const SEED_STAGES: readonly number[] = Array.from({ length: 15 }, (_, i) => i + 1);

@@ -1,0 +1,14 @@
+import { spawnChild, waitReady } from './platform/children.ts';
+import { functionSource, zipIndex } from './functions/code.ts';
+import { createLoadClient } from './load/client.ts';
+import { runStages } from './load/generator.ts';
+const mode = process.argv[2] as string;
+const child = spawnChild({ name: `prev-${mode}`, main: 'bench/.tmp-host.mts', env: process.env, logDir: '/tmp/rfprev', ipc: true, args: [mode], nodeFlags: process.argv[3] === 'prof' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/rfprev/prof'] : [] });
+const base = await waitReady(child, 120000);
+const res = await fetch(`${base}/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ memorySize: 128, name: 'prev', zipFile: zipIndex(await functionSource('instance-id')).toString('base64') }) });
+const id = ((await res.json()) as { id: string }).id;
+const client = createLoadClient(`${base}/functions/${id}/invoke`, { connections: 15 });
+const runs = await runStages({ client, stages: [15, 15, 15], stageMs: 6000 });
+for (const r of runs) console.log(mode, JSON.stringify({ c: r.stats.concurrency, rps: r.stats.throughputRps, p50: r.stats.p50Ms, p99: r.stats.p99Ms, inst: r.stats.instances, cold: r.stats.coldStarts, err: r.stats.errors, workers: r.stats.workers, codes: r.stats.errorCodes }));
+await client.close();
+await child.stop();
