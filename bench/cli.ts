@@ -27,6 +27,7 @@ interface CommonFlags {
   docs: boolean;
   logLevel: string;
   cpuProf?: boolean;
+  layout: string;
 }
 
 function positiveInt(name: string, text: string): number {
@@ -71,6 +72,11 @@ function runtimeOf(flags: CommonFlags): RuntimeKind {
   return r;
 }
 
+function layoutOf(text: string): 'processes' | 'shared' {
+  if (text !== 'processes' && text !== 'shared') throw new RfError(BenchErrors.OPTION_INVALID, `--layout must be processes or shared, got '${text}'`);
+  return text;
+}
+
 function settingsOf(flags: CommonFlags, extra: Partial<PlatformSettings> = {}): PlatformSettings {
   const redisUrl = flags.redisUrl ?? process.env.RINGFAAS_REDIS_URL;
   return {
@@ -84,6 +90,7 @@ function settingsOf(flags: CommonFlags, extra: Partial<PlatformSettings> = {}): 
     logDir: join(tmpdir(), 'ringfaas-bench-logs', new Date().toISOString().replace(/[:.]/g, '-')),
     logLevel: flags.logLevel,
     readyTimeoutMs: 180_000,
+    layout: layoutOf(flags.layout),
     ...(flags.cpuProf === true ? { frontNodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(flags.resultsDir, 'profiles')}`] } : {}),
     ...extra,
   };
@@ -100,6 +107,7 @@ function common(cmd: Command): Command {
     .option('--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results'))
     .option('--no-docs', 'do not regenerate docs/benchmarks.md')
     .option('--log-level <level>', 'log level of the started components', 'warn')
+    .option('--layout <layout>', 'processes (each component its own process, Azurite) or shared (each platform in one process, in-memory stores)', 'processes')
     .option('--cpu-prof', 'run the router / web service / hop 1 under node --cpu-prof (profiles in <results>/profiles)');
 }
 

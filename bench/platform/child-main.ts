@@ -4,7 +4,7 @@
  * parent (bench/platform/*.ts) passes settings in the environment and gets
  * `{ ready: true, url }` over IPC; SIGTERM stops the child cleanly.
  *
- * RINGFAAS_BENCH_ROLE = redis-web | redis-worker | hop-proxy | hop-container | lone-worker
+ * RINGFAAS_BENCH_ROLE = redis-web | redis-worker | hop-proxy | hop-container | lone-worker | hosted
  * (lone-worker: one ringfaas worker on in-memory stores holding the benchmark function; its
  * ready URL is the worker's invoke URL for it. For the worker benchmark.)
  */
@@ -18,6 +18,7 @@ import { startRedisWorker } from '../redis-design/redis-worker.ts';
 import { redisKeys } from '../redis-design/keys.ts';
 import { startContainerHop, startProxyHop } from '../limit/chain.ts';
 import { createBenchRuntime, type RuntimeKind } from './runtime.ts';
+import { startHosted } from './hosted.ts';
 
 function required(name: string): string {
   const v = process.env[name];
@@ -79,6 +80,21 @@ async function main(): Promise<void> {
       await runtime.close();
     });
     url = hop.url;
+  } else if (role === 'hosted') {
+    const kind = required('RINGFAAS_BENCH_PLATFORM') as 'ringfaas' | 'redis-design' | 'limit';
+    const hosted = await startHosted({
+      kind,
+      workers: Number(required('RINGFAAS_BENCH_WORKERS')),
+      workerMemoryMb: Number(required('RINGFAAS_WORKER_MEMORY_MB')),
+      coldPoolSize: Number(process.env.RINGFAAS_COLD_POOL_SIZE ?? 2),
+      runtime: required('RINGFAAS_RUNTIME') as RuntimeKind,
+      ...(process.env.RINGFAAS_REDIS_URL === undefined ? {} : { redisUrl: process.env.RINGFAAS_REDIS_URL }),
+      ...(kind === 'limit' ? { zip: readFileSync(required('RINGFAAS_BENCH_ZIP_FILE')), containers: Number(required('RINGFAAS_BENCH_CONTAINERS')) } : {}),
+      memoryMb: Number(process.env.RINGFAAS_BENCH_MEMORY_MB ?? 128),
+      log,
+    });
+    closers.push(() => hosted.close());
+    url = hosted.url;
   } else if (role === 'lone-worker') {
     const runtime = await createBenchRuntime(required('RINGFAAS_RUNTIME') as RuntimeKind);
     const stores = createMemoryStores();

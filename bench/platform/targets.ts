@@ -17,7 +17,6 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RfError } from '../../errors/index.ts';
-import { startAzurite } from '../../storage/index.ts';
 import { BenchErrors } from '../errors.ts';
 import { functionSource, zipIndex } from '../functions/code.ts';
 import { startRedisServer, freePort, type RunningRedisServer } from '../redis-design/redis-server.ts';
@@ -44,6 +43,12 @@ export interface PlatformSettings {
   logLevel: string;
   /** Bound on each component's start, ms. */
   readyTimeoutMs: number;
+  /**
+   * processes (default): each router, worker, web service and hop its own process, storage in
+   * Azurite; shared: each target's whole platform in one process on in-memory stores
+   * (hosted.ts).
+   */
+  layout?: 'processes' | 'shared';
   /** Node flags for the router/web-service/hop-1 process (e.g. --cpu-prof). */
   frontNodeFlags?: string[];
 }
@@ -71,6 +76,11 @@ export class TargetLauncher {
   }
 
   async start(spec: TargetSpec): Promise<RunningTarget> {
+    if (this.#settings.layout === 'shared' && (spec.kind === 'ringfaas' || spec.kind === 'redis-design' || spec.kind === 'limit')) {
+      const hosted = await this.#hosted(spec.kind);
+      if (spec.kind === 'limit') return { name: 'limit', invokeUrl: hosted.baseUrl, stop: hosted.stop };
+      return this.#deployed(spec.kind, hosted);
+    }
     switch (spec.kind) {
       case 'ringfaas':
         return this.#deployed('ringfaas', await this.#ringfaas());
@@ -135,7 +145,8 @@ export class TargetLauncher {
   }
 
   #connectionString(): Promise<string> {
-    this.#azurite ??= startAzurite({});
+    // Loaded on first use: the shared layout runs without Azure storage.
+    this.#azurite ??= import('../../storage/index.ts').then((storage) => storage.startAzurite({}));
     return this.#azurite.then((a) => a.connectionString);
   }
 
@@ -148,6 +159,43 @@ export class TargetLauncher {
 
   #env(extra: Record<string, string>): NodeJS.ProcessEnv {
     return { ...process.env, RINGFAAS_LOG_LEVEL: this.#settings.logLevel, ...extra };
+  }
+
+  async #hosted(kind: 'ringfaas' | 'redis-design' | 'limit'): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+    const s = this.#settings;
+    const extra: Record<string, string> = {};
+    if (kind === 'redis-design') extra.RINGFAAS_REDIS_URL = await this.#redisUrl();
+    if (kind === 'limit') {
+      const dir = await mkdtemp(join(tmpdir(), 'ringfaas-limit-'));
+      extra.RINGFAAS_BENCH_ZIP_FILE = join(dir, 'function.zip');
+      await writeFile(extra.RINGFAAS_BENCH_ZIP_FILE, zipIndex(await functionSource('instance-id')));
+      extra.RINGFAAS_BENCH_CONTAINERS = String(s.limitContainers);
+    }
+    const child = spawnChild({
+      name: `hosted-${kind}`,
+      main: 'bench/platform/child-main.ts',
+      logDir: s.logDir,
+      ipc: true,
+      ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+      env: this.#env({
+        ...extra,
+        RINGFAAS_BENCH_ROLE: 'hosted',
+        RINGFAAS_BENCH_PLATFORM: kind,
+        RINGFAAS_BENCH_WORKERS: String(s.workers),
+        RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
+        RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
+        RINGFAAS_RUNTIME: s.runtime,
+        RINGFAAS_BENCH_MEMORY_MB: String(s.functionMemoryMb),
+      }),
+    });
+    try {
+      const baseUrl = await waitReady(child, s.readyTimeoutMs);
+      if (kind === 'ringfaas') await waitHttp(`${baseUrl}/workers`, Date.now() + s.readyTimeoutMs, (body) => listedWorkers(body) >= s.workers, child.name);
+      return { baseUrl, stop: () => child.stop() };
+    } catch (err) {
+      await child.stop();
+      throw err;
+    }
   }
 
   async #ringfaas(): Promise<{ baseUrl: string; stop(): Promise<void> }> {
