@@ -33,6 +33,8 @@ function settings(extra: Partial<PlatformSettings> = {}): PlatformSettings {
     logDir: join(dir, 'logs'),
     logLevel: 'warn',
     readyTimeoutMs: 60_000,
+    // One process per platform on in-memory stores: runs without Azure storage, and fast.
+    layout: 'shared',
     ...extra,
   };
 }
