@@ -132,7 +132,11 @@ async function execute(
         resultsDir: flags.resultsDir,
         ...(flags.docs ? { docPath: join(projectRoot, 'docs', 'benchmarks.md') } : {}),
       },
-      () => body(launcher),
+      async () => {
+        const output = await body(launcher);
+        const { workers, workerMemoryMb, coldPoolSize, runtime, functionMemoryMb, layout } = settings;
+        return { ...output, settings: { ...output.settings, platform: { layout: layout ?? 'processes', runtime, workers, workerMemoryMb, coldPoolSize, functionMemoryMb } } };
+      },
     );
     process.stdout.write(`${result.summary.map((s) => `  ${s}`).join('\n')}\n`);
     process.stdout.write(`results: ${files.json}\n         ${files.markdown}\n         ${files.html}\n`);
