@@ -2,3 +2,15 @@
 export type * from './types.ts';
 export { StorageErrors } from './errors.ts';
 export { MemoryFunctionStore, MemoryArtifactStore, MemoryMembershipStore, createMemoryStores } from './memory-stores.ts';
+export { openStores, FUNCTIONS_TABLE, WORKERS_TABLE, DEPLOYMENTS_CONTAINER, type OpenStoresOptions } from './open-stores.ts';
+export { AzureTableFunctionStore, type AzureTableFunctionStoreOptions } from './azure-table-function-store.ts';
+export { AzureTableMembershipStore, type AzureTableMembershipStoreOptions } from './azure-table-membership-store.ts';
+export { AzureBlobArtifactStore, artifactBlobName, type AzureBlobArtifactStoreOptions } from './azure-blob-artifact-store.ts';
+export {
+  startAzurite,
+  azuriteConnectionString,
+  AZURITE_ACCOUNT_NAME,
+  AZURITE_ACCOUNT_KEY,
+  type AzuriteOptions,
+  type AzuriteHandle,
+} from './azurite.ts';

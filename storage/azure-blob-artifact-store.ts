@@ -1,0 +1,87 @@
+/**
+ * ArtifactStore on an Azure Blob container (`deployments`): one block blob per function
+ * version, named `<functionId>/<version>.zip`, so every version of a function shares the
+ * prefix `<functionId>/`.
+ */
+import type { ContainerClient } from '@azure/storage-blob';
+import { RfError } from '../errors/index.ts';
+import { StorageErrors } from './errors.ts';
+import { bounded, statusOf, type AzureCallContext } from './azure-errors.ts';
+import type { ArtifactStore } from './types.ts';
+
+/** The blob name of one version's code. */
+export function artifactBlobName(functionId: string, version: number): string {
+  return `${functionId}/${version}.zip`;
+}
+
+export interface AzureBlobArtifactStoreOptions extends AzureCallContext {
+  /** A client on the `deployments` container (created beforehand, see openStores). */
+  container: ContainerClient;
+  /**
+   * Deadline of an upload or a download, which move up to tens of MB; default 30000 ms.
+   * A refused connection still fails at once.
+   */
+  transferTimeoutMs?: number;
+}
+
+export class AzureBlobArtifactStore implements ArtifactStore {
+  readonly #container: ContainerClient;
+  readonly #ctx: AzureCallContext;
+  readonly #transferTimeoutMs: number;
+
+  constructor(options: AzureBlobArtifactStoreOptions) {
+    this.#container = options.container;
+    this.#ctx = { operationTimeoutMs: options.operationTimeoutMs, secrets: options.secrets };
+    this.#transferTimeoutMs = Math.max(options.transferTimeoutMs ?? 30_000, options.operationTimeoutMs);
+  }
+
+  async put(functionId: string, version: number, zip: Buffer): Promise<void> {
+    const blob = this.#container.getBlockBlobClient(artifactBlobName(functionId, version));
+    await bounded(
+      this.#ctx,
+      'artifacts.put',
+      (abortSignal) =>
+        blob.uploadData(zip, { abortSignal, blobHTTPHeaders: { blobContentType: 'application/zip' } }),
+      undefined,
+      this.#transferTimeoutMs,
+    );
+  }
+
+  async get(functionId: string, version: number): Promise<Buffer> {
+    const blob = this.#container.getBlobClient(artifactBlobName(functionId, version));
+    return bounded(
+      this.#ctx,
+      'artifacts.get',
+      (abortSignal) => blob.downloadToBuffer(0, undefined, { abortSignal }),
+      (err) => {
+        if (statusOf(err) === 404) {
+          throw new RfError(StorageErrors.NOT_FOUND, `no code for function '${functionId}' version ${version}`);
+        }
+        throw err;
+      },
+      this.#transferTimeoutMs,
+    );
+  }
+
+  async delete(functionId: string, version: number): Promise<void> {
+    const blob = this.#container.getBlobClient(artifactBlobName(functionId, version));
+    await bounded(this.#ctx, 'artifacts.delete', (abortSignal) => blob.deleteIfExists({ abortSignal }));
+  }
+
+  async deleteAll(functionId: string): Promise<void> {
+    const names = await bounded(this.#ctx, 'artifacts.list', async (abortSignal) => {
+      const found: string[] = [];
+      for await (const item of this.#container.listBlobsFlat({ prefix: `${functionId}/`, abortSignal })) {
+        found.push(item.name);
+      }
+      return found;
+    });
+    await Promise.all(
+      names.map((name) =>
+        bounded(this.#ctx, 'artifacts.delete', (abortSignal) =>
+          this.#container.getBlobClient(name).deleteIfExists({ abortSignal }),
+        ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * How the Azure stores talk to the SDKs: every call is bounded in time and every driver
+ * failure becomes an RfError, whose message never carries the account key or a SAS.
+ */
+import { RfError } from '../errors/index.ts';
+import { StorageErrors } from './errors.ts';
+
+/** What every Azure store needs besides its SDK client. */
+export interface AzureCallContext {
+  /** Deadline of one operation (including the SDK's own retries). */
+  operationTimeoutMs: number;
+  /** Strings that must never appear in an error message (the account key, a SAS). */
+  secrets: readonly string[];
+}
+
+/** The HTTP status of an SDK error (RestError), when it has one. */
+export function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = (err as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Removes every secret from a text, plus anything shaped like a SAS signature. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
+  return out.replace(/([?&;]?sig=)[^&;\s"']+/gi, '$1[redacted]');
+}
+
+/** A short, secret-free reason for a driver failure: its code or status, never its request. */
+function reasonOf(err: unknown, secrets: readonly string[]): string {
+  if (typeof err !== 'object' || err === null) return redact(String(err), secrets);
+  const e = err as { name?: unknown; code?: unknown; statusCode?: unknown; message?: unknown };
+  const parts: string[] = [];
+  if (typeof e.statusCode === 'number') parts.push(`HTTP ${e.statusCode}`);
+  if (typeof e.code === 'string' && e.code.length > 0) parts.push(e.code);
+  if (parts.length === 0 && typeof e.name === 'string') parts.push(e.name);
+  if (typeof e.message === 'string' && e.message.length > 0) {
+    // The first line only: SDK messages may go on with the request they failed on.
+    parts.push(e.message.split('\n', 1)[0]!.slice(0, 200));
+  }
+  return redact(parts.join(' '), secrets);
+}
+
+/** Wraps a driver failure as RF_STORAGE_UNAVAILABLE with `cause`, the message secret-free. */
+export function unavailable(what: string, err: unknown, secrets: readonly string[]): RfError {
+  if (err instanceof RfError) return err;
+  return new RfError(StorageErrors.UNAVAILABLE, `storage operation ${what} failed: ${reasonOf(err, secrets)}`, {
+    cause: err,
+  });
+}
+
+/**
+ * Runs one SDK operation with an abort signal that fires at the deadline, and gives up at the
+ * deadline even if the SDK ignores the signal. `handle` maps the expected HTTP answers (404,
+ * 409, 412) to results or coded errors; whatever it rethrows, and every other failure, becomes
+ * RF_STORAGE_UNAVAILABLE.
+ */
+export async function bounded<T>(
+  ctx: AzureCallContext,
+  what: string,
+  run: (abortSignal: AbortSignal) => Promise<T>,
+  handle?: (err: unknown) => T,
+  timeoutMs: number = ctx.operationTimeoutMs,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new RfError(StorageErrors.UNAVAILABLE, `storage operation ${what} timed out after ${timeoutMs} ms`);
+      controller.abort(err);
+      reject(err);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), deadline]);
+  } catch (err) {
+    if (controller.signal.aborted) {
+      throw new RfError(StorageErrors.UNAVAILABLE, `storage operation ${what} timed out after ${timeoutMs} ms`, {
+        cause: err,
+      });
+    }
+    if (handle !== undefined && !(err instanceof RfError)) {
+      try {
+        return handle(err);
+      } catch (mapped) {
+        throw unavailable(what, mapped, ctx.secrets);
+      }
+    }
+    throw unavailable(what, err, ctx.secrets);
+  } finally {
+    clearTimeout(timer);
+  }
+}

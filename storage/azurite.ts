@@ -1,0 +1,248 @@
+/**
+ * The embedded Azure Storage emulator: Azurite's Blob and Table services, each run as a child
+ * process of ours on loopback.
+ *
+ * Azurite has no public in-process API, so we run its own CLI entry points
+ * (`dist/src/blob/main.js`, `dist/src/table/main.js`) under a tiny wrapper that ties the
+ * child's life to ours: the wrapper holds a pipe on its stdin, and when that pipe closes (we
+ * called `stop()`, or we died, even by SIGKILL) it asks Azurite to shut down cleanly (SIGINT,
+ * which saves the on-disk database) and exits. Ports are chosen by us (Azurite's Table
+ * service cannot report a port picked by the OS), so a port asked as 0 is a free port found
+ * just before the start; if another process takes it in between, the start fails clearly.
+ *
+ * Azurite's own output never reaches our stdout: it goes to `<dataDir>/azurite.log` when a
+ * data folder is given, and is dropped otherwise (the last lines are kept in memory for the
+ * error raised when a service fails to start).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { Socket, createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { RfError } from '../errors/index.ts';
+import { StorageErrors } from './errors.ts';
+
+/** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
+export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
+export const AZURITE_ACCOUNT_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export interface AzuriteOptions {
+  /** Folder for Azurite's data (kept across restarts) and its log; absent = in memory. */
+  dataDir?: string;
+  /** Listening address, default 127.0.0.1. */
+  host?: string;
+  /** Blob service port; 0 (default) picks a free port. */
+  blobPort?: number;
+  /** Table service port; 0 (default) picks a free port. */
+  tablePort?: number;
+  /** How long to wait for each service to accept connections, default 15000 ms. */
+  startTimeoutMs?: number;
+}
+
+/** A running Azurite. */
+export interface AzuriteHandle {
+  /** Connection string for the well-known dev account on these endpoints. */
+  connectionString: string;
+  blobPort: number;
+  tablePort: number;
+  /** Stops both services (data on disk is saved first) and waits for the processes to exit. */
+  stop(): Promise<void>;
+}
+
+/** Connection string of the Azurite dev account for the given endpoints. */
+export function azuriteConnectionString(host: string, blobPort: number, tablePort: number): string {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return (
+    `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+    `BlobEndpoint=http://${h}:${blobPort}/${AZURITE_ACCOUNT_NAME};` +
+    `TableEndpoint=http://${h}:${tablePort}/${AZURITE_ACCOUNT_NAME};`
+  );
+}
+
+/**
+ * Runs inside the child: ties its life to our stdin pipe, then loads Azurite's CLI entry
+ * (given as the first argument) with the remaining arguments as its command line.
+ */
+const WRAPPER = `
+const main = process.argv[1];
+process.argv = [process.argv[0], main, ...process.argv.slice(2)];
+let stopping = false;
+const shutdown = () => {
+  if (stopping) return;
+  stopping = true;
+  process.stdin.destroy();
+  setTimeout(() => process.exit(0), 4000).unref();
+  process.kill(process.pid, 'SIGINT');
+};
+process.stdin.on('end', shutdown);
+process.stdin.on('error', shutdown);
+process.stdin.on('close', shutdown);
+process.stdin.resume();
+process.on('SIGTERM', shutdown);
+require(main);
+`;
+
+type Service = 'blob' | 'table';
+
+const STOP_GRACE_MS = 6000;
+const TAIL_BYTES = 4096;
+
+/** Finds a free TCP port on `host` (listen on 0, read it, close). */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves when host:port accepts a TCP connection. */
+function tryConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.connect({ host, port });
+  });
+}
+interface RunningService {
+  child: ChildProcess;
+  exited: Promise<void>;
+  tail(): string;
+  hasExited(): boolean;
+}
+
+function startService(
+  service: Service,
+  azuriteDir: string,
+  args: string[],
+  log: WriteStream | undefined,
+): RunningService {
+  const main = join(azuriteDir, 'dist', 'src', service, 'main.js');
+  const child = spawn(process.execPath, ['-e', WRAPPER, main, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    windowsHide: true,
+  });
+  let tail = '';
+  let exited = false;
+  const collect = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
+    log?.write(chunk);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  // A closed pipe on our side (the child died) must not crash us.
+  child.stdin?.on('error', () => {});
+  const exitedPromise = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+    child.once('error', (err) => {
+      tail = `${tail}\n${err.message}`.slice(-TAIL_BYTES);
+      exited = true;
+      resolve();
+    });
+  });
+  return { child, exited: exitedPromise, tail: () => tail, hasExited: () => exited };
+}
+
+async function stopService(running: RunningService): Promise<void> {
+  if (running.hasExited()) return;
+  running.child.stdin?.end();
+  const timer = setTimeout(() => running.child.kill('SIGKILL'), STOP_GRACE_MS);
+  try {
+    await running.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitListening(
+  service: Service,
+  running: RunningService,
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (running.hasExited()) {
+      throw new RfError(StorageErrors.UNAVAILABLE, `Azurite ${service} service exited during start-up: ${running.tail().trim()}`);
+    }
+    if (await tryConnect(host, port)) return;
+    if (Date.now() >= deadline) {
+      throw new RfError(
+        StorageErrors.UNAVAILABLE,
+        `Azurite ${service} service did not accept connections on ${host}:${port} within ${timeoutMs} ms: ${running.tail().trim()}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Starts Azurite's Blob and Table services on loopback and resolves once both accept
+ * connections (about a second). Data lives in `dataDir` (kept across restarts) or in memory.
+ * Fails with RF_STORAGE_UNAVAILABLE (with Azurite's last output) when a service cannot start.
+ */
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
+  const host = options.host ?? '127.0.0.1';
+  const startTimeoutMs = options.startTimeoutMs ?? 15_000;
+  const azuriteDir = dirname(createRequire(import.meta.url).resolve('azurite/package.json'));
+  const blobPort = options.blobPort !== undefined && options.blobPort !== 0 ? options.blobPort : await freePort(host);
+  let tablePort = options.tablePort !== undefined && options.tablePort !== 0 ? options.tablePort : await freePort(host);
+  while (tablePort === blobPort) tablePort = await freePort(host);
+
+  const common = ['--skipApiVersionCheck', '--loose', '--disableTelemetry', '--disableProductStyleUrl'];
+  let log: WriteStream | undefined;
+  if (options.dataDir !== undefined) {
+    mkdirSync(options.dataDir, { recursive: true });
+    common.push('--location', options.dataDir);
+    log = createWriteStream(join(options.dataDir, 'azurite.log'), { flags: 'a' });
+    log.on('error', () => {});
+  } else {
+    common.push('--inMemoryPersistence', '--silent');
+  }
+
+  const blob = startService('blob', azuriteDir, ['--blobHost', host, '--blobPort', String(blobPort), ...common], log);
+  const table = startService('table', azuriteDir, ['--tableHost', host, '--tablePort', String(tablePort), ...common], log);
+  // Belt and braces for a normal exit of our process; a crash is covered by the stdin pipe.
+  const onExit = (): void => {
+    blob.child.kill('SIGINT');
+    table.child.kill('SIGINT');
+  };
+  process.once('exit', onExit);
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await Promise.all([stopService(blob), stopService(table)]);
+      process.removeListener('exit', onExit);
+      if (log !== undefined) await new Promise<void>((resolve) => log.end(resolve));
+    })();
+    return stopped;
+  };
+
+  try {
+    await Promise.all([
+      waitListening('blob', blob, host, blobPort, startTimeoutMs),
+      waitListening('table', table, host, tablePort, startTimeoutMs),
+    ]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { connectionString: azuriteConnectionString(host, blobPort, tablePort), blobPort, tablePort, stop };
+}
