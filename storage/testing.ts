@@ -1,0 +1,55 @@
+/**
+ * Storage for tests of every area: a real in-memory Azurite on free ports, and the stores of
+ * either kind behind one call. Azurite is an npm dependency of ringfaas, so it is always
+ * available: a failure to start it fails the test, it never skips.
+ */
+import { startAzurite, type AzuriteHandle } from './azurite.ts';
+import { createMemoryStores } from './memory-stores.ts';
+import { openStores } from './open-stores.ts';
+import type { Stores } from './types.ts';
+
+/** Starts Azurite in memory on free loopback ports; `stop()` when done. */
+export function startTestAzurite(): Promise<AzuriteHandle> {
+  return startAzurite({});
+}
+
+export type TestStoresKind = 'memory' | 'azure';
+
+/** Stores for a test, plus what backs them. `close()` closes the stores and stops Azurite. */
+export interface TestStores {
+  kind: TestStoresKind;
+  stores: Stores;
+  /** The Azurite behind the `azure` kind. */
+  azurite?: AzuriteHandle;
+  /** Its connection string (for child processes of the test). */
+  connectionString?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens stores of the given kind: `memory` (in-process) or `azure` (the Azure implementations
+ * on a fresh in-memory Azurite of their own).
+ */
+export async function openTestStores(kind: TestStoresKind, options: { operationTimeoutMs?: number } = {}): Promise<TestStores> {
+  if (kind === 'memory') {
+    const stores = createMemoryStores();
+    return { kind, stores, close: () => stores.close() };
+  }
+  const azurite = await startTestAzurite();
+  try {
+    const stores = await openStores({ connectionString: azurite.connectionString, ...options });
+    return {
+      kind,
+      stores,
+      azurite,
+      connectionString: azurite.connectionString,
+      close: async () => {
+        await stores.close();
+        await azurite.stop();
+      },
+    };
+  } catch (err) {
+    await azurite.stop();
+    throw err;
+  }
+}
