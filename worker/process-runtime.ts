@@ -4,12 +4,15 @@
  * network and file system. For machines without Docker and for fast tests; a production
  * worker uses DockerRuntime.
  *
- * Folders: <baseDir>/<workerId>/<instanceId>/{code,run}, with a `pid` file, so that a worker
- * restarted after a crash finds and kills the shims of its earlier run (removeLeftovers). The
+ * Folders: <baseDir>/<workerId>/<instanceId>/{code,run,tmp}, with a `pid` file, so that a
+ * worker restarted after a crash finds and kills the shims of its earlier run (removeLeftovers).
+ * The socket is run/shim.sock, or <os tmpdir>/rf-<hash of the folder>.sock when that path is
+ * too long for a Unix socket (MAX_SOCKET_PATH_BYTES: a long base folder or worker id). The
  * shims also exit on their own when the worker dies: their stdin is a pipe from the worker
  * (`--exit-with-stdin`).
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +20,15 @@ import type { Logger } from 'pino';
 import { RfError } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
 import type { ContainerExit, ContainerHandle, ContainerRuntime, ContainerSpec } from './runtime.ts';
-import { createShimClient, SHIM_SOCKET_NAME, ShimHandle, shimPath, waitForShim } from './shim-client.ts';
+import {
+  createShimClient,
+  MAX_SOCKET_PATH_BYTES,
+  SHIM_SOCKET_NAME,
+  ShimHandle,
+  shimPath,
+  socketPathFits,
+  waitForShim,
+} from './shim-client.ts';
 
 export interface ProcessRuntimeOptions {
   /** Folder holding every container's folder (default <os tmpdir>/ringfaas-process). */
@@ -77,7 +88,12 @@ export class ProcessRuntime implements ContainerRuntime {
     const codeDir = join(dir, 'code');
     const runDir = join(dir, 'run');
     const tmpDir = join(dir, 'tmp');
-    const socketPath = join(runDir, SHIM_SOCKET_NAME);
+    const socketPath = this.#socketPath(dir);
+    if (!socketPathFits(socketPath)) {
+      throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the socket path is too long, even in the temp folder', {
+        details: { socketPath, maxBytes: MAX_SOCKET_PATH_BYTES },
+      });
+    }
     try {
       await mkdir(codeDir, { recursive: true });
       await mkdir(runDir, { recursive: true });
@@ -112,7 +128,13 @@ export class ProcessRuntime implements ContainerRuntime {
       };
       child.stdout.on('data', onData);
     });
-    child.stderr.on('data', (chunk: Buffer) => log?.debug({ stderr: chunk.toString().slice(0, 2000) }, 'shim output'));
+    // The start of the shim's stderr is kept for the error of a failed start.
+    let startStderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (startStderr.length < 2000) startStderr += text.slice(0, 2000 - startStderr.length);
+      log?.debug({ stderr: text.slice(0, 2000) }, 'shim output');
+    });
     if (child.pid !== undefined) await writeFile(join(dir, 'pid'), String(child.pid)).catch(() => undefined);
 
     const client = createShimClient(socketPath);
@@ -125,6 +147,7 @@ export class ProcessRuntime implements ContainerRuntime {
         await stopped;
       }
       await rm(dir, { recursive: true, force: true });
+      if (!socketPath.startsWith(dir)) await rm(socketPath, { force: true });
     };
     const handle = new ShimHandle({ instanceId: spec.instanceId, codeDir, socketPath, client, stopped, destroy });
 
@@ -141,7 +164,7 @@ export class ProcessRuntime implements ContainerRuntime {
     if (outcome !== 'ready') {
       await handle.remove();
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, outcome === 'exited' ? 'the shim process exited at start' : `the shim did not start within ${timeoutMs} ms`, {
-        details: { instanceId: spec.instanceId },
+        details: { instanceId: spec.instanceId, stderr: startStderr.trim() },
       });
     }
     // The ready line comes after listen(); one health round trip also opens the keep-alive connection.
@@ -152,6 +175,16 @@ export class ProcessRuntime implements ContainerRuntime {
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the shim did not answer', { cause: err });
     }
     return handle;
+  }
+
+  /**
+   * The shim's socket: <dir>/run/shim.sock, or, when that path is too long for a Unix socket
+   * (a long base folder or worker id), a short one derived from <dir> under the temp folder.
+   */
+  #socketPath(dir: string): string {
+    const inDir = join(dir, 'run', SHIM_SOCKET_NAME);
+    if (socketPathFits(inDir)) return inDir;
+    return join(tmpdir(), `rf-${createHash('sha256').update(dir).digest('hex').slice(0, 24)}.sock`);
   }
 
   async removeLeftovers(workerId: string): Promise<number> {
@@ -174,6 +207,8 @@ export class ProcessRuntime implements ContainerRuntime {
         }
       }
       await rm(dir, { recursive: true, force: true });
+      const socketPath = this.#socketPath(dir);
+      if (!socketPath.startsWith(dir)) await rm(socketPath, { force: true });
       removed++;
     }
     return removed;

@@ -36,6 +36,17 @@ export const SHIM_LIMITS = {
   maxOutputBytes: 6 * 1024 * 1024,
 } as const;
 
+/**
+ * Longest Unix socket path, bytes (sun_path: 108 on Linux, 104 on macOS, NUL included; Linux
+ * silently truncates a longer one). The shim refuses a longer path at start.
+ */
+export const MAX_SOCKET_PATH_BYTES = 103;
+
+/** True when a Unix socket can be bound and reached at `socketPath`. */
+export function socketPathFits(socketPath: string): boolean {
+  return Buffer.byteLength(socketPath) <= MAX_SOCKET_PATH_BYTES;
+}
+
 /** Request header carrying the invocation's deadline (epoch ms). */
 export const DEADLINE_HEADER = 'x-ringfaas-deadline';
 

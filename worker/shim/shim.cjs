@@ -417,20 +417,36 @@ server.keepAliveTimeout = 0; // the worker holds one connection for the containe
 server.headersTimeout = 0;
 server.requestTimeout = 0;
 
+/**
+ * Longest Unix socket path, bytes: sun_path holds 108 bytes on Linux and 104 on macOS, NUL
+ * included. Linux silently truncates a longer path when binding, so it is refused here.
+ */
+const MAX_SOCKET_PATH_BYTES = 103;
+
+/** @param {string} message */
+function startFailed(message) {
+  stderrWrite(`ringfaas shim: ${message}\n`);
+  process.exit(70);
+}
+
+if (Buffer.byteLength(opts.socket) > MAX_SOCKET_PATH_BYTES) {
+  startFailed(`the socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes: ${opts.socket}`);
+}
 try {
   fs.unlinkSync(opts.socket);
 } catch {
   // no stale socket: nothing to remove
 }
 server.listen(opts.socket, () => {
-  // The worker may run as another user than the container (docker: root vs uid 1000).
-  fs.chmodSync(opts.socket, 0o666);
+  try {
+    // The worker may run as another user than the container (docker: root vs uid 1000).
+    fs.chmodSync(opts.socket, 0o666);
+  } catch (err) {
+    startFailed(`cannot make ${opts.socket} usable by others: ${errorMessage(err)}`);
+  }
   process.stdout.write(READY_LINE);
 });
-server.on('error', (err) => {
-  stderrWrite(`ringfaas shim: cannot listen on ${opts.socket}: ${err.message}\n`);
-  process.exit(70);
-});
+server.on('error', (err) => startFailed(`cannot listen on ${opts.socket}: ${err.message}`));
 
 if (opts.exitWithStdin) {
   process.stdin.on('end', () => process.exit(0));
