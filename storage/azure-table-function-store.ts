@@ -1,6 +1,7 @@
 /**
  * FunctionStore on an Azure Table (`functions`): one entity per function, all in one
- * partition, RowKey = the function id. Updates and deletes are conditional on the entity's
+ * partition, RowKey = the function id (URI-encoded: Table keys forbid `/`, `\`, `#` and `?`,
+ * and the ids ringfaas assigns are URL-safe, so they are stored as they are). Updates and deletes are conditional on the entity's
  * ETag, which Table Storage checks atomically, so two concurrent writers with the same ETag
  * never both succeed.
  */
@@ -29,10 +30,14 @@ interface FunctionEntity {
   env: string;
 }
 
+function rowKeyOf(id: string): string {
+  return encodeURIComponent(id);
+}
+
 function toEntity(record: FunctionRecord): FunctionEntity {
   return {
     partitionKey: FUNCTIONS_PARTITION,
-    rowKey: record.id,
+    rowKey: rowKeyOf(record.id),
     name: record.name,
     memorySize: record.memorySize,
     timeoutMs: record.timeoutMs,
@@ -82,7 +87,7 @@ function envColumn(entity: Record<string, unknown>): Record<string, string> {
 function toRecord(entity: Record<string, unknown>): FunctionRecord {
   try {
     return {
-      id: stringColumn(entity, 'rowKey'),
+      id: decodeURIComponent(stringColumn(entity, 'rowKey')),
       name: stringColumn(entity, 'name'),
       memorySize: numberColumn(entity, 'memorySize'),
       timeoutMs: numberColumn(entity, 'timeoutMs'),
@@ -135,7 +140,7 @@ export class AzureTableFunctionStore implements FunctionStore {
     const entity = await bounded<TableEntityResult<Record<string, unknown>> | undefined>(
       this.#ctx,
       'functions.get',
-      (abortSignal) => this.#client.getEntity<Record<string, unknown>>(FUNCTIONS_PARTITION, id, { abortSignal }),
+      (abortSignal) => this.#client.getEntity<Record<string, unknown>>(FUNCTIONS_PARTITION, rowKeyOf(id), { abortSignal }),
       (err) => {
         if (statusOf(err) === 404) return undefined;
         throw err;
@@ -178,7 +183,7 @@ export class AzureTableFunctionStore implements FunctionStore {
       this.#ctx,
       'functions.delete',
       async (abortSignal) => {
-        await this.#client.deleteEntity(FUNCTIONS_PARTITION, id, { etag: etag ?? '*', abortSignal });
+        await this.#client.deleteEntity(FUNCTIONS_PARTITION, rowKeyOf(id), { etag: etag ?? '*', abortSignal });
         return true;
       },
       (err) => {

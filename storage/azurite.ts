@@ -16,9 +16,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { Socket, createServer } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 
@@ -38,6 +40,11 @@ export interface AzuriteOptions {
   tablePort?: number;
   /** How long to wait for each service to accept connections, default 15000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Where to report start, stop and an unexpected exit of a service (Azurite's own output
+   * never goes here: see the module comment). Default: silent.
+   */
+  log?: Logger;
 }
 
 /** A running Azurite. */
@@ -102,21 +109,25 @@ export function freePort(host: string): Promise<number> {
   });
 }
 
-/** Resolves when host:port accepts a TCP connection. */
-function tryConnect(host: string, port: number): Promise<boolean> {
+/**
+ * Resolves true when an Azurite service answers HTTP on host:port (its `Server` header says
+ * so): a bare TCP accept could be another process holding the port.
+ */
+function azuriteAnswers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.connect({ host, port });
+    const req = httpRequest({ host, port, path: `/${AZURITE_ACCOUNT_NAME}`, method: 'GET', timeout: 1000, agent: false }, (res) => {
+      res.resume();
+      const server = res.headers.server;
+      resolve(typeof server === 'string' && server.startsWith('Azurite'));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
   });
 }
+
 interface RunningService {
+  service: Service;
   child: ChildProcess;
   exited: Promise<void>;
   tail(): string;
@@ -155,7 +166,7 @@ function startService(
       resolve();
     });
   });
-  return { child, exited: exitedPromise, tail: () => tail, hasExited: () => exited };
+  return { service, child, exited: exitedPromise, tail: () => tail, hasExited: () => exited };
 }
 
 async function stopService(running: RunningService): Promise<void> {
@@ -181,16 +192,19 @@ async function waitListening(
     if (running.hasExited()) {
       throw new RfError(StorageErrors.UNAVAILABLE, `Azurite ${service} service exited during start-up: ${running.tail().trim()}`);
     }
-    if (await tryConnect(host, port)) return;
+    if (await azuriteAnswers(host, port)) return;
     if (Date.now() >= deadline) {
       throw new RfError(
         StorageErrors.UNAVAILABLE,
-        `Azurite ${service} service did not accept connections on ${host}:${port} within ${timeoutMs} ms: ${running.tail().trim()}`,
+        `Azurite ${service} service did not answer on ${host}:${port} within ${timeoutMs} ms: ${running.tail().trim()}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Attempts at a start when we chose the ports (another process may take one in between). */
+const PORT_ATTEMPTS = 3;
 
 /**
  * Starts Azurite's Blob and Table services on loopback and resolves once both accept
@@ -199,11 +213,26 @@ async function waitListening(
  */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
   const host = options.host ?? '127.0.0.1';
+  const fixedBlob = options.blobPort !== undefined && options.blobPort !== 0 ? options.blobPort : undefined;
+  const fixedTable = options.tablePort !== undefined && options.tablePort !== 0 ? options.tablePort : undefined;
+  const attempts = fixedBlob !== undefined && fixedTable !== undefined ? 1 : PORT_ATTEMPTS;
+  for (let attempt = 1; ; attempt += 1) {
+    const blobPort = fixedBlob ?? (await freePort(host));
+    let tablePort = fixedTable ?? (await freePort(host));
+    while (tablePort === blobPort) tablePort = await freePort(host);
+    try {
+      return await startOnce(options, host, blobPort, tablePort);
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      options.log?.warn({ err, blobPort, tablePort, attempt }, 'azurite start failed, retrying on other ports');
+    }
+  }
+}
+
+async function startOnce(options: AzuriteOptions, host: string, blobPort: number, tablePort: number): Promise<AzuriteHandle> {
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
+  const startedAt = Date.now();
   const azuriteDir = dirname(createRequire(import.meta.url).resolve('azurite/package.json'));
-  const blobPort = options.blobPort !== undefined && options.blobPort !== 0 ? options.blobPort : await freePort(host);
-  let tablePort = options.tablePort !== undefined && options.tablePort !== 0 ? options.tablePort : await freePort(host);
-  while (tablePort === blobPort) tablePort = await freePort(host);
 
   const common = ['--skipApiVersionCheck', '--loose', '--disableTelemetry', '--disableProductStyleUrl'];
   let log: WriteStream | undefined;
@@ -226,9 +255,21 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   process.once('exit', onExit);
 
   let stopped: Promise<void> | undefined;
+  // A service dying on its own leaves storage calls failing with RF_STORAGE_UNAVAILABLE;
+  // say why once, with Azurite's last words.
+  for (const running of [blob, table]) {
+    void running.exited.then(() => {
+      if (stopped === undefined) {
+        const { exitCode, signalCode } = running.child;
+        const output = running.tail().trim();
+        options.log?.error({ service: running.service, exitCode, signalCode, output }, 'azurite service exited unexpectedly');
+      }
+    });
+  }
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await Promise.all([stopService(blob), stopService(table)]);
+      options.log?.debug({ blobPort, tablePort }, 'azurite stopped');
       process.removeListener('exit', onExit);
       if (log !== undefined) await new Promise<void>((resolve) => log.end(resolve));
     })();
@@ -244,5 +285,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     await stop();
     throw err;
   }
+  options.log?.debug(
+    { host, blobPort, tablePort, dataDir: options.dataDir ?? null, startMs: Date.now() - startedAt },
+    'azurite started',
+  );
   return { connectionString: azuriteConnectionString(host, blobPort, tablePort), blobPort, tablePort, stop };
 }
