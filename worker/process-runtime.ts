@@ -211,6 +211,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (!socketPath.startsWith(dir)) await rm(socketPath, { force: true });
       removed++;
     }
+    await rm(workerDir, { recursive: true, force: true });
     return removed;
   }
 
