@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { RfError } from '../errors/index.ts';
@@ -113,7 +113,10 @@ export class ProcessRuntime implements ContainerRuntime {
     const child = spawn(this.#nodePath, args, { cwd: codeDir, env: shimEnv(tmpDir), stdio: ['pipe', 'pipe', 'pipe'] });
     const log = this.#opts.logger?.child({ instanceId: spec.instanceId });
     const stopped = new Promise<ContainerExit>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ exitCode: code ?? (signal === null ? null : 128), oomKilled: false }));
+      // Killed by a signal: the shell's convention, 128 + the signal number (as docker reports it).
+      child.once('exit', (code, signal) =>
+        resolve({ exitCode: code ?? (signal === null ? null : 128 + (constants.signals[signal] ?? 0)), oomKilled: false }),
+      );
       child.once('error', () => resolve({ exitCode: null, oomKilled: false }));
     });
     const ready = new Promise<void>((resolve) => {

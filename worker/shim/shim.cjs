@@ -20,7 +20,8 @@
  *
  * The function is called as fn(input, context); context carries functionId, version, memoryMb,
  * timeoutMs, getRemainingTimeMs() and log(...). Lines written through context.log and
- * console.log/info/warn/error/debug during an invocation come back in `logs`, cut at
+ * console.log/info/warn/error/debug/trace, and direct writes to process.stdout/stderr, during an
+ * invocation come back in `logs` (one entry per line), cut at
  * MAX_LOG_LINES lines / MAX_LOG_BYTES bytes (logsTruncated = true when cut). The output must be
  * JSON-serialisable and at most MAX_OUTPUT_BYTES once serialised.
  *
@@ -64,6 +65,7 @@ const READY_LINE = 'RINGFAAS_SHIM_READY\n';
  * @typedef {{
  *   res: import('node:http').ServerResponse, logs: string[], logBytes: number,
  *   truncated: boolean, startedAt: number, done: boolean,
+ *   partial: string,
  * }} Invocation
  */
 
@@ -105,6 +107,14 @@ function capture(line) {
     stderrWrite(line + '\n');
     return;
   }
+  captureInto(inv, line);
+}
+
+/**
+ * @param {Invocation} inv
+ * @param {string} line
+ */
+function captureInto(inv, line) {
   if (inv.truncated) return;
   if (inv.logs.length >= MAX_LOG_LINES) {
     inv.truncated = true;
@@ -133,6 +143,40 @@ for (const level of /** @type {const} */ (['log', 'info', 'warn', 'error', 'debu
   console[level] = (...args) => logArgs(args);
 }
 
+// Direct writes to process.stdout / process.stderr during an invocation are its log lines too
+// (split at newlines; an unterminated last line is kept when the invocation ends).
+const stdoutWrite = process.stdout.write.bind(process.stdout);
+/**
+ * @param {(chunk: any, encoding?: any, cb?: any) => boolean} original
+ * @returns {(chunk: any, encoding?: any, cb?: any) => boolean}
+ */
+function capturingWrite(original) {
+  return (chunk, encoding, cb) => {
+    const inv = current;
+    if (inv === undefined || inv.done) return original(chunk, encoding, cb);
+    if (!inv.truncated) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' ? /** @type {BufferEncoding} */ (encoding) : 'utf8');
+      const lines = (inv.partial + text).split('\n');
+      inv.partial = /** @type {string} */ (lines.pop());
+      for (const line of lines) captureInto(inv, line);
+      // A line without end past the byte limit is cut now rather than grown.
+      if (inv.partial.length > MAX_LOG_BYTES) flushPartial(inv);
+    }
+    const done = typeof encoding === 'function' ? encoding : cb;
+    if (typeof done === 'function') process.nextTick(done);
+    return true;
+  };
+}
+process.stdout.write = capturingWrite(stdoutWrite);
+process.stderr.write = capturingWrite(stderrWrite);
+
+/** @param {Invocation} inv */
+function flushPartial(inv) {
+  if (inv.partial === '') return;
+  captureInto(inv, inv.partial);
+  inv.partial = '';
+}
+
 /**
  * @param {import('node:http').ServerResponse} res
  * @param {number} status
@@ -151,6 +195,7 @@ function send(res, status, body) {
  */
 function finishError(inv, code, message, extra) {
   if (inv.done) return;
+  flushPartial(inv);
   inv.done = true;
   current = undefined;
   const body = JSON.stringify({
@@ -191,6 +236,7 @@ function finishOk(inv, output) {
     });
     return;
   }
+  flushPartial(inv);
   inv.done = true;
   current = undefined;
   const body =
@@ -349,7 +395,7 @@ function handleInvoke(req, res) {
       return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_WORKER_INTERNAL', message: 'the container is busy', logs: [], logsTruncated: false, functionMs: 0 }));
     }
     /** @type {Invocation} */
-    const inv = { res, logs: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false };
+    const inv = { res, logs: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false, partial: '' };
     if (body === undefined) return finishError(inv, 'RF_WORKER_BAD_INPUT', 'the input is too large');
     /** @type {unknown} */
     let input = null;
@@ -444,7 +490,7 @@ server.listen(opts.socket, () => {
   } catch (err) {
     startFailed(`cannot make ${opts.socket} usable by others: ${errorMessage(err)}`);
   }
-  process.stdout.write(READY_LINE);
+  stdoutWrite(READY_LINE);
 });
 server.on('error', (err) => startFailed(`cannot listen on ${opts.socket}: ${err.message}`));
 

@@ -237,6 +237,9 @@ export function runtimeContract(name: string, options: RuntimeContractOptions): 
       await Promise.all([h.remove(), h.remove()]);
       await h.remove();
       await assert.rejects(invoke(h, null));
+      // `exited` is for stops the worker did not ask for: a removal never resolves it.
+      const settled = await Promise.race([h.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('pending'), 200))]);
+      assert.equal(settled, 'pending');
     });
 
     test('setMemoryLimit on a running container keeps it serving', async () => {

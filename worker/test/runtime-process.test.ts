@@ -102,6 +102,7 @@ describe('ProcessRuntime specifics', () => {
     assert.ok(await waitDead(pid), 'the stuck shim was killed');
     const err = await busy;
     assert.ok(isRfError(err) && err.code === 'RF_FUNCTION_CRASHED', String(err));
+    assert.deepEqual(await h.exited, { exitCode: 137, oomKilled: false }, 'killed by SIGKILL: 128 + 9');
     assert.equal(existsSync(join(baseDir, 'w-stuck')), false);
   });
 
