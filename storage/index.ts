@@ -14,4 +14,4 @@ export {
   type AzuriteOptions,
   type AzuriteHandle,
 } from './azurite.ts';
-export { startTestAzurite, openTestStores, type TestStores, type TestStoresKind } from './testing.ts';
+export { azuriteSkip, startTestAzurite, openTestStores, type TestStores, type TestStoresKind } from './testing.ts';

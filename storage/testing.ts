@@ -1,12 +1,30 @@
 /**
  * Storage for tests of every area: a real in-memory Azurite on free ports, and the stores of
  * either kind behind one call. Azurite is an npm dependency of ringfaas, so it is always
- * available: a failure to start it fails the test, it never skips.
+ * available: a test skips (locally, with the reason) only when the package is not installed,
+ * and fails when RINGFAAS_REQUIRE_SERVICES=1; once installed, a failure to start it fails the
+ * test, it never skips.
  */
+import { createRequire } from 'node:module';
+import { skipUnless } from '../testing/services.ts';
 import { startAzurite, type AzuriteHandle } from './azurite.ts';
 import { createMemoryStores } from './memory-stores.ts';
 import { openStores } from './open-stores.ts';
 import type { Stores } from './types.ts';
+
+/**
+ * `{ skip }` value for a test that needs Azurite: false when the package is installed, a
+ * reason locally when it is not; throws when RINGFAAS_REQUIRE_SERVICES=1 and it is missing.
+ */
+export function azuriteSkip(): string | false {
+  let installed = true;
+  try {
+    createRequire(import.meta.url).resolve('azurite/package.json');
+  } catch {
+    installed = false;
+  }
+  return skipUnless(installed, 'Azurite', "the 'azurite' package is not installed (npm install)");
+}
 
 /** Starts Azurite in memory on free loopback ports; `stop()` when done. */
 export function startTestAzurite(): Promise<AzuriteHandle> {
