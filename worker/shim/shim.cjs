@@ -20,8 +20,8 @@
  *
  * The function is called as fn(input, context); context carries functionId, version, memoryMb,
  * timeoutMs, getRemainingTimeMs() and log(...). Lines written through context.log and
- * console.log/info/warn/error/debug/trace, and direct writes to process.stdout/stderr, during an
- * invocation come back in `logs` (one entry per line), cut at
+ * console.log/info/warn/error/debug/trace during an invocation come back in `logs` (one entry
+ * per call; direct process.stdout/stderr writes go to the container's log), cut at
  * MAX_LOG_LINES lines / MAX_LOG_BYTES bytes (logsTruncated = true when cut). The output must be
  * JSON-serialisable and at most MAX_OUTPUT_BYTES once serialised.
  *
@@ -65,7 +65,6 @@ const READY_LINE = 'RINGFAAS_SHIM_READY\n';
  * @typedef {{
  *   res: import('node:http').ServerResponse, logs: string[], logBytes: number,
  *   truncated: boolean, startedAt: number, done: boolean,
- *   partial: string,
  * }} Invocation
  */
 
@@ -143,39 +142,8 @@ for (const level of /** @type {const} */ (['log', 'info', 'warn', 'error', 'debu
   console[level] = (...args) => logArgs(args);
 }
 
-// Direct writes to process.stdout / process.stderr during an invocation are its log lines too
-// (split at newlines; an unterminated last line is kept when the invocation ends).
+// Direct writes to process.stdout/stderr are not captured: they go to the container's log.
 const stdoutWrite = process.stdout.write.bind(process.stdout);
-/**
- * @param {(chunk: any, encoding?: any, cb?: any) => boolean} original
- * @returns {(chunk: any, encoding?: any, cb?: any) => boolean}
- */
-function capturingWrite(original) {
-  return (chunk, encoding, cb) => {
-    const inv = current;
-    if (inv === undefined || inv.done) return original(chunk, encoding, cb);
-    if (!inv.truncated) {
-      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' ? /** @type {BufferEncoding} */ (encoding) : 'utf8');
-      const lines = (inv.partial + text).split('\n');
-      inv.partial = /** @type {string} */ (lines.pop());
-      for (const line of lines) captureInto(inv, line);
-      // A line without end past the byte limit is cut now rather than grown.
-      if (inv.partial.length > MAX_LOG_BYTES) flushPartial(inv);
-    }
-    const done = typeof encoding === 'function' ? encoding : cb;
-    if (typeof done === 'function') process.nextTick(done);
-    return true;
-  };
-}
-process.stdout.write = capturingWrite(stdoutWrite);
-process.stderr.write = capturingWrite(stderrWrite);
-
-/** @param {Invocation} inv */
-function flushPartial(inv) {
-  if (inv.partial === '') return;
-  captureInto(inv, inv.partial);
-  inv.partial = '';
-}
 
 /**
  * @param {import('node:http').ServerResponse} res
@@ -195,7 +163,6 @@ function send(res, status, body) {
  */
 function finishError(inv, code, message, extra) {
   if (inv.done) return;
-  flushPartial(inv);
   inv.done = true;
   current = undefined;
   const body = JSON.stringify({
@@ -236,7 +203,6 @@ function finishOk(inv, output) {
     });
     return;
   }
-  flushPartial(inv);
   inv.done = true;
   current = undefined;
   const body =
@@ -395,7 +361,7 @@ function handleInvoke(req, res) {
       return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_WORKER_INTERNAL', message: 'the container is busy', logs: [], logsTruncated: false, functionMs: 0 }));
     }
     /** @type {Invocation} */
-    const inv = { res, logs: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false, partial: '' };
+    const inv = { res, logs: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false };
     if (body === undefined) return finishError(inv, 'RF_WORKER_BAD_INPUT', 'the input is too large');
     /** @type {unknown} */
     let input = null;
