@@ -14,6 +14,8 @@ export function artifactBlobName(functionId: string, version: number): string {
   return `${functionId}/${version}.zip`;
 }
 
+const DELETE_BATCH = 8;
+
 export interface AzureBlobArtifactStoreOptions extends AzureCallContext {
   /** A client on the `deployments` container (created beforehand, see openStores). */
   container: ContainerClient;
@@ -76,12 +78,15 @@ export class AzureBlobArtifactStore implements ArtifactStore {
       }
       return found;
     });
-    await Promise.all(
-      names.map((name) =>
-        bounded(this.#ctx, 'artifacts.delete', (abortSignal) =>
-          this.#container.getBlobClient(name).deleteIfExists({ abortSignal }),
+    // A few deletes at a time: a function has a handful of versions, but never a burst of hundreds.
+    for (let i = 0; i < names.length; i += DELETE_BATCH) {
+      await Promise.all(
+        names.slice(i, i + DELETE_BATCH).map((name) =>
+          bounded(this.#ctx, 'artifacts.delete', (abortSignal) =>
+            this.#container.getBlobClient(name).deleteIfExists({ abortSignal }),
+          ),
         ),
-      ),
-    );
+      );
+    }
   }
 }

@@ -27,17 +27,38 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out.replace(/([?&;]?sig=)[^&;\s"']+/gi, '$1[redacted]');
 }
 
-/** A short, secret-free reason for a driver failure: its code or status, never its request. */
+/** The service's own explanation inside an SDK message (XML for Blob, JSON for Table). */
+function serviceMessage(message: string): string {
+  const xml = /<Message>([^<]*)<\/Message>/.exec(message);
+  if (xml !== null) return xml[1]!;
+  if (message.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(message) as { 'odata.error'?: { message?: { value?: unknown } } };
+      const value = parsed['odata.error']?.message?.value;
+      if (typeof value === 'string') return value;
+    } catch {
+      // Not JSON after all: fall back to the message as it is.
+    }
+  }
+  return message;
+}
+
+/** A short, secret-free reason for a driver failure: its status, code and first line. */
 function reasonOf(err: unknown, secrets: readonly string[]): string {
   if (typeof err !== 'object' || err === null) return redact(String(err), secrets);
-  const e = err as { name?: unknown; code?: unknown; statusCode?: unknown; message?: unknown };
+  const e = err as { name?: unknown; code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown };
   const parts: string[] = [];
   if (typeof e.statusCode === 'number') parts.push(`HTTP ${e.statusCode}`);
-  if (typeof e.code === 'string' && e.code.length > 0) parts.push(e.code);
-  if (parts.length === 0 && typeof e.name === 'string') parts.push(e.name);
+  const details = (typeof e.details === 'object' && e.details !== null ? e.details : {}) as {
+    errorCode?: unknown;
+    odataError?: { code?: unknown };
+  };
+  const code = [e.code, details.errorCode, details.odataError?.code].find((c) => typeof c === 'string' && c.length > 0);
+  if (typeof code === 'string') parts.push(code);
+  else if (parts.length === 0 && typeof e.name === 'string') parts.push(e.name);
   if (typeof e.message === 'string' && e.message.length > 0) {
-    // The first line only: SDK messages may go on with the request they failed on.
-    parts.push(e.message.split('\n', 1)[0]!.slice(0, 200));
+    // The first line only: SDK messages may go on with request ids and times.
+    parts.push(serviceMessage(e.message).split('\n', 1)[0]!.trim().slice(0, 200));
   }
   return redact(parts.join(' '), secrets);
 }

@@ -74,13 +74,17 @@ export function azuriteConnectionString(host: string, blobPort: number, tablePor
 const WRAPPER = `
 const main = process.argv[1];
 process.argv = [process.argv[0], main, ...process.argv.slice(2)];
+// Azurite closes (and saves its database) on its first SIGINT only; this listener keeps a
+// second one (a Ctrl-C reaching the whole process group, then our own) from killing the
+// process in the middle of that save.
+process.on('SIGINT', () => {});
 let stopping = false;
 const shutdown = () => {
   if (stopping) return;
   stopping = true;
   process.stdin.destroy();
   setTimeout(() => process.exit(0), 4000).unref();
-  process.kill(process.pid, 'SIGINT');
+  process.emit('SIGINT', 'SIGINT');
 };
 process.stdin.on('end', shutdown);
 process.stdin.on('error', shutdown);
@@ -215,7 +219,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const host = options.host ?? '127.0.0.1';
   const fixedBlob = options.blobPort !== undefined && options.blobPort !== 0 ? options.blobPort : undefined;
   const fixedTable = options.tablePort !== undefined && options.tablePort !== 0 ? options.tablePort : undefined;
-  const attempts = fixedBlob !== undefined && fixedTable !== undefined ? 1 : PORT_ATTEMPTS;
+  // A port the caller chose stays taken on a retry: only a start on ports we picked is retried.
+  const attempts = fixedBlob === undefined && fixedTable === undefined ? PORT_ATTEMPTS : 1;
   for (let attempt = 1; ; attempt += 1) {
     const blobPort = fixedBlob ?? (await freePort(host));
     let tablePort = fixedTable ?? (await freePort(host));

@@ -56,7 +56,7 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
     retryOptions: TABLE_RETRY,
   };
 
-  const { functionsTable, workersTable, container } = await bounded(ctx, 'open', async () => {
+  const { functionsTable, workersTable, container } = await bounded(ctx, 'open (reading the connection string)', async () => {
     // Parsing the connection string can throw, with the string in the message: keep it inside.
     return {
       functionsTable: TableClient.fromConnectionString(connectionString, FUNCTIONS_TABLE, tableOptions),
