@@ -157,6 +157,16 @@ export function storeContract(name: string, factory: StoresFactory): void {
         assert.equal(await stores.functions.get(record.id), undefined);
       });
 
+      test('ids with characters Table keys forbid round-trip', async () => {
+        const record = sampleRecord({ id: `${uid('fn')}/a#b?c\\d %` });
+        const created = await stores.functions.create(record);
+        assert.deepEqual(await stores.functions.get(record.id), created);
+        assert.ok((await stores.functions.list()).some((r) => r.id === record.id));
+        const updated = await stores.functions.update({ ...record, version: 2 }, created.etag);
+        assert.equal(await stores.functions.delete(record.id, updated.etag), true);
+        assert.equal(await stores.functions.get(record.id), undefined);
+      });
+
       test('callers never share state with the store', async () => {
         const record = sampleRecord();
         const created = await stores.functions.create(record);
