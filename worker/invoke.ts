@@ -56,24 +56,23 @@ export async function invokeOnPool(
 /** Runs one execution on a leased container and gives the container back (or removes it). */
 export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events: InvocationEvents = {}): Promise<InvocationResult> {
   const fn = lease.fn;
-  const abort = new AbortController();
   const startedAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const outcome = await new Promise<ShimResult | typeof TIMED_OUT | { failure: unknown }>((resolve) => {
     timer = setTimeout(() => resolve(TIMED_OUT), fn.timeoutMs);
-    lease.handle.invoke(input, Date.now() + fn.timeoutMs, abort.signal).then(resolve, (failure: unknown) => resolve({ failure }));
+    // No AbortSignal (it costs microseconds per call): on timeout the container is removed,
+    // which ends the socket call.
+    lease.handle.invoke(input, Date.now() + fn.timeoutMs).then(resolve, (failure: unknown) => resolve({ failure }));
   });
   clearTimeout(timer);
-  const base = { instanceId: lease.instanceId, start: lease.start, version: fn.version };
 
   if (outcome === TIMED_OUT) {
-    abort.abort();
     pool.discard(lease, 'timeout');
     events.onTimeout?.();
     const error = new RfError(WorkerErrors.INVOKE_TIMEOUT, `the function ran past its timeout of ${fn.timeoutMs} ms`, {
       details: { timeoutMs: fn.timeoutMs },
     });
-    return { state: 'error', error, ...base, functionMs: performance.now() - startedAt, lines: [], truncated: false };
+    return failed(lease, error, performance.now() - startedAt);
   }
   if ('failure' in outcome) {
     pool.discard(lease, 'crashed');
@@ -82,12 +81,20 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
       outcome.failure instanceof RfError && outcome.failure.code === FunctionErrors.CRASHED.code
         ? outcome.failure
         : new RfError(FunctionErrors.CRASHED, 'the function container stopped during the invocation', { cause: outcome.failure });
-    return { state: 'error', error, ...base, functionMs: performance.now() - startedAt, lines: [], truncated: false };
+    return failed(lease, error, performance.now() - startedAt);
   }
-  const info = { ...base, functionMs: outcome.functionMs, lines: outcome.logs, truncated: outcome.logsTruncated };
   if (outcome.state === 'ok') {
     pool.release(lease);
-    return { state: 'ok', output: outcome.output, ...info };
+    return {
+      state: 'ok',
+      output: outcome.output,
+      instanceId: lease.instanceId,
+      start: lease.start,
+      version: fn.version,
+      functionMs: outcome.functionMs,
+      lines: outcome.logs,
+      truncated: outcome.logsTruncated,
+    };
   }
   if (outcome.code === FunctionErrors.CRASHED.code) {
     pool.discard(lease, 'crashed');
@@ -96,5 +103,18 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
     pool.release(lease);
   }
   const spec = KNOWN_CODES.get(outcome.code) ?? { code: outcome.code, status: 502 };
-  return { state: 'error', error: new RfError(spec, outcome.message), ...info };
+  return {
+    state: 'error',
+    error: new RfError(spec, outcome.message),
+    instanceId: lease.instanceId,
+    start: lease.start,
+    version: fn.version,
+    functionMs: outcome.functionMs,
+    lines: outcome.logs,
+    truncated: outcome.logsTruncated,
+  };
+}
+
+function failed(lease: Lease, error: RfError, functionMs: number): InvocationResult {
+  return { state: 'error', error, instanceId: lease.instanceId, start: lease.start, version: lease.fn.version, functionMs, lines: [], truncated: false };
 }

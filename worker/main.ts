@@ -1,0 +1,102 @@
+/**
+ * The worker process: `node --import tsx worker/main.ts`. The only place that reads the
+ * worker's environment (worker/config.ts lists the variables), creates the root logger,
+ * and wires the runtime, the stores and the worker together.
+ *
+ * SIGTERM / SIGINT / POST /drain: drain (finish in-flight executions, remove every
+ * container, remove the membership row), then exit 0. A second signal exits at once (1).
+ */
+import { pathToFileURL } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { isRfError } from '../errors/index.ts';
+import { openStores } from '../storage/index.ts';
+import { loadWorkerConfig } from './config.ts';
+import { selectRuntime } from './runtime-select.ts';
+import { startWorker } from './start-worker.ts';
+
+/** Runs a worker process until it is drained; resolves with the exit code. */
+export async function main(env: Record<string, string | undefined>): Promise<number> {
+  let config;
+  try {
+    config = loadWorkerConfig(env);
+  } catch (err) {
+    const bootLog = pino();
+    bootLog.fatal({ err, code: isRfError(err) ? err.code : undefined }, 'worker configuration invalid');
+    return 1;
+  }
+  const log: Logger = pino({ level: config.logLevel, base: { pid: process.pid }, redact: ['connectionString', '*.connectionString'] });
+
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  const { runtime, network } = await selectRuntime({
+    choice: config.runtime,
+    ...(config.runtimeImage === undefined ? {} : { image: config.runtimeImage }),
+    functionNetwork: config.functionNetwork,
+    logger: log,
+  });
+  const stores = await openStores({ connectionString: config.storageConnectionString });
+
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  const cleanup = async (code: number): Promise<void> => {
+    await runtime.close().catch((err: unknown) => log.warn({ err }, 'runtime close failed'));
+    await stores.close().catch((err: unknown) => log.warn({ err }, 'stores close failed'));
+    finish(code);
+  };
+
+  let worker;
+  try {
+    worker = await startWorker({
+      id: config.id,
+      host: config.host,
+      port: config.port,
+      ...(config.advertiseAddress === undefined ? {} : { advertiseAddress: config.advertiseAddress }),
+      capacityMb: config.memoryMb,
+      coldPoolSize: config.coldPoolSize,
+      poolMemoryMb: config.poolMemoryMb,
+      network,
+      runtime,
+      stores,
+      logger: log,
+      heartbeatMs: config.heartbeatMs,
+      membershipTtlMs: config.membershipTtlMs,
+      maxQueue: config.maxQueue,
+      onDrained: () => void cleanup(0),
+    });
+  } catch (err) {
+    log.fatal({ err, workerId: config.id }, 'worker failed to start');
+    await cleanup(1);
+    return finished;
+  }
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting without finishing the drain');
+      finish(1);
+      return;
+    }
+    signalled = true;
+    log.info({ signal }, 'signal received: draining');
+    void worker.drain().then(
+      () => cleanup(0),
+      (err: unknown) => {
+        log.error({ err }, 'drain failed');
+        return cleanup(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return finished;
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  main(process.env).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`ringfaas worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
