@@ -1,0 +1,51 @@
+/** The worker's environment configuration: defaults, every problem reported at once, frozen. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isRfError } from '../../errors/index.ts';
+import { loadWorkerConfig } from '../config.ts';
+
+describe('loadWorkerConfig', () => {
+  test('defaults, with only the storage connection string given', () => {
+    const config = loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true' });
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 0);
+    assert.equal(config.memoryMb, 4096);
+    assert.equal(config.coldPoolSize, 2);
+    assert.equal(config.runtime, 'auto');
+    assert.equal(config.functionNetwork, 'none');
+    assert.equal(config.heartbeatMs, 1000);
+    assert.match(config.id, /^[A-Za-z0-9][A-Za-z0-9_.-]*$/);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  test('values from the environment', () => {
+    const config = loadWorkerConfig({
+      RINGFAAS_STORAGE_CONNECTION_STRING: 'x',
+      RINGFAAS_WORKER_ID: 'worker-7',
+      RINGFAAS_WORKER_PORT: '7007',
+      RINGFAAS_WORKER_MEMORY_MB: '8192',
+      RINGFAAS_COLD_POOL_SIZE: '0',
+      RINGFAAS_RUNTIME: 'process',
+      RINGFAAS_HEARTBEAT_MS: '250',
+    });
+    assert.deepEqual(
+      [config.id, config.port, config.memoryMb, config.coldPoolSize, config.runtime, config.heartbeatMs],
+      ['worker-7', 7007, 8192, 0, 'process', 250],
+    );
+  });
+
+  test('every problem is reported together as RF_CONFIG_INVALID', () => {
+    assert.throws(
+      () => loadWorkerConfig({ RINGFAAS_WORKER_PORT: 'abc', RINGFAAS_RUNTIME: 'vm', RINGFAAS_WORKER_MEMORY_MB: '12', RINGFAAS_WORKER_ID: '../x' }),
+      (err: unknown) => {
+        assert.ok(isRfError(err));
+        assert.equal(err.code, 'RF_CONFIG_INVALID');
+        const problems = (err.details?.problems ?? []) as string[];
+        for (const name of ['RINGFAAS_WORKER_PORT', 'RINGFAAS_RUNTIME', 'RINGFAAS_WORKER_MEMORY_MB', 'RINGFAAS_WORKER_ID', 'RINGFAAS_STORAGE_CONNECTION_STRING']) {
+          assert.ok(problems.some((p) => p.startsWith(name)), `${name} missing from ${problems.join(' | ')}`);
+        }
+        return true;
+      },
+    );
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * The function cache over the real in-memory stores: one load per version (single-flight),
+ * bounded, and invalidations / deletions that race a load never leave an old or deleted
+ * function in the cache.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryArtifactStore, MemoryFunctionStore } from '../../storage/index.ts';
+import type { FunctionStore, StoredFunction, FunctionRecord } from '../../storage/types.ts';
+import { isRfError } from '../../errors/index.ts';
+import { FunctionCache } from '../function-cache.ts';
+import { Code, deploy } from './worker-fixtures.ts';
+
+/** A real FunctionStore that counts reads and can hold them until released. */
+class GatedStore implements FunctionStore {
+  reads = 0;
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+  readonly #inner: FunctionStore;
+  constructor(inner: FunctionStore) {
+    this.#inner = inner;
+  }
+  hold(): void {
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+  release(): void {
+    this.#gate = undefined;
+    this.#open?.();
+  }
+  async get(id: string): Promise<StoredFunction | undefined> {
+    this.reads++;
+    const value = await this.#inner.get(id);
+    if (this.#gate !== undefined) await this.#gate;
+    return value;
+  }
+  create(r: FunctionRecord): Promise<StoredFunction> {
+    return this.#inner.create(r);
+  }
+  list(): Promise<FunctionRecord[]> {
+    return this.#inner.list();
+  }
+  update(r: FunctionRecord, etag: string): Promise<StoredFunction> {
+    return this.#inner.update(r, etag);
+  }
+  delete(id: string, etag?: string): Promise<boolean> {
+    return this.#inner.delete(id, etag);
+  }
+}
+
+function setup(maxEntries?: number) {
+  const inner = new MemoryFunctionStore();
+  const functions = new GatedStore(inner);
+  const artifacts = new MemoryArtifactStore();
+  const cache = new FunctionCache({ functions, artifacts, ...(maxEntries === undefined ? {} : { maxEntries }) });
+  // Tests deploy straight to the inner store: only the cache's reads are counted and held.
+  return { functions, artifacts, cache, stores: { functions: inner, artifacts } };
+}
+
+describe('FunctionCache', () => {
+  test('concurrent first calls share one load; later calls read nothing', async () => {
+    const { functions, cache, stores } = setup();
+    await deploy(stores, 'f', Code.echo());
+    const all = await Promise.all(Array.from({ length: 10 }, () => cache.get('f')));
+    assert.equal(functions.reads, 1);
+    assert.ok(all.every((e) => e === all[0]));
+    assert.equal(all[0]!.fn.files.some((f) => f.path === 'index.js'), true);
+    await cache.get('f');
+    assert.equal(cache.peek('f'), all[0]);
+    assert.equal(functions.reads, 1, 'the warm path does not touch storage');
+  });
+
+  test('an unknown function is RF_WORKER_FUNCTION_NOT_FOUND and is not cached', async () => {
+    const { cache } = setup();
+    await assert.rejects(cache.get('nope'), (err: unknown) => isRfError(err) && err.code === 'RF_WORKER_FUNCTION_NOT_FOUND');
+    assert.equal(cache.size, 0);
+  });
+
+  test('invalidate drops an older version; the next get loads the new one', async () => {
+    const { cache, stores } = setup();
+    await deploy(stores, 'f', Code.echo('v1'));
+    assert.equal((await cache.get('f')).record.version, 1);
+    await deploy(stores, 'f', Code.echo('v2'));
+    cache.invalidate('f', 2);
+    assert.equal(cache.peek('f'), undefined);
+    assert.equal((await cache.get('f')).record.version, 2);
+    cache.invalidate('f', 2);
+    assert.equal(cache.peek('f')?.record.version, 2, 'an invalidation of the cached version keeps it');
+  });
+
+  test('a load that read the old record before an invalidation re-reads instead of caching it', async () => {
+    const { functions, cache, stores } = setup();
+    await deploy(stores, 'f', Code.echo('v1'));
+    functions.hold();
+    const loading = cache.get('f');
+    await new Promise((r) => setImmediate(r)); // the read of v1 is done and held
+    await deploy(stores, 'f', Code.echo('v2'));
+    cache.invalidate('f', 2);
+    functions.release();
+    const entry = await loading;
+    assert.equal(entry.record.version, 2);
+    assert.equal(cache.peek('f')?.record.version, 2);
+    assert.equal(functions.reads, 2, 'the load read twice');
+  });
+
+  test('a load racing a delete does not resurrect the function', async () => {
+    const { functions, cache, stores } = setup();
+    await deploy(stores, 'f', Code.echo());
+    functions.hold();
+    const loading = cache.get('f');
+    await new Promise((r) => setImmediate(r));
+    await stores.functions.delete('f');
+    cache.delete('f');
+    functions.release();
+    await assert.rejects(loading, (err: unknown) => isRfError(err) && err.code === 'RF_WORKER_FUNCTION_NOT_FOUND');
+    assert.equal(cache.peek('f'), undefined);
+  });
+
+  test('bounded: least recently used functions are dropped past maxEntries', async () => {
+    const { cache, stores } = setup(2);
+    for (const id of ['a', 'b', 'c']) await deploy(stores, id, Code.echo());
+    await cache.get('a');
+    await cache.get('b');
+    cache.peek('a'); // a is now more recent than b
+    await cache.get('c');
+    assert.equal(cache.size, 2);
+    assert.ok(cache.peek('a'));
+    assert.equal(cache.peek('b'), undefined);
+    cache.clear();
+    assert.equal(cache.size, 0);
+  });
+
+  test('a code zip without index.js is RF_FUNCTION_LOAD_FAILED', async () => {
+    const { cache, stores, artifacts } = setup();
+    await deploy(stores, 'f', Code.echo());
+    const { zipSync, strToU8 } = await import('fflate');
+    await artifacts.put('f', 1, Buffer.from(zipSync({ 'main.js': strToU8('1') })));
+    await assert.rejects(cache.get('f'), (err: unknown) => isRfError(err) && err.code === 'RF_FUNCTION_LOAD_FAILED');
+  });
+});
