@@ -31,10 +31,12 @@
  * memory is free and nothing waits for capacity.
  *
  * Worked example: capacity 1024 MB, pool of 2 × 128 MB (256 reserved). A 256 MB function's
- * first call takes a pooled container (reserved 256 - 128 + 256 = 384) and the pool starts
- * a replacement (512). Three concurrent calls to a 512 MB function: the first takes a pooled
- * container (896), the second finds 128 free — evicting the last pooled one gives 256, not
- * enough, and the 256 MB function's container is busy — so with no wait it gets 429.
+ * first call specialises a pooled container (+128: 384) and the pool starts a replacement
+ * (512). Three concurrent calls to a 512 MB function: the first specialises a pooled
+ * container (+384: 896), the refill takes the last 128 (1024). The second needs +384 for the
+ * last ready pooled container or 512 for a new one; evicting the idle 256 MB container (and
+ * the pooled one) frees at most 384 of the 512, not enough, so nothing is evicted and it gets
+ * 429 at once — or, with waitMs, the first call's container when released.
  *
  * Caveats: memory of a removed container counts as free at once, while Docker may take a
  * moment to stop it; the queue is FIFO but skips a request whose function does not fit yet

@@ -114,7 +114,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   await pool.fill();
 
   let drainPromise: Promise<void> | undefined;
-  let heartbeat: Heartbeat | undefined;
   const server = createWorkerServer({
     workerId: options.id,
     runtimeKind: options.runtime.kind,
@@ -148,7 +147,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const port = (server.address() as AddressInfo).port;
   const address = options.advertiseAddress ?? `http://${urlHost(host)}:${port}`;
 
-  heartbeat = new Heartbeat({
+  const hb = new Heartbeat({
     membership: options.stores.membership,
     row: { id: options.id, address, capacityMb: options.capacityMb },
     intervalMs: options.heartbeatMs ?? 1000,
@@ -158,10 +157,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     onStale: () => cache.clear(),
   });
-  await heartbeat.start();
+  await hb.start();
   log.info({ address, capacityMb: options.capacityMb, runtime: options.runtime.kind, coldPool: pool.coldPoolIdle }, 'worker listening');
 
-  const hb = heartbeat;
   const drain = (): Promise<void> => {
     drainPromise ??= (async () => {
       log.info({ inFlight: pool.load }, 'worker draining');
