@@ -4,7 +4,9 @@
  * and wires the runtime, the stores and the worker together.
  *
  * SIGTERM / SIGINT / POST /drain: drain (finish in-flight executions, remove every
- * container, remove the membership row), then exit 0. A second signal exits at once (1).
+ * container, remove the membership row), then exit 0. A second signal exits at once (1),
+ * unless it comes within a second of the first (the same Ctrl-C, delivered to the process
+ * group and forwarded by a launcher).
  */
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -13,6 +15,9 @@ import { openStores } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
 import { selectRuntime } from './runtime-select.ts';
 import { startWorker } from './start-worker.ts';
+
+/** A signal repeated within this long after the first is ignored (see onSignal). */
+const DUPLICATE_SIGNAL_MS = 1000;
 
 /** Runs a worker process until it is drained; resolves with the exit code. */
 export async function main(env: Record<string, string | undefined>): Promise<number> {
@@ -68,14 +73,17 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     return finished;
   }
 
-  let signalled = false;
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) {
+    if (firstSignalAt !== undefined) {
+      // Ctrl-C reaches the whole process group and a launcher forwards it too: a repeat
+      // within a second is the same request, not an impatient second one.
+      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
       log.warn({ signal }, 'second signal: exiting without finishing the drain');
       finish(1);
       return;
     }
-    signalled = true;
+    firstSignalAt = Date.now();
     log.info({ signal }, 'signal received: draining');
     void worker.drain().then(
       () => cleanup(0),

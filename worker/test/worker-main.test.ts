@@ -37,7 +37,7 @@ describe('worker/main.ts process', { skip: azuriteSkip() }, () => {
     await backing?.close();
   });
 
-  test('registers, serves an invocation, drains on SIGTERM, removes its row, exits 0', async () => {
+  test('registers, serves an invocation, drains on SIGTERM (a duplicate SIGINT ignored), removes its row, exits 0', async () => {
     const id = `main-${randomBytes(3).toString('hex')}`;
     const fn = `fn-${randomBytes(3).toString('hex')}`;
     await deploy(backing.stores, fn, Code.echo('main'));
@@ -60,8 +60,11 @@ describe('worker/main.ts process', { skip: azuriteSkip() }, () => {
       assert.equal(res.statusCode, 200);
       assert.equal(body.output.tag, 'main');
       assert.equal(body.logs.start, 'cold-pool');
+      // As Ctrl-C under `npm start`: SIGINT to the process group and SIGTERM from the launcher.
       worker.child.kill('SIGTERM');
+      worker.child.kill('SIGINT');
       assert.equal(await worker.exited, 0, worker.output());
+      assert.doesNotMatch(worker.output(), /second signal/);
       assert.equal(await backing.stores.membership.get(id), undefined);
     } finally {
       worker.child.kill('SIGKILL');
