@@ -18,7 +18,8 @@
  * when a container cannot be created or started, RF_WORKER_IMAGE_UNAVAILABLE when the image is
  * missing and cannot be built.
  */
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, chown, mkdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -26,7 +27,7 @@ import type { Logger } from 'pino';
 import { RfError, type ErrorSpec } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
 import type { ContainerExit, ContainerHandle, ContainerRuntime, ContainerSpec } from './runtime.ts';
-import { createShimClient, SHIM_SOCKET_NAME, ShimHandle, waitForShim } from './shim-client.ts';
+import { createShimClient, MAX_SOCKET_PATH_BYTES, SHIM_SOCKET_NAME, ShimHandle, socketPathFits, waitForShim } from './shim-client.ts';
 import { defaultRuntimeImageName, ensureRuntimeImage, RUNTIME_GID, RUNTIME_UID } from './runtime-image.ts';
 
 export const LABEL_WORKER = 'ringfaas.worker';
@@ -74,6 +75,12 @@ function statusOf(err: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
+/** Removes a container's host folder and its short socket link, if any; never throws. */
+async function removeDir(dir: string): Promise<void> {
+  await rm(shortRunLink(dir), { force: true }).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+}
+
 /** Engine unreachable (no socket, refused) vs an answer with an error status. */
 function wrapDockerError(err: unknown, message: string, fallback: ErrorSpec = WorkerErrors.CONTAINER_START_FAILED): RfError {
   if (err instanceof RfError) return err;
@@ -95,6 +102,15 @@ export async function dockerEngineAvailable(docker: Docker, timeoutMs = 1000): P
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A short link to a container's socket folder, for when `<dir>/run/shim.sock` is longer than a
+ * Unix socket path holds (a long base folder or worker id): `<tmpdir>/rf-<hash of dir>`.
+ * Derived from `dir` alone, so removeLeftovers() finds it again from the container's label.
+ */
+export function shortRunLink(dir: string): string {
+  return join(tmpdir(), `rf-${createHash('sha256').update(dir).digest('hex').slice(0, 24)}`);
 }
 
 /** Containers through a Docker engine. */
@@ -131,13 +147,29 @@ export class DockerRuntime implements ContainerRuntime {
     const dir = join(this.#baseDir, nameSafe(spec.workerId), nameSafe(spec.instanceId));
     const codeDir = join(dir, 'code');
     const runDir = join(dir, 'run');
-    const socketPath = join(runDir, SHIM_SOCKET_NAME);
+    // The shim binds /run/ringfaas/shim.sock inside; the worker connects through the host path,
+    // or through a short link to the folder when that path is too long for a Unix socket.
+    let socketPath = join(runDir, SHIM_SOCKET_NAME);
+    const link = socketPathFits(socketPath) ? undefined : shortRunLink(dir);
+    if (link !== undefined) {
+      socketPath = join(link, SHIM_SOCKET_NAME);
+      if (!socketPathFits(socketPath)) {
+        throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the socket path is too long, even in the temp folder', {
+          details: { socketPath, maxBytes: MAX_SOCKET_PATH_BYTES },
+        });
+      }
+    }
     try {
       await mkdir(codeDir, { recursive: true });
       await mkdir(runDir, { recursive: true });
       await chmod(codeDir, 0o755);
       await this.#giveToRuntimeUser(runDir);
+      if (link !== undefined) {
+        await rm(link, { force: true });
+        await symlink(runDir, link);
+      }
     } catch (err) {
+      await removeDir(dir);
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'could not create the container folders', { cause: err });
     }
 
@@ -145,7 +177,7 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       container = await this.#docker.createContainer(this.#createOptions(spec, codeDir, runDir, dir));
     } catch (err) {
-      await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
       if (statusOf(err) === 404) {
         throw new RfError(WorkerErrors.IMAGE_UNAVAILABLE, `the runtime image ${this.image} does not exist`, { cause: err });
       }
@@ -157,7 +189,7 @@ export class DockerRuntime implements ContainerRuntime {
       } catch (err) {
         if (statusOf(err) !== 404 && statusOf(err) !== 409) this.#log?.warn({ err, instanceId: spec.instanceId }, 'container removal failed');
       }
-      await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     };
     try {
       await container.start();
@@ -267,7 +299,7 @@ export class DockerRuntime implements ContainerRuntime {
           if (statusOf(err) !== 404 && statusOf(err) !== 409) throw wrapDockerError(err, 'could not remove a leftover container', WorkerErrors.RUNTIME_UNAVAILABLE);
         }
         const dir = info.Labels[LABEL_DIR];
-        if (dir !== undefined && dir.startsWith(this.#baseDir)) await rm(dir, { recursive: true, force: true });
+        if (dir !== undefined && dir.startsWith(this.#baseDir)) await removeDir(dir);
       }),
     );
     await rm(join(this.#baseDir, nameSafe(workerId)), { recursive: true, force: true });

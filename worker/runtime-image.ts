@@ -1,10 +1,11 @@
 /**
  * The runtime image, built locally with no registry: a minimal root file system holding the
- * host's own `node` binary, every shared library `ldd` lists for it (at the same paths,
+ * host's own `node` binary (at its host path, so process.execPath is the same inside, linked
+ * from /usr/local/bin/node), every shared library `ldd` lists for it (at the same paths,
  * dynamic loader included), the shim at /opt/ringfaas/shim.cjs, /etc/passwd and /etc/group
  * with the non-root user ringfaas (1000:1000), and empty /tmp, /code and /run/ringfaas. The
  * folder is packed with the `tar` command and `docker import`ed (POST /images/create?fromSrc=-)
- * with CMD and USER set. docs/runtime-image.md describes what any runtime image must hold.
+ * with CMD, USER, PATH and the shim's RINGFAAS_SHIM_SOCKET / RINGFAAS_CODE_DIR set. docs/runtime-image.md describes what any runtime image must hold.
  *
  * The default tag is a hash of the shim's source, the node version and architecture, and this
  * layout's version: changing the shim or node gives a new tag, so a stale image is never run.
@@ -14,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, open, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
@@ -23,13 +24,15 @@ import { RfError } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
 import { shimSource } from './shim-client.ts';
 
+/** Where node is found inside every runtime image (a link when the host's node lives elsewhere). */
+export const IMAGE_NODE_PATH = '/usr/local/bin/node';
 /** Where the shim lives inside the image. */
 export const IMAGE_SHIM_PATH = '/opt/ringfaas/shim.cjs';
 /** The user functions run as inside the container. */
 export const RUNTIME_UID = 1000;
 export const RUNTIME_GID = 1000;
 /** Bump when the image layout changes. */
-const LAYOUT_VERSION = '1';
+const LAYOUT_VERSION = '2';
 const IMAGE_REPO = 'ringfaas-runtime';
 
 /** The default image name for this shim and node binary: `ringfaas-runtime:<hash>`. */
@@ -85,6 +88,11 @@ async function copyInto(root: string, hostPath: string, imagePath: string = host
 /** Lays out the root file system in `root`; returns the node path inside the image. */
 export async function assembleRootFs(root: string, nodePath: string): Promise<string> {
   await copyInto(root, nodePath, nodePath, 0o755);
+  if (nodePath !== IMAGE_NODE_PATH) {
+    // node at the host's path keeps process.execPath the same; /usr/local/bin/node (on PATH) too.
+    await mkdir(join(root, dirname(IMAGE_NODE_PATH)), { recursive: true });
+    await symlink(nodePath, join(root, IMAGE_NODE_PATH));
+  }
   for (const lib of await sharedLibraries(nodePath)) await copyInto(root, lib);
   await mkdir(join(root, dirname(IMAGE_SHIM_PATH)), { recursive: true });
   await writeFile(join(root, IMAGE_SHIM_PATH), shimSource(), { mode: 0o644 });
@@ -115,7 +123,8 @@ async function importRootFs(docker: Docker, root: string, imageName: string, nod
     `CMD ["${nodePathInImage}", "${IMAGE_SHIM_PATH}"]`,
     `USER ${RUNTIME_UID}:${RUNTIME_GID}`,
     'WORKDIR /code',
-    'ENV NODE_ENV=production HOME=/tmp',
+    'ENV NODE_ENV=production HOME=/tmp PATH=/usr/local/bin:/usr/bin:/bin',
+    'ENV RINGFAAS_SHIM_SOCKET=/run/ringfaas/shim.sock RINGFAAS_CODE_DIR=/code',
     'LABEL ringfaas.runtime=1',
   ];
   const stream = await docker.importImage(tar.stdout, { repo, tag, changes });

@@ -112,24 +112,29 @@ describe('DockerRuntime isolation', { skip: skipUnless(dockerAvailable(), 'docke
     assert.equal(out.noNewPrivs, '1');
   });
 
-  test('a fork bomb hits the pids limit inside its container; the worker is untouched', async () => {
+  test('a fork bomb hits the pids limit inside its container (EAGAIN); the worker is untouched', async () => {
     const { handle, result } = await run(`const { spawn } = require('node:child_process');
       module.exports = async () => {
         let started = 0;
         let failed = 0;
+        const codes = [];
         const children = [];
         for (let i = 0; i < 200; i++) {
           try {
             const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
-            const ok = await new Promise((resolve) => { child.once('spawn', () => resolve(true)); child.once('error', () => resolve(false)); });
+            const ok = await new Promise((resolve) => {
+              child.once('spawn', () => resolve(true));
+              child.once('error', (e) => { codes.push(e.code); resolve(false); });
+            });
             if (ok) { started++; children.push(child); } else failed++;
           } catch (e) {
+            codes.push(e.code);
             failed++;
           }
           if (failed >= 5) break;
         }
         for (const c of children) c.kill('SIGKILL');
-        return { started, failed };
+        return { started, failed, codes };
       };`);
     let settled: ShimResult | unknown;
     try {
@@ -142,7 +147,8 @@ describe('DockerRuntime isolation', { skip: skipUnless(dockerAvailable(), 'docke
       assert.equal(settled.code, FunctionErrors.CRASHED.code);
     } else {
       const out = okOutput(settled as ShimResult);
-      assert.ok((out.failed as number) > 0, `spawning stopped failing: ${JSON.stringify(out)}`);
+      assert.ok((out.failed as number) > 0, `spawning never failed: ${JSON.stringify(out)}`);
+      assert.ok((out.codes as string[]).includes('EAGAIN'), `the pids limit answers EAGAIN: ${JSON.stringify(out)}`);
       assert.ok((out.started as number) < 64, `started ${String(out.started)}`);
     }
     await handle.remove();

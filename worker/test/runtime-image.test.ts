@@ -17,7 +17,7 @@ import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/ser
 import { registerImageCommands } from '../../bin/image-commands.ts';
 import { WorkerErrors } from '../errors.ts';
 import { DockerRuntime } from '../docker-runtime.ts';
-import { assembleRootFs, defaultRuntimeImageName, ensureRuntimeImage, IMAGE_SHIM_PATH, sharedLibraries } from '../runtime-image.ts';
+import { assembleRootFs, defaultRuntimeImageName, ensureRuntimeImage, IMAGE_NODE_PATH, IMAGE_SHIM_PATH, sharedLibraries } from '../runtime-image.ts';
 
 test('the default image name is stable and changes with the node version', () => {
   assert.equal(defaultRuntimeImageName(), defaultRuntimeImageName());
@@ -34,6 +34,7 @@ test('the root file system holds node, every library ldd lists, the shim, the us
     assert.ok(libs.some((l) => /ld-linux|ld-musl/.test(l)), `the dynamic loader is listed: ${libs.join(', ')}`);
     for (const lib of libs) assert.ok(existsSync(join(root, lib)), `${lib} is in the image`);
     assert.ok(existsSync(join(root, IMAGE_SHIM_PATH)));
+    assert.ok(existsSync(join(root, IMAGE_NODE_PATH)), `${IMAGE_NODE_PATH} leads to node`);
     for (const dir of ['code', 'run/ringfaas', 'tmp']) assert.ok(statSync(join(root, dir)).isDirectory(), dir);
     assert.equal(statSync(join(root, 'tmp')).mode & 0o1777, 0o1777);
   } finally {
@@ -67,6 +68,25 @@ describe('the runtime image on a Docker engine', { skip: skipUnless(dockerAvaila
     assert.equal(out, `${imageName}\n`);
     const info = await docker.getImage(imageName).inspect();
     assert.equal(info.Config.User, '1000:1000');
+  });
+
+  test('`node --version` runs in it by PATH, isolated as the worker runs it', async () => {
+    const container = await docker.createContainer({
+      Image: imageName,
+      Cmd: ['node', '--version'],
+      User: '1000:1000',
+      Labels: { 'ringfaas.worker': workerId },
+      HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Init: true, PidsLimit: 64, Memory: 128 * 1024 * 1024 },
+    });
+    try {
+      await container.start();
+      const exit = (await container.wait()) as { StatusCode: number };
+      const logs = (await container.logs({ stdout: true, stderr: true })).toString('latin1');
+      assert.equal(exit.StatusCode, 0, logs);
+      assert.ok(logs.includes(process.version), logs);
+    } finally {
+      await container.remove({ force: true });
+    }
   });
 
   test("a container of it runs the shim as uid 1000 on the host's node version", async () => {
