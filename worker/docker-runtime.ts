@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type Docker from 'dockerode';
+import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { RfError, type ErrorSpec } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
@@ -35,7 +35,8 @@ export const LABEL_INSTANCE = 'ringfaas.instance';
 export const LABEL_DIR = 'ringfaas.dir';
 
 export interface DockerRuntimeOptions {
-  docker: Docker;
+  /** The engine's client (default: dockerode's own, i.e. DOCKER_HOST or /var/run/docker.sock). */
+  docker?: Docker;
   /** Image to run (default defaultRuntimeImageName(), built when missing). */
   image?: string;
   /** Build the image when missing (default: true for the default image, false for a named one). */
@@ -92,7 +93,7 @@ function wrapDockerError(err: unknown, message: string, fallback: ErrorSpec = Wo
  * Resolves true when the Docker engine answers a ping within `timeoutMs`. The worker's main
  * uses it to pick the docker runtime.
  */
-export async function dockerEngineAvailable(docker: Docker, timeoutMs = 1000): Promise<boolean> {
+export async function dockerEngineAvailable(docker: Docker = new Docker(), timeoutMs = 1000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
@@ -122,9 +123,9 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #baseDir: string;
   readonly #log: Logger | undefined;
 
-  constructor(options: DockerRuntimeOptions) {
+  constructor(options: DockerRuntimeOptions = {}) {
     this.#opts = options;
-    this.#docker = options.docker;
+    this.#docker = options.docker ?? new Docker();
     this.image = options.image ?? defaultRuntimeImageName();
     this.#baseDir = options.baseDir ?? join(tmpdir(), 'ringfaas-docker');
     this.#log = options.logger;
