@@ -119,13 +119,16 @@ export class Ring<M extends RingMemberRow = RingMemberRow> {
     const servers: Record<string, { vnodes: number }> = {};
     for (const id of this.ids) servers[id] = { vnodes };
     // 'vnode count' 0 makes hashring use each server's explicit vnodes (see caveats above).
-    this.#ring = new HashRing(servers, options.hash ?? 'md5', { 'vnode count': 0, 'max cache size': 10_000 });
+    this.#ring = new HashRing(servers, options.hash ?? 'md5', { 'vnode count': 0, 'max cache size': 0 });
   }
 
   /** The home worker of a key, or undefined when the ring is empty. */
   home(key: string): string | undefined {
     if (this.size === 0) return undefined;
-    return this.#ring.get(key);
+    // Not hashring's get(): its LRU cache is a plain object, so a key such as "toString"
+    // answered Object.prototype's function instead of a worker.
+    const points = this.#ring.ring;
+    return (points[this.#ring.find(this.#ring.hashValue(key))] as { server: string }).server;
   }
 
   /**
@@ -136,14 +139,11 @@ export class Ring<M extends RingMemberRow = RingMemberRow> {
   preferenceList(key: string, k: number = this.size): string[] {
     const want = Math.min(k, this.size);
     if (want <= 0) return [];
+    if (want === 1) return [this.home(key) as string];
     const points = this.#ring.ring;
     const total = points.length;
     const start = this.#ring.find(this.#ring.hashValue(key));
     const out: string[] = [];
-    if (want === 1) {
-      out.push((points[start] as { server: string }).server);
-      return out;
-    }
     const seen = new Set<string>();
     for (let i = 0; i < total && out.length < want; i++) {
       const server = (points[(start + i) % total] as { server: string }).server;

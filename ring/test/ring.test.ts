@@ -93,6 +93,14 @@ test('leave: about 1/N of keys move, exactly those of the leaving worker, to the
   );
 });
 
+test('keys named like Object.prototype members map to workers', () => {
+  const ring = new Ring(['a', 'b'].map((id) => row(id)));
+  for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    assert.ok(ring.has(ring.home(key) as string), key);
+    assert.equal(ring.preferenceList(key, 1)[0], ring.home(key));
+  }
+});
+
 test('preference lists: distinct workers, home first, length min(k, n)', () => {
   fc.assert(
     fc.property(workerIds(1, 20), fc.string(), fc.integer({ min: 0, max: 25 }), (ids, key, k) => {
