@@ -91,7 +91,7 @@ function settingsOf(flags: CommonFlags, extra: Partial<PlatformSettings> = {}): 
     logLevel: flags.logLevel,
     readyTimeoutMs: 180_000,
     layout: layoutOf(flags.layout),
-    ...(flags.cpuProf === true ? { frontNodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(flags.resultsDir, 'profiles')}`] } : {}),
+    ...(flags.cpuProf === true ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(flags.resultsDir, 'profiles')}`] } : {}),
     ...extra,
   };
 }
@@ -108,7 +108,7 @@ function common(cmd: Command): Command {
     .option('--no-docs', 'do not regenerate docs/benchmarks.md')
     .option('--log-level <level>', 'log level of the started components', 'warn')
     .option('--layout <layout>', 'processes (each component its own process, Azurite) or shared (each platform in one process, in-memory stores)', 'processes')
-    .option('--cpu-prof', 'run the router / web service / hop 1 under node --cpu-prof (profiles in <results>/profiles)');
+    .option('--cpu-prof', 'run every Node process of the targets under node --cpu-prof (profiles in <results>/profiles)');
 }
 
 async function execute(

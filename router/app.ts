@@ -2,12 +2,12 @@
  * The router's public HTTP server: raw node:http (the invoke route is on the hot path), a
  * small route table, request ids, API-key auth, metrics, and one error path.
  *
- * Every answer carries `x-request-id` (the client's when it sent a sane one, else a new UUID),
- * and every log line of a request is bound to it. Errors are JSON `{"error":{"code","message"}}`:
- * deliberate RfErrors are answered as they are, anything else becomes a generic 500
- * RF_ROUTER_INTERNAL and is logged in full under `err`.
+ * Every answer carries `x-request-id` (the client's when it sent a sane one, else a random
+ * per-process prefix and a counter), and every log line of a request is bound to it. Errors
+ * are JSON `{"error":{"code","message"}}`: deliberate RfErrors are answered as they are,
+ * anything else becomes a generic 500 RF_ROUTER_INTERNAL and is logged in full under `err`.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -110,6 +110,10 @@ function clientError(err: unknown, requestId: string): RfError {
 export function createRouterApp(deps: RouterAppDeps): RouterApp {
   const limits: RouterLimits = { ...DEFAULT_LIMITS, ...deps.limits };
   const clock = deps.clock ?? Date.now;
+  // Request ids: a random prefix per router process and a counter (a UUID per request costs).
+  const idPrefix = randomBytes(6).toString('base64url');
+  let idCounter = 0;
+  const newRequestId = (): string => `${idPrefix}-${(++idCounter).toString(36)}`;
   const auth = createAuthenticator(deps.apiKeys);
   const metrics = createHttpMetrics(deps.registry);
   const api: FunctionsApi = createFunctionsApi({
@@ -217,9 +221,15 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const offered = req.headers['x-request-id'];
-    const requestId = typeof offered === 'string' && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
-    const log = deps.log.child({ reqId: requestId });
-    const ctx: RequestContext = { requestId, log };
+    const requestId = typeof offered === 'string' && REQUEST_ID_PATTERN.test(offered) ? offered : newRequestId();
+    // The request's child logger is made on first use: most invocations log nothing.
+    let child: Logger | undefined;
+    const ctx: RequestContext = {
+      requestId,
+      get log() {
+        return (child ??= deps.log.child({ reqId: requestId }));
+      },
+    };
     res.setHeader('x-request-id', requestId);
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
@@ -248,8 +258,8 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     run()
       .catch((err: unknown) => {
         const answer = clientError(err, requestId);
-        if (answer.status >= 500) log.error({ err, method, route: template }, 'request failed');
-        else log.info({ code: answer.code, method, route: template }, 'request refused');
+        if (answer.status >= 500) ctx.log.error({ err, method, route: template }, 'request failed');
+        else if (deps.log.isLevelEnabled('info')) ctx.log.info({ code: answer.code, method, route: template }, 'request refused');
         if (res.headersSent) {
           res.destroy();
           return;
@@ -261,7 +271,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
       .finally(() => {
         const durationMs = performance.now() - started;
         metrics.observe(method, template, res.statusCode, durationMs / 1000);
-        log.info({ method, route: template, status: res.statusCode, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request completed');
+        if (deps.log.isLevelEnabled('info')) ctx.log.info({ method, route: template, status: res.statusCode, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request completed');
       });
   }
 

@@ -219,10 +219,9 @@ export class Forwarder implements Invoker {
   }
 }
 
+/** The whole answer body (undici's consumer: cheaper than its async iterator). */
 async function readBody(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  return Buffer.from(await body.arrayBuffer());
 }
 
 /** Whether an error body carries a code that means the request never started. */

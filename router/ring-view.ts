@@ -21,6 +21,9 @@ import { Ring, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/i
 import type { MembershipStore, WorkerRow } from '../storage/types.ts';
 import type { RingMetrics } from './ring-metrics.ts';
 
+/** Memoised preference lists kept at most (all are dropped past it, and on every ring change). */
+const MAX_MEMOISED_PREFERENCES = 10_000;
+
 /** Reads the time, ms since the epoch. */
 export interface RingClock {
   now(): number;
@@ -99,6 +102,9 @@ export class RingView {
   #stopped = true;
   #membershipFailing = false;
   #refreshing: Promise<boolean> | undefined;
+  /** Preference lists of the current ring by key, for `#preferenceK` candidates. */
+  readonly #preferences = new Map<string, readonly string[]>();
+  #preferenceK = 0;
 
   constructor(options: RingViewOptions) {
     this.#opts = options;
@@ -165,11 +171,25 @@ export class RingView {
    * workers this router is draining. When that leaves nobody, the unfiltered list (a suspect
    * may have come back; trying costs one refused connection).
    */
-  candidates(key: string, k: number): string[] {
-    const list = this.#ring.preferenceList(key, k);
+  candidates(key: string, k: number): readonly string[] {
+    const list = this.#preferenceList(key, k);
     if (this.#localDraining.size === 0 && this.#suspects === 0) return list;
     const usable = list.filter((id) => !this.#localDraining.has(id) && !this.isSuspect(id));
     return usable.length > 0 ? usable : list;
+  }
+
+  /** The ring's preference list, memoised per key until the ring changes (it hashes the key). */
+  #preferenceList(key: string, k: number): readonly string[] {
+    if (k !== this.#preferenceK || this.#preferences.size >= MAX_MEMOISED_PREFERENCES) {
+      this.#preferences.clear();
+      this.#preferenceK = k;
+    }
+    let list = this.#preferences.get(key);
+    if (list === undefined) {
+      list = Object.freeze(this.#ring.preferenceList(key, k));
+      this.#preferences.set(key, list);
+    }
+    return list;
   }
 
   /** The load estimate of a worker: max(own in-flight, last reported load). */
@@ -279,6 +299,7 @@ export class RingView {
     this.#opts.metrics?.ringSize.set(next.size);
     if (next.sameMembers(previous)) return false;
     this.#ring = next;
+    this.#preferences.clear();
     this.#opts.metrics?.ringChanges.inc();
     const joined = next.ids.filter((id) => !previous.has(id) || previous.members.get(id)?.address !== next.members.get(id)?.address);
     const left = previous.ids.filter((id) => !next.has(id));

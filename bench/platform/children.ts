@@ -43,7 +43,12 @@ export function spawnChild(options: SpawnOptions): Child {
   mkdirSync(options.logDir, { recursive: true });
   const logFile = join(options.logDir, `${options.name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', join(projectRoot, options.main), ...(options.args ?? [])], {
+  // Profiles in a folder per component, so a run's profiles say whose they are (a fixed file
+  // name would not do: the loader thread of tsx writes a profile too).
+  const nodeFlags = (options.nodeFlags ?? []).map((flag) =>
+    flag.startsWith('--cpu-prof-dir=') ? `${flag}/${options.name}` : flag,
+  );
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(projectRoot, options.main), ...(options.args ?? [])], {
     cwd: projectRoot,
     env: options.env,
     stdio: options.ipc === true ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],

@@ -49,8 +49,8 @@ export interface PlatformSettings {
    * (hosted.ts).
    */
   layout?: 'processes' | 'shared';
-  /** Node flags for the router/web-service/hop-1 process (e.g. --cpu-prof). */
-  frontNodeFlags?: string[];
+  /** Node flags for every Node process of a target (e.g. --cpu-prof). */
+  nodeFlags?: string[];
 }
 
 /** A target ready to take invocations. */
@@ -176,7 +176,7 @@ export class TargetLauncher {
       main: 'bench/platform/child-main.ts',
       logDir: s.logDir,
       ipc: true,
-      ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+      ...nodeFlagsOf(s),
       env: this.#env({
         ...extra,
         RINGFAAS_BENCH_ROLE: 'hosted',
@@ -214,6 +214,7 @@ export class TargetLauncher {
           name: `ringfaas-worker-${i}`,
           main: 'worker/main.ts',
           logDir: s.logDir,
+          ...nodeFlagsOf(s),
           env: this.#env({
             RINGFAAS_WORKER_ID: `bench-rf-${run}-${i}`,
             RINGFAAS_WORKER_PORT: String(port),
@@ -234,7 +235,7 @@ export class TargetLauncher {
         name: 'ringfaas-router',
         main: 'router/main.ts',
         logDir: s.logDir,
-        ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+        ...nodeFlagsOf(s),
         env: this.#env({ RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `bench-router-${run}`, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString }),
       });
       children.unshift(router); // stopped first
@@ -267,6 +268,7 @@ export class TargetLauncher {
           name: `redis-worker-${i}`,
           main: 'bench/platform/child-main.ts',
           logDir: s.logDir,
+          ...nodeFlagsOf(s),
           ipc: true,
           env: this.#env({
             ...base,
@@ -287,7 +289,7 @@ export class TargetLauncher {
         main: 'bench/platform/child-main.ts',
         logDir: s.logDir,
         ipc: true,
-        ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+        ...nodeFlagsOf(s),
         env: this.#env({ ...base, RINGFAAS_BENCH_ROLE: 'redis-web' }),
       });
       children.unshift(web);
@@ -313,6 +315,7 @@ export class TargetLauncher {
         name: 'limit-hop2',
         main: 'bench/platform/child-main.ts',
         logDir: s.logDir,
+        ...nodeFlagsOf(s),
         ipc: true,
         env: this.#env({
           RINGFAAS_BENCH_ROLE: 'hop-container',
@@ -330,7 +333,7 @@ export class TargetLauncher {
         main: 'bench/platform/child-main.ts',
         logDir: s.logDir,
         ipc: true,
-        ...(s.frontNodeFlags === undefined ? {} : { nodeFlags: s.frontNodeFlags }),
+        ...nodeFlagsOf(s),
         env: this.#env({ RINGFAAS_BENCH_ROLE: 'hop-proxy', RINGFAAS_BENCH_NEXT: hop2Url }),
       });
       children.unshift(hop1);
@@ -396,4 +399,8 @@ export async function deployFunction(baseUrl: string, settings: Pick<PlatformSet
     throw new RfError(BenchErrors.DEPLOY_FAILED, `deploying to ${baseUrl} answered ${res.status}: ${text.slice(0, 300)}`);
   }
   return id;
+}
+
+function nodeFlagsOf(s: { nodeFlags?: string[] }): { nodeFlags?: string[] } {
+  return s.nodeFlags === undefined ? {} : { nodeFlags: s.nodeFlags };
 }
