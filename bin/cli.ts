@@ -3,6 +3,7 @@
  * them (commander).
  */
 import { Command } from 'commander';
+import { isRfError } from '../errors/index.ts';
 import { registerFunctionCommands } from './functions-commands.ts';
 import { registerWorkersCommands } from './workers-commands.ts';
 import { registerImageCommands } from './image-commands.ts';
@@ -20,4 +21,11 @@ registerWorkersCommands(program);
 registerImageCommands(program);
 registerBenchCommands(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A command's own failure (bad configuration, a start that failed): one line, no stack.
+  if (isRfError(err)) process.stderr.write(`ringfaas: ${err.code}: ${err.message}\n`);
+  else process.stderr.write(`ringfaas: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}

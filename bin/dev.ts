@@ -20,6 +20,7 @@ import { RfError } from '../errors/index.ts';
 import { ConfigErrors } from '../errors/config-errors.ts';
 import { startAzurite } from '../storage/index.ts';
 import { removeWorkerLeftovers } from '../worker/index.ts';
+import { loadRouterConfig } from '../router/config.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,6 +37,20 @@ const devConfigSchema = z.object({
 
 export type DevConfig = Readonly<z.infer<typeof devConfigSchema>>;
 
+const DEV_VARIABLES: Record<string, string> = {
+  port: 'RINGFAAS_PORT',
+  host: 'RINGFAAS_HOST',
+  routers: 'RINGFAAS_ROUTERS',
+  workers: 'RINGFAAS_WORKERS',
+  dataDir: 'RINGFAAS_DATA_DIR',
+  connectionString: 'RINGFAAS_STORAGE_CONNECTION_STRING',
+  apiKey: 'RINGFAAS_API_KEYS',
+  readyTimeoutMs: 'RINGFAAS_READY_TIMEOUT_MS',
+};
+
+/** Worker settings that name one worker: the launcher chooses them per worker instead. */
+const PER_WORKER_VARIABLES = ['RINGFAAS_WORKER_ID', 'RINGFAAS_WORKER_PORT', 'RINGFAAS_WORKER_ADDRESS'];
+
 /** Reads the launcher's settings from the environment; every problem is reported at once. */
 export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
   const parsed = devConfigSchema.safeParse({
@@ -49,7 +64,7 @@ export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
     readyTimeoutMs: env.RINGFAAS_READY_TIMEOUT_MS || undefined,
   });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    const problems = parsed.error.issues.map((issue) => `${DEV_VARIABLES[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
     throw new RfError(ConfigErrors.INVALID, `invalid configuration: ${problems.join('; ')}`, {
       details: { problems },
     });
@@ -80,7 +95,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls a router until it answers /healthz and lists `workers` workers in its ring. */
-async function waitForRouter(url: string, workers: number, apiKey: string | undefined, deadline: number): Promise<void> {
+async function waitForRouter(url: string, workers: number, apiKey: string | undefined, deadline: number, signal: AbortSignal): Promise<void> {
   const headers: Record<string, string> = apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` };
   for (;;) {
     try {
@@ -97,6 +112,7 @@ async function waitForRouter(url: string, workers: number, apiKey: string | unde
       // not listening yet: poll again until the deadline
     }
     if (Date.now() > deadline) throw new Error(`router at ${url} was not ready in time`);
+    signal.throwIfAborted();
     await sleep(200);
   }
 }
@@ -108,6 +124,12 @@ export interface DevOptions {
 
 export async function runDev(options: DevOptions): Promise<void> {
   const config = loadDevConfig(options.env);
+  // The routers' own checks (API keys, listening beyond loopback) before anything starts.
+  loadRouterConfig(
+    { ...options.env, RINGFAAS_STORAGE_CONNECTION_STRING: config.connectionString ?? 'checked-later' },
+    options.insecure ? ['--insecure'] : [],
+    { routerId: 'router-1' },
+  );
   const dataDir = resolve(config.dataDir);
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -145,9 +167,10 @@ export async function runDev(options: DevOptions): Promise<void> {
 
   // The first worker starts alone: it builds the runtime image if it is missing, so the
   // others find it ready instead of building it three times at once.
+  const workerEnv: NodeJS.ProcessEnv = { ...baseEnv };
+  for (const name of PER_WORKER_VARIABLES) delete workerEnv[name];
   const startWorker = (id: string): Child => {
-    const child = spawnMain(id, 'worker/main.ts', { ...baseEnv, RINGFAAS_WORKER_ID: id }, logDir);
-    children.push(child);
+    const child = spawnMain(id, 'worker/main.ts', { ...workerEnv, RINGFAAS_WORKER_ID: id }, logDir);
     void child.exited.then((code) => {
       if (!stopping) say(`${id} exited (code ${code}); the ring routes around it. Its log: ${join(logDir, `${id}.log`)}`);
     });
@@ -155,22 +178,37 @@ export async function runDev(options: DevOptions): Promise<void> {
   };
   const deadline = Date.now() + config.readyTimeoutMs;
   const routerUrls: string[] = [];
+  // A child that exits before everything is ready fails the start at once (a router that
+  // refused its configuration, a worker that could not start), instead of at the deadline.
+  const abandon = new AbortController(); // ends the polling loops once the start failed
+  let failStart: (err: Error) => void = () => {};
+  const startFailed = new Promise<never>((_, reject) => {
+    failStart = (err) => {
+      abandon.abort(err);
+      reject(err);
+    };
+  });
+  startFailed.catch(() => undefined);
+  const started = (child: Child): Child => {
+    children.push(child);
+    void child.exited.then((code) => failStart(new Error(`${child.name} exited (code ${code}) while starting; see ${join(logDir, `${child.name}.log`)}`)));
+    return child;
+  };
   try {
     const [firstId, ...restIds] = workerIds;
-    startWorker(firstId!);
-    await waitForWorkerRow(connectionString, firstId!, deadline);
-    restIds.forEach(startWorker);
+    started(startWorker(firstId!));
+    await Promise.race([waitForWorkerRow(connectionString, firstId!, deadline, abandon.signal), startFailed]);
+    restIds.forEach((id) => started(startWorker(id)));
     for (let i = 0; i < config.routers; i++) {
       const port = config.port + i;
       const args = options.insecure ? ['--insecure'] : [];
       const env = { ...baseEnv, RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `router-${i + 1}` };
-      const child = spawnMain(`router-${i + 1}`, 'router/main.ts', env, logDir, args);
-      children.push(child);
-      const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-      routerUrls.push(`http://${hostForUrl}:${port}`);
+      started(spawnMain(`router-${i + 1}`, 'router/main.ts', env, logDir, args));
+      routerUrls.push(`http://${urlHost(config.host)}:${port}`);
     }
-    await Promise.all(routerUrls.map((url) => waitForRouter(url, config.workers, config.apiKey, deadline)));
+    await Promise.race([Promise.all(routerUrls.map((url) => waitForRouter(url, config.workers, config.apiKey, deadline, abandon.signal))), startFailed]);
   } catch (err) {
+    abandon.abort(err);
     say(`start failed: ${(err as Error).message}; logs are in ${logDir}`);
     await stopAll();
     process.exitCode = 1;
@@ -181,8 +219,15 @@ export async function runDev(options: DevOptions): Promise<void> {
   await new Promise(() => {}); // runs until a signal stops it
 }
 
+/** The host part of a URL reaching `host` (a wildcard address is reached on loopback). */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
 /** Waits until a worker has registered itself in the membership table. */
-async function waitForWorkerRow(connectionString: string, workerId: string, deadline: number): Promise<void> {
+async function waitForWorkerRow(connectionString: string, workerId: string, deadline: number, signal: AbortSignal): Promise<void> {
   const { openStores } = await import('../storage/index.ts');
   const stores = await openStores({ connectionString });
   try {
@@ -190,6 +235,7 @@ async function waitForWorkerRow(connectionString: string, workerId: string, dead
       const row = await stores.membership.get(workerId).catch(() => undefined);
       if (row !== undefined && row.heartbeatAt > Date.now() - 5000) return;
       if (Date.now() > deadline) throw new Error(`${workerId} did not register in time`);
+      signal.throwIfAborted();
       await sleep(200);
     }
   } finally {

@@ -9,18 +9,21 @@
  * | RINGFAAS_API_KEYS                  | (none)       | comma-separated
  * | RINGFAAS_STORAGE_CONNECTION_STRING | (required)   |
  * | RINGFAAS_LOG_LEVEL                 | info         |
- * | RINGFAAS_ROUTER_ID                 | router-<pid> |
+ * | RINGFAAS_ROUTER_ID                 | router-<host>-<pid> |
+ * | RINGFAAS_MEMBERSHIP_TTL_MS         | 5000         | a worker row older than this is off the ring
  * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { RfError } from '../errors/index.ts';
 import { ConfigErrors } from '../errors/config-errors.ts';
+import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
 
 export interface RouterConfig {
   readonly port: number;
   readonly host: string;
   readonly apiKeys: readonly string[];
+  readonly membershipTtlMs: number;
   readonly connectionString: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly routerId: string;
@@ -28,9 +31,23 @@ export interface RouterConfig {
 }
 
 const schema = z.object({
-  port: z.coerce.number({ error: 'RINGFAAS_PORT must be a number' }).int('RINGFAAS_PORT must be an integer').min(0).max(65535),
+  port: z.coerce
+    .number({ error: 'RINGFAAS_PORT must be a number' })
+    .int('RINGFAAS_PORT must be an integer')
+    .min(0, 'RINGFAAS_PORT must be 0..65535')
+    .max(65535, 'RINGFAAS_PORT must be 0..65535'),
   host: z.string().min(1, 'RINGFAAS_HOST must not be empty'),
-  apiKeys: z.array(z.string().min(8, 'each key of RINGFAAS_API_KEYS must be at least 8 characters')),
+  apiKeys: z.array(
+    z
+      .string()
+      .min(8, 'each key of RINGFAAS_API_KEYS must be at least 8 characters')
+      .regex(/^\S+$/, 'a key of RINGFAAS_API_KEYS must not contain white space'),
+  ),
+  membershipTtlMs: z.coerce
+    .number({ error: 'RINGFAAS_MEMBERSHIP_TTL_MS must be a number' })
+    .int('RINGFAAS_MEMBERSHIP_TTL_MS must be an integer')
+    .min(500, 'RINGFAAS_MEMBERSHIP_TTL_MS must be 500..600000')
+    .max(600_000, 'RINGFAAS_MEMBERSHIP_TTL_MS must be 500..600000'),
   connectionString: z.string({ error: 'RINGFAAS_STORAGE_CONNECTION_STRING is required' }).min(1, 'RINGFAAS_STORAGE_CONNECTION_STRING is required'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: 'RINGFAAS_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
@@ -50,21 +67,26 @@ export function isLoopbackHost(host: string): boolean {
 
 /** Reads and validates the router's configuration; throws RF_CONFIG_INVALID listing every problem. */
 export function loadRouterConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[], defaults: { routerId: string }): RouterConfig {
-  const keys = (env.RINGFAAS_API_KEYS ?? '')
+  const get = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const keysText = get('RINGFAAS_API_KEYS');
+  const keys = (keysText ?? '')
     .split(',')
     .map((k) => k.trim())
     .filter((k) => k.length > 0);
   const parsed = schema.safeParse({
-    port: env.RINGFAAS_PORT || '8080',
-    host: env.RINGFAAS_HOST || '127.0.0.1',
+    port: get('RINGFAAS_PORT') ?? '8080',
+    host: get('RINGFAAS_HOST') ?? '127.0.0.1',
     apiKeys: keys,
-    connectionString: env.RINGFAAS_STORAGE_CONNECTION_STRING,
-    logLevel: env.RINGFAAS_LOG_LEVEL || 'info',
-    routerId: env.RINGFAAS_ROUTER_ID || defaults.routerId,
-    insecure: argv.includes('--insecure') || env.RINGFAAS_INSECURE === '1',
+    membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? DEFAULT_MEMBER_TTL_MS,
+    connectionString: get('RINGFAAS_STORAGE_CONNECTION_STRING'),
+    logLevel: get('RINGFAAS_LOG_LEVEL') ?? 'info',
+    routerId: get('RINGFAAS_ROUTER_ID') ?? defaults.routerId,
+    insecure: argv.includes('--insecure') || ['1', 'true'].includes(get('RINGFAAS_INSECURE') ?? ''),
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
-  if (parsed.success && parsed.data.apiKeys.length === 0 && !parsed.data.insecure && !isLoopbackHost(parsed.data.host)) {
+  // A set but empty key list (", ,") must not silently mean "no authentication".
+  if (keysText !== undefined && keys.length === 0) problems.push('RINGFAAS_API_KEYS is set but holds no key');
+  if (parsed.success && keysText === undefined && !parsed.data.insecure && !isLoopbackHost(parsed.data.host)) {
     problems.push(
       `refusing to listen on ${parsed.data.host} (beyond loopback) without API keys: set RINGFAAS_API_KEYS, or pass --insecure (RINGFAAS_INSECURE=1) to run open`,
     );

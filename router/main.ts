@@ -69,7 +69,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     log,
     metrics: ringMetrics,
     ...(options.ring?.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.ring.pollIntervalMs }),
-    ...(options.ring?.ttlMs === undefined ? {} : { ttlMs: options.ring.ttlMs }),
+    ttlMs: options.ring?.ttlMs ?? config.membershipTtlMs,
   });
   await view.start();
   const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics });
@@ -91,7 +91,8 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, config.host, () => {
+      // "[::1]" is how a URL writes an IPv6 host; listen() takes it bare.
+      server.listen(config.port, config.host.replace(/^\[(.*)\]$/, '$1'), () => {
         server.off('error', reject);
         resolve();
       });

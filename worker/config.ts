@@ -69,6 +69,13 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? 5000,
     maxQueue: get('RINGFAAS_WORKER_MAX_QUEUE') ?? 1000,
   });
+  if (parsed.success && parsed.data.heartbeatMs * 2 > parsed.data.membershipTtlMs) {
+    throw new RfError(
+      ConfigErrors.INVALID,
+      'invalid worker configuration: RINGFAAS_HEARTBEAT_MS must be at most half of RINGFAAS_MEMBERSHIP_TTL_MS (else the worker keeps dropping off the ring)',
+      { details: { problems: ['RINGFAAS_HEARTBEAT_MS: at most half of RINGFAAS_MEMBERSHIP_TTL_MS'] } },
+    );
+  }
   if (!parsed.success) {
     const names: Record<string, string> = {
       id: 'RINGFAAS_WORKER_ID',

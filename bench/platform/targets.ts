@@ -158,7 +158,10 @@ export class TargetLauncher {
   }
 
   #env(extra: Record<string, string>): NodeJS.ProcessEnv {
-    return { ...process.env, RINGFAAS_LOG_LEVEL: this.#settings.logLevel, ...extra };
+    const env: NodeJS.ProcessEnv = { ...process.env, RINGFAAS_LOG_LEVEL: this.#settings.logLevel, ...extra };
+    // The benchmark's components listen on loopback without keys, whatever the shell says.
+    for (const name of BENCH_UNSET_VARIABLES) if (!(name in extra)) delete env[name];
+    return env;
   }
 
   async #hosted(kind: 'ringfaas' | 'redis-design' | 'limit'): Promise<{ baseUrl: string; stop(): Promise<void> }> {
@@ -400,6 +403,9 @@ export async function deployFunction(baseUrl: string, settings: Pick<PlatformSet
   }
   return id;
 }
+
+/** Settings of the caller's own platform that must not leak into the benchmark's components. */
+const BENCH_UNSET_VARIABLES = ['RINGFAAS_API_KEYS', 'RINGFAAS_HOST', 'RINGFAAS_WORKER_HOST', 'RINGFAAS_WORKER_ADDRESS', 'RINGFAAS_WORKER_PORT', 'RINGFAAS_PORT', 'RINGFAAS_MEMBERSHIP_TTL_MS', 'RINGFAAS_HEARTBEAT_MS'];
 
 function nodeFlagsOf(s: { nodeFlags?: string[] }): { nodeFlags?: string[] } {
   return s.nodeFlags === undefined ? {} : { nodeFlags: s.nodeFlags };

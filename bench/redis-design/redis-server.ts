@@ -44,6 +44,7 @@ export async function startRedisServer(options: { binary?: string; timeoutMs?: n
       throw new RfError(BenchErrors.COMPONENT_START_FAILED, 'redis-server could not be started (is it installed?)', { cause: failure });
     }
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // not listening yet: connect() rejects, we retry
     try {
       await probe.connect();
       await probe.ping();

@@ -1,14 +1,21 @@
 /**
  * Function CRUD through the HTTP app on the in-memory stores: create (code and seed-style
  * zipFile), read, list, update (versions, ETag/If-Match, notifier before the answer,
- * concurrent updates on one and on two routers), delete (record, blobs, notifier).
+ * concurrent updates on one and on two routers), delete (record, blobs, notifier), a new
+ * function under the id of a deleted one. Then createFunctionsApi itself, for what HTTP
+ * cannot stage: code left by an update that failed after its upload, and store writes that
+ * landed although the store answered an error.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { MemoryArtifactStore, MemoryFunctionStore } from '../../storage/index.ts';
-import type { Stores } from '../../storage/types.ts';
-import { call, jsonInit, makeZip, startTestApp, type TestApp } from './app-harness.ts';
+import { pino } from 'pino';
+import { RfError } from '../../errors/index.ts';
+import { MemoryArtifactStore, MemoryFunctionStore, StorageErrors } from '../../storage/index.ts';
+import type { FunctionStore, Stores } from '../../storage/types.ts';
+import { createFunctionsApi, TAKEN_VERSION_WAIT_MS, type FunctionsApi } from '../functions-api.ts';
+import type { RequestContext } from '../invoker.ts';
+import { call, jsonInit, makeZip, RecordingNotifier, startTestApp, type TestApp } from './app-harness.ts';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -181,5 +188,153 @@ describe('functions CRUD (memory stores)', () => {
       assert.equal(res.body.error.code, 'RF_ROUTER_FUNCTION_NOT_FOUND');
     }
     await assert.rejects(stores.artifacts.get('nosuchfunction00', 1), { code: 'RF_STORAGE_NOT_FOUND' });
+  });
+});
+
+describe('functions CRUD: a new function under the id of a deleted one', () => {
+  test('deploy after delete reuses the id from version 1; code left under it is never overwritten', async () => {
+    const stores = newStores();
+    const ids = ['sameid', 'sameid', 'sameid', 'otherid'];
+    const app = await startTestApp({ stores, newId: () => ids.shift() ?? 'spare' });
+    try {
+      const first = await call(`${app.url}/functions`, jsonInit('POST', { memorySize: 128, code: 'module.exports = () => 1' }));
+      assert.equal(first.body.id, 'sameid');
+      assert.equal((await call(`${app.url}/functions/sameid`, jsonInit('PUT', { code: 'module.exports = () => 2' }))).body.version, 2);
+      assert.equal((await fetch(`${app.url}/functions/sameid`, { method: 'DELETE' })).status, 204);
+      await assert.rejects(stores.artifacts.get('sameid', 2), { code: 'RF_STORAGE_NOT_FOUND' });
+
+      const again = await call(`${app.url}/functions`, jsonInit('POST', { memorySize: 256, code: "module.exports = () => 'again'" }));
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      assert.equal(again.body.id, 'sameid');
+      assert.equal(again.body.version, 1);
+      assert.equal(sha(await stores.artifacts.get('sameid', 1)), again.body.codeSha256);
+      const updated = await call(`${app.url}/functions/sameid`, jsonInit('PUT', { code: "module.exports = () => 'again 2'" }, { 'if-match': '"v1"' }));
+      assert.equal(updated.status, 200);
+      assert.equal(updated.body.version, 2);
+      assert.equal(sha(await stores.artifacts.get('sameid', 2)), updated.body.codeSha256);
+
+      // Delete again, and suppose the blob removal missed version 1 (or a late upload put it back).
+      assert.equal((await fetch(`${app.url}/functions/sameid`, { method: 'DELETE' })).status, 204);
+      const leftover = Buffer.from('leftover');
+      await stores.artifacts.put('sameid', 1, leftover);
+      const third = await call(`${app.url}/functions`, jsonInit('POST', { memorySize: 128, code: 'module.exports = () => 3' }));
+      assert.equal(third.status, 201);
+      assert.equal(third.body.id, 'otherid', 'an id whose version 1 is taken is passed over');
+      assert.equal(sha(await stores.artifacts.get('otherid', 1)), third.body.codeSha256);
+      assert.deepEqual(await stores.artifacts.get('sameid', 1), leftover);
+      assert.equal(await stores.functions.get('sameid'), undefined);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('createFunctionsApi: writes that failed or landed midway', () => {
+  const ctx: RequestContext = { requestId: 'test', log: pino({ level: 'silent' }) };
+  const zipOf = (n: number): string => `module.exports = () => ${n}`;
+
+  function api(stores: Pick<Stores, 'functions' | 'artifacts'>, sleeps: number[] = []): FunctionsApi {
+    return createFunctionsApi({
+      stores,
+      notifier: new RecordingNotifier(),
+      limits: { maxUnpackedBytes: 1 << 20 },
+      clock: Date.now,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+    });
+  }
+
+  /** A real function store whose next write lands and is then answered with `err` (as after an SDK retry of it). */
+  function landsThenFails(inner: FunctionStore, err: () => RfError): FunctionStore & { armed: boolean } {
+    const store = {
+      armed: false,
+      create: async (record: Parameters<FunctionStore['create']>[0]) => {
+        const stored = await inner.create(record);
+        if (!store.armed) return stored;
+        store.armed = false;
+        throw err();
+      },
+      get: (id: string) => inner.get(id),
+      list: () => inner.list(),
+      update: async (record: Parameters<FunctionStore['update']>[0], etag: string) => {
+        const stored = await inner.update(record, etag);
+        if (!store.armed) return stored;
+        store.armed = false;
+        throw err();
+      },
+      delete: (id: string, etag?: string) => inner.delete(id, etag),
+    };
+    return store;
+  }
+
+  test('a version number taken by an update that failed after its upload is skipped, after a wait', async () => {
+    const stores = newStores();
+    const sleeps: number[] = [];
+    const functions = api(stores, sleeps);
+    const created = await functions.create({ memorySize: 128, code: zipOf(1) }, ctx);
+    const orphan = Buffer.from('code of a failed update');
+    await stores.artifacts.put(created.id, 2, orphan);
+
+    const updated = await functions.update(created.id, { code: zipOf(2) }, '"v1"', ctx);
+    assert.equal(updated.version, 3);
+    assert.ok(sleeps.reduce((a, b) => a + b, 0) >= TAKEN_VERSION_WAIT_MS, `waited ${sleeps.join('+')} ms`);
+    assert.equal(sha(await stores.artifacts.get(created.id, 3)), updated.codeSha256);
+    assert.deepEqual((await stores.functions.get(created.id))?.record, updated);
+    // The replaced version and the skipped one are gone; nothing names them.
+    await assert.rejects(stores.artifacts.get(created.id, 1), { code: 'RF_STORAGE_NOT_FOUND' });
+    await assert.rejects(stores.artifacts.get(created.id, 2), { code: 'RF_STORAGE_NOT_FOUND' });
+
+    sleeps.length = 0;
+    const next = await functions.update(created.id, { code: zipOf(3) }, '"v3"', ctx);
+    assert.equal(next.version, 4);
+    assert.deepEqual(sleeps, []);
+  });
+
+  test('an update whose record write landed but was answered as a conflict is the update, not a 412', async () => {
+    const inner = new MemoryFunctionStore();
+    const flaky = landsThenFails(inner, () => new RfError(StorageErrors.CONFLICT, 'stale etag (the retry of a write that landed)'));
+    const stores = { functions: flaky, artifacts: new MemoryArtifactStore() };
+    const functions = api(stores);
+    const created = await functions.create({ memorySize: 128, code: zipOf(1) }, ctx);
+    flaky.armed = true;
+    const updated = await functions.update(created.id, { code: zipOf(2) }, '"v1"', ctx);
+    assert.equal(updated.version, 2);
+    assert.deepEqual((await inner.get(created.id))?.record, updated);
+    assert.equal(sha(await stores.artifacts.get(created.id, 2)), updated.codeSha256);
+  });
+
+  test('a create whose record write landed but was answered as a duplicate is the create, not a second function', async () => {
+    const inner = new MemoryFunctionStore();
+    const flaky = landsThenFails(inner, () => new RfError(StorageErrors.ALREADY_EXISTS, 'exists (the retry of a write that landed)'));
+    const stores = { functions: flaky, artifacts: new MemoryArtifactStore() };
+    flaky.armed = true;
+    const created = await api(stores).create({ memorySize: 128, code: zipOf(1) }, ctx);
+    assert.deepEqual(await inner.list(), [created]);
+    assert.equal(sha(await stores.artifacts.get(created.id, 1)), created.codeSha256);
+    assert.equal(stores.artifacts.size, 1);
+  });
+
+  test('a create refused for a taken id removes only its own blob and draws another id', async () => {
+    const stores = newStores();
+    const ids = ['taken', 'taken', 'fresh'];
+    const functions = createFunctionsApi({
+      stores,
+      notifier: new RecordingNotifier(),
+      limits: { maxUnpackedBytes: 1 << 20 },
+      clock: Date.now,
+      newId: () => ids.shift() ?? 'spare',
+    });
+    const first = await functions.create({ memorySize: 128, code: zipOf(1) }, ctx);
+    const second = await functions.update('taken', { code: zipOf(2) }, undefined, ctx);
+    assert.equal(second.version, 2);
+    // 'taken' is at version 2 (its version 1 is gone): the new create's version-1 upload
+    // succeeds, its record write is refused, and its own blob must go, not the function's.
+    const other = await functions.create({ memorySize: 128, code: zipOf(9) }, ctx);
+    assert.equal(other.id, 'fresh');
+    assert.equal(first.id, 'taken');
+    await assert.rejects(stores.artifacts.get('taken', 1), { code: 'RF_STORAGE_NOT_FOUND' });
+    assert.equal(sha(await stores.artifacts.get('taken', 2)), second.codeSha256);
+    assert.equal(sha(await stores.artifacts.get('fresh', 1)), other.codeSha256);
   });
 });
