@@ -95,6 +95,8 @@ export class RingView {
   readonly #localDraining = new Set<string>();
   readonly #listeners: RingChangeListener[] = [];
   #rows: WorkerRow[] = [];
+  /** The last read row of each worker (fresher than the ring's, which dates from its build). */
+  #rowsById = new Map<string, WorkerRow>();
   #ring: Ring<WorkerRow>;
   #totalLoad = 0;
   #suspects = 0;
@@ -163,7 +165,7 @@ export class RingView {
 
   /** The row last read for a worker. */
   row(workerId: string): WorkerRow | undefined {
-    return this.#ring.members.get(workerId) ?? this.#rows.find((row) => row.id === workerId);
+    return this.#rowsById.get(workerId) ?? this.#ring.members.get(workerId);
   }
 
   /**
@@ -289,6 +291,7 @@ export class RingView {
     this.#rows = rows;
     const now = this.#clock.now();
     const byId = new Map(rows.map((row) => [row.id, row]));
+    this.#rowsById = byId;
     for (const id of this.#localDraining) {
       const row = byId.get(id);
       if (row === undefined || row.state === 'draining') this.#localDraining.delete(id);

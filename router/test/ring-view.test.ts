@@ -132,3 +132,18 @@ test('a drain started by this router takes the worker off at once; membership re
   assert.deepEqual(describe.map((d) => [d.id, d.inRing, d.draining]), [['a', false, true], ['b', true, false]]);
   assert.ok(Math.abs((describe[1]?.share ?? 0) - 1) < 1e-9);
 });
+
+test('describe() shows the latest heartbeat, not the one of the last ring change', async () => {
+  const { membership, c, view } = await setup();
+  await membership.upsert(row('a', c.now()));
+  await view.refresh();
+  for (let i = 0; i < 5; i++) {
+    c.advance(1000);
+    await membership.upsert(row('a', c.now()));
+    assert.equal(await view.refresh(), false, 'a heartbeat alone is no ring change');
+  }
+  c.advance(300);
+  const [entry] = view.describe();
+  assert.equal(entry?.heartbeatAgeMs, 300);
+  assert.equal(view.row('a')?.heartbeatAt, c.now() - 300);
+});
