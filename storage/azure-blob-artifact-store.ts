@@ -1,7 +1,9 @@
 /**
  * ArtifactStore on an Azure Blob container (`deployments`): one block blob per function
  * version, named `<functionId>/<version>.zip`, so every version of a function shares the
- * prefix `<functionId>/`.
+ * prefix `<functionId>/`. Uploads are create-only (`If-None-Match: *`, checked atomically by
+ * the service), so of two writers of one version exactly one succeeds and a blob is never
+ * replaced under a record that points at it.
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import { RfError } from '../errors/index.ts';
@@ -42,9 +44,21 @@ export class AzureBlobArtifactStore implements ArtifactStore {
     await bounded(
       this.#ctx,
       'artifacts.put',
-      (abortSignal) =>
-        blob.uploadData(zip, { abortSignal, blobHTTPHeaders: { blobContentType: 'application/zip' } }),
-      undefined,
+      async (abortSignal) => {
+        await blob.uploadData(zip, {
+          abortSignal,
+          blobHTTPHeaders: { blobContentType: 'application/zip' },
+          conditions: { ifNoneMatch: '*' },
+        });
+      },
+      (err) => {
+        // The service answers 409 BlobAlreadyExists (single shot or staged blocks); 412 means the same here.
+        const status = statusOf(err);
+        if (status === 409 || status === 412) {
+          throw new RfError(StorageErrors.ALREADY_EXISTS, `code of function '${functionId}' version ${version} already exists`);
+        }
+        throw err;
+      },
       this.#transferTimeoutMs,
     );
   }

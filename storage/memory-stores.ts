@@ -71,7 +71,11 @@ export class MemoryArtifactStore implements ArtifactStore {
   readonly #blobs = new Map<string, Buffer>();
 
   async put(functionId: string, version: number, zip: Buffer): Promise<void> {
-    this.#blobs.set(`${functionId}/${version}`, Buffer.from(zip));
+    const key = `${functionId}/${version}`;
+    if (this.#blobs.has(key)) {
+      throw new RfError(StorageErrors.ALREADY_EXISTS, `code of function '${functionId}' version ${version} already exists`);
+    }
+    this.#blobs.set(key, Buffer.from(zip));
   }
 
   async get(functionId: string, version: number): Promise<Buffer> {

@@ -15,7 +15,10 @@ export interface FunctionRecord {
   timeoutMs: number;
   /** An idle warm container is removed after this long unused. */
   idleTimeoutMs: number;
-  /** Starts at 1, +1 on every update. Code artifacts are kept per version. */
+  /**
+   * Starts at 1 and grows on every update, by 1 unless an earlier update left that number's
+   * code behind (failed or stalled after its upload). Code artifacts are kept per version.
+   */
   version: number;
   /** Hex SHA-256 of the code zip of this version. */
   codeSha256: string;
@@ -51,8 +54,17 @@ export interface FunctionStore {
   delete(id: string, etag?: string): Promise<boolean>;
 }
 
-/** Code zips, one object per function version (Blob container `deployments`, `<id>/<version>.zip`). */
+/**
+ * Code zips, one object per function version (Blob container `deployments`, `<id>/<version>.zip`).
+ * An object is written once and never replaced, so a record's `codeSha256` stays true of the
+ * object its version names.
+ */
 export interface ArtifactStore {
+  /**
+   * Stores one version's code, create-only: RF_STORAGE_ALREADY_EXISTS when that version is
+   * already stored (whoever wrote it; it is left as it is). Of concurrent puts of one version
+   * exactly one succeeds.
+   */
   put(functionId: string, version: number, zip: Buffer): Promise<void>;
   /** RF_STORAGE_NOT_FOUND when absent. */
   get(functionId: string, version: number): Promise<Buffer>;

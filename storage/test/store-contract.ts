@@ -189,11 +189,31 @@ export function storeContract(name: string, factory: StoresFactory): void {
         assert.deepEqual(await stores.artifacts.get(id, 2), v2);
       });
 
-      test('put of an existing version replaces it', async () => {
+      test('put of an existing version is refused and leaves the first blob', async () => {
         const id = uid('fn');
-        await stores.artifacts.put(id, 1, Buffer.from('old'));
-        await stores.artifacts.put(id, 1, Buffer.from('new'));
-        assert.equal((await stores.artifacts.get(id, 1)).toString(), 'new');
+        await stores.artifacts.put(id, 1, Buffer.from('first'));
+        await assert.rejects(stores.artifacts.put(id, 1, Buffer.from('second')), { code: 'RF_STORAGE_ALREADY_EXISTS' });
+        await assert.rejects(stores.artifacts.put(id, 1, Buffer.from('first')), { code: 'RF_STORAGE_ALREADY_EXISTS' });
+        assert.equal((await stores.artifacts.get(id, 1)).toString(), 'first');
+        // Other versions of the same function are free; a deleted version can be written again.
+        await stores.artifacts.put(id, 2, Buffer.from('two'));
+        await stores.artifacts.delete(id, 1);
+        await stores.artifacts.put(id, 1, Buffer.from('again'));
+        assert.equal((await stores.artifacts.get(id, 1)).toString(), 'again');
+      });
+
+      test('concurrent puts of one version: exactly one wins and its bytes are stored', async () => {
+        for (let round = 0; round < 5; round += 1) {
+          const id = uid('fn');
+          const zips = [0, 1, 2, 3].map(() => randomBytes(64 * 1024));
+          const results = await Promise.allSettled(zips.map((zip) => stores.artifacts.put(id, 1, zip)));
+          const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+          assert.equal(won.length, 1, `round ${round}: exactly one put must win`);
+          for (const r of results) {
+            if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'RF_STORAGE_ALREADY_EXISTS');
+          }
+          assert.deepEqual(await stores.artifacts.get(id, 1), zips[won[0]!]);
+        }
       });
 
       test('get of an absent version fails with RF_STORAGE_NOT_FOUND', async () => {
