@@ -148,6 +148,10 @@ function startService(
   const child = spawn(process.execPath, ['-e', WRAPPER, main, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,
+    // Its own process group: a Ctrl-C to ours must not close storage while the workers
+    // still drain (and remove their membership rows); we stop it last, and the stdin pipe
+    // still ends it if we die.
+    detached: true,
   });
   let tail = '';
   let exited = false;

@@ -133,6 +133,7 @@ describe('FunctionCache', () => {
     const { cache, stores, artifacts } = setup();
     await deploy(stores, 'f', Code.echo());
     const { zipSync, strToU8 } = await import('fflate');
+    await artifacts.delete('f', 1); // code blobs are create-only: replace version 1 by hand
     await artifacts.put('f', 1, Buffer.from(zipSync({ 'main.js': strToU8('1') })));
     await assert.rejects(cache.get('f'), (err: unknown) => isRfError(err) && err.code === 'RF_FUNCTION_LOAD_FAILED');
   });
