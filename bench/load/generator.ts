@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { LoadClient } from './client.ts';
 import { summarizeStage, type Sample, type StageStats } from './stats.ts';
+import { measureCpu, type TargetProcess } from './process-cpu.ts';
 
 /** One stage's raw samples and summary. */
 export interface StageRun {
@@ -26,6 +27,8 @@ export interface StagesOptions {
   onProgress?: (progress: { stageIndex: number; elapsedMs: number; completed: number }) => void;
   /** Stops the run early (the stage in progress is summarised as it is). */
   signal?: AbortSignal;
+  /** Processes whose CPU time each stage records (StageStats.cpuMs). */
+  processes?: readonly TargetProcess[];
 }
 
 /** Runs one closed-loop stage. */
@@ -62,6 +65,7 @@ export async function runStages(options: StagesOptions): Promise<StageRun[]> {
   const runs: StageRun[] = [];
   for (const [stageIndex, concurrency] of options.stages.entries()) {
     if (options.signal?.aborted === true) break;
+    const cpu = options.processes === undefined ? undefined : measureCpu(options.processes);
     const { samples, durationMs } = await runStage(
       options.client,
       concurrency,
@@ -69,7 +73,9 @@ export async function runStages(options: StagesOptions): Promise<StageRun[]> {
       (elapsedMs, completed) => options.onProgress?.({ stageIndex, elapsedMs, completed }),
       options.signal,
     );
-    runs.push({ stats: summarizeStage(samples, concurrency, durationMs, seen), samples });
+    const stats = summarizeStage(samples, concurrency, durationMs, seen);
+    if (cpu !== undefined) stats.cpuMs = cpu.stop();
+    runs.push({ stats, samples });
   }
   return runs;
 }

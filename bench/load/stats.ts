@@ -50,6 +50,8 @@ export interface StageStats {
   workers: Record<string, number>;
   /** Error count per code. */
   errorCodes: Record<string, number>;
+  /** CPU time used during the stage, ms, by process (when measured; bench/load/process-cpu.ts). */
+  cpuMs?: Record<string, number>;
 }
 
 /**

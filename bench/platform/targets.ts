@@ -21,6 +21,7 @@ import { BenchErrors } from '../errors.ts';
 import { functionSource, zipIndex } from '../functions/code.ts';
 import { startRedisServer, freePort, type RunningRedisServer } from '../redis-design/redis-server.ts';
 import { spawnChild, waitHttp, waitReady, type Child } from './children.ts';
+import type { TargetProcess } from '../load/process-cpu.ts';
 import type { RuntimeKind } from './runtime.ts';
 import type { TargetSpec } from './target-spec.ts';
 
@@ -60,7 +61,16 @@ export interface RunningTarget {
   /** The platform's public base URL (undefined for invoke= and limit). */
   baseUrl?: string;
   functionId?: string;
+  /** The Node processes started for it (CPU accounting); empty for url= and invoke=. */
+  processes?: readonly TargetProcess[];
   /** Undeploys (when deployed here) and stops what was started. */
+  stop(): Promise<void>;
+}
+
+/** A started platform before the benchmark function is deployed on it. */
+interface StartedPlatform {
+  baseUrl: string;
+  processes: readonly TargetProcess[];
   stop(): Promise<void>;
 }
 
@@ -78,7 +88,7 @@ export class TargetLauncher {
   async start(spec: TargetSpec): Promise<RunningTarget> {
     if (this.#settings.layout === 'shared' && (spec.kind === 'ringfaas' || spec.kind === 'redis-design' || spec.kind === 'limit')) {
       const hosted = await this.#hosted(spec.kind);
-      if (spec.kind === 'limit') return { name: 'limit', invokeUrl: hosted.baseUrl, stop: hosted.stop };
+      if (spec.kind === 'limit') return { name: 'limit', invokeUrl: hosted.baseUrl, processes: hosted.processes, stop: hosted.stop };
       return this.#deployed(spec.kind, hosted);
     }
     switch (spec.kind) {
@@ -89,7 +99,7 @@ export class TargetLauncher {
       case 'limit':
         return this.#limit();
       case 'url':
-        return this.#deployed(spec.base, { baseUrl: spec.base, stop: async () => undefined });
+        return this.#deployed(spec.base, { baseUrl: spec.base, processes: [], stop: async () => undefined });
       case 'invoke':
         return { name: spec.url, invokeUrl: spec.url, stop: async () => undefined };
     }
@@ -164,7 +174,7 @@ export class TargetLauncher {
     return env;
   }
 
-  async #hosted(kind: 'ringfaas' | 'redis-design' | 'limit'): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  async #hosted(kind: 'ringfaas' | 'redis-design' | 'limit'): Promise<StartedPlatform> {
     const s = this.#settings;
     const extra: Record<string, string> = {};
     if (kind === 'redis-design') extra.RINGFAAS_REDIS_URL = await this.#redisUrl();
@@ -194,14 +204,14 @@ export class TargetLauncher {
     try {
       const baseUrl = await waitReady(child, s.readyTimeoutMs);
       if (kind === 'ringfaas') await waitHttp(`${baseUrl}/workers`, Date.now() + s.readyTimeoutMs, (body) => listedWorkers(body) >= s.workers, child.name);
-      return { baseUrl, stop: () => child.stop() };
+      return { baseUrl, processes: processesOf([child]), stop: () => child.stop() };
     } catch (err) {
       await child.stop();
       throw err;
     }
   }
 
-  async #ringfaas(): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  async #ringfaas(): Promise<StartedPlatform> {
     const s = this.#settings;
     const connectionString = await this.#connectionString();
     const children: Child[] = [];
@@ -244,14 +254,14 @@ export class TargetLauncher {
       children.unshift(router); // stopped first
       const baseUrl = `http://127.0.0.1:${port}`;
       await waitHttp(`${baseUrl}/workers`, deadline, (body) => listedWorkers(body) >= s.workers, router.name);
-      return { baseUrl, stop };
+      return { baseUrl, processes: processesOf(children), stop };
     } catch (err) {
       await stop();
       throw err;
     }
   }
 
-  async #redisDesign(): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  async #redisDesign(): Promise<StartedPlatform> {
     const s = this.#settings;
     const connectionString = await this.#connectionString();
     const redisUrl = await this.#redisUrl();
@@ -297,7 +307,7 @@ export class TargetLauncher {
       });
       children.unshift(web);
       const baseUrl = await waitReady(web, s.readyTimeoutMs);
-      return { baseUrl, stop };
+      return { baseUrl, processes: processesOf(children), stop };
     } catch (err) {
       await stop();
       throw err;
@@ -341,7 +351,7 @@ export class TargetLauncher {
       });
       children.unshift(hop1);
       const hop1Url = await waitReady(hop1, s.readyTimeoutMs);
-      return { name: 'limit', invokeUrl: `${hop1Url}/invoke`, stop };
+      return { name: 'limit', invokeUrl: `${hop1Url}/invoke`, processes: processesOf(children), stop };
     } catch (err) {
       await stop();
       throw err;
@@ -349,7 +359,7 @@ export class TargetLauncher {
   }
 
   /** Deploys the benchmark function on a platform with the seed's API. */
-  async #deployed(name: string, platform: { baseUrl: string; stop(): Promise<void> }): Promise<RunningTarget> {
+  async #deployed(name: string, platform: StartedPlatform): Promise<RunningTarget> {
     try {
       const functionId = await deployFunction(platform.baseUrl, this.#settings);
       const invokeUrl = `${platform.baseUrl}/functions/${encodeURIComponent(functionId)}/invoke`;
@@ -358,6 +368,7 @@ export class TargetLauncher {
         invokeUrl,
         baseUrl: platform.baseUrl,
         functionId,
+        processes: platform.processes,
         stop: async () => {
           await fetch(`${platform.baseUrl}/functions/${encodeURIComponent(functionId)}`, { method: 'DELETE' }).catch(() => undefined);
           await platform.stop();
@@ -406,6 +417,10 @@ export async function deployFunction(baseUrl: string, settings: Pick<PlatformSet
 
 /** Settings of the caller's own platform that must not leak into the benchmark's components. */
 const BENCH_UNSET_VARIABLES = ['RINGFAAS_API_KEYS', 'RINGFAAS_HOST', 'RINGFAAS_WORKER_HOST', 'RINGFAAS_WORKER_ADDRESS', 'RINGFAAS_WORKER_PORT', 'RINGFAAS_PORT', 'RINGFAAS_MEMBERSHIP_TTL_MS', 'RINGFAAS_HEARTBEAT_MS'];
+
+function processesOf(children: readonly Child[]): TargetProcess[] {
+  return children.flatMap((c) => (c.process.pid === undefined ? [] : [{ name: c.name, pid: c.process.pid }]));
+}
 
 function nodeFlagsOf(s: { nodeFlags?: string[] }): { nodeFlags?: string[] } {
   return s.nodeFlags === undefined ? {} : { nodeFlags: s.nodeFlags };

@@ -40,7 +40,45 @@ export interface TargetSummary {
   p99Ms: number;
   coldStartsAfterFirstStage: number;
   errors: number;
+  /**
+   * CPU time per successful request, µs, by process (router, workers, hops, the load
+   * generator) and in total: the median over rounds of the median over measured stages.
+   * Containers are not counted. Empty when the processes could not be measured.
+   */
+  cpuUsPerRequest: Record<string, number>;
   rounds: Array<{ round: number; stages: StageStats[] }>;
+}
+
+const CPU_TOTAL = 'total';
+
+/** A stage's CPU µs per successful request by process, plus the total. */
+function stageCpuPerRequest(stage: StageStats): Record<string, number> | undefined {
+  const ok = stage.requests - stage.errors;
+  if (stage.cpuMs === undefined || ok <= 0) return undefined;
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const [name, ms] of Object.entries(stage.cpuMs)) {
+    out[name] = (ms * 1000) / ok;
+    total += out[name];
+  }
+  out[CPU_TOTAL] = total;
+  return out;
+}
+
+function medianCpu(measured: StageStats[][]): Record<string, number> {
+  const perRound: Array<Array<Record<string, number>>> = measured.map((stages) =>
+    stages.flatMap((st) => {
+      const cpu = stageCpuPerRequest(st);
+      return cpu === undefined ? [] : [cpu];
+    }),
+  );
+  const names = new Set(perRound.flat().flatMap((r) => Object.keys(r)));
+  const out: Record<string, number> = {};
+  for (const name of names) {
+    const roundMedians = perRound.filter((r) => r.length > 0).map((r) => median(r.map((x) => x[name] ?? 0)));
+    out[name] = Math.round(median(roundMedians));
+  }
+  return out;
 }
 
 function summarize(target: string, rounds: Array<{ round: number; stages: StageStats[] }>): TargetSummary {
@@ -52,6 +90,7 @@ function summarize(target: string, rounds: Array<{ round: number; stages: StageS
     p99Ms: median(measured.map((m) => median(m.map((s) => s.p99Ms)))),
     coldStartsAfterFirstStage: rounds.reduce((n, r) => n + r.stages.slice(1).reduce((k, s) => k + s.coldStarts, 0), 0),
     errors: rounds.reduce((n, r) => n + r.stages.reduce((k, s) => k + s.errors, 0), 0),
+    cpuUsPerRequest: medianCpu(measured),
     rounds,
   };
 }
@@ -106,6 +145,9 @@ export async function runCompare(options: CompareOptions): Promise<ScenarioOutpu
     `ringfaas / redis-design p50: ${ratios.p50VsRedis ?? 'n/a'} (target ≤ ${COMPARE_TARGETS.p50VsRedis}: ${verdict(met.p50VsRedis)})`,
     `ringfaas / limit throughput: ${ratios.throughputVsLimit ?? 'n/a'} (target ≥ ${COMPARE_TARGETS.throughputVsLimit}: ${verdict(met.throughputVsLimit)})`,
     `ringfaas cold starts after the first stage: ${rf?.coldStartsAfterFirstStage ?? 'n/a'} (target 0: ${verdict(met.noColdStartsAfterFirstStage)})`,
+    ...summaries
+      .filter((s) => s.cpuUsPerRequest[CPU_TOTAL] !== undefined)
+      .map((s) => `${s.target} CPU per request (containers not counted): ${describeCpu(s.cpuUsPerRequest)}`),
   ];
   const charts: ReportChart[] = [
     {
@@ -140,6 +182,11 @@ export async function runCompare(options: CompareOptions): Promise<ScenarioOutpu
         rows: summaries.map((s) => [s.target, s.throughputRps, s.p50Ms, s.p99Ms, s.coldStartsAfterFirstStage, s.errors]),
       },
       {
+        title: 'CPU per successful request, µs, by process (medians; containers not counted)',
+        columns: ['target', 'process', 'µs / request'],
+        rows: summaries.flatMap((s) => Object.entries(s.cpuUsPerRequest).map(([name, us]) => [s.target, name, us])),
+      },
+      {
         title: 'Ratios',
         columns: ['ratio', 'value', 'target', 'verdict'],
         rows: [
@@ -154,4 +201,11 @@ export async function runCompare(options: CompareOptions): Promise<ScenarioOutpu
     charts,
     raw: { summaries, ratios, met },
   };
+}
+
+function describeCpu(cpu: Record<string, number>): string {
+  const parts = Object.entries(cpu)
+    .filter(([name]) => name !== CPU_TOTAL)
+    .map(([name, us]) => `${name} ${us}`);
+  return `${cpu[CPU_TOTAL]} µs (${parts.join(', ')})`;
 }

@@ -35,6 +35,7 @@ export async function loadTarget(
       client,
       stages,
       stageMs,
+      ...(target.processes === undefined ? {} : { processes: target.processes }),
       onProgress: ({ stageIndex, elapsedMs }) =>
         progress.update(doneBeforeS + (stageIndex * stageMs + elapsedMs) / 1000, `${label}: ${stages[stageIndex]} callers`),
     });
