@@ -62,7 +62,8 @@ type Refusal = 'at_capacity' | 'draining' | 'connect_error';
 
 type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; refusal: Refusal };
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+/** Never copied from a worker's answer: hop-by-hop, length, and the router's own request id. */
+const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id']);
 const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -183,7 +184,7 @@ export class Forwarder implements Invoker {
     const out: Record<string, string> = {};
     for (const name in source) {
       const value = source[name];
-      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      if (value === undefined || NOT_FORWARDED.has(name)) continue;
       out[name] = typeof value === 'string' ? value : value.join(', ');
     }
     out[RouterHeaders.spills] = String(spills);
