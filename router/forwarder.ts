@@ -62,8 +62,11 @@ type Refusal = 'at_capacity' | 'draining' | 'connect_error';
 
 type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; refusal: Refusal };
 
-/** Never copied from a worker's answer: hop-by-hop, length, and the router's own request id. */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id']);
+/**
+ * Never copied from a worker's answer: hop-by-hop, length, the router's own request id, and
+ * the worker's load report (for routers, not clients).
+ */
+const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
 const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 

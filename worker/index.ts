@@ -14,7 +14,7 @@ export { invokeOnPool, runOnLease, type InvocationResult, type ExecutionInfo, ty
 export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheOptions } from './function-cache.ts';
 export { unpackCode, writeCode, type CodeFile } from './code.ts';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
-export { createWorkerServer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { createWorkerServer, invocationAnswer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { loadWorkerConfig, defaultWorkerId, type WorkerConfig } from './config.ts';
 export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';

@@ -28,14 +28,8 @@ export const WorkerHeaders = {
   load: 'x-ringfaas-load',
   /** The container instance id that ran the invocation. */
   instance: 'x-ringfaas-instance',
-  /** How the container was obtained: see StartKind. */
+  /** How the container was obtained: see StartKind. (Version and durations: the body's `logs`.) */
   start: 'x-ringfaas-start',
-  /** The function version that ran. */
-  version: 'x-ringfaas-version',
-  /** Time spent inside the function (ms, decimal). */
-  functionMs: 'x-ringfaas-function-ms',
-  /** Time spent in the worker in total, including start (ms, decimal). */
-  workerMs: 'x-ringfaas-worker-ms',
   /** Request: how long the request may wait for capacity at this worker. */
   waitMs: 'x-ringfaas-wait-ms',
   /** Request: correlation id for logs. */

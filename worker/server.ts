@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type InvokeSuccessBody, type WorkerStatus } from './protocol.ts';
+import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus } from './protocol.ts';
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
@@ -75,27 +75,9 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
       const waitMs = parseWaitMs(req.headers[WorkerHeaders.waitMs]);
       const entry = cache.peek(functionId) ?? (await cache.get(functionId));
       const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs }, metrics.invocationEvents);
-      const workerMs = performance.now() - receivedAt;
       label = resultLabel(result);
-      const headers = executionHeaders(result, workerMs);
-      const logs = {
-        lines: result.lines,
-        truncated: result.truncated,
-        workerId,
-        instanceId: result.instanceId,
-        start: result.start,
-        version: result.version,
-        functionMs: round(result.functionMs),
-        workerMs: round(workerMs),
-      };
-      if (result.state === 'ok') {
-        const body: InvokeSuccessBody = { output: result.output ?? null, logs };
-        send(res, 200, JSON.stringify(body), headers);
-      } else {
-        const err = result.error;
-        const details = { ...err.details, logs };
-        send(res, err.status, JSON.stringify({ error: { code: err.code, message: err.message, details } }), headers);
-      }
+      const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);
+      send(res, answer.status, answer.body, answer.headers);
     } catch (err) {
       label = errorLabel(err);
       sendError(req, res, err);
@@ -270,14 +252,34 @@ function parseVersion(body: Buffer): number {
   return version;
 }
 
-function executionHeaders(result: InvocationResult, workerMs: number): Record<string, string> {
-  return {
-    [WorkerHeaders.instance]: result.instanceId,
-    [WorkerHeaders.start]: result.start,
-    [WorkerHeaders.version]: String(result.version),
-    [WorkerHeaders.functionMs]: result.functionMs.toFixed(3),
-    [WorkerHeaders.workerMs]: workerMs.toFixed(3),
+/**
+ * The answer to one execution: its output or coded error, with the execution's `logs` (lines,
+ * where and how it ran, durations) in the body and only what a caller reads without parsing it
+ * (instance, start kind) in headers: every header costs each hop on the hot path.
+ */
+export function invocationAnswer(
+  result: InvocationResult,
+  workerId: string,
+  workerMs: number,
+): { status: number; headers: Record<string, string>; body: string } {
+  const headers = { [WorkerHeaders.instance]: result.instanceId, [WorkerHeaders.start]: result.start };
+  const logs: InvocationLogs = {
+    lines: result.lines,
+    truncated: result.truncated,
+    workerId,
+    instanceId: result.instanceId,
+    start: result.start,
+    version: result.version,
+    functionMs: round(result.functionMs),
+    workerMs: round(workerMs),
   };
+  if (result.state === 'ok') {
+    const body: InvokeSuccessBody = { output: result.output ?? null, logs };
+    return { status: 200, headers, body: JSON.stringify(body) };
+  }
+  const err = result.error;
+  const details = { ...err.details, logs };
+  return { status: err.status, headers, body: JSON.stringify({ error: { code: err.code, message: err.message, details } }) };
 }
 
 function resultLabel(result: InvocationResult): InvocationResultLabel {

@@ -51,7 +51,11 @@ export function parseInvokeBody(text: string): { instanceId?: string; durationMs
   const output = asRecord(top.output) ?? top;
   const result: { instanceId?: string; durationMs?: number } = {};
   if (typeof output.instanceId === 'string') result.instanceId = output.instanceId;
-  if (typeof output.durationMs === 'number') result.durationMs = output.durationMs;
+  // The function's duration: as the platform measured it (ringfaas: logs.functionMs), else
+  // as the function reports it.
+  const functionMs = asRecord(top.logs)?.functionMs;
+  if (typeof functionMs === 'number') result.durationMs = functionMs;
+  else if (typeof output.durationMs === 'number') result.durationMs = output.durationMs;
   return result;
 }
 
@@ -79,8 +83,7 @@ export function createLoadClient(invokeUrl: string, options: LoadClientOptions):
         const latencyMs = performance.now() - started;
         const parsed = parseInvokeBody(text);
         const sample: Sample = { atMs: started - t0, latencyMs, status: res.statusCode };
-        const fnHeader = header(res.headers, 'x-ringfaas-function-ms');
-        const functionMs = fnHeader !== undefined ? Number(fnHeader) : parsed.durationMs;
+        const functionMs = parsed.durationMs;
         if (functionMs !== undefined && Number.isFinite(functionMs)) sample.functionMs = functionMs;
         const instanceId = parsed.instanceId ?? header(res.headers, 'x-ringfaas-instance');
         if (instanceId !== undefined) sample.instanceId = instanceId;

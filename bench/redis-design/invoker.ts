@@ -37,12 +37,8 @@ export interface RedisInvokerOptions {
 const PASSED_HEADERS = [
   'content-type',
   'x-ringfaas-worker',
-  'x-ringfaas-load',
   'x-ringfaas-instance',
   'x-ringfaas-start',
-  'x-ringfaas-version',
-  'x-ringfaas-function-ms',
-  'x-ringfaas-worker-ms',
 ];
 
 /** Statuses after which the execution surely did not run: try the next location. */

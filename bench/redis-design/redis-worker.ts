@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { errorBody, RfError } from '../../errors/index.ts';
 import {
   FunctionCache,
+  invocationAnswer,
   Pool,
   readBody,
   runOnLease,
@@ -114,26 +115,8 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
   const answer = async (res: ServerResponse, lease: Lease, input: Buffer, receivedAt: number): Promise<void> => {
     const result: InvocationResult = await runOnLease(pool, lease, input.length === 0 ? NULL_INPUT : input);
     await announceIdle(lease.fn);
-    const workerMs = performance.now() - receivedAt;
-    const headers = {
-      [WorkerHeaders.instance]: result.instanceId,
-      [WorkerHeaders.start]: result.start,
-      [WorkerHeaders.version]: String(result.version),
-      [WorkerHeaders.functionMs]: result.functionMs.toFixed(3),
-      [WorkerHeaders.workerMs]: workerMs.toFixed(3),
-    };
-    const logs = {
-      lines: result.lines,
-      truncated: result.truncated,
-      workerId: options.id,
-      instanceId: result.instanceId,
-      start: result.start,
-      version: result.version,
-      functionMs: Math.round(result.functionMs * 1000) / 1000,
-      workerMs: Math.round(workerMs * 1000) / 1000,
-    };
-    if (result.state === 'ok') send(res, 200, JSON.stringify({ output: result.output ?? null, logs }), headers);
-    else send(res, result.error.status, JSON.stringify({ error: { code: result.error.code, message: result.error.message, details: { logs } } }), headers);
+    const answer = invocationAnswer(result, options.id, performance.now() - receivedAt);
+    send(res, answer.status, answer.body, answer.headers);
   };
 
   const warmInvoke = async (req: IncomingMessage, res: ServerResponse, instanceId: string, functionId: string): Promise<void> => {
