@@ -87,12 +87,15 @@ export class Forwarder implements Invoker {
   readonly #connectTimeoutMs: number;
   readonly #connections: number;
   readonly #pools = new Map<string, WorkerPool>();
+  /** forwards{result="ok"}, bound once (the hot path). */
+  readonly #forwardedOk: { inc(): void } | undefined;
   #closed = false;
 
   constructor(options: ForwarderOptions) {
     this.#view = options.view;
     this.#routerId = options.routerId;
     this.#metrics = options.metrics;
+    this.#forwardedOk = options.metrics?.forwards.labels({ result: 'ok' });
     this.#loadFactor = options.loadFactor ?? DEFAULT_LOAD_FACTOR;
     this.#maxCandidates = options.maxCandidates ?? 16;
     this.#homeWaitMs = options.homeWaitMs ?? 10_000;
@@ -168,7 +171,7 @@ export class Forwarder implements Invoker {
       if ((res.statusCode === 429 || res.statusCode === 503) && isRetryable(body)) {
         return { ok: false, refusal: res.statusCode === 429 ? 'at_capacity' : 'draining' };
       }
-      this.#metrics?.forwards.inc({ result: 'ok' });
+      this.#forwardedOk?.inc();
       return { ok: true, response: { status: res.statusCode, headers: this.#responseHeaders(res.headers, spills), body } };
     } catch (err) {
       const code = errorCode(err);
