@@ -11,6 +11,7 @@
  * bench wiring in bench/cli.ts starts real workers; tests can use any protocol-speaking one).
  */
 import { Pool } from 'undici';
+import { Ring, type RingMemberRow } from '../ring/index.ts';
 import { RfError } from '../errors/index.ts';
 import { BenchErrors } from './errors.ts';
 
@@ -64,7 +65,9 @@ export interface RingChangeResult {
   joinSettleMs: number;
   /** ms the DELETE /workers call took (drain included). */
   drainMs: number;
-  /** Share of functions whose serving worker changed after the add. */
+  /** Share of functions whose home worker on the ring changed with the add (what routers compute). */
+  homesMovedOnAdd: number;
+  /** Share of functions whose most frequent serving worker changed after the add (spills blur it). */
   movedOnAdd: number;
   phases: PhaseStats[];
 }
@@ -214,6 +217,19 @@ async function settle(options: RingScenarioOptions, check: (workers: Array<{ id:
   }
 }
 
+/** The ids on the first router's ring. */
+async function ringMembers(options: RingScenarioOptions): Promise<string[]> {
+  const headers: Record<string, string> = options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
+  const res = await fetch(`${options.routerUrls[0]}/workers`, { headers });
+  const body = (await res.json()) as { workers?: Array<{ id: string; inRing: boolean }> };
+  return (body.workers ?? []).filter((w) => w.inRing).map((w) => w.id);
+}
+
+/** A ring row for an id (routers build the same ring from the same ids, default vnodes and hash). */
+function memberRow(id: string): RingMemberRow {
+  return { id, address: '', capacityMb: 0, state: 'active', heartbeatAt: 0 };
+}
+
 async function timed(load: LoadRun, phase: string, ms: number, out: Array<[string, number]>): Promise<void> {
   load.phase(phase);
   const t0 = Date.now();
@@ -250,6 +266,7 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     await timed(load, 'before', phaseMs, durations);
     load.phase('adding');
     const t0 = Date.now();
+    const membersBefore = await ringMembers(options);
     worker = await options.startWorker();
     if (options.register === true) await registerWorker(options, worker);
     const started = worker;
@@ -268,11 +285,15 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const after = servingWorker(load.samples.get('after-add'));
     const common = [...before.keys()].filter((fn) => after.has(fn));
     const moved = common.filter((fn) => before.get(fn) !== after.get(fn)).length;
+    const ringBefore = new Ring(membersBefore.map(memberRow));
+    const ringAfter = new Ring([...membersBefore, started.id].map(memberRow));
+    const homesMoved = options.functionIds.filter((fn) => ringBefore.home(fn) !== ringAfter.home(fn)).length;
     return {
       scenario: 'ring-change',
       workerId: started.id,
       joinSettleMs,
       drainMs,
+      homesMovedOnAdd: homesMoved / options.functionIds.length,
       movedOnAdd: common.length === 0 ? 0 : moved / common.length,
       phases: durations.map(([phase, ms]) => stats(phase, load.samples.get(phase) ?? [], ms)),
     };

@@ -7,12 +7,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { zipSync } from 'fflate';
 import { Command, InvalidArgumentError } from 'commander';
+import { callApi, CliFailure, cliAction, type CommandIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
-export interface FunctionCommandsIo {
-  env: Readonly<Record<string, string | undefined>>;
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
+export interface FunctionCommandsIo extends CommandIo {
   stdin: () => Promise<string>;
 }
 
@@ -26,16 +24,6 @@ const defaultIo: FunctionCommandsIo = {
     return Buffer.concat(chunks).toString('utf8');
   },
 };
-
-/** A failure the CLI prints as `code: message`. */
-class CliFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -80,65 +68,13 @@ function codeOf(path: string): { code: string } | { zipFile: string } {
   return { code: readFileSync(path, 'utf8') };
 }
 
-interface ApiAnswer {
-  status: number;
-  headers: Headers;
-  body: unknown;
-}
-
-async function callApi(io: FunctionCommandsIo, method: string, path: string, body?: unknown): Promise<ApiAnswer> {
-  const base = (io.env.RINGFAAS_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const headers: Record<string, string> = {};
-  const key = io.env.RINGFAAS_API_KEY;
-  if (key) headers.authorization = `Bearer ${key}`;
-  let payload: string | undefined;
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    payload = typeof body === 'string' ? body : JSON.stringify(body);
-  }
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliFailure(cause?.code ?? 'ECONNECT', `cannot reach ringfaas at ${base}: ${cause?.message ?? (err as Error).message}`);
-  }
-  const text = await res.text();
-  let parsed: unknown = text;
-  if (text.length > 0) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-  }
-  if (res.status >= 400) {
-    const error = (parsed as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-    const requestId = res.headers.get('x-request-id');
-    const suffix = res.status >= 500 && requestId ? ` (request id ${requestId})` : '';
-    if (error && typeof error.code === 'string') throw new CliFailure(error.code, `${String(error.message)}${suffix}`);
-    throw new CliFailure(`HTTP_${res.status}`, `${typeof parsed === 'string' ? parsed : JSON.stringify(parsed)}${suffix}`);
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
-}
-
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** Registers the function commands on the `ringfaas` program. */
 export function registerFunctionCommands(program: Command, io: FunctionCommandsIo = defaultIo): void {
-  const run =
-    <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
-    async (...args: A): Promise<void> => {
-      try {
-        await action(...args);
-      } catch (err) {
-        if (err instanceof CliFailure) io.stderr(`${err.code}: ${err.message}\n`);
-        else io.stderr(`error: ${(err as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    };
+  const run = cliAction(io);
 
   program
     .command('deploy')

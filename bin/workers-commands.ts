@@ -4,13 +4,10 @@
  * $RINGFAAS_API_KEY` when set; errors are printed as `code: message` and exit non-zero.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { callApi, cliAction, type CommandIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
-export interface WorkersCommandsIo {
-  env: Readonly<Record<string, string | undefined>>;
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
+export type WorkersCommandsIo = CommandIo;
 
 const defaultIo: WorkersCommandsIo = {
   env: process.env,
@@ -18,48 +15,10 @@ const defaultIo: WorkersCommandsIo = {
   stderr: (text) => void process.stderr.write(text),
 };
 
-/** A failure the CLI prints as `code: message`. */
-class CliFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function capacity(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 128) throw new InvalidArgumentError('must be an integer number of MB, at least 128');
   return n;
-}
-
-async function callApi(io: WorkersCommandsIo, method: string, path: string, body?: unknown): Promise<unknown> {
-  const base = (io.env.RINGFAAS_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const headers: Record<string, string> = {};
-  const key = io.env.RINGFAAS_API_KEY;
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliFailure(cause?.code ?? 'ECONNECT', `cannot reach ringfaas at ${base}: ${cause?.message ?? (err as Error).message}`);
-  }
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = text; // not JSON: shown as text
-  }
-  if (res.status >= 400) {
-    const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (error !== undefined && typeof error.code === 'string') throw new CliFailure(error.code, String(error.message));
-    throw new CliFailure(`HTTP_${res.status}`, typeof parsed === 'string' ? parsed : JSON.stringify(parsed));
-  }
-  return parsed;
 }
 
 interface ListedWorker {
@@ -90,17 +49,7 @@ function statusOf(w: ListedWorker): string {
 
 /** Registers `ringfaas workers …` on the program. */
 export function registerWorkersCommands(program: Command, io: WorkersCommandsIo = defaultIo): void {
-  const run =
-    <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
-    async (...args: A): Promise<void> => {
-      try {
-        await action(...args);
-      } catch (err) {
-        if (err instanceof CliFailure) io.stderr(`${err.code}: ${err.message}\n`);
-        else io.stderr(`error: ${(err as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    };
+  const run = cliAction(io);
 
   const workers = program.command('workers').description('the worker ring: list, add, drain and remove workers');
 
@@ -110,7 +59,7 @@ export function registerWorkersCommands(program: Command, io: WorkersCommandsIo 
     .option('--json', 'print the listing as JSON')
     .action(
       run(async (opts: { json?: boolean }) => {
-        const listing = (await callApi(io, 'GET', '/workers')) as { router?: string; ringSize?: number; workers?: ListedWorker[] };
+        const listing = (await callApi(io, 'GET', '/workers')).body as { router?: string; ringSize?: number; workers?: ListedWorker[] };
         if (opts.json === true) {
           io.stdout(`${JSON.stringify(listing, null, 2)}\n`);
           return;
@@ -144,14 +93,14 @@ export function registerWorkersCommands(program: Command, io: WorkersCommandsIo 
         const body: Record<string, unknown> = { address };
         if (opts.id !== undefined) body.id = opts.id;
         if (opts.capacity !== undefined) body.capacityMb = opts.capacity;
-        const row = (await callApi(io, 'POST', '/workers', body)) as { id?: string; address?: string };
+        const row = (await callApi(io, 'POST', '/workers', body)).body as { id?: string; address?: string };
         io.stdout(`added ${String(row.id)} at ${String(row.address)}\n`);
       }),
     );
 
   const drain = (verb: string) =>
     run(async (id: string) => {
-      const answer = (await callApi(io, 'DELETE', `/workers/${encodeURIComponent(id)}`)) as {
+      const answer = (await callApi(io, 'DELETE', `/workers/${encodeURIComponent(id)}`)).body as {
         drained?: boolean;
         reachable?: boolean;
         inFlight?: number | null;

@@ -2,6 +2,7 @@
  * How the Azure stores talk to the SDKs: every call is bounded in time and every driver
  * failure becomes an RfError, whose message never carries the account key or a SAS.
  */
+import { odata, type TableClient } from '@azure/data-tables';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 
@@ -112,4 +113,17 @@ export async function bounded<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Every entity of one partition of a table, read page by page within one deadline. */
+export function listPartition(ctx: AzureCallContext, what: string, client: TableClient, partitionKey: string): Promise<Record<string, unknown>[]> {
+  return bounded(ctx, what, async (abortSignal) => {
+    const rows: Record<string, unknown>[] = [];
+    const pages = client.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+      abortSignal,
+    });
+    for await (const entity of pages) rows.push(entity);
+    return rows;
+  });
 }

@@ -8,7 +8,7 @@
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
-import { bounded, statusOf, type AzureCallContext } from './azure-errors.ts';
+import { bounded, listPartition, statusOf, type AzureCallContext } from './azure-errors.ts';
 import type { FunctionRecord, FunctionStore, StoredFunction } from './types.ts';
 
 /** The single partition holding every function. */
@@ -151,16 +151,7 @@ export class AzureTableFunctionStore implements FunctionStore {
   }
 
   async list(): Promise<FunctionRecord[]> {
-    const entities = await bounded(this.#ctx, 'functions.list', async (abortSignal) => {
-      const rows: Record<string, unknown>[] = [];
-      const pages = this.#client.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: `PartitionKey eq '${FUNCTIONS_PARTITION}'` },
-        abortSignal,
-      });
-      for await (const entity of pages) rows.push(entity);
-      return rows;
-    });
-    return entities.map(toRecord);
+    return (await listPartition(this.#ctx, 'functions.list', this.#client, FUNCTIONS_PARTITION)).map(toRecord);
   }
 
   async update(record: FunctionRecord, etag: string): Promise<StoredFunction> {

@@ -6,7 +6,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
-import { bounded, statusOf, type AzureCallContext } from './azure-errors.ts';
+import { bounded, listPartition, statusOf, type AzureCallContext } from './azure-errors.ts';
 import type { MembershipStore, WorkerRow, WorkerState } from './types.ts';
 
 /** The single partition holding every worker. */
@@ -99,16 +99,7 @@ export class AzureTableMembershipStore implements MembershipStore {
   }
 
   async list(): Promise<WorkerRow[]> {
-    const entities = await bounded(this.#ctx, 'workers.list', async (abortSignal) => {
-      const rows: Record<string, unknown>[] = [];
-      const pages = this.#client.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: `PartitionKey eq '${WORKERS_PARTITION}'` },
-        abortSignal,
-      });
-      for await (const entity of pages) rows.push(entity);
-      return rows;
-    });
-    return entities.map(toRow);
+    return (await listPartition(this.#ctx, 'workers.list', this.#client, WORKERS_PARTITION)).map(toRow);
   }
 
   async setState(id: string, state: WorkerState): Promise<void> {

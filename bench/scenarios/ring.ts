@@ -57,7 +57,7 @@ export async function runRingBench(options: RingBenchOptions): Promise<ScenarioO
         settings: { functions: options.functions, concurrency: options.concurrency, phaseMs: options.phaseMs },
         summary: [
           `the new worker ${r.workerId} was in the router's ring ${r.joinSettleMs} ms after it started`,
-          `${(r.movedOnAdd * 100).toFixed(0)} % of the functions moved to another worker on the add`,
+          `${(r.homesMovedOnAdd * 100).toFixed(0)} % of the ${options.functions} functions got a new home on the ring with the add (about 1/(N+1) expected, N workers before); ${(r.movedOnAdd * 100).toFixed(0)} % were served mostly by another worker afterwards (bounded-load spills and cold starts blur this)`,
           `draining it took ${r.drainMs} ms; errors in all phases: ${r.phases.reduce((n, p) => n + p.errors, 0)}`,
         ],
         tables: [phaseTable(r.phases)],

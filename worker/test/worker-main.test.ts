@@ -54,7 +54,8 @@ describe('worker/main.ts process', { skip: azuriteSkip() }, () => {
       const row = (await backing.stores.membership.get(id))!;
       assert.equal(row.state, 'active');
       assert.equal(row.capacityMb, 1024);
-      assert.match(worker.output(), /worker listening/);
+      // The row is written before the log line reaches our pipe: wait for it rather than race.
+      await until(async () => /worker listening/.test(worker.output()), 'the "worker listening" log line', 10_000);
       const res = await request(`${row.address}/invoke/${fn}`, { method: 'POST', body: '{"x":1}' });
       const body = (await res.body.json()) as { output: { tag: string }; logs: { start: string } };
       assert.equal(res.statusCode, 200);
