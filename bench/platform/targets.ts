@@ -80,6 +80,8 @@ export class TargetLauncher {
   #azurite: Promise<{ connectionString: string; stop(): Promise<void> }> | undefined;
   #redis: Promise<RunningRedisServer | undefined> | undefined;
   readonly #extra = new Set<Child>();
+  /** Every worker id started (their containers are removed on close, even after a kill -9). */
+  readonly #workerIds = new Set<string>();
 
   constructor(settings: PlatformSettings) {
     this.#settings = settings;
@@ -151,6 +153,10 @@ export class TargetLauncher {
     this.#redis = undefined;
     await Promise.allSettled([...this.#extra].map((c) => c.stop()));
     this.#extra.clear();
+    // Workers killed on purpose (failover) leave their containers, as a crash would.
+    const { removeWorkerLeftovers } = await import('../../worker/index.ts');
+    await removeWorkerLeftovers([...this.#workerIds]).catch(() => 0);
+    this.#workerIds.clear();
     await Promise.allSettled([azurite?.then((a) => a.stop()), redis?.then((r) => r?.stop())]);
   }
 
@@ -168,6 +174,7 @@ export class TargetLauncher {
   }
 
   #env(extra: Record<string, string>): NodeJS.ProcessEnv {
+    if (extra.RINGFAAS_WORKER_ID !== undefined) this.#workerIds.add(extra.RINGFAAS_WORKER_ID);
     const env: NodeJS.ProcessEnv = { ...process.env, RINGFAAS_LOG_LEVEL: this.#settings.logLevel, ...extra };
     // The benchmark's components listen on loopback without keys, whatever the shell says.
     for (const name of BENCH_UNSET_VARIABLES) if (!(name in extra)) delete env[name];

@@ -4,10 +4,10 @@
  * not given.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
+import { freePort as freePortOn } from '../../storage/azurite.ts';
 
 export interface RunningRedisServer {
   url: string;
@@ -16,15 +16,7 @@ export interface RunningRedisServer {
 
 /** A free TCP port on 127.0.0.1 (closed again before it is answered). */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  return freePortOn('127.0.0.1');
 }
 
 /** Starts `redis-server` (from PATH, or `binary`) and waits until it answers PING. */
