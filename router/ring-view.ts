@@ -94,7 +94,6 @@ export class RingView {
   readonly #traffic = new Map<string, WorkerTraffic>();
   readonly #localDraining = new Set<string>();
   readonly #listeners: RingChangeListener[] = [];
-  #rows: WorkerRow[] = [];
   /** The last read row of each worker (fresher than the ring's, which dates from its build). */
   #rowsById = new Map<string, WorkerRow>();
   #ring: Ring<WorkerRow>;
@@ -160,7 +159,7 @@ export class RingView {
   /** Live rows (active or draining, heartbeat within the TTL): who must hear of function changes. */
   liveRows(): WorkerRow[] {
     const now = this.#clock.now();
-    return this.#rows.filter((row) => now - row.heartbeatAt <= this.ttlMs);
+    return [...this.#rowsById.values()].filter((row) => now - row.heartbeatAt <= this.ttlMs);
   }
 
   /** The row last read for a worker. */
@@ -242,7 +241,7 @@ export class RingView {
   describe(): WorkerViewEntry[] {
     const now = this.#clock.now();
     const shares = this.#ring.shares();
-    const ids = new Set([...this.#rows.map((r) => r.id), ...this.#ring.ids]);
+    const ids = new Set([...this.#rowsById.keys(), ...this.#ring.ids]);
     return [...ids].sort().map((id) => {
       const row = this.row(id) as WorkerRow;
       const t = this.#traffic.get(id);
@@ -288,7 +287,6 @@ export class RingView {
     }
     if (this.#membershipFailing) this.#opts.log.info({ workers: rows.length }, 'membership read again');
     this.#membershipFailing = false;
-    this.#rows = rows;
     const now = this.#clock.now();
     const byId = new Map(rows.map((row) => [row.id, row]));
     this.#rowsById = byId;
