@@ -8,9 +8,14 @@ export const RouterErrors = {
   INVALID_BODY: { code: 'RF_ROUTER_INVALID_BODY', status: 400 },
   /** `zipFile` is not base64 of a readable zip archive. */
   INVALID_ZIP: { code: 'RF_ROUTER_INVALID_ZIP', status: 400 },
-  /** The zip has no `index.js` at its root. */
+  /**
+   * The zip could be read two ways (several end records, local and central headers that
+   * disagree, overlapping or duplicate entries): refused so no reader can disagree with it.
+   */
+  ZIP_AMBIGUOUS: { code: 'RF_ROUTER_ZIP_AMBIGUOUS', status: 400 },
+  /** The zip has no `index.js` (or `index.mjs`) at its root. */
   ZIP_NO_INDEX: { code: 'RF_ROUTER_ZIP_NO_INDEX', status: 400 },
-  /** The zip unpacks to more than the limit (250 MB). */
+  /** The zip unpacks to more than the limit (250 MB, real inflated bytes) or holds more than 10 000 entries. */
   ZIP_TOO_LARGE: { code: 'RF_ROUTER_ZIP_TOO_LARGE', status: 413 },
   /** A path in the zip is absolute, holds `..` or a backslash: it would escape the code folder. */
   ZIP_UNSAFE_PATH: { code: 'RF_ROUTER_ZIP_UNSAFE_PATH', status: 400 },

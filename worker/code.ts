@@ -3,9 +3,9 @@
  * unpacked once per version (by the function cache) into a list of files, then written into
  * each container specialised to that version.
  */
-import { unzipSync } from 'fflate';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { ArchiveError, DEFAULT_ARCHIVE_LIMITS, readArchive, type ArchiveLimits } from '../archive/index.ts';
 import { RfError } from '../errors/index.ts';
 import { FunctionErrors } from './errors.ts';
 
@@ -15,49 +15,32 @@ export interface CodeFile {
   data: Uint8Array;
 }
 
-/** Largest total unpacked size accepted (zip bombs stop here). */
-export const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
-
-function safePath(name: string): string | undefined {
-  if (name.endsWith('/')) return undefined; // a directory entry
-  if (name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name)) throw badPath(name);
-  const parts = name.split('/');
-  if (parts.some((p) => p === '..' || p === '')) throw badPath(name);
-  return parts.filter((p) => p !== '.').join('/');
-}
-
-function badPath(name: string): RfError {
-  return new RfError(FunctionErrors.LOAD_FAILED, 'the code zip holds an unsafe path', { details: { path: name.slice(0, 200) } });
-}
+/** Largest total unpacked size accepted: the archive reader's, the same as the router's. */
+export const MAX_UNPACKED_BYTES = DEFAULT_ARCHIVE_LIMITS.maxUnpackedBytes;
 
 /**
- * Unpacks a code zip. Fails with RF_FUNCTION_LOAD_FAILED when it is not a zip, holds an
- * absolute or `..` path, has no `index.js` at its root, or unpacks past MAX_UNPACKED_BYTES.
+ * Unpacks a code zip with the one archive reader the router checked it with (archive/):
+ * streaming inflate, real bytes counted, so a large archive never holds the event loop.
+ * Fails with RF_FUNCTION_LOAD_FAILED (details.reason: the reader's refusal).
  */
-export function unpackCode(zip: Uint8Array): CodeFile[] {
-  let entries: Record<string, Uint8Array>;
-  let total = 0;
+export async function unpackCode(zip: Uint8Array, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<CodeFile[]> {
+  const buffer = Buffer.isBuffer(zip) ? zip : Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength);
   try {
-    entries = unzipSync(zip, {
-      filter: (file) => {
-        total += file.originalSize;
-        if (total > MAX_UNPACKED_BYTES) throw new RfError(FunctionErrors.LOAD_FAILED, 'the code zip unpacks past the size limit', { details: { limitBytes: MAX_UNPACKED_BYTES } });
-        return true;
-      },
-    });
+    return (await readArchive(buffer, { limits, keep: true })).files;
   } catch (err) {
-    if (err instanceof RfError) throw err;
-    throw new RfError(FunctionErrors.LOAD_FAILED, 'the code is not a valid zip file', { cause: err });
+    if (!(err instanceof ArchiveError)) throw err;
+    throw new RfError(FunctionErrors.LOAD_FAILED, `the code zip is refused: ${err.message}`, {
+      cause: err,
+      details: { reason: err.reason, ...(err.entry === undefined ? {} : { entry: err.entry }) },
+    });
   }
-  const files: CodeFile[] = [];
-  for (const [name, data] of Object.entries(entries)) {
-    const path = safePath(name);
-    if (path !== undefined) files.push({ path, data });
-  }
-  if (!files.some((f) => f.path === 'index.js')) {
-    throw new RfError(FunctionErrors.LOAD_FAILED, 'the code zip has no index.js at its root');
-  }
-  return files;
+}
+
+/** Bytes a function's unpacked code takes in memory (for a byte-bounded cache). */
+export function codeBytes(files: readonly CodeFile[]): number {
+  let total = 0;
+  for (const file of files) total += file.data.byteLength;
+  return total;
 }
 
 /** Writes unpacked code into a (fresh) code folder. */

@@ -134,7 +134,7 @@ export class FunctionCache {
         if (attempt < this.#maxReloads) continue;
         throw new RfError(WorkerErrors.FUNCTION_NOT_FOUND, 'the function code does not exist', { details: { functionId } });
       }
-      const entry: CachedFunction = { record, fn: toPoolFunction(record, zip) };
+      const entry: CachedFunction = { record, fn: await toPoolFunction(record, zip) };
       if (load.epoch === epoch) this.#put(functionId, entry);
       return entry;
     }
@@ -156,7 +156,8 @@ function hasCode(err: unknown, code: string): boolean {
 }
 
 /** A record and its code zip in the pool's shape. */
-export function toPoolFunction(record: FunctionRecord, zip: Uint8Array): PoolFunction {
+export async function toPoolFunction(record: FunctionRecord, zip: Uint8Array): Promise<PoolFunction> {
+  const files = await unpackCode(zip);
   return {
     id: record.id,
     version: record.version,
@@ -164,6 +165,6 @@ export function toPoolFunction(record: FunctionRecord, zip: Uint8Array): PoolFun
     timeoutMs: record.timeoutMs,
     idleTimeoutMs: record.idleTimeoutMs,
     env: record.env,
-    files: unpackCode(zip),
+    files,
   };
 }

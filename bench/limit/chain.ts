@@ -83,7 +83,7 @@ export async function startContainerHop(options: ContainerHopOptions): Promise<R
   const { runtime } = options;
   await runtime.removeLeftovers(options.ownerId);
   await runtime.prepare();
-  const files = unpackCode(options.zip);
+  const files = await unpackCode(options.zip);
   const all = await Promise.all(
     Array.from({ length: options.containers }, async (_, i) => {
       const handle = await runtime.start({ instanceId: `limit${i}`, workerId: options.ownerId, memoryMb: options.memoryMb, network: false });

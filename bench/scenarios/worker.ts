@@ -60,7 +60,7 @@ async function coldStartTimes(runtime: ContainerRuntime, files: PoolFunction['fi
 export async function runWorkerBench(options: WorkerBenchOptions): Promise<ScenarioOutput> {
   const { runtime, progress } = options;
   const zip = zipIndex(await functionSource('instance-id'));
-  const files = unpackCode(zip);
+  const files = await unpackCode(zip);
 
   progress.note('cold starts from the cold pool');
   const fromPool = await coldStartTimes(runtime, files, 2, options.coldStarts);

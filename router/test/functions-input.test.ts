@@ -11,14 +11,18 @@ import { call, jsonInit, makeZip, startTestApp, type TestApp } from './app-harne
 
 const PROBE_ID = 'probeprobeprobe0';
 
-/** Finds the central directory entry of `name` and overwrites its uncompressed size. */
-function patchDeclaredSize(zip: Buffer, name: string, size: number): Buffer {
+/**
+ * Finds the central directory entry of `name` and overwrites its uncompressed size there and,
+ * unless `centralOnly`, in its local header too (so both headers agree on the lie).
+ */
+function patchDeclaredSize(zip: Buffer, name: string, size: number, centralOnly = false): Buffer {
   const out = Buffer.from(zip);
   for (let at = out.length - 46; at >= 0; at--) {
     if (out.readUInt32LE(at) !== 0x02014b50) continue;
     const nameLength = out.readUInt16LE(at + 28);
     if (out.subarray(at + 46, at + 46 + nameLength).toString('latin1') === name) {
       out.writeUInt32LE(size, at + 24);
+      if (!centralOnly) out.writeUInt32LE(size, out.readUInt32LE(at + 42) + 22);
       return out;
     }
   }
@@ -100,6 +104,12 @@ describe('bad input answers a clear code and changes nothing', () => {
       status: 400,
       code: 'RF_ROUTER_INVALID_ZIP',
     },
+    {
+      name: 'local and central headers that disagree on a size (two readers could unpack it differently)',
+      body: { memorySize: 128, zipFile: patchDeclaredSize(makeZip({ 'index.js': 'x', 'bomb.bin': new Uint8Array(4 * 1024 * 1024) }), 'bomb.bin', 10, true).toString('base64') },
+      status: 400,
+      code: 'RF_ROUTER_ZIP_AMBIGUOUS',
+    },
   ];
 
   for (const c of cases) {
@@ -164,4 +174,16 @@ describe('bad input answers a clear code and changes nothing', () => {
     assert.equal(res.body.error.code, 'RF_ROUTER_INVALID_ZIP');
     await assertUnchanged();
   });
+});
+
+test('ES modules are accepted at deploy: index.mjs, or index.js beside a package.json of "type": "module"', async () => {
+  const app = await startTestApp({ stores: { functions: new MemoryFunctionStore(), artifacts: new MemoryArtifactStore() } });
+  try {
+    for (const files of [{ 'index.mjs': 'export default () => 1' }, { 'index.js': 'export default () => 1', 'package.json': '{"type":"module"}' }] as Array<Record<string, string>>) {
+      const res = await call(`${app.url}/functions`, jsonInit('POST', { memorySize: 128, zipFile: makeZip(files).toString('base64') }));
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+  } finally {
+    await app.close();
+  }
 });

@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { strToU8, zipSync } from 'fflate';
 import { pino, type Logger } from 'pino';
 import type { FunctionRecord, Stores } from '../../storage/types.ts';
-import { unpackCode } from '../code.ts';
 import type { PoolFunction } from '../pool-types.ts';
 import type { ContainerHandle, ContainerRuntime, ContainerSpec } from '../runtime.ts';
 import { ProcessRuntime } from '../process-runtime.ts';
@@ -47,7 +46,8 @@ export function poolFn(source: string, overrides: Partial<Omit<PoolFunction, 'fi
     idleTimeoutMs: 15 * 60_000,
     env: {},
     ...overrides,
-    files: unpackCode(zipOf(source)),
+    // The code as the archive reader would unpack it (pool tests need no zip).
+    files: [{ path: 'index.js', data: new TextEncoder().encode(source) }],
   };
 }
 
