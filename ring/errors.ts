@@ -15,6 +15,11 @@ export const RingErrors = {
   WORKER_UNREACHABLE: { code: 'RF_RING_WORKER_UNREACHABLE', status: 502 },
   /** The worker did not answer within the router's request timeout (not re-sent either). */
   WORKER_TIMEOUT: { code: 'RF_RING_WORKER_TIMEOUT', status: 504 },
+  /**
+   * The worker's answer was larger than the output bound (RINGFAAS_MAX_OUTPUT_BYTES plus the
+   * envelope): the router stopped reading it (not re-sent: the function ran).
+   */
+  WORKER_ANSWER_TOO_LARGE: { code: 'RF_RING_WORKER_ANSWER_TOO_LARGE', status: 502 },
   /** DELETE /workers/{id} or a lookup named a worker that has no membership row. */
   WORKER_NOT_FOUND: { code: 'RF_RING_WORKER_NOT_FOUND', status: 404 },
   /** POST /workers had an invalid body, or the worker at the address has another id. */

@@ -12,6 +12,7 @@
  * | RINGFAAS_ROUTER_ID                 | router-<host>-<pid> |
  * | RINGFAAS_MEMBERSHIP_TTL_MS         | 5000         | a worker row older than this is off the ring
  * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
+ * | RINGFAAS_MAX_OUTPUT_BYTES          | 6291456      | an invocation's output bound (as the workers')
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -28,6 +29,8 @@ export interface RouterConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly routerId: string;
   readonly insecure: boolean;
+  /** An invocation's output bound, bytes: a worker's answer is read up to this plus its envelope. */
+  readonly maxOutputBytes: number;
 }
 
 const schema = z.object({
@@ -54,6 +57,11 @@ const schema = z.object({
   }),
   routerId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'RINGFAAS_ROUTER_ID must match [A-Za-z0-9._-]{1,64}'),
   insecure: z.boolean(),
+  maxOutputBytes: z.coerce
+    .number({ error: 'RINGFAAS_MAX_OUTPUT_BYTES must be a number' })
+    .int('RINGFAAS_MAX_OUTPUT_BYTES must be an integer')
+    .min(1024, 'RINGFAAS_MAX_OUTPUT_BYTES must be 1024..67108864')
+    .max(64 * 1024 * 1024, 'RINGFAAS_MAX_OUTPUT_BYTES must be 1024..67108864'),
 });
 
 /** Whether a listen address reaches only this machine. */
@@ -82,6 +90,7 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
     logLevel: get('RINGFAAS_LOG_LEVEL') ?? 'info',
     routerId: get('RINGFAAS_ROUTER_ID') ?? defaults.routerId,
     insecure: argv.includes('--insecure') || ['1', 'true'].includes(get('RINGFAAS_INSECURE') ?? ''),
+    maxOutputBytes: get('RINGFAAS_MAX_OUTPUT_BYTES') ?? 6 * 1024 * 1024,
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   // A set but empty key list (", ,") must not silently mean "no authentication".

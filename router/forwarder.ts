@@ -5,9 +5,12 @@
  * and workers being drained left out, at most `maxCandidates`), ordered by the bounded-load
  * rule (ring/bounded-load.ts), then tried in turn:
  *
- * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started) → next;
+ * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started), marked
+ *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
+ *   the worker send) → next;
  * - connection refused / connect timeout (never sent) → mark the worker suspect, next;
- * - any other answer (success or not) → answered to the client as is, bytes untouched;
+ * - any other answer (success or not) → answered to the client as is, bytes untouched; it is
+ *   read up to `maxAnswerBytes` (counted as it arrives), past that RF_RING_WORKER_ANSWER_TOO_LARGE;
  * - a failure once the request was sent (reset, timeout) → 502/504, never re-sent: the
  *   function may have run.
  *
@@ -19,16 +22,20 @@
  * the worker leaves the ring.
  */
 import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import { RfError } from '../errors/index.ts';
 import { planSpill, DEFAULT_LOAD_FACTOR } from '../ring/index.ts';
 import { RingErrors } from '../ring/errors.ts';
-import { RETRYABLE_WORKER_CODES, WorkerHeaders } from '../worker/protocol.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded } from '../worker/protocol.ts';
 import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
 import type { RingMetrics, SpillReason } from './ring-metrics.ts';
 import type { RingView } from './ring-view.ts';
 import type { Ring } from '../ring/index.ts';
 import type { WorkerRow } from '../storage/types.ts';
+
+/** The largest function timeout (15 minutes) plus a container start and margin. */
+export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 900_000 + 60_000;
+/** Slack over a worker's own bound (headers of the JSON envelope, rounding). */
+const ANSWER_MARGIN_BYTES = 64 * 1024;
 
 /** Headers the router adds to every forwarded answer. */
 export const RouterHeaders = {
@@ -49,8 +56,16 @@ export interface ForwarderOptions {
   maxCandidates?: number;
   /** How long a request may queue at its home worker once every candidate was full. Default 10 000. */
   homeWaitMs?: number;
-  /** Time to the worker's response headers (covers function run time). Default 300 000. */
+  /**
+   * Time to the worker's response headers: covers the largest function timeout (900 000 ms,
+   * loading included) plus a container start and margin. Default 960 000.
+   */
   requestTimeoutMs?: number;
+  /**
+   * Largest invocation output, bytes (RINGFAAS_MAX_OUTPUT_BYTES, the workers' bound). A worker's
+   * answer is read up to this plus the envelope (logs, error). Default 6 MB.
+   */
+  maxOutputBytes?: number;
   /** TCP connect timeout to a worker. Default 2000. */
   connectTimeoutMs?: number;
   /** Keep-alive connections per worker. Default 128. */
@@ -66,7 +81,7 @@ type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; re
  * Never copied from a worker's answer: hop-by-hop, length, the router's own request id, and
  * the worker's load report (for routers, not clients).
  */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
+const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
 const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -84,6 +99,7 @@ export class Forwarder implements Invoker {
   readonly #maxCandidates: number;
   readonly #homeWaitMs: number;
   readonly #requestTimeoutMs: number;
+  readonly #maxAnswerBytes: number;
   readonly #connectTimeoutMs: number;
   readonly #connections: number;
   readonly #pools = new Map<string, WorkerPool>();
@@ -99,7 +115,8 @@ export class Forwarder implements Invoker {
     this.#loadFactor = options.loadFactor ?? DEFAULT_LOAD_FACTOR;
     this.#maxCandidates = options.maxCandidates ?? 16;
     this.#homeWaitMs = options.homeWaitMs ?? 10_000;
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_WORKER_REQUEST_TIMEOUT_MS;
+    this.#maxAnswerBytes = (options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES) + INVOKE_ENVELOPE_BYTES + ANSWER_MARGIN_BYTES;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.#connections = options.connectionsPerWorker ?? 128;
     this.#view.onChange((next) => this.#closeDeparted(next));
@@ -167,13 +184,17 @@ export class Forwarder implements Invoker {
       sent = true;
       const load = res.headers[WorkerHeaders.load];
       if (typeof load === 'string') reportedLoad = Number(load);
-      const body = await readBody(res.body);
-      if ((res.statusCode === 429 || res.statusCode === 503) && isRetryable(body)) {
+      const body = await readBounded(res.body, this.#maxAnswerBytes);
+      if (body === undefined) {
+        throw this.#fail(RingErrors.WORKER_ANSWER_TOO_LARGE, `worker '${workerId}' answered more than ${this.#maxAnswerBytes} bytes`, functionId, spills);
+      }
+      if ((res.statusCode === 429 || res.statusCode === 503) && res.headers[WorkerHeaders.refusal] !== undefined && isRetryable(body)) {
         return { ok: false, refusal: res.statusCode === 429 ? 'at_capacity' : 'draining' };
       }
       this.#forwardedOk?.inc();
       return { ok: true, response: { status: res.statusCode, headers: this.#responseHeaders(res.headers, spills), body } };
     } catch (err) {
+      if (err instanceof RfError) throw err;
       const code = errorCode(err);
       if (!sent && CONNECT_ERROR_CODES.has(code)) return { ok: false, refusal: 'connect_error' };
       ctx.log.warn({ err, functionId, workerId, code }, 'worker failed after the request was sent');
@@ -224,11 +245,6 @@ export class Forwarder implements Invoker {
     this.#metrics?.forwards.inc({ result: spec.code });
     return new RfError(spec, message, { cause, details: { functionId, spills } });
   }
-}
-
-/** The whole answer body (undici's consumer: cheaper than its async iterator). */
-async function readBody(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
-  return Buffer.from(await body.arrayBuffer());
 }
 
 /** Whether an error body carries a code that means the request never started. */

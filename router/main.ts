@@ -72,7 +72,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     ttlMs: options.ring?.ttlMs ?? config.membershipTtlMs,
   });
   await view.start();
-  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics });
+  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics, maxOutputBytes: config.maxOutputBytes });
   const notifier = new WorkerChangeNotifier({ view });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25 });
   const app = createRouterApp({

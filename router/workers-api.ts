@@ -16,6 +16,7 @@ import { RfError, hasCode } from '../errors/index.ts';
 import { RingErrors } from '../ring/errors.ts';
 import { StorageErrors } from '../storage/errors.ts';
 import type { MembershipStore, WorkerRow } from '../storage/types.ts';
+import { MAX_CONTROL_ANSWER_BYTES, readBounded } from '../worker/protocol.ts';
 import type { RequestContext, WorkersApi } from './invoker.ts';
 import type { RingClock, RingView } from './ring-view.ts';
 
@@ -190,7 +191,8 @@ export class RingWorkersApi implements WorkersApi {
         bodyTimeout: this.#callTimeoutMs,
         signal: AbortSignal.timeout(this.#callTimeoutMs),
       });
-      const text = await res.body.text();
+      // A peer's bytes: bounded, counted as they come.
+      const text = (await readBounded(res.body, MAX_CONTROL_ANSWER_BYTES))?.toString('utf8') ?? '';
       let json: unknown = undefined;
       try {
         json = text === '' ? undefined : JSON.parse(text);

@@ -28,6 +28,8 @@ const schema = z.object({
   heartbeatMs: z.coerce.number().int().min(100).max(60_000),
   membershipTtlMs: z.coerce.number().int().min(500).max(600_000),
   maxQueue: z.coerce.number().int().min(0).max(100_000),
+  maxOutputBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024),
+  drainTimeoutMs: z.coerce.number().int().min(0).max(3_600_000),
 });
 
 /** The validated, frozen worker configuration. */
@@ -44,7 +46,8 @@ export function defaultWorkerId(): string {
  * RINGFAAS_WORKER_HOST, RINGFAAS_WORKER_PORT, RINGFAAS_WORKER_ADDRESS,
  * RINGFAAS_WORKER_MEMORY_MB, RINGFAAS_COLD_POOL_SIZE, RINGFAAS_POOL_MEMORY_MB, RINGFAAS_RUNTIME,
  * RINGFAAS_RUNTIME_IMAGE, RINGFAAS_FUNCTION_NETWORK, RINGFAAS_STORAGE_CONNECTION_STRING,
- * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE).
+ * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE,
+ * RINGFAAS_MAX_OUTPUT_BYTES, RINGFAAS_WORKER_DRAIN_TIMEOUT_MS).
  * Throws RF_CONFIG_INVALID listing every problem.
  */
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
@@ -68,6 +71,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     heartbeatMs: get('RINGFAAS_HEARTBEAT_MS') ?? 1000,
     membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? 5000,
     maxQueue: get('RINGFAAS_WORKER_MAX_QUEUE') ?? 1000,
+    maxOutputBytes: get('RINGFAAS_MAX_OUTPUT_BYTES') ?? 6 * 1024 * 1024,
+    drainTimeoutMs: get('RINGFAAS_WORKER_DRAIN_TIMEOUT_MS') ?? 60_000,
   });
   if (parsed.success && parsed.data.heartbeatMs * 2 > parsed.data.membershipTtlMs) {
     throw new RfError(
@@ -93,6 +98,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
       heartbeatMs: 'RINGFAAS_HEARTBEAT_MS',
       membershipTtlMs: 'RINGFAAS_MEMBERSHIP_TTL_MS',
       maxQueue: 'RINGFAAS_WORKER_MAX_QUEUE',
+      maxOutputBytes: 'RINGFAAS_MAX_OUTPUT_BYTES',
+      drainTimeoutMs: 'RINGFAAS_WORKER_DRAIN_TIMEOUT_MS',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

@@ -4,6 +4,13 @@
  * folder bind-mounted at /run/ringfaas; the function's code goes into another host folder,
  * mounted read-only at /code.
  *
+ * Host surfaces: every container folder lives under a private base folder (mode 0700, made
+ * with mkdtemp unless `baseDir` names one, which is then checked: a real folder, owned by the
+ * worker's user, mode forced to 0700). The code folder is mounted read-only. The socket folder
+ * is writable by the container only until its shim answers: then the worker takes it back
+ * (owner root or the worker, mode 0755) and checks that shim.sock is a socket, not a link, so
+ * nothing the function does can redirect the worker's connection (a reconnect included).
+ *
  * Isolation by default: no network (NetworkMode none unless spec.network), read-only root file
  * system with a 64 MB tmpfs /tmp, memory limit = the function's memory with no swap, a pids
  * limit, CPU shares proportional to memory, every capability dropped, no-new-privileges, a
@@ -19,7 +26,7 @@
  * missing and cannot be built.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, rm, symlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -41,7 +48,10 @@ export interface DockerRuntimeOptions {
   image?: string;
   /** Build the image when missing (default: true for the default image, false for a named one). */
   buildImage?: boolean;
-  /** Host folder holding each container's code and socket folders (default <tmpdir>/ringfaas-docker). */
+  /**
+   * Private host folder holding each container's code and socket folders (default: a fresh
+   * `<tmpdir>/ringfaas-docker-XXXXXX`, mode 0700).
+   */
   baseDir?: string;
   /** Network of containers started with spec.network (default 'bridge'). */
   networkMode?: string;
@@ -76,10 +86,32 @@ function statusOf(err: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-/** Removes a container's host folder and its short socket link, if any; never throws. */
+/** Removes a container's host folder; never throws. */
 async function removeDir(dir: string): Promise<void> {
-  await rm(shortRunLink(dir), { force: true }).catch(() => undefined);
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** Prefix of the private base folders this runtime makes in the temp folder. */
+const BASE_PREFIX = 'ringfaas-docker-';
+
+/** A worker id as a folder name short enough for a socket path (long ids: a prefix and a hash). */
+export function workerDirName(workerId: string): string {
+  const safe = nameSafe(workerId);
+  return safe.length <= 24 ? safe : `${safe.slice(0, 12)}-${createHash('sha256').update(workerId).digest('hex').slice(0, 10)}`;
+}
+
+/**
+ * Makes `dir` the runtime's private folder: created when missing, never a link, owned by this
+ * user, mode 0700.
+ */
+async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) {
+    throw new RfError(WorkerErrors.RUNTIME_UNAVAILABLE, `the container folder ${dir} is not a folder owned by this user`);
+  }
+  if ((info.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
 }
 
 /** Engine unreachable (no socket, refused) vs an answer with an error status. */
@@ -105,37 +137,45 @@ export async function dockerEngineAvailable(docker: Docker = new Docker(), timeo
   }
 }
 
-/**
- * A short link to a container's socket folder, for when `<dir>/run/shim.sock` is longer than a
- * Unix socket path holds (a long base folder or worker id): `<tmpdir>/rf-<hash of dir>`.
- * Derived from `dir` alone, so removeLeftovers() finds it again from the container's label.
- */
-export function shortRunLink(dir: string): string {
-  return join(tmpdir(), `rf-${createHash('sha256').update(dir).digest('hex').slice(0, 24)}`);
-}
-
 /** Containers through a Docker engine. */
 export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker' as const;
   readonly image: string;
   readonly #docker: Docker;
   readonly #opts: DockerRuntimeOptions;
-  readonly #baseDir: string;
+  #baseDir: Promise<string> | undefined;
+  /** The base folder this runtime made itself (removed by close() when empty). */
+  #madeBase: string | undefined;
   readonly #log: Logger | undefined;
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.#opts = options;
     this.#docker = options.docker ?? new Docker();
     this.image = options.image ?? defaultRuntimeImageName();
-    this.#baseDir = options.baseDir ?? join(tmpdir(), 'ringfaas-docker');
     this.#log = options.logger;
+  }
+
+  /** The private base folder, made on first use. */
+  #base(): Promise<string> {
+    this.#baseDir ??= (async () => {
+      const given = this.#opts.baseDir;
+      if (given !== undefined) {
+        await ensurePrivateDir(given);
+        return given;
+      }
+      const made = await mkdtemp(join(tmpdir(), BASE_PREFIX));
+      await chmod(made, 0o700);
+      this.#madeBase = made;
+      return made;
+    })();
+    return this.#baseDir;
   }
 
   async prepare(): Promise<void> {
     if (!(await dockerEngineAvailable(this.#docker, 5000))) {
       throw new RfError(WorkerErrors.RUNTIME_UNAVAILABLE, 'the Docker engine does not answer');
     }
-    await mkdir(this.#baseDir, { recursive: true });
+    await this.#base();
     await ensureRuntimeImage({
       docker: this.#docker,
       imageName: this.image,
@@ -145,30 +185,22 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async start(spec: ContainerSpec): Promise<ContainerHandle> {
-    const dir = join(this.#baseDir, nameSafe(spec.workerId), nameSafe(spec.instanceId));
+    const base = await this.#base();
+    const dir = join(base, workerDirName(spec.workerId), nameSafe(spec.instanceId));
     const codeDir = join(dir, 'code');
     const runDir = join(dir, 'run');
-    // The shim binds /run/ringfaas/shim.sock inside; the worker connects through the host path,
-    // or through a short link to the folder when that path is too long for a Unix socket.
-    let socketPath = join(runDir, SHIM_SOCKET_NAME);
-    const link = socketPathFits(socketPath) ? undefined : shortRunLink(dir);
-    if (link !== undefined) {
-      socketPath = join(link, SHIM_SOCKET_NAME);
-      if (!socketPathFits(socketPath)) {
-        throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the socket path is too long, even in the temp folder', {
-          details: { socketPath, maxBytes: MAX_SOCKET_PATH_BYTES },
-        });
-      }
+    // The shim binds /run/ringfaas/shim.sock inside; the worker connects through the host path.
+    const socketPath = join(runDir, SHIM_SOCKET_NAME);
+    if (!socketPathFits(socketPath)) {
+      throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the socket path is too long: use a shorter base folder', {
+        details: { socketPath, maxBytes: MAX_SOCKET_PATH_BYTES },
+      });
     }
     try {
-      await mkdir(codeDir, { recursive: true });
+      await mkdir(codeDir, { recursive: true, mode: 0o755 });
       await mkdir(runDir, { recursive: true });
       await chmod(codeDir, 0o755);
       await this.#giveToRuntimeUser(runDir);
-      if (link !== undefined) {
-        await rm(link, { force: true });
-        await symlink(runDir, link);
-      }
     } catch (err) {
       await removeDir(dir);
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'could not create the container folders', { cause: err });
@@ -223,7 +255,31 @@ export class DockerRuntime implements ContainerRuntime {
       await handle.remove();
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container started but its shim did not answer', { cause: err, details: { image: this.image } });
     }
+    try {
+      await this.#lockRunDir(runDir, socketPath);
+    } catch (err) {
+      await handle.remove();
+      throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container socket folder could not be secured', { cause: err });
+    }
     return handle;
+  }
+
+  /**
+   * Only the shim (no function code yet) has run in the container: take the socket folder
+   * back, so the container can no longer replace shim.sock (say, by a link to the engine's
+   * socket) for the worker's next connection, and check what is there now.
+   */
+  async #lockRunDir(runDir: string, socketPath: string): Promise<void> {
+    const uid = process.getuid?.();
+    const gid = process.getgid?.();
+    if (uid === 0 && gid !== undefined) await chown(runDir, 0, gid);
+    await chmod(runDir, 0o755);
+    const dirInfo = await lstat(runDir);
+    if (!dirInfo.isDirectory() || (uid !== undefined && dirInfo.uid !== uid) || (dirInfo.mode & 0o022) !== 0) {
+      throw new Error('the socket folder is not the worker\'s');
+    }
+    const info = await lstat(socketPath);
+    if (!info.isSocket()) throw new Error('shim.sock is not a socket');
   }
 
   #createOptions(spec: ContainerSpec, codeDir: string, runDir: string, dir: string): Docker.ContainerCreateOptions {
@@ -300,14 +356,29 @@ export class DockerRuntime implements ContainerRuntime {
           if (statusOf(err) !== 404 && statusOf(err) !== 409) throw wrapDockerError(err, 'could not remove a leftover container', WorkerErrors.RUNTIME_UNAVAILABLE);
         }
         const dir = info.Labels[LABEL_DIR];
-        if (dir !== undefined && dir.startsWith(this.#baseDir)) await removeDir(dir);
+        if (dir !== undefined && this.#ownsDir(dir)) await removeDir(dir);
       }),
     );
-    await rm(join(this.#baseDir, nameSafe(workerId)), { recursive: true, force: true });
+    if (this.#opts.baseDir !== undefined) await rm(join(this.#opts.baseDir, workerDirName(workerId)), { recursive: true, force: true });
     return containers.length;
+  }
+
+  /** A folder this runtime (this run or an earlier one) made: under its base or a base it names. */
+  #ownsDir(dir: string): boolean {
+    if (dir.includes('/../') || dir.endsWith('/..')) return false;
+    if (this.#opts.baseDir !== undefined && dir.startsWith(`${this.#opts.baseDir}/`)) return true;
+    return dir.startsWith(join(tmpdir(), BASE_PREFIX)) && dir.split('/').length > join(tmpdir(), BASE_PREFIX).split('/').length;
   }
 
   async close(): Promise<void> {
     // dockerode keeps no pooled connections to release; each handle closes its own client.
+    // A base folder made here goes when nothing is left in it.
+    if (this.#madeBase !== undefined) {
+      const base = this.#madeBase;
+      for (const entry of await readdir(base).catch(() => [] as string[])) {
+        await rmdir(join(base, entry)).catch(() => undefined);
+      }
+      await rmdir(base).catch(() => undefined);
+    }
   }
 }

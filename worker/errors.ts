@@ -22,6 +22,8 @@ export const WorkerErrors = {
   RUNTIME_UNAVAILABLE: { code: 'RF_WORKER_RUNTIME_UNAVAILABLE', status: 503 },
   /** No route of the worker's internal API has this method and path. */
   ROUTE_NOT_FOUND: { code: 'RF_WORKER_ROUTE_NOT_FOUND', status: 404 },
+  /** The caller left while the request waited for a container (never answered to anyone). */
+  REQUEST_CANCELLED: { code: 'RF_WORKER_REQUEST_CANCELLED', status: 499 },
   /** An unexpected failure inside the worker; its log holds the details. */
   INTERNAL: { code: 'RF_WORKER_INTERNAL', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;
@@ -36,4 +38,9 @@ export const FunctionErrors = {
   LOAD_FAILED: { code: 'RF_FUNCTION_LOAD_FAILED', status: 502 },
   /** The function's output is not JSON-serialisable or larger than the output limit. */
   BAD_OUTPUT: { code: 'RF_FUNCTION_BAD_OUTPUT', status: 502 },
+  /**
+   * The function's container answered more than the output limit (RINGFAAS_MAX_OUTPUT_BYTES
+   * plus the logs' room): the worker stopped reading and destroyed the container.
+   */
+  OUTPUT_TOO_LARGE: { code: 'RF_FUNCTION_OUTPUT_TOO_LARGE', status: 502 },
 } as const satisfies Record<string, ErrorSpec>;

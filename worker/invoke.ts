@@ -31,9 +31,8 @@ export interface InvocationEvents {
   onCrash?(): void;
 }
 
-const KNOWN_CODES: ReadonlyMap<string, ErrorSpec> = new Map(
-  [...Object.values(FunctionErrors), ...Object.values(WorkerErrors)].map((spec) => [spec.code, spec]),
-);
+/** Codes a container's answer may carry (shim-client.ts maps anything else to RF_FUNCTION_ERROR). */
+const CONTAINER_CODES: ReadonlyMap<string, ErrorSpec> = new Map([FunctionErrors.ERROR, FunctionErrors.BAD_OUTPUT].map((spec) => [spec.code, spec]));
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -59,10 +58,10 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
   const startedAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const outcome = await new Promise<ShimResult | typeof TIMED_OUT | { failure: unknown }>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), fn.timeoutMs);
+    timer = setTimeout(() => resolve(TIMED_OUT), lease.timeoutMs);
     // No AbortSignal (it costs microseconds per call): on timeout the container is removed,
     // which ends the socket call.
-    lease.handle.invoke(input, Date.now() + fn.timeoutMs).then(resolve, (failure: unknown) => resolve({ failure }));
+    lease.handle.invoke(input, Date.now() + lease.timeoutMs, undefined, pool.maxAnswerBytes).then(resolve, (failure: unknown) => resolve({ failure }));
   });
   clearTimeout(timer);
 
@@ -73,6 +72,11 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
       details: { timeoutMs: fn.timeoutMs },
     });
     return failed(lease, error, performance.now() - startedAt);
+  }
+  if ('failure' in outcome && outcome.failure instanceof RfError && outcome.failure.code === FunctionErrors.OUTPUT_TOO_LARGE.code) {
+    // It stopped being read mid-answer: the container goes, and its memory with it.
+    pool.discard(lease, 'output-too-large');
+    return failed(lease, outcome.failure, performance.now() - startedAt);
   }
   if ('failure' in outcome) {
     pool.discard(lease, 'crashed');
@@ -96,13 +100,8 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
       truncated: outcome.logsTruncated,
     };
   }
-  if (outcome.code === FunctionErrors.CRASHED.code) {
-    pool.discard(lease, 'crashed');
-    events.onCrash?.();
-  } else {
-    pool.release(lease);
-  }
-  const spec = KNOWN_CODES.get(outcome.code) ?? { code: outcome.code, status: 502 };
+  pool.release(lease);
+  const spec = CONTAINER_CODES.get(outcome.code) ?? FunctionErrors.ERROR;
   return {
     state: 'error',
     error: new RfError(spec, outcome.message),

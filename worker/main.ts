@@ -65,6 +65,8 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       heartbeatMs: config.heartbeatMs,
       membershipTtlMs: config.membershipTtlMs,
       maxQueue: config.maxQueue,
+      maxOutputBytes: config.maxOutputBytes,
+      drainTimeoutMs: config.drainTimeoutMs,
       onDrained: () => void cleanup(0),
     });
   } catch (err) {

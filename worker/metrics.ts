@@ -20,6 +20,8 @@ export type InvocationResultLabel =
   | 'not_found'
   | 'bad_input'
   | 'start_failed'
+  | 'output_too_large'
+  | 'cancelled'
   | 'error';
 
 export interface WorkerMetrics {

@@ -39,7 +39,10 @@ export type RemoveReason =
   | 'exited'
   | 'load-failed'
   | 'start-failed'
-  | 'drained';
+  | 'drained'
+  | 'output-too-large'
+  | 'load-timeout'
+  | 'drain-timeout';
 
 /** The warm stack of one function version and the requests waiting for it. */
 export interface Slot {
@@ -76,6 +79,8 @@ export interface PooledContainer {
   lease: Lease | undefined;
   /** Set when the container stopped on its own. */
   exit: ContainerExit | undefined;
+  /** How long loading the function took, ms (counts against the first execution's timeout). */
+  loadMs?: number;
 }
 
 /** A request waiting for a container. */
@@ -97,4 +102,9 @@ export interface Lease {
   readonly handle: ContainerHandle;
   readonly start: StartKind;
   readonly fn: PoolFunction;
+  /**
+   * What the execution may take, ms: the function's timeoutMs, less the load on a cold start
+   * (loading counts against the timeout).
+   */
+  readonly timeoutMs: number;
 }

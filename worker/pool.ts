@@ -48,8 +48,8 @@ import { RfError } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
 import { writeCode } from './code.ts';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
-import type { ContainerRuntime } from './runtime.ts';
-import type { StartKind, WorkerStatus } from './protocol.ts';
+import type { ContainerHandle, ContainerRuntime } from './runtime.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, type StartKind, type WorkerStatus } from './protocol.ts';
 import type { Claim, Lease, PoolFunction, PooledContainer, RemoveReason, Slot } from './pool-types.ts';
 
 export type { Claim, Lease, PoolFunction, PooledContainer, RemoveReason, Slot, ContainerState } from './pool-types.ts';
@@ -80,11 +80,22 @@ export interface PoolOptions {
   clock?: Clock;
   scheduler?: Scheduler;
   events?: PoolEvents;
+  /** Largest serialised output of an invocation, bytes (default DEFAULT_MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number;
+  /**
+   * How long drain() lets running executions and starts finish before it removes their
+   * containers (default 60 000 ms).
+   */
+  drainTimeoutMs?: number;
 }
 
-/** How a request waits: `waitMs` > 0 queues it for capacity that long. */
+/**
+ * How a request waits: `waitMs` > 0 queues it for capacity that long; `signal` (the client
+ * left) withdraws it while it waits (a start it caused goes on and serves the next request).
+ */
 export interface AcquireOptions {
   waitMs?: number;
+  signal?: AbortSignal;
 }
 
 export type PoolState = 'active' | 'draining' | 'closed';
@@ -94,6 +105,10 @@ export class Pool {
   readonly capacityMb: number;
   readonly coldPoolTarget: number;
   readonly poolMemoryMb: number;
+  /** Largest serialised output of an invocation, bytes. */
+  readonly maxOutputBytes: number;
+  /** Largest answer read from a container for one invocation: the output and its logs. */
+  readonly maxAnswerBytes: number;
   #state: PoolState = 'active';
   #reservedMb = 0;
   #busy = 0;
@@ -119,6 +134,7 @@ export class Pool {
   #sweepAt = Infinity;
   readonly #tasks = new Set<Promise<unknown>>();
   #settledWaiters: Array<() => void> = [];
+  #drainTimer: TimerHandle | undefined;
   #pumping = false;
 
   constructor(options: PoolOptions) {
@@ -131,6 +147,8 @@ export class Pool {
     this.#scheduler = options.scheduler ?? systemScheduler;
     this.#events = options.events ?? {};
     this.#maxQueue = options.maxQueue ?? 1000;
+    this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    this.maxAnswerBytes = this.maxOutputBytes + INVOKE_ENVELOPE_BYTES;
   }
 
   get state(): PoolState {
@@ -191,6 +209,14 @@ export class Pool {
       const claim: Claim = { slot, resolve, reject, settled: false, backed: false, queued: false, timer: undefined };
       slot.waiting.push(claim);
       this.#waiting++;
+      const signal = options.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) {
+          this.#settle(claim, undefined, cancelled());
+          return;
+        }
+        signal.addEventListener('abort', () => this.#settle(claim, undefined, cancelled()), { once: true });
+      }
       if (slot.starting > slot.backed || this.#tryStart(slot)) {
         claim.backed = true;
         slot.backed++;
@@ -311,10 +337,36 @@ export class Pool {
       for (const claim of [...this.#queued]) this.#settle(claim, undefined, draining);
       for (const c of [...this.#cold]) this.#remove(c, 'drained');
       for (const c of [...this.#idleOrder]) this.#remove(c, 'drained');
+      const timeoutMs = this.#opts.drainTimeoutMs ?? 60_000;
+      this.#drainTimer = this.#scheduler.setTimer(timeoutMs, () => this.#forceDrain(timeoutMs));
     }
     while (this.#busy > 0 || this.#tasks.size > 0 || this.#waiting > 0) {
       await new Promise<void>((resolve) => this.#settledWaiters.push(resolve));
     }
+    this.#drainTimer?.cancel();
+    this.#drainTimer = undefined;
+  }
+
+  /**
+   * The drain's bound passed: every container still running or starting is removed (its
+   * execution fails as crashed), every waiting request fails with RF_WORKER_DRAINING.
+   */
+  #forceDrain(timeoutMs: number): void {
+    this.#drainTimer = undefined;
+    const stuck = [...this.#containers.values()];
+    this.#log.warn({ containers: stuck.length, waiting: this.#waiting, timeoutMs }, 'drain timed out: removing what is still running');
+    for (const c of stuck) {
+      if (c.state === 'busy') {
+        // The execution's release/discard will find nothing: account for it here.
+        c.lease = undefined;
+        c.slot!.busy--;
+        this.#busy--;
+      }
+      this.#remove(c, 'drain-timeout', false);
+    }
+    const draining = new RfError(WorkerErrors.DRAINING, 'the worker drained');
+    for (const slot of [...this.#slots.values()]) for (const claim of [...slot.waiting]) this.#settle(claim, undefined, draining);
+    this.#notifySettled();
   }
 
   /** Drains, then marks the pool closed. */
@@ -343,7 +395,8 @@ export class Pool {
 
   #hand(c: PooledContainer, start: StartKind): Lease {
     const slot = c.slot!;
-    const lease: Lease = { instanceId: c.instanceId, handle: c.handle!, start, fn: slot.fn };
+    const loadMs = start === 'warm' ? 0 : (c.loadMs ?? 0);
+    const lease: Lease = { instanceId: c.instanceId, handle: c.handle!, start, fn: slot.fn, timeoutMs: Math.max(1, slot.fn.timeoutMs - loadMs) };
     c.state = 'busy';
     c.lease = lease;
     slot.busy++;
@@ -490,13 +543,15 @@ export class Pool {
       if (kind === 'cold-create') await this.#startHandle(c);
       else await c.handle!.setMemoryLimit(fn.memoryMb);
       await writeCode(c.handle!.codeDir, fn.files);
-      await c.handle!.load({ functionId: fn.id, version: fn.version, memoryMb: fn.memoryMb, timeoutMs: fn.timeoutMs, env: fn.env });
+      const loadStartedAt = this.#clock.now();
+      await this.#loadWithin(c.handle!, fn);
+      c.loadMs = this.#clock.now() - loadStartedAt;
     } catch (raw) {
       slot.starting--;
       const err = toStartError(raw);
       this.#log.warn({ err: raw, functionId: fn.id, version: fn.version, instanceId: c.instanceId, kind }, 'container start failed');
       this.#startFailed(slot, err);
-      this.#remove(c, err.code === 'RF_FUNCTION_LOAD_FAILED' ? 'load-failed' : 'start-failed');
+      this.#remove(c, err.code === WorkerErrors.INVOKE_TIMEOUT.code ? 'load-timeout' : err.code === 'RF_FUNCTION_LOAD_FAILED' ? 'load-failed' : 'start-failed');
       return;
     }
     slot.starting--;
@@ -505,6 +560,34 @@ export class Pool {
       return;
     }
     this.#deliver(c, true, kind);
+  }
+
+  /**
+   * Loads the function, bounded by its timeoutMs: a module whose top level never finishes
+   * (an endless loop, a top-level await that never settles) fails with 504
+   * RF_WORKER_INVOKE_TIMEOUT, and the caller removes the container.
+   */
+  #loadWithin(handle: ContainerHandle, fn: PoolFunction): Promise<void> {
+    const load = handle.load({ functionId: fn.id, version: fn.version, memoryMb: fn.memoryMb, timeoutMs: fn.timeoutMs, env: fn.env, maxOutputBytes: this.maxOutputBytes });
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.#scheduler.setTimer(fn.timeoutMs, () =>
+        reject(
+          new RfError(WorkerErrors.INVOKE_TIMEOUT, `the function did not finish loading within its timeout of ${fn.timeoutMs} ms`, {
+            details: { timeoutMs: fn.timeoutMs, phase: 'load' },
+          }),
+        ),
+      );
+      load.then(
+        () => {
+          timer.cancel();
+          resolve();
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(err);
+        },
+      );
+    });
   }
 
   /** A start failed: the request counting on it (if still waiting) gets the error. */
@@ -646,6 +729,10 @@ export class Pool {
 
 function slotKey(fn: PoolFunction): string {
   return `${fn.id}@${fn.version}`;
+}
+
+function cancelled(): RfError {
+  return new RfError(WorkerErrors.REQUEST_CANCELLED, 'the client left before a container was free');
 }
 
 function toStartError(err: unknown): RfError {

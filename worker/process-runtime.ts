@@ -6,14 +6,16 @@
  *
  * Folders: <baseDir>/<workerId>/<instanceId>/{code,run,tmp}, with a `pid` file, so that a
  * worker restarted after a crash finds and kills the shims of its earlier run (removeLeftovers).
- * The socket is run/shim.sock, or <os tmpdir>/rf-<hash of the folder>.sock when that path is
- * too long for a Unix socket (MAX_SOCKET_PATH_BYTES: a long base folder or worker id). The
+ * The base folder is private (mode 0700): a fresh `<os tmpdir>/ringfaas-process-XXXXXX` unless
+ * `baseDir` names one. The socket is run/shim.sock, or <private short folder>/<hash of the
+ * folder>.sock when that path is too long for a Unix socket (MAX_SOCKET_PATH_BYTES: a long base
+ * folder or worker id); no fixed name in the shared temp folder. The
  * shims also exit on their own when the worker dies: their stdin is a pipe from the worker
  * (`--exit-with-stdin`).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -31,7 +33,7 @@ import {
 } from './shim-client.ts';
 
 export interface ProcessRuntimeOptions {
-  /** Folder holding every container's folder (default <os tmpdir>/ringfaas-process). */
+  /** Private folder holding every container's folder (default a fresh <os tmpdir>/ringfaas-process-XXXXXX). */
   baseDir?: string;
   /** The node binary (default the worker's own, process.execPath). */
   nodePath?: string;
@@ -67,27 +69,37 @@ function pidAlive(pid: number): boolean {
 /** A child process per container, same shim, no isolation. */
 export class ProcessRuntime implements ContainerRuntime {
   readonly kind = 'process' as const;
-  readonly #baseDir: string;
+  #baseDir: string | undefined;
+  /** Private short folder for sockets whose path in the container folder is too long. */
+  #shortDir: string | undefined;
   readonly #nodePath: string;
   readonly #shimPath: string;
   readonly #opts: ProcessRuntimeOptions;
 
   constructor(options: ProcessRuntimeOptions = {}) {
     this.#opts = options;
-    this.#baseDir = options.baseDir ?? join(tmpdir(), 'ringfaas-process');
+    this.#baseDir = options.baseDir;
     this.#nodePath = options.nodePath ?? process.execPath;
     this.#shimPath = options.shimPath ?? shimPath();
   }
 
   async prepare(): Promise<void> {
-    await mkdir(this.#baseDir, { recursive: true });
+    await this.#base();
+  }
+
+  async #base(): Promise<string> {
+    if (this.#baseDir === undefined) this.#baseDir = await mkdtemp(join(tmpdir(), 'ringfaas-process-'));
+    else await mkdir(this.#baseDir, { recursive: true, mode: 0o700 });
+    await chmod(this.#baseDir, 0o700);
+    return this.#baseDir;
   }
 
   async start(spec: ContainerSpec): Promise<ContainerHandle> {
-    const dir = join(this.#baseDir, spec.workerId, spec.instanceId);
+    const dir = join(this.#baseDir ?? (await this.#base()), spec.workerId, spec.instanceId);
     const codeDir = join(dir, 'code');
     const runDir = join(dir, 'run');
     const tmpDir = join(dir, 'tmp');
+    if (!socketPathFits(join(dir, 'run', SHIM_SOCKET_NAME))) this.#shortDir ??= await mkdtemp(join(tmpdir(), 'rf-'));
     const socketPath = this.#socketPath(dir);
     if (!socketPathFits(socketPath)) {
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the socket path is too long, even in the temp folder', {
@@ -186,11 +198,13 @@ export class ProcessRuntime implements ContainerRuntime {
    */
   #socketPath(dir: string): string {
     const inDir = join(dir, 'run', SHIM_SOCKET_NAME);
-    if (socketPathFits(inDir)) return inDir;
-    return join(tmpdir(), `rf-${createHash('sha256').update(dir).digest('hex').slice(0, 24)}.sock`);
+    if (socketPathFits(inDir) || this.#shortDir === undefined) return inDir;
+    return join(this.#shortDir, `${createHash('sha256').update(dir).digest('hex').slice(0, 24)}.sock`);
   }
 
   async removeLeftovers(workerId: string): Promise<number> {
+    // A fresh private base holds nothing of an earlier run (its shims exit with their stdin).
+    if (this.#baseDir === undefined) return 0;
     const workerDir = join(this.#baseDir, workerId);
     let entries: string[];
     try {

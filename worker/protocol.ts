@@ -9,7 +9,9 @@
  *                          worker for capacity before answering 429; absent/0 = answer 429 at once
  *                          x-ringfaas-request-id (optional) for logs
  *        200 body: InvokeSuccessBody; errors: ErrorBody (errors/index.ts) with the codes below
- *        every response carries x-ringfaas-worker and x-ringfaas-load
+ *        every response carries x-ringfaas-worker and x-ringfaas-load; the worker's own refusals
+ *        (RF_WORKER_AT_CAPACITY, RF_WORKER_DRAINING: the request never started) also carry
+ *        x-ringfaas-refusal, which nothing a function's container answers can produce
  *   POST /functions/{functionId}/invalidate   body: { "version": n }  → 204
  *        the function changed (update: version n is now current) — drop cached metadata and
  *        code older than n, retire containers of older versions
@@ -34,7 +36,27 @@ export const WorkerHeaders = {
   waitMs: 'x-ringfaas-wait-ms',
   /** Request: correlation id for logs. */
   requestId: 'x-ringfaas-request-id',
+  /**
+   * Set by the worker itself, only on its refusals of a request that never started
+   * (`at-capacity`, `draining`): routers spill or retry only on an answer carrying it. Every
+   * header of a worker's answer is built by the worker; none is copied from a container.
+   */
+  refusal: 'x-ringfaas-refusal',
 } as const;
+
+/** Values of the x-ringfaas-refusal header. */
+export type Refusal = 'at-capacity' | 'draining';
+
+/** An invocation's output is at most this many bytes once serialised (as AWS Lambda). */
+export const DEFAULT_MAX_OUTPUT_BYTES = 6 * 1024 * 1024;
+/**
+ * Room an invocation answer takes beyond its output: the log lines (256 KB of text, up to 6x
+ * once JSON-escaped), the `logs` object, an error message. A reader of an answer allows
+ * maxOutputBytes + this.
+ */
+export const INVOKE_ENVELOPE_BYTES = 2 * 1024 * 1024;
+/** Largest body of a worker's control answers (/status, /healthz, /drain) a reader accepts. */
+export const MAX_CONTROL_ANSWER_BYTES = 1024 * 1024;
 
 /**
  * warm: an idle container of this function version was popped off its LIFO stack;
@@ -77,3 +99,46 @@ export interface WorkerStatus {
 
 /** Codes a worker answers that mean the request never started executing: safe to send elsewhere. */
 export const RETRYABLE_WORKER_CODES: ReadonlySet<string> = new Set(['RF_WORKER_AT_CAPACITY', 'RF_WORKER_DRAINING']);
+
+/** The part of a readable byte stream a bounded read needs (undici's body, node:http's message). */
+export interface ByteStream {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  once(event: 'end', listener: () => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+  destroy(error?: Error): unknown;
+}
+
+/**
+ * Reads a whole answer body, counting bytes as they arrive (a declared content-length is not
+ * trusted): resolves undefined, and destroys the stream (so its connection is not reused),
+ * as soon as more than `limitBytes` came. The one bounded reader of peers' answers (shim to
+ * worker, worker to router).
+ */
+export function readBounded(stream: ByteStream, limitBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    stream.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limitBytes) {
+        done = true;
+        stream.destroy();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.once('end', () => {
+      if (done) return;
+      done = true;
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
+    stream.once('error', (err: Error) => {
+      if (done) return;
+      done = true;
+      reject(err);
+    });
+  });
+}

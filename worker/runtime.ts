@@ -31,6 +31,8 @@ export interface LoadRequest {
   memoryMb: number;
   timeoutMs: number;
   env: Record<string, string>;
+  /** Largest serialised output the shim answers (it answers RF_FUNCTION_BAD_OUTPUT past it). */
+  maxOutputBytes?: number;
 }
 
 /** The shim's answer to one invocation. */
@@ -61,8 +63,12 @@ export interface ContainerHandle {
    * Runs the loaded function on `input` (raw JSON bytes). Rejects with an RfError
    * RF_FUNCTION_CRASHED when the container died during the call. The caller enforces the
    * timeout (and removes the container when it passes); `signal` aborts the socket call.
+   * The answer is read up to `maxAnswerBytes` (default DEFAULT_MAX_OUTPUT_BYTES +
+   * INVOKE_ENVELOPE_BYTES); past it the read stops and the call rejects with
+   * RF_FUNCTION_OUTPUT_TOO_LARGE (the caller removes the container). Whatever the container
+   * answers is a function's result or a RF_FUNCTION_* error, never a worker code.
    */
-  invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<ShimResult>;
+  invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal, maxAnswerBytes?: number): Promise<ShimResult>;
   /** Changes the memory limit of the running container (no-op for the process runtime). */
   setMemoryLimit(memoryMb: number): Promise<void>;
   /** Kills and removes the container; idempotent, never throws. */

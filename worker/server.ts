@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus } from './protocol.ts';
+import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type Refusal, type WorkerStatus } from './protocol.ts';
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
@@ -56,6 +56,9 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown, extra?: Record<string, string>): void => {
     if (err instanceof RfError) {
       if (err.status === 413) extra = { ...extra, connection: 'close' };
+      // Only the worker's own refusals carry the mark routers spill on (never a container's bytes).
+      const refusal = REFUSALS.get(err.code);
+      if (refusal !== undefined) extra = { ...extra, [WorkerHeaders.refusal]: refusal };
       send(res, err.status, JSON.stringify(errorBody(err)), extra);
       return;
     }
@@ -74,7 +77,14 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
       checkJson(input);
       const waitMs = parseWaitMs(req.headers[WorkerHeaders.waitMs]);
       const entry = cache.peek(functionId) ?? (await cache.get(functionId));
-      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs }, metrics.invocationEvents);
+      // A caller that leaves withdraws its wait for a container (an execution, once started, finishes).
+      const left = new AbortController();
+      const onClose = (): void => {
+        if (!res.writableFinished) left.abort();
+      };
+      res.once('close', onClose);
+      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents);
+      res.off('close', onClose);
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);
       send(res, answer.status, answer.body, answer.headers);
@@ -166,6 +176,12 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
 }
 
 const NULL_INPUT = Buffer.from('null');
+
+/** The worker's refusals of requests that never started, and their x-ringfaas-refusal mark. */
+const REFUSALS: ReadonlyMap<string, Refusal> = new Map([
+  [WorkerErrors.AT_CAPACITY.code, 'at-capacity'],
+  [WorkerErrors.DRAINING.code, 'draining'],
+]);
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -291,6 +307,8 @@ function resultLabel(result: InvocationResult): InvocationResultLabel {
       return 'timeout';
     case FunctionErrors.CRASHED.code:
       return 'crashed';
+    case FunctionErrors.OUTPUT_TOO_LARGE.code:
+      return 'output_too_large';
     default:
       return 'function_error';
   }
@@ -307,6 +325,10 @@ function errorLabel(err: unknown): InvocationResultLabel {
       return 'not_found';
     case WorkerErrors.BAD_INPUT.code:
       return 'bad_input';
+    case WorkerErrors.REQUEST_CANCELLED.code:
+      return 'cancelled';
+    case WorkerErrors.INVOKE_TIMEOUT.code:
+      return 'timeout';
     case FunctionErrors.LOAD_FAILED.code:
     case WorkerErrors.CONTAINER_START_FAILED.code:
     case WorkerErrors.FUNCTION_TOO_LARGE.code:

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, errors as undiciErrors } from 'undici';
 import { RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, readBounded } from './protocol.ts';
 import type { ContainerExit, ContainerHandle, LoadRequest, ShimResult } from './runtime.ts';
 
 /** Where the shim file lives in this source tree. */
@@ -111,12 +112,45 @@ export interface ShimHandleOptions {
   crashDetailsWaitMs?: number;
 }
 
-function parseResult(text: string): ShimResult {
-  const value = JSON.parse(text) as Partial<ShimResult> | null;
-  if (value === null || typeof value !== 'object' || (value.state !== 'ok' && value.state !== 'error')) {
-    throw new Error('the shim answered something that is not a result');
+/** Largest answer to /load read from a shim, bytes. */
+const MAX_LOAD_ANSWER_BYTES = 64 * 1024;
+
+/** Codes a container may answer as they are: the function's own failures. */
+const CONTAINER_CODES: ReadonlySet<string> = new Set([FunctionErrors.ERROR.code, FunctionErrors.BAD_OUTPUT.code]);
+
+function notAResult(): ShimResult {
+  return {
+    state: 'error',
+    code: FunctionErrors.BAD_OUTPUT.code,
+    message: "the function's container answered something that is not a result",
+    logs: [],
+    logsTruncated: false,
+    functionMs: 0,
+  };
+}
+
+/**
+ * The container's answer as data: a result, or a RF_FUNCTION_* error. Nothing in it can be a
+ * worker code (a function that patches the shim's HTTP server could write anything): an
+ * unknown code becomes RF_FUNCTION_ERROR, a malformed answer RF_FUNCTION_BAD_OUTPUT.
+ */
+export function parseShimResult(text: string): ShimResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return notAResult();
   }
-  return value as ShimResult;
+  if (value === null || typeof value !== 'object') return notAResult();
+  const v = value as Record<string, unknown>;
+  const logs = Array.isArray(v.logs) && v.logs.every((l) => typeof l === 'string') ? (v.logs as string[]) : [];
+  const logsTruncated = v.logsTruncated === true;
+  const functionMs = typeof v.functionMs === 'number' && Number.isFinite(v.functionMs) ? v.functionMs : 0;
+  if (v.state === 'ok') return { state: 'ok', output: v.output, logs, logsTruncated, functionMs };
+  if (v.state !== 'error') return notAResult();
+  const message = typeof v.message === 'string' ? v.message : 'the function failed';
+  const code = typeof v.code === 'string' && CONTAINER_CODES.has(v.code) ? v.code : FunctionErrors.ERROR.code;
+  return { state: 'error', code, message, logs, logsTruncated, functionMs };
 }
 
 /** A ContainerHandle over a shim socket. */
@@ -167,8 +201,11 @@ export class ShimHandle implements ContainerHandle {
         body: JSON.stringify(request),
       });
       status = res.statusCode;
-      text = await res.body.text();
+      const body = await readBounded(res.body, MAX_LOAD_ANSWER_BYTES);
+      if (body === undefined) throw new RfError(FunctionErrors.LOAD_FAILED, 'the container answered too much to load');
+      text = body.toString('utf8');
     } catch (err) {
+      if (err instanceof RfError) throw err;
       throw new RfError(FunctionErrors.LOAD_FAILED, 'the container stopped while loading the function', { cause: err });
     }
     if (status === 204) return;
@@ -182,8 +219,9 @@ export class ShimHandle implements ContainerHandle {
     throw new RfError(FunctionErrors.LOAD_FAILED, message);
   }
 
-  async invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<ShimResult> {
+  async invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal, maxAnswerBytes = DEFAULT_MAX_OUTPUT_BYTES + INVOKE_ENVELOPE_BYTES): Promise<ShimResult> {
     if (this.#pendingLimit !== undefined) await this.#pendingLimit;
+    let body: Buffer | undefined;
     try {
       const res = await this.#opts.client.request({
         path: '/invoke',
@@ -192,11 +230,18 @@ export class ShimHandle implements ContainerHandle {
         body: input,
         signal,
       });
-      return parseResult(await res.body.text());
+      // Counted as the bytes arrive: a container may stream without end and without a length.
+      body = await readBounded(res.body, maxAnswerBytes);
     } catch (err) {
       if (signal?.aborted === true || err instanceof undiciErrors.RequestAbortedError) throw err;
       throw await this.#crashError(err);
     }
+    if (body === undefined) {
+      throw new RfError(FunctionErrors.OUTPUT_TOO_LARGE, `the function's answer is larger than ${maxAnswerBytes} bytes`, {
+        details: { limitBytes: maxAnswerBytes },
+      });
+    }
+    return parseShimResult(body.toString('utf8'));
   }
 
   async #crashError(cause: unknown): Promise<RfError> {

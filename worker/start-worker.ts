@@ -56,6 +56,10 @@ export interface StartWorkerOptions {
   functionCacheSize?: number;
   /** Largest invocation input, bytes (default 6 MB). */
   maxInputBytes?: number;
+  /** Largest invocation output, bytes (default 6 MB): a container answering more is destroyed. */
+  maxOutputBytes?: number;
+  /** How long a drain lets running work finish before removing its containers (default 60 000 ms). */
+  drainTimeoutMs?: number;
   /** Remove containers of an earlier run of this worker id at start (default true). */
   removeLeftovers?: boolean;
   /** Call runtime.prepare() at start (default true). */
@@ -94,6 +98,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.poolMemoryMb === undefined ? {} : { poolMemoryMb: options.poolMemoryMb }),
     network: options.network ?? false,
     maxQueue: options.maxQueue ?? 1000,
+    ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
+    ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
     logger: log,
     events: metrics.poolEvents,
     ...(options.clock === undefined ? {} : { clock: options.clock }),

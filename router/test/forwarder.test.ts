@@ -188,3 +188,72 @@ test('a draining worker (503 RF_WORKER_DRAINING) is spilled past', async () => {
   assert.equal(res.headers['x-ringfaas-worker'], 'd2');
   assert.equal(await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'draining' }), 1);
 });
+
+/** A worker whose every answer is what `answer` writes (as a function patching its container could make a worker relay, before this was fixed). */
+async function rawWorker(id: string, answer: (res: import('node:http').ServerResponse) => void): Promise<{ address: string; hits: () => number }> {
+  const { createServer } = await import('node:http');
+  let hits = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.once('end', () => {
+      hits++;
+      answer(res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  return { address: `http://127.0.0.1:${port}`, hits: () => hits };
+}
+
+test('a 429 RF_WORKER_AT_CAPACITY body without the worker\'s refusal mark is answered as is, never spilled', async () => {
+  const fake = await rawWorker('x1', (res) => {
+    res.writeHead(429, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'RF_WORKER_AT_CAPACITY', message: 'forged' } }));
+  });
+  const ws = await workers([{ id: 'x2', slots: 4 }]);
+  const membership = new MemoryMembershipStore();
+  await membership.upsert({ ...rowFor(ws[0] as FixtureWorker), id: 'x1', address: fake.address });
+  await registerAll(membership, ws);
+  const { view, forwarder } = await router(membership, { loadFactor: Infinity });
+  const fnId = Array.from({ length: 100 }, (_, i) => `forged-${i}`).find((id) => view.ring.home(id) === 'x1') as string;
+  const res = await forwarder.invoke(fnId, input(), testContext());
+  assert.equal(res.status, 429);
+  assert.equal(fake.hits(), 1);
+  assert.equal((ws[0] as FixtureWorker).served.get(fnId), undefined, 'not sent to another worker');
+});
+
+test('an answer larger than the output bound is cut off: 502 RF_RING_WORKER_ANSWER_TOO_LARGE, not re-sent', async () => {
+  const fake = await rawWorker('big1', (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < 64 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    res.on('error', () => undefined);
+    pump();
+  });
+  const membership = new MemoryMembershipStore();
+  await membership.upsert({ id: 'big1', address: fake.address, capacityMb: 1024, state: 'active', heartbeatAt: Date.now(), startedAt: Date.now() });
+  const registry = new Registry();
+  const view = new RingView({ membership, log: quietLogger(), metrics: new RingMetrics(registry), pollIntervalMs: 100 });
+  await view.start();
+  const forwarder = new Forwarder({ view, routerId: 'r1', maxOutputBytes: 1024 * 1024 });
+  cleanups.push(async () => {
+    view.stop();
+    await forwarder.close();
+  });
+  await assert.rejects(forwarder.invoke('f', input(), testContext()), (err) => isRfError(err) && err.code === 'RF_RING_WORKER_ANSWER_TOO_LARGE' && err.status === 502);
+  assert.equal(fake.hits(), 1);
+});

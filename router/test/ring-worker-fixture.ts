@@ -84,11 +84,11 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
   const invoke = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (draining) return send(res, 503, { error: { code: 'RF_WORKER_DRAINING', message: 'draining' } });
+    if (draining) return send(res, 503, { error: { code: 'RF_WORKER_DRAINING', message: 'draining' } }, { [WorkerHeaders.refusal]: 'draining' });
     const waitMs = Number(req.headers[WorkerHeaders.waitMs] ?? 0);
     if (!(await acquire(waitMs))) {
       rejected++;
-      return send(res, 429, { error: { code: 'RF_WORKER_AT_CAPACITY', message: 'no capacity' } });
+      return send(res, 429, { error: { code: 'RF_WORKER_AT_CAPACITY', message: 'no capacity' } }, { [WorkerHeaders.refusal]: 'at-capacity' });
     }
     inFlight++;
     const count = served.get(functionId) ?? 0;

@@ -8,7 +8,7 @@
  * (containers have no network), one execution at a time:
  *
  *   GET  /health   → 200 {"ok":true,"loaded":bool}
- *   POST /load     {functionId, version, memoryMb, timeoutMs, env}
+ *   POST /load     {functionId, version, memoryMb, timeoutMs, env, maxOutputBytes?}
  *                  → 204, or 4xx/5xx {"state":"error","code":"RF_FUNCTION_LOAD_FAILED",...}
  *                  requires <codeDir>/index.js (CommonJS; an ES module when package.json says
  *                  "type":"module"; or index.mjs): `module.exports = fn`, `exports.handler = fn`,
@@ -47,14 +47,16 @@ const { performance } = require('node:perf_hooks');
 const MAX_LOG_LINES = 1000;
 /** Most log bytes (UTF-8, summed over lines) returned per invocation. */
 const MAX_LOG_BYTES = 256 * 1024;
-/** Largest serialised output, bytes (as AWS Lambda's synchronous response limit). */
+/** Largest serialised output by default, bytes (as AWS Lambda's synchronous response limit). */
 const MAX_OUTPUT_BYTES = 6 * 1024 * 1024;
+/** The most a load request may raise the output limit to (RINGFAAS_MAX_OUTPUT_BYTES's maximum). */
+const HARD_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 /** Largest accepted request body (input or load request), bytes. */
 const MAX_BODY_BYTES = 6 * 1024 * 1024 + 1024;
 const READY_LINE = 'RINGFAAS_SHIM_READY\n';
 
 /**
- * @typedef {{ functionId: string, version: number, memoryMb: number, timeoutMs: number, env: Record<string, string> }} LoadRequest
+ * @typedef {{ functionId: string, version: number, memoryMb: number, timeoutMs: number, env: Record<string, string>, maxOutputBytes?: number }} LoadRequest
  * @typedef {(input: unknown, context: Context) => unknown} Handler
  * @typedef {{
  *   functionId: string, version: number, memoryMb: number, timeoutMs: number,
@@ -91,6 +93,8 @@ const opts = parseArgs(process.argv.slice(2));
 let handler;
 /** @type {LoadRequest | undefined} */
 let loaded;
+/** The output limit in force: the worker's (load request), never above HARD_MAX_OUTPUT_BYTES. */
+let maxOutputBytes = MAX_OUTPUT_BYTES;
 /** @type {Invocation | undefined} */
 let current;
 let invocationSeq = 0;
@@ -197,9 +201,9 @@ function finishOk(inv, output) {
     finishError(inv, 'RF_FUNCTION_BAD_OUTPUT', "the function's output is not JSON-serialisable");
     return;
   }
-  if (json.length > MAX_OUTPUT_BYTES || Buffer.byteLength(json) > MAX_OUTPUT_BYTES) {
-    finishError(inv, 'RF_FUNCTION_BAD_OUTPUT', `the function's output is larger than ${MAX_OUTPUT_BYTES} bytes`, {
-      limitBytes: MAX_OUTPUT_BYTES,
+  if (json.length > maxOutputBytes || Buffer.byteLength(json) > maxOutputBytes) {
+    finishError(inv, 'RF_FUNCTION_BAD_OUTPUT', `the function's output is larger than ${maxOutputBytes} bytes`, {
+      limitBytes: maxOutputBytes,
     });
     return;
   }
@@ -294,12 +298,14 @@ function validateLoad(value) {
   const env = v.env === undefined ? {} : v.env;
   if (env === null || typeof env !== 'object') return 'env must be an object';
   for (const [k, val] of Object.entries(env)) if (typeof val !== 'string') return `env.${k} must be a string`;
+  if (v.maxOutputBytes !== undefined && (typeof v.maxOutputBytes !== 'number' || !(v.maxOutputBytes > 0))) return 'maxOutputBytes must be a positive number';
   return {
     functionId: v.functionId,
     version: v.version,
     memoryMb: v.memoryMb,
     timeoutMs: v.timeoutMs,
     env: /** @type {Record<string, string>} */ (env),
+    maxOutputBytes: typeof v.maxOutputBytes === 'number' ? Math.min(v.maxOutputBytes, HARD_MAX_OUTPUT_BYTES) : MAX_OUTPUT_BYTES,
   };
 }
 
@@ -330,6 +336,7 @@ function handleLoad(req, res) {
     const request = validateLoad(parsed);
     if (typeof request === 'string') return loadFailed(res, 400, request);
     for (const [k, v] of Object.entries(request.env)) process.env[k] = v;
+    maxOutputBytes = request.maxOutputBytes ?? MAX_OUTPUT_BYTES;
     let mod;
     try {
       mod = await requireCode();

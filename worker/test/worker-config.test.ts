@@ -34,6 +34,14 @@ describe('loadWorkerConfig', () => {
     );
   });
 
+  test('output and drain bounds: 6 MB and 60 s by default, from the environment otherwise', () => {
+    const defaults = loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x' });
+    assert.deepEqual([defaults.maxOutputBytes, defaults.drainTimeoutMs], [6 * 1024 * 1024, 60_000]);
+    const set = loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_MAX_OUTPUT_BYTES: '65536', RINGFAAS_WORKER_DRAIN_TIMEOUT_MS: '5000' });
+    assert.deepEqual([set.maxOutputBytes, set.drainTimeoutMs], [65536, 5000]);
+    assert.throws(() => loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_MAX_OUTPUT_BYTES: '10' }), /RINGFAAS_MAX_OUTPUT_BYTES/);
+  });
+
   test('every problem is reported together as RF_CONFIG_INVALID', () => {
     assert.throws(
       () => loadWorkerConfig({ RINGFAAS_WORKER_PORT: 'abc', RINGFAAS_RUNTIME: 'vm', RINGFAAS_WORKER_MEMORY_MB: '12', RINGFAAS_WORKER_ID: '../x' }),
