@@ -359,7 +359,8 @@ export class DockerRuntime implements ContainerRuntime {
         if (dir !== undefined && this.#ownsDir(dir)) await removeDir(dir);
       }),
     );
-    if (this.#opts.baseDir !== undefined) await rm(join(this.#opts.baseDir, workerDirName(workerId)), { recursive: true, force: true });
+    const base = this.#opts.baseDir ?? this.#madeBase;
+    if (base !== undefined) await rm(join(base, workerDirName(workerId)), { recursive: true, force: true });
     return containers.length;
   }
 
