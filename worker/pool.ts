@@ -524,6 +524,11 @@ export class Pool {
       network: this.#opts.network ?? false,
     });
     c.handle = handle;
+    if (c.state === 'removed') {
+      // Removed while it was being created (a forced drain, an eviction): it goes now.
+      this.#track(handle.remove());
+      throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container was removed while starting');
+    }
     handle.exited.then(
       (exit) => {
         c.exit = exit;
@@ -556,6 +561,7 @@ export class Pool {
     }
     slot.starting--;
     if (c.state === 'removed') {
+      if (c.handle !== undefined) this.#track(c.handle.remove());
       this.#startFailed(slot, new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container was removed while starting'));
       return;
     }
