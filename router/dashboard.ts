@@ -43,6 +43,8 @@ export interface DashboardOptions {
   maxStreams?: number;
   /** Default 2000 ms. */
   tickMs?: number;
+  /** How often this router's traffic is written for the others' totals. Default 5000 ms. */
+  publishMs?: number;
   /** Default 1 MB. */
   maxBufferedBytes?: number;
   /** Default router/ui/ beside this module. */
@@ -86,6 +88,7 @@ export class Dashboard {
       log: options.log,
       clock: this.#clock,
       ...(options.routerStats === undefined ? {} : { store: options.routerStats }),
+      ...(options.publishMs === undefined ? {} : { publishMs: options.publishMs }),
     });
     this.#cluster = new ClusterReader({
       view: options.view,

@@ -45,6 +45,8 @@ export interface StartRouterOptions {
   ring?: { pollIntervalMs?: number; ttlMs?: number };
   /** Sent to workers as x-ringfaas-cluster-key (the dashboard's /status reads). */
   clusterKey?: string;
+  /** Dashboard knobs (tests shorten them). */
+  dashboard?: { maxStreams?: number; tickMs?: number; publishMs?: number };
 }
 
 export interface RunningRouter {
@@ -85,6 +87,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     routerId: config.routerId,
     log,
     ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
+    ...options.dashboard,
   });
   dashboard.start();
   const app = createRouterApp({
