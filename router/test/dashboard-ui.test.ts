@@ -45,7 +45,7 @@ async function startDev(env: NodeJS.ProcessEnv): Promise<Launcher> {
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000; // generous: a loaded machine starts 5 processes slowly
   for (;;) {
     const ready = /ringfaas ready at (http:\/\/\S+)/.exec(text);
     if (ready !== null) return { child, url: ready[1] as string, output: () => text };
@@ -102,11 +102,11 @@ describe('dashboard in headless Chromium against ringfaas dev', { skip }, () => 
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('ring, workers, functions (deploy and invoke from the page), traffic, and a killed worker leaving the ring', { timeout: 240_000 }, async () => {
+  test('ring, workers, functions (deploy and invoke from the page), traffic, and a killed worker leaving the ring', { timeout: 600_000 }, async () => {
     // Azurite started here, with a start timeout a loaded machine can meet (the launcher's is 15 s).
     azurite = await startAzurite({ dataDir: join(dataDir, 'azurite'), startTimeoutMs: 90_000 });
     const port = await freePort('127.0.0.1');
-    const env: NodeJS.ProcessEnv = { ...process.env, RINGFAAS_STORAGE_CONNECTION_STRING: azurite.connectionString, RINGFAAS_DATA_DIR: dataDir, RINGFAAS_PORT: String(port), RINGFAAS_LOG_LEVEL: 'warn', RINGFAAS_DEV_WORKER_PREFIX: PREFIX, RINGFAAS_MEMBERSHIP_TTL_MS: String(TTL_MS) };
+    const env: NodeJS.ProcessEnv = { ...process.env, RINGFAAS_STORAGE_CONNECTION_STRING: azurite.connectionString, RINGFAAS_DATA_DIR: dataDir, RINGFAAS_PORT: String(port), RINGFAAS_LOG_LEVEL: 'warn', RINGFAAS_DEV_WORKER_PREFIX: PREFIX, RINGFAAS_MEMBERSHIP_TTL_MS: String(TTL_MS), RINGFAAS_READY_TIMEOUT_MS: "300000" };
     delete env.RINGFAAS_API_KEYS;
     launcher = await startDev(env);
     const url = launcher.url;
