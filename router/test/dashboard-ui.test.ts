@@ -75,6 +75,7 @@ async function shoot(page: Page, view: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   for (const size of SIZES) {
     await page.setViewport({ width: size.width, height: size.height });
+    await page.evaluate('window.scrollTo(0, 0)');
     await new Promise((r) => setTimeout(r, 300)); // one layout pass after the resize
     await page.screenshot({ path: join(SHOTS, `${view}-${size.name}.png`) as `${string}.png`, fullPage: size.name === 'phone' ? false : true });
   }
@@ -147,7 +148,8 @@ describe('dashboard in headless Chromium against ringfaas dev', { skip }, () => 
       assert.ok(Math.abs(listed.share - d.share) < 1e-4, `${d.id}: drawn share ${d.share}, GET /workers ${listed.share}`);
     }
     await page.waitForFunction((id) => document.querySelector(`#ring [data-function-id="${id}"]`) !== null, { timeout: 15_000 }, apiFn);
-    await page.focus(`#ring [data-worker-id="${ids[0]}"]`); // keyboard: the arc takes focus and shows the figures
+    // Keyboard: an arc takes focus (SVG elements focus through the DOM, not puppeteer's focus()) and shows the figures.
+    await page.$eval(`#ring [data-worker-id="${ids[0]}"]`, (el) => (el as unknown as { focus(): void }).focus());
     await page.waitForFunction((id) => document.querySelector('#selected h3')?.textContent === id, { timeout: 5000 }, ids[0]);
     await shoot(page, 'ring');
 
