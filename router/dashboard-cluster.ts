@@ -95,6 +95,10 @@ export interface ClusterReaderOptions {
   maxFunctions?: number;
 }
 
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
 /** Reads the cluster snapshot. */
 export class ClusterReader {
   readonly #o: ClusterReaderOptions;
@@ -142,7 +146,7 @@ export class ClusterReader {
         memorySize: f.memorySize,
         codeSize: f.codeSize,
         updatedAt: f.updatedAt,
-        position: ring.size === 0 ? 0 : ring.position(f.id),
+        position: ring.size === 0 ? 0 : round6(ring.position(f.id)),
         home: ring.home(f.id) ?? null,
       }),
     );
@@ -151,7 +155,8 @@ export class ClusterReader {
       at: this.#o.clock(),
       ttlMs: view.ttlMs,
       workers,
-      arcs: ring.arcs(),
+      // Six decimals: a millionth of the circle is far below a pixel, and halves the event's size.
+      arcs: ring.arcs().map((a) => ({ workerId: a.workerId, start: round6(a.start), end: round6(a.end) })),
       functions,
       functionsTotal: records.length,
       spills: this.#o.spills(),
