@@ -439,16 +439,17 @@ function renderTraffic() {
     let now;
     if (c.key === 'latency') {
       series = [
-        { colour: LOCAL, values: t.local.map((p) => p.p50Ms) },
         { colour: TOTAL, values: t.total.map((p) => p.p50Ms) },
         { colour: '#ff7b72', values: t.total.map((p) => p.p99Ms) },
+        { colour: LOCAL, values: t.local.map((p) => p.p50Ms), dash: '5 4' },
       ];
       const last = [...t.total].reverse().find((p) => p.p99Ms !== null);
       now = last ? `${fmtMs(last.p50Ms)} / ${fmtMs(last.p99Ms)}` : '–';
     } else {
+      // All routers first, this router dashed on top: both show where they coincide.
       series = [
-        { colour: LOCAL, values: t.local.map((p) => p[c.key]) },
         { colour: TOTAL, values: t.total.map((p) => p[c.key]) },
+        { colour: LOCAL, values: t.local.map((p) => p[c.key]), dash: '5 4' },
       ];
       now = c.fmt(lastPoint(t.total)?.[c.key]);
     }

@@ -3,7 +3,7 @@ import { s } from './dom.js';
 
 const W = 600;
 const H = 160;
-const PAD = { l: 40, r: 8, t: 8, b: 20 };
+const PAD = { l: 56, r: 8, t: 8, b: 20 };
 
 function niceMax(v) {
   if (v <= 0) return 1;
@@ -26,7 +26,8 @@ export function drawChart(box, { times, series, unit = '', label }) {
   for (const f of [0, 0.5, 1]) {
     const y = py(max * f);
     svg.append(s('line', { class: 'grid', x1: PAD.l, x2: W - PAD.r, y1: y, y2: y }));
-    svg.append(s('text', { class: 'axis', x: PAD.l - 6, y: y + 3, 'text-anchor': 'end' }, `${+(max * f).toFixed(2)}${unit}`));
+    const v = +(max * f).toFixed(2);
+    svg.append(s('text', { class: 'axis', x: PAD.l - 6, y: y + 3, 'text-anchor': 'end' }, unit === ' ms' && v >= 1000 ? `${v / 1000} s` : `${v}${unit}`));
   }
   if (times.length > 1) {
     const span = Math.round((times[times.length - 1] - times[0]) / 60_000);
@@ -37,7 +38,13 @@ export function drawChart(box, { times, series, unit = '', label }) {
     // Gaps (null) split the line.
     let points = [];
     const flush = () => {
-      if (points.length > 0) svg.append(s('polyline', { points: points.join(' '), fill: 'none', stroke: line.colour, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke', 'stroke-linejoin': 'round' }));
+      if (points.length === 1) {
+        // A lone point between gaps: a dot, or it would not show.
+        const [x, y] = points[0].split(',');
+        svg.append(s('circle', { cx: x, cy: y, r: 3, fill: line.colour }));
+      } else if (points.length > 1) {
+        svg.append(s('polyline', { points: points.join(' '), fill: 'none', stroke: line.colour, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke', 'stroke-linejoin': 'round', 'stroke-dasharray': line.dash }));
+      }
       points = [];
     };
     line.values.forEach((v, i) => {
