@@ -29,6 +29,7 @@ const devConfigSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   routers: z.coerce.number().int().min(1).max(16).default(2),
   workers: z.coerce.number().int().min(1).max(32).default(3),
+  workerPrefix: z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, 'must match [A-Za-z0-9._-]{1,40}').default('worker-'),
   dataDir: z.string().min(1).default('.ringfaas'),
   connectionString: z.string().min(1).optional(),
   apiKey: z.string().optional(),
@@ -42,6 +43,7 @@ const DEV_VARIABLES: Record<string, string> = {
   host: 'RINGFAAS_HOST',
   routers: 'RINGFAAS_ROUTERS',
   workers: 'RINGFAAS_WORKERS',
+  workerPrefix: 'RINGFAAS_DEV_WORKER_PREFIX',
   dataDir: 'RINGFAAS_DATA_DIR',
   connectionString: 'RINGFAAS_STORAGE_CONNECTION_STRING',
   apiKey: 'RINGFAAS_API_KEYS',
@@ -58,6 +60,7 @@ export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
     host: env.RINGFAAS_HOST || undefined,
     routers: env.RINGFAAS_ROUTERS || undefined,
     workers: env.RINGFAAS_WORKERS || undefined,
+    workerPrefix: env.RINGFAAS_DEV_WORKER_PREFIX || undefined,
     dataDir: env.RINGFAAS_DATA_DIR || undefined,
     connectionString: env.RINGFAAS_STORAGE_CONNECTION_STRING || undefined,
     apiKey: env.RINGFAAS_API_KEYS?.split(',')[0]?.trim() || undefined,
@@ -141,7 +144,7 @@ export async function runDev(options: DevOptions): Promise<void> {
   say(azurite === undefined ? 'using the storage account of RINGFAAS_STORAGE_CONNECTION_STRING' : `embedded Azurite, data in ${join(dataDir, 'azurite')}`);
 
   const children: Child[] = [];
-  const workerIds = Array.from({ length: config.workers }, (_, i) => `worker-${i + 1}`);
+  const workerIds = Array.from({ length: config.workers }, (_, i) => `${config.workerPrefix}${i + 1}`);
   const baseEnv = { ...options.env, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString };
   let stopping = false;
 

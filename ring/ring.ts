@@ -174,6 +174,36 @@ export class Ring<M extends RingMemberRow = RingMemberRow> {
     return shares;
   }
 
+  /** Where a key hashes on the circle, as a fraction of it (0 ≤ p < 1): the start of its walk. */
+  position(key: string): number {
+    return this.#ring.hashValue(key) / CIRCLE;
+  }
+
+  /**
+   * The circle cut into arcs by owner, as fractions (0..1) in clockwise order: a point owns the
+   * arc from the previous point to itself, adjacent arcs of one worker are merged, and the
+   * arc wrapping past 2^32 is split at 0. Their lengths per worker sum to `shares()`. O(points).
+   */
+  arcs(): Array<{ workerId: string; start: number; end: number }> {
+    const points = this.#ring.ring;
+    const first = points[0];
+    if (first === undefined) return [];
+    const out: Array<{ workerId: string; start: number; end: number }> = [];
+    const push = (workerId: string, start: number, end: number): void => {
+      const last = out[out.length - 1];
+      if (last !== undefined && last.workerId === workerId && last.end === start) last.end = end;
+      else if (end > start) out.push({ workerId, start, end });
+    };
+    push(first.server, 0, first.value / CIRCLE);
+    for (let i = 1; i < points.length; i++) {
+      const point = points[i] as { value: number; server: string };
+      push(point.server, (points[i - 1] as { value: number }).value / CIRCLE, point.value / CIRCLE);
+    }
+    // Past the last point the circle belongs to the first point's owner again.
+    push(first.server, (points[points.length - 1] as { value: number }).value / CIRCLE, 1);
+    return out;
+  }
+
   /** True when both rings hold the same worker ids at the same addresses. */
   sameMembers(other: Ring<RingMemberRow>): boolean {
     if (other.size !== this.size) return false;

@@ -19,6 +19,7 @@ import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.t
 import { readBody } from './http-body.ts';
 import { createHttpMetrics } from './http-metrics.ts';
 import type { FunctionChangeNotifier, Invoker, RequestContext, WorkersApi } from './invoker.ts';
+import type { Dashboard } from './dashboard.ts';
 
 /** Size limits of the API (bytes). */
 export interface RouterLimits {
@@ -55,6 +56,8 @@ export interface RouterAppDeps {
   clock?: () => number;
   /** New function ids (tests make them predictable); random base32 by default. */
   newId?: () => string;
+  /** The dashboard at /ui (router/dashboard.ts); absent: no /ui routes. */
+  dashboard?: Dashboard;
 }
 
 export interface RouterApp {
@@ -142,6 +145,10 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   };
 
   route('GET', '/healthz', async ({ res }) => sendJson(res, 200, { ok: true, routerId: deps.routerId }), { auth: false });
+  // What the caller's key may do (the dashboard hides what it may not). Every key is admin
+  // until key scopes exist.
+  route('GET', '/auth/whoami', async ({ res }) => sendJson(res, 200, { auth: auth.enabled, scope: 'admin', router: deps.routerId }));
+  for (const r of deps.dashboard?.routes() ?? []) route(r.method, r.template, (call) => r.run(call), { auth: r.auth });
   route('GET', '/metrics', async ({ res }) => {
     const text = await deps.registry.metrics();
     res.writeHead(200, { 'content-type': deps.registry.contentType, 'content-length': Buffer.byteLength(text) });
@@ -149,6 +156,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   });
   route('POST', '/functions', async (call) => {
     const record = await api.create(await jsonBody(call, limits.maxFunctionBodyBytes), call.ctx);
+    deps.dashboard?.functionsChanged();
     sendJson(call.res, 201, record, { location: `/functions/${encodeURIComponent(record.id)}`, etag: etagOf(record) });
   });
   route('GET', '/functions', async ({ res }) => sendJson(res, 200, await api.list()));
@@ -160,10 +168,12 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     const id = param(call, 'id');
     const input = await jsonBody(call, limits.maxFunctionBodyBytes);
     const record = await api.update(id, input, ifMatch(call.req), call.ctx);
+    deps.dashboard?.functionsChanged();
     sendJson(call.res, 200, record, { etag: etagOf(record) });
   });
   route('DELETE', '/functions/{id}', async (call) => {
     await api.remove(param(call, 'id'), ifMatch(call.req), call.ctx);
+    deps.dashboard?.functionsChanged();
     call.res.writeHead(204);
     call.res.end();
   });
@@ -171,7 +181,15 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     let input = await body(call, limits.maxInvokeBodyBytes);
     if (input.length === 0) input = Buffer.from('{}');
     else parseJson(input); // validity only: the worker gets the raw bytes
-    const answer = await deps.invoker.invoke(param(call, 'id'), input, call.ctx);
+    const invokeStarted = performance.now();
+    let answer: Awaited<ReturnType<Invoker['invoke']>>;
+    try {
+      answer = await deps.invoker.invoke(param(call, 'id'), input, call.ctx);
+    } catch (err) {
+      deps.dashboard?.failed(isRfError(err) ? err.status : 500, performance.now() - invokeStarted);
+      throw err;
+    }
+    deps.dashboard?.invoked(param(call, 'id'), answer.status, answer.headers, performance.now() - invokeStarted);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(answer.headers)) {
       if (!SKIPPED_FORWARD_HEADERS.has(name)) headers[name] = value;

@@ -33,6 +33,8 @@ export const RouterErrors = {
   METHOD_NOT_ALLOWED: { code: 'RF_ROUTER_METHOD_NOT_ALLOWED', status: 405 },
   /** API keys are configured and the request has no valid `Authorization: Bearer <key>`. */
   UNAUTHORIZED: { code: 'RF_ROUTER_UNAUTHORIZED', status: 401 },
+  /** The router already streams live data to as many dashboard pages as it allows. */
+  UI_STREAMS_FULL: { code: 'RF_ROUTER_UI_STREAMS_FULL', status: 503 },
   /** An unexpected failure; the router's log holds the details under the request id. */
   INTERNAL: { code: 'RF_ROUTER_INTERNAL', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;

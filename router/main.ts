@@ -20,6 +20,7 @@ import { Forwarder } from './forwarder.ts';
 import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
 import { RingWorkersApi } from './workers-api.ts';
+import { Dashboard } from './dashboard.ts';
 
 /** Paths pino removes from every line, wherever a request or config may be logged. */
 export const LOG_REDACT_PATHS = [
@@ -42,6 +43,10 @@ export interface StartRouterOptions {
   limits?: Partial<RouterLimits>;
   /** Ring knobs (tests shorten the poll). */
   ring?: { pollIntervalMs?: number; ttlMs?: number };
+  /** Sent to workers as x-ringfaas-cluster-key (the dashboard's /status reads). */
+  clusterKey?: string;
+  /** Dashboard knobs (tests shorten them). */
+  dashboard?: { maxStreams?: number; tickMs?: number; publishMs?: number };
 }
 
 export interface RunningRouter {
@@ -75,7 +80,18 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics, maxOutputBytes: config.maxOutputBytes });
   const notifier = new WorkerChangeNotifier({ view });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25 });
+  const dashboard = new Dashboard({
+    view,
+    functions: stores.functions,
+    ...(stores.routers === undefined ? {} : { routerStats: stores.routers }),
+    routerId: config.routerId,
+    log,
+    ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
+    ...options.dashboard,
+  });
+  dashboard.start();
   const app = createRouterApp({
+    dashboard,
     stores,
     invoker,
     notifier,
@@ -99,7 +115,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     });
   } catch (err) {
     view.stop();
-    await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
+    await Promise.allSettled([invoker.close(), notifier.close(), workers.close(), dashboard.close()]);
     if (ownStores) await stores.close();
     throw err;
   }
@@ -115,6 +131,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        void dashboard.close(); // ends the event streams, which would hold the server open
       });
       view.stop();
       await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);

@@ -1,8 +1,8 @@
 /** The storage area's public surface: the contracts and their implementations. */
 export type * from './types.ts';
 export { StorageErrors } from './errors.ts';
-export { MemoryFunctionStore, MemoryArtifactStore, MemoryMembershipStore, createMemoryStores } from './memory-stores.ts';
-export { openStores, FUNCTIONS_TABLE, WORKERS_TABLE, DEPLOYMENTS_CONTAINER, type OpenStoresOptions } from './open-stores.ts';
+export { MemoryFunctionStore, MemoryArtifactStore, MemoryMembershipStore, MemoryRouterStatsStore, createMemoryStores } from './memory-stores.ts';
+export { openStores, FUNCTIONS_TABLE, WORKERS_TABLE, ROUTERS_TABLE, DEPLOYMENTS_CONTAINER, type OpenStoresOptions } from './open-stores.ts';
 export { AzureTableFunctionStore, type AzureTableFunctionStoreOptions } from './azure-table-function-store.ts';
 export { AzureTableMembershipStore, type AzureTableMembershipStoreOptions } from './azure-table-membership-store.ts';
 export { AzureBlobArtifactStore, artifactBlobName, type AzureBlobArtifactStoreOptions } from './azure-blob-artifact-store.ts';
@@ -15,3 +15,4 @@ export {
   type AzuriteHandle,
 } from './azurite.ts';
 export { azuriteSkip, startTestAzurite, openTestStores, type TestStores, type TestStoresKind } from './testing.ts';
+export { AzureTableRouterStatsStore, MAX_ROUTER_STATS_CHARS, type AzureTableRouterStatsStoreOptions } from './azure-table-router-stats-store.ts';

@@ -10,6 +10,8 @@ import type {
   FunctionRecord,
   FunctionStore,
   MembershipStore,
+  RouterStatsRow,
+  RouterStatsStore,
   StoredFunction,
   Stores,
   WorkerRow,
@@ -127,12 +129,29 @@ export class MemoryMembershipStore implements MembershipStore {
   }
 }
 
-/** The three in-memory stores, wired as one `Stores`. */
+export class MemoryRouterStatsStore implements RouterStatsStore {
+  readonly #rows = new Map<string, RouterStatsRow>();
+
+  async upsert(row: RouterStatsRow): Promise<void> {
+    this.#rows.set(row.id, { ...row });
+  }
+
+  async list(): Promise<RouterStatsRow[]> {
+    return [...this.#rows.values()].map((row) => ({ ...row }));
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return this.#rows.delete(id);
+  }
+}
+
+/** The in-memory stores, wired as one `Stores`. */
 export function createMemoryStores(): Stores {
   return {
     functions: new MemoryFunctionStore(),
     artifacts: new MemoryArtifactStore(),
     membership: new MemoryMembershipStore(),
+    routers: new MemoryRouterStatsStore(),
     close: async () => {},
   };
 }

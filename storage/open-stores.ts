@@ -8,11 +8,14 @@ import { connectionSecrets, isInsecureEndpoint } from './azure-connection.ts';
 import { AzureTableFunctionStore } from './azure-table-function-store.ts';
 import { AzureTableMembershipStore } from './azure-table-membership-store.ts';
 import { AzureBlobArtifactStore } from './azure-blob-artifact-store.ts';
+import { AzureTableRouterStatsStore } from './azure-table-router-stats-store.ts';
 import type { Stores } from './types.ts';
 
 /** Names of the tables and the container ringfaas uses. */
 export const FUNCTIONS_TABLE = 'functions';
 export const WORKERS_TABLE = 'workers';
+/** Routers' dashboard rows (docs/dashboard.md). */
+export const ROUTERS_TABLE = 'routers';
 export const DEPLOYMENTS_CONTAINER = 'deployments';
 
 export interface OpenStoresOptions {
@@ -56,11 +59,12 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
     retryOptions: TABLE_RETRY,
   };
 
-  const { functionsTable, workersTable, container } = await bounded(ctx, 'open (reading the connection string)', async () => {
+  const { functionsTable, workersTable, routersTable, container } = await bounded(ctx, 'open (reading the connection string)', async () => {
     // Parsing the connection string can throw, with the string in the message: keep it inside.
     return {
       functionsTable: TableClient.fromConnectionString(connectionString, FUNCTIONS_TABLE, tableOptions),
       workersTable: TableClient.fromConnectionString(connectionString, WORKERS_TABLE, tableOptions),
+      routersTable: TableClient.fromConnectionString(connectionString, ROUTERS_TABLE, tableOptions),
       container: BlobServiceClient.fromConnectionString(connectionString, {
         retryOptions: blobRetry(transferTimeoutMs),
       }).getContainerClient(DEPLOYMENTS_CONTAINER),
@@ -74,6 +78,7 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
   await Promise.all([
     bounded(ctx, 'functions.createTable', (abortSignal) => functionsTable.createTable({ abortSignal }), tolerateExists),
     bounded(ctx, 'workers.createTable', (abortSignal) => workersTable.createTable({ abortSignal }), tolerateExists),
+    bounded(ctx, 'routers.createTable', (abortSignal) => routersTable.createTable({ abortSignal }), tolerateExists),
     bounded(
       ctx,
       'deployments.createContainer',
@@ -87,6 +92,7 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
   return {
     functions: new AzureTableFunctionStore({ ...ctx, client: functionsTable }),
     membership: new AzureTableMembershipStore({ ...ctx, client: workersTable }),
+    routers: new AzureTableRouterStatsStore({ ...ctx, client: routersTable }),
     artifacts: new AzureBlobArtifactStore({ ...ctx, container, transferTimeoutMs }),
     // The SDK clients hold no timers or sockets of their own beyond the shared agent.
     close: async () => {},

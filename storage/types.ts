@@ -107,6 +107,26 @@ export interface Stores {
   functions: FunctionStore;
   artifacts: ArtifactStore;
   membership: MembershipStore;
+  /** Routers' dashboard rows (optional: a router without it shows its own traffic only). */
+  routers?: RouterStatsStore;
   /** Releases clients and timers. */
   close(): Promise<void>;
+}
+
+/** One router's row in the Table `routers`: what it tells other routers' dashboards. */
+export interface RouterStatsRow {
+  /** The router's id (RINGFAAS_ROUTER_ID). */
+  id: string;
+  /** When the row was written, ms since the epoch (the router's clock). */
+  updatedAt: number;
+  /** The router's own traffic, serialised by the router (opaque here), at most MAX_ROUTER_STATS_CHARS. */
+  stats: string;
+}
+
+/** Routers' dashboard rows: each router writes its own and reads all (no router knows another). */
+export interface RouterStatsStore {
+  /** Creates or replaces a router's row. */
+  upsert(row: RouterStatsRow): Promise<void>;
+  list(): Promise<RouterStatsRow[]>;
+  remove(id: string): Promise<boolean>;
 }
