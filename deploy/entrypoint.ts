@@ -11,9 +11,14 @@
  *   `RINGFAAS_WORKER_ADDRESS` to `http://<this node's Swarm address>:<RINGFAAS_WORKER_PORT>`,
  *   the address the node's engine reports (`docker info` → Swarm.NodeAddr): a worker on the
  *   host network is reached there by routers on every node.
+ * - **One port per router task.** With `RINGFAAS_TASK_SLOT=<n>` (Swarm's `{{.Task.Slot}}`), a
+ *   router listens on `RINGFAAS_PORT + n - 1`: several routers on one node's host network
+ *   (where published ports are not available) each get their own port, the first on
+ *   RINGFAAS_PORT.
  * - **The embedded Azurite as a service** (`azurite`): Blob and Table on
  *   RINGFAAS_AZURITE_HOST (default 0.0.0.0), RINGFAAS_AZURITE_BLOB_PORT (10000) and
- *   RINGFAAS_AZURITE_TABLE_PORT (10002), data under RINGFAAS_AZURITE_DATA_DIR (/data). For
+ *   RINGFAAS_AZURITE_TABLE_PORT (10002), data under RINGFAAS_AZURITE_DATA_DIR (/data), started
+ *   within RINGFAAS_AZURITE_START_TIMEOUT_MS (300000). For
  *   trials only: its account key is Azurite's public development key.
  */
 import { readFileSync } from 'node:fs';
@@ -77,6 +82,19 @@ async function swarmNodeAddress(docker: Docker): Promise<string> {
   }
 }
 
+/** Applies RINGFAAS_TASK_SLOT to RINGFAAS_PORT (see the module comment). */
+export function resolveRouterPort(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const slotText = env.RINGFAAS_TASK_SLOT?.trim();
+  if (slotText === undefined || slotText === '') return env;
+  const slot = Number(slotText);
+  const base = Number(env.RINGFAAS_PORT?.trim() || 8080);
+  if (!Number.isInteger(slot) || slot < 1 || !Number.isInteger(base) || base < 1 || base + slot - 1 > 65535) {
+    throw new EntrypointConfigError(`RINGFAAS_TASK_SLOT (${slotText}) must be a positive integer, RINGFAAS_PORT + slot - 1 at most 65535`);
+  }
+  const { RINGFAAS_TASK_SLOT: _slot, ...rest } = env;
+  return { ...rest, RINGFAAS_PORT: String(base + slot - 1) };
+}
+
 /** Sets RINGFAAS_WORKER_ADDRESS from the Swarm node address when asked to. */
 export async function resolveWorkerAddress(env: Record<string, string | undefined>, docker: () => Docker = () => new Docker()): Promise<Record<string, string | undefined>> {
   const mode = env.RINGFAAS_WORKER_ADVERTISE?.trim();
@@ -99,7 +117,8 @@ async function runAzurite(env: Record<string, string | undefined>): Promise<numb
     blobPort: Number(env.RINGFAAS_AZURITE_BLOB_PORT || 10000),
     tablePort: Number(env.RINGFAAS_AZURITE_TABLE_PORT || 10002),
     dataDir: env.RINGFAAS_AZURITE_DATA_DIR || '/data',
-    startTimeoutMs: 60_000,
+    // Generous: a loaded node starts Azurite slowly, and a restart costs more than a wait.
+    startTimeoutMs: Number(env.RINGFAAS_AZURITE_START_TIMEOUT_MS || 300_000),
     log,
   });
   log.info({ blobPort: handle.blobPort, tablePort: handle.tablePort }, 'azurite listening');
@@ -117,6 +136,7 @@ export async function main(argv: readonly string[], processEnv: Readonly<Record<
   let env = resolveSecretFiles(processEnv);
   switch (role) {
     case 'router': {
+      env = resolveRouterPort(env);
       const router = await import('../router/main.ts');
       await router.main(rest, env as NodeJS.ProcessEnv);
       return undefined;
