@@ -21,6 +21,7 @@ import { ConfigErrors } from '../errors/config-errors.ts';
 import { startAzurite } from '../storage/index.ts';
 import { removeWorkerLeftovers } from '../worker/index.ts';
 import { loadRouterConfig } from '../router/config.ts';
+import { nodeEntryArgs } from './node-entry.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -83,7 +84,7 @@ interface Child {
 
 function spawnMain(name: string, mainFile: string, env: NodeJS.ProcessEnv, logDir: string, args: string[] = []): Child {
   const logFd = openSync(join(logDir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, mainFile), ...args], {
+  const child = spawn(process.execPath, [...nodeEntryArgs(mainFile, projectRoot), ...args], {
     cwd: projectRoot,
     env,
     stdio: ['ignore', logFd, 'inherit'],

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
+import { nodeEntryArgs } from '../../bin/node-entry.ts';
 
 /** The repository root (where router/, worker/ and bench/ live). */
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -38,7 +39,10 @@ export interface SpawnOptions {
   nodeFlags?: string[];
 }
 
-/** Starts `node --import tsx <main>` with its output in `<logDir>/<name>.log`. */
+/**
+ * Starts `node --import tsx <main>` (from source) or `node <main>.js` (when the bench itself
+ * runs compiled: `node dist/bin/cli.js bench …`) with its output in `<logDir>/<name>.log`.
+ */
 export function spawnChild(options: SpawnOptions): Child {
   mkdirSync(options.logDir, { recursive: true });
   const logFile = join(options.logDir, `${options.name}.log`);
@@ -48,7 +52,7 @@ export function spawnChild(options: SpawnOptions): Child {
   const nodeFlags = (options.nodeFlags ?? []).map((flag) =>
     flag.startsWith('--cpu-prof-dir=') ? `${flag}/${options.name}` : flag,
   );
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(projectRoot, options.main), ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...nodeFlags, ...nodeEntryArgs(options.main, projectRoot), ...(options.args ?? [])], {
     cwd: projectRoot,
     env: options.env,
     stdio: options.ipc === true ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],

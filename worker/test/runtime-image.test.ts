@@ -60,11 +60,11 @@ describe('the runtime image on a Docker engine', { skip: skipUnless(dockerAvaila
     });
   });
 
-  test('`ringfaas image build --name` builds it and prints its name', async () => {
+  test('`ringfaas image build --only runtime --name` builds it and prints its name', async () => {
     let out = '';
     const program = new Command('ringfaas').exitOverride();
     registerImageCommands(program, { env: {}, stdout: (t) => (out += t), stderr: () => undefined, docker: () => docker });
-    await program.parseAsync(['node', 'ringfaas', 'image', 'build', '--name', imageName]);
+    await program.parseAsync(['node', 'ringfaas', 'image', 'build', '--only', 'runtime', '--name', imageName]);
     assert.equal(out, `${imageName}\n`);
     const info = await docker.getImage(imageName).inspect();
     assert.equal(info.Config.User, '1000:1000');
