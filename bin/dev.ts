@@ -38,6 +38,8 @@ const devConfigSchema = z.object({
   connectionString: z.string().min(1).optional(),
   apiKey: z.string().optional(),
   readyTimeoutMs: z.coerce.number().int().min(1000).default(120_000),
+  /** Workers are `<prefix>-1`, `<prefix>-2`…: two launchers on one engine need different ones. */
+  workerPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/, 'letters, digits, _ . - (max 41)').default('worker'),
 });
 
 export type DevConfig = Readonly<z.infer<typeof devConfigSchema>>;
@@ -51,6 +53,7 @@ const DEV_VARIABLES: Record<string, string> = {
   connectionString: 'RINGFAAS_STORAGE_CONNECTION_STRING',
   apiKey: 'RINGFAAS_API_KEYS',
   readyTimeoutMs: 'RINGFAAS_READY_TIMEOUT_MS',
+  workerPrefix: 'RINGFAAS_DEV_WORKER_PREFIX',
 };
 
 /** Worker settings that name one worker: the launcher chooses them per worker instead. */
@@ -71,6 +74,7 @@ export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
     // The readiness check reads GET /workers: it needs a key of scope admin.
     apiKey: adminKey(env.RINGFAAS_API_KEYS),
     readyTimeoutMs: env.RINGFAAS_READY_TIMEOUT_MS || undefined,
+    workerPrefix: env.RINGFAAS_DEV_WORKER_PREFIX || undefined,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${DEV_VARIABLES[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
@@ -173,7 +177,7 @@ export async function runDev(options: DevOptions): Promise<void> {
   say(azurite === undefined ? 'using the storage account of RINGFAAS_STORAGE_CONNECTION_STRING' : `embedded Azurite, data in ${join(dataDir, 'azurite')}`);
 
   const children: Child[] = [];
-  const workerIds = Array.from({ length: config.workers }, (_, i) => `worker-${i + 1}`);
+  const workerIds = Array.from({ length: config.workers }, (_, i) => `${config.workerPrefix}-${i + 1}`);
   const baseEnv = { ...options.env, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString, RINGFAAS_CLUSTER_KEY: clusterKey };
   let stopping = false;
 

@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const roots = ['errors', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'docs', 'testing'];
+const roots = ['errors', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'docs', 'testing', 'test'];
 const files = [];
 function walk(dir) {
   let entries;
