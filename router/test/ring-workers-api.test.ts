@@ -16,8 +16,9 @@ after(async () => {
 
 const CLUSTER_KEY = 'cluster-key-of-the-ring-workers-api-test-0123';
 
-async function fixture(id: string, slots = 4, clusterKey: string | undefined = CLUSTER_KEY): Promise<FixtureWorker> {
-  const w = await startFixtureWorker({ id, slots, ...(clusterKey === undefined ? {} : { clusterKey }) });
+/** A fixture worker holding `clusterKey` (null: none). */
+async function fixture(id: string, slots = 4, clusterKey: string | null = CLUSTER_KEY): Promise<FixtureWorker> {
+  const w = await startFixtureWorker({ id, slots, ...(clusterKey === null ? {} : { clusterKey }) });
   cleanups.push(() => w.close());
   return w;
 }
@@ -31,10 +32,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function setup(clusterKey: string | undefined = CLUSTER_KEY) {
+async function setup(clusterKey: string | null = CLUSTER_KEY) {
   const membership = new MemoryMembershipStore();
   const view = new RingView({ membership, log: quietLogger() });
-  const key = clusterKey === undefined ? {} : { clusterKey };
+  const key = clusterKey === null ? {} : { clusterKey };
   const api = new RingWorkersApi({ view, membership, routerId: 'r-test', loadFactor: 1.25, drainPollMs: 20, ...key });
   const notifier = new WorkerChangeNotifier({ view, timeoutMs: 1000, ...key });
   cleanups.push(async () => {
@@ -75,13 +76,13 @@ test('add: validates the body, checks the worker answers, takes its id, and the 
 
 test('add by proof: a worker without the key, with another key, or a router without a key: 403 RF_RING_WORKER_UNPROVEN, nothing written', async () => {
   const { api, membership } = await setup();
-  const keyless = await fixture('keyless-1', 4, undefined);
+  const keyless = await fixture('keyless-1', 4, null);
   const otherKey = await fixture('other-key-1', 4, 'a-different-cluster-key-0123456789abcdef');
   for (const w of [keyless, otherKey]) {
     await assert.rejects(api.add({ address: w.address }, testContext()), rejectsWith('RF_RING_WORKER_UNPROVEN', 403));
     assert.equal(await membership.get(w.id), undefined);
   }
-  const noKeyRouter = await setup(undefined);
+  const noKeyRouter = await setup(null);
   const good = await fixture('proven-1');
   await assert.rejects(noKeyRouter.api.add({ address: good.address }, testContext()), rejectsWith('RF_RING_WORKER_UNPROVEN', 403));
   assert.equal((await membership.list()).length, 0);
@@ -102,7 +103,7 @@ test('remove: 404 for an unknown id; drain, wait for in-flight work, remove the 
   const w = await fixture('leaving', 2);
   await membership.upsert(rowFor(w));
   await view.refresh();
-  const running = fetch(`${w.address}/invoke/f`, { method: 'POST', body: JSON.stringify({ sleepMs: 300 }) });
+  const running = fetch(`${w.address}/invoke/f`, { method: 'POST', headers: { 'x-ringfaas-cluster-key': CLUSTER_KEY }, body: JSON.stringify({ sleepMs: 300 }) });
   await new Promise((resolve) => setTimeout(resolve, 50));
   const answer = await api.remove('leaving', testContext());
   assert.equal(answer.status, 200);
