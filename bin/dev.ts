@@ -171,7 +171,7 @@ export async function runDev(options: DevOptions): Promise<void> {
 
   const azurite =
     config.connectionString === undefined
-      ? await startAzurite({ dataDir: join(dataDir, 'azurite'), accountKey: secret(SECRET_FILES.azuriteKey, 64, 'base64') })
+      ? await startAzurite({ dataDir: join(dataDir, 'azurite'), accountKey: secret(SECRET_FILES.azuriteKey, 64, 'base64'), startTimeoutMs: 60_000 })
       : undefined;
   const connectionString = config.connectionString ?? azurite!.connectionString;
   say(azurite === undefined ? 'using the storage account of RINGFAAS_STORAGE_CONNECTION_STRING' : `embedded Azurite, data in ${join(dataDir, 'azurite')}`);

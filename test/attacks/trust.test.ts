@@ -9,7 +9,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -393,20 +393,21 @@ describe('routers serve HTTPS; the CLI trusts a CA file', () => {
     const router = await startRouter({ config, stores: createMemoryStores() });
     try {
       assert.match(router.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-      const cli = (args: string[], env: Record<string, string>): { status: number | null; out: string } => {
-        const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ringfaas.js'), ...args], {
-          cwd: projectRoot,
-          env: { PATH: process.env.PATH ?? '', RINGFAAS_URL: router.url, RINGFAAS_API_KEY: ADMIN_KEY, ...env },
-          encoding: 'utf8',
-          timeout: 60_000,
+      // Asynchronously: the router runs in this process and must keep accepting.
+      const cli = (args: string[], env: Record<string, string>): Promise<{ status: number | null; out: string }> =>
+        new Promise((done) => {
+          execFile(
+            process.execPath,
+            [join(projectRoot, 'bin', 'ringfaas.js'), ...args],
+            { cwd: projectRoot, env: { PATH: process.env.PATH ?? '', RINGFAAS_URL: router.url, RINGFAAS_API_KEY: ADMIN_KEY, ...env }, encoding: 'utf8', timeout: 90_000 },
+            (err, stdout, stderr) => done({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, out: stdout + stderr }),
+          );
         });
-        return { status: r.status, out: r.stdout + r.stderr };
-      };
-      const trusted = cli(['--ca', cert, 'ls'], {});
+      const trusted = await cli(['--ca', cert, 'ls'], {});
       assert.equal(trusted.status, 0, trusted.out);
-      const viaEnv = cli(['ls'], { RINGFAAS_CA_FILE: cert });
+      const viaEnv = await cli(['ls'], { RINGFAAS_CA_FILE: cert });
       assert.equal(viaEnv.status, 0, viaEnv.out);
-      const untrusted = cli(['ls'], {});
+      const untrusted = await cli(['ls'], {});
       assert.equal(untrusted.status, 1, untrusted.out);
       assert.match(untrusted.out, /SELF_SIGNED|certificate/i);
       await assert.rejects(fetch(router.url.replace('https:', 'http:') + '/healthz'));
