@@ -13,7 +13,7 @@ import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'nod
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
@@ -336,9 +336,12 @@ describe('no silent downgrade of the runtime', { skip: skipUnless(dockerAvailabl
     const socketPath = join(dir, 'docker.sock');
     const startedAt = Date.now();
     // A proxy to the real engine that holds every connection of its first 3 s unanswered.
+    const sockets = new Set<Socket>();
     const proxy: NetServer = createNetServer((client) => {
+      sockets.add(client);
       const forward = (): void => {
         const upstream = connect(dockerSocketPath());
+        sockets.add(upstream);
         client.pipe(upstream).pipe(client);
         upstream.on('error', () => client.destroy());
         client.on('error', () => upstream.destroy());
@@ -354,6 +357,7 @@ describe('no silent downgrade of the runtime', { skip: skipUnless(dockerAvailabl
       await selected.runtime.close();
     } finally {
       proxy.close();
+      for (const socket of sockets) socket.destroy(); // the held pings would keep this process alive
       rmSync(dir, { recursive: true, force: true });
     }
   });
