@@ -155,10 +155,14 @@ export async function runDev(options: DevOptions): Promise<void> {
   );
   const dataDir = resolve(config.dataDir);
   const logDir = join(dataDir, 'logs');
-  // The data folder holds Azurite's files and the keys: this user's only.
+  // Azurite's files, the keys and the logs are this user's only. The data folder itself is
+  // made 0700 when we create it; an existing one (it may be any folder a user named) keeps its
+  // mode, but the folders we own in it are narrowed.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
-  mkdirSync(logDir, { recursive: true });
+  for (const own of [logDir, join(dataDir, 'azurite')]) {
+    mkdirSync(own, { recursive: true, mode: 0o700 });
+    chmodSync(own, 0o700);
+  }
   const say = (line: string): void => void process.stderr.write(`ringfaas: ${line}\n`);
   const secret = (name: string, bytes: number, encoding: 'base64' | 'base64url'): string => {
     const got = readOrCreateSecret(join(dataDir, name), { bytes, encoding });
