@@ -1,8 +1,12 @@
 /**
  * What the `ringfaas` commands that talk to a router share: the HTTP call (RINGFAAS_URL,
- * default http://127.0.0.1:8080, with `Authorization: Bearer $RINGFAAS_API_KEY` when set),
+ * default http://127.0.0.1:8080, `https://` too; with `Authorization: Bearer $RINGFAAS_API_KEY`
+ * when set; RINGFAAS_CA_FILE (or `ringfaas --ca <file>`): PEM certificates trusted for https),
  * its failures as `code: message`, and the action wrapper that prints them and exits non-zero.
  */
+
+import { readFileSync } from 'node:fs';
+import { Agent, fetch } from 'undici';
 
 /** Where a command reads its settings and writes its output (the process's by default). */
 export interface CommandIo {
@@ -41,14 +45,26 @@ export async function callApi(io: Pick<CommandIo, 'env'>, method: string, path: 
     headers['content-type'] = 'application/json';
     payload = typeof body === 'string' ? body : JSON.stringify(body);
   }
-  let res: Response;
+  const caFile = io.env.RINGFAAS_CA_FILE?.trim();
+  let dispatcher: Agent | undefined;
+  if (caFile) {
+    try {
+      dispatcher = new Agent({ connect: { ca: readFileSync(caFile) } });
+    } catch (err) {
+      throw new CliFailure('ECAFILE', `cannot read the CA file ${caFile}: ${(err as Error).message}`);
+    }
+  }
+  let res: Awaited<ReturnType<typeof fetch>>;
+  let text: string;
   try {
-    res = await fetch(`${base}${path}`, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
+    res = await fetch(`${base}${path}`, { method, headers, ...(payload === undefined ? {} : { body: payload }), ...(dispatcher === undefined ? {} : { dispatcher }) });
+    text = await res.text();
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new CliFailure(cause?.code ?? 'ECONNECT', `cannot reach ringfaas at ${base}: ${cause?.message ?? (err as Error).message}`);
+  } finally {
+    void dispatcher?.close();
   }
-  const text = await res.text();
   let parsed: unknown = text;
   if (text.length > 0) {
     try {

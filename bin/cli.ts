@@ -13,7 +13,13 @@ import { registerBenchCommands } from '../bench/cli.ts';
 const program = new Command('ringfaas')
   .description('ringfaas: a serverless platform on a consistent-hashing worker ring')
   .showHelpAfterError()
-  .enablePositionalOptions();
+  .enablePositionalOptions()
+  .option('--ca <file>', 'PEM certificate(s) to trust for an https:// RINGFAAS_URL (or RINGFAAS_CA_FILE)');
+// The commands read their settings from the environment: --ca is RINGFAAS_CA_FILE.
+program.hook('preAction', () => {
+  const ca = program.opts<{ ca?: string }>().ca;
+  if (ca !== undefined) process.env.RINGFAAS_CA_FILE = ca;
+});
 
 registerDevCommand(program);
 registerFunctionCommands(program);

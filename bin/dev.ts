@@ -12,16 +12,21 @@
  * containers left by a killed worker are removed and Azurite stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { RfError } from '../errors/index.ts';
 import { ConfigErrors } from '../errors/config-errors.ts';
 import { startAzurite } from '../storage/index.ts';
-import { removeWorkerLeftovers } from '../worker/index.ts';
+import Docker from 'dockerode';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { removeWorkerLeftovers, waitForEngine } from '../worker/index.ts';
+import { dockerEngineAvailable } from '../worker/docker-runtime.ts';
 import { loadRouterConfig } from '../router/config.ts';
 import { nodeEntryArgs } from './node-entry.ts';
+import { parseApiKey } from '../router/auth.ts';
+import { readOrCreateSecret, SECRET_FILES } from './dev-secrets.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -35,6 +40,7 @@ const devConfigSchema = z.object({
   connectionString: z.string().min(1).optional(),
   apiKey: z.string().optional(),
   readyTimeoutMs: z.coerce.number().int().min(1000).default(120_000),
+  /** Workers are `<prefix>-1`, `<prefix>-2`…: two launchers on one engine need different ones. */
 });
 
 export type DevConfig = Readonly<z.infer<typeof devConfigSchema>>;
@@ -44,15 +50,18 @@ const DEV_VARIABLES: Record<string, string> = {
   host: 'RINGFAAS_HOST',
   routers: 'RINGFAAS_ROUTERS',
   workers: 'RINGFAAS_WORKERS',
-  workerPrefix: 'RINGFAAS_DEV_WORKER_PREFIX',
   dataDir: 'RINGFAAS_DATA_DIR',
   connectionString: 'RINGFAAS_STORAGE_CONNECTION_STRING',
   apiKey: 'RINGFAAS_API_KEYS',
   readyTimeoutMs: 'RINGFAAS_READY_TIMEOUT_MS',
+  workerPrefix: 'RINGFAAS_DEV_WORKER_PREFIX',
 };
 
 /** Worker settings that name one worker: the launcher chooses them per worker instead. */
 const PER_WORKER_VARIABLES = ['RINGFAAS_WORKER_ID', 'RINGFAAS_WORKER_PORT', 'RINGFAAS_WORKER_ADDRESS'];
+
+/** Client and router credentials: never in a worker's environment (docs/security.md). */
+const ROUTER_ONLY_VARIABLES = ['RINGFAAS_API_KEYS', 'RINGFAAS_API_KEY', 'RINGFAAS_TLS_CERT', 'RINGFAAS_TLS_KEY', 'RINGFAAS_CA_FILE'];
 
 /** Reads the launcher's settings from the environment; every problem is reported at once. */
 export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
@@ -61,11 +70,12 @@ export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
     host: env.RINGFAAS_HOST || undefined,
     routers: env.RINGFAAS_ROUTERS || undefined,
     workers: env.RINGFAAS_WORKERS || undefined,
-    workerPrefix: env.RINGFAAS_DEV_WORKER_PREFIX || undefined,
     dataDir: env.RINGFAAS_DATA_DIR || undefined,
     connectionString: env.RINGFAAS_STORAGE_CONNECTION_STRING || undefined,
-    apiKey: env.RINGFAAS_API_KEYS?.split(',')[0]?.trim() || undefined,
+    // The readiness check reads GET /workers: it needs a key of scope admin.
+    apiKey: adminKey(env.RINGFAAS_API_KEYS),
     readyTimeoutMs: env.RINGFAAS_READY_TIMEOUT_MS || undefined,
+    workerPrefix: env.RINGFAAS_DEV_WORKER_PREFIX || undefined,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${DEV_VARIABLES[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
@@ -74,6 +84,15 @@ export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
     });
   }
   return Object.freeze(parsed.data);
+}
+
+/** The first key of scope admin in RINGFAAS_API_KEYS. */
+function adminKey(keys: string | undefined): string | undefined {
+  for (const entry of (keys ?? '').split(',')) {
+    const parsed = parseApiKey(entry.trim());
+    if ('key' in parsed && parsed.scope === 'admin') return parsed.key;
+  }
+  return undefined;
 }
 
 interface Child {
@@ -99,13 +118,14 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls a router until it answers /healthz and lists `workers` workers in its ring. */
-async function waitForRouter(url: string, workers: number, apiKey: string | undefined, deadline: number, signal: AbortSignal): Promise<void> {
+async function waitForRouter(url: string, workers: number, apiKey: string | undefined, deadline: number, signal: AbortSignal, dispatcher?: Agent): Promise<void> {
   const headers: Record<string, string> = apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` };
+  const init = dispatcher === undefined ? {} : { dispatcher };
   for (;;) {
     try {
-      const health = await fetch(`${url}/healthz`);
+      const health = await undiciFetch(`${url}/healthz`, init);
       if (health.ok) {
-        const res = await fetch(`${url}/workers`, { headers });
+        const res = await undiciFetch(`${url}/workers`, { ...init, headers });
         if (res.ok) {
           const body = (await res.json()) as unknown;
           const list = Array.isArray(body) ? body : (body as { workers?: unknown[] }).workers;
@@ -136,17 +156,34 @@ export async function runDev(options: DevOptions): Promise<void> {
   );
   const dataDir = resolve(config.dataDir);
   const logDir = join(dataDir, 'logs');
-  mkdirSync(logDir, { recursive: true });
+  // Azurite's files, the keys and the logs are this user's only. The data folder itself is
+  // made 0700 when we create it; an existing one (it may be any folder a user named) keeps its
+  // mode, but the folders we own in it are narrowed.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  for (const own of [logDir, join(dataDir, 'azurite')]) {
+    mkdirSync(own, { recursive: true, mode: 0o700 });
+    chmodSync(own, 0o700);
+  }
   const say = (line: string): void => void process.stderr.write(`ringfaas: ${line}\n`);
+  const secret = (name: string, bytes: number, encoding: 'base64' | 'base64url'): string => {
+    const got = readOrCreateSecret(join(dataDir, name), { bytes, encoding });
+    if (got.narrowed) say(`${join(dataDir, name)} was readable by other users: its mode is now 0600`);
+    return got.value;
+  };
+  // One cluster key per data folder (unless given): routers present it to workers.
+  const clusterKey = options.env.RINGFAAS_CLUSTER_KEY?.trim() || secret(SECRET_FILES.clusterKey, 32, 'base64url');
+  const runtime = await chooseRuntime(options.env, say);
 
   const azurite =
-    config.connectionString === undefined ? await startAzurite({ dataDir: join(dataDir, 'azurite') }) : undefined;
+    config.connectionString === undefined
+      ? await startAzurite({ dataDir: join(dataDir, 'azurite'), accountKey: secret(SECRET_FILES.azuriteKey, 64, 'base64'), startTimeoutMs: 60_000 })
+      : undefined;
   const connectionString = config.connectionString ?? azurite!.connectionString;
   say(azurite === undefined ? 'using the storage account of RINGFAAS_STORAGE_CONNECTION_STRING' : `embedded Azurite, data in ${join(dataDir, 'azurite')}`);
 
   const children: Child[] = [];
   const workerIds = Array.from({ length: config.workers }, (_, i) => `${config.workerPrefix}${i + 1}`);
-  const baseEnv = { ...options.env, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString };
+  const baseEnv = { ...options.env, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString, RINGFAAS_CLUSTER_KEY: clusterKey };
   let stopping = false;
 
   const stopAll = async (): Promise<void> => {
@@ -171,8 +208,8 @@ export async function runDev(options: DevOptions): Promise<void> {
 
   // The first worker starts alone: it builds the runtime image if it is missing, so the
   // others find it ready instead of building it three times at once.
-  const workerEnv: NodeJS.ProcessEnv = { ...baseEnv };
-  for (const name of PER_WORKER_VARIABLES) delete workerEnv[name];
+  const workerEnv: NodeJS.ProcessEnv = { ...baseEnv, RINGFAAS_RUNTIME: runtime };
+  for (const name of [...PER_WORKER_VARIABLES, ...ROUTER_ONLY_VARIABLES]) delete workerEnv[name];
   const startWorker = (id: string): Child => {
     const child = spawnMain(id, 'worker/main.ts', { ...workerEnv, RINGFAAS_WORKER_ID: id }, logDir);
     void child.exited.then((code) => {
@@ -182,6 +219,11 @@ export async function runDev(options: DevOptions): Promise<void> {
   };
   const deadline = Date.now() + config.readyTimeoutMs;
   const routerUrls: string[] = [];
+  const tlsCert = options.env.RINGFAAS_TLS_CERT?.trim() || undefined;
+  const scheme = tlsCert === undefined ? 'http' : 'https';
+  // Our own routers' certificate (or the CA file) is what the readiness check trusts.
+  const caFile = options.env.RINGFAAS_CA_FILE?.trim() || tlsCert;
+  const probeAgent = caFile === undefined || tlsCert === undefined ? undefined : new Agent({ connect: { ca: readFileSync(caFile) } });
   // A child that exits before everything is ready fails the start at once (a router that
   // refused its configuration, a worker that could not start), instead of at the deadline.
   const abandon = new AbortController(); // ends the polling loops once the start failed
@@ -208,9 +250,9 @@ export async function runDev(options: DevOptions): Promise<void> {
       const args = options.insecure ? ['--insecure'] : [];
       const env = { ...baseEnv, RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `router-${i + 1}` };
       started(spawnMain(`router-${i + 1}`, 'router/main.ts', env, logDir, args));
-      routerUrls.push(`http://${urlHost(config.host)}:${port}`);
+      routerUrls.push(`${scheme}://${urlHost(config.host)}:${port}`);
     }
-    await Promise.race([Promise.all(routerUrls.map((url) => waitForRouter(url, config.workers, config.apiKey, deadline, abandon.signal))), startFailed]);
+    await Promise.race([Promise.all(routerUrls.map((url) => waitForRouter(url, config.workers, config.apiKey, deadline, abandon.signal, probeAgent))), startFailed]);
   } catch (err) {
     abandon.abort(err);
     say(`start failed: ${(err as Error).message}; logs are in ${logDir}`);
@@ -221,6 +263,26 @@ export async function runDev(options: DevOptions): Promise<void> {
   say(`${config.workers} workers, ${config.routers} routers (${routerUrls.join(', ')}); logs in ${logDir}`);
   process.stdout.write(`ringfaas ready at ${routerUrls[0]}\n`);
   await new Promise(() => {}); // runs until a signal stops it
+}
+
+/**
+ * The workers' runtime, decided once for all of them and passed explicitly: RINGFAAS_RUNTIME
+ * when set; else docker when an engine is configured or answers (pings retried), else the
+ * process runtime with a warning (loopback development on a machine without Docker: the
+ * workers listen on loopback, and `process` said explicitly is what lets them run with a
+ * cluster key).
+ */
+async function chooseRuntime(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<string> {
+  const asked = env.RINGFAAS_RUNTIME?.trim();
+  if (asked !== undefined && asked !== '' && asked !== 'auto') return asked;
+  const docker = new Docker();
+  const configured = (env.DOCKER_HOST ?? '') !== '' || existsSync('/var/run/docker.sock');
+  if (configured ? await waitForEngine(docker, 15_000) : await dockerEngineAvailable(docker, 2000)) return 'docker';
+  if (configured) {
+    throw new Error('a Docker engine is configured (DOCKER_HOST or /var/run/docker.sock) but does not answer; start it, or set RINGFAAS_RUNTIME=process to run functions without isolation');
+  }
+  say('warning: no Docker engine: functions run as plain child processes, WITHOUT isolation (loopback development only; see docs/security.md)');
+  return 'process';
 }
 
 /** The host part of a URL reaching `host` (a wildcard address is reached on loopback). */

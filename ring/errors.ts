@@ -24,4 +24,11 @@ export const RingErrors = {
   WORKER_NOT_FOUND: { code: 'RF_RING_WORKER_NOT_FOUND', status: 404 },
   /** POST /workers had an invalid body, or the worker at the address has another id. */
   BAD_WORKER: { code: 'RF_RING_BAD_WORKER', status: 400 },
+  /**
+   * POST /workers: the address did not prove that it holds the cluster key (no answer to the
+   * challenge, a wrong HMAC, or this router has no cluster key). Nothing was registered.
+   */
+  WORKER_UNPROVEN: { code: 'RF_RING_WORKER_UNPROVEN', status: 403 },
+  /** POST /workers: a worker heartbeats under this id at another address; its address is kept. */
+  WORKER_ID_TAKEN: { code: 'RF_RING_WORKER_ID_TAKEN', status: 409 },
 } as const satisfies Record<string, ErrorSpec>;

@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { RfError, errorBody, isRfError } from '../errors/index.ts';
+import { RfError, errorBody, hasCode, isRfError } from '../errors/index.ts';
 import type { Stores } from '../storage/types.ts';
-import { createAuthenticator, WWW_AUTHENTICATE } from './auth.ts';
+import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
 import { readBody } from './http-body.ts';
@@ -79,7 +79,8 @@ interface Route {
   /** e.g. `/functions/{id}/invoke`: the metrics label. */
   template: string;
   segments: string[];
-  auth: boolean;
+  /** The least API-key scope the route needs; null: open (health check). */
+  scope: Scope | null;
   run(call: Call): Promise<void>;
 }
 
@@ -140,44 +141,48 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   const param = (call: Call, name: string): string => call.params[name] ?? '';
 
   const routes: Route[] = [];
-  const route = (method: string, template: string, run: Route['run'], options: { auth?: boolean } = {}): void => {
-    routes.push({ method, template, segments: template.split('/').slice(1), auth: options.auth ?? true, run });
+  // Scopes (docs/security.md): reading or changing functions needs `deploy` (a record holds
+  // the function's env), invoking needs `invoke`, the ring and metrics need `admin`.
+  const route = (method: string, template: string, scope: Scope | null, run: Route['run']): void => {
+    routes.push({ method, template, segments: template.split('/').slice(1), scope, run });
   };
 
-  route('GET', '/healthz', async ({ res }) => sendJson(res, 200, { ok: true, routerId: deps.routerId }), { auth: false });
-  // What the caller's key may do (the dashboard hides what it may not). Every key is admin
-  // until key scopes exist.
-  route('GET', '/auth/whoami', async ({ res }) => sendJson(res, 200, { auth: auth.enabled, scope: 'admin', router: deps.routerId }));
-  for (const r of deps.dashboard?.routes() ?? []) route(r.method, r.template, (call) => r.run(call), { auth: r.auth });
-  route('GET', '/metrics', async ({ res }) => {
+  route('GET', '/healthz', null, async ({ res }) => sendJson(res, 200, { ok: true, routerId: deps.routerId }));
+  // What the caller's key may do (the dashboard hides what it may not).
+  route('GET', '/auth/whoami', 'invoke', async ({ req, res }) =>
+    sendJson(res, 200, { auth: auth.enabled, scope: auth.scopeOf(req.headers.authorization), router: deps.routerId }),
+  );
+  // The dashboard's page and assets are open; its data and live stream need an invoke key.
+  for (const r of deps.dashboard?.routes() ?? []) route(r.method, r.template, r.auth ? 'invoke' : null, (call) => r.run(call));
+  route('GET', '/metrics', 'admin', async ({ res }) => {
     const text = await deps.registry.metrics();
     res.writeHead(200, { 'content-type': deps.registry.contentType, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
-  route('POST', '/functions', async (call) => {
+  route('POST', '/functions', 'deploy', async (call) => {
     const record = await api.create(await jsonBody(call, limits.maxFunctionBodyBytes), call.ctx);
     deps.dashboard?.functionsChanged();
     sendJson(call.res, 201, record, { location: `/functions/${encodeURIComponent(record.id)}`, etag: etagOf(record) });
   });
-  route('GET', '/functions', async ({ res }) => sendJson(res, 200, await api.list()));
-  route('GET', '/functions/{id}', async (call) => {
+  route('GET', '/functions', 'deploy', async ({ res }) => sendJson(res, 200, await api.list()));
+  route('GET', '/functions/{id}', 'deploy', async (call) => {
     const record = await api.get(param(call, 'id'));
     sendJson(call.res, 200, record, { etag: etagOf(record) });
   });
-  route('PUT', '/functions/{id}', async (call) => {
+  route('PUT', '/functions/{id}', 'deploy', async (call) => {
     const id = param(call, 'id');
     const input = await jsonBody(call, limits.maxFunctionBodyBytes);
     const record = await api.update(id, input, ifMatch(call.req), call.ctx);
     deps.dashboard?.functionsChanged();
     sendJson(call.res, 200, record, { etag: etagOf(record) });
   });
-  route('DELETE', '/functions/{id}', async (call) => {
+  route('DELETE', '/functions/{id}', 'deploy', async (call) => {
     await api.remove(param(call, 'id'), ifMatch(call.req), call.ctx);
     deps.dashboard?.functionsChanged();
     call.res.writeHead(204);
     call.res.end();
   });
-  route('POST', '/functions/{id}/invoke', async (call) => {
+  route('POST', '/functions/{id}/invoke', 'invoke', async (call) => {
     let input = await body(call, limits.maxInvokeBodyBytes);
     if (input.length === 0) input = Buffer.from('{}');
     else parseJson(input); // validity only: the worker gets the raw bytes
@@ -198,12 +203,12 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     call.res.writeHead(answer.status, headers);
     call.res.end(answer.body);
   });
-  route('GET', '/workers', async ({ res }) => sendJson(res, 200, await deps.workers.list()));
-  route('POST', '/workers', async (call) => {
+  route('GET', '/workers', 'admin', async ({ res }) => sendJson(res, 200, await deps.workers.list()));
+  route('POST', '/workers', 'admin', async (call) => {
     const answer = await deps.workers.add(await jsonBody(call, limits.maxWorkersBodyBytes), call.ctx);
     sendJson(call.res, answer.status, answer.body);
   });
-  route('DELETE', '/workers/{id}', async (call) => {
+  route('DELETE', '/workers/{id}', 'admin', async (call) => {
     const answer = await deps.workers.remove(param(call, 'id'), call.ctx);
     sendJson(call.res, answer.status, answer.body);
   });
@@ -262,11 +267,11 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
         res.setHeader('allow', [...new Set(found.allowed)].join(', '));
         throw new RfError(RouterErrors.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}; allowed: ${found.allowed.join(', ')}`);
       }
-      if (found.route.auth) {
+      if (found.route.scope !== null) {
         try {
-          auth.check(req.headers.authorization);
+          auth.check(req.headers.authorization, found.route.scope);
         } catch (err) {
-          res.setHeader('www-authenticate', WWW_AUTHENTICATE);
+          if (hasCode(err, RouterErrors.UNAUTHORIZED)) res.setHeader('www-authenticate', WWW_AUTHENTICATE);
           throw err;
         }
       }

@@ -9,11 +9,14 @@ import { Agent, request } from 'undici';
 import type { FunctionChangeNotifier, RequestContext } from './invoker.ts';
 import type { RingView } from './ring-view.ts';
 import type { WorkerRow } from '../storage/types.ts';
+import { clusterHeaders } from '../worker/cluster-auth.ts';
 
 export interface ChangeNotifierOptions {
   view: RingView;
   /** Per-worker timeout of one notification. Default 2000 ms. */
   timeoutMs?: number;
+  /** Sent to workers in x-ringfaas-cluster-key (worker/cluster-auth.ts). */
+  clusterKey?: string;
 }
 
 /** Outcome of one notification (for logs and tests). */
@@ -31,9 +34,11 @@ export class WorkerChangeNotifier implements FunctionChangeNotifier {
   readonly #view: RingView;
   readonly #timeoutMs: number;
   readonly #agent: Agent;
+  readonly #keyHeaders: Record<string, string>;
 
   constructor(options: ChangeNotifierOptions) {
     this.#view = options.view;
+    this.#keyHeaders = clusterHeaders(options.clusterKey);
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#agent = new Agent({ connect: { timeout: this.#timeoutMs }, keepAliveTimeout: 4000 });
   }
@@ -82,7 +87,7 @@ export class WorkerChangeNotifier implements FunctionChangeNotifier {
       const res = await request(req.url, {
         method: req.method,
         dispatcher: this.#agent,
-        headers: req.body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: req.body === undefined ? this.#keyHeaders : { ...this.#keyHeaders, 'content-type': 'application/json' },
         body: req.body,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,

@@ -6,7 +6,9 @@
  * |------------------------------------|--------------|
  * | RINGFAAS_PORT                      | 8080         |
  * | RINGFAAS_HOST                      | 127.0.0.1    |
- * | RINGFAAS_API_KEYS                  | (none)       | comma-separated
+ * | RINGFAAS_API_KEYS                  | (none)       | comma-separated `key[:scope]`, scope invoke|deploy|admin (default admin)
+ * | RINGFAAS_CLUSTER_KEY               | (none)       | sent to workers (x-ringfaas-cluster-key); needed by POST /workers
+ * | RINGFAAS_TLS_CERT, RINGFAAS_TLS_KEY | (none)      | PEM files: serve HTTPS
  * | RINGFAAS_STORAGE_CONNECTION_STRING | (required)   |
  * | RINGFAAS_LOG_LEVEL                 | info         |
  * | RINGFAAS_ROUTER_ID                 | router-<host>-<pid> |
@@ -14,11 +16,13 @@
  * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
  * | RINGFAAS_MAX_OUTPUT_BYTES          | 6291456      | an invocation's output bound (as the workers')
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { RfError } from '../errors/index.ts';
 import { ConfigErrors } from '../errors/config-errors.ts';
 import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
+import { isLoopbackHost } from '../worker/loopback.ts';
+import { MIN_CLUSTER_KEY_LENGTH } from '../worker/cluster-auth.ts';
+import { parseApiKey } from './auth.ts';
 
 export interface RouterConfig {
   readonly port: number;
@@ -31,6 +35,10 @@ export interface RouterConfig {
   readonly insecure: boolean;
   /** An invocation's output bound, bytes: a worker's answer is read up to this plus its envelope. */
   readonly maxOutputBytes: number;
+  /** The cluster key sent on every call to a worker (worker/cluster-auth.ts). */
+  readonly clusterKey: string | undefined;
+  /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
 }
 
 const schema = z.object({
@@ -43,7 +51,7 @@ const schema = z.object({
   apiKeys: z.array(
     z
       .string()
-      .min(8, 'each key of RINGFAAS_API_KEYS must be at least 8 characters')
+      .min(8, 'each key of RINGFAAS_API_KEYS must be at least 8 characters (scope suffix included)')
       .regex(/^\S+$/, 'a key of RINGFAAS_API_KEYS must not contain white space'),
   ),
   membershipTtlMs: z.coerce
@@ -62,16 +70,16 @@ const schema = z.object({
     .int('RINGFAAS_MAX_OUTPUT_BYTES must be an integer')
     .min(1024, 'RINGFAAS_MAX_OUTPUT_BYTES must be 1024..67108864')
     .max(64 * 1024 * 1024, 'RINGFAAS_MAX_OUTPUT_BYTES must be 1024..67108864'),
+  clusterKey: z
+    .string()
+    .min(MIN_CLUSTER_KEY_LENGTH, `RINGFAAS_CLUSTER_KEY must be at least ${MIN_CLUSTER_KEY_LENGTH} characters`)
+    .regex(/^[\x21-\x7e]+$/, 'RINGFAAS_CLUSTER_KEY must be printable ASCII without spaces')
+    .optional(),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
 });
 
-/** Whether a listen address reaches only this machine. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || bare.toLowerCase().startsWith('::ffff:127.');
-  return false;
-}
+export { isLoopbackHost };
 
 /** Reads and validates the router's configuration; throws RF_CONFIG_INVALID listing every problem. */
 export function loadRouterConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[], defaults: { routerId: string }): RouterConfig {
@@ -91,8 +99,18 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
     routerId: get('RINGFAAS_ROUTER_ID') ?? defaults.routerId,
     insecure: argv.includes('--insecure') || ['1', 'true'].includes(get('RINGFAAS_INSECURE') ?? ''),
     maxOutputBytes: get('RINGFAAS_MAX_OUTPUT_BYTES') ?? 6 * 1024 * 1024,
+    clusterKey: get('RINGFAAS_CLUSTER_KEY'),
+    tlsCert: get('RINGFAAS_TLS_CERT'),
+    tlsKey: get('RINGFAAS_TLS_KEY'),
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+  for (const entry of keys) {
+    const key = parseApiKey(entry);
+    if ('problem' in key) problems.push(key.problem);
+  }
+  if ((get('RINGFAAS_TLS_CERT') === undefined) !== (get('RINGFAAS_TLS_KEY') === undefined)) {
+    problems.push('RINGFAAS_TLS_CERT and RINGFAAS_TLS_KEY go together: set both (HTTPS) or neither');
+  }
   // A set but empty key list (", ,") must not silently mean "no authentication".
   if (keysText !== undefined && keys.length === 0) problems.push('RINGFAAS_API_KEYS is set but holds no key');
   if (parsed.success && keysText === undefined && !parsed.data.insecure && !isLoopbackHost(parsed.data.host)) {
@@ -103,5 +121,11 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
   if (!parsed.success || problems.length > 0) {
     throw new RfError(ConfigErrors.INVALID, `invalid router configuration: ${problems.join('; ')}`, { details: { problems } });
   }
-  return Object.freeze({ ...parsed.data, apiKeys: Object.freeze([...parsed.data.apiKeys]) });
+  const { tlsCert, tlsKey, clusterKey, ...rest } = parsed.data;
+  return Object.freeze({
+    ...rest,
+    apiKeys: Object.freeze([...rest.apiKeys]),
+    clusterKey,
+    tls: tlsCert !== undefined && tlsKey !== undefined ? Object.freeze({ certFile: tlsCert, keyFile: tlsKey }) : undefined,
+  });
 }

@@ -38,3 +38,12 @@ export const RouterErrors = {
   /** An unexpected failure; the router's log holds the details under the request id. */
   INTERNAL: { code: 'RF_ROUTER_INTERNAL', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;
+
+/**
+ * The client authorization registry (area AUTH): checked by routers only (router/auth.ts).
+ * A missing or unknown key stays RF_ROUTER_UNAUTHORIZED (401, published before scopes).
+ */
+export const AuthErrors = {
+  /** The API key is valid but its scope (`invoke` < `deploy` < `admin`) is below what the route needs. */
+  FORBIDDEN: { code: 'RF_AUTH_FORBIDDEN', status: 403 },
+} as const satisfies Record<string, ErrorSpec>;

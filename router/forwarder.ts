@@ -26,6 +26,7 @@ import { RfError } from '../errors/index.ts';
 import { planSpill, DEFAULT_LOAD_FACTOR } from '../ring/index.ts';
 import { RingErrors } from '../ring/errors.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded } from '../worker/protocol.ts';
+import { CLUSTER_KEY_HEADER } from '../worker/cluster-auth.ts';
 import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
 import type { RingMetrics, SpillReason } from './ring-metrics.ts';
 import type { RingView } from './ring-view.ts';
@@ -70,6 +71,8 @@ export interface ForwarderOptions {
   connectTimeoutMs?: number;
   /** Keep-alive connections per worker. Default 128. */
   connectionsPerWorker?: number;
+  /** Sent to workers in x-ringfaas-cluster-key (worker/cluster-auth.ts). */
+  clusterKey?: string;
 }
 
 /** Why an attempt could not take the request (it never started executing). */
@@ -78,10 +81,11 @@ type Refusal = 'at_capacity' | 'draining' | 'connect_error';
 type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; refusal: Refusal };
 
 /**
- * Never copied from a worker's answer: hop-by-hop, length, the router's own request id, and
- * the worker's load report (for routers, not clients).
+ * Never copied from a worker's answer: hop-by-hop, length, the router's own request id, the
+ * worker's load report (for routers, not clients), and credentials. (Requests to workers are
+ * built from scratch: a client's Authorization header never reaches a worker.)
  */
-const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
+const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
 const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -102,6 +106,7 @@ export class Forwarder implements Invoker {
   readonly #maxAnswerBytes: number;
   readonly #connectTimeoutMs: number;
   readonly #connections: number;
+  readonly #clusterKey: string | undefined;
   readonly #pools = new Map<string, WorkerPool>();
   /** forwards{result="ok"}, bound once (the hot path). */
   readonly #forwardedOk: { inc(): void } | undefined;
@@ -119,6 +124,7 @@ export class Forwarder implements Invoker {
     this.#maxAnswerBytes = (options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES) + INVOKE_ENVELOPE_BYTES + ANSWER_MARGIN_BYTES;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.#connections = options.connectionsPerWorker ?? 128;
+    this.#clusterKey = options.clusterKey;
     this.#view.onChange((next) => this.#closeDeparted(next));
   }
 
@@ -169,6 +175,7 @@ export class Forwarder implements Invoker {
     const pool = this.#pool(workerId, address);
     const headers: Record<string, string> = { 'content-type': 'application/json', [WorkerHeaders.requestId]: ctx.requestId };
     if (waitMs > 0) headers[WorkerHeaders.waitMs] = String(waitMs);
+    if (this.#clusterKey !== undefined) headers[CLUSTER_KEY_HEADER] = this.#clusterKey;
     let reportedLoad: number | undefined;
     this.#view.requestStarted(workerId);
     let sent = false;

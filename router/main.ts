@@ -11,7 +11,11 @@ import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { isRfError } from '../errors/index.ts';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { RfError, isRfError } from '../errors/index.ts';
+import { ConfigErrors } from '../errors/config-errors.ts';
 import type { Stores } from '../storage/types.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
@@ -32,6 +36,8 @@ export const LOG_REDACT_PATHS = [
   'config.apiKeys',
   'connectionString',
   'config.connectionString',
+  'clusterKey',
+  'config.clusterKey',
 ];
 
 export interface StartRouterOptions {
@@ -50,7 +56,7 @@ export interface StartRouterOptions {
 }
 
 export interface RunningRouter {
-  /** `http://host:port` the router listens on. */
+  /** `http(s)://host:port` the router listens on. */
   url: string;
   close(): Promise<void>;
 }
@@ -77,15 +83,17 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     ttlMs: options.ring?.ttlMs ?? config.membershipTtlMs,
   });
   await view.start();
-  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics, maxOutputBytes: config.maxOutputBytes });
-  const notifier = new WorkerChangeNotifier({ view });
-  const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25 });
+  const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };
+  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics, maxOutputBytes: config.maxOutputBytes, ...key });
+  const notifier = new WorkerChangeNotifier({ view, ...key });
+  const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25, ...key });
   const dashboard = new Dashboard({
     view,
     functions: stores.functions,
     ...(stores.routers === undefined ? {} : { routerStats: stores.routers }),
     routerId: config.routerId,
     log,
+    ...key,
     ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
     ...options.dashboard,
   });
@@ -102,7 +110,20 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     routerId: config.routerId,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
-  const server = app.server;
+  let server: Server = app.server;
+  if (config.tls !== undefined) {
+    let tls: { cert: Buffer; key: Buffer };
+    try {
+      tls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+    } catch (err) {
+      view.stop();
+      await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
+      if (ownStores) await stores.close();
+      throw new RfError(ConfigErrors.INVALID, `cannot read RINGFAAS_TLS_CERT/RINGFAAS_TLS_KEY: ${(err as Error).message}`, { cause: err });
+    }
+    server = createHttpsServer(tls, app.handle);
+    server.on('checkContinue', app.handle);
+  }
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
   try {
     await new Promise<void>((resolve, reject) => {
@@ -121,8 +142,8 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
-  log.info({ url, auth: config.apiKeys.length > 0, insecure: config.insecure }, 'router listening');
+  const url = `${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
+  log.info({ url, auth: config.apiKeys.length > 0, insecure: config.insecure, clusterKey: config.clusterKey !== undefined }, 'router listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -2,6 +2,10 @@
  * The operations API on workers: GET /workers (the ring as this router sees it), POST /workers
  * (register a running worker), DELETE /workers/{id} (drain it, then remove its row).
  *
+ * Registration (POST /workers) is by proof: the address must answer a random challenge with an
+ * HMAC under the cluster key (worker/cluster-auth.ts) before anything is written, and an id
+ * that heartbeats at one address cannot be moved to another.
+ *
  * Drain, step by step: this router stops sending it new work at once; the worker is told
  * POST /drain (it answers 503 RF_WORKER_DRAINING to new invocations from then on, which other
  * routers spill past until they read the `draining` row, within one poll); its row is set to
@@ -19,6 +23,7 @@ import type { MembershipStore, WorkerRow } from '../storage/types.ts';
 import { MAX_CONTROL_ANSWER_BYTES, readBounded } from '../worker/protocol.ts';
 import type { RequestContext, WorkersApi } from './invoker.ts';
 import type { RingClock, RingView } from './ring-view.ts';
+import { clusterHeaders, newChallenge, verifyMembershipProof } from '../worker/cluster-auth.ts';
 
 export interface RingWorkersApiOptions {
   view: RingView;
@@ -36,6 +41,11 @@ export interface RingWorkersApiOptions {
   drainPollMs?: number;
   /** Memory assumed when neither the body nor the worker's /status tells. Default 1024. */
   defaultCapacityMb?: number;
+  /**
+   * The cluster key: sent on /status and /drain, and what a worker must prove before POST
+   * /workers lets its address in (worker/cluster-auth.ts). Without it, POST /workers refuses.
+   */
+  clusterKey?: string;
 }
 
 const workerBody = z
@@ -55,6 +65,8 @@ const workerBody = z
     capacityMb: z.number().int().min(128).max(4_194_304).optional(),
   })
   .strict();
+
+const proveAnswer = z.object({ id: z.string().max(64), address: z.string().max(2048), proof: z.string().max(128) });
 
 const statusBody = z.object({ id: z.string(), capacityMb: z.number().optional(), inFlight: z.number().optional(), state: z.string().optional() });
 
@@ -105,14 +117,20 @@ export class RingWorkersApi implements WorkersApi {
     if (health === undefined || health.status !== 200) {
       throw new RfError(RingErrors.WORKER_UNREACHABLE, `no worker answers GET ${address}/healthz`, { details: { address, status: health?.status ?? null } });
     }
+    // Proof first, and without the key: the address is not trusted until it proves it holds it.
+    const id = await this.#prove(address, parsed.data.id);
     const status = await this.#status(address);
-    const id = parsed.data.id ?? status?.id;
-    if (id === undefined) throw new RfError(RingErrors.BAD_WORKER, `the worker at ${address} does not tell its id (GET /status); give "id"`);
     if (status !== undefined && status.id !== id) {
       throw new RfError(RingErrors.BAD_WORKER, `the worker at ${address} is '${status.id}', not '${id}'`, { details: { address, actualId: status.id } });
     }
     const existing = await this.#o.membership.get(id);
     const now = this.#clock.now();
+    // A worker that heartbeats under this id keeps its address: no request can move it.
+    if (existing !== undefined && existing.address !== address && now - existing.heartbeatAt < this.#o.view.ttlMs) {
+      throw new RfError(RingErrors.WORKER_ID_TAKEN, `worker '${id}' is live at another address; its address cannot change while it heartbeats`, {
+        details: { id, address: existing.address },
+      });
+    }
     const row: WorkerRow = {
       id,
       address,
@@ -174,6 +192,33 @@ export class RingWorkersApi implements WorkersApi {
     }
   }
 
+  /**
+   * Sends the address a random challenge (no key) and checks its HMAC answer; resolves the
+   * proven worker id, or throws RF_RING_WORKER_UNPROVEN (nothing is written).
+   */
+  async #prove(address: string, claimedId: string | undefined): Promise<string> {
+    const key = this.#o.clusterKey;
+    if (key === undefined) {
+      throw new RfError(RingErrors.WORKER_UNPROVEN, 'this router has no cluster key (RINGFAAS_CLUSTER_KEY): no worker can prove its membership, so none is registered by request');
+    }
+    const challenge = newChallenge();
+    const res = await this.#call(address, '/cluster/prove', 'POST', JSON.stringify({ challenge }));
+    const answer = res?.status === 200 ? proveAnswer.safeParse(res.json) : undefined;
+    if (answer === undefined || !answer.success) {
+      throw new RfError(RingErrors.WORKER_UNPROVEN, `${address} did not answer the membership challenge: it is not a worker of this cluster`, {
+        details: { address, status: res?.status ?? null },
+      });
+    }
+    const id = claimedId ?? answer.data.id;
+    if (!verifyMembershipProof(key, challenge, id, address, answer.data.proof)) {
+      const hint = answer.data.address !== address ? ` (the worker there advertises ${answer.data.address.slice(0, 200)})` : '';
+      throw new RfError(RingErrors.WORKER_UNPROVEN, `the answer from ${address} does not prove the cluster key for worker '${id}' at this address${hint}`, {
+        details: { address, id },
+      });
+    }
+    return id;
+  }
+
   async #status(address: string): Promise<z.infer<typeof statusBody> | undefined> {
     const res = await this.#call(address, '/status', 'GET');
     if (res === undefined || res.status !== 200) return undefined;
@@ -182,10 +227,16 @@ export class RingWorkersApi implements WorkersApi {
   }
 
   /** One call to a worker; undefined when it could not be reached. */
-  async #call(address: string, path: string, method: 'GET' | 'POST'): Promise<{ status: number; json: unknown } | undefined> {
+  async #call(address: string, path: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; json: unknown } | undefined> {
+    // The key goes only to routes that need it, never to /healthz or /cluster/prove: those are
+    // what an address not yet proven is asked.
+    const open = path === '/healthz' || path === '/cluster/prove';
+    const headers = { ...(open ? {} : clusterHeaders(this.#o.clusterKey)), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
     try {
       const res = await request(`${address}${path}`, {
         method,
+        headers,
+        ...(body === undefined ? {} : { body }),
         dispatcher: this.#agent,
         headersTimeout: this.#callTimeoutMs,
         bodyTimeout: this.#callTimeoutMs,

@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
+import { ConfigErrors } from '../errors/config-errors.ts';
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
@@ -41,6 +42,11 @@ export interface AzuriteOptions {
   /** How long to wait for each service to accept connections, default 15000 ms. */
   startTimeoutMs?: number;
   /**
+   * The account key of `devstoreaccount1` (base64), given to Azurite as AZURITE_ACCOUNTS so the
+   * public well-known key no longer opens it. Default: the well-known key (tests, in memory).
+   */
+  accountKey?: string;
+  /**
    * Where to report start, stop and an unexpected exit of a service (Azurite's own output
    * never goes here: see the module comment). Default: silent.
    */
@@ -49,7 +55,7 @@ export interface AzuriteOptions {
 
 /** A running Azurite. */
 export interface AzuriteHandle {
-  /** Connection string for the well-known dev account on these endpoints. */
+  /** Connection string for the dev account (with its key) on these endpoints. */
   connectionString: string;
   blobPort: number;
   tablePort: number;
@@ -57,11 +63,11 @@ export interface AzuriteHandle {
   stop(): Promise<void>;
 }
 
-/** Connection string of the Azurite dev account for the given endpoints. */
-export function azuriteConnectionString(host: string, blobPort: number, tablePort: number): string {
+/** Connection string of the Azurite dev account for the given endpoints (and key: the well-known one by default). */
+export function azuriteConnectionString(host: string, blobPort: number, tablePort: number, accountKey: string = AZURITE_ACCOUNT_KEY): string {
   const h = host.includes(':') ? `[${host}]` : host;
   return (
-    `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+    `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${accountKey};` +
     `BlobEndpoint=http://${h}:${blobPort}/${AZURITE_ACCOUNT_NAME};` +
     `TableEndpoint=http://${h}:${tablePort}/${AZURITE_ACCOUNT_NAME};`
   );
@@ -143,9 +149,13 @@ function startService(
   azuriteDir: string,
   args: string[],
   log: WriteStream | undefined,
+  accountKey: string | undefined,
 ): RunningService {
   const main = join(azuriteDir, 'dist', 'src', service, 'main.js');
+  // AZURITE_ACCOUNTS replaces Azurite's accounts (the well-known key included) with ours.
+  const env = accountKey === undefined ? process.env : { ...process.env, AZURITE_ACCOUNTS: `${AZURITE_ACCOUNT_NAME}:${accountKey}` };
   const child = spawn(process.execPath, ['-e', WRAPPER, main, ...args], {
+    env,
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,
     // Its own process group: a Ctrl-C to ours must not close storage while the workers
@@ -220,6 +230,10 @@ const PORT_ATTEMPTS = 3;
  * Fails with RF_STORAGE_UNAVAILABLE (with Azurite's last output) when a service cannot start.
  */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
+  // Azurite falls back to the well-known key, silently, on an account string it cannot parse.
+  if (options.accountKey !== undefined && !/^[A-Za-z0-9+/]{40,}={0,2}$/.test(options.accountKey)) {
+    throw new RfError(ConfigErrors.INVALID, 'the Azurite account key must be base64 (at least 40 characters)');
+  }
   const host = options.host ?? '127.0.0.1';
   const fixedBlob = options.blobPort !== undefined && options.blobPort !== 0 ? options.blobPort : undefined;
   const fixedTable = options.tablePort !== undefined && options.tablePort !== 0 ? options.tablePort : undefined;
@@ -254,8 +268,8 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
     common.push('--inMemoryPersistence', '--silent');
   }
 
-  const blob = startService('blob', azuriteDir, ['--blobHost', host, '--blobPort', String(blobPort), ...common], log);
-  const table = startService('table', azuriteDir, ['--tableHost', host, '--tablePort', String(tablePort), ...common], log);
+  const blob = startService('blob', azuriteDir, ['--blobHost', host, '--blobPort', String(blobPort), ...common], log, options.accountKey);
+  const table = startService('table', azuriteDir, ['--tableHost', host, '--tablePort', String(tablePort), ...common], log, options.accountKey);
   // Belt and braces for a normal exit of our process; a crash is covered by the stdin pipe.
   const onExit = (): void => {
     blob.child.kill('SIGINT');
@@ -298,5 +312,5 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
     { host, blobPort, tablePort, dataDir: options.dataDir ?? null, startMs: Date.now() - startedAt },
     'azurite started',
   );
-  return { connectionString: azuriteConnectionString(host, blobPort, tablePort), blobPort, tablePort, stop };
+  return { connectionString: azuriteConnectionString(host, blobPort, tablePort, options.accountKey), blobPort, tablePort, stop };
 }

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { RfError } from '../errors/index.ts';
 import { ConfigErrors } from '../errors/config-errors.ts';
+import { MIN_CLUSTER_KEY_LENGTH } from './cluster-auth.ts';
+import { isLoopbackHost } from './loopback.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -30,6 +32,12 @@ const schema = z.object({
   maxQueue: z.coerce.number().int().min(0).max(100_000),
   maxOutputBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024),
   drainTimeoutMs: z.coerce.number().int().min(0).max(3_600_000),
+  /** The cluster key routers present (worker/cluster-auth.ts); required beyond loopback. */
+  clusterKey: z
+    .string()
+    .min(MIN_CLUSTER_KEY_LENGTH, `at least ${MIN_CLUSTER_KEY_LENGTH} characters`)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
 });
 
 /** The validated, frozen worker configuration. */
@@ -47,7 +55,7 @@ export function defaultWorkerId(): string {
  * RINGFAAS_WORKER_MEMORY_MB, RINGFAAS_COLD_POOL_SIZE, RINGFAAS_POOL_MEMORY_MB, RINGFAAS_RUNTIME,
  * RINGFAAS_RUNTIME_IMAGE, RINGFAAS_FUNCTION_NETWORK, RINGFAAS_STORAGE_CONNECTION_STRING,
  * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE,
- * RINGFAAS_MAX_OUTPUT_BYTES, RINGFAAS_WORKER_DRAIN_TIMEOUT_MS).
+ * RINGFAAS_MAX_OUTPUT_BYTES, RINGFAAS_WORKER_DRAIN_TIMEOUT_MS, RINGFAAS_CLUSTER_KEY).
  * Throws RF_CONFIG_INVALID listing every problem.
  */
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
@@ -73,7 +81,15 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     maxQueue: get('RINGFAAS_WORKER_MAX_QUEUE') ?? 1000,
     maxOutputBytes: get('RINGFAAS_MAX_OUTPUT_BYTES') ?? 6 * 1024 * 1024,
     drainTimeoutMs: get('RINGFAAS_WORKER_DRAIN_TIMEOUT_MS') ?? 60_000,
+    clusterKey: get('RINGFAAS_CLUSTER_KEY'),
   });
+  if (parsed.success && parsed.data.clusterKey === undefined && !isLoopbackHost(parsed.data.host)) {
+    throw new RfError(
+      ConfigErrors.INVALID,
+      `invalid worker configuration: RINGFAAS_WORKER_HOST=${parsed.data.host} is beyond loopback and RINGFAAS_CLUSTER_KEY is not set: a worker reachable from the network must require the cluster key`,
+      { details: { problems: ['RINGFAAS_CLUSTER_KEY: required when RINGFAAS_WORKER_HOST is beyond loopback'] } },
+    );
+  }
   if (parsed.success && parsed.data.heartbeatMs * 2 > parsed.data.membershipTtlMs) {
     throw new RfError(
       ConfigErrors.INVALID,
@@ -100,6 +116,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
       maxQueue: 'RINGFAAS_WORKER_MAX_QUEUE',
       maxOutputBytes: 'RINGFAAS_MAX_OUTPUT_BYTES',
       drainTimeoutMs: 'RINGFAAS_WORKER_DRAIN_TIMEOUT_MS',
+      clusterKey: 'RINGFAAS_CLUSTER_KEY',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

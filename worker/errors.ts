@@ -20,6 +20,11 @@ export const WorkerErrors = {
   IMAGE_UNAVAILABLE: { code: 'RF_WORKER_IMAGE_UNAVAILABLE', status: 503 },
   /** The runtime (Docker engine) failed. */
   RUNTIME_UNAVAILABLE: { code: 'RF_WORKER_RUNTIME_UNAVAILABLE', status: 503 },
+  /**
+   * A call to a worker route other than GET /healthz and POST /cluster/prove without the right
+   * `x-ringfaas-cluster-key` header (or a proof asked of a worker without a cluster key).
+   */
+  UNAUTHORIZED: { code: 'RF_WORKER_UNAUTHORIZED', status: 401 },
   /** No route of the worker's internal API has this method and path. */
   ROUTE_NOT_FOUND: { code: 'RF_WORKER_ROUTE_NOT_FOUND', status: 404 },
   /** The caller left while the request waited for a container (never answered to anyone). */

@@ -21,4 +21,4 @@ export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler, 
 export * from './protocol.ts';
 export { WorkerErrors, FunctionErrors } from './errors.ts';
 export type * from './runtime.ts';
-export { selectRuntime, removeWorkerLeftovers, type RuntimeChoice, type SelectRuntimeOptions, type SelectedRuntime } from './runtime-select.ts';
+export { selectRuntime, waitForEngine, removeWorkerLeftovers, type RuntimeChoice, type SelectRuntimeOptions, type SelectedRuntime } from './runtime-select.ts';

@@ -8,6 +8,7 @@
  * unless it comes within a second of the first (the same Ctrl-C, delivered to the process
  * group and forwarded by a launcher).
  */
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { isRfError } from '../errors/index.ts';
@@ -15,6 +16,7 @@ import { openStores } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
 import { selectRuntime } from './runtime-select.ts';
 import { startWorker } from './start-worker.ts';
+import { isLoopbackHost } from './loopback.ts';
 
 /** A signal repeated within this long after the first is ignored (see onSignal). */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -29,15 +31,28 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     bootLog.fatal({ err, code: isRfError(err) ? err.code : undefined }, 'worker configuration invalid');
     return 1;
   }
-  const log: Logger = pino({ level: config.logLevel, base: { pid: process.pid }, redact: ['connectionString', '*.connectionString'] });
+  const log: Logger = pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    redact: ['connectionString', '*.connectionString', 'clusterKey', '*.clusterKey', 'storageConnectionString', '*.storageConnectionString'],
+  });
 
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  const { runtime, network } = await selectRuntime({
+  let selected;
+  try {
+    selected = await selectRuntime({
     choice: config.runtime,
     ...(config.runtimeImage === undefined ? {} : { image: config.runtimeImage }),
     functionNetwork: config.functionNetwork,
     logger: log,
-  });
+    engineConfigured: (env.DOCKER_HOST ?? '') !== '' || existsSync('/var/run/docker.sock'),
+    processFallbackAllowed: isLoopbackHost(config.host) && config.clusterKey === undefined,
+    });
+  } catch (err) {
+    log.fatal({ err, code: isRfError(err) ? err.code : undefined, workerId: config.id }, 'no container runtime');
+    return 1;
+  }
+  const { runtime, network } = selected;
   const stores = await openStores({ connectionString: config.storageConnectionString });
 
   let finish!: (code: number) => void;
@@ -67,6 +82,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       maxQueue: config.maxQueue,
       maxOutputBytes: config.maxOutputBytes,
       drainTimeoutMs: config.drainTimeoutMs,
+      ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
       onDrained: () => void cleanup(0),
     });
   } catch (err) {

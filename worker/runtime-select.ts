@@ -1,6 +1,16 @@
 /**
- * Choosing and building the container runtime of a worker process: `docker` wherever a
- * Docker engine answers (the default), `process` otherwise (with a warning: no isolation).
+ * Choosing and building the container runtime of a worker process, once, at start (it never
+ * changes while the worker runs):
+ *
+ * - `docker`: the engine must answer; pings are retried for `engineWaitMs` (a busy engine is
+ *   slow, not absent), then the start fails with RF_WORKER_RUNTIME_UNAVAILABLE.
+ * - `auto`: when an engine is configured (DOCKER_HOST set, or its socket exists: main tells
+ *   us) or answers a first ping, exactly as `docker`: never a silent fall back to the
+ *   unisolated process runtime because one ping was slow. With no engine at all, the process
+ *   runtime, with a warning, only for a worker that listens on loopback and has no cluster
+ *   key; anything more must say RINGFAAS_RUNTIME=process explicitly.
+ * - `process`: the process runtime, as asked (a warning when that is beyond loopback).
+ *
  * Also the leftovers clean-up the single-machine launcher runs after its workers stopped.
  */
 import Docker from 'dockerode';
@@ -22,6 +32,15 @@ export interface SelectRuntimeOptions {
   logger: Logger;
   /** Docker client (default: dockerode's defaults, i.e. DOCKER_HOST or /var/run/docker.sock). */
   docker?: Docker;
+  /** An engine is configured (DOCKER_HOST is set or the engine's socket exists): `auto` then means docker. */
+  engineConfigured?: boolean;
+  /**
+   * `auto` may fall back to the process runtime when no engine exists (default false): true
+   * only for a worker on loopback without a cluster key.
+   */
+  processFallbackAllowed?: boolean;
+  /** How long pings are retried before the engine counts as not answering (default 15 000 ms). */
+  engineWaitMs?: number;
 }
 
 /** The runtime to use, and whether containers get a network. */
@@ -30,17 +49,29 @@ export interface SelectedRuntime {
   network: boolean;
 }
 
-/**
- * Builds the runtime. `auto` picks docker when the engine answers a ping, else process with a
- * warning; `docker` fails with RF_WORKER_RUNTIME_UNAVAILABLE when the engine does not answer.
- */
+/** Pings the engine until it answers or `waitMs` has passed (each ping bounded by 2 s). */
+export async function waitForEngine(docker: Docker, waitMs: number, log?: Logger): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    const pingMs = Math.max(250, Math.min(2000, deadline - Date.now()));
+    if (await dockerEngineAvailable(docker, pingMs)) return true;
+    if (Date.now() >= deadline) return false;
+    log?.warn({ attempt }, 'the Docker engine did not answer a ping; retrying');
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+/** Builds the runtime (see the module comment). */
 export async function selectRuntime(options: SelectRuntimeOptions): Promise<SelectedRuntime> {
   const log = options.logger;
   const networkName = options.functionNetwork ?? 'none';
   const network = networkName !== 'none';
   if (options.choice !== 'process') {
     const docker = options.docker ?? new Docker();
-    if (await dockerEngineAvailable(docker, 2000)) {
+    const engineWaitMs = options.engineWaitMs ?? 15_000;
+    const wanted = options.choice === 'docker' || options.engineConfigured === true;
+    const answers = wanted ? await waitForEngine(docker, engineWaitMs, log) : await dockerEngineAvailable(docker, 2000);
+    if (answers) {
       const runtime = new DockerRuntime({
         docker,
         ...(options.image === undefined ? {} : { image: options.image }),
@@ -49,10 +80,21 @@ export async function selectRuntime(options: SelectRuntimeOptions): Promise<Sele
       });
       return { runtime, network };
     }
-    if (options.choice === 'docker') {
-      throw new RfError(WorkerErrors.RUNTIME_UNAVAILABLE, 'RINGFAAS_RUNTIME=docker but the Docker engine does not answer');
+    if (wanted) {
+      throw new RfError(
+        WorkerErrors.RUNTIME_UNAVAILABLE,
+        `RINGFAAS_RUNTIME=${options.choice}: a Docker engine is configured but did not answer within ${engineWaitMs} ms; not falling back to the unisolated process runtime (set RINGFAAS_RUNTIME=process to run without isolation)`,
+      );
     }
-    log.warn({}, 'no Docker engine answers: using the process runtime (functions run as child processes, without isolation)');
+    if (options.processFallbackAllowed !== true) {
+      throw new RfError(
+        WorkerErrors.RUNTIME_UNAVAILABLE,
+        'RINGFAAS_RUNTIME=auto: no Docker engine, and this worker listens beyond loopback or has a cluster key: the unisolated process runtime is used only when RINGFAAS_RUNTIME=process says so',
+      );
+    }
+    log.warn({}, 'no Docker engine: using the process runtime (functions run as child processes, without isolation; loopback development only)');
+  } else if (options.processFallbackAllowed !== true) {
+    log.warn({}, 'RINGFAAS_RUNTIME=process on a worker beyond loopback or with a cluster key: functions run without isolation and can read what this user can read');
   }
   return { runtime: new ProcessRuntime({ logger: log }), network };
 }

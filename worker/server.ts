@@ -14,6 +14,7 @@ import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
 import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
+import { CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from './cluster-auth.ts';
 
 /** Largest invocation input accepted, bytes (as AWS Lambda's synchronous payload limit). */
 export const MAX_INPUT_BYTES = 6 * 1024 * 1024;
@@ -32,6 +33,14 @@ export interface WorkerServerDeps {
   onDrain: () => void;
   /** Default MAX_INPUT_BYTES. */
   maxInputBytes?: number;
+  /**
+   * The cluster key (worker/cluster-auth.ts): every route but GET /healthz and POST
+   * /cluster/prove then requires it in x-ringfaas-cluster-key. Absent: no check (loopback only;
+   * worker/config.ts refuses more).
+   */
+  clusterKey?: string;
+  /** The address the worker advertises (signed in POST /cluster/prove); known once listening. */
+  advertisedAddress?: () => string;
 }
 
 const JSON_TYPE = 'application/json';
@@ -40,6 +49,8 @@ const JSON_TYPE = 'application/json';
 export function createWorkerServer(deps: WorkerServerDeps): Server {
   const { pool, cache, metrics, logger, workerId } = deps;
   const maxInputBytes = deps.maxInputBytes ?? MAX_INPUT_BYTES;
+  const clusterKey = deps.clusterKey;
+  const keyMatches = clusterKey === undefined ? undefined : clusterKeyChecker(clusterKey);
 
   const send = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
     const headers: Record<string, string | number> = {
@@ -55,7 +66,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
 
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown, extra?: Record<string, string>): void => {
     if (err instanceof RfError) {
-      if (err.status === 413) extra = { ...extra, connection: 'close' };
+      if (err.status === 413 || err.status === 401) extra = { ...extra, connection: 'close' };
       // Only the worker's own refusals carry the mark routers spill on (never a container's bytes).
       const refusal = REFUSALS.get(err.code);
       if (refusal !== undefined) extra = { ...extra, [WorkerHeaders.refusal]: refusal };
@@ -120,11 +131,35 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
     inFlight: pool.load,
   });
 
+  /** POST /cluster/prove: the answer to a router's registration challenge (no key needed). */
+  const prove = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await readBody(req, MAX_CONTROL_BYTES);
+    if (clusterKey === undefined || deps.advertisedAddress === undefined) {
+      throw new RfError(WorkerErrors.UNAUTHORIZED, 'this worker has no cluster key: it cannot prove membership');
+    }
+    let challenge: unknown;
+    try {
+      challenge = (JSON.parse(body.toString('utf8')) as { challenge?: unknown } | null)?.challenge;
+    } catch {
+      challenge = undefined;
+    }
+    if (!isChallenge(challenge)) throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"challenge": "<16..128 base64url characters>"}');
+    const address = deps.advertisedAddress();
+    const answer: ProveAnswer = { id: workerId, address, proof: membershipProof(clusterKey, challenge, workerId, address) };
+    send(res, 200, JSON.stringify(answer));
+  };
+
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
     const method = req.method;
+    if (method === 'GET' && path === '/healthz') return send(res, 200, '{"ok":true}');
+    if (method === 'POST' && path === '/cluster/prove') return prove(req, res);
+    if (keyMatches !== undefined && !keyMatches(req.headers[CLUSTER_KEY_HEADER])) {
+      // The body (if any) is not read: the connection closes after the answer.
+      throw new RfError(WorkerErrors.UNAUTHORIZED, `missing or wrong ${CLUSTER_KEY_HEADER} header`);
+    }
     if (method === 'POST' && path.startsWith('/invoke/')) {
       const id = pathId(path.slice('/invoke/'.length));
       if (id !== undefined) return invoke(req, res, id);
@@ -137,8 +172,6 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
         const id = pathId(rest);
         if (id !== undefined) return remove(res, id);
       }
-    } else if (method === 'GET' && path === '/healthz') {
-      return send(res, 200, '{"ok":true}');
     } else if (method === 'GET' && path === '/status') {
       return send(res, 200, JSON.stringify(status()));
     } else if (method === 'GET' && path === '/metrics') {

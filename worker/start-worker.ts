@@ -64,6 +64,8 @@ export interface StartWorkerOptions {
   removeLeftovers?: boolean;
   /** Call runtime.prepare() at start (default true). */
   prepareRuntime?: boolean;
+  /** The cluster key every route but GET /healthz requires (worker/cluster-auth.ts); absent = none. */
+  clusterKey?: string;
   /** Called once a drain requested over HTTP (POST /drain) has finished. */
   onDrained?: () => void;
 }
@@ -120,7 +122,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   await pool.fill();
 
   let drainPromise: Promise<void> | undefined;
+  let address = '';
   const server = createWorkerServer({
+    ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
+    advertisedAddress: () => address,
     workerId: options.id,
     runtimeKind: options.runtime.kind,
     pool,
@@ -151,7 +156,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  const address = options.advertiseAddress ?? `http://${urlHost(host)}:${port}`;
+  address = options.advertiseAddress ?? `http://${urlHost(host)}:${port}`;
 
   const hb = new Heartbeat({
     membership: options.stores.membership,

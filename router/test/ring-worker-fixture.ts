@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { WorkerHeaders } from '../../worker/protocol.ts';
+import { CLUSTER_KEY_HEADER, membershipProof } from '../../worker/cluster-auth.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/types.ts';
 
 export interface FixtureWorkerOptions {
@@ -20,6 +21,8 @@ export interface FixtureWorkerOptions {
   delayMs?: number;
   /** Fixed port (to restart on the same address); 0 by default. */
   port?: number;
+  /** The cluster key: required on every route but /healthz and /cluster/prove, and proven on the latter. */
+  clusterKey?: string;
 }
 
 export interface FixtureWorker {
@@ -104,8 +107,19 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     waiters.shift()?.();
   };
 
+  let address = '';
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
+    if (req.method === 'POST' && url === '/cluster/prove') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const { challenge } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { challenge: string };
+      if (options.clusterKey === undefined) return send(res, 401, { error: { code: 'RF_WORKER_UNAUTHORIZED', message: 'no key' } });
+      return send(res, 200, { id: options.id, address, proof: membershipProof(options.clusterKey, challenge, options.id, address) });
+    }
+    if (options.clusterKey !== undefined && url !== '/healthz' && req.headers[CLUSTER_KEY_HEADER] !== options.clusterKey) {
+      return send(res, 401, { error: { code: 'RF_WORKER_UNAUTHORIZED', message: 'no key' } });
+    }
     const parts = url.split('/').filter((p) => p !== '').map(decodeURIComponent);
     if (req.method === 'POST' && parts[0] === 'invoke' && parts[1] !== undefined) return invoke(req, res, parts[1]);
     if (req.method === 'POST' && parts[0] === 'functions' && parts[2] === 'invalidate') {
@@ -143,6 +157,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
+  address = `http://127.0.0.1:${port}`;
 
   return {
     id: options.id,

@@ -14,8 +14,11 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function fixture(id: string, slots = 4): Promise<FixtureWorker> {
-  const w = await startFixtureWorker({ id, slots });
+const CLUSTER_KEY = 'cluster-key-of-the-ring-workers-api-test-0123';
+
+/** A fixture worker holding `clusterKey` (null: none). */
+async function fixture(id: string, slots = 4, clusterKey: string | null = CLUSTER_KEY): Promise<FixtureWorker> {
+  const w = await startFixtureWorker({ id, slots, ...(clusterKey === null ? {} : { clusterKey }) });
   cleanups.push(() => w.close());
   return w;
 }
@@ -29,11 +32,12 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function setup() {
+async function setup(clusterKey: string | null = CLUSTER_KEY) {
   const membership = new MemoryMembershipStore();
   const view = new RingView({ membership, log: quietLogger() });
-  const api = new RingWorkersApi({ view, membership, routerId: 'r-test', loadFactor: 1.25, drainPollMs: 20 });
-  const notifier = new WorkerChangeNotifier({ view, timeoutMs: 1000 });
+  const key = clusterKey === null ? {} : { clusterKey };
+  const api = new RingWorkersApi({ view, membership, routerId: 'r-test', loadFactor: 1.25, drainPollMs: 20, ...key });
+  const notifier = new WorkerChangeNotifier({ view, timeoutMs: 1000, ...key });
   cleanups.push(async () => {
     view.stop();
     await api.close();
@@ -51,7 +55,8 @@ test('add: validates the body, checks the worker answers, takes its id, and the 
   await assert.rejects(api.add({ address: w.address, extra: 1 }, testContext()), rejectsWith('RF_RING_BAD_WORKER', 400));
   await assert.rejects(api.add('nope', testContext()), rejectsWith('RF_RING_BAD_WORKER', 400));
   await assert.rejects(api.add({ address: `http://127.0.0.1:${await closedPort()}` }, testContext()), rejectsWith('RF_RING_WORKER_UNREACHABLE', 502));
-  await assert.rejects(api.add({ address: w.address, id: 'someone-else' }, testContext()), rejectsWith('RF_RING_BAD_WORKER', 400));
+  // The worker proves its own id only: another id is not proven.
+  await assert.rejects(api.add({ address: w.address, id: 'someone-else' }, testContext()), rejectsWith('RF_RING_WORKER_UNPROVEN', 403));
   const created = await api.add({ address: `${w.address}/` }, testContext());
   assert.equal(created.status, 201);
   assert.equal((created.body as { id: string }).id, 'added-1');
@@ -69,13 +74,36 @@ test('add: validates the body, checks the worker answers, takes its id, and the 
   assert.equal(listing.workers[0]?.vnodes, 40);
 });
 
+test('add by proof: a worker without the key, with another key, or a router without a key: 403 RF_RING_WORKER_UNPROVEN, nothing written', async () => {
+  const { api, membership } = await setup();
+  const keyless = await fixture('keyless-1', 4, null);
+  const otherKey = await fixture('other-key-1', 4, 'a-different-cluster-key-0123456789abcdef');
+  for (const w of [keyless, otherKey]) {
+    await assert.rejects(api.add({ address: w.address }, testContext()), rejectsWith('RF_RING_WORKER_UNPROVEN', 403));
+    assert.equal(await membership.get(w.id), undefined);
+  }
+  const noKeyRouter = await setup(null);
+  const good = await fixture('proven-1');
+  await assert.rejects(noKeyRouter.api.add({ address: good.address }, testContext()), rejectsWith('RF_RING_WORKER_UNPROVEN', 403));
+  assert.equal((await membership.list()).length, 0);
+});
+
+test('add: a live worker keeps its address (409 RF_RING_WORKER_ID_TAKEN), even against a proven one with its id', async () => {
+  const { api, membership } = await setup();
+  const first = await fixture('twin');
+  const second = await fixture('twin');
+  assert.equal((await api.add({ address: first.address }, testContext())).status, 201);
+  await assert.rejects(api.add({ address: second.address }, testContext()), rejectsWith('RF_RING_WORKER_ID_TAKEN', 409));
+  assert.equal((await membership.get('twin'))?.address, first.address);
+});
+
 test('remove: 404 for an unknown id; drain, wait for in-flight work, remove the row', async () => {
   const { api, view, membership } = await setup();
   await assert.rejects(api.remove('ghost', testContext()), rejectsWith('RF_RING_WORKER_NOT_FOUND', 404));
   const w = await fixture('leaving', 2);
   await membership.upsert(rowFor(w));
   await view.refresh();
-  const running = fetch(`${w.address}/invoke/f`, { method: 'POST', body: JSON.stringify({ sleepMs: 300 }) });
+  const running = fetch(`${w.address}/invoke/f`, { method: 'POST', headers: { 'x-ringfaas-cluster-key': CLUSTER_KEY }, body: JSON.stringify({ sleepMs: 300 }) });
   await new Promise((resolve) => setTimeout(resolve, 50));
   const answer = await api.remove('leaving', testContext());
   assert.equal(answer.status, 200);
