@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RfError, errorBody, isRfError } from '../errors/index.ts';
 import type { Stores } from '../storage/types.ts';
+import type { StorageHealthView } from '../storage/health.ts';
 import { createAuthenticator, WWW_AUTHENTICATE } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
@@ -47,6 +48,8 @@ export interface RouterAppDeps {
   log: Logger;
   /** prom-client registry the HTTP metrics are registered on; GET /metrics serves it. */
   registry: Registry;
+  /** Storage reachability, reported in /healthz details. */
+  health?: { describe(): StorageHealthView };
   /** Empty: no authentication. */
   apiKeys: readonly string[];
   routerId: string;
@@ -141,7 +144,13 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     routes.push({ method, template, segments: template.split('/').slice(1), auth: options.auth ?? true, run });
   };
 
-  route('GET', '/healthz', async ({ res }) => sendJson(res, 200, { ok: true, routerId: deps.routerId }), { auth: false });
+  route(
+    'GET',
+    '/healthz',
+    async ({ res }) =>
+      sendJson(res, 200, deps.health === undefined ? { ok: true, routerId: deps.routerId } : { ok: true, routerId: deps.routerId, details: { storage: deps.health.describe() } }),
+    { auth: false },
+  );
   route('GET', '/metrics', async ({ res }) => {
     const text = await deps.registry.metrics();
     res.writeHead(200, { 'content-type': deps.registry.contentType, 'content-length': Buffer.byteLength(text) });

@@ -12,6 +12,7 @@
  * | RINGFAAS_ROUTER_ID                 | router-<host>-<pid> |
  * | RINGFAAS_MEMBERSHIP_TTL_MS         | 5000         | a worker row older than this is off the ring
  * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
+ * | RINGFAAS_STORAGE_TIMEOUT_MS        | 2000         | deadline of one storage operation
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -28,6 +29,7 @@ export interface RouterConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly routerId: string;
   readonly insecure: boolean;
+  readonly storageTimeoutMs: number;
 }
 
 const schema = z.object({
@@ -54,6 +56,11 @@ const schema = z.object({
   }),
   routerId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'RINGFAAS_ROUTER_ID must match [A-Za-z0-9._-]{1,64}'),
   insecure: z.boolean(),
+  storageTimeoutMs: z.coerce
+    .number({ error: 'RINGFAAS_STORAGE_TIMEOUT_MS must be a number' })
+    .int('RINGFAAS_STORAGE_TIMEOUT_MS must be an integer')
+    .min(100, 'RINGFAAS_STORAGE_TIMEOUT_MS must be 100..120000')
+    .max(120_000, 'RINGFAAS_STORAGE_TIMEOUT_MS must be 100..120000'),
 });
 
 /** Whether a listen address reaches only this machine. */
@@ -82,6 +89,7 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
     logLevel: get('RINGFAAS_LOG_LEVEL') ?? 'info',
     routerId: get('RINGFAAS_ROUTER_ID') ?? defaults.routerId,
     insecure: argv.includes('--insecure') || ['1', 'true'].includes(get('RINGFAAS_INSECURE') ?? ''),
+    storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   // A set but empty key list (", ,") must not silently mean "no authentication".

@@ -10,9 +10,10 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
 import type { Stores } from '../storage/types.ts';
+import { StorageHealth, trackedStore } from '../storage/health.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
 import { loadRouterConfig, type RouterConfig } from './config.ts';
@@ -60,14 +61,32 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   const { config } = options;
   const log = options.log ?? createRouterLogger(config);
   const ownStores = options.stores === undefined;
-  const stores = options.stores ?? (await (await import('../storage/index.ts')).openStores({ connectionString: config.connectionString }));
+  const opened =
+    options.stores ??
+    (await (await import('../storage/index.ts')).openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs }));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const health = new StorageHealth({ log });
+  new Gauge({
+    name: 'ringfaas_storage_degraded',
+    help: '1 while storage is unreachable from this process (it serves what it holds), else 0',
+    registers: [registry],
+    collect() {
+      this.set(health.degraded ? 1 : 0);
+    },
+  });
+  const stores: Stores = {
+    functions: trackedStore(opened.functions, health, 'functions'),
+    artifacts: trackedStore(opened.artifacts, health, 'artifacts'),
+    membership: opened.membership,
+    close: () => opened.close(),
+  };
   const ringMetrics = new RingMetrics(registry);
   const view = new RingView({
     membership: stores.membership,
     log,
     metrics: ringMetrics,
+    health,
     ...(options.ring?.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.ring.pollIntervalMs }),
     ttlMs: options.ring?.ttlMs ?? config.membershipTtlMs,
   });
@@ -82,6 +101,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     workers,
     log,
     registry,
+    health,
     apiKeys: config.apiKeys,
     routerId: config.routerId,
     ...(options.limits === undefined ? {} : { limits: options.limits }),

@@ -28,6 +28,9 @@ const schema = z.object({
   heartbeatMs: z.coerce.number().int().min(100).max(60_000),
   membershipTtlMs: z.coerce.number().int().min(500).max(600_000),
   maxQueue: z.coerce.number().int().min(0).max(100_000),
+  codeCacheMb: z.coerce.number().int().min(1).max(65_536),
+  revalidateMs: z.coerce.number().int().min(100).max(3_600_000),
+  storageTimeoutMs: z.coerce.number().int().min(100).max(120_000),
 });
 
 /** The validated, frozen worker configuration. */
@@ -44,7 +47,8 @@ export function defaultWorkerId(): string {
  * RINGFAAS_WORKER_HOST, RINGFAAS_WORKER_PORT, RINGFAAS_WORKER_ADDRESS,
  * RINGFAAS_WORKER_MEMORY_MB, RINGFAAS_COLD_POOL_SIZE, RINGFAAS_POOL_MEMORY_MB, RINGFAAS_RUNTIME,
  * RINGFAAS_RUNTIME_IMAGE, RINGFAAS_FUNCTION_NETWORK, RINGFAAS_STORAGE_CONNECTION_STRING,
- * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE).
+ * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE,
+ * RINGFAAS_WORKER_CODE_CACHE_MB, RINGFAAS_FUNCTION_REVALIDATE_MS, RINGFAAS_STORAGE_TIMEOUT_MS).
  * Throws RF_CONFIG_INVALID listing every problem.
  */
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
@@ -68,6 +72,9 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     heartbeatMs: get('RINGFAAS_HEARTBEAT_MS') ?? 1000,
     membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? 5000,
     maxQueue: get('RINGFAAS_WORKER_MAX_QUEUE') ?? 1000,
+    codeCacheMb: get('RINGFAAS_WORKER_CODE_CACHE_MB') ?? 256,
+    revalidateMs: get('RINGFAAS_FUNCTION_REVALIDATE_MS') ?? 2000,
+    storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
   });
   if (parsed.success && parsed.data.heartbeatMs * 2 > parsed.data.membershipTtlMs) {
     throw new RfError(
@@ -93,6 +100,9 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
       heartbeatMs: 'RINGFAAS_HEARTBEAT_MS',
       membershipTtlMs: 'RINGFAAS_MEMBERSHIP_TTL_MS',
       maxQueue: 'RINGFAAS_WORKER_MAX_QUEUE',
+      codeCacheMb: 'RINGFAAS_WORKER_CODE_CACHE_MB',
+      revalidateMs: 'RINGFAAS_FUNCTION_REVALIDATE_MS',
+      storageTimeoutMs: 'RINGFAAS_STORAGE_TIMEOUT_MS',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

@@ -10,6 +10,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
 import { openStores } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
@@ -38,7 +39,9 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     functionNetwork: config.functionNetwork,
     logger: log,
   });
-  const stores = await openStores({ connectionString: config.storageConnectionString });
+  const stores = await openStores({ connectionString: config.storageConnectionString, operationTimeoutMs: config.storageTimeoutMs });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
 
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
@@ -65,6 +68,9 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       heartbeatMs: config.heartbeatMs,
       membershipTtlMs: config.membershipTtlMs,
       maxQueue: config.maxQueue,
+      codeCacheBytes: config.codeCacheMb * 1024 * 1024,
+      revalidateMs: config.revalidateMs,
+      registry,
       onDrained: () => void cleanup(0),
     });
   } catch (err) {

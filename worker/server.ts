@@ -13,6 +13,7 @@ import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type Worker
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
+import type { StorageHealth } from '../storage/health.ts';
 import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
 
 /** Largest invocation input accepted, bytes (as AWS Lambda's synchronous payload limit). */
@@ -25,6 +26,8 @@ export interface WorkerServerDeps {
   runtimeKind: 'docker' | 'process';
   pool: Pool;
   cache: FunctionCache;
+  /** Storage reachability, reported in /healthz details. */
+  health?: StorageHealth;
   metrics: WorkerMetrics;
   registry: Registry;
   logger: Logger;
@@ -128,7 +131,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
         if (id !== undefined) return remove(res, id);
       }
     } else if (method === 'GET' && path === '/healthz') {
-      return send(res, 200, '{"ok":true}');
+      return send(res, 200, deps.health === undefined ? '{"ok":true}' : JSON.stringify({ ok: true, details: { storage: deps.health.describe() } }));
     } else if (method === 'GET' && path === '/status') {
       return send(res, 200, JSON.stringify(status()));
     } else if (method === 'GET' && path === '/metrics') {
