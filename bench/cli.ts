@@ -1,6 +1,6 @@
 /**
  * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change,
- * failover, and `report` (regenerate docs/benchmarks.md). The action functions here are the
+ * failover, soak, and `report` (regenerate docs/benchmarks.md). The action functions here are the
  * bench's main: they read the environment (RINGFAAS_REDIS_URL) and wire the parts.
  */
 import { existsSync } from 'node:fs';
@@ -310,6 +310,32 @@ export function registerBenchCommands(program: Command): void {
         });
       });
   }
+
+  common(bench.command('soak'))
+    .description('a mixed workload at half capacity for N minutes: RSS, heap, fds, event-loop delay per process, errors, cold starts, containers')
+    .option('--minutes <n>', 'duration of the run', '30')
+    .option('--functions <n>', 'functions in the mix (Zipf popularity; a few throw, one times out)', '24')
+    .option('--rate <rps>', 'requests per second (default: half the measured capacity)')
+    .action(async (flags: CommonFlags & { minutes: string; functions: string; rate?: string }) => {
+      const { runSoak } = await import('./scenarios/soak.ts');
+      const settings = settingsOf(flags);
+      const minutes = positiveNumber('--minutes', flags.minutes);
+      const progress = createProgress(minutes * 60);
+      await execute('soak', flags, settings, async (launcher) => {
+        try {
+          return await runSoak({
+            launcher: launcher as TargetLauncher,
+            minutes,
+            functions: Math.max(6, positiveInt('--functions', flags.functions)),
+            runtime: settings.runtime,
+            progress,
+            ...(flags.rate === undefined ? {} : { rate: positiveNumber('--rate', flags.rate) }),
+          });
+        } finally {
+          progress.stop();
+        }
+      });
+    });
 
   bench
     .command('report')
