@@ -7,6 +7,7 @@ import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 import type {
   ArtifactStore,
+  FunctionPage,
   FunctionRecord,
   FunctionStore,
   MembershipStore,
@@ -46,6 +47,20 @@ export class MemoryFunctionStore implements FunctionStore {
 
   async list(): Promise<FunctionRecord[]> {
     return [...this.#rows.values()].map((stored) => copy(stored.record));
+  }
+
+  async listPage(options: { limit: number; continuationToken?: string }): Promise<FunctionPage> {
+    let after = '';
+    if (options.continuationToken !== undefined) {
+      const decoded = /^m1\.([A-Za-z0-9_-]*)$/.exec(options.continuationToken);
+      if (decoded === null) throw new RfError(StorageErrors.BAD_TOKEN, 'the continuation token is not one this store issued');
+      after = Buffer.from(decoded[1]!, 'base64url').toString('utf8');
+    }
+    const ids = [...this.#rows.keys()].filter((id) => id > after).sort();
+    const page = ids.slice(0, options.limit);
+    const records = page.map((id) => copy((this.#rows.get(id) as StoredFunction).record));
+    const last = page[page.length - 1];
+    return ids.length > options.limit && last !== undefined ? { records, nextToken: `m1.${Buffer.from(last).toString('base64url')}` } : { records };
   }
 
   async update(record: FunctionRecord, etag: string): Promise<StoredFunction> {

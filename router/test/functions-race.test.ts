@@ -32,6 +32,7 @@ function hooked(stores: Pick<Stores, 'functions' | 'artifacts'>, hooks: Hooks): 
     create: (record) => functions.create(record),
     get: (id) => functions.get(id),
     list: () => functions.list(),
+    listPage: (options) => functions.listPage(options),
     update: async (record, etag) => {
       await hooks.beforeUpdate?.();
       try {

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryArtifactStore, MemoryFunctionStore } from '../../storage/index.ts';
-import type { FunctionStore, StoredFunction, FunctionRecord } from '../../storage/types.ts';
+import type { FunctionPage, FunctionStore, StoredFunction, FunctionRecord } from '../../storage/types.ts';
 import { RfError, isRfError } from '../../errors/index.ts';
 import { StorageErrors } from '../../storage/errors.ts';
 import { StorageHealth } from '../../storage/health.ts';
@@ -46,6 +46,9 @@ class GatedStore implements FunctionStore {
   }
   list(): Promise<FunctionRecord[]> {
     return this.#inner.list();
+  }
+  listPage(options: { limit: number; continuationToken?: string }): Promise<FunctionPage> {
+    return this.#inner.listPage(options);
   }
   update(r: FunctionRecord, etag: string): Promise<StoredFunction> {
     return this.#inner.update(r, etag);
