@@ -13,6 +13,7 @@
  * | RINGFAAS_MEMBERSHIP_TTL_MS         | 5000         | a worker row older than this is off the ring
  * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
  * | RINGFAAS_STORAGE_TIMEOUT_MS        | 2000         | deadline of one storage operation
+ * | RINGFAAS_ORPHAN_SWEEP_MS           | 600000       | orphan code sweep period and grace (0 = off)
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -30,6 +31,7 @@ export interface RouterConfig {
   readonly routerId: string;
   readonly insecure: boolean;
   readonly storageTimeoutMs: number;
+  readonly orphanSweepMs: number;
 }
 
 const schema = z.object({
@@ -61,6 +63,12 @@ const schema = z.object({
     .int('RINGFAAS_STORAGE_TIMEOUT_MS must be an integer')
     .min(100, 'RINGFAAS_STORAGE_TIMEOUT_MS must be 100..120000')
     .max(120_000, 'RINGFAAS_STORAGE_TIMEOUT_MS must be 100..120000'),
+  orphanSweepMs: z.coerce
+    .number({ error: 'RINGFAAS_ORPHAN_SWEEP_MS must be a number' })
+    .int('RINGFAAS_ORPHAN_SWEEP_MS must be an integer')
+    .min(0, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000')
+    .max(86_400_000, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000')
+    .refine((n) => n === 0 || n >= 1000, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000'),
 });
 
 /** Whether a listen address reaches only this machine. */
@@ -90,6 +98,7 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
     routerId: get('RINGFAAS_ROUTER_ID') ?? defaults.routerId,
     insecure: argv.includes('--insecure') || ['1', 'true'].includes(get('RINGFAAS_INSECURE') ?? ''),
     storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
+    orphanSweepMs: get('RINGFAAS_ORPHAN_SWEEP_MS') ?? 600_000,
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   // A set but empty key list (", ,") must not silently mean "no authentication".

@@ -14,6 +14,7 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
 import type { Stores } from '../storage/types.ts';
 import { StorageHealth, trackedStore } from '../storage/health.ts';
+import { sweepOrphans } from '../storage/orphan-sweeper.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
 import { loadRouterConfig, type RouterConfig } from './config.ts';
@@ -123,6 +124,20 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     if (ownStores) await stores.close();
     throw err;
   }
+  // Orphan code objects (failed or interrupted writes) go after a grace of one period.
+  let sweepTimer: NodeJS.Timeout | undefined;
+  if (config.orphanSweepMs > 0) {
+    sweepTimer = setInterval(() => {
+      if (health.degraded) return;
+      sweepOrphans({ functions: stores.functions, artifacts: stores.artifacts, graceMs: config.orphanSweepMs, now: Date.now() }).then(
+        (result) => {
+          if (result.removed.length > 0) log.info({ removed: result.removed.length, scanned: result.scanned }, 'orphan code objects removed');
+        },
+        (err: unknown) => log.warn({ err }, 'orphan sweep failed'),
+      );
+    }, config.orphanSweepMs);
+    sweepTimer.unref();
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -137,6 +152,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
         server.closeIdleConnections();
       });
       view.stop();
+      clearInterval(sweepTimer);
       await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
       if (ownStores) await stores.close();
       log.info('router stopped');

@@ -9,7 +9,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 import { bounded, statusOf, type AzureCallContext } from './azure-errors.ts';
-import type { ArtifactStore } from './types.ts';
+import type { ArtifactStore, StoredArtifact } from './types.ts';
 
 /** The blob name of one version's code. */
 export function artifactBlobName(functionId: string, version: number): string {
@@ -121,5 +121,24 @@ export class AzureBlobArtifactStore implements ArtifactStore {
         ),
       );
     }
+  }
+
+  async listVersions(): Promise<StoredArtifact[]> {
+    // A listing of the whole container: bounded by the catalogue, within the transfer deadline.
+    return bounded(
+      this.#ctx,
+      'artifacts.listVersions',
+      async (abortSignal) => {
+        const found: StoredArtifact[] = [];
+        for await (const item of this.#container.listBlobsFlat({ abortSignal })) {
+          const match = /^(.+)\/(\d+)\.zip$/.exec(item.name);
+          if (match === null) continue;
+          found.push({ functionId: match[1]!, version: Number(match[2]), writtenAt: item.properties.lastModified.getTime() });
+        }
+        return found;
+      },
+      undefined,
+      this.#transferTimeoutMs,
+    );
   }
 }

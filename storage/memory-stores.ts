@@ -11,6 +11,7 @@ import type {
   FunctionRecord,
   FunctionStore,
   MembershipStore,
+  StoredArtifact,
   StoredFunction,
   Stores,
   WorkerRow,
@@ -84,6 +85,9 @@ export class MemoryFunctionStore implements FunctionStore {
 
 export class MemoryArtifactStore implements ArtifactStore {
   readonly #blobs = new Map<string, Buffer>();
+  readonly #writtenAt = new Map<string, number>();
+  /** ms since the epoch (tests move it). */
+  now: () => number = () => Date.now();
 
   async put(functionId: string, version: number, zip: Buffer): Promise<void> {
     const key = `${functionId}/${version}`;
@@ -91,6 +95,14 @@ export class MemoryArtifactStore implements ArtifactStore {
       throw new RfError(StorageErrors.ALREADY_EXISTS, `code of function '${functionId}' version ${version} already exists`);
     }
     this.#blobs.set(key, Buffer.from(zip));
+    this.#writtenAt.set(key, this.now());
+  }
+
+  async listVersions(): Promise<StoredArtifact[]> {
+    return [...this.#blobs.keys()].map((key) => {
+      const at = key.lastIndexOf('/');
+      return { functionId: key.slice(0, at), version: Number(key.slice(at + 1)), writtenAt: this.#writtenAt.get(key) ?? 0 };
+    });
   }
 
   async get(functionId: string, version: number): Promise<Buffer> {

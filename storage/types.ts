@@ -85,6 +85,16 @@ export interface ArtifactStore {
   delete(functionId: string, version: number): Promise<void>;
   /** Removes every version of a function. */
   deleteAll(functionId: string): Promise<void>;
+  /** Every stored version (for the orphan sweeper), with when it was written (ms since the epoch). */
+  listVersions(): Promise<StoredArtifact[]>;
+}
+
+/** One stored code object. */
+export interface StoredArtifact {
+  functionId: string;
+  version: number;
+  /** When it was written, ms since the epoch. */
+  writtenAt: number;
 }
 
 export type WorkerState = 'active' | 'draining';
