@@ -321,9 +321,10 @@ export function registerBenchCommands(program: Command): void {
       const settings = settingsOf(flags);
       const minutes = positiveNumber('--minutes', flags.minutes);
       const progress = createProgress(minutes * 60);
+      let pass = true;
       await execute('soak', flags, settings, async (launcher) => {
         try {
-          return await runSoak({
+          const output = await runSoak({
             launcher: launcher as TargetLauncher,
             minutes,
             functions: Math.max(6, positiveInt('--functions', flags.functions)),
@@ -331,10 +332,32 @@ export function registerBenchCommands(program: Command): void {
             progress,
             ...(flags.rate === undefined ? {} : { rate: positiveNumber('--rate', flags.rate) }),
           });
+          pass = (output.raw as { pass: boolean }).pass;
+          return output;
         } finally {
           progress.stop();
         }
       });
+      // A failed verdict fails the command (CI runs a one-minute smoke of it).
+      if (!pass) process.exitCode = 1;
+    });
+
+  common(bench.command('catalogue'))
+    .description('10,000 functions paged through GET /functions; 2,000 loaded through a worker cache under its byte bound')
+    .option('--functions <n>', 'functions written', '10000')
+    .option('--cached <n>', 'distinct functions loaded through the cache', '2000')
+    .option('--cache-mb <mb>', 'the cache bound (RINGFAAS_WORKER_CODE_CACHE_MB)', '4')
+    .action(async (flags: CommonFlags & { functions: string; cached: string; cacheMb: string }) => {
+      const { runCatalogue } = await import('./scenarios/catalogue.ts');
+      const settings = settingsOf(flags);
+      const progress = createProgress(1);
+      await execute('catalogue', flags, settings, async () => {
+        try {
+          return await runCatalogue({ functions: positiveInt('--functions', flags.functions), cached: positiveInt('--cached', flags.cached), cacheMb: positiveInt('--cache-mb', flags.cacheMb), progress });
+        } finally {
+          progress.stop();
+        }
+      }, false);
     });
 
   bench
