@@ -289,7 +289,7 @@ describe('storage faults', { skip, timeout: 240_000 }, () => {
     // 16 writers at a time: a loaded Azurite answers each within the 2 s deadline.
     let left = 300;
     await Promise.all(Array.from({ length: 16 }, async () => {
-      for (; left > 0; left--) await direct.functions.create(sampleRecord());
+      while (left-- > 0) await direct.functions.create(sampleRecord());
     }));
     const seen = new Set<string>();
     let token: string | null = null;
