@@ -1,6 +1,6 @@
 /**
  * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change,
- * failover, and `report` (regenerate docs/benchmarks.md). The action functions here are the
+ * failover, soak, and `report` (regenerate docs/benchmarks.md). The action functions here are the
  * bench's main: they read the environment (RINGFAAS_REDIS_URL) and wire the parts.
  */
 import { existsSync } from 'node:fs';
@@ -310,6 +310,55 @@ export function registerBenchCommands(program: Command): void {
         });
       });
   }
+
+  common(bench.command('soak'))
+    .description('a mixed workload at half capacity for N minutes: RSS, heap, fds, event-loop delay per process, errors, cold starts, containers')
+    .option('--minutes <n>', 'duration of the run', '30')
+    .option('--functions <n>', 'functions in the mix (Zipf popularity; a few throw, one times out)', '24')
+    .option('--rate <rps>', 'requests per second (default: half the measured capacity)')
+    .action(async (flags: CommonFlags & { minutes: string; functions: string; rate?: string }) => {
+      const { runSoak } = await import('./scenarios/soak.ts');
+      const settings = settingsOf(flags);
+      const minutes = positiveNumber('--minutes', flags.minutes);
+      const progress = createProgress(minutes * 60);
+      let pass = true;
+      await execute('soak', flags, settings, async (launcher) => {
+        try {
+          const output = await runSoak({
+            launcher: launcher as TargetLauncher,
+            minutes,
+            functions: Math.max(6, positiveInt('--functions', flags.functions)),
+            runtime: settings.runtime,
+            progress,
+            ...(flags.rate === undefined ? {} : { rate: positiveNumber('--rate', flags.rate) }),
+          });
+          pass = (output.raw as { pass: boolean }).pass;
+          return output;
+        } finally {
+          progress.stop();
+        }
+      });
+      // A failed verdict fails the command (CI runs a one-minute smoke of it).
+      if (!pass) process.exitCode = 1;
+    });
+
+  common(bench.command('catalogue'))
+    .description('10,000 functions paged through GET /functions; 2,000 loaded through a worker cache under its byte bound')
+    .option('--functions <n>', 'functions written', '10000')
+    .option('--cached <n>', 'distinct functions loaded through the cache', '2000')
+    .option('--cache-mb <mb>', 'the cache bound (RINGFAAS_WORKER_CODE_CACHE_MB)', '4')
+    .action(async (flags: CommonFlags & { functions: string; cached: string; cacheMb: string }) => {
+      const { runCatalogue } = await import('./scenarios/catalogue.ts');
+      const settings = settingsOf(flags);
+      const progress = createProgress(1);
+      await execute('catalogue', flags, settings, async () => {
+        try {
+          return await runCatalogue({ functions: positiveInt('--functions', flags.functions), cached: positiveInt('--cached', flags.cached), cacheMb: positiveInt('--cache-mb', flags.cacheMb), progress });
+        } finally {
+          progress.stop();
+        }
+      }, false);
+    });
 
   bench
     .command('report')

@@ -109,8 +109,20 @@ export function registerFunctionCommands(program: Command, io: FunctionCommandsI
     .option('--json', 'print the records as JSON')
     .action(
       run(async (opts: { json?: boolean }) => {
-        const { body } = await callApi(io, 'GET', '/functions');
-        const records = Array.isArray(body) ? (body as Array<Record<string, unknown>>) : [];
+        // Page by page (the router answers at most 1000 per page), following nextToken.
+        const records: Array<Record<string, unknown>> = [];
+        let token: string | null = null;
+        do {
+          const query: string = `?limit=1000${token === null ? '' : `&continuationToken=${encodeURIComponent(token)}`}`;
+          const { body } = await callApi(io, 'GET', `/functions${query}`);
+          const page = body as { functions?: unknown; nextToken?: unknown } | undefined;
+          if (Array.isArray(body)) {
+            records.push(...(body as Array<Record<string, unknown>>)); // a router without paging
+            break;
+          }
+          records.push(...(Array.isArray(page?.functions) ? (page.functions as Array<Record<string, unknown>>) : []));
+          token = typeof page?.nextToken === 'string' ? page.nextToken : null;
+        } while (token !== null);
         if (opts.json === true) {
           io.stdout(json(records));
           return;

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RfError, errorBody, hasCode, isRfError } from '../errors/index.ts';
 import type { Stores } from '../storage/types.ts';
+import type { StorageHealthView } from '../storage/health.ts';
 import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
@@ -48,6 +49,8 @@ export interface RouterAppDeps {
   log: Logger;
   /** prom-client registry the HTTP metrics are registered on; GET /metrics serves it. */
   registry: Registry;
+  /** Storage reachability, reported in /healthz details. */
+  health?: { describe(): StorageHealthView };
   /** Empty: no authentication. */
   apiKeys: readonly string[];
   routerId: string;
@@ -147,7 +150,9 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     routes.push({ method, template, segments: template.split('/').slice(1), scope, run });
   };
 
-  route('GET', '/healthz', null, async ({ res }) => sendJson(res, 200, { ok: true, routerId: deps.routerId }));
+  route('GET', '/healthz', null, async ({ res }) =>
+    sendJson(res, 200, deps.health === undefined ? { ok: true, routerId: deps.routerId } : { ok: true, routerId: deps.routerId, details: { storage: deps.health.describe() } }),
+  );
   // What the caller's key may do (the dashboard hides what it may not).
   route('GET', '/auth/whoami', 'invoke', async ({ req, res }) =>
     sendJson(res, 200, { auth: auth.enabled, scope: auth.scopeOf(req.headers.authorization), router: deps.routerId }),
@@ -164,7 +169,11 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     deps.dashboard?.functionsChanged();
     sendJson(call.res, 201, record, { location: `/functions/${encodeURIComponent(record.id)}`, etag: etagOf(record) });
   });
-  route('GET', '/functions', 'deploy', async ({ res }) => sendJson(res, 200, await api.list()));
+  route('GET', '/functions', 'deploy', async ({ req, res }) => {
+    const page = pageQuery(req.url ?? '/');
+    if (page === undefined) sendJson(res, 200, await api.list());
+    else sendJson(res, 200, await api.listPage(page.limit, page.continuationToken));
+  });
   route('GET', '/functions/{id}', 'deploy', async (call) => {
     const record = await api.get(param(call, 'id'));
     sendJson(call.res, 200, record, { etag: etagOf(record) });
@@ -301,4 +310,29 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   const server = createServer(handle);
   server.on('checkContinue', handle);
   return { handle, server };
+}
+
+/** Most functions one page may ask for. */
+export const MAX_PAGE_LIMIT = 1000;
+
+/**
+ * `?limit=N&continuationToken=T` of GET /functions: undefined when neither is given (the
+ * whole list as an array, as the seed's clients expect); a page of 1..MAX_PAGE_LIMIT (default
+ * 100) otherwise.
+ */
+export function pageQuery(url: string): { limit: number; continuationToken?: string } | undefined {
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const limitText = params.get('limit');
+  const token = params.get('continuationToken');
+  if (limitText === null && token === null) return undefined;
+  const limit = limitText === null ? 100 : Number(limitText);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw new RfError(RouterErrors.INVALID_QUERY, `limit must be an integer 1..${MAX_PAGE_LIMIT}`, { details: { limit: limitText } });
+  }
+  if (token !== null && (token.length === 0 || token.length > 4096)) {
+    throw new RfError(RouterErrors.INVALID_QUERY, 'continuationToken must be the nextToken of a previous page');
+  }
+  return token === null ? { limit } : { limit, continuationToken: token };
 }

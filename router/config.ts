@@ -15,6 +15,8 @@
  * | RINGFAAS_MEMBERSHIP_TTL_MS         | 5000         | a worker row older than this is off the ring
  * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
  * | RINGFAAS_MAX_OUTPUT_BYTES          | 6291456      | an invocation's output bound (as the workers')
+ * | RINGFAAS_STORAGE_TIMEOUT_MS        | 2000         | deadline of one storage operation
+ * | RINGFAAS_ORPHAN_SWEEP_MS           | 600000       | orphan code sweep period and grace (0 = off)
  */
 import { z } from 'zod';
 import { RfError } from '../errors/index.ts';
@@ -39,6 +41,8 @@ export interface RouterConfig {
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly storageTimeoutMs: number;
+  readonly orphanSweepMs: number;
 }
 
 const schema = z.object({
@@ -77,6 +81,17 @@ const schema = z.object({
     .optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
+  storageTimeoutMs: z.coerce
+    .number({ error: 'RINGFAAS_STORAGE_TIMEOUT_MS must be a number' })
+    .int('RINGFAAS_STORAGE_TIMEOUT_MS must be an integer')
+    .min(100, 'RINGFAAS_STORAGE_TIMEOUT_MS must be 100..120000')
+    .max(120_000, 'RINGFAAS_STORAGE_TIMEOUT_MS must be 100..120000'),
+  orphanSweepMs: z.coerce
+    .number({ error: 'RINGFAAS_ORPHAN_SWEEP_MS must be a number' })
+    .int('RINGFAAS_ORPHAN_SWEEP_MS must be an integer')
+    .min(0, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000')
+    .max(86_400_000, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000')
+    .refine((n) => n === 0 || n >= 1000, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000'),
 });
 
 export { isLoopbackHost };
@@ -102,6 +117,8 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
     clusterKey: get('RINGFAAS_CLUSTER_KEY'),
     tlsCert: get('RINGFAAS_TLS_CERT'),
     tlsKey: get('RINGFAAS_TLS_KEY'),
+    storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
+    orphanSweepMs: get('RINGFAAS_ORPHAN_SWEEP_MS') ?? 600_000,
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   for (const entry of keys) {

@@ -27,6 +27,8 @@ export const RouterErrors = {
   PRECONDITION_FAILED: { code: 'RF_ROUTER_PRECONDITION_FAILED', status: 412 },
   /** Concurrent updates kept conflicting; nothing was changed. */
   CONFLICT: { code: 'RF_ROUTER_CONFLICT', status: 409 },
+  /** A query parameter is malformed or out of range (e.g. `limit` of GET /functions). */
+  INVALID_QUERY: { code: 'RF_ROUTER_INVALID_QUERY', status: 400 },
   /** No route has this path. */
   ROUTE_NOT_FOUND: { code: 'RF_ROUTER_ROUTE_NOT_FOUND', status: 404 },
   /** The path exists but not with this method (see the Allow header). */

@@ -125,6 +125,8 @@ function preconditionFailed(id: string, record: FunctionRecord): RfError {
 export interface FunctionsApi {
   create(body: unknown, ctx: RequestContext): Promise<FunctionRecord>;
   list(): Promise<FunctionRecord[]>;
+  /** One page (GET /functions?limit=&continuationToken=). */
+  listPage(limit: number, continuationToken: string | undefined): Promise<{ functions: FunctionRecord[]; nextToken: string | null }>;
   get(id: string): Promise<FunctionRecord>;
   update(id: string, body: unknown, ifMatch: string | undefined, ctx: RequestContext): Promise<FunctionRecord>;
   remove(id: string, ifMatch: string | undefined, ctx: RequestContext): Promise<void>;
@@ -339,5 +341,10 @@ export function createFunctionsApi(deps: FunctionsApiDeps): FunctionsApi {
     }
   }
 
-  return { create, list: () => functions.list(), get, update, remove };
+  async function listPage(limit: number, continuationToken: string | undefined): Promise<{ functions: FunctionRecord[]; nextToken: string | null }> {
+    const page = await functions.listPage({ limit, ...(continuationToken === undefined ? {} : { continuationToken }) });
+    return { functions: page.records, nextToken: page.nextToken ?? null };
+  }
+
+  return { create, list: () => functions.list(), listPage, get, update, remove };
 }

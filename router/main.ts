@@ -10,13 +10,15 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { RfError, isRfError } from '../errors/index.ts';
 import { ConfigErrors } from '../errors/config-errors.ts';
 import type { Stores } from '../storage/types.ts';
+import { StorageHealth, trackedStore } from '../storage/health.ts';
+import { sweepOrphans } from '../storage/orphan-sweeper.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
 import { loadRouterConfig, type RouterConfig } from './config.ts';
@@ -71,14 +73,32 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   const { config } = options;
   const log = options.log ?? createRouterLogger(config);
   const ownStores = options.stores === undefined;
-  const stores = options.stores ?? (await (await import('../storage/index.ts')).openStores({ connectionString: config.connectionString }));
+  const opened =
+    options.stores ??
+    (await (await import('../storage/index.ts')).openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs }));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const health = new StorageHealth({ log });
+  new Gauge({
+    name: 'ringfaas_storage_degraded',
+    help: '1 while storage is unreachable from this process (it serves what it holds), else 0',
+    registers: [registry],
+    collect() {
+      this.set(health.degraded ? 1 : 0);
+    },
+  });
+  const stores: Stores = {
+    functions: trackedStore(opened.functions, health, 'functions'),
+    artifacts: trackedStore(opened.artifacts, health, 'artifacts'),
+    membership: opened.membership,
+    close: () => opened.close(),
+  };
   const ringMetrics = new RingMetrics(registry);
   const view = new RingView({
     membership: stores.membership,
     log,
     metrics: ringMetrics,
+    health,
     ...(options.ring?.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.ring.pollIntervalMs }),
     ttlMs: options.ring?.ttlMs ?? config.membershipTtlMs,
   });
@@ -106,6 +126,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     workers,
     log,
     registry,
+    health,
     apiKeys: config.apiKeys,
     routerId: config.routerId,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
@@ -140,6 +161,20 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     if (ownStores) await stores.close();
     throw err;
   }
+  // Orphan code objects (failed or interrupted writes) go after a grace of one period.
+  let sweepTimer: NodeJS.Timeout | undefined;
+  if (config.orphanSweepMs > 0) {
+    sweepTimer = setInterval(() => {
+      if (health.degraded) return;
+      sweepOrphans({ functions: stores.functions, artifacts: stores.artifacts, graceMs: config.orphanSweepMs, now: Date.now() }).then(
+        (result) => {
+          if (result.removed.length > 0) log.info({ removed: result.removed.length, scanned: result.scanned }, 'orphan code objects removed');
+        },
+        (err: unknown) => log.warn({ err }, 'orphan sweep failed'),
+      );
+    }, config.orphanSweepMs);
+    sweepTimer.unref();
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
@@ -155,6 +190,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
         void dashboard.close(); // ends the event streams, which would hold the server open
       });
       view.stop();
+      clearInterval(sweepTimer);
       await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
       if (ownStores) await stores.close();
       log.info('router stopped');

@@ -15,10 +15,17 @@
  *
  * When the membership table cannot be read, the last ring is kept (workers heartbeat into the
  * same storage, so their rows would look stale to us for reasons that say nothing about them).
+ * For the same reason, the first `ttlMs` after a failing period ends are a grace: a worker of
+ * the last ring whose row is still there (active) stays on the ring even if its heartbeat is
+ * older than the TTL (it could not write it while storage was down), so the ring does not
+ * empty at the moment storage comes back; a worker that really died during the outage leaves
+ * the ring once the grace is over. The failing period is reported once through `health`
+ * (a log line at its start and end, the ringfaas_storage_degraded gauge, /healthz).
  */
 import type { Logger } from 'pino';
 import { Ring, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/index.ts';
 import type { MembershipStore, WorkerRow } from '../storage/types.ts';
+import type { StorageHealth } from '../storage/health.ts';
 import type { RingMetrics } from './ring-metrics.ts';
 
 /** Memoised preference lists kept at most (all are dropped past it, and on every ring change). */
@@ -47,6 +54,8 @@ export interface RingViewOptions {
   membership: MembershipStore;
   log: Logger;
   metrics?: RingMetrics;
+  /** Storage reachability: every membership read is recorded there. */
+  health?: StorageHealth;
   clock?: RingClock;
   /** How often the membership table is read. Default 1000 ms. */
   pollIntervalMs?: number;
@@ -102,6 +111,8 @@ export class RingView {
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
   #membershipFailing = false;
+  /** Until when rows of the last ring count as live whatever their heartbeat (see the header). */
+  #graceUntil = 0;
   #refreshing: Promise<boolean> | undefined;
   /** Preference lists of the current ring by key, for `#preferenceK` candidates. */
   readonly #preferences = new Map<string, readonly string[]>();
@@ -281,13 +292,18 @@ export class RingView {
       rows = await this.#opts.membership.list();
     } catch (err) {
       this.#opts.metrics?.membershipErrors.inc();
-      if (!this.#membershipFailing) this.#opts.log.warn({ err }, 'membership read failed, keeping the last ring');
+      this.#opts.health?.failed('workers.list', err);
+      if (!this.#membershipFailing && this.#opts.health === undefined) this.#opts.log.warn({ err }, 'membership read failed, keeping the last ring');
       this.#membershipFailing = true;
       return false;
     }
-    if (this.#membershipFailing) this.#opts.log.info({ workers: rows.length }, 'membership read again');
-    this.#membershipFailing = false;
+    this.#opts.health?.succeeded('workers.list');
     const now = this.#clock.now();
+    if (this.#membershipFailing) {
+      this.#opts.log.info({ workers: rows.length, graceMs: this.ttlMs }, 'membership read again');
+      this.#graceUntil = now + this.ttlMs;
+    }
+    this.#membershipFailing = false;
     const byId = new Map(rows.map((row) => [row.id, row]));
     this.#rowsById = byId;
     for (const id of this.#localDraining) {
@@ -295,8 +311,8 @@ export class RingView {
       if (row === undefined || row.state === 'draining') this.#localDraining.delete(id);
     }
     this.#sweepTraffic(byId, now);
-    const next = this.#build(rows);
     const previous = this.#ring;
+    const next = this.#build(now < this.#graceUntil ? rows.map((row) => this.#graced(row, previous, now)) : rows);
     this.#opts.metrics?.ringSize.set(next.size);
     if (next.sameMembers(previous)) return false;
     this.#ring = next;
@@ -313,6 +329,12 @@ export class RingView {
       }
     }
     return true;
+  }
+
+  /** A row of the last ring as live during the grace after an outage (see the header). */
+  #graced(row: WorkerRow, previous: Ring<WorkerRow>, now: number): WorkerRow {
+    if (row.state !== 'active' || !previous.has(row.id) || now - row.heartbeatAt <= this.ttlMs) return row;
+    return { ...row, heartbeatAt: now };
   }
 
   /** Clears suspects that heartbeat again, forgets old load reports and departed workers. */

@@ -9,7 +9,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 import { bounded, statusOf, type AzureCallContext } from './azure-errors.ts';
-import type { ArtifactStore } from './types.ts';
+import type { ArtifactStore, StoredArtifact } from './types.ts';
 
 /** The blob name of one version's code. */
 export function artifactBlobName(functionId: string, version: number): string {
@@ -17,6 +17,11 @@ export function artifactBlobName(functionId: string, version: number): string {
 }
 
 const DELETE_BATCH = 8;
+/**
+ * Throughput assumed for a transfer's deadline past the first byte: a stalled or unreachable
+ * service fails within the operation timeout, a large zip still gets the time it needs.
+ */
+const ASSUMED_BYTES_PER_SECOND = 4 * 1024 * 1024;
 
 export interface AzureBlobArtifactStoreOptions extends AzureCallContext {
   /** A client on the `deployments` container (created beforehand, see openStores). */
@@ -39,6 +44,11 @@ export class AzureBlobArtifactStore implements ArtifactStore {
     this.#transferTimeoutMs = Math.max(options.transferTimeoutMs ?? 30_000, options.operationTimeoutMs);
   }
 
+  /** The deadline of moving `bytes`: the operation timeout plus their time at the assumed rate. */
+  #transferDeadlineMs(bytes: number): number {
+    return Math.min(this.#transferTimeoutMs, this.#ctx.operationTimeoutMs + Math.ceil((bytes / ASSUMED_BYTES_PER_SECOND) * 1000));
+  }
+
   async put(functionId: string, version: number, zip: Buffer): Promise<void> {
     const blob = this.#container.getBlockBlobClient(artifactBlobName(functionId, version));
     await bounded(
@@ -59,23 +69,32 @@ export class AzureBlobArtifactStore implements ArtifactStore {
         }
         throw err;
       },
-      this.#transferTimeoutMs,
+      this.#transferDeadlineMs(zip.length),
     );
   }
 
   async get(functionId: string, version: number): Promise<Buffer> {
     const blob = this.#container.getBlobClient(artifactBlobName(functionId, version));
+    const notFound = (err: unknown): never => {
+      if (statusOf(err) === 404) {
+        throw new RfError(StorageErrors.NOT_FOUND, `no code for function '${functionId}' version ${version}`);
+      }
+      throw err;
+    };
+    // The blob's size first (within the operation timeout: an outage fails fast), then the
+    // download within a deadline that grows with it.
+    const size = await bounded(
+      this.#ctx,
+      'artifacts.getProperties',
+      async (abortSignal) => (await blob.getProperties({ abortSignal })).contentLength ?? 0,
+      notFound,
+    );
     return bounded(
       this.#ctx,
       'artifacts.get',
       (abortSignal) => blob.downloadToBuffer(0, undefined, { abortSignal }),
-      (err) => {
-        if (statusOf(err) === 404) {
-          throw new RfError(StorageErrors.NOT_FOUND, `no code for function '${functionId}' version ${version}`);
-        }
-        throw err;
-      },
-      this.#transferTimeoutMs,
+      notFound,
+      this.#transferDeadlineMs(size),
     );
   }
 
@@ -102,5 +121,24 @@ export class AzureBlobArtifactStore implements ArtifactStore {
         ),
       );
     }
+  }
+
+  async listVersions(): Promise<StoredArtifact[]> {
+    // A listing of the whole container: bounded by the catalogue, within the transfer deadline.
+    return bounded(
+      this.#ctx,
+      'artifacts.listVersions',
+      async (abortSignal) => {
+        const found: StoredArtifact[] = [];
+        for await (const item of this.#container.listBlobsFlat({ abortSignal })) {
+          const match = /^(.+)\/(\d+)\.zip$/.exec(item.name);
+          if (match === null) continue;
+          found.push({ functionId: match[1]!, version: Number(match[2]), writtenAt: item.properties.lastModified.getTime() });
+        }
+        return found;
+      },
+      undefined,
+      this.#transferTimeoutMs,
+    );
   }
 }

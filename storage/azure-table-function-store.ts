@@ -8,8 +8,9 @@
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
+import { odata } from '@azure/data-tables';
 import { bounded, listPartition, statusOf, type AzureCallContext } from './azure-errors.ts';
-import type { FunctionRecord, FunctionStore, StoredFunction } from './types.ts';
+import type { FunctionPage, FunctionRecord, FunctionStore, StoredFunction } from './types.ts';
 
 /** The single partition holding every function. */
 export const FUNCTIONS_PARTITION = 'fn';
@@ -152,6 +153,27 @@ export class AzureTableFunctionStore implements FunctionStore {
 
   async list(): Promise<FunctionRecord[]> {
     return (await listPartition(this.#ctx, 'functions.list', this.#client, FUNCTIONS_PARTITION)).map(toRecord);
+  }
+
+  async listPage(options: { limit: number; continuationToken?: string }): Promise<FunctionPage> {
+    const token = options.continuationToken;
+    // Table's token is opaque to clients, but bounded and of a known alphabet before it goes back.
+    if (token !== undefined && !/^[A-Za-z0-9+/=_.!*'()~-]{1,2048}$/.test(token)) {
+      throw new RfError(StorageErrors.BAD_TOKEN, 'the continuation token is not one this store issued');
+    }
+    return bounded(this.#ctx, 'functions.listPage', async (abortSignal) => {
+      const pages = this.#client
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${FUNCTIONS_PARTITION}` }, abortSignal })
+        .byPage({ maxPageSize: options.limit, ...(token === undefined ? {} : { continuationToken: token }) });
+      const first = await pages.next();
+      if (first.done === true) return { records: [] };
+      const page = first.value as Array<Record<string, unknown>> & { continuationToken?: string };
+      const records = page.map(toRecord);
+      return page.continuationToken === undefined ? { records } : { records, nextToken: page.continuationToken };
+    }, (err) => {
+      if (statusOf(err) === 400 && token !== undefined) throw new RfError(StorageErrors.BAD_TOKEN, 'the continuation token was refused by storage');
+      throw err;
+    });
   }
 
   async update(record: FunctionRecord, etag: string): Promise<StoredFunction> {

@@ -7,11 +7,13 @@ import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 import type {
   ArtifactStore,
+  FunctionPage,
   FunctionRecord,
   FunctionStore,
   MembershipStore,
   RouterStatsRow,
   RouterStatsStore,
+  StoredArtifact,
   StoredFunction,
   Stores,
   WorkerRow,
@@ -50,6 +52,20 @@ export class MemoryFunctionStore implements FunctionStore {
     return [...this.#rows.values()].map((stored) => copy(stored.record));
   }
 
+  async listPage(options: { limit: number; continuationToken?: string }): Promise<FunctionPage> {
+    let after = '';
+    if (options.continuationToken !== undefined) {
+      const decoded = /^m1\.([A-Za-z0-9_-]*)$/.exec(options.continuationToken);
+      if (decoded === null) throw new RfError(StorageErrors.BAD_TOKEN, 'the continuation token is not one this store issued');
+      after = Buffer.from(decoded[1]!, 'base64url').toString('utf8');
+    }
+    const ids = [...this.#rows.keys()].filter((id) => id > after).sort();
+    const page = ids.slice(0, options.limit);
+    const records = page.map((id) => copy((this.#rows.get(id) as StoredFunction).record));
+    const last = page[page.length - 1];
+    return ids.length > options.limit && last !== undefined ? { records, nextToken: `m1.${Buffer.from(last).toString('base64url')}` } : { records };
+  }
+
   async update(record: FunctionRecord, etag: string): Promise<StoredFunction> {
     const current = this.#rows.get(record.id);
     if (current === undefined) throw new RfError(StorageErrors.NOT_FOUND, `function '${record.id}' does not exist`);
@@ -71,6 +87,9 @@ export class MemoryFunctionStore implements FunctionStore {
 
 export class MemoryArtifactStore implements ArtifactStore {
   readonly #blobs = new Map<string, Buffer>();
+  readonly #writtenAt = new Map<string, number>();
+  /** ms since the epoch (tests move it). */
+  now: () => number = () => Date.now();
 
   async put(functionId: string, version: number, zip: Buffer): Promise<void> {
     const key = `${functionId}/${version}`;
@@ -78,6 +97,14 @@ export class MemoryArtifactStore implements ArtifactStore {
       throw new RfError(StorageErrors.ALREADY_EXISTS, `code of function '${functionId}' version ${version} already exists`);
     }
     this.#blobs.set(key, Buffer.from(zip));
+    this.#writtenAt.set(key, this.now());
+  }
+
+  async listVersions(): Promise<StoredArtifact[]> {
+    return [...this.#blobs.keys()].map((key) => {
+      const at = key.lastIndexOf('/');
+      return { functionId: key.slice(0, at), version: Number(key.slice(at + 1)), writtenAt: this.#writtenAt.get(key) ?? 0 };
+    });
   }
 
   async get(functionId: string, version: number): Promise<Buffer> {

@@ -17,13 +17,15 @@ export const WORKERS_TABLE = 'workers';
 /** Routers' dashboard rows (docs/dashboard.md). */
 export const ROUTERS_TABLE = 'routers';
 export const DEPLOYMENTS_CONTAINER = 'deployments';
+/** Default deadline of one storage operation: what needs storage fails within it during an outage. */
+export const DEFAULT_STORAGE_TIMEOUT_MS = 2000;
 
 export interface OpenStoresOptions {
   /** An Azure Storage connection string with Table and Blob endpoints. */
   connectionString: string;
-  /** Deadline of one metadata operation, SDK retries included; default 5000 ms. */
+  /** Deadline of one metadata operation, SDK retries included; default 2000 ms (RINGFAAS_STORAGE_TIMEOUT_MS). */
   operationTimeoutMs?: number;
-  /** Deadline of one code upload or download; default 30000 ms. */
+  /** Longest deadline of one code upload or download (a large zip); default 30000 ms. */
   transferTimeoutMs?: number;
 }
 
@@ -50,7 +52,7 @@ function blobRetry(tryTimeoutMs: number) {
 export async function openStores(options: OpenStoresOptions): Promise<Stores> {
   const { connectionString } = options;
   const ctx: AzureCallContext = {
-    operationTimeoutMs: options.operationTimeoutMs ?? 5000,
+    operationTimeoutMs: options.operationTimeoutMs ?? DEFAULT_STORAGE_TIMEOUT_MS,
     secrets: connectionSecrets(connectionString),
   };
   const transferTimeoutMs = Math.max(options.transferTimeoutMs ?? 30_000, ctx.operationTimeoutMs);

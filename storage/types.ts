@@ -48,10 +48,23 @@ export interface FunctionStore {
   create(record: FunctionRecord): Promise<StoredFunction>;
   get(id: string): Promise<StoredFunction | undefined>;
   list(): Promise<FunctionRecord[]>;
+  /**
+   * One page of the functions, in id order: at most `limit` records, and `nextToken` (opaque:
+   * Azure Table's continuation token, or the in-memory store's own) when more may follow.
+   * A token that this store cannot read fails with RF_STORAGE_BAD_TOKEN.
+   */
+  listPage(options: { limit: number; continuationToken?: string }): Promise<FunctionPage>;
   /** Replaces the record when `etag` still matches; RF_STORAGE_CONFLICT otherwise, RF_STORAGE_NOT_FOUND when gone. */
   update(record: FunctionRecord, etag: string): Promise<StoredFunction>;
   /** Removes the record; `etag` (optional) must match. False when there was nothing. */
   delete(id: string, etag?: string): Promise<boolean>;
+}
+
+/** One page of a function listing. */
+export interface FunctionPage {
+  records: FunctionRecord[];
+  /** Pass back as `continuationToken` for the next page; undefined on the last page. */
+  nextToken?: string;
 }
 
 /**
@@ -72,6 +85,16 @@ export interface ArtifactStore {
   delete(functionId: string, version: number): Promise<void>;
   /** Removes every version of a function. */
   deleteAll(functionId: string): Promise<void>;
+  /** Every stored version (for the orphan sweeper), with when it was written (ms since the epoch). */
+  listVersions(): Promise<StoredArtifact[]>;
+}
+
+/** One stored code object. */
+export interface StoredArtifact {
+  functionId: string;
+  version: number;
+  /** When it was written, ms since the epoch. */
+  writtenAt: number;
 }
 
 export type WorkerState = 'active' | 'draining';

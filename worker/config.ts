@@ -38,6 +38,9 @@ const schema = z.object({
     .min(MIN_CLUSTER_KEY_LENGTH, `at least ${MIN_CLUSTER_KEY_LENGTH} characters`)
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .optional(),
+  codeCacheMb: z.coerce.number().int().min(1).max(65_536),
+  revalidateMs: z.coerce.number().int().min(100).max(3_600_000),
+  storageTimeoutMs: z.coerce.number().int().min(100).max(120_000),
 });
 
 /** The validated, frozen worker configuration. */
@@ -55,7 +58,8 @@ export function defaultWorkerId(): string {
  * RINGFAAS_WORKER_MEMORY_MB, RINGFAAS_COLD_POOL_SIZE, RINGFAAS_POOL_MEMORY_MB, RINGFAAS_RUNTIME,
  * RINGFAAS_RUNTIME_IMAGE, RINGFAAS_FUNCTION_NETWORK, RINGFAAS_STORAGE_CONNECTION_STRING,
  * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE,
- * RINGFAAS_MAX_OUTPUT_BYTES, RINGFAAS_WORKER_DRAIN_TIMEOUT_MS, RINGFAAS_CLUSTER_KEY).
+ * RINGFAAS_MAX_OUTPUT_BYTES, RINGFAAS_WORKER_DRAIN_TIMEOUT_MS, RINGFAAS_CLUSTER_KEY,
+ * RINGFAAS_WORKER_CODE_CACHE_MB, RINGFAAS_FUNCTION_REVALIDATE_MS, RINGFAAS_STORAGE_TIMEOUT_MS).
  * Throws RF_CONFIG_INVALID listing every problem.
  */
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
@@ -82,6 +86,9 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     maxOutputBytes: get('RINGFAAS_MAX_OUTPUT_BYTES') ?? 6 * 1024 * 1024,
     drainTimeoutMs: get('RINGFAAS_WORKER_DRAIN_TIMEOUT_MS') ?? 60_000,
     clusterKey: get('RINGFAAS_CLUSTER_KEY'),
+    codeCacheMb: get('RINGFAAS_WORKER_CODE_CACHE_MB') ?? 256,
+    revalidateMs: get('RINGFAAS_FUNCTION_REVALIDATE_MS') ?? 2000,
+    storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
   });
   if (parsed.success && parsed.data.clusterKey === undefined && !isLoopbackHost(parsed.data.host)) {
     throw new RfError(
@@ -117,6 +124,9 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
       maxOutputBytes: 'RINGFAAS_MAX_OUTPUT_BYTES',
       drainTimeoutMs: 'RINGFAAS_WORKER_DRAIN_TIMEOUT_MS',
       clusterKey: 'RINGFAAS_CLUSTER_KEY',
+      codeCacheMb: 'RINGFAAS_WORKER_CODE_CACHE_MB',
+      revalidateMs: 'RINGFAAS_FUNCTION_REVALIDATE_MS',
+      storageTimeoutMs: 'RINGFAAS_STORAGE_TIMEOUT_MS',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

@@ -2,14 +2,15 @@
  * The worker's membership row: upserted at start and every `intervalMs`, set to draining on
  * drain, removed on exit. Routers build their ring from these rows (heartbeat within a TTL).
  *
- * A failed heartbeat is logged, never fatal. When no heartbeat succeeded for longer than the
- * membership TTL, routers have dropped this worker and may have updated functions without
- * telling it, so `onStale` fires once (the worker clears its function cache) until a
- * heartbeat succeeds again, and once more on that success (whatever was cached while off the
- * rings may have missed an invalidation too).
+ * A failed heartbeat is never fatal and changes nothing the worker serves: the function
+ * cache's own revalidation (function-cache.ts) is what bounds staleness, and it keeps serving
+ * what it holds while storage is unreachable. Failures are recorded in `health` (one log line
+ * when a degraded period starts and one when it ends, not a stack per beat); a lapse past the
+ * membership TTL (routers have dropped this worker's row) is logged once, and its end once.
  */
 import type { Logger } from 'pino';
 import type { MembershipStore, WorkerRow, WorkerState } from '../storage/types.ts';
+import type { StorageHealth } from '../storage/health.ts';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
 
 export interface HeartbeatOptions {
@@ -18,12 +19,13 @@ export interface HeartbeatOptions {
   row: Pick<WorkerRow, 'id' | 'address' | 'capacityMb'>;
   /** Default 1000 ms. */
   intervalMs?: number;
-  /** Routers' membership TTL (default 5000 ms): past it without a heartbeat, onStale fires. */
+  /** Routers' membership TTL (default 5000 ms): a lapse past it is logged once. */
   ttlMs?: number;
   logger: Logger;
   clock?: Clock;
   scheduler?: Scheduler;
-  onStale?: () => void;
+  /** Storage reachability: every beat's outcome is recorded there. */
+  health?: StorageHealth;
 }
 
 /** See the file header. */
@@ -98,19 +100,20 @@ export class Heartbeat {
     const now = this.#clock.now();
     try {
       await this.#o.membership.upsert({ ...this.#o.row, state: this.#state, heartbeatAt: now, startedAt: this.#startedAt });
+      this.#o.health?.succeeded('workers.upsert');
       this.#lastOkAt = now;
       if (this.#stale) {
-        // Back on the rings: anything cached while off them may have missed an invalidation.
         this.#stale = false;
         this.#o.logger.info({ workerId: this.#o.row.id }, 'heartbeat recovered');
-        this.#o.onStale?.();
       }
     } catch (err) {
-      this.#o.logger.warn({ err, workerId: this.#o.row.id }, 'heartbeat failed');
+      if (this.#o.health !== undefined) this.#o.health.failed('workers.upsert', err);
+      if (this.#o.health === undefined || this.#o.logger.isLevelEnabled('debug')) {
+        this.#o.logger[this.#o.health === undefined ? 'warn' : 'debug']({ err, workerId: this.#o.row.id }, 'heartbeat failed');
+      }
       if (!this.#stale && this.#clock.now() - this.#lastOkAt > (this.#o.ttlMs ?? 5000)) {
         this.#stale = true;
         this.#o.logger.warn({ workerId: this.#o.row.id, sinceMs: this.#clock.now() - this.#lastOkAt }, 'heartbeat lapsed past the membership ttl');
-        this.#o.onStale?.();
       }
     }
   }

@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
 import { openStores } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
@@ -53,7 +54,9 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     return 1;
   }
   const { runtime, network } = selected;
-  const stores = await openStores({ connectionString: config.storageConnectionString });
+  const stores = await openStores({ connectionString: config.storageConnectionString, operationTimeoutMs: config.storageTimeoutMs });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
 
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
@@ -83,6 +86,9 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       maxOutputBytes: config.maxOutputBytes,
       drainTimeoutMs: config.drainTimeoutMs,
       ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+      codeCacheBytes: config.codeCacheMb * 1024 * 1024,
+      revalidateMs: config.revalidateMs,
+      registry,
       onDrained: () => void cleanup(0),
     });
   } catch (err) {

@@ -13,6 +13,7 @@ import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type Refusa
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
+import type { StorageHealth } from '../storage/health.ts';
 import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
 import { CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from './cluster-auth.ts';
 
@@ -26,6 +27,8 @@ export interface WorkerServerDeps {
   runtimeKind: 'docker' | 'process';
   pool: Pool;
   cache: FunctionCache;
+  /** Storage reachability, reported in /healthz details. */
+  health?: StorageHealth;
   metrics: WorkerMetrics;
   registry: Registry;
   logger: Logger;
@@ -154,7 +157,9 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
     const method = req.method;
-    if (method === 'GET' && path === '/healthz') return send(res, 200, '{"ok":true}');
+    if (method === 'GET' && path === '/healthz') {
+      return send(res, 200, deps.health === undefined ? '{"ok":true}' : JSON.stringify({ ok: true, details: { storage: deps.health.describe() } }));
+    }
     if (method === 'POST' && path === '/cluster/prove') return prove(req, res);
     if (keyMatches !== undefined && !keyMatches(req.headers[CLUSTER_KEY_HEADER])) {
       // The body (if any) is not read: the connection closes after the answer.

@@ -11,8 +11,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { ArtifactStore, FunctionStore, MembershipStore } from '../storage/types.ts';
+import { StorageHealth } from '../storage/health.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import type { Clock, Scheduler } from './clock.ts';
 import { Pool } from './pool.ts';
@@ -52,8 +53,10 @@ export interface StartWorkerOptions {
   scheduler?: Scheduler;
   /** Most requests waiting for capacity (default 1000). */
   maxQueue?: number;
-  /** Functions cached (default 256). */
-  functionCacheSize?: number;
+  /** Bytes of function code cached (default 256 MB; RINGFAAS_WORKER_CODE_CACHE_MB). */
+  codeCacheBytes?: number;
+  /** Staleness bound of cached functions (default 2000 ms; RINGFAAS_FUNCTION_REVALIDATE_MS). */
+  revalidateMs?: number;
   /** Largest invocation input, bytes (default 6 MB). */
   maxInputBytes?: number;
   /** Largest invocation output, bytes (default 6 MB): a container answering more is destroyed. */
@@ -80,6 +83,8 @@ export interface RunningWorker {
   readonly registry: Registry;
   readonly server: Server;
   readonly heartbeat: Heartbeat;
+  /** Whether storage answers, as this worker's calls tell it. */
+  readonly health: StorageHealth;
   /** Drains and stops (idempotent; the same promise every time). */
   drain(): Promise<void>;
   /** Same as drain(). */
@@ -108,10 +113,33 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
   });
   poolRef = pool;
+  const health = new StorageHealth({ log, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  new Gauge({
+    name: 'ringfaas_storage_degraded',
+    help: '1 while storage is unreachable from this process (it serves what it holds), else 0',
+    registers: [registry],
+    collect() {
+      this.set(health.degraded ? 1 : 0);
+    },
+  });
   const cache = new FunctionCache({
     functions: options.stores.functions,
     artifacts: options.stores.artifacts,
-    maxEntries: options.functionCacheSize ?? 256,
+    ...(options.codeCacheBytes === undefined ? {} : { maxBytes: options.codeCacheBytes }),
+    ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
+    health,
+    // A lost push found by revalidation: do what the push would have done.
+    onChange: (functionId, change) => {
+      if (change.kind === 'deleted') {
+        const removed = pool.removeFunction(functionId);
+        log.info({ functionId, removed }, 'function deleted (found by revalidation)');
+      } else {
+        const retired = pool.retire(functionId, change.version);
+        log.info({ functionId, version: change.version, retired }, 'function updated (found by revalidation)');
+      }
+    },
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
   });
 
   if (options.removeLeftovers !== false) {
@@ -130,6 +158,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     runtimeKind: options.runtime.kind,
     pool,
     cache,
+    health,
     metrics,
     registry,
     logger: log,
@@ -166,14 +195,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     logger: log,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
-    onStale: () => cache.clear(),
+    health,
   });
   await hb.start();
+  cache.start();
   log.info({ address, capacityMb: options.capacityMb, runtime: options.runtime.kind, coldPool: pool.coldPoolIdle }, 'worker listening');
 
   const drain = (): Promise<void> => {
     drainPromise ??= (async () => {
       log.info({ inFlight: pool.load }, 'worker draining');
+      cache.stop();
       const pooled = pool.drain();
       await hb.setDraining();
       await pooled;
@@ -184,7 +215,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     return drainPromise;
   };
 
-  return { id: options.id, address, pool, cache, registry, server, heartbeat: hb, drain, close: drain };
+  return { id: options.id, address, pool, cache, registry, server, heartbeat: hb, health, drain, close: drain };
 }
 
 function urlHost(host: string): string {

@@ -121,7 +121,7 @@ export class TargetLauncher {
    * One more ringfaas worker (worker/main.ts), which joins the ring by itself; for the ring
    * scenarios. Resolves once it answers /healthz.
    */
-  async startRingfaasWorker(): Promise<{ id: string; address: string; kill(): Promise<void> }> {
+  async startRingfaasWorker(): Promise<{ id: string; address: string; kill(): Promise<void>; stop(): Promise<void> }> {
     const s = this.#settings;
     const connectionString = await this.#connectionString();
     const id = `bench-rf-extra-${randomBytes(3).toString('hex')}`;
@@ -142,7 +142,7 @@ export class TargetLauncher {
     this.#extra.add(child);
     const address = `http://127.0.0.1:${port}`;
     await waitHttp(`${address}/healthz`, Date.now() + s.readyTimeoutMs, undefined, id);
-    return { id, address, kill: () => child.kill() };
+    return { id, address, kill: () => child.kill(), stop: () => child.stop() };
   }
 
   /** Stops the shared Azurite and Redis (targets must be stopped first). */
@@ -162,7 +162,7 @@ export class TargetLauncher {
 
   #connectionString(): Promise<string> {
     // Loaded on first use: the shared layout runs without Azure storage.
-    this.#azurite ??= import('../../storage/index.ts').then((storage) => storage.startAzurite({}));
+    this.#azurite ??= import('../../storage/index.ts').then((storage) => storage.startAzurite({ startTimeoutMs: 60_000 }));
     return this.#azurite.then((a) => a.connectionString);
   }
 

@@ -8,7 +8,7 @@ import type { BenchResult } from './result.ts';
 import { environmentLine, tableToMarkdown } from './markdown.ts';
 
 /** Scenario order in the document; unknown scenarios follow in name order. */
-const ORDER = ['compare', 'concurrency', 'backoff', 'worker', 'micro', 'ring-change', 'failover'];
+const ORDER = ['compare', 'concurrency', 'backoff', 'worker', 'micro', 'ring-change', 'failover', 'soak', 'catalogue'];
 
 const INTRO = `# Benchmarks
 
@@ -50,6 +50,8 @@ ringfaas bench backoff --time-scale 60      # the seed's gaps 1..30 min, divided
 ringfaas bench worker                       # cold start pool vs create, warm overhead, throughput
 ringfaas bench micro                        # tinybench: warm stack, Redis acquire, ring lookup/spill
 ringfaas bench ring-change && ringfaas bench failover
+ringfaas bench soak --minutes 30            # leaks: RSS, heap, fds, event-loop delay per process under a mixed workload
+ringfaas bench catalogue                    # 10,000 functions paged; 2,000 through a worker cache under its byte bound
 ringfaas bench report                       # regenerate this file from bench/results/
 \`\`\`
 

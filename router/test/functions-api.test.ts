@@ -257,6 +257,7 @@ describe('createFunctionsApi: writes that failed or landed midway', () => {
       },
       get: (id: string) => inner.get(id),
       list: () => inner.list(),
+      listPage: (options: Parameters<FunctionStore['listPage']>[0]) => inner.listPage(options),
       update: async (record: Parameters<FunctionStore['update']>[0], etag: string) => {
         const stored = await inner.update(record, etag);
         if (!store.armed) return stored;

@@ -32,6 +32,7 @@ function hooked(stores: Pick<Stores, 'functions' | 'artifacts'>, hooks: Hooks): 
     create: (record) => functions.create(record),
     get: (id) => functions.get(id),
     list: () => functions.list(),
+    listPage: (options) => functions.listPage(options),
     update: async (record, etag) => {
       await hooks.beforeUpdate?.();
       try {
@@ -53,6 +54,7 @@ function hooked(stores: Pick<Stores, 'functions' | 'artifacts'>, hooks: Hooks): 
     get: (id, version) => artifacts.get(id, version),
     delete: (id, version) => artifacts.delete(id, version),
     deleteAll: (id) => artifacts.deleteAll(id),
+    listVersions: () => artifacts.listVersions(),
   };
   return { functions: hookedFunctions, artifacts: hookedArtifacts };
 }

@@ -85,6 +85,26 @@ export function storeContract(name: string, factory: StoresFactory): void {
         assert.deepEqual(listed.find((r) => r.id === b.id), b);
       });
 
+      test('listPage walks every record exactly once, page by page, in id order; a foreign token is RF_STORAGE_BAD_TOKEN', async () => {
+        const created = await Promise.all(Array.from({ length: 23 }, (_, i) => stores.functions.create(sampleRecord({ name: `page-${i}` }))));
+        const seen: string[] = [];
+        let token: string | undefined;
+        let pages = 0;
+        do {
+          const page = await stores.functions.listPage({ limit: 7, ...(token === undefined ? {} : { continuationToken: token }) });
+          assert.ok(page.records.length <= 7);
+          seen.push(...page.records.map((r) => r.id));
+          token = page.nextToken;
+          pages++;
+          assert.ok(pages < 1000, 'the walk ends');
+        } while (token !== undefined);
+        assert.equal(new Set(seen).size, seen.length, 'no record twice');
+        for (const c of created) assert.ok(seen.includes(c.record.id), `record ${c.record.id} listed`);
+        assert.deepEqual(seen, [...seen].sort(), 'id order');
+        assert.equal(seen.length, (await stores.functions.list()).length, 'the pages hold what list() holds');
+        await assert.rejects(stores.functions.listPage({ limit: 5, continuationToken: 'not a token\n' }), { code: 'RF_STORAGE_BAD_TOKEN' });
+      });
+
       test('create of a taken id fails with RF_STORAGE_ALREADY_EXISTS and changes nothing', async () => {
         const record = sampleRecord();
         const created = await stores.functions.create(record);

@@ -187,7 +187,7 @@ describe('worker HTTP server', () => {
 
   test('GET /status, /healthz and /metrics', async () => {
     const health = await call(worker.address, 'GET', '/healthz');
-    assert.deepEqual(health.body, { ok: true });
+    assert.deepEqual(health.body, { ok: true, details: { storage: { degraded: false, degradedSince: null, failures: 0 } } });
     const status = (await call(worker.address, 'GET', '/status')).body as WorkerStatus;
     assert.equal(status.id, worker.id);
     assert.equal(status.state, 'active');

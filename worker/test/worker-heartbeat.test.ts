@@ -1,6 +1,6 @@
 /**
  * The heartbeat over the real in-memory membership store and an injected clock: the row, its
- * refresh, draining, removal; failures are survived, and a lapse past the TTL fires onStale.
+ * refresh, draining, removal; failures are survived, and failures are recorded as one degraded period in StorageHealth.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { RfError } from '../../errors/index.ts';
 import { StorageErrors } from '../../storage/errors.ts';
 import { ManualClock } from '../clock.ts';
 import { Heartbeat } from '../heartbeat.ts';
+import { StorageHealth } from '../../storage/health.ts';
 import { quietLogger } from './worker-fixtures.ts';
 
 /** A real membership store whose writes can be made to fail (storage outage). */
@@ -42,7 +43,7 @@ class FlakyMembership implements MembershipStore {
 function setup() {
   const clock = new ManualClock();
   const membership = new FlakyMembership();
-  let stale = 0;
+  const health = new StorageHealth({ log: quietLogger(), clock });
   const hb = new Heartbeat({
     membership,
     row: { id: 'w1', address: 'http://127.0.0.1:1', capacityMb: 2048 },
@@ -51,9 +52,9 @@ function setup() {
     logger: quietLogger(),
     clock,
     scheduler: clock,
-    onStale: () => stale++,
+    health,
   });
-  return { clock, membership, hb, stale: () => stale };
+  return { clock, membership, hb, health };
 }
 
 describe('Heartbeat', () => {
@@ -74,22 +75,23 @@ describe('Heartbeat', () => {
     assert.equal(clock.pendingTimers, 0, 'no timer left behind');
   });
 
-  test('failures are logged, never thrown; past the TTL onStale fires once, and again on recovery', async () => {
-    const { clock, membership, hb, stale } = setup();
+  test('failures are never thrown and change nothing served: one degraded period, recorded in health, ended by a success', async () => {
+    const { clock, membership, hb, health } = setup();
     await hb.start();
+    assert.equal(health.degraded, false);
     membership.failing = true;
-    clock.advance(4000);
+    clock.advance(1000);
     await hb.beat();
-    assert.equal(stale(), 0, 'within the TTL');
-    clock.advance(2000);
+    assert.equal(health.degraded, true, 'the first failure starts the degraded period');
+    const since = health.describe().degradedSince;
+    clock.advance(6000);
     await hb.beat();
-    assert.equal(stale(), 1, 'past the TTL');
-    clock.advance(3000);
     await hb.beat();
-    assert.equal(stale(), 1, 'once while it lasts');
+    assert.equal(health.describe().degradedSince, since, 'one period while it lasts');
+    assert.ok(health.describe().failures >= 3);
     membership.failing = false;
     await hb.beat();
-    assert.equal(stale(), 2, 'once more when back on the rings');
+    assert.deepEqual(health.describe(), { degraded: false, degradedSince: null, failures: 0 });
     assert.equal((await membership.get('w1'))?.heartbeatAt, clock.now());
     membership.failing = true;
     await hb.stop(); // a failing removal is survived too
