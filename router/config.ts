@@ -12,6 +12,11 @@
  * | RINGFAAS_ROUTER_ID                 | router-<host>-<pid> |
  * | RINGFAAS_MEMBERSHIP_TTL_MS         | 5000         | a worker row older than this is off the ring
  * | RINGFAAS_INSECURE=1 or --insecure  | off          | allow non-loopback without keys
+ * | RINGFAAS_ASYNC_CONCURRENCY         | 4            | async messages run at once by this router's dispatcher; 0: none
+ * | RINGFAAS_ASYNC_RESULT_TTL          | 24h          | how long a finished async invocation is kept (ms, or 90s/30m/24h/7d)
+ * | RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS| 30000        | added to a function's timeoutMs for its message's visibility
+ * | RINGFAAS_ASYNC_BACKOFF_MS          | 1000         | first retry delay of a failed async attempt (doubles)
+ * | RINGFAAS_ASYNC_SWEEP_INTERVAL_MS   | 60000        | how often expired async records are removed; 0: never
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -28,6 +33,33 @@ export interface RouterConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly routerId: string;
   readonly insecure: boolean;
+  /** Asynchronous invocations (docs/async.md). */
+  readonly async: AsyncConfig;
+}
+
+export interface AsyncConfig {
+  readonly concurrency: number;
+  readonly resultTtlMs: number;
+  readonly visibilityMarginMs: number;
+  readonly backoffBaseMs: number;
+  readonly sweepIntervalMs: number;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `86400000`, `90s`, `30m`, `24h`, `7d` → ms; NaN when malformed. */
+export function parseDurationMs(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (match === null) return Number.NaN;
+  return Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] as number));
+}
+
+function intSchema(name: string, min: number, max: number) {
+  return z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be an integer`)
+    .min(min, `${name} must be ${min}..${max}`)
+    .max(max, `${name} must be ${min}..${max}`);
 }
 
 const schema = z.object({
@@ -54,6 +86,16 @@ const schema = z.object({
   }),
   routerId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'RINGFAAS_ROUTER_ID must match [A-Za-z0-9._-]{1,64}'),
   insecure: z.boolean(),
+  async: z.object({
+    concurrency: intSchema('RINGFAAS_ASYNC_CONCURRENCY', 0, 256),
+    resultTtlMs: z
+      .number()
+      .refine((n) => Number.isFinite(n), 'RINGFAAS_ASYNC_RESULT_TTL must be ms or a duration like 90s, 30m, 24h, 7d')
+      .refine((n) => !Number.isFinite(n) || (n >= 1000 && n <= 365 * 86_400_000), 'RINGFAAS_ASYNC_RESULT_TTL must be 1s..365d'),
+    visibilityMarginMs: intSchema('RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS', 1000, 3_600_000),
+    backoffBaseMs: intSchema('RINGFAAS_ASYNC_BACKOFF_MS', 0, 600_000),
+    sweepIntervalMs: intSchema('RINGFAAS_ASYNC_SWEEP_INTERVAL_MS', 0, 86_400_000),
+  }),
 });
 
 /** Whether a listen address reaches only this machine. */
@@ -82,6 +124,7 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
     logLevel: get('RINGFAAS_LOG_LEVEL') ?? 'info',
     routerId: get('RINGFAAS_ROUTER_ID') ?? defaults.routerId,
     insecure: argv.includes('--insecure') || ['1', 'true'].includes(get('RINGFAAS_INSECURE') ?? ''),
+    async: loadAsyncFields(get),
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   // A set but empty key list (", ,") must not silently mean "no authentication".
@@ -94,5 +137,16 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
   if (!parsed.success || problems.length > 0) {
     throw new RfError(ConfigErrors.INVALID, `invalid router configuration: ${problems.join('; ')}`, { details: { problems } });
   }
-  return Object.freeze({ ...parsed.data, apiKeys: Object.freeze([...parsed.data.apiKeys]) });
+  return Object.freeze({ ...parsed.data, apiKeys: Object.freeze([...parsed.data.apiKeys]), async: Object.freeze({ ...parsed.data.async }) });
+}
+
+/** The raw async settings (validated by the schema); also read by router/async-dispatcher-main.ts. */
+export function loadAsyncFields(get: (name: string) => string | undefined): Record<keyof AsyncConfig, unknown> {
+  return {
+    concurrency: get('RINGFAAS_ASYNC_CONCURRENCY') ?? '4',
+    resultTtlMs: parseDurationMs(get('RINGFAAS_ASYNC_RESULT_TTL') ?? '24h'),
+    visibilityMarginMs: get('RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS') ?? '30000',
+    backoffBaseMs: get('RINGFAAS_ASYNC_BACKOFF_MS') ?? '1000',
+    sweepIntervalMs: get('RINGFAAS_ASYNC_SWEEP_INTERVAL_MS') ?? '60000',
+  };
 }

@@ -20,6 +20,8 @@ import { Forwarder } from './forwarder.ts';
 import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
 import { RingWorkersApi } from './workers-api.ts';
+import type { AsyncStores } from '../storage/azure-async-store.ts';
+import { startAsync, type RunningAsync } from './async-wiring.ts';
 
 /** Paths pino removes from every line, wherever a request or config may be logged. */
 export const LOG_REDACT_PATHS = [
@@ -42,6 +44,8 @@ export interface StartRouterOptions {
   limits?: Partial<RouterLimits>;
   /** Ring knobs (tests shorten the poll). */
   ring?: { pollIntervalMs?: number; ttlMs?: number };
+  /** Already open async stores (tests); else opened from config.connectionString. */
+  asyncStores?: AsyncStores;
 }
 
 export interface RunningRouter {
@@ -75,6 +79,15 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics });
   const notifier = new WorkerChangeNotifier({ view });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25 });
+  // Stores handed in (tests) without async stores: no async part (nothing to open it from).
+  const asyncPart: RunningAsync | undefined = !ownStores && options.asyncStores === undefined ? undefined : await startAsync({
+    config,
+    log,
+    registry,
+    invoker,
+    functions: stores.functions,
+    ...(options.asyncStores === undefined ? {} : { stores: options.asyncStores }),
+  });
   const app = createRouterApp({
     stores,
     invoker,
@@ -85,6 +98,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     apiKeys: config.apiKeys,
     routerId: config.routerId,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(asyncPart === undefined ? {} : { async: { api: asyncPart.api, metrics: asyncPart.metrics } }),
   });
   const server = app.server;
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
@@ -98,6 +112,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       });
     });
   } catch (err) {
+    await asyncPart?.stop();
     view.stop();
     await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
     if (ownStores) await stores.close();
@@ -116,6 +131,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await asyncPart?.stop();
       view.stop();
       await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);
       if (ownStores) await stores.close();
