@@ -8,7 +8,7 @@ import type { BenchResult } from './result.ts';
 import { environmentLine, tableToMarkdown } from './markdown.ts';
 
 /** Scenario order in the document; unknown scenarios follow in name order. */
-const ORDER = ['compare', 'concurrency', 'backoff', 'worker', 'micro', 'ring-change', 'failover'];
+const ORDER = ['compare', 'concurrency', 'backoff', 'worker', 'micro', 'ring-change', 'failover', 'async'];
 
 const INTRO = `# Benchmarks
 
