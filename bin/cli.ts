@@ -8,6 +8,7 @@ import { registerFunctionCommands } from './functions-commands.ts';
 import { registerWorkersCommands } from './workers-commands.ts';
 import { registerImageCommands } from './image-commands.ts';
 import { registerDevCommand } from './dev-command.ts';
+import { registerInvocationsCommands } from './invocations-commands.ts';
 import { registerBenchCommands } from '../bench/cli.ts';
 
 const program = new Command('ringfaas')
@@ -18,6 +19,7 @@ const program = new Command('ringfaas')
 registerDevCommand(program);
 registerFunctionCommands(program);
 registerWorkersCommands(program);
+registerInvocationsCommands(program);
 registerImageCommands(program);
 registerBenchCommands(program);
 

@@ -144,6 +144,16 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 240_000 }, () =
     assert.deepEqual(list.items.map((i: Json) => i.invocationId), [body.invocationId]);
     assert.equal((await fetch(`${api.url}/invocations?status=nope`)).status, 400);
     assert.equal((await fetch(`${api.url}/invocations/nosuchinvocation`)).status, 404);
+    // The CLI: invoke --async --wait prints the finished invocation.
+    const cli = spawn(process.execPath, [join(root, 'bin', 'ringfaas.js'), 'invoke', fnId, '{"n":5}', '--async', '--wait'], { env: { ...process.env, RINGFAAS_URL: api.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = await once(cli, 'exit');
+    assert.equal(code, 0, out);
+    const printed = JSON.parse(out) as Json;
+    assert.equal(printed.status, 'succeeded');
+    assert.deepEqual(printed.output, { doubled: 10 });
   });
 
   test('an Idempotency-Key returns the first invocation; another input under it is a 409', async () => {
