@@ -61,8 +61,10 @@ export interface ContainerHandle {
    * Runs the loaded function on `input` (raw JSON bytes). Rejects with an RfError
    * RF_FUNCTION_CRASHED when the container died during the call. The caller enforces the
    * timeout (and removes the container when it passes); `signal` aborts the socket call.
+   * `invocationId` (the router's request id; an async invocation's id) becomes the function's
+   * `context.invocationId`.
    */
-  invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal): Promise<ShimResult>;
+  invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal, invocationId?: string): Promise<ShimResult>;
   /** Changes the memory limit of the running container (no-op for the process runtime). */
   setMemoryLimit(memoryMb: number): Promise<void>;
   /** Kills and removes the container; idempotent, never throws. */

@@ -74,7 +74,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
       checkJson(input);
       const waitMs = parseWaitMs(req.headers[WorkerHeaders.waitMs]);
       const entry = cache.peek(functionId) ?? (await cache.get(functionId));
-      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs }, metrics.invocationEvents);
+      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs }, metrics.invocationEvents, requestId(req));
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);
       send(res, answer.status, answer.body, answer.headers);
