@@ -26,7 +26,7 @@ export async function waitDone(io: Pick<CommandIo, 'env'>, iid: string, options:
   for (;;) {
     const view = (await callApi(io, 'GET', `/invocations/${encodeURIComponent(iid)}`)).body as Record<string, unknown>;
     if (FINAL.has(String(view.status))) return view;
-    if (Date.now() > deadline) throw new CliFailure('RF_CLI_WAIT_TIMEOUT', `invocation ${iid} is still ${String(view.status)} after ${options.timeoutMs} ms`);
+    if (Date.now() > deadline) throw new CliFailure('WAIT_TIMEOUT', `invocation ${iid} is still ${String(view.status)} after ${options.timeoutMs} ms`);
     await sleep(pollMs);
     pollMs = Math.min(2000, Math.round(pollMs * 1.5));
   }
