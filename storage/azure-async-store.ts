@@ -358,7 +358,10 @@ export async function openAsyncStores(options: OpenAsyncStoresOptions): Promise<
   const ctx: AzureCallContext = { operationTimeoutMs: options.operationTimeoutMs ?? 5000, secrets: connectionSecrets(connectionString) };
   const payloadCtx: AzureCallContext = { ...ctx, operationTimeoutMs: Math.max(options.transferTimeoutMs ?? 30_000, ctx.operationTimeoutMs) };
   const pairs = parseConnectionString(connectionString);
-  if (!pairs.has('queueendpoint') && !pairs.has('accountname') && pairs.get('usedevelopmentstorage') !== 'true') {
+  // Explicit endpoints without a Queue one (an Azurite started without its Queue service):
+  // there is no queue to reach; fail at once rather than at the default cloud endpoint.
+  const explicit = pairs.has('blobendpoint') || pairs.has('tableendpoint');
+  if (!pairs.has('queueendpoint') && (explicit || !pairs.has('accountname')) && pairs.get('usedevelopmentstorage') !== 'true') {
     throw new RfError(StorageErrors.UNAVAILABLE, 'the storage connection string names no Queue endpoint (asynchronous invocations need one)');
   }
   const retry = { maxTries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 500 };

@@ -40,6 +40,8 @@ export interface AzuriteOptions {
   tablePort?: number;
   /** Queue service port (asynchronous invocations); 0 (default) picks a free port. */
   queuePort?: number;
+  /** Start the Queue service (default true; tests that need only Table and Blob skip it). */
+  queue?: boolean;
   /** How long to wait for each service to accept connections, default 15000 ms. */
   startTimeoutMs?: number;
   /**
@@ -55,6 +57,7 @@ export interface AzuriteHandle {
   connectionString: string;
   blobPort: number;
   tablePort: number;
+  /** 0 when the Queue service was not started. */
   queuePort: number;
   /** Stops the services (data on disk is saved first) and waits for the processes to exit. */
   stop(): Promise<void>;
@@ -234,8 +237,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     const blobPort = fixedBlob ?? (await freePort(host));
     let tablePort = fixedTable ?? (await freePort(host));
     while (tablePort === blobPort) tablePort = await freePort(host);
-    let queuePort = fixedQueue ?? (await freePort(host));
-    while (queuePort === blobPort || queuePort === tablePort) queuePort = await freePort(host);
+    let queuePort = options.queue === false ? 0 : (fixedQueue ?? (await freePort(host)));
+    while (queuePort !== 0 && (queuePort === blobPort || queuePort === tablePort)) queuePort = await freePort(host);
     try {
       return await startOnce(options, host, blobPort, tablePort, queuePort);
     } catch (err) {
@@ -263,19 +266,19 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
 
   const blob = startService('blob', azuriteDir, ['--blobHost', host, '--blobPort', String(blobPort), ...common], log);
   const table = startService('table', azuriteDir, ['--tableHost', host, '--tablePort', String(tablePort), ...common], log);
-  const queue = startService('queue', azuriteDir, ['--queueHost', host, '--queuePort', String(queuePort), ...common], log);
+  const queue = queuePort === 0 ? undefined : startService('queue', azuriteDir, ['--queueHost', host, '--queuePort', String(queuePort), ...common], log);
   // Belt and braces for a normal exit of our process; a crash is covered by the stdin pipe.
   const onExit = (): void => {
     blob.child.kill('SIGINT');
     table.child.kill('SIGINT');
-    queue.child.kill('SIGINT');
+    queue?.child.kill('SIGINT');
   };
   process.once('exit', onExit);
 
   let stopped: Promise<void> | undefined;
   // A service dying on its own leaves storage calls failing with RF_STORAGE_UNAVAILABLE;
   // say why once, with Azurite's last words.
-  for (const running of [blob, table, queue]) {
+  for (const running of queue === undefined ? [blob, table] : [blob, table, queue]) {
     void running.exited.then(() => {
       if (stopped === undefined) {
         const { exitCode, signalCode } = running.child;
@@ -286,7 +289,7 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
   }
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      await Promise.all([stopService(blob), stopService(table), stopService(queue)]);
+      await Promise.all([stopService(blob), stopService(table), ...(queue === undefined ? [] : [stopService(queue)])]);
       options.log?.debug({ blobPort, tablePort, queuePort }, 'azurite stopped');
       process.removeListener('exit', onExit);
       if (log !== undefined) await new Promise<void>((resolve) => log.end(resolve));
@@ -298,7 +301,7 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
     await Promise.all([
       waitListening('blob', blob, host, blobPort, startTimeoutMs),
       waitListening('table', table, host, tablePort, startTimeoutMs),
-      waitListening('queue', queue, host, queuePort, startTimeoutMs),
+      ...(queue === undefined ? [] : [waitListening('queue', queue, host, queuePort, startTimeoutMs)]),
     ]);
   } catch (err) {
     await stop();
@@ -308,5 +311,5 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
     { host, blobPort, tablePort, queuePort, dataDir: options.dataDir ?? null, startMs: Date.now() - startedAt },
     'azurite started',
   );
-  return { connectionString: azuriteConnectionString(host, blobPort, tablePort, queuePort), blobPort, tablePort, queuePort, stop };
+  return { connectionString: azuriteConnectionString(host, blobPort, tablePort, queue === undefined ? undefined : queuePort), blobPort, tablePort, queuePort, stop };
 }

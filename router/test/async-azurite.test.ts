@@ -96,7 +96,7 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 240_000 }, () =
     });
 
   before(async () => {
-    azurite = await startTestAzurite();
+    azurite = await startTestAzurite({ queue: true });
     stores = await openStores({ connectionString: azurite.connectionString });
     worker = await startWorker({
       id: 'h14-async-w1',
