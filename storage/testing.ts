@@ -30,8 +30,8 @@ export function azuriteSkip(): string | false {
  * Starts Azurite in memory on free loopback ports; `stop()` when done. Its Queue service only
  * when asked (asynchronous invocations): one process fewer for every other test.
  */
-export function startTestAzurite(options: { queue?: boolean } = {}): Promise<AzuriteHandle> {
-  return startAzurite({ queue: options.queue ?? false });
+export function startTestAzurite(options: { queue?: boolean; startTimeoutMs?: number } = {}): Promise<AzuriteHandle> {
+  return startAzurite({ queue: options.queue ?? false, ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }) });
 }
 
 export type TestStoresKind = 'memory' | 'azure';

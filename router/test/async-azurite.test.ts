@@ -96,7 +96,8 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 240_000 }, () =
     });
 
   before(async () => {
-    azurite = await startTestAzurite({ queue: true });
+    // A loaded machine may take a while to start three services.
+    azurite = await startTestAzurite({ queue: true, startTimeoutMs: 60_000 });
     stores = await openStores({ connectionString: azurite.connectionString });
     worker = await startWorker({
       id: 'h14-async-w1',
