@@ -199,7 +199,7 @@ export class TargetLauncher {
 
   #connectionString(): Promise<string> {
     // Loaded on first use: the shared layout runs without Azure storage.
-    this.#azurite ??= import('../../storage/index.ts').then((storage) => storage.startAzurite({}));
+    this.#azurite ??= import('../../storage/index.ts').then((storage) => storage.startAzurite({ startTimeoutMs: 60_000 }));
     return this.#azurite.then((a) => a.connectionString);
   }
 
