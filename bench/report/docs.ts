@@ -50,6 +50,7 @@ ringfaas bench backoff --time-scale 60      # the seed's gaps 1..30 min, divided
 ringfaas bench worker                       # cold start pool vs create, warm overhead, throughput
 ringfaas bench micro                        # tinybench: warm stack, Redis acquire, ring lookup/spill
 ringfaas bench ring-change && ringfaas bench failover
+ringfaas bench async --count 10000        # durable async invocations by dispatcher concurrency, next to sync
 ringfaas bench report                       # regenerate this file from bench/results/
 \`\`\`
 
