@@ -1,6 +1,6 @@
 /**
  * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change,
- * failover, soak, and `report` (regenerate docs/benchmarks.md). The action functions here are the
+ * failover, soak, catalogue, async, and `report` (regenerate docs/benchmarks.md). The action functions here are the
  * bench's main: they read the environment (RINGFAAS_REDIS_URL) and wire the parts.
  */
 import { existsSync } from 'node:fs';
@@ -359,6 +359,41 @@ export function registerBenchCommands(program: Command): void {
         }
       }, false);
     });
+
+  common(bench.command('async'))
+    .description('asynchronous invocations: acceptance, completion throughput and end-to-end latency by dispatcher concurrency, next to sync')
+    .option('--concurrencies <list>', 'dispatcher concurrencies (one standalone dispatcher process each)', '1,4,8')
+    .option('--count <n>', 'invocations submitted per concurrency', '1000')
+    .option('--submitters <n>', 'concurrent submitting clients', '16')
+    .option('--sample <n>', 'invocations whose client-clock latency is polled', '50')
+    .option('--poll-ms <ms>', 'poll interval of the client-clock sample', '100')
+    .option('--sync-stage-seconds <s>', 'duration of each sync stage', '5')
+    .option('--drain-timeout-seconds <s>', 'longest wait for one run to drain', '1800')
+    .action(async (flags: CommonFlags & { concurrencies: string; count: string; submitters: string; sample: string; pollMs: string; syncStageSeconds: string; drainTimeoutSeconds: string }) => {
+      const { runAsyncBench } = await import('./scenarios/async.ts');
+      const concurrencies = parseList('--concurrencies', flags.concurrencies);
+      // The router's own dispatcher is off: each run's standalone dispatcher is the only one.
+      const settings = settingsOf(flags, { limitContainers: Math.max(...concurrencies), routerEnv: { RINGFAAS_ASYNC_CONCURRENCY: '0' } });
+      const progress = createProgress(1);
+      await execute('async', flags, settings, async (launcher) => {
+        try {
+          return await runAsyncBench({
+            launcher: launcher as TargetLauncher,
+            concurrencies,
+            count: positiveInt('--count', flags.count),
+            submitters: positiveInt('--submitters', flags.submitters),
+            sampleSize: positiveInt('--sample', flags.sample),
+            pollMs: positiveInt('--poll-ms', flags.pollMs),
+            syncStageMs: positiveNumber('--sync-stage-seconds', flags.syncStageSeconds) * 1000,
+            drainTimeoutMs: positiveNumber('--drain-timeout-seconds', flags.drainTimeoutSeconds) * 1000,
+            progress,
+          });
+        } finally {
+          progress.stop();
+        }
+      });
+    });
+
 
   bench
     .command('report')

@@ -35,9 +35,9 @@ export interface ApiAnswer {
  * Calls the router's API; `body` is sent as JSON (a string as it is). An error answer becomes
  * a CliFailure with the API's code (and, for a 5xx, the request id to look up in the logs).
  */
-export async function callApi(io: Pick<CommandIo, 'env'>, method: string, path: string, body?: unknown): Promise<ApiAnswer> {
+export async function callApi(io: Pick<CommandIo, 'env'>, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiAnswer> {
   const base = (io.env.RINGFAAS_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...extraHeaders };
   const key = io.env.RINGFAAS_API_KEY;
   if (key) headers.authorization = `Bearer ${key}`;
   let payload: string | undefined;

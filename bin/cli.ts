@@ -8,6 +8,7 @@ import { registerFunctionCommands } from './functions-commands.ts';
 import { registerWorkersCommands } from './workers-commands.ts';
 import { registerImageCommands } from './image-commands.ts';
 import { registerDevCommand } from './dev-command.ts';
+import { registerInvocationsCommands } from './invocations-commands.ts';
 import { registerBenchCommands } from '../bench/cli.ts';
 
 const program = new Command('ringfaas')
@@ -24,6 +25,7 @@ program.hook('preAction', () => {
 registerDevCommand(program);
 registerFunctionCommands(program);
 registerWorkersCommands(program);
+registerInvocationsCommands(program);
 registerImageCommands(program);
 registerBenchCommands(program);
 

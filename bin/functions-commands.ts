@@ -8,6 +8,7 @@ import { join, relative, sep } from 'node:path';
 import { zipSync } from 'fflate';
 import { Command, InvalidArgumentError } from 'commander';
 import { callApi, CliFailure, cliAction, type CommandIo } from './api-client.ts';
+import { invokeAsync } from './invocations-commands.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
 export interface FunctionCommandsIo extends CommandIo {
@@ -86,8 +87,13 @@ export function registerFunctionCommands(program: Command, io: FunctionCommandsI
     .option('--idle-timeout <ms>', 'idle warm containers are removed after this long (default 900000)', positiveInt)
     .option('--env <KEY=VALUE>', 'environment variable for the function (repeatable)', envPair)
     .option('--update <id>', 'deploy a new version of an existing function instead of creating one')
+    .option('--max-retries <n>', 'retries of a failed asynchronous invocation, 0..10 (default 2)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 10) throw new InvalidArgumentError('must be an integer 0..10');
+      return n;
+    })
     .action(
-      run(async (path: string, opts: { name?: string; memory?: number; timeout?: number; idleTimeout?: number; env?: Record<string, string>; update?: string }) => {
+      run(async (path: string, opts: { name?: string; memory?: number; timeout?: number; idleTimeout?: number; env?: Record<string, string>; update?: string; maxRetries?: number }) => {
         const body: Record<string, unknown> = { ...codeOf(path) };
         if (opts.name !== undefined) body.name = opts.name;
         if (opts.memory !== undefined) body.memorySize = opts.memory;
@@ -95,6 +101,7 @@ export function registerFunctionCommands(program: Command, io: FunctionCommandsI
         if (opts.timeout !== undefined) body.timeoutMs = opts.timeout;
         if (opts.idleTimeout !== undefined) body.idleTimeoutMs = opts.idleTimeout;
         if (opts.env !== undefined) body.env = opts.env;
+        if (opts.maxRetries !== undefined) body.maxRetries = opts.maxRetries;
         const answer =
           opts.update === undefined
             ? await callApi(io, 'POST', '/functions', body)
@@ -162,9 +169,16 @@ export function registerFunctionCommands(program: Command, io: FunctionCommandsI
     .argument('[json]', "input as JSON, or '-' for stdin", '{}')
     .option('--logs', "print the function's log lines to stderr")
     .option('--full', 'print the whole answer ({"output","logs"}) instead of the output alone')
+    .option('--async', 'queue it (Prefer: respond-async) and print the invocation id and status')
+    .option('--wait', 'with --async: poll until it is done and print it as `invocations get` does')
+    .option('--idempotency-key <key>', 'with --async: a repeated request with this key returns the first invocation')
     .action(
-      run(async (id: string, input: string, opts: { logs?: boolean; full?: boolean }) => {
+      run(async (id: string, input: string, opts: { logs?: boolean; full?: boolean; async?: boolean; wait?: boolean; idempotencyKey?: string }) => {
         const payload = input === '-' ? await io.stdin() : input;
+        if (opts.async === true || opts.wait === true) {
+          await invokeAsync(io, id, payload, { wait: opts.wait === true, ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }) });
+          return;
+        }
         const answer = await callApi(io, 'POST', `/functions/${encodeURIComponent(id)}/invoke`, payload);
         const body = answer.body as { output?: unknown; logs?: { lines?: unknown } };
         if (opts.logs === true && Array.isArray(body.logs?.lines)) {

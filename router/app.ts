@@ -21,6 +21,8 @@ import { readBody } from './http-body.ts';
 import { createHttpMetrics } from './http-metrics.ts';
 import type { FunctionChangeNotifier, Invoker, RequestContext, WorkersApi } from './invoker.ts';
 import type { Dashboard } from './dashboard.ts';
+import type { AsyncApi } from './async-api.ts';
+import type { AsyncMetrics } from './async-metrics.ts';
 
 /** Size limits of the API (bytes). */
 export interface RouterLimits {
@@ -61,6 +63,8 @@ export interface RouterAppDeps {
   newId?: () => string;
   /** The dashboard at /ui (router/dashboard.ts); absent: no /ui routes. */
   dashboard?: Dashboard;
+  /** Asynchronous invocations (Prefer: respond-async, /invocations); absent: answered 503 RF_ROUTER_ASYNC_UNAVAILABLE. */
+  async?: { api: AsyncApi; metrics?: AsyncMetrics };
 }
 
 export interface RouterApp {
@@ -111,6 +115,17 @@ function parseJson(raw: Buffer): unknown {
 function clientError(err: unknown, requestId: string): RfError {
   if (isRfError(err) && (err.status < 500 || DELIBERATE_5XX_PREFIXES.some((p) => err.code.startsWith(p)))) return err;
   return new RfError(RouterErrors.INTERNAL, `internal error; the router log has the details under request id ${requestId}`);
+}
+
+/** A header's value as one string (repeated ones joined as HTTP does). */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Whether a Prefer header (RFC 7240) asks for respond-async (tokens are case-insensitive). */
+export function prefersAsync(prefer: string | undefined): boolean {
+  if (prefer === undefined) return false;
+  return prefer.split(',').some((part) => part.split(';', 1)[0]?.trim().toLowerCase() === 'respond-async');
 }
 
 /** Builds the router's HTTP handler; no socket is opened here. */
@@ -191,10 +206,28 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     call.res.writeHead(204);
     call.res.end();
   });
+  const asyncApi = (): AsyncApi => {
+    if (deps.async === undefined) throw new RfError(RouterErrors.ASYNC_UNAVAILABLE, 'this router runs no asynchronous invocations (its storage has no Queue endpoint)');
+    return deps.async.api;
+  };
+  const sendInvocation = (res: ServerResponse, status: number, view: unknown): void => sendJson(res, status, view);
   route('POST', '/functions/{id}/invoke', 'invoke', async (call) => {
     let input = await body(call, limits.maxInvokeBodyBytes);
     if (input.length === 0) input = Buffer.from('{}');
     else parseJson(input); // validity only: the worker gets the raw bytes
+    if (prefersAsync(headerText(call.req.headers.prefer))) {
+      const key = headerText(call.req.headers['idempotency-key']);
+      if (key !== undefined && (key.length === 0 || key.length > 255)) throw new RfError(RouterErrors.INVALID_BODY, 'Idempotency-Key must be 1..255 characters');
+      const { record, replayed } = await asyncApi().accept(param(call, 'id'), input, key, call.ctx);
+      deps.async?.metrics?.accepted.inc({ result: replayed ? 'replayed' : 'new' });
+      sendJson(call.res, 202, { invocationId: record.id, status: record.status }, {
+        location: `/invocations/${encodeURIComponent(record.id)}`,
+        'preference-applied': 'respond-async',
+        vary: 'Prefer',
+        ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+      });
+      return;
+    }
     const invokeStarted = performance.now();
     let answer: Awaited<ReturnType<Invoker['invoke']>>;
     try {
@@ -211,6 +244,22 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     headers['content-length'] = String(Buffer.byteLength(answer.body));
     call.res.writeHead(answer.status, headers);
     call.res.end(answer.body);
+  });
+  // Reading and retrying invocations takes the scope of invoking.
+  route('GET', '/invocations', 'invoke', async (call) => {
+    const url = new URL(call.req.url ?? '/', 'http://router');
+    const known = new Set(['functionId', 'status', 'limit', 'continuationToken']);
+    const query: Record<string, string> = {};
+    for (const [name, value] of url.searchParams) {
+      if (!known.has(name)) throw new RfError(RouterErrors.INVALID_QUERY, `unknown query parameter ${JSON.stringify(name)}; known: ${[...known].join(', ')}`);
+      query[name] = value;
+    }
+    sendInvocation(call.res, 200, await asyncApi().list(query));
+  });
+  route('GET', '/invocations/{iid}', 'invoke', async (call) => sendInvocation(call.res, 200, await asyncApi().get(param(call, 'iid'))));
+  route('POST', '/invocations/{iid}/retry', 'invoke', async (call) => {
+    const view = await asyncApi().retry(param(call, 'iid'), call.ctx);
+    sendJson(call.res, 202, view, { location: `/invocations/${encodeURIComponent(view.invocationId)}` });
   });
   route('GET', '/workers', 'admin', async ({ res }) => sendJson(res, 200, await deps.workers.list()));
   route('POST', '/workers', 'admin', async (call) => {

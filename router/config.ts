@@ -17,6 +17,11 @@
  * | RINGFAAS_MAX_OUTPUT_BYTES          | 6291456      | an invocation's output bound (as the workers')
  * | RINGFAAS_STORAGE_TIMEOUT_MS        | 2000         | deadline of one storage operation
  * | RINGFAAS_ORPHAN_SWEEP_MS           | 600000       | orphan code sweep period and grace (0 = off)
+ * | RINGFAAS_ASYNC_CONCURRENCY         | 4            | async messages run at once by this router's dispatcher; 0: none
+ * | RINGFAAS_ASYNC_RESULT_TTL          | 24h          | how long a finished async invocation is kept (ms, or 90s/30m/24h/7d)
+ * | RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS| 30000        | added to a function's timeoutMs for its message's visibility
+ * | RINGFAAS_ASYNC_BACKOFF_MS          | 1000         | first retry delay of a failed async attempt (doubles)
+ * | RINGFAAS_ASYNC_SWEEP_INTERVAL_MS   | 60000        | how often expired async records are removed; 0: never
  */
 import { z } from 'zod';
 import { RfError } from '../errors/index.ts';
@@ -43,6 +48,33 @@ export interface RouterConfig {
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly storageTimeoutMs: number;
   readonly orphanSweepMs: number;
+  /** Asynchronous invocations (docs/async.md). */
+  readonly async: AsyncConfig;
+}
+
+export interface AsyncConfig {
+  readonly concurrency: number;
+  readonly resultTtlMs: number;
+  readonly visibilityMarginMs: number;
+  readonly backoffBaseMs: number;
+  readonly sweepIntervalMs: number;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `86400000`, `90s`, `30m`, `24h`, `7d` → ms; NaN when malformed. */
+export function parseDurationMs(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (match === null) return Number.NaN;
+  return Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] as number));
+}
+
+function intSchema(name: string, min: number, max: number) {
+  return z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be an integer`)
+    .min(min, `${name} must be ${min}..${max}`)
+    .max(max, `${name} must be ${min}..${max}`);
 }
 
 const schema = z.object({
@@ -92,6 +124,16 @@ const schema = z.object({
     .min(0, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000')
     .max(86_400_000, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000')
     .refine((n) => n === 0 || n >= 1000, 'RINGFAAS_ORPHAN_SWEEP_MS must be 0 (off) or 1000..86400000'),
+  async: z.object({
+    concurrency: intSchema('RINGFAAS_ASYNC_CONCURRENCY', 0, 256),
+    resultTtlMs: z
+      .number()
+      .refine((n) => Number.isFinite(n), 'RINGFAAS_ASYNC_RESULT_TTL must be ms or a duration like 90s, 30m, 24h, 7d')
+      .refine((n) => !Number.isFinite(n) || (n >= 1000 && n <= 365 * 86_400_000), 'RINGFAAS_ASYNC_RESULT_TTL must be 1s..365d'),
+    visibilityMarginMs: intSchema('RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS', 1000, 3_600_000),
+    backoffBaseMs: intSchema('RINGFAAS_ASYNC_BACKOFF_MS', 0, 600_000),
+    sweepIntervalMs: intSchema('RINGFAAS_ASYNC_SWEEP_INTERVAL_MS', 0, 86_400_000),
+  }),
 });
 
 export { isLoopbackHost };
@@ -119,6 +161,7 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
     tlsKey: get('RINGFAAS_TLS_KEY'),
     storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
     orphanSweepMs: get('RINGFAAS_ORPHAN_SWEEP_MS') ?? 600_000,
+    async: loadAsyncFields(get),
   });
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   for (const entry of keys) {
@@ -142,7 +185,19 @@ export function loadRouterConfig(env: Readonly<Record<string, string | undefined
   return Object.freeze({
     ...rest,
     apiKeys: Object.freeze([...rest.apiKeys]),
+    async: Object.freeze({ ...rest.async }),
     clusterKey,
     tls: tlsCert !== undefined && tlsKey !== undefined ? Object.freeze({ certFile: tlsCert, keyFile: tlsKey }) : undefined,
   });
+}
+
+/** The raw async settings (validated by the schema); also read by router/async-dispatcher-main.ts. */
+export function loadAsyncFields(get: (name: string) => string | undefined): Record<keyof AsyncConfig, unknown> {
+  return {
+    concurrency: get('RINGFAAS_ASYNC_CONCURRENCY') ?? '4',
+    resultTtlMs: parseDurationMs(get('RINGFAAS_ASYNC_RESULT_TTL') ?? '24h'),
+    visibilityMarginMs: get('RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS') ?? '30000',
+    backoffBaseMs: get('RINGFAAS_ASYNC_BACKOFF_MS') ?? '1000',
+    sweepIntervalMs: get('RINGFAAS_ASYNC_SWEEP_INTERVAL_MS') ?? '60000',
+  };
 }

@@ -37,6 +37,16 @@ export const RouterErrors = {
   UNAUTHORIZED: { code: 'RF_ROUTER_UNAUTHORIZED', status: 401 },
   /** The router already streams live data to as many dashboard pages as it allows. */
   UI_STREAMS_FULL: { code: 'RF_ROUTER_UI_STREAMS_FULL', status: 503 },
+  /** No asynchronous invocation has this id (never accepted, or its record expired). */
+  INVOCATION_NOT_FOUND: { code: 'RF_ROUTER_INVOCATION_NOT_FOUND', status: 404 },
+  /** An `Idempotency-Key` already named an invocation of this function with another input. */
+  IDEMPOTENCY_CONFLICT: { code: 'RF_ROUTER_IDEMPOTENCY_CONFLICT', status: 409 },
+  /** POST /invocations/{iid}/retry on an invocation that is not `dead` or `failed`. */
+  INVOCATION_NOT_RETRYABLE: { code: 'RF_ROUTER_INVOCATION_NOT_RETRYABLE', status: 409 },
+  /** This router has no asynchronous invocation stores (no Queue endpoint in its storage). */
+  ASYNC_UNAVAILABLE: { code: 'RF_ROUTER_ASYNC_UNAVAILABLE', status: 503 },
+  /** Recorded on a dead invocation whose every attempt was abandoned (its dispatcher died mid-run). */
+  ASYNC_ABANDONED: { code: 'RF_ROUTER_ASYNC_ABANDONED', status: 500 },
   /** An unexpected failure; the router's log holds the details under the request id. */
   INTERNAL: { code: 'RF_ROUTER_INTERNAL', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;

@@ -29,6 +29,8 @@ const bodySchema = z.strictObject({
   displayName: nameSchema.optional(),
   timeoutMs: z.number().int('must be an integer').min(1, 'must be at least 1').max(900_000, 'must be at most 900000 (15 minutes)').optional(),
   idleTimeoutMs: z.number().int('must be an integer').min(1_000, 'must be at least 1000').max(86_400_000, 'must be at most 86400000 (one day)').optional(),
+  /** Retries of a failed asynchronous invocation. */
+  maxRetries: z.number().int('must be an integer').min(0, 'must be at least 0').max(10, 'must be at most 10').optional(),
   env: z.record(z.string().regex(ENV_KEY_PATTERN, 'keys must match [A-Za-z_][A-Za-z0-9_]{0,127}'), z.string()).optional(),
 });
 
@@ -41,6 +43,7 @@ export interface FunctionInput {
   timeoutMs?: number;
   idleTimeoutMs?: number;
   env?: Record<string, string>;
+  maxRetries?: number;
 }
 
 export interface FunctionInputLimits {
@@ -118,5 +121,6 @@ export async function parseFunctionInput(
   if (value.timeoutMs !== undefined) input.timeoutMs = value.timeoutMs;
   if (value.idleTimeoutMs !== undefined) input.idleTimeoutMs = value.idleTimeoutMs;
   if (value.env !== undefined) input.env = { ...value.env };
+  if (value.maxRetries !== undefined) input.maxRetries = value.maxRetries;
   return input;
 }

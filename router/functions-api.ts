@@ -40,6 +40,8 @@ import { parseFunctionInput, type FunctionInput, type FunctionInputLimits } from
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 900_000;
+/** Retries of a failed asynchronous invocation (docs/async.md). */
+export const DEFAULT_MAX_RETRIES = 2;
 /** Conditional writes retried this often before answering RF_ROUTER_CONFLICT. */
 const MAX_WRITE_ATTEMPTS = 8;
 /**
@@ -150,6 +152,7 @@ export function createFunctionsApi(deps: FunctionsApiDeps): FunctionsApi {
         memorySize: input.memorySize ?? 128,
         timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         idleTimeoutMs: input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        maxRetries: input.maxRetries ?? DEFAULT_MAX_RETRIES,
         version: 1,
         codeSha256: input.codeSha256,
         codeSize: input.zip.length,
@@ -271,6 +274,7 @@ export function createFunctionsApi(deps: FunctionsApiDeps): FunctionsApi {
         memorySize: input.memorySize ?? old.memorySize,
         timeoutMs: input.timeoutMs ?? old.timeoutMs,
         idleTimeoutMs: input.idleTimeoutMs ?? old.idleTimeoutMs,
+        maxRetries: input.maxRetries ?? old.maxRetries ?? DEFAULT_MAX_RETRIES,
         env: input.env ?? old.env,
         version,
         codeSha256: input.codeSha256,

@@ -27,6 +27,8 @@ import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
 import { RingWorkersApi } from './workers-api.ts';
 import { Dashboard } from './dashboard.ts';
+import type { AsyncStores } from '../storage/azure-async-store.ts';
+import { startAsync, type RunningAsync } from './async-wiring.ts';
 
 /** Paths pino removes from every line, wherever a request or config may be logged. */
 export const LOG_REDACT_PATHS = [
@@ -55,6 +57,8 @@ export interface StartRouterOptions {
   clusterKey?: string;
   /** Dashboard knobs (tests shorten them). */
   dashboard?: { maxStreams?: number; tickMs?: number; publishMs?: number };
+  /** Already open async stores (tests); else opened from config.connectionString. */
+  asyncStores?: AsyncStores;
 }
 
 export interface RunningRouter {
@@ -118,6 +122,15 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     ...options.dashboard,
   });
   dashboard.start();
+  // Stores handed in (tests) without async stores: no async part (nothing to open it from).
+  const asyncPart: RunningAsync | undefined = !ownStores && options.asyncStores === undefined ? undefined : await startAsync({
+    config,
+    log,
+    registry,
+    invoker,
+    functions: stores.functions,
+    ...(options.asyncStores === undefined ? {} : { stores: options.asyncStores }),
+  });
   const app = createRouterApp({
     dashboard,
     stores,
@@ -130,6 +143,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     apiKeys: config.apiKeys,
     routerId: config.routerId,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(asyncPart === undefined ? {} : { async: { api: asyncPart.api, metrics: asyncPart.metrics } }),
   });
   let server: Server = app.server;
   if (config.tls !== undefined) {
@@ -156,6 +170,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       });
     });
   } catch (err) {
+    await asyncPart?.stop();
     view.stop();
     await Promise.allSettled([invoker.close(), notifier.close(), workers.close(), dashboard.close()]);
     if (ownStores) await stores.close();
@@ -189,6 +204,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
         server.closeIdleConnections();
         void dashboard.close(); // ends the event streams, which would hold the server open
       });
+      await asyncPart?.stop();
       view.stop();
       clearInterval(sweepTimer);
       await Promise.allSettled([invoker.close(), notifier.close(), workers.close()]);

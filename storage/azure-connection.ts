@@ -30,7 +30,7 @@ export function connectionSecrets(connectionString: string): string[] {
 }
 
 /** True when the connection string points a service at a plain-HTTP endpoint. */
-export function isInsecureEndpoint(connectionString: string, service: 'blob' | 'table'): boolean {
+export function isInsecureEndpoint(connectionString: string, service: 'blob' | 'table' | 'queue'): boolean {
   const pairs = parseConnectionString(connectionString);
   if (pairs.get('usedevelopmentstorage')?.toLowerCase() === 'true') return true;
   const endpoint = pairs.get(`${service}endpoint`);

@@ -23,6 +23,7 @@ interface FunctionEntity {
   memorySize: number;
   timeoutMs: number;
   idleTimeoutMs: number;
+  maxRetries?: number;
   version: number;
   codeSha256: string;
   codeSize: number;
@@ -43,6 +44,7 @@ function toEntity(record: FunctionRecord): FunctionEntity {
     memorySize: record.memorySize,
     timeoutMs: record.timeoutMs,
     idleTimeoutMs: record.idleTimeoutMs,
+    ...(record.maxRetries === undefined ? {} : { maxRetries: record.maxRetries }),
     version: record.version,
     codeSha256: record.codeSha256,
     codeSize: record.codeSize,
@@ -99,6 +101,7 @@ function toRecord(entity: Record<string, unknown>): FunctionRecord {
       createdAt: stringColumn(entity, 'createdAt'),
       updatedAt: stringColumn(entity, 'updatedAt'),
       env: envColumn(entity),
+      ...(entity.maxRetries === undefined ? {} : { maxRetries: numberColumn(entity, 'maxRetries') }),
     };
   } catch (err) {
     throw new RfError(StorageErrors.UNAVAILABLE, `function row '${String(entity.rowKey)}' is malformed`, { cause: err });

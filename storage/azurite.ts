@@ -1,5 +1,5 @@
 /**
- * The embedded Azure Storage emulator: Azurite's Blob and Table services, each run as a child
+ * The embedded Azure Storage emulator: Azurite's Blob, Table and Queue services, each run as a child
  * process of ours on loopback.
  *
  * Azurite has no public in-process API, so we run its own CLI entry points
@@ -39,6 +39,10 @@ export interface AzuriteOptions {
   blobPort?: number;
   /** Table service port; 0 (default) picks a free port. */
   tablePort?: number;
+  /** Queue service port (asynchronous invocations); 0 (default) picks a free port. */
+  queuePort?: number;
+  /** Start the Queue service (default true; tests that need only Table and Blob skip it). */
+  queue?: boolean;
   /** How long to wait for each service to accept connections, default 15000 ms. */
   startTimeoutMs?: number;
   /**
@@ -59,17 +63,20 @@ export interface AzuriteHandle {
   connectionString: string;
   blobPort: number;
   tablePort: number;
-  /** Stops both services (data on disk is saved first) and waits for the processes to exit. */
+  /** 0 when the Queue service was not started. */
+  queuePort: number;
+  /** Stops the services (data on disk is saved first) and waits for the processes to exit. */
   stop(): Promise<void>;
 }
 
 /** Connection string of the Azurite dev account for the given endpoints (and key: the well-known one by default). */
-export function azuriteConnectionString(host: string, blobPort: number, tablePort: number, accountKey: string = AZURITE_ACCOUNT_KEY): string {
+export function azuriteConnectionString(host: string, blobPort: number, tablePort: number, accountKey: string = AZURITE_ACCOUNT_KEY, queuePort?: number): string {
   const h = host.includes(':') ? `[${host}]` : host;
   return (
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${accountKey};` +
     `BlobEndpoint=http://${h}:${blobPort}/${AZURITE_ACCOUNT_NAME};` +
-    `TableEndpoint=http://${h}:${tablePort}/${AZURITE_ACCOUNT_NAME};`
+    `TableEndpoint=http://${h}:${tablePort}/${AZURITE_ACCOUNT_NAME};` +
+    (queuePort === undefined ? '' : `QueueEndpoint=http://${h}:${queuePort}/${AZURITE_ACCOUNT_NAME};`)
   );
 }
 
@@ -100,7 +107,7 @@ process.on('SIGTERM', shutdown);
 require(main);
 `;
 
-type Service = 'blob' | 'table';
+type Service = 'blob' | 'table' | 'queue';
 
 const STOP_GRACE_MS = 6000;
 const TAIL_BYTES = 4096;
@@ -225,7 +232,7 @@ async function waitListening(
 const PORT_ATTEMPTS = 3;
 
 /**
- * Starts Azurite's Blob and Table services on loopback and resolves once both accept
+ * Starts Azurite's Blob, Table and Queue services on loopback and resolves once all accept
  * connections (about a second). Data lives in `dataDir` (kept across restarts) or in memory.
  * Fails with RF_STORAGE_UNAVAILABLE (with Azurite's last output) when a service cannot start.
  */
@@ -237,22 +244,25 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const host = options.host ?? '127.0.0.1';
   const fixedBlob = options.blobPort !== undefined && options.blobPort !== 0 ? options.blobPort : undefined;
   const fixedTable = options.tablePort !== undefined && options.tablePort !== 0 ? options.tablePort : undefined;
+  const fixedQueue = options.queuePort !== undefined && options.queuePort !== 0 ? options.queuePort : undefined;
   // A port the caller chose stays taken on a retry: only a start on ports we picked is retried.
-  const attempts = fixedBlob === undefined && fixedTable === undefined ? PORT_ATTEMPTS : 1;
+  const attempts = fixedBlob === undefined && fixedTable === undefined && fixedQueue === undefined ? PORT_ATTEMPTS : 1;
   for (let attempt = 1; ; attempt += 1) {
     const blobPort = fixedBlob ?? (await freePort(host));
     let tablePort = fixedTable ?? (await freePort(host));
     while (tablePort === blobPort) tablePort = await freePort(host);
+    let queuePort = options.queue === false ? 0 : (fixedQueue ?? (await freePort(host)));
+    while (queuePort !== 0 && (queuePort === blobPort || queuePort === tablePort)) queuePort = await freePort(host);
     try {
-      return await startOnce(options, host, blobPort, tablePort);
+      return await startOnce(options, host, blobPort, tablePort, queuePort);
     } catch (err) {
       if (attempt >= attempts) throw err;
-      options.log?.warn({ err, blobPort, tablePort, attempt }, 'azurite start failed, retrying on other ports');
+      options.log?.warn({ err, blobPort, tablePort, queuePort, attempt }, 'azurite start failed, retrying on other ports');
     }
   }
 }
 
-async function startOnce(options: AzuriteOptions, host: string, blobPort: number, tablePort: number): Promise<AzuriteHandle> {
+async function startOnce(options: AzuriteOptions, host: string, blobPort: number, tablePort: number, queuePort: number): Promise<AzuriteHandle> {
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
   const startedAt = Date.now();
   const azuriteDir = dirname(createRequire(import.meta.url).resolve('azurite/package.json'));
@@ -270,17 +280,19 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
 
   const blob = startService('blob', azuriteDir, ['--blobHost', host, '--blobPort', String(blobPort), ...common], log, options.accountKey);
   const table = startService('table', azuriteDir, ['--tableHost', host, '--tablePort', String(tablePort), ...common], log, options.accountKey);
+  const queue = queuePort === 0 ? undefined : startService('queue', azuriteDir, ['--queueHost', host, '--queuePort', String(queuePort), ...common], log, options.accountKey);
   // Belt and braces for a normal exit of our process; a crash is covered by the stdin pipe.
   const onExit = (): void => {
     blob.child.kill('SIGINT');
     table.child.kill('SIGINT');
+    queue?.child.kill('SIGINT');
   };
   process.once('exit', onExit);
 
   let stopped: Promise<void> | undefined;
   // A service dying on its own leaves storage calls failing with RF_STORAGE_UNAVAILABLE;
   // say why once, with Azurite's last words.
-  for (const running of [blob, table]) {
+  for (const running of queue === undefined ? [blob, table] : [blob, table, queue]) {
     void running.exited.then(() => {
       if (stopped === undefined) {
         const { exitCode, signalCode } = running.child;
@@ -291,8 +303,8 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
   }
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      await Promise.all([stopService(blob), stopService(table)]);
-      options.log?.debug({ blobPort, tablePort }, 'azurite stopped');
+      await Promise.all([stopService(blob), stopService(table), ...(queue === undefined ? [] : [stopService(queue)])]);
+      options.log?.debug({ blobPort, tablePort, queuePort }, 'azurite stopped');
       process.removeListener('exit', onExit);
       if (log !== undefined) await new Promise<void>((resolve) => log.end(resolve));
     })();
@@ -303,14 +315,15 @@ async function startOnce(options: AzuriteOptions, host: string, blobPort: number
     await Promise.all([
       waitListening('blob', blob, host, blobPort, startTimeoutMs),
       waitListening('table', table, host, tablePort, startTimeoutMs),
+      ...(queue === undefined ? [] : [waitListening('queue', queue, host, queuePort, startTimeoutMs)]),
     ]);
   } catch (err) {
     await stop();
     throw err;
   }
   options.log?.debug(
-    { host, blobPort, tablePort, dataDir: options.dataDir ?? null, startMs: Date.now() - startedAt },
+    { host, blobPort, tablePort, queuePort, dataDir: options.dataDir ?? null, startMs: Date.now() - startedAt },
     'azurite started',
   );
-  return { connectionString: azuriteConnectionString(host, blobPort, tablePort, options.accountKey), blobPort, tablePort, stop };
+  return { connectionString: azuriteConnectionString(host, blobPort, tablePort, options.accountKey, queue === undefined ? undefined : queuePort), blobPort, tablePort, queuePort, stop };
 }

@@ -26,9 +26,12 @@ export function azuriteSkip(): string | false {
   return skipUnless(installed, 'Azurite', "the 'azurite' package is not installed (npm install)");
 }
 
-/** Starts Azurite in memory on free loopback ports; `stop()` when done. */
-export function startTestAzurite(): Promise<AzuriteHandle> {
-  return startAzurite({});
+/**
+ * Starts Azurite in memory on free loopback ports; `stop()` when done. Its Queue service only
+ * when asked (asynchronous invocations): one process fewer for every other test.
+ */
+export function startTestAzurite(options: { queue?: boolean; startTimeoutMs?: number } = {}): Promise<AzuriteHandle> {
+  return startAzurite({ queue: options.queue ?? false, ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }) });
 }
 
 export type TestStoresKind = 'memory' | 'azure';

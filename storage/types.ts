@@ -29,6 +29,11 @@ export interface FunctionRecord {
   updatedAt: string;
   /** Environment variables given to the function (strings only). */
   env: Record<string, string>;
+  /**
+   * Asynchronous invocations: retries after a failed attempt (function error or timeout),
+   * 0..10; absent on records written before the field existed (read as 2).
+   */
+  maxRetries?: number;
 }
 
 /** A record with the store's concurrency token (an ETag), used for If-Match updates. */

@@ -47,13 +47,15 @@ export async function invokeOnPool(
   input: Buffer,
   options: AcquireOptions = {},
   events: InvocationEvents = {},
+  invocationId?: string,
 ): Promise<InvocationResult> {
   const lease = await pool.acquire(fn, options);
-  return runOnLease(pool, lease, input, events);
+  return runOnLease(pool, lease, input, events, invocationId);
 }
 
 /** Runs one execution on a leased container and gives the container back (or removes it). */
-export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events: InvocationEvents = {}): Promise<InvocationResult> {
+/** `invocationId` becomes the function's context.invocationId (else the shim numbers calls). */
+export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events: InvocationEvents = {}, invocationId?: string): Promise<InvocationResult> {
   const fn = lease.fn;
   const startedAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
@@ -61,7 +63,7 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
     timer = setTimeout(() => resolve(TIMED_OUT), lease.timeoutMs);
     // No AbortSignal (it costs microseconds per call): on timeout the container is removed,
     // which ends the socket call.
-    lease.handle.invoke(input, Date.now() + lease.timeoutMs, undefined, pool.maxAnswerBytes).then(resolve, (failure: unknown) => resolve({ failure }));
+    lease.handle.invoke(input, Date.now() + lease.timeoutMs, undefined, pool.maxAnswerBytes, invocationId).then(resolve, (failure: unknown) => resolve({ failure }));
   });
   clearTimeout(timer);
 

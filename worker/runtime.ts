@@ -67,8 +67,10 @@ export interface ContainerHandle {
    * INVOKE_ENVELOPE_BYTES); past it the read stops and the call rejects with
    * RF_FUNCTION_OUTPUT_TOO_LARGE (the caller removes the container). Whatever the container
    * answers is a function's result or a RF_FUNCTION_* error, never a worker code.
+   * `invocationId` (the router's request id; an async invocation's id) becomes the function's
+   * `context.invocationId`.
    */
-  invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal, maxAnswerBytes?: number): Promise<ShimResult>;
+  invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal, maxAnswerBytes?: number, invocationId?: string): Promise<ShimResult>;
   /** Changes the memory limit of the running container (no-op for the process runtime). */
   setMemoryLimit(memoryMb: number): Promise<void>;
   /** Kills and removes the container; idempotent, never throws. */

@@ -97,7 +97,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
         if (!res.writableFinished) left.abort();
       };
       res.once('close', onClose);
-      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents);
+      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents, requestId(req));
       res.off('close', onClose);
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);

@@ -50,6 +50,8 @@ export function socketPathFits(socketPath: string): boolean {
 
 /** Request header carrying the invocation's deadline (epoch ms). */
 export const DEADLINE_HEADER = 'x-ringfaas-deadline';
+/** The id the shim gives the function as `context.invocationId`. */
+export const INVOCATION_ID_HEADER = 'x-ringfaas-invocation-id';
 
 /** A keep-alive HTTP client for one shim socket. */
 export function createShimClient(socketPath: string): Client {
@@ -219,14 +221,16 @@ export class ShimHandle implements ContainerHandle {
     throw new RfError(FunctionErrors.LOAD_FAILED, message);
   }
 
-  async invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal, maxAnswerBytes = DEFAULT_MAX_OUTPUT_BYTES + INVOKE_ENVELOPE_BYTES): Promise<ShimResult> {
+  async invoke(input: Buffer, deadlineMs: number, signal?: AbortSignal, maxAnswerBytes = DEFAULT_MAX_OUTPUT_BYTES + INVOKE_ENVELOPE_BYTES, invocationId?: string): Promise<ShimResult> {
     if (this.#pendingLimit !== undefined) await this.#pendingLimit;
     let body: Buffer | undefined;
     try {
+      const headers: Record<string, string> = { 'content-type': 'application/json', [DEADLINE_HEADER]: String(deadlineMs) };
+      if (invocationId !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(invocationId)) headers[INVOCATION_ID_HEADER] = invocationId;
       const res = await this.#opts.client.request({
         path: '/invoke',
         method: 'POST',
-        headers: { 'content-type': 'application/json', [DEADLINE_HEADER]: String(deadlineMs) },
+        headers,
         body: input,
         signal,
       });

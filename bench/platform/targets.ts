@@ -52,6 +52,8 @@ export interface PlatformSettings {
   layout?: 'processes' | 'shared';
   /** Node flags for every Node process of a target (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** Extra environment of ringfaas routers (e.g. RINGFAAS_ASYNC_CONCURRENCY). */
+  routerEnv?: Record<string, string>;
 }
 
 /** A target ready to take invocations. */
@@ -143,6 +145,41 @@ export class TargetLauncher {
     const address = `http://127.0.0.1:${port}`;
     await waitHttp(`${address}/healthz`, Date.now() + s.readyTimeoutMs, undefined, id);
     return { id, address, kill: () => child.kill(), stop: () => child.stop() };
+  }
+
+  /**
+   * A standalone asynchronous-invocation dispatcher (router/async-dispatcher-main.ts) on the
+   * shared storage, with `concurrency` loops; for the async scenario.
+   */
+  async startDispatcher(concurrency: number, env: Record<string, string> = {}): Promise<{ name: string; pid: number; stop(): Promise<void> }> {
+    const s = this.#settings;
+    const connectionString = await this.#connectionString();
+    const name = `dispatcher-c${concurrency}-${randomBytes(2).toString('hex')}`;
+    const child = spawnChild({
+      name,
+      main: 'router/async-dispatcher-main.ts',
+      logDir: s.logDir,
+      ...nodeFlagsOf(s),
+      env: this.#env({ ...env, RINGFAAS_ROUTER_ID: name, RINGFAAS_ASYNC_CONCURRENCY: String(concurrency), RINGFAAS_STORAGE_CONNECTION_STRING: connectionString, RINGFAAS_LOG_LEVEL: 'info' }),
+    });
+    this.#extra.add(child);
+    // Ready once it logs its metrics address.
+    const deadline = Date.now() + s.readyTimeoutMs;
+    const { readFile } = await import('node:fs/promises');
+    for (;;) {
+      const text = await readFile(child.logFile, 'utf8').catch(() => '');
+      if (text.includes('dispatcher running')) break;
+      if (child.process.exitCode !== null || Date.now() > deadline) throw new RfError(BenchErrors.COMPONENT_START_FAILED, `${name} did not start; see ${child.logFile}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return {
+      name,
+      pid: child.process.pid as number,
+      stop: async () => {
+        await child.stop();
+        this.#extra.delete(child);
+      },
+    };
   }
 
   /** Stops the shared Azurite and Redis (targets must be stopped first). */
@@ -256,7 +293,7 @@ export class TargetLauncher {
         main: 'router/main.ts',
         logDir: s.logDir,
         ...nodeFlagsOf(s),
-        env: this.#env({ RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `bench-router-${run}`, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString }),
+        env: this.#env({ ...s.routerEnv, RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `bench-router-${run}`, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString }),
       });
       children.unshift(router); // stopped first
       const baseUrl = `http://127.0.0.1:${port}`;

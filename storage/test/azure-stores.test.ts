@@ -186,10 +186,10 @@ describe('embedded Azurite', () => {
   });
 
   test('stop is idempotent and frees the ports', async () => {
-    const azurite = await startAzurite({});
+    const azurite = await startAzurite({ queue: false });
     await azurite.stop();
     await azurite.stop();
-    const again = await startAzurite({ blobPort: azurite.blobPort, tablePort: azurite.tablePort });
+    const again = await startAzurite({ blobPort: azurite.blobPort, tablePort: azurite.tablePort, queue: false });
     assert.equal(again.blobPort, azurite.blobPort);
     await again.stop();
   });
@@ -201,7 +201,7 @@ describe('embedded Azurite', () => {
     const address = blocker.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     try {
-      await assert.rejects(startAzurite({ tablePort: port, startTimeoutMs: 5000 }), (err) => {
+      await assert.rejects(startAzurite({ tablePort: port, startTimeoutMs: 5000, queue: false }), (err) => {
         assert.equal((err as { code?: string }).code, 'RF_STORAGE_UNAVAILABLE');
         assert.match((err as Error).message, /table/);
         return true;

@@ -98,6 +98,14 @@ let maxOutputBytes = MAX_OUTPUT_BYTES;
 /** @type {Invocation | undefined} */
 let current;
 let invocationSeq = 0;
+/**
+ * The worker's id of the call (the router's request id; an asynchronous invocation's id, the
+ * same on every retry of it), else a number of our own.
+ * @param {string | string[] | undefined} header
+ */
+function invocationIdOf(header) {
+  return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : String(++invocationSeq);
+}
 
 // Logging: console output of the function goes to the current invocation; outside one (load
 // time, stray timers) it goes to the process's stderr, i.e. the container's log.
@@ -386,7 +394,7 @@ function handleInvoke(req, res) {
       version: meta.version,
       memoryMb: meta.memoryMb,
       timeoutMs: meta.timeoutMs,
-      invocationId: String(++invocationSeq),
+      invocationId: invocationIdOf(req.headers['x-ringfaas-invocation-id']),
       getRemainingTimeMs: () => Math.max(0, deadline - Date.now()),
       log: (...args) => logArgs(args),
     };

@@ -1,0 +1,348 @@
+/**
+ * The asynchronous-invocation dispatcher: `concurrency` loops that take messages from the
+ * invocation queue, run them through the router's own Invoker (the ring: same home worker,
+ * same warm containers as synchronous calls), record the outcome, and only then delete the
+ * message. Any number of dispatchers, in routers or standalone, compete safely:
+ *
+ *  - a received message is invisible to the others for `timeoutMs + visibilityMarginMs` (the
+ *    function's time limit plus the margin; set right after receiving), and only its pop
+ *    receipt can delete or move it;
+ *  - the record's every write is conditional on its ETag: of two dispatchers that hold the same
+ *    invocation (a run outlived its visibility), one write wins and the other drops its
+ *    outcome, so one output is recorded, never two different ones.
+ *
+ * Per message: record missing → delete the message (expired, or an accept that was undone);
+ * record final → delete (a duplicate delivery); record `running` → its dispatcher vanished:
+ * that attempt ends `abandoned` (it counts). Then: status running, attempts + 1 (a write);
+ * invoke; then
+ *  - success → `succeeded`, result, delete the message;
+ *  - ring at capacity / empty / no worker (the call never ran) → back to `queued`, the attempt
+ *    undone, the message visible again in `capacityDelayMs`;
+ *  - function error, timeout, broken worker connection (may have run) → when attempts since the
+ *    last manual retry ≤ maxRetries: `queued`, message visible again after
+ *    backoffBaseMs × 2^(n−1) (n = failed attempts, capped at 5 minutes); else `dead`, message
+ *    moved to the dead-letter queue;
+ *  - the worker refused the call for good (4xx: function deleted, bad input) → `failed`.
+ *
+ * Worked example (maxRetries 2, backoff 1 s): attempt 1 throws → queued, visible in 1 s;
+ * attempt 2 throws → queued, in 2 s; attempt 3 throws → dead, in the dead-letter queue. A
+ * client's POST /invocations/{iid}/retry sets retryBase = 3: three more attempts.
+ *
+ * Caveats: delivery is at-least-once (a dispatcher killed mid-run leaves its message to
+ * reappear once the visibility runs out, and the function runs again); the record is written
+ * before the message is deleted or dead-lettered, so a crash between the two leaves a message
+ * whose record is final, deleted on its next delivery (a dead one then never reaches the
+ * dead-letter queue, though its record says dead).
+ */
+import type { Logger } from 'pino';
+import { hasCode, isRfError } from '../errors/index.ts';
+import { RingErrors } from '../ring/errors.ts';
+import { StorageErrors } from '../storage/errors.ts';
+import { FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, type AttemptOutcome, type InvocationRecord, type QueuedMessage, type StoredInvocation } from '../storage/async-types.ts';
+import type { AsyncStores } from '../storage/azure-async-store.ts';
+import { payloadNames, type InvocationMessage } from './async-api.ts';
+import type { AsyncMetrics } from './async-metrics.ts';
+import type { Invoker } from './invoker.ts';
+import { RouterErrors } from './errors.ts';
+
+export interface AsyncDispatcherOptions {
+  stores: AsyncStores;
+  invoker: Invoker;
+  log: Logger;
+  metrics: AsyncMetrics;
+  /** Written into each attempt (the router id). */
+  dispatcherId: string;
+  /** Messages run at once. */
+  concurrency: number;
+  /** Added to the function's timeoutMs for the message's visibility timeout. Default 30 000. */
+  visibilityMarginMs?: number;
+  /** First retry delay; doubles per failed attempt. Default 1000. */
+  backoffBaseMs?: number;
+  /** How soon a message the ring had no capacity for comes back. Default 2000. */
+  capacityDelayMs?: number;
+  /** Kept after finishing (RINGFAAS_ASYNC_RESULT_TTL). */
+  resultTtlMs: number;
+  /** How often expired records are swept; 0 disables. Default 60 000. */
+  sweepIntervalMs?: number;
+  /** Records removed per sweep at most. Default 200. */
+  sweepBatch?: number;
+  /** Longest wait between polls of an empty queue. Default 1000. */
+  maxIdleMs?: number;
+  /** Largest input read back from a blob. Default 6 MB + 1 KB. */
+  maxInputBytes?: number;
+  /** ms since the epoch. */
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+const MAX_BACKOFF_MS = 300_000;
+/** Ring answers meaning the call never reached a function: not an attempt. */
+const NOT_RUN_CODES: ReadonlySet<string> = new Set([RingErrors.AT_CAPACITY.code, RingErrors.EMPTY.code, RingErrors.NO_WORKER_AVAILABLE.code]);
+
+type Outcome =
+  | { kind: 'succeeded'; body: string }
+  | { kind: 'not_run'; code: string }
+  | { kind: 'retryable'; outcome: AttemptOutcome; code: string; message: string; body?: string }
+  | { kind: 'final'; code: string; message: string; body?: string };
+
+function parseMessage(text: string): InvocationMessage | undefined {
+  try {
+    const parsed = JSON.parse(text) as Partial<InvocationMessage>;
+    if (typeof parsed.iid === 'string' && typeof parsed.fn === 'string') return parsed as InvocationMessage;
+  } catch {
+    // not ours: dead-lettered below
+  }
+  return undefined;
+}
+
+/** The worker's error body's code and message, when it has one. */
+function errorOf(body: string, status: number): { code: string; message: string } {
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof parsed.error?.code === 'string') return { code: parsed.error.code, message: String(parsed.error.message ?? '') };
+  } catch {
+    // fall through
+  }
+  return { code: `HTTP_${status}`, message: body.slice(0, 500) };
+}
+
+export class AsyncDispatcher {
+  readonly #o: AsyncDispatcherOptions;
+  readonly #margin: number;
+  readonly #running = new Set<Promise<void>>();
+  #stopped = true;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: AsyncDispatcherOptions) {
+    this.#o = options;
+    this.#margin = options.visibilityMarginMs ?? 30_000;
+  }
+
+  /** Starts the loops (and the sweeper). */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    for (let i = 0; i < this.#o.concurrency; i++) {
+      const loop = this.#loop(i);
+      this.#running.add(loop);
+      void loop.finally(() => this.#running.delete(loop));
+    }
+    const every = this.#o.sweepIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.#sweepTimer = setInterval(() => void this.sweep().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation sweep failed')), every);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  /** Stops taking messages and waits for the ones in hand (their visibility covers a cut-off). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#sweepTimer);
+    await Promise.allSettled([...this.#running]);
+  }
+
+  /** Removes up to sweepBatch expired records, their payload blobs and Idempotency-Key claims. */
+  async sweep(): Promise<number> {
+    const { invocations } = this.#o.stores;
+    const expired = await invocations.expired(this.#o.clock(), this.#o.sweepBatch ?? 200);
+    let removed = 0;
+    for (const { record, etag } of expired) {
+      const names = payloadNames(record.id);
+      if (record.inputBlob !== undefined) await invocations.deletePayload(names.input);
+      if (record.resultBlob !== undefined) await invocations.deletePayload(names.result);
+      if (record.idempotencyRow !== undefined) await invocations.releaseIdempotency(record.idempotencyRow);
+      try {
+        if (await invocations.delete(record.id, etag)) removed++;
+      } catch (err) {
+        if (!hasCode(err, StorageErrors.CONFLICT)) throw err; // changed meanwhile (a retry): kept
+      }
+    }
+    if (removed > 0) this.#o.log.info({ removed }, 'expired invocations removed');
+    return removed;
+  }
+
+  async #loop(slot: number): Promise<void> {
+    const maxIdle = this.#o.maxIdleMs ?? 1000;
+    let idle = 25;
+    while (!this.#stopped) {
+      let message: QueuedMessage | undefined;
+      try {
+        // Short at first: set to the function's timeout + margin once the record is read.
+        message = await this.#o.stores.queue.receive(this.#margin + 10_000);
+      } catch (err) {
+        this.#o.log.warn({ err, slot }, 'invocation queue receive failed');
+        await this.#o.sleep(maxIdle);
+        continue;
+      }
+      if (message === undefined) {
+        await this.#o.sleep(idle);
+        idle = Math.min(maxIdle, idle * 2);
+        continue;
+      }
+      idle = 25;
+      try {
+        await this.#handle(message);
+      } catch (err) {
+        // Storage failed mid-way: the message comes back when its visibility runs out.
+        this.#o.log.warn({ err, messageId: message.messageId }, 'invocation dispatch failed; the message will reappear');
+      }
+    }
+  }
+
+  async #handle(received: QueuedMessage): Promise<void> {
+    const { invocations, queue } = this.#o.stores;
+    const log = this.#o.log;
+    let message = received;
+    const parsed = parseMessage(message.text);
+    if (parsed === undefined) {
+      log.warn({ messageId: message.messageId }, 'malformed invocation message dead-lettered');
+      await queue.deadLetter(message);
+      return;
+    }
+    const found = await invocations.get(parsed.iid);
+    if (found === undefined || FINAL_STATUSES.has(found.record.status)) {
+      await queue.delete(message);
+      return;
+    }
+    let stored: StoredInvocation = found;
+    const record = structuredClone(stored.record);
+    const now = this.#o.clock();
+    if (record.status === 'running') {
+      const last = record.attemptLog.at(-1);
+      if (last !== undefined && last.endedAt === undefined) Object.assign(last, { endedAt: new Date(now).toISOString(), outcome: 'abandoned' });
+      this.#o.metrics.attempts.inc({ outcome: 'abandoned' });
+      log.warn({ iid: record.id, attempts: record.attempts }, 'invocation found running: its dispatcher vanished, running it again');
+      if (record.attempts - record.retryBase > record.maxRetries) {
+        // Its dispatchers keep vanishing (a poison input?): no more attempts.
+        record.status = 'dead';
+        record.error = { code: RouterErrors.ASYNC_ABANDONED.code, message: 'every attempt was abandoned by its dispatcher' };
+        record.finishedAt = new Date(now).toISOString();
+        record.expiresAt = now + this.#o.resultTtlMs;
+        if (await this.#write(record, stored.etag)) {
+          this.#o.metrics.deadLetters.inc();
+          await queue.deadLetter(message);
+        }
+        return;
+      }
+    }
+    record.status = 'running';
+    record.attempts += 1;
+    record.attemptLog.push({ startedAt: new Date(now).toISOString(), dispatcher: this.#o.dispatcherId });
+    if (record.attemptLog.length > MAX_ATTEMPT_LOG) record.attemptLog.splice(0, record.attemptLog.length - MAX_ATTEMPT_LOG);
+    try {
+      stored = await invocations.update(record, stored.etag);
+    } catch (err) {
+      if (hasCode(err, StorageErrors.CONFLICT) || hasCode(err, StorageErrors.NOT_FOUND)) return; // another dispatcher has it
+      throw err;
+    }
+    try {
+      message = await queue.setVisibility(message, record.timeoutMs + this.#margin);
+    } catch (err) {
+      if (!hasCode(err, StorageErrors.CONFLICT)) throw err;
+      log.warn({ iid: record.id }, 'message taken by another dispatcher before its visibility was extended');
+    }
+
+    const outcome = await this.#run(record, parsed);
+    const end = this.#o.clock();
+    const next = structuredClone(stored.record);
+    const attempt = next.attemptLog.at(-1);
+    if (outcome.kind === 'not_run') {
+      next.status = 'queued';
+      next.attempts -= 1;
+      next.attemptLog.pop();
+      if (await this.#write(next, stored.etag)) {
+        this.#o.metrics.requeued.inc();
+        await this.#requeue(message, this.#o.capacityDelayMs ?? 2000);
+      }
+      return;
+    }
+    if (attempt !== undefined) attempt.endedAt = new Date(end).toISOString();
+    const failedAttempts = next.attempts - next.retryBase;
+    let finalStatus: InvocationRecord['status'];
+    let body: string | undefined;
+    if (outcome.kind === 'succeeded') {
+      finalStatus = 'succeeded';
+      body = outcome.body;
+      if (attempt !== undefined) attempt.outcome = 'succeeded';
+      delete next.error;
+    } else {
+      if (attempt !== undefined) Object.assign(attempt, { outcome: outcome.kind === 'final' ? 'failed' : outcome.outcome, code: outcome.code });
+      next.error = { code: outcome.code, message: outcome.message.slice(0, 2000) };
+      body = outcome.body;
+      finalStatus = outcome.kind === 'final' ? 'failed' : failedAttempts <= next.maxRetries ? 'queued' : 'dead';
+    }
+    this.#o.metrics.attempts.inc({ outcome: attempt?.outcome ?? 'error' });
+    next.status = finalStatus;
+    if (finalStatus === 'queued') {
+      if (await this.#write(next, stored.etag)) {
+        this.#o.metrics.retries.inc();
+        const delay = Math.min(MAX_BACKOFF_MS, (this.#o.backoffBaseMs ?? 1000) * 2 ** (failedAttempts - 1));
+        log.info({ iid: next.id, attempts: next.attempts, delayMs: delay, code: outcome.kind === 'succeeded' ? undefined : outcome.code }, 'invocation attempt failed, retrying later');
+        await this.#requeue(message, delay);
+      }
+      return;
+    }
+    next.finishedAt = new Date(end).toISOString();
+    next.expiresAt = end + this.#o.resultTtlMs;
+    if (body !== undefined) {
+      if (Buffer.byteLength(body) <= MAX_INLINE_BYTES) next.result = body;
+      else {
+        const name = payloadNames(next.id).result;
+        await invocations.putPayload(name, Buffer.from(body, 'utf8'));
+        next.resultBlob = name;
+      }
+    }
+    if (!(await this.#write(next, stored.etag))) return;
+    this.#o.metrics.endToEnd.observe({ status: finalStatus }, (end - Date.parse(next.acceptedAt)) / 1000);
+    if (finalStatus === 'dead') {
+      this.#o.metrics.deadLetters.inc();
+      log.warn({ iid: next.id, attempts: next.attempts, code: next.error?.code }, 'invocation dead after its retries');
+      await queue.deadLetter(message);
+    } else await queue.delete(message);
+  }
+
+  /** Writes the outcome; false when another dispatcher changed the record meanwhile (its outcome stands). */
+  async #write(record: InvocationRecord, etag: string): Promise<boolean> {
+    try {
+      await this.#o.stores.invocations.update(record, etag);
+      return true;
+    } catch (err) {
+      if (!hasCode(err, StorageErrors.CONFLICT) && !hasCode(err, StorageErrors.NOT_FOUND)) throw err;
+      this.#o.log.warn({ iid: record.id }, 'invocation record changed by another dispatcher; this outcome is dropped');
+      return false;
+    }
+  }
+
+  async #requeue(message: QueuedMessage, delayMs: number): Promise<void> {
+    try {
+      await this.#o.stores.queue.setVisibility(message, delayMs);
+    } catch (err) {
+      if (!hasCode(err, StorageErrors.CONFLICT)) throw err;
+    }
+  }
+
+  async #run(record: InvocationRecord, message: InvocationMessage): Promise<Outcome> {
+    let input: Buffer;
+    try {
+      input = record.input !== undefined ? Buffer.from(record.input, 'utf8') : await this.#o.stores.invocations.getPayload(message.blob ?? record.inputBlob ?? '', this.#o.maxInputBytes ?? 6 * 1024 * 1024 + 1024);
+    } catch (err) {
+      if (hasCode(err, StorageErrors.NOT_FOUND)) return { kind: 'final', code: 'RF_STORAGE_NOT_FOUND', message: 'the input blob is gone' };
+      throw err;
+    }
+    try {
+      const answer = await this.#o.invoker.invoke(record.functionId, input, { requestId: record.id, log: this.#o.log });
+      const body = typeof answer.body === 'string' ? answer.body : answer.body.toString('utf8');
+      if (answer.status >= 200 && answer.status < 300) return { kind: 'succeeded', body };
+      const error = errorOf(body, answer.status);
+      if (answer.status === 504 || error.code === 'RF_WORKER_INVOKE_TIMEOUT') return { kind: 'retryable', outcome: 'timeout', ...error, body };
+      if (answer.status >= 400 && answer.status < 500 && answer.status !== 429 && answer.status !== 408) return { kind: 'final', ...error, body };
+      return { kind: 'retryable', outcome: 'error', ...error, body };
+    } catch (err) {
+      if (isRfError(err) && NOT_RUN_CODES.has(err.code)) return { kind: 'not_run', code: err.code };
+      const code = isRfError(err) ? err.code : 'RF_ROUTER_INTERNAL';
+      const message = isRfError(err) ? err.message : 'the dispatcher failed to invoke';
+      if (!isRfError(err)) this.#o.log.error({ err, iid: record.id }, 'async invoke failed');
+      return { kind: 'retryable', outcome: code === RingErrors.WORKER_TIMEOUT.code ? 'timeout' : 'error', code, message };
+    }
+  }
+}

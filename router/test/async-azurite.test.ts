@@ -1,0 +1,299 @@
+/**
+ * Asynchronous invocations end to end on Azurite (Table, Blob and Queue): router processes as
+ * `ringfaas dev` starts them (router/main.ts children), a real worker (process runtime) on
+ * the ring, and a standalone dispatcher process. Covers: a queued invocation completes; the
+ * Idempotency-Key; a failing function retried with backoff, dead after maxRetries, retried by
+ * hand; a 6 MB input; a storage outage answered 503 with nothing accepted; a dispatcher
+ * SIGKILLed mid-run leaving the invocation to another; a burst of queued invocations drained.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { TableClient } from '@azure/data-tables';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { pino } from 'pino';
+import { azuriteSkip, startTestAzurite } from '../../storage/testing.ts';
+import { openStores } from '../../storage/open-stores.ts';
+import { AzureInvocationQueue, AzureInvocationStore, INVOCATIONS_TABLE, PAYLOADS_CONTAINER, openAsyncStores } from '../../storage/azure-async-store.ts';
+import { azuriteConnectionString, freePort, type AzuriteHandle } from '../../storage/azurite.ts';
+import type { Stores } from '../../storage/types.ts';
+import { startWorker, type RunningWorker } from '../../worker/index.ts';
+import { testProcessRuntime } from '../../worker/test/worker-fixtures.ts';
+import { loadRouterConfig } from '../config.ts';
+import { startRouter, type RunningRouter } from '../main.ts';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const skip = azuriteSkip();
+
+interface Child {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+/** Starts router/main.ts (or the dispatcher main) as a child and waits for its listening line. */
+async function spawnMain(file: string, env: Record<string, string>, ready: RegExp): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, file)], {
+    cwd: root,
+    env: { ...process.env, RINGFAAS_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-200_000)));
+  child.stderr!.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-200_000)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const m = ready.exec(text);
+    if (m !== null) return { child, url: m[1] as string, output: () => text };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${file} did not start:\n${text}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+type Json = Record<string, any>;
+
+describe('asynchronous invocations on Azurite', { skip, timeout: 240_000 }, () => {
+  let azurite: AzuriteHandle;
+  let stores: Stores;
+  let worker: RunningWorker;
+  const children: Child[] = [];
+  let api: Child; // accepts, dispatches nothing
+  let dispatcher: Child; // a router whose dispatcher runs everything (killed at the end)
+  const baseEnv = (): Record<string, string> => ({
+    RINGFAAS_STORAGE_CONNECTION_STRING: azurite.connectionString,
+    RINGFAAS_PORT: '0',
+    RINGFAAS_MEMBERSHIP_TTL_MS: '3000',
+    RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS: '1000',
+    RINGFAAS_ASYNC_BACKOFF_MS: '1000',
+  });
+  const listening = /"url":"(http:\/\/[^"]+)".*"msg":"router listening"/;
+
+  const deploy = async (code: string, extra: Json = {}): Promise<string> => {
+    const res = await fetch(`${api.url}/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, memorySize: 128, ...extra }) });
+    assert.equal(res.status, 201, await res.clone().text());
+    return ((await res.json()) as Json).id as string;
+  };
+  const invokeAsync = (url: string, fnId: string, input: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+    fetch(`${url}/functions/${fnId}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'respond-async', ...headers }, body: JSON.stringify(input) });
+  const get = async (iid: string): Promise<Json> => (await (await fetch(`${api.url}/invocations/${iid}`)).json()) as Json;
+  const until = (iid: string, statuses: string[], timeoutMs = 60_000): Promise<Json> =>
+    waitFor(`invocation ${iid} to be ${statuses.join('|')}`, timeoutMs, async () => {
+      const v = await get(iid);
+      return statuses.includes(v.status) ? v : undefined;
+    });
+
+  before(async () => {
+    // A loaded machine may take a while to start three services.
+    azurite = await startTestAzurite({ queue: true, startTimeoutMs: 60_000 });
+    stores = await openStores({ connectionString: azurite.connectionString });
+    worker = await startWorker({
+      id: 'h14-async-w1',
+      capacityMb: 2048,
+      coldPoolSize: 0,
+      runtime: testProcessRuntime(),
+      stores,
+      logger: pino({ level: 'silent' }),
+      heartbeatMs: 300,
+      membershipTtlMs: 3000,
+    });
+    api = await spawnMain('router/main.ts', { ...baseEnv(), RINGFAAS_ROUTER_ID: 'h14-api', RINGFAAS_ASYNC_CONCURRENCY: '0' }, listening);
+    children.push(api);
+    dispatcher = await spawnMain('router/main.ts', { ...baseEnv(), RINGFAAS_ROUTER_ID: 'h14-disp', RINGFAAS_ASYNC_CONCURRENCY: '4' }, listening);
+    children.push(dispatcher);
+    await waitFor('the worker on the ring', 20_000, async () => {
+      const w = (await (await fetch(`${api.url}/workers`)).json()) as unknown;
+      return JSON.stringify(w).includes('h14-async-w1') ? true : undefined;
+    });
+  });
+
+  after(async () => {
+    for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+    await worker?.close();
+    await azurite?.stop();
+  });
+
+  test('a queued invocation completes, with its timestamps, output and logs', async () => {
+    const fnId = await deploy("module.exports = async (input, context) => { console.log('hello ' + input.n); return { doubled: input.n * 2, invocationId: context.invocationId }; };");
+    const res = await invokeAsync(api.url, fnId, { n: 21 });
+    assert.equal(res.status, 202);
+    assert.equal(res.headers.get('preference-applied'), 'respond-async');
+    const body = (await res.json()) as Json;
+    assert.equal(body.status, 'queued');
+    assert.equal(res.headers.get('location'), `/invocations/${body.invocationId}`);
+    const done = await until(body.invocationId, ['succeeded', 'failed', 'dead']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    // The function's context carries the invocation id (the same on every attempt).
+    assert.deepEqual(done.output, { doubled: 42, invocationId: body.invocationId });
+    assert.equal(done.attempts, 1);
+    assert.equal(done.attemptHistory[0].dispatcher, 'h14-disp');
+    assert.ok(Date.parse(done.finishedAt) >= Date.parse(done.acceptedAt));
+    assert.match(JSON.stringify(done.logs), /hello 21/);
+    // Listed by function and status, paged.
+    const list = (await (await fetch(`${api.url}/invocations?functionId=${fnId}&status=succeeded&limit=10`)).json()) as Json;
+    assert.deepEqual(list.items.map((i: Json) => i.invocationId), [body.invocationId]);
+    assert.equal((await fetch(`${api.url}/invocations?status=nope`)).status, 400);
+    assert.equal((await fetch(`${api.url}/invocations/nosuchinvocation`)).status, 404);
+    // The CLI: invoke --async --wait prints the finished invocation.
+    const cli = spawn(process.execPath, [join(root, 'bin', 'ringfaas.js'), 'invoke', fnId, '{"n":5}', '--async', '--wait'], { env: { ...process.env, RINGFAAS_URL: api.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = await once(cli, 'exit');
+    assert.equal(code, 0, out);
+    const printed = JSON.parse(out) as Json;
+    assert.equal(printed.status, 'succeeded');
+    assert.equal(printed.output.doubled, 10);
+    assert.equal(printed.output.invocationId, printed.invocationId);
+  });
+
+  test('an Idempotency-Key returns the first invocation; another input under it is a 409', async () => {
+    const fnId = await deploy('module.exports = async (input) => input;');
+    const first = await invokeAsync(api.url, fnId, { a: 1 }, { 'idempotency-key': 'order-17' });
+    const again = await invokeAsync(dispatcher.url, fnId, { a: 1 }, { 'idempotency-key': 'order-17' });
+    assert.equal(first.status, 202);
+    assert.equal(again.status, 202);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    const a = (await first.json()) as Json;
+    const b = (await again.json()) as Json;
+    assert.equal(b.invocationId, a.invocationId);
+    const other = await invokeAsync(api.url, fnId, { a: 2 }, { 'idempotency-key': 'order-17' });
+    assert.equal(other.status, 409);
+    assert.equal(((await other.json()) as Json).error.code, 'RF_ROUTER_IDEMPOTENCY_CONFLICT');
+    // The same key on another function is another invocation.
+    const fn2 = await deploy('module.exports = async (input) => input;');
+    const elsewhere = (await (await invokeAsync(api.url, fn2, { a: 1 }, { 'idempotency-key': 'order-17' })).json()) as Json;
+    assert.notEqual(elsewhere.invocationId, a.invocationId);
+    await until(a.invocationId, ['succeeded']);
+    const listed = (await (await fetch(`${api.url}/invocations?functionId=${fnId}`)).json()) as Json;
+    assert.equal(listed.items.length, 1, 'one invocation for the repeated request');
+  });
+
+  test('a failing function is retried with backoff, ends dead after maxRetries, and is retried by hand', async () => {
+    const fnId = await deploy("module.exports = () => { throw new Error('always fails'); };", { maxRetries: 1 });
+    const iid = ((await (await invokeAsync(api.url, fnId, {})).json()) as Json).invocationId as string;
+    const dead = await until(iid, ['dead', 'succeeded']);
+    assert.equal(dead.status, 'dead');
+    assert.equal(dead.attempts, 2);
+    assert.equal(dead.error.code, 'RF_FUNCTION_ERROR');
+    assert.match(dead.error.message, /always fails/);
+    const [one, two] = dead.attemptHistory as Json[];
+    assert.equal(one!.outcome, 'error');
+    // Backoff: the second attempt started at least about the base delay (1 s, whole seconds) after the first ended.
+    assert.ok(Date.parse(two!.startedAt) - Date.parse(one!.endedAt) >= 900, JSON.stringify(dead.attemptHistory));
+    const metrics = await (await fetch(`${dispatcher.url}/metrics`)).text();
+    assert.match(metrics, /ringfaas_async_dead_letters_total 1/);
+    assert.match(metrics, /ringfaas_async_retries_total [1-9]/);
+    assert.match(metrics, /ringfaas_async_dead_letter_depth [1-9]/);
+    // A running one cannot be retried; a dead one can: maxRetries more attempts.
+    const retried = await fetch(`${api.url}/invocations/${iid}/retry`, { method: 'POST' });
+    assert.equal(retried.status, 202);
+    assert.equal(((await retried.json()) as Json).status, 'queued');
+    const deadAgain = await until(iid, ['dead'], 60_000).then(async (v) => (v.attempts === 4 ? v : until(iid, ['dead'])));
+    assert.equal(deadAgain.attempts, 4);
+    const notAgain = await fetch(`${api.url}/invocations/${iid}/retry`, { method: 'POST' });
+    assert.equal(notAgain.status, 202);
+  });
+
+  test('a 6 MB input goes through a blob and runs', async () => {
+    const fnId = await deploy('module.exports = async (input) => ({ length: input.s.length });');
+    const s = 'x'.repeat(6 * 1024 * 1024 - 64);
+    const res = await invokeAsync(api.url, fnId, { s });
+    assert.equal(res.status, 202);
+    const iid = ((await res.json()) as Json).invocationId as string;
+    const done = await until(iid, ['succeeded', 'failed', 'dead']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.deepEqual(done.output, { length: s.length });
+    assert.equal(done.inputBytes, Buffer.byteLength(JSON.stringify({ s })));
+  });
+
+  test('storage unavailable: 503 RF_STORAGE_UNAVAILABLE and nothing accepted', async () => {
+    // Table and Blob answer, the Queue does not: the record written first must be undone.
+    const deadPort = await freePort('127.0.0.1');
+    const broken = azuriteConnectionString('127.0.0.1', azurite.blobPort, azurite.tablePort, undefined, deadPort);
+    const good = await openAsyncStores({ connectionString: azurite.connectionString });
+    const ctx = { operationTimeoutMs: 3000, secrets: [] };
+    const service = QueueServiceClient.fromConnectionString(broken, { retryOptions: { maxTries: 1 } });
+    const asyncStores = {
+      invocations: new AzureInvocationStore({
+        ...ctx,
+        table: TableClient.fromConnectionString(azurite.connectionString, INVOCATIONS_TABLE, { allowInsecureConnection: true }),
+        container: BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(PAYLOADS_CONTAINER),
+      }),
+      queue: new AzureInvocationQueue({ ...ctx, queue: service.getQueueClient('ringfaas-invocations'), deadLetters: service.getQueueClient('ringfaas-invocations-dead') }),
+    };
+    const config = loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: broken, RINGFAAS_PORT: '0', RINGFAAS_ASYNC_CONCURRENCY: '0' }, [], { routerId: 'h14-broken' });
+    let router: RunningRouter | undefined;
+    try {
+      router = await startRouter({ config, stores, asyncStores, log: pino({ level: 'silent' }) });
+      const fnId = await deploy('module.exports = async (input) => input;');
+      const res = await invokeAsync(router.url, fnId, { big: 'y'.repeat(40_000) }, { 'idempotency-key': 'k-outage' });
+      assert.equal(res.status, 503);
+      assert.equal(((await res.json()) as Json).error.code, 'RF_STORAGE_UNAVAILABLE');
+      const listed = await good.invocations.list({ functionId: fnId, limit: 10 });
+      assert.equal(listed.items.length, 0, 'no record left behind');
+      // The key was released: the same request through a healthy router is accepted anew.
+      const retry = await invokeAsync(api.url, fnId, { big: 'y'.repeat(40_000) }, { 'idempotency-key': 'k-outage' });
+      assert.equal(retry.status, 202);
+      assert.equal(retry.headers.get('idempotent-replayed'), null);
+    } finally {
+      await router?.close();
+    }
+  });
+
+  test('a burst of queued invocations drains', async () => {
+    const fnId = await deploy('module.exports = async (input) => ({ i: input.i });');
+    const count = 150;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 10) {
+      const batch = await Promise.all(Array.from({ length: Math.min(10, count - i) }, (_, j) => invokeAsync(api.url, fnId, { i: i + j })));
+      for (const r of batch) {
+        assert.equal(r.status, 202);
+        ids.push(((await r.json()) as Json).invocationId as string);
+      }
+    }
+    await waitFor('the burst to drain', 120_000, async () => {
+      const page = (await (await fetch(`${api.url}/invocations?functionId=${fnId}&status=succeeded&limit=1000`)).json()) as Json;
+      let n = page.items.length;
+      let token = page.continuationToken as string | undefined;
+      while (token !== undefined) {
+        const next = (await (await fetch(`${api.url}/invocations?functionId=${fnId}&status=succeeded&limit=1000&continuationToken=${token}`)).json()) as Json;
+        n += next.items.length;
+        token = next.continuationToken;
+      }
+      return n === count ? true : undefined;
+    });
+    const metrics = await (await fetch(`${dispatcher.url}/metrics`)).text();
+    assert.match(metrics, /ringfaas_async_queue_depth 0/);
+  });
+
+  test('a dispatcher killed mid-run leaves the invocation to another (at-least-once)', async () => {
+    const fnId = await deploy('module.exports = async (input) => { await new Promise((r) => setTimeout(r, input.ms)); return { slept: input.ms }; };', { timeoutMs: 4000 });
+    const iid = ((await (await invokeAsync(api.url, fnId, { ms: 2500 })).json()) as Json).invocationId as string;
+    await until(iid, ['running'], 30_000);
+    dispatcher.child.kill('SIGKILL');
+    await once(dispatcher.child, 'exit');
+    // Another dispatcher, this time a standalone process.
+    const standalone = await spawnMain('router/async-dispatcher-main.ts', { ...baseEnv(), RINGFAAS_ROUTER_ID: 'h14-standalone', RINGFAAS_ASYNC_CONCURRENCY: '2' }, /"metrics":"(http:\/\/[^"]+)".*"msg":"dispatcher running"/);
+    children.push(standalone);
+    const done = await until(iid, ['succeeded', 'dead', 'failed'], 60_000);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.attempts, 2);
+    assert.equal(done.attemptHistory[0].outcome, 'abandoned');
+    assert.equal(done.attemptHistory[0].dispatcher, 'h14-disp');
+    assert.equal(done.attemptHistory[1].dispatcher, 'h14-standalone');
+    assert.deepEqual(done.output, { slept: 2500 });
+  });
+});

@@ -1,0 +1,394 @@
+/**
+ * Asynchronous invocations on Azure Storage: records in the Table `invocations` (partition
+ * `inv`, RowKey = invocation id; Idempotency-Key claims in partition `idem`), work in the
+ * Queue `ringfaas-invocations` with `ringfaas-invocations-dead` beside it, and large inputs and
+ * results in the Blob container `invocation-payloads`. Every call is bounded in time and every
+ * driver failure is RF_STORAGE_UNAVAILABLE (storage/azure-errors.ts).
+ */
+import { odata, TableClient, type TableEntityResult } from '@azure/data-tables';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { RfError } from '../errors/index.ts';
+import { StorageErrors } from './errors.ts';
+import { bounded, statusOf, type AzureCallContext } from './azure-errors.ts';
+import { connectionSecrets, isInsecureEndpoint, parseConnectionString } from './azure-connection.ts';
+import type {
+  IdempotencyClaim,
+  InvocationListQuery,
+  InvocationPage,
+  InvocationQueue,
+  InvocationRecord,
+  InvocationStore,
+  QueueStats,
+  QueuedMessage,
+  StoredInvocation,
+} from './async-types.ts';
+
+export const INVOCATIONS_TABLE = 'invocations';
+export const INVOCATIONS_QUEUE = 'ringfaas-invocations';
+export const DEAD_LETTER_QUEUE = 'ringfaas-invocations-dead';
+export const PAYLOADS_CONTAINER = 'invocation-payloads';
+const RECORD_PARTITION = 'inv';
+const IDEMPOTENCY_PARTITION = 'idem';
+
+/** Scalar columns of a record; the nested ones are JSON strings. */
+const JSON_COLUMNS = ['attemptLog', 'error'] as const;
+
+function toEntity(record: InvocationRecord): { partitionKey: string; rowKey: string } & Record<string, unknown> {
+  const entity: { partitionKey: string; rowKey: string } & Record<string, unknown> = { partitionKey: RECORD_PARTITION, rowKey: record.id };
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'id' || value === undefined) continue;
+    entity[key] = (JSON_COLUMNS as readonly string[]).includes(key) ? JSON.stringify(value) : value;
+  }
+  // Int64 would come back as bigint; a double keeps ms exactly (< 2^53).
+  entity.expiresAt = { value: String(record.expiresAt), type: 'Double' };
+  return entity;
+}
+
+function num(raw: unknown): number {
+  if (typeof raw === 'number') return raw;
+  if (typeof raw === 'bigint') return Number(raw);
+  if (typeof raw === 'object' && raw !== null && 'value' in raw) return Number((raw as { value: unknown }).value);
+  return Number(raw);
+}
+
+function toRecord(entity: Record<string, unknown>): InvocationRecord {
+  try {
+    const record: Record<string, unknown> = { id: entity.rowKey };
+    for (const [key, value] of Object.entries(entity)) {
+      if (['partitionKey', 'rowKey', 'etag', 'timestamp', 'odata.etag', 'odata.metadata'].includes(key) || key.endsWith('@odata.type')) continue;
+      record[key] = (JSON_COLUMNS as readonly string[]).includes(key) && typeof value === 'string' ? JSON.parse(value) : value;
+    }
+    for (const key of ['attempts', 'retryBase', 'maxRetries', 'timeoutMs', 'expiresAt', 'inputBytes']) record[key] = num(record[key]);
+    if (!Array.isArray(record.attemptLog)) record.attemptLog = [];
+    if (typeof record.functionId !== 'string' || typeof record.status !== 'string') throw new Error('functionId or status missing');
+    return record as unknown as InvocationRecord;
+  } catch (err) {
+    throw new RfError(StorageErrors.UNAVAILABLE, `invocation row '${String(entity.rowKey)}' is malformed`, { cause: err });
+  }
+}
+
+function etagOf(response: { etag?: string }, what: string): string {
+  if (response.etag === undefined) throw new RfError(StorageErrors.UNAVAILABLE, `storage answered ${what} without an ETag`);
+  return response.etag;
+}
+
+export interface AzureAsyncStoreOptions extends AzureCallContext {
+  table: TableClient;
+  container: ContainerClient;
+}
+
+/** InvocationStore on a Table and a Blob container. */
+export class AzureInvocationStore implements InvocationStore {
+  readonly #table: TableClient;
+  readonly #container: ContainerClient;
+  readonly #ctx: AzureCallContext;
+
+  constructor(options: AzureAsyncStoreOptions) {
+    this.#table = options.table;
+    this.#container = options.container;
+    this.#ctx = { operationTimeoutMs: options.operationTimeoutMs, secrets: options.secrets };
+  }
+
+  async create(record: InvocationRecord): Promise<StoredInvocation> {
+    const response = await bounded(
+      this.#ctx,
+      'invocations.create',
+      (abortSignal) => this.#table.createEntity(toEntity(record), { abortSignal }),
+      (err) => {
+        if (statusOf(err) === 409) throw new RfError(StorageErrors.ALREADY_EXISTS, `invocation '${record.id}' already exists`);
+        throw err;
+      },
+    );
+    return { record: structuredClone(record), etag: etagOf(response, 'invocations.create') };
+  }
+
+  async get(id: string): Promise<StoredInvocation | undefined> {
+    const entity = await bounded<TableEntityResult<Record<string, unknown>> | undefined>(
+      this.#ctx,
+      'invocations.get',
+      (abortSignal) => this.#table.getEntity<Record<string, unknown>>(RECORD_PARTITION, id, { abortSignal }),
+      (err) => {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      },
+    );
+    if (entity === undefined) return undefined;
+    return { record: toRecord(entity), etag: etagOf(entity, 'invocations.get') };
+  }
+
+  async update(record: InvocationRecord, etag: string): Promise<StoredInvocation> {
+    const response = await bounded(
+      this.#ctx,
+      'invocations.update',
+      (abortSignal) => this.#table.updateEntity(toEntity(record), 'Replace', { etag, abortSignal }),
+      (err) => {
+        const status = statusOf(err);
+        if (status === 412) throw new RfError(StorageErrors.CONFLICT, `invocation '${record.id}' was changed concurrently`);
+        if (status === 404) throw new RfError(StorageErrors.NOT_FOUND, `invocation '${record.id}' does not exist`);
+        throw err;
+      },
+    );
+    return { record: structuredClone(record), etag: etagOf(response, 'invocations.update') };
+  }
+
+  async delete(id: string, etag?: string): Promise<boolean> {
+    return bounded(
+      this.#ctx,
+      'invocations.delete',
+      async (abortSignal) => {
+        await this.#table.deleteEntity(RECORD_PARTITION, id, { etag: etag ?? '*', abortSignal });
+        return true;
+      },
+      (err) => {
+        const status = statusOf(err);
+        if (status === 404) return false;
+        if (status === 412) throw new RfError(StorageErrors.CONFLICT, `invocation '${id}' was changed concurrently`);
+        throw err;
+      },
+    );
+  }
+
+  async list(query: InvocationListQuery): Promise<InvocationPage> {
+    const clauses = [odata`PartitionKey eq ${RECORD_PARTITION}`];
+    if (query.functionId !== undefined) clauses.push(odata`functionId eq ${query.functionId}`);
+    if (query.status !== undefined) clauses.push(odata`status eq ${query.status}`);
+    return bounded(this.#ctx, 'invocations.list', async (abortSignal) => {
+      const pages = this.#table
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter: clauses.join(' and ') }, abortSignal })
+        .byPage({ maxPageSize: query.limit, ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }) });
+      const first = await pages.next();
+      if (first.done === true) return { items: [] };
+      const page = first.value as Array<Record<string, unknown>> & { continuationToken?: string };
+      const items = page.map(toRecord);
+      return page.continuationToken === undefined ? { items } : { items, continuationToken: page.continuationToken };
+    });
+  }
+
+  async expired(nowMs: number, limit: number): Promise<StoredInvocation[]> {
+    return bounded(this.#ctx, 'invocations.expired', async (abortSignal) => {
+      const out: StoredInvocation[] = [];
+      const pages = this.#table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: `PartitionKey eq '${RECORD_PARTITION}' and expiresAt lt ${nowMs}.0` },
+        abortSignal,
+      });
+      for await (const entity of pages) {
+        out.push({ record: toRecord(entity), etag: etagOf(entity, 'invocations.expired') });
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
+  }
+
+  async claimIdempotency(row: string, invocationId: string, inputSha256: string): Promise<IdempotencyClaim> {
+    const claimed = await bounded(
+      this.#ctx,
+      'invocations.claimIdempotency',
+      async (abortSignal) => {
+        await this.#table.createEntity({ partitionKey: IDEMPOTENCY_PARTITION, rowKey: row, invocationId, inputSha256 }, { abortSignal });
+        return true;
+      },
+      (err) => {
+        if (statusOf(err) === 409) return false;
+        throw err;
+      },
+    );
+    if (claimed) return { state: 'claimed' };
+    const entity = await bounded(this.#ctx, 'invocations.readIdempotency', (abortSignal) =>
+      this.#table.getEntity<Record<string, unknown>>(IDEMPOTENCY_PARTITION, row, { abortSignal }),
+    );
+    return { state: 'taken', invocationId: String(entity.invocationId), inputSha256: String(entity.inputSha256) };
+  }
+
+  async releaseIdempotency(row: string): Promise<void> {
+    await bounded(
+      this.#ctx,
+      'invocations.releaseIdempotency',
+      async (abortSignal) => {
+        await this.#table.deleteEntity(IDEMPOTENCY_PARTITION, row, { abortSignal });
+      },
+      (err) => {
+        if (statusOf(err) === 404) return;
+        throw err;
+      },
+    );
+  }
+
+  async putPayload(name: string, bytes: Buffer): Promise<void> {
+    await bounded(this.#ctx, 'payloads.put', async (abortSignal) => {
+      await this.#container.getBlockBlobClient(name).uploadData(bytes, { abortSignal });
+    });
+  }
+
+  async getPayload(name: string, maxBytes: number): Promise<Buffer> {
+    return bounded(
+      this.#ctx,
+      'payloads.get',
+      async (abortSignal) => {
+        const blob = this.#container.getBlobClient(name);
+        const props = await blob.getProperties({ abortSignal });
+        if ((props.contentLength ?? 0) > maxBytes) throw new RfError(StorageErrors.UNAVAILABLE, `payload '${name}' is larger than ${maxBytes} bytes`);
+        return blob.downloadToBuffer(0, undefined, { abortSignal });
+      },
+      (err) => {
+        if (statusOf(err) === 404) throw new RfError(StorageErrors.NOT_FOUND, `payload '${name}' does not exist`);
+        throw err;
+      },
+    );
+  }
+
+  async deletePayload(name: string): Promise<void> {
+    await bounded(this.#ctx, 'payloads.delete', async (abortSignal) => {
+      await this.#container.getBlobClient(name).deleteIfExists({ abortSignal });
+    });
+  }
+}
+
+/** Azure Queue visibility timeouts are whole seconds, 0..7 days. */
+function seconds(ms: number): number {
+  return Math.min(7 * 24 * 3600, Math.max(0, Math.ceil(ms / 1000)));
+}
+
+export interface AzureInvocationQueueOptions extends AzureCallContext {
+  queue: QueueClient;
+  deadLetters: QueueClient;
+}
+
+/** InvocationQueue on two Azure Queues. */
+export class AzureInvocationQueue implements InvocationQueue {
+  readonly #queue: QueueClient;
+  readonly #dead: QueueClient;
+  readonly #ctx: AzureCallContext;
+
+  constructor(options: AzureInvocationQueueOptions) {
+    this.#queue = options.queue;
+    this.#dead = options.deadLetters;
+    this.#ctx = { operationTimeoutMs: options.operationTimeoutMs, secrets: options.secrets };
+  }
+
+  async send(text: string): Promise<void> {
+    // TTL -1: a message never expires on its own; the record's expiry and the sweeper bound it.
+    await bounded(this.#ctx, 'queue.send', (abortSignal) => this.#queue.sendMessage(text, { messageTimeToLive: -1, abortSignal }));
+  }
+
+  async receive(visibilityMs: number): Promise<QueuedMessage | undefined> {
+    const response = await bounded(this.#ctx, 'queue.receive', (abortSignal) =>
+      this.#queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: Math.max(1, seconds(visibilityMs)), abortSignal }),
+    );
+    const item = response.receivedMessageItems[0];
+    if (item === undefined) return undefined;
+    return {
+      messageId: item.messageId,
+      popReceipt: item.popReceipt,
+      text: item.messageText,
+      dequeueCount: item.dequeueCount,
+      insertedAt: item.insertedOn.getTime(),
+    };
+  }
+
+  async setVisibility(message: QueuedMessage, visibilityMs: number): Promise<QueuedMessage> {
+    const response = await bounded(
+      this.#ctx,
+      'queue.setVisibility',
+      (abortSignal) => this.#queue.updateMessage(message.messageId, message.popReceipt, undefined, seconds(visibilityMs), { abortSignal }),
+      (err) => {
+        // Another receiver holds it now (our visibility ran out), or it is gone.
+        if (statusOf(err) === 404 || statusOf(err) === 400) throw new RfError(StorageErrors.CONFLICT, 'the message is no longer ours');
+        throw err;
+      },
+    );
+    return { ...message, popReceipt: response.popReceipt ?? message.popReceipt };
+  }
+
+  async delete(message: QueuedMessage): Promise<void> {
+    await bounded(
+      this.#ctx,
+      'queue.delete',
+      async (abortSignal) => {
+        await this.#queue.deleteMessage(message.messageId, message.popReceipt, { abortSignal });
+      },
+      (err) => {
+        if (statusOf(err) === 404 || statusOf(err) === 400) return;
+        throw err;
+      },
+    );
+  }
+
+  async deadLetter(message: QueuedMessage): Promise<void> {
+    await bounded(this.#ctx, 'deadLetters.send', (abortSignal) => this.#dead.sendMessage(message.text, { messageTimeToLive: -1, abortSignal }));
+    await this.delete(message);
+  }
+
+  async stats(nowMs: number): Promise<QueueStats> {
+    const [props, dead, peek] = await Promise.all([
+      bounded(this.#ctx, 'queue.properties', (abortSignal) => this.#queue.getProperties({ abortSignal })),
+      bounded(this.#ctx, 'deadLetters.properties', (abortSignal) => this.#dead.getProperties({ abortSignal })),
+      bounded(this.#ctx, 'queue.peek', (abortSignal) => this.#queue.peekMessages({ numberOfMessages: 1, abortSignal })),
+    ]);
+    const oldest = peek.peekedMessageItems[0]?.insertedOn.getTime();
+    return {
+      depth: props.approximateMessagesCount ?? 0,
+      oldestAgeMs: oldest === undefined ? 0 : Math.max(0, nowMs - oldest),
+      deadLetters: dead.approximateMessagesCount ?? 0,
+    };
+  }
+}
+
+/** The stores of asynchronous invocations. */
+export interface AsyncStores {
+  invocations: InvocationStore;
+  queue: InvocationQueue;
+}
+
+export interface OpenAsyncStoresOptions {
+  /** Connection string with Table, Blob and Queue endpoints. */
+  connectionString: string;
+  /** Deadline of one operation, SDK retries included; default 5000 ms. */
+  operationTimeoutMs?: number;
+  /** Deadline of one payload transfer (up to 6 MB); default 30000 ms. */
+  transferTimeoutMs?: number;
+}
+
+/**
+ * Opens the async stores, creating the table, both queues and the container when missing.
+ * RF_STORAGE_UNAVAILABLE when storage cannot be reached (or has no Queue endpoint).
+ */
+export async function openAsyncStores(options: OpenAsyncStoresOptions): Promise<AsyncStores> {
+  const { connectionString } = options;
+  const ctx: AzureCallContext = { operationTimeoutMs: options.operationTimeoutMs ?? 5000, secrets: connectionSecrets(connectionString) };
+  const payloadCtx: AzureCallContext = { ...ctx, operationTimeoutMs: Math.max(options.transferTimeoutMs ?? 30_000, ctx.operationTimeoutMs) };
+  const pairs = parseConnectionString(connectionString);
+  // Explicit endpoints without a Queue one (an Azurite started without its Queue service):
+  // there is no queue to reach; fail at once rather than at the default cloud endpoint.
+  const explicit = pairs.has('blobendpoint') || pairs.has('tableendpoint');
+  if (!pairs.has('queueendpoint') && (explicit || !pairs.has('accountname')) && pairs.get('usedevelopmentstorage') !== 'true') {
+    throw new RfError(StorageErrors.UNAVAILABLE, 'the storage connection string names no Queue endpoint (asynchronous invocations need one)');
+  }
+  const retry = { maxTries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 500 };
+  const clients = await bounded(ctx, 'open async stores (reading the connection string)', async () => {
+    const service = QueueServiceClient.fromConnectionString(connectionString, { retryOptions: retry });
+    return {
+      table: TableClient.fromConnectionString(connectionString, INVOCATIONS_TABLE, {
+        allowInsecureConnection: isInsecureEndpoint(connectionString, 'table'),
+        retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 },
+      }),
+      container: BlobServiceClient.fromConnectionString(connectionString, { retryOptions: retry }).getContainerClient(PAYLOADS_CONTAINER),
+      queue: service.getQueueClient(INVOCATIONS_QUEUE),
+      dead: service.getQueueClient(DEAD_LETTER_QUEUE),
+    };
+  });
+  const tolerateExists = (err: unknown): void => {
+    if (statusOf(err) === 409) return;
+    throw err;
+  };
+  await Promise.all([
+    bounded(ctx, 'invocations.createTable', (abortSignal) => clients.table.createTable({ abortSignal }), tolerateExists),
+    bounded(ctx, 'payloads.createContainer', async (abortSignal) => void (await clients.container.createIfNotExists({ abortSignal })), tolerateExists),
+    bounded(ctx, 'queue.create', async (abortSignal) => void (await clients.queue.createIfNotExists({ abortSignal })), tolerateExists),
+    bounded(ctx, 'deadLetters.create', async (abortSignal) => void (await clients.dead.createIfNotExists({ abortSignal })), tolerateExists),
+  ]);
+  return {
+    invocations: new AzureInvocationStore({ ...payloadCtx, operationTimeoutMs: ctx.operationTimeoutMs, table: clients.table, container: clients.container }),
+    queue: new AzureInvocationQueue({ ...ctx, queue: clients.queue, deadLetters: clients.dead }),
+  };
+}
