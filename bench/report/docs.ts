@@ -8,7 +8,7 @@ import type { BenchResult } from './result.ts';
 import { environmentLine, tableToMarkdown } from './markdown.ts';
 
 /** Scenario order in the document; unknown scenarios follow in name order. */
-const ORDER = ['compare', 'concurrency', 'backoff', 'worker', 'micro', 'ring-change', 'failover'];
+const ORDER = ['compare', 'concurrency', 'backoff', 'worker', 'micro', 'ring-change', 'failover', 'simulate'];
 
 const INTRO = `# Benchmarks
 
@@ -50,6 +50,7 @@ ringfaas bench backoff --time-scale 60      # the seed's gaps 1..30 min, divided
 ringfaas bench worker                       # cold start pool vs create, warm overhead, throughput
 ringfaas bench micro                        # tinybench: warm stack, Redis acquire, ring lookup/spill
 ringfaas bench ring-change && ringfaas bench failover
+ringfaas bench simulate                     # placement × keep-alive at 10/100/1000 simulated workers (docs/simulation.md)
 ringfaas bench report                       # regenerate this file from bench/results/
 \`\`\`
 

@@ -126,8 +126,10 @@ export class TraceWorkload implements Workload {
   readonly #rng: Prng;
   /** Per function, the index of its next non-zero minute. */
   readonly #cursor: Uint32Array;
+  readonly #seed: number;
 
   private constructor(name: string, functions: TraceFunction[], seed: number) {
+    this.#seed = seed;
     this.name = name;
     this.functions = functions;
     this.#rng = new Prng(seed).fork('trace-arrivals');
@@ -176,6 +178,10 @@ export class TraceWorkload implements Workload {
       };
     });
     return new TraceWorkload(`trace(${path}, ${functions.length} functions)`, functions, options.seed);
+  }
+
+  fresh(): TraceWorkload {
+    return new TraceWorkload(this.name, this.functions, this.#seed);
   }
 
   arrivals(minute: number, out: Arrival[]): void {

@@ -31,7 +31,7 @@
  *   runs; memory is the only resource.
  * - A dying worker is routed around at once (real routers: on the first refused connection).
  */
-import { createKeepAlivePolicy, FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
+import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import { EventHeap, type Timed } from './event-heap.ts';
 import { SimMetrics, type EventWindow } from './metrics.ts';
 import { createPlacement, type Placement, type PlacementName } from './placement.ts';
@@ -55,7 +55,6 @@ export function keepAliveLabel(k: KeepAliveSpec): string {
 function policyOf(k: KeepAliveSpec, maxFunctions: number): KeepAlivePolicy {
   if (k.name === 'fixed') return new FixedKeepAlive({ keepAliveMs: k.keepAliveMin * 60_000 });
   if (k.name === 'hybrid') return new HybridHistogramKeepAlive({ fallbackKeepAliveMs: k.fallbackMin * 60_000, maxFunctions });
-  void createKeepAlivePolicy;
   return new GreedyDualKeepAlive({ maxFunctions });
 }
 
@@ -118,18 +117,21 @@ export interface SimulationResult {
   prewarms: number;
   evicted: number;
   events: EventResult[];
+  /** The `observe` windows' counts (a control run). */
+  observed: EventWindow[];
   wallMs: number;
   /** Simulated seconds per wall-clock second. */
   speed: number;
 }
 
 type SimEvent = Timed &
-  ({ kind: 'done'; c: SimContainer } | { kind: 'prewarm'; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
+  ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
 
 /** Runs one simulation (see the file header). */
 export function simulate(o: SimulationOptions): SimulationResult {
   const wall0 = performance.now();
-  const fns = o.workload.functions;
+  const workload = o.workload.fresh();
+  const fns = workload.functions;
   const root = new Prng(o.seed);
   const durRng = root.fork('durations');
   const placeRng = root.fork('placement');
@@ -172,7 +174,11 @@ export function simulate(o: SimulationOptions): SimulationResult {
   placement.membership(active(), all);
 
   const windowMs = (o.windowMin ?? 10) * 60_000;
-  for (const w of o.observe ?? []) metrics.windows.push({ ...w, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0 });
+  for (const w of o.observe ?? []) {
+    const window: EventWindow = { label: w.label, fromMs: w.fromMs, toMs: w.toMs, moved: w.moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0 };
+    metrics.windows.push(window);
+    heap.push({ at: w.fromMs, seq: 0, kind: 'snapshot', window });
+  }
   for (const e of o.events ?? []) heap.push({ at: e.atMin * 60_000, seq: 0, kind: 'member', what: e.kind });
   const events: EventResult[] = [];
 
@@ -183,11 +189,22 @@ export function simulate(o: SimulationOptions): SimulationResult {
     choice.waitAt.enqueue(fn, now, arrivedAt);
   };
 
+  /** Recently invoked functions with a container somewhere now (see EventWindow.recentWarm). */
+  const recentWarm = (now: number): Uint8Array => {
+    const flags = new Uint8Array(fns.length);
+    for (const w of all) {
+      if (w.state === 'dead') continue;
+      for (const [fn, n] of w.functionsHere()) if (n > 0 && now - (lastInvoked[fn] as number) <= 60_000) flags[fn] = 1;
+    }
+    return flags;
+  };
+
   const homes = (): Array<string | undefined> => fns.map((_, i) => (placement as Placement).home(i));
 
   const membership = (what: MembershipKind, now: number): void => {
     const p = placement as Placement;
     const before = homes();
+    const warmBefore = recentWarm(now);
     const live = active();
     let worker: SimWorker;
     let failed = 0;
@@ -232,7 +249,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
         home.prewarm(fn, now, w.keepAliveMs, count);
       }
     }
-    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0 };
+    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0 };
     metrics.windows.push(window);
     events.push({ kind: what, atMin: now / 60_000, worker: worker.id, homesMoved: hasHomes ? movedCount / fns.length : null, recentMoved, window, failed });
     for (const r of requeue) dispatch(r.fn, now, r.arrivedAt);
@@ -241,6 +258,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const runEvent = (e: SimEvent): void => {
     if (e.kind === 'done') {
       if (e.c.worker.state !== 'dead') e.c.worker.release(e.c, e.at);
+    } else if (e.kind === 'snapshot') {
+      e.window.recentWarm = recentWarm(e.at);
     } else if (e.kind === 'prewarm') {
       if (startedCount[e.fn] !== e.token) return; // invoked before the pre-warm: nothing to do
       const p = placement as Placement;
@@ -252,12 +271,12 @@ export function simulate(o: SimulationOptions): SimulationResult {
     }
   };
 
-  const minutes = Math.min(o.durationMin, o.workload.minutes);
+  const minutes = Math.min(o.durationMin, workload.minutes);
   const arrivals: Arrival[] = [];
   for (let m = 0; m < minutes; m++) {
     if (m === o.warmupMin) for (const w of all) w.resetLoad(m * 60_000);
     arrivals.length = 0;
-    o.workload.arrivals(m, arrivals);
+    workload.arrivals(m, arrivals);
     arrivals.sort((a, b) => a.at - b.at || a.fn - b.fn);
     const end = (m + 1) * 60_000;
     let i = 0;
@@ -303,6 +322,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
     prewarms: metrics.prewarms,
     evicted: metrics.evicted,
     events,
+    observed: metrics.windows.slice(0, o.observe?.length ?? 0),
     wallMs,
     speed: (minutes * 60) / Math.max(0.001, wallMs / 1000),
   };

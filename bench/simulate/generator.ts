@@ -91,8 +91,10 @@ export class GeneratedWorkload implements Workload {
   readonly expectedBusyMb: number;
   readonly #rng: Prng;
   readonly #burst: GeneratorOptions['burst'];
+  readonly #options: GeneratorOptions;
 
   constructor(options: GeneratorOptions) {
+    this.#options = options;
     this.minutes = options.minutes;
     this.#burst = options.burst;
     const root = new Prng(options.seed);
@@ -158,6 +160,10 @@ export class GeneratedWorkload implements Workload {
     this.capped = capped;
     this.expectedBusyMb = busyMb;
     this.name = `generated(seed ${options.seed}, ${options.functions} functions)`;
+  }
+
+  fresh(): GeneratedWorkload {
+    return new GeneratedWorkload(this.#options);
   }
 
   arrivals(minute: number, out: Arrival[]): void {

@@ -17,6 +17,14 @@ export interface EventWindow {
   coldStarts: number;
   movedInvocations: number;
   movedColdStarts: number;
+  /**
+   * Functions invoked in the minute before the window opened that had a container somewhere
+   * then (1 = yet to be invoked again in the window); their first invocation in the window is
+   * counted, and whether it was cold: the locality an event destroyed.
+   */
+  recentWarm: Uint8Array | undefined;
+  firstCalls: number;
+  firstCallsCold: number;
 }
 
 export class SimMetrics {
@@ -51,6 +59,11 @@ export class SimMetrics {
       if (now < w.fromMs || now >= w.toMs) continue;
       w.invocations++;
       if (cold) w.coldStarts++;
+      if (w.recentWarm?.[fn] === 1) {
+        w.recentWarm[fn] = 0;
+        w.firstCalls++;
+        if (cold) w.firstCallsCold++;
+      }
       if (w.moved?.[fn] === 1) {
         w.movedInvocations++;
         if (cold) w.movedColdStarts++;

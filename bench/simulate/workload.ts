@@ -30,6 +30,8 @@ export interface Workload {
    * pairs (times within [minute × 60 000, (minute + 1) × 60 000)), unsorted.
    */
   arrivals(minute: number, out: Arrival[]): void;
+  /** The same workload rewound to minute 0 (a run consumes its arrival state). */
+  fresh(): Workload;
 }
 
 /** One invocation arrival: time (ms since the start of the run) and function index. */

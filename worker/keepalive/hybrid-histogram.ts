@@ -53,7 +53,7 @@ export interface HybridPolicyOptions {
   marginShare?: number;
   /** Smallest CoV of bin counts for the histogram to be used. Default 2. */
   minCov?: number;
-  /** Fewest ITs for the histogram to be used. Default 5. */
+  /** Fewest ITs for the histogram to be used. Default 2. */
   minSamples?: number;
   /** Largest share of OOB ITs for the histogram to be used. Default 0.5. */
   maxOobShare?: number;
@@ -89,7 +89,7 @@ export class HybridHistogramKeepAlive implements KeepAlivePolicy {
       tailPercentile: options.tailPercentile ?? 99,
       marginShare: options.marginShare ?? 0.1,
       minCov: options.minCov ?? 2,
-      minSamples: options.minSamples ?? 5,
+      minSamples: options.minSamples ?? 2,
       maxOobShare: options.maxOobShare ?? 0.5,
       fallbackKeepAliveMs: options.fallbackKeepAliveMs ?? this.binCount * this.binMs,
     };
