@@ -23,8 +23,8 @@ export class FixedKeepAlive implements KeepAlivePolicy {
 
   onInvocationStart(_functionId: string, _nowMs: number, _info: InvocationInfo): void {}
 
-  onIdle(_functionId: string, _nowMs: number): KeepAliveWindows {
-    return this.#windows;
+  onIdle(_functionId: string, _nowMs: number, defaultKeepAliveMs?: number): KeepAliveWindows {
+    return defaultKeepAliveMs === undefined ? this.#windows : { prewarmMs: 0, keepAliveMs: defaultKeepAliveMs };
   }
 
   evictionPriority(_functionId: string, idleSinceMs: number, _nowMs: number): number {

@@ -66,7 +66,7 @@ export class GreedyDualKeepAlive implements KeepAlivePolicy {
     s.priority = this.#clock + (s.frequency * Math.max(1, info.coldStartMs)) / Math.max(1, info.memoryMb);
   }
 
-  onIdle(_functionId: string, _nowMs: number): KeepAliveWindows {
+  onIdle(_functionId: string, _nowMs: number, _defaultKeepAliveMs?: number): KeepAliveWindows {
     return this.#windows;
   }
 

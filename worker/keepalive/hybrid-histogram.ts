@@ -110,11 +110,13 @@ export class HybridHistogramKeepAlive implements KeepAlivePolicy {
     }
   }
 
-  onIdle(functionId: string, nowMs: number): KeepAliveWindows {
+  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number): KeepAliveWindows {
     const h = this.#fns.get(functionId);
-    if (h === undefined) return { prewarmMs: 0, keepAliveMs: this.#o.fallbackKeepAliveMs };
+    const fallback = { prewarmMs: 0, keepAliveMs: defaultKeepAliveMs ?? this.#o.fallbackKeepAliveMs };
+    if (h === undefined) return fallback;
     h.idleSinceMs = nowMs;
-    return this.windowsOf(h);
+    const w = this.windowsOf(h);
+    return w.representative ? { prewarmMs: w.prewarmMs, keepAliveMs: w.keepAliveMs } : fallback;
   }
 
   /** The windows the histogram of `functionId` gives now (for /status and tests). */

@@ -38,8 +38,12 @@ export interface KeepAlivePolicy {
   readonly name: string;
   /** An invocation of `functionId` starts at `nowMs` (its idle time since the last end is learned). */
   onInvocationStart(functionId: string, nowMs: number, info: InvocationInfo): void;
-  /** The last busy container of `functionId` was released at `nowMs`: the windows to apply. */
-  onIdle(functionId: string, nowMs: number): KeepAliveWindows;
+  /**
+   * A container of `functionId` was released at `nowMs`: the windows to apply.
+   * `defaultKeepAliveMs` is the function's own configured keep-alive (its idleTimeoutMs), which
+   * the fixed policy applies and the hybrid policy falls back to.
+   */
+  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number): KeepAliveWindows;
   /**
    * Eviction priority of an idle container of `functionId` that became idle at `idleSinceMs`;
    * under memory pressure the lowest goes first. Fixed and hybrid: the idle time (oldest first).
