@@ -11,6 +11,9 @@ import { ConfigErrors } from '../errors/config-errors.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The keep-alive policy a worker runs unless RINGFAAS_KEEPALIVE_POLICY says otherwise (docs/simulation.md). */
+export const DEFAULT_KEEPALIVE_POLICY = 'hybrid';
+
 const schema = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - (max 63), starting with a letter or digit'),
   host: z.string().min(1),
@@ -28,6 +31,10 @@ const schema = z.object({
   heartbeatMs: z.coerce.number().int().min(100).max(60_000),
   membershipTtlMs: z.coerce.number().int().min(500).max(600_000),
   maxQueue: z.coerce.number().int().min(0).max(100_000),
+  /** Keep-alive policy of idle containers (worker/keepalive): hybrid, fixed or greedy-dual. */
+  keepAlivePolicy: z.enum(['hybrid', 'fixed', 'greedy-dual']),
+  /** Divides the policy's time windows (trace replays run time-compressed). */
+  keepAliveTimeScale: z.coerce.number().min(1).max(100_000),
 });
 
 /** The validated, frozen worker configuration. */
@@ -44,7 +51,8 @@ export function defaultWorkerId(): string {
  * RINGFAAS_WORKER_HOST, RINGFAAS_WORKER_PORT, RINGFAAS_WORKER_ADDRESS,
  * RINGFAAS_WORKER_MEMORY_MB, RINGFAAS_COLD_POOL_SIZE, RINGFAAS_POOL_MEMORY_MB, RINGFAAS_RUNTIME,
  * RINGFAAS_RUNTIME_IMAGE, RINGFAAS_FUNCTION_NETWORK, RINGFAAS_STORAGE_CONNECTION_STRING,
- * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE).
+ * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE,
+ * RINGFAAS_KEEPALIVE_POLICY, RINGFAAS_KEEPALIVE_TIME_SCALE).
  * Throws RF_CONFIG_INVALID listing every problem.
  */
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
@@ -68,6 +76,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     heartbeatMs: get('RINGFAAS_HEARTBEAT_MS') ?? 1000,
     membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? 5000,
     maxQueue: get('RINGFAAS_WORKER_MAX_QUEUE') ?? 1000,
+    keepAlivePolicy: get('RINGFAAS_KEEPALIVE_POLICY') ?? DEFAULT_KEEPALIVE_POLICY,
+    keepAliveTimeScale: get('RINGFAAS_KEEPALIVE_TIME_SCALE') ?? 1,
   });
   if (parsed.success && parsed.data.heartbeatMs * 2 > parsed.data.membershipTtlMs) {
     throw new RfError(
@@ -93,6 +103,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
       heartbeatMs: 'RINGFAAS_HEARTBEAT_MS',
       membershipTtlMs: 'RINGFAAS_MEMBERSHIP_TTL_MS',
       maxQueue: 'RINGFAAS_WORKER_MAX_QUEUE',
+      keepAlivePolicy: 'RINGFAAS_KEEPALIVE_POLICY',
+      keepAliveTimeScale: 'RINGFAAS_KEEPALIVE_TIME_SCALE',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

@@ -15,6 +15,7 @@ import { openStores } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
 import { selectRuntime } from './runtime-select.ts';
 import { startWorker } from './start-worker.ts';
+import { createKeepAlivePolicy } from './keepalive/index.ts';
 
 /** A signal repeated within this long after the first is ignored (see onSignal). */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -65,6 +66,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       heartbeatMs: config.heartbeatMs,
       membershipTtlMs: config.membershipTtlMs,
       maxQueue: config.maxQueue,
+      keepAlive: createKeepAlivePolicy(config.keepAlivePolicy, { timeScale: config.keepAliveTimeScale }),
       onDrained: () => void cleanup(0),
     });
   } catch (err) {

@@ -20,6 +20,7 @@ import { FunctionCache } from './function-cache.ts';
 import { createWorkerServer } from './server.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { createWorkerMetrics } from './metrics.ts';
+import type { KeepAlivePolicy } from './keepalive/index.ts';
 
 export interface StartWorkerOptions {
   /** The worker's id: its ring node name, its containers' label. */
@@ -52,6 +53,8 @@ export interface StartWorkerOptions {
   scheduler?: Scheduler;
   /** Most requests waiting for capacity (default 1000). */
   maxQueue?: number;
+  /** Keep-alive policy of idle containers (default none: each function's idleTimeoutMs). */
+  keepAlive?: KeepAlivePolicy;
   /** Functions cached (default 256). */
   functionCacheSize?: number;
   /** Largest invocation input, bytes (default 6 MB). */
@@ -98,6 +101,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     events: metrics.poolEvents,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
   });
   poolRef = pool;
   const cache = new FunctionCache({
