@@ -12,7 +12,7 @@ import { ConfigErrors } from '../errors/config-errors.ts';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The keep-alive policy a worker runs unless RINGFAAS_KEEPALIVE_POLICY says otherwise (docs/simulation.md). */
-export const DEFAULT_KEEPALIVE_POLICY = 'hybrid';
+export const DEFAULT_KEEPALIVE_POLICY = 'fixed';
 
 const schema = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - (max 63), starting with a letter or digit'),
