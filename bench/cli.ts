@@ -15,6 +15,7 @@ import type { RuntimeKind } from './platform/runtime.ts';
 import { createProgress } from './report/progress.ts';
 import { recordRun, regenerateDocs } from './run.ts';
 import type { ScenarioOutput } from './report/result.ts';
+import { registerSimulateCommand } from './simulate/command.ts';
 
 interface CommonFlags {
   runtime?: string;
@@ -394,6 +395,7 @@ export function registerBenchCommands(program: Command): void {
       });
     });
 
+  registerSimulateCommand(bench);
 
   bench
     .command('report')

@@ -20,4 +20,6 @@ export const BenchErrors = {
   NOT_SUPPORTED: { code: 'RF_BENCH_NOT_SUPPORTED', status: 501 },
   /** A results file could not be read or has an unknown shape. */
   RESULT_INVALID: { code: 'RF_BENCH_RESULT_INVALID', status: 500 },
+  /** A trace file given to `ringfaas bench simulate` is missing columns or has a malformed row. */
+  TRACE_INVALID: { code: 'RF_BENCH_TRACE_INVALID', status: 400 },
 } as const satisfies Record<string, ErrorSpec>;

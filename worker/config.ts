@@ -13,6 +13,9 @@ import { isLoopbackHost } from './loopback.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The keep-alive policy a worker runs unless RINGFAAS_KEEPALIVE_POLICY says otherwise (docs/simulation.md). */
+export const DEFAULT_KEEPALIVE_POLICY = 'fixed';
+
 const schema = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - (max 63), starting with a letter or digit'),
   host: z.string().min(1),
@@ -41,6 +44,10 @@ const schema = z.object({
   codeCacheMb: z.coerce.number().int().min(1).max(65_536),
   revalidateMs: z.coerce.number().int().min(100).max(3_600_000),
   storageTimeoutMs: z.coerce.number().int().min(100).max(120_000),
+  /** Keep-alive policy of idle containers (worker/keepalive): hybrid, fixed or greedy-dual. */
+  keepAlivePolicy: z.enum(['hybrid', 'fixed', 'greedy-dual']),
+  /** Divides the policy's time windows (trace replays run time-compressed). */
+  keepAliveTimeScale: z.coerce.number().min(1).max(100_000),
 });
 
 /** The validated, frozen worker configuration. */
@@ -59,7 +66,8 @@ export function defaultWorkerId(): string {
  * RINGFAAS_RUNTIME_IMAGE, RINGFAAS_FUNCTION_NETWORK, RINGFAAS_STORAGE_CONNECTION_STRING,
  * RINGFAAS_LOG_LEVEL, RINGFAAS_HEARTBEAT_MS, RINGFAAS_MEMBERSHIP_TTL_MS, RINGFAAS_WORKER_MAX_QUEUE,
  * RINGFAAS_MAX_OUTPUT_BYTES, RINGFAAS_WORKER_DRAIN_TIMEOUT_MS, RINGFAAS_CLUSTER_KEY,
- * RINGFAAS_WORKER_CODE_CACHE_MB, RINGFAAS_FUNCTION_REVALIDATE_MS, RINGFAAS_STORAGE_TIMEOUT_MS).
+ * RINGFAAS_WORKER_CODE_CACHE_MB, RINGFAAS_FUNCTION_REVALIDATE_MS, RINGFAAS_STORAGE_TIMEOUT_MS,
+ * RINGFAAS_KEEPALIVE_POLICY, RINGFAAS_KEEPALIVE_TIME_SCALE).
  * Throws RF_CONFIG_INVALID listing every problem.
  */
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
@@ -89,6 +97,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     codeCacheMb: get('RINGFAAS_WORKER_CODE_CACHE_MB') ?? 256,
     revalidateMs: get('RINGFAAS_FUNCTION_REVALIDATE_MS') ?? 2000,
     storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
+    keepAlivePolicy: get('RINGFAAS_KEEPALIVE_POLICY') ?? DEFAULT_KEEPALIVE_POLICY,
+    keepAliveTimeScale: get('RINGFAAS_KEEPALIVE_TIME_SCALE') ?? 1,
   });
   if (parsed.success && parsed.data.clusterKey === undefined && !isLoopbackHost(parsed.data.host)) {
     throw new RfError(
@@ -127,6 +137,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
       codeCacheMb: 'RINGFAAS_WORKER_CODE_CACHE_MB',
       revalidateMs: 'RINGFAAS_FUNCTION_REVALIDATE_MS',
       storageTimeoutMs: 'RINGFAAS_STORAGE_TIMEOUT_MS',
+      keepAlivePolicy: 'RINGFAAS_KEEPALIVE_POLICY',
+      keepAliveTimeScale: 'RINGFAAS_KEEPALIVE_TIME_SCALE',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

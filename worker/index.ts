@@ -17,6 +17,7 @@ export { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
 export { createWorkerServer, invocationAnswer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { loadWorkerConfig, defaultWorkerId, type WorkerConfig } from './config.ts';
+export * as keepalive from './keepalive/index.ts';
 export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
 export * from './protocol.ts';
 export { WorkerErrors, FunctionErrors } from './errors.ts';

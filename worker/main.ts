@@ -18,6 +18,7 @@ import { loadWorkerConfig } from './config.ts';
 import { selectRuntime } from './runtime-select.ts';
 import { startWorker } from './start-worker.ts';
 import { isLoopbackHost } from './loopback.ts';
+import { createKeepAlivePolicy } from './keepalive/index.ts';
 
 /** A signal repeated within this long after the first is ignored (see onSignal). */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -89,6 +90,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       codeCacheBytes: config.codeCacheMb * 1024 * 1024,
       revalidateMs: config.revalidateMs,
       registry,
+      keepAlive: createKeepAlivePolicy(config.keepAlivePolicy, { timeScale: config.keepAliveTimeScale }),
       onDrained: () => void cleanup(0),
     });
   } catch (err) {

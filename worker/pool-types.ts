@@ -61,6 +61,8 @@ export interface Slot {
   retired: boolean;
   /** The function was deleted: every container goes, even fresh ones. */
   deleted: boolean;
+  /** Keep-alive of containers started by prewarm() with no request waiting, ms. */
+  prewarmKeepMs?: number;
 }
 
 /** The pool's record of one container. */
@@ -75,6 +77,8 @@ export interface PooledContainer {
   slot: Slot | undefined;
   /** Clock time it became idle. */
   idleSince: number;
+  /** Clock time its idle keep-alive ends (from the keep-alive policy; Infinity: until evicted). */
+  expiresAt: number;
   /** The lease it is held under while busy. */
   lease: Lease | undefined;
   /** Set when the container stopped on its own. */

@@ -51,6 +51,7 @@ import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHan
 import type { ContainerHandle, ContainerRuntime } from './runtime.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, type StartKind, type WorkerStatus } from './protocol.ts';
 import type { Claim, Lease, PoolFunction, PooledContainer, RemoveReason, Slot } from './pool-types.ts';
+import type { KeepAlivePolicy } from './keepalive/index.ts';
 
 export type { Claim, Lease, PoolFunction, PooledContainer, RemoveReason, Slot, ContainerState } from './pool-types.ts';
 
@@ -87,6 +88,13 @@ export interface PoolOptions {
    * containers (default 60 000 ms).
    */
   drainTimeoutMs?: number;
+  /**
+   * Keep-alive policy (worker/keepalive): idle windows, pre-warms and eviction order. Default
+   * none: every idle container stays its function's idleTimeoutMs, oldest idle evicted first.
+   */
+  keepAlive?: KeepAlivePolicy;
+  /** What a cold start is assumed to cost, for the policy (default 500 ms). */
+  coldStartEstimateMs?: number;
 }
 
 /**
@@ -132,6 +140,8 @@ export class Pool {
   readonly #queued: Claim[] = [];
   #sweep: TimerHandle | undefined;
   #sweepAt = Infinity;
+  /** Pending pre-warms by function version (one each). */
+  readonly #prewarms = new Map<string, TimerHandle>();
   readonly #tasks = new Set<Promise<unknown>>();
   #settledWaiters: Array<() => void> = [];
   #drainTimer: TimerHandle | undefined;
@@ -199,6 +209,7 @@ export class Pool {
       );
     }
     const slot = this.#slotFor(fn);
+    this.#keepAliveStart(slot);
     const warm = slot.idle.pop();
     if (warm !== undefined) {
       this.#idleOrder.delete(warm);
@@ -333,6 +344,8 @@ export class Pool {
       this.#state = 'draining';
       this.#sweep?.cancel();
       this.#sweep = undefined;
+      for (const t of this.#prewarms.values()) t.cancel();
+      this.#prewarms.clear();
       const draining = new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       for (const claim of [...this.#queued]) this.#settle(claim, undefined, draining);
       for (const c of [...this.#cold]) this.#remove(c, 'drained');
@@ -375,7 +388,66 @@ export class Pool {
     this.#state = 'closed';
   }
 
+  /**
+   * Loads containers of `fn` without a request until `count` are idle or starting (a pre-warm
+   * of the keep-alive policy, or a warm hand-off); they stay `keepAliveMs` once ready. Only
+   * free memory or evictable idle memory is used; answers how many starts began.
+   */
+  prewarm(fn: PoolFunction, keepAliveMs: number, count = 1): number {
+    if (this.#state !== 'active' || fn.memoryMb > this.capacityMb || keepAliveMs <= 0) return 0;
+    const slot = this.#slotFor(fn);
+    slot.prewarmKeepMs = keepAliveMs;
+    let started = 0;
+    while (slot.idle.length + slot.starting - slot.backed < count && this.#tryStart(slot)) started++;
+    this.#dropSlotIfEmpty(slot);
+    return started;
+  }
+
   // ---- internals ----
+
+  /** An invocation of slot's function starts: the policy learns; a pending pre-warm is moot. */
+  #keepAliveStart(slot: Slot): void {
+    const policy = this.#opts.keepAlive;
+    if (policy === undefined) return;
+    this.#prewarms.get(slot.key)?.cancel();
+    this.#prewarms.delete(slot.key);
+    policy.onInvocationStart(slot.fn.id, this.#clock.now(), { memoryMb: slot.fn.memoryMb, cold: slot.idle.length === 0, coldStartMs: this.#opts.coldStartEstimateMs ?? 500 });
+  }
+
+  /** When an idle container of slot expires: the policy's keep-alive, or a pre-warm later. */
+  #idleExpiry(slot: Slot, now: number, fresh: boolean): number {
+    const policy = this.#opts.keepAlive;
+    if (fresh && slot.prewarmKeepMs !== undefined && slot.busy === 0) {
+      const keep = slot.prewarmKeepMs;
+      slot.prewarmKeepMs = undefined;
+      return now + keep; // loaded by prewarm(): not an idle time of the function
+    }
+    if (policy === undefined) return now + slot.fn.idleTimeoutMs;
+    const w = policy.onIdle(slot.fn.id, now, slot.fn.idleTimeoutMs);
+    if (w.prewarmMs > 0 && slot.busy === 0 && slot.idle.length <= 1) {
+      const fn = slot.fn;
+      this.#prewarms.get(slot.key)?.cancel();
+      this.#prewarms.set(
+        slot.key,
+        this.#scheduler.setTimer(w.prewarmMs, () => {
+          this.#prewarms.delete(slot.key);
+          this.prewarm(fn, w.keepAliveMs);
+        }),
+      );
+      return now; // unloaded at once, loaded again before the next call is expected
+    }
+    return now + w.keepAliveMs;
+  }
+
+  /** Idle containers in eviction order: oldest idle first, or by the policy's priority. */
+  #evictionOrder(): PooledContainer[] {
+    const idle = [...this.#idleOrder];
+    const policy = this.#opts.keepAlive;
+    if (policy === undefined) return idle;
+    const now = this.#clock.now();
+    const prio = new Map(idle.map((c) => [c, policy.evictionPriority(c.slot!.fn.id, c.idleSince, now)]));
+    return idle.sort((a, b) => (prio.get(a) as number) - (prio.get(b) as number));
+  }
 
   #slotFor(fn: PoolFunction): Slot {
     const key = slotKey(fn);
@@ -459,8 +531,8 @@ export class Pool {
     c.idleSince = this.#clock.now();
     slot.idle.push(c);
     this.#idleOrder.add(c);
-    const expiresAt = c.idleSince + slot.fn.idleTimeoutMs;
-    if (expiresAt < this.#sweepAt) this.#scheduleSweep(expiresAt);
+    c.expiresAt = this.#idleExpiry(slot, c.idleSince, fresh);
+    if (c.expiresAt < this.#sweepAt) this.#scheduleSweep(c.expiresAt);
     if (this.#queued.length > 0) this.#pump();
     this.#notifySettled();
   }
@@ -477,9 +549,12 @@ export class Pool {
       if (this.capacityMb - this.#reservedMb >= needMb) return true;
       if (c !== keep) this.#remove(c, 'evicted', false);
     }
-    for (const c of [...this.#idleOrder]) {
+    for (const c of this.#evictionOrder()) {
       if (this.capacityMb - this.#reservedMb >= needMb) return true;
-      if (c.slot !== forSlot) this.#remove(c, 'evicted', false);
+      if (c.slot !== forSlot) {
+        this.#opts.keepAlive?.onEvict(c.slot!.fn.id, this.#opts.keepAlive.evictionPriority(c.slot!.fn.id, c.idleSince, this.#clock.now()));
+        this.#remove(c, 'evicted', false);
+      }
     }
     return this.capacityMb - this.#reservedMb >= needMb;
   }
@@ -510,7 +585,7 @@ export class Pool {
 
   #newContainer(memoryMb: number): PooledContainer {
     const instanceId = `${(this.#seq++).toString(36)}${randomBytes(3).toString('hex')}`;
-    const c: PooledContainer = { instanceId, handle: undefined, state: 'starting', memoryMb, slot: undefined, idleSince: 0, lease: undefined, exit: undefined };
+    const c: PooledContainer = { instanceId, handle: undefined, state: 'starting', memoryMb, slot: undefined, idleSince: 0, expiresAt: Infinity, lease: undefined, exit: undefined };
     this.#containers.set(instanceId, c);
     this.#reservedMb += memoryMb;
     return c;
@@ -694,6 +769,7 @@ export class Pool {
   }
 
   #scheduleSweep(at: number): void {
+    if (!Number.isFinite(at)) return; // kept until evicted (Greedy-Dual)
     this.#sweep?.cancel();
     this.#sweepAt = at;
     this.#sweep = this.#scheduler.setTimer(at - this.#clock.now(), () => this.#runSweep());
@@ -707,7 +783,7 @@ export class Pool {
     let next = Infinity;
     const expired: PooledContainer[] = [];
     for (const c of this.#idleOrder) {
-      const at = c.idleSince + c.slot!.fn.idleTimeoutMs;
+      const at = c.expiresAt;
       if (at <= now) expired.push(c);
       else if (at < next) next = at;
     }

@@ -21,6 +21,7 @@ import { FunctionCache } from './function-cache.ts';
 import { createWorkerServer } from './server.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { createWorkerMetrics } from './metrics.ts';
+import type { KeepAlivePolicy } from './keepalive/index.ts';
 
 export interface StartWorkerOptions {
   /** The worker's id: its ring node name, its containers' label. */
@@ -57,6 +58,8 @@ export interface StartWorkerOptions {
   codeCacheBytes?: number;
   /** Staleness bound of cached functions (default 2000 ms; RINGFAAS_FUNCTION_REVALIDATE_MS). */
   revalidateMs?: number;
+  /** Keep-alive policy of idle containers (default none: each function's idleTimeoutMs). */
+  keepAlive?: KeepAlivePolicy;
   /** Largest invocation input, bytes (default 6 MB). */
   maxInputBytes?: number;
   /** Largest invocation output, bytes (default 6 MB): a container answering more is destroyed. */
@@ -111,6 +114,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     events: metrics.poolEvents,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
   });
   poolRef = pool;
   const health = new StorageHealth({ log, ...(options.clock === undefined ? {} : { clock: options.clock }) });

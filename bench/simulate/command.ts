@@ -1,0 +1,101 @@
+/**
+ * `ringfaas bench simulate`: options, wiring and recording of the simulation bench
+ * (bench/simulate/scenario.ts). Registered by bench/cli.ts; loads the simulator only when run.
+ */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { RfError, isRfError } from '../../errors/index.ts';
+import { BenchErrors } from '../errors.ts';
+import { projectRoot } from '../platform/children.ts';
+import { createProgress } from '../report/progress.ts';
+import { recordRun } from '../run.ts';
+
+interface SimulateFlags {
+  seed: string;
+  scales: string;
+  functionsPerWorker: string;
+  minutes: string;
+  keepaliveMinutes: string;
+  keepaliveWorkers: string;
+  windowMinutes: string;
+  workerMemoryMb?: string;
+  traceInvocations?: string;
+  traceDurations?: string;
+  traceMemory?: string;
+  maxFunctions?: string;
+  matrix: boolean;
+  resultsDir: string;
+  docs: boolean;
+}
+
+function int(name: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be an integer >= ${min}, got '${text}'`);
+  return n;
+}
+
+/** Adds `simulate` to the `bench` command. */
+export function registerSimulateCommand(bench: Command): void {
+  bench
+    .command('simulate')
+    .description('discrete-event simulation at 10/100/1000 workers: placement (ringfaas, OpenWhisk, least-loaded, random, CH-RLU) × keep-alive (fixed, hybrid histogram, Greedy-Dual), on the real ring and keep-alive code')
+    .option('--seed <n>', 'random seed (same seed, same result)', '1')
+    .option('--scales <list>', 'worker counts of the placement runs', '10,100,1000')
+    .option('--functions-per-worker <n>', 'generated functions per worker', '20')
+    .option('--minutes <n>', 'simulated minutes of each placement run', '60')
+    .option('--keepalive-minutes <n>', 'simulated minutes of each keep-alive run', '360')
+    .option('--keepalive-workers <n>', 'workers of the keep-alive runs', '100')
+    .option('--window-minutes <n>', 'minutes after a membership event in which its cold starts count', '5')
+    .option('--worker-memory-mb <mb>', 'memory per worker (default: sized so executions hold ~40 % of it)')
+    .option('--trace-invocations <file>', 'Azure Functions 2019 invocations_per_function_md.anon.dNN.csv (instead of the generator)')
+    .option('--trace-durations <file>', 'function_durations_percentiles.anon.dNN.csv')
+    .option('--trace-memory <file>', 'app_memory_percentiles.anon.dNN.csv')
+    .option('--max-functions <n>', 'keep at most this many functions of a trace (every k-th)')
+    .option('--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale')
+    .option('--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results'))
+    .option('--no-docs', 'do not regenerate docs/benchmarks.md')
+    .action(async (flags: SimulateFlags) => {
+      const progress = createProgress(1);
+      try {
+        const { runSimulateBench } = await import('./scenario.ts');
+        const scales = flags.scales.split(',').map((s) => int('--scales', s.trim()));
+        const trace =
+          flags.traceInvocations === undefined
+            ? undefined
+            : {
+                invocations: flags.traceInvocations,
+                ...(flags.traceDurations === undefined ? {} : { durations: flags.traceDurations }),
+                ...(flags.traceMemory === undefined ? {} : { memory: flags.traceMemory }),
+              };
+        const { files, result } = await recordRun(
+          {
+            scenario: 'simulate',
+            reproduce: `ringfaas ${process.argv.slice(process.argv.indexOf('bench')).join(' ')}`,
+            resultsDir: flags.resultsDir,
+            ...(flags.docs ? { docPath: join(projectRoot, 'docs', 'benchmarks.md') } : {}),
+          },
+          () =>
+            runSimulateBench({
+              seed: int('--seed', flags.seed, 0),
+              scales,
+              functionsPerWorker: int('--functions-per-worker', flags.functionsPerWorker),
+              minutes: int('--minutes', flags.minutes, 6),
+              keepAliveMinutes: int('--keepalive-minutes', flags.keepaliveMinutes, 8),
+              keepAliveWorkers: int('--keepalive-workers', flags.keepaliveWorkers),
+              windowMin: int('--window-minutes', flags.windowMinutes),
+              ...(flags.workerMemoryMb === undefined ? {} : { workerMemoryMb: int('--worker-memory-mb', flags.workerMemoryMb, 128) }),
+              ...(trace === undefined ? {} : { trace }),
+              ...(flags.maxFunctions === undefined ? {} : { maxFunctions: int('--max-functions', flags.maxFunctions) }),
+              skipMatrix: !flags.matrix,
+              progress,
+            }),
+        );
+        process.stdout.write(`${result.summary.map((s) => `  ${s}`).join('\n')}\nresults: ${files.json}\n         ${files.markdown}\n         ${files.html}\n`);
+      } catch (err: unknown) {
+        process.stderr.write(`bench simulate failed: ${isRfError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      } finally {
+        progress.stop();
+      }
+    });
+}

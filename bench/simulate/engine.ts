@@ -1,0 +1,329 @@
+/**
+ * The discrete-event simulator: virtual time, one event loop, deterministic by seed.
+ *
+ * Algorithm
+ * ---------
+ * Time advances minute by minute: the workload appends the minute's arrivals (sorted), and the
+ * loop merges them with a heap of timed events (ends of executions, pre-warms, membership
+ * changes), always taking the earliest (ties: arrivals first, then heap insertion order). An
+ * arrival asks the placement policy for its candidate workers and runs on the first one with
+ * a warm container or memory for a cold start (bench/simulate/sim-worker.ts, a model of
+ * worker/pool.ts); when all are full it waits in the FIFO queue of the policy's `waitAt`
+ * worker. Keep-alive is the worker's real policy module, fed with virtual time. Membership
+ * events (a worker joining, draining, dying) change the placement's worker set; for each,
+ * the functions whose home moved are recorded and their cold starts in the next
+ * `windowMin` minutes counted. Random streams are separate for arrivals, execution times and
+ * placement, so a policy that draws more numbers does not change the workload.
+ *
+ * Worked example
+ * --------------
+ * 10 workers, function f (256 MB, cold start 500 ms, 1 s executions) invoked at t = 0 and
+ * t = 5 min, fixed 15 min keep-alive, ringfaas placement: at 0 its home w3 has no container,
+ * cold start (done at 1.5 s), idle from 1.5 s; at 5 min warm on w3, idle again from 5 min 1 s;
+ * no more calls: it expires at 20 min 1 s. Cold-start ratio 1/2; idle memory-time
+ * (298.5 s + 900 s) × 0.25 GB ≈ 300 GB·s.
+ *
+ * Known caveats
+ * -------------
+ * - One logical router with exact loads (ringfaas's bounded-load check sees every worker's
+ *   current load); real routers see their own in-flight plus reports up to 3 s old.
+ * - No network latency and no CPU contention: an execution takes its drawn time wherever it
+ *   runs; memory is the only resource.
+ * - A dying worker is routed around at once (real routers: on the first refused connection).
+ */
+import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
+import { EventHeap, type Timed } from './event-heap.ts';
+import { SimMetrics, type EventWindow } from './metrics.ts';
+import { createPlacement, type Placement, type PlacementName } from './placement.ts';
+import { Prng } from './prng.ts';
+import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
+import type { Arrival, SimFunction, Workload } from './workload.ts';
+
+/** A keep-alive policy of the simulator, by name and parameters. */
+export type KeepAliveSpec =
+  | { name: 'fixed'; keepAliveMin: number }
+  | { name: 'hybrid'; fallbackMin: number }
+  | { name: 'greedy-dual' };
+
+/** The label of a keep-alive spec in reports. */
+export function keepAliveLabel(k: KeepAliveSpec): string {
+  if (k.name === 'fixed') return `fixed ${k.keepAliveMin} min`;
+  if (k.name === 'hybrid') return `hybrid (fallback ${k.fallbackMin} min)`;
+  return 'greedy-dual';
+}
+
+function policyOf(k: KeepAliveSpec, maxFunctions: number): KeepAlivePolicy {
+  if (k.name === 'fixed') return new FixedKeepAlive({ keepAliveMs: k.keepAliveMin * 60_000 });
+  if (k.name === 'hybrid') return new HybridHistogramKeepAlive({ fallbackKeepAliveMs: k.fallbackMin * 60_000, maxFunctions });
+  return new GreedyDualKeepAlive({ maxFunctions });
+}
+
+export type MembershipKind = 'join' | 'drain' | 'die';
+
+export interface SimulationOptions {
+  workload: Workload;
+  workers: number;
+  workerMemoryMb: number;
+  placement: PlacementName;
+  keepAlive: KeepAliveSpec;
+  seed: number;
+  /** Simulated minutes (at most the workload's). */
+  durationMin: number;
+  /** Minutes left out of the headline figures. */
+  warmupMin: number;
+  /** Membership changes. */
+  events?: ReadonlyArray<{ atMin: number; kind: MembershipKind }>;
+  /** Minutes after an event in which its cold starts are counted. Default 10. */
+  windowMin?: number;
+  /** Windows to count without an event (the control run of an event run). */
+  observe?: ReadonlyArray<Pick<EventWindow, 'label' | 'fromMs' | 'toMs' | 'moved'>>;
+  /** Warm hand-off on joins and drains (see docs/ring.md). */
+  handoff?: boolean;
+}
+
+/** One membership event's figures. */
+export interface EventResult {
+  kind: MembershipKind;
+  atMin: number;
+  worker: string;
+  /** Share of all functions whose home worker changed (null: the policy has no homes). */
+  homesMoved: number | null;
+  /** Functions invoked in the minute before the event whose home moved. */
+  recentMoved: number;
+  window: EventWindow;
+  /** Requests that failed (died with the worker). */
+  failed: number;
+}
+
+export interface SimulationResult {
+  placement: PlacementName;
+  keepAlive: string;
+  handoff: boolean;
+  workers: number;
+  functions: number;
+  simulatedMin: number;
+  invocations: number;
+  coldStarts: number;
+  coldStartRatio: number;
+  idleGbS: number;
+  /** max / mean over workers of their time-averaged load (busy + queued), after the warm-up. */
+  loadMaxOverAvg: number;
+  meanLoad: number;
+  queueP50Ms: number;
+  queueP99Ms: number;
+  startDelayP99Ms: number;
+  failed: number;
+  rejected: number;
+  prewarms: number;
+  evicted: number;
+  events: EventResult[];
+  /** The `observe` windows' counts (a control run). */
+  observed: EventWindow[];
+  wallMs: number;
+  /** Simulated seconds per wall-clock second. */
+  speed: number;
+}
+
+type SimEvent = Timed &
+  ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
+
+/** Runs one simulation (see the file header). */
+export function simulate(o: SimulationOptions): SimulationResult {
+  const wall0 = performance.now();
+  const workload = o.workload.fresh();
+  const fns = workload.functions;
+  const root = new Prng(o.seed);
+  const durRng = root.fork('durations');
+  const placeRng = root.fork('placement');
+  const metrics = new SimMetrics(o.warmupMin * 60_000);
+  const heap = new EventHeap<SimEvent>();
+  const startedCount = new Uint32Array(fns.length);
+  const lastInvoked = new Float64Array(fns.length).fill(-Infinity);
+  let totalLoad = 0;
+  let placement: Placement | undefined;
+  const host: WorkerHost = {
+    functions: fns,
+    metrics,
+    loadChanged(w, before) {
+      totalLoad += w.load - before;
+      placement?.loadChanged?.(w, before);
+    },
+    complete(at, c) {
+      heap.push({ at, seq: 0, kind: 'done', c });
+    },
+    duration(fn) {
+      return (fns[fn] as SimFunction).duration(durRng);
+    },
+    prewarmLater(fn, at, keepAliveMs) {
+      heap.push({ at, seq: 0, kind: 'prewarm', fn, token: startedCount[fn] as number, keepAliveMs });
+    },
+    started(fn) {
+      startedCount[fn] = (startedCount[fn] as number) + 1;
+    },
+  };
+  const perWorkerFns = Math.max(1000, Math.ceil((8 * fns.length) / o.workers));
+  const all: SimWorker[] = [];
+  const newWorker = (id: string, now: number): SimWorker => {
+    const w = new SimWorker(id, o.workerMemoryMb, policyOf(o.keepAlive, perWorkerFns), host, now);
+    all.push(w);
+    return w;
+  };
+  for (let i = 0; i < o.workers; i++) newWorker(`w${i}`, 0);
+  const active = (): SimWorker[] => all.filter((w) => w.state === 'active');
+  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad);
+  placement.membership(active(), all);
+
+  const windowMs = (o.windowMin ?? 10) * 60_000;
+  for (const w of o.observe ?? []) {
+    const window: EventWindow = { label: w.label, fromMs: w.fromMs, toMs: w.toMs, moved: w.moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0 };
+    metrics.windows.push(window);
+    heap.push({ at: w.fromMs, seq: 0, kind: 'snapshot', window });
+  }
+  for (const e of o.events ?? []) heap.push({ at: e.atMin * 60_000, seq: 0, kind: 'member', what: e.kind });
+  const events: EventResult[] = [];
+
+  const dispatch = (fn: number, now: number, arrivedAt: number): void => {
+    const p = placement as Placement;
+    const choice = p.choose(fn, now);
+    for (const w of choice.candidates) if (w.tryRun(fn, now, arrivedAt)) return;
+    choice.waitAt.enqueue(fn, now, arrivedAt);
+  };
+
+  /** Recently invoked functions with a container somewhere now (see EventWindow.recentWarm). */
+  const recentWarm = (now: number): Uint8Array => {
+    const flags = new Uint8Array(fns.length);
+    for (const w of all) {
+      if (w.state === 'dead') continue;
+      for (const [fn, n] of w.functionsHere()) if (n > 0 && now - (lastInvoked[fn] as number) <= 60_000) flags[fn] = 1;
+    }
+    return flags;
+  };
+
+  const homes = (): Array<string | undefined> => fns.map((_, i) => (placement as Placement).home(i));
+
+  const membership = (what: MembershipKind, now: number): void => {
+    const p = placement as Placement;
+    const before = homes();
+    const warmBefore = recentWarm(now);
+    const live = active();
+    let worker: SimWorker;
+    let failed = 0;
+    let requeue: Array<{ fn: number; arrivedAt: number }> = [];
+    let handoffFrom: Array<[number, number]> = [];
+    if (what === 'join') {
+      worker = newWorker(`w-join-${events.length}`, now);
+    } else {
+      worker = live[what === 'drain' ? Math.floor(live.length / 2) : Math.floor((2 * live.length) / 3)] as SimWorker;
+      if (what === 'drain') {
+        handoffFrom = [...worker.functionsHere()].filter(([fn]) => now - (lastInvoked[fn] as number) <= 60_000);
+        requeue = worker.drain(now);
+      } else {
+        failed = worker.die(now);
+        metrics.failed += failed;
+      }
+    }
+    p.membership(active(), all);
+    const after = homes();
+    const moved = new Uint8Array(fns.length);
+    let movedCount = 0;
+    let recentMoved = 0;
+    const hasHomes = before.some((h) => h !== undefined);
+    for (let i = 0; i < fns.length; i++) {
+      if (before[i] !== after[i]) {
+        moved[i] = 1;
+        movedCount++;
+        if (now - (lastInvoked[i] as number) <= 60_000) recentMoved++;
+      }
+    }
+    if (o.handoff === true) {
+      // warm the moved, recently invoked functions on their new home, to their recent concurrency
+      const byId = new Map(all.map((w) => [w.id, w]));
+      const targets: Array<[number, number]> =
+        what === 'join'
+          ? fns.map((_, i) => i).filter((i) => moved[i] === 1 && now - (lastInvoked[i] as number) <= 60_000).map((i) => [i, Math.max(1, ...before[i] === undefined ? [] : [byId.get(before[i] as string)?.containersOf(i) ?? 0])])
+          : handoffFrom;
+      for (const [fn, count] of targets) {
+        const home = after[fn] === undefined ? undefined : byId.get(after[fn] as string);
+        if (home === undefined) continue;
+        const w = home.policy.onIdle((fns[fn] as SimFunction).id, now);
+        home.prewarm(fn, now, w.keepAliveMs, count);
+      }
+    }
+    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0 };
+    metrics.windows.push(window);
+    events.push({ kind: what, atMin: now / 60_000, worker: worker.id, homesMoved: hasHomes ? movedCount / fns.length : null, recentMoved, window, failed });
+    for (const r of requeue) dispatch(r.fn, now, r.arrivedAt);
+  };
+
+  const runEvent = (e: SimEvent): void => {
+    if (e.kind === 'done') {
+      if (e.c.worker.state !== 'dead') e.c.worker.release(e.c, e.at);
+    } else if (e.kind === 'snapshot') {
+      e.window.recentWarm = recentWarm(e.at);
+    } else if (e.kind === 'prewarm') {
+      if (startedCount[e.fn] !== e.token) return; // invoked before the pre-warm: nothing to do
+      const p = placement as Placement;
+      const homeId = p.home(e.fn);
+      const target = homeId === undefined ? p.choose(e.fn, e.at).candidates[0] : all.find((w) => w.id === homeId);
+      target?.prewarm(e.fn, e.at, e.keepAliveMs);
+    } else {
+      membership(e.what, e.at);
+    }
+  };
+
+  const minutes = Math.min(o.durationMin, workload.minutes);
+  const arrivals: Arrival[] = [];
+  for (let m = 0; m < minutes; m++) {
+    if (m === o.warmupMin) for (const w of all) w.resetLoad(m * 60_000);
+    arrivals.length = 0;
+    workload.arrivals(m, arrivals);
+    arrivals.sort((a, b) => a.at - b.at || a.fn - b.fn);
+    const end = (m + 1) * 60_000;
+    let i = 0;
+    for (;;) {
+      const next = heap.peek();
+      const a = arrivals[i];
+      if (a !== undefined && (next === undefined || a.at <= next.at)) {
+        i++;
+        lastInvoked[a.fn] = a.at;
+        dispatch(a.fn, a.at, a.at);
+      } else if (next !== undefined && next.at < end) {
+        runEvent(heap.pop() as SimEvent);
+      } else {
+        break;
+      }
+    }
+  }
+  const endMs = minutes * 60_000;
+  for (const w of all) w.finish(endMs);
+  const measuredFrom = o.warmupMin * 60_000;
+  const steady = all.filter((w) => w.state === 'active' && w.joinedAt <= measuredFrom);
+  const avgLoads = steady.map((w) => w.loadIntegral / Math.max(1, endMs - measuredFrom));
+  const meanLoad = avgLoads.reduce((a, b) => a + b, 0) / Math.max(1, avgLoads.length);
+  const wallMs = performance.now() - wall0;
+  return {
+    placement: o.placement,
+    keepAlive: keepAliveLabel(o.keepAlive),
+    handoff: o.handoff === true,
+    workers: o.workers,
+    functions: fns.length,
+    simulatedMin: minutes,
+    invocations: metrics.invocations,
+    coldStarts: metrics.coldStarts,
+    coldStartRatio: metrics.invocations === 0 ? 0 : metrics.coldStarts / metrics.invocations,
+    idleGbS: metrics.idleGbS,
+    loadMaxOverAvg: meanLoad === 0 ? 0 : Math.max(...avgLoads) / meanLoad,
+    meanLoad,
+    queueP50Ms: metrics.queueWait.percentile(50),
+    queueP99Ms: metrics.queueWait.percentile(99),
+    startDelayP99Ms: metrics.startDelay.percentile(99),
+    failed: metrics.failed,
+    rejected: metrics.rejected,
+    prewarms: metrics.prewarms,
+    evicted: metrics.evicted,
+    events,
+    observed: metrics.windows.slice(0, o.observe?.length ?? 0),
+    wallMs,
+    speed: (minutes * 60) / Math.max(0.001, wallMs / 1000),
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The built-in workload: functions drawn to match the published characterisation of the
+ * Azure Functions 2019 trace (Shahrad et al., "Serverless in the Wild", USENIX ATC 2020).
+ * Every figure used is listed, with its source and whether we could verify it, in
+ * docs/simulation.md ("Workloads"); the constants below carry the same names.
+ *
+ * Model
+ * -----
+ * - Applications of 1..20 functions (FUNCTIONS_PER_APP); one memory size per application,
+ *   log-normal with median 170 MB and 90th percentile 400 MB (APP_MEMORY).
+ * - A function is timer-triggered with probability 16 % (TIMER_SHARE): it runs every period
+ *   (1 min .. 1 day), IAT CoV 0. Otherwise its daily invocation count is log-normal in log10
+ *   (DAILY_RATE: 45 % at most 24 a day, 81 % at most 1440 a day, spanning ~8 orders of
+ *   magnitude), truncated at `maxPerDay` (a cost bound of the simulator, reported), and its
+ *   arrivals are Poisson (IAT CoV 1) or, for 30 % of them, bursty on/off (CoV > 1).
+ * - Execution time: per function a log-normal mean (median 0.68 s, sigma 2.36: half the
+ *   functions run under a second on average), per invocation log-normal around it (sigma 0.3),
+ *   capped at 10 minutes.
+ * - Cold start: 250 ms + a log-normal initialisation (median 250 ms, sigma 1): our assumption
+ *   (the trace has no cold-start times).
+ *
+ * Arrivals are generated exactly (not from per-minute counts), minute by minute, from each
+ * function's next arrival time, so memory is O(functions).
+ */
+import { Prng } from './prng.ts';
+import type { Arrival, SimFunction, Workload } from './workload.ts';
+
+/** Shares of applications by function count (Shahrad et al. 2020, via Shilkov's summary). */
+export const FUNCTIONS_PER_APP: ReadonlyArray<[share: number, min: number, max: number]> = [
+  [0.54, 1, 1],
+  [0.16, 2, 2],
+  [0.1, 3, 3],
+  [0.08, 4, 5],
+  [0.07, 6, 10],
+  [0.05, 11, 20],
+];
+/** Share of timer-triggered functions (Shahrad et al. 2020, Table/Figure of triggers). */
+export const TIMER_SHARE = 0.16;
+/** log10(daily invocations) ~ Normal(mu, sigma): P(<= 24/day) = 0.45, P(<= 1440/day) = 0.81. */
+export const DAILY_RATE = { mu: 1.603, sigma: 1.772 };
+/** Application memory: median 170 MB, 90th percentile 400 MB. */
+export const APP_MEMORY = { medianMb: 170, p90Mb: 400 };
+/** Mean execution time per function: log-normal, ln-mean -0.38 (0.68 s), sigma 2.36. */
+export const DURATION = { medianMs: Math.exp(-0.38) * 1000, sigma: 2.36, perInvocationSigma: 0.3, maxMs: 600_000 };
+/** Share of non-timer functions with bursty (on/off) arrivals: our assumption. */
+export const BURSTY_SHARE = 0.3;
+const TIMER_PERIODS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 240, 1440];
+const DAY_MS = 86_400_000;
+
+export interface GeneratorOptions {
+  seed: number;
+  functions: number;
+  /** Minutes of arrivals. */
+  minutes: number;
+  /** Cap on a function's daily invocations (simulation cost). Default 10^5.5 (~3.7/s). */
+  maxPerDay?: number;
+  /**
+   * Cap on a function's mean concurrency (rate × mean execution time): its mean execution
+   * time is cut to fit. Default 8. The published distributions are independent, so a few
+   * drawn functions would need hundreds of containers at once — more than a simulated
+   * cluster of 10 workers holds; the count of capped functions is reported.
+   */
+  maxConcurrency?: number;
+  /** Arrivals of every function multiplied by this from `burst.fromMin` to `burst.toMin`. */
+  burst?: { fromMin: number; toMin: number; factor: number };
+}
+
+type Kind = 'timer' | 'poisson' | 'bursty';
+
+interface GenFunction extends SimFunction {
+  readonly kind: Kind;
+  /** Mean arrivals per ms (timers: 1 / period). */
+  readonly ratePerMs: number;
+  readonly periodMs: number;
+  next: number;
+  /** Bursty: whether it is in an on period, and when that period ends. */
+  on: boolean;
+  switchAt: number;
+}
+
+/** The calibrated synthetic workload: see the file header. */
+export class GeneratedWorkload implements Workload {
+  readonly name: string;
+  readonly functions: GenFunction[] = [];
+  readonly minutes: number;
+  /** Functions whose daily rate was cut to maxPerDay. */
+  readonly truncated: number;
+  /** Functions whose mean execution time was cut to keep their concurrency under maxConcurrency. */
+  readonly capped: number;
+  /** Expected memory held by running executions (cold starts included), MB: rate × time × memory summed. */
+  readonly expectedBusyMb: number;
+  readonly #rng: Prng;
+  readonly #burst: GeneratorOptions['burst'];
+  readonly #options: GeneratorOptions;
+
+  constructor(options: GeneratorOptions) {
+    this.#options = options;
+    this.minutes = options.minutes;
+    this.#burst = options.burst;
+    const root = new Prng(options.seed);
+    const shape = root.fork('workload-shape');
+    this.#rng = root.fork('workload-arrivals');
+    const maxPerDay = options.maxPerDay ?? 10 ** 5.5;
+    const memSigma = Math.log(APP_MEMORY.p90Mb / APP_MEMORY.medianMb) / 1.2816;
+    let truncated = 0;
+    let capped = 0;
+    let busyMb = 0;
+    const maxConcurrency = options.maxConcurrency ?? 8;
+    let app = 0;
+    while (this.functions.length < options.functions) {
+      const appId = `app${app++}`;
+      const memoryMb = Math.round(Math.min(4096, Math.max(64, shape.logNormal(APP_MEMORY.medianMb, memSigma))));
+      const size = Math.min(drawAppSize(shape), options.functions - this.functions.length);
+      for (let i = 0; i < size; i++) {
+        const kind: Kind = shape.next() < TIMER_SHARE ? 'timer' : shape.next() < BURSTY_SHARE ? 'bursty' : 'poisson';
+        let perDay: number;
+        let periodMs = 0;
+        if (kind === 'timer') {
+          periodMs = (TIMER_PERIODS_MIN[shape.int(TIMER_PERIODS_MIN.length)] as number) * 60_000;
+          perDay = DAY_MS / periodMs;
+        } else {
+          perDay = 10 ** (DAILY_RATE.mu + DAILY_RATE.sigma * shape.normal());
+          if (perDay > maxPerDay) {
+            perDay = maxPerDay;
+            truncated++;
+          }
+        }
+        let meanMs = Math.min(DURATION.maxMs, shape.logNormal(DURATION.medianMs, DURATION.sigma));
+        const coldStartMs = 250 + shape.logNormal(250, 1);
+        const ratePerMs = perDay / DAY_MS;
+        if (ratePerMs * meanMs > maxConcurrency) {
+          meanMs = maxConcurrency / ratePerMs;
+          capped++;
+        }
+        busyMb += ratePerMs * (meanMs * Math.exp(DURATION.perInvocationSigma ** 2 / 2) + coldStartMs * 0.05) * memoryMb;
+        const fn: GenFunction = {
+          id: `fn-${this.functions.length.toString(36)}-${shape.nextUint32().toString(36)}`,
+          app: appId,
+          memoryMb,
+          coldStartMs,
+          kind,
+          ratePerMs,
+          periodMs,
+          next: 0,
+          on: false,
+          switchAt: 0,
+          duration: (rng) => Math.min(DURATION.maxMs, Math.max(1, rng.logNormal(meanMs, DURATION.perInvocationSigma))),
+        };
+        if (kind === 'timer') fn.next = shape.next() * periodMs;
+        else if (kind === 'poisson') fn.next = shape.exponential(1 / ratePerMs);
+        else {
+          fn.on = false;
+          fn.switchAt = shape.exponential(ON_MS / BURST_DUTY);
+          fn.next = fn.switchAt;
+        }
+        this.functions.push(fn);
+      }
+    }
+    this.truncated = truncated;
+    this.capped = capped;
+    this.expectedBusyMb = busyMb;
+    this.name = `generated(seed ${options.seed}, ${options.functions} functions)`;
+  }
+
+  fresh(): GeneratedWorkload {
+    return new GeneratedWorkload(this.#options);
+  }
+
+  arrivals(minute: number, out: Arrival[]): void {
+    const end = (minute + 1) * 60_000;
+    const factor = this.#burst !== undefined && minute >= this.#burst.fromMin && minute < this.#burst.toMin ? this.#burst.factor : 1;
+    const rng = this.#rng;
+    for (let i = 0; i < this.functions.length; i++) {
+      const fn = this.functions[i] as GenFunction;
+      if (fn.kind === 'timer') {
+        while (fn.next < end) {
+          out.push({ at: fn.next, fn: i });
+          fn.next += fn.periodMs;
+        }
+      } else if (fn.kind === 'poisson') {
+        while (fn.next < end) {
+          out.push({ at: fn.next, fn: i });
+          fn.next += rng.exponential(1 / (fn.ratePerMs * factor));
+        }
+      } else {
+        // on/off: on periods ON_MS long on average, at rate / duty; off periods fill the rest
+        while (fn.next < end) {
+          if (!fn.on && fn.next >= fn.switchAt) {
+            fn.on = true;
+            fn.switchAt = fn.next + rng.exponential(ON_MS);
+          }
+          if (fn.on && fn.next >= fn.switchAt) {
+            fn.on = false;
+            fn.switchAt = fn.next + rng.exponential(ON_MS * (1 / BURST_DUTY - 1));
+            fn.next = fn.switchAt;
+            continue;
+          }
+          if (fn.on) out.push({ at: fn.next, fn: i });
+          fn.next += rng.exponential(BURST_DUTY / (fn.ratePerMs * factor));
+        }
+      }
+    }
+  }
+}
+
+/** Mean length of a bursty function's on period, and the share of time it is on. */
+const ON_MS = 120_000;
+const BURST_DUTY = 0.1;
+
+function drawAppSize(rng: Prng): number {
+  let u = rng.next();
+  for (const [share, min, max] of FUNCTIONS_PER_APP) {
+    if (u < share) return min + rng.int(max - min + 1);
+    u -= share;
+  }
+  return 1;
+}

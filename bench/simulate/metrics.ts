@@ -1,0 +1,83 @@
+/**
+ * What a simulation run measures, as aggregates only (bounded memory): counts, histograms,
+ * idle memory-time, and per membership event the cold starts inside its window. Everything
+ * before `warmupMs` is left out (every function's first invocation is cold whatever the
+ * policy), except the window counters, which are absolute.
+ */
+import { LogHistogram } from './histogram.ts';
+
+/** A window after a membership event: cold starts of all functions and of moved ones. */
+export interface EventWindow {
+  readonly label: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Functions whose home the event moved (1 = moved), by function index. */
+  readonly moved: Uint8Array | undefined;
+  invocations: number;
+  coldStarts: number;
+  movedInvocations: number;
+  movedColdStarts: number;
+  /**
+   * Functions invoked in the minute before the window opened that had a container somewhere
+   * then (1 = yet to be invoked again in the window); their first invocation in the window is
+   * counted, and whether it was cold: the locality an event destroyed.
+   */
+  recentWarm: Uint8Array | undefined;
+  firstCalls: number;
+  firstCallsCold: number;
+}
+
+export class SimMetrics {
+  readonly warmupMs: number;
+  invocations = 0;
+  coldStarts = 0;
+  failed = 0;
+  /** Requests rejected after waiting MAX_WAIT_MS for capacity. */
+  rejected = 0;
+  prewarms = 0;
+  expired = 0;
+  evicted = 0;
+  /** Idle memory-time, MB × ms. */
+  idleMbMs = 0;
+  readonly queueWait = new LogHistogram();
+  readonly startDelay = new LogHistogram();
+  readonly windows: EventWindow[] = [];
+
+  constructor(warmupMs: number) {
+    this.warmupMs = warmupMs;
+  }
+
+  /** A container of `mb` was idle from `from` to `to`. */
+  idle(from: number, to: number, mb: number): void {
+    const start = Math.max(from, this.warmupMs);
+    if (to > start) this.idleMbMs += (to - start) * mb;
+  }
+
+  /** An invocation started executing (or cold-starting) at `now` after waiting `waitMs`. */
+  started(fn: number, now: number, waitMs: number, cold: boolean, coldMs: number): void {
+    for (const w of this.windows) {
+      if (now < w.fromMs || now >= w.toMs) continue;
+      w.invocations++;
+      if (cold) w.coldStarts++;
+      if (w.recentWarm?.[fn] === 1) {
+        w.recentWarm[fn] = 0;
+        w.firstCalls++;
+        if (cold) w.firstCallsCold++;
+      }
+      if (w.moved?.[fn] === 1) {
+        w.movedInvocations++;
+        if (cold) w.movedColdStarts++;
+      }
+    }
+    if (now < this.warmupMs) return;
+    this.invocations++;
+    if (cold) this.coldStarts++;
+    this.queueWait.add(waitMs);
+    this.startDelay.add(waitMs + coldMs);
+  }
+
+  /** Idle memory-time in GB·s. */
+  get idleGbS(): number {
+    return this.idleMbMs / 1024 / 1000;
+  }
+}

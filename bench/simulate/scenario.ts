@@ -1,0 +1,331 @@
+/**
+ * `ringfaas bench simulate`: the placement × keep-alive comparison, written as a bench result
+ * (JSON, Markdown, HTML with charts; a docs/benchmarks.md section).
+ *
+ * Runs
+ * ----
+ * 1. Placement, at every scale (default 10, 100, 1000 workers): each placement policy, and
+ *    ringfaas with warm hand-off, with the seed's fixed 15 min keep-alive, on a run with three
+ *    membership events (a worker joins at 1/3 of the run, one drains at 1/2, one dies at 4/5)
+ *    and on a control run without them (same seed: same arrivals and execution times).
+ *    "Cold starts caused" by an event = cold starts in the `windowMin` after it minus the
+ *    control run's in the same window.
+ * 2. Every placement × keep-alive combination at the smallest scale (events and controls).
+ * 3. Keep-alive at `keepAliveWorkers` workers, ringfaas placement, over a longer run (the
+ *    histogram policy needs history): fixed 5/10/15/20/30/60 min (the trade-off curve), hybrid
+ *    with a 15 min fallback (the worker's default), hybrid with the paper's 4 h fallback,
+ *    Greedy-Dual. Adaptive vs fixed is read against the fixed curve at equal idle memory-time.
+ */
+import type { Cell, ReportChart, ReportTable, ScenarioOutput } from '../report/result.ts';
+import type { Progress } from '../report/progress.ts';
+import { simulate, keepAliveLabel, type KeepAliveSpec, type SimulationOptions, type SimulationResult } from './engine.ts';
+import { GeneratedWorkload } from './generator.ts';
+import { TraceWorkload, type TraceFiles } from './azure-trace.ts';
+import { PLACEMENT_NAMES, type PlacementName } from './placement.ts';
+import type { Workload } from './workload.ts';
+
+export interface SimulateBenchOptions {
+  seed: number;
+  scales: number[];
+  functionsPerWorker: number;
+  /** Simulated minutes of the placement runs. */
+  minutes: number;
+  /** Simulated minutes of the keep-alive runs. */
+  keepAliveMinutes: number;
+  keepAliveWorkers: number;
+  /** Minutes after an event in which its cold starts count. */
+  windowMin: number;
+  /** Worker memory; default sized so running executions hold ~40 % of it on average. */
+  workerMemoryMb?: number;
+  trace?: TraceFiles;
+  /** Cap on functions read from a trace. */
+  maxFunctions?: number;
+  progress: Progress;
+  /** Skip the placement × keep-alive matrix. */
+  skipMatrix?: boolean;
+}
+
+export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
+  { name: 'fixed', keepAliveMin: 15 },
+  { name: 'fixed', keepAliveMin: 10 },
+  { name: 'hybrid', fallbackMin: 15 },
+  { name: 'greedy-dual' },
+];
+const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60];
+const SEED_KEEPALIVE: KeepAliveSpec = { name: 'fixed', keepAliveMin: 15 };
+
+/** A run with membership events and its control run. */
+export interface Pair {
+  run: SimulationResult;
+  control: SimulationResult;
+}
+
+interface Sized {
+  workload: Workload;
+  workerMemoryMb: number;
+  note: string;
+}
+
+async function sizedWorkload(o: SimulateBenchOptions, workers: number, minutes: number, utilisation = 0.4): Promise<Sized> {
+  if (o.trace !== undefined) {
+    const workload = await TraceWorkload.read({ files: o.trace, seed: o.seed, ...(o.maxFunctions === undefined ? {} : { maxFunctions: o.maxFunctions }) });
+    return { workload, workerMemoryMb: o.workerMemoryMb ?? 8192, note: workload.name };
+  }
+  const g = new GeneratedWorkload({ seed: o.seed, functions: workers * o.functionsPerWorker, minutes });
+  const sized = Math.max(1024, Math.ceil(g.expectedBusyMb / workers / utilisation / 256) * 256);
+  return {
+    workload: g,
+    workerMemoryMb: o.workerMemoryMb ?? sized,
+    note: `${g.name}; ${g.truncated} rates cut to 10^5.5/day, ${g.capped} execution times cut to a mean concurrency of 8`,
+  };
+}
+
+function eventsFor(minutes: number): NonNullable<SimulationOptions['events']> {
+  return [
+    { atMin: Math.round(minutes / 3), kind: 'join' },
+    { atMin: Math.round(minutes / 2), kind: 'drain' },
+    { atMin: Math.round((minutes * 4) / 5), kind: 'die' },
+  ];
+}
+
+/** The run with events and its control (same options, no events, the same windows observed). */
+export function runPair(base: SimulationOptions): Pair {
+  const run = simulate(base);
+  const control = simulate({ ...base, events: [], observe: run.events.map((e) => e.window) });
+  return { run, control };
+}
+
+/**
+ * Cold starts an event caused: among the functions invoked in the minute before it that had a
+ * container somewhere, those whose first invocation after it was cold, minus the same count in
+ * the control run (the cold starts that happen there without the event).
+ */
+export function coldStartsCaused(p: Pair, i: number): number | null {
+  const e = p.run.events[i];
+  if (e === undefined) return null;
+  const c = p.control.observed.find((w) => w.label === e.window.label);
+  return e.window.firstCallsCold - (c?.firstCallsCold ?? 0);
+}
+
+const signed = (x: number): string => (x > 0 ? `+${x}` : String(x));
+const pct = (x: number): number => Math.round(x * 10000) / 100;
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+function label(r: SimulationResult): string {
+  return r.handoff ? `${r.placement} + hand-off` : r.placement;
+}
+
+function pairRow(p: Pair): Cell[] {
+  const r = p.run;
+  const ev = (i: number): Cell[] => {
+    const e = r.events[i];
+    return e === undefined ? [null, null] : [e.homesMoved === null ? null : pct(e.homesMoved), `${e.window.firstCallsCold} (${signed(coldStartsCaused(p, i) ?? 0)})`];
+  };
+  return [
+    label(r),
+    r.keepAlive,
+    r.workers,
+    p.control.invocations,
+    pct(p.control.coldStartRatio),
+    Math.round(p.control.idleGbS),
+    r2(p.control.loadMaxOverAvg),
+    r2(p.control.queueP50Ms),
+    r2(p.control.queueP99Ms),
+    ...ev(0),
+    ...ev(1),
+    ...ev(2),
+    r.failed,
+    p.control.rejected,
+    Math.round(p.control.speed),
+  ];
+}
+
+const PAIR_COLUMNS = [
+  'placement',
+  'keep-alive',
+  'workers',
+  'invocations',
+  'cold-start %',
+  'idle GB·s',
+  'max/avg load',
+  'queue p50 ms',
+  'queue p99 ms',
+  'join: homes moved %',
+  'join: cold first calls (vs control)',
+  'drain: homes moved %',
+  'drain: cold first calls (vs control)',
+  'die: homes moved %',
+  'die: cold first calls (vs control)',
+  'failed (die)',
+  'rejected',
+  'sim s per s',
+];
+
+/** Cold first calls of recently active functions in the windows of the three events (absolute). */
+function totalFirstCold(p: Pair): number {
+  return p.run.events.reduce((n, e) => n + e.window.firstCallsCold, 0);
+}
+
+function totalCaused(p: Pair): number {
+  return [0, 1, 2].reduce((n, i) => n + (coldStartsCaused(p, i) ?? 0), 0);
+}
+
+/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
+export function fixedAtIdle(curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>, idleGbS: number): number | undefined {
+  const pts = [...curve].sort((a, b) => a.idleGbS - b.idleGbS);
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1]!;
+    const b = pts[i]!;
+    if (idleGbS >= a.idleGbS && idleGbS <= b.idleGbS) return a.coldStarts + ((idleGbS - a.idleGbS) / (b.idleGbS - a.idleGbS || 1)) * (b.coldStarts - a.coldStarts);
+  }
+  return undefined;
+}
+
+/** Runs the whole comparison (see the file header). */
+export async function runSimulateBench(o: SimulateBenchOptions): Promise<ScenarioOutput> {
+  const tables: ReportTable[] = [];
+  const charts: ReportChart[] = [];
+  const summary: string[] = [];
+  const notes: string[] = [];
+  const byScale = new Map<number, Pair[]>();
+
+  // 1. placement at every scale
+  for (const workers of o.scales) {
+    const s = await sizedWorkload(o, workers, o.minutes);
+    notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
+    const pairs: Pair[] = [];
+    const variants: Array<[PlacementName, boolean]> = [...PLACEMENT_NAMES.map((p): [PlacementName, boolean] => [p, false]), ['ringfaas', true]];
+    for (const [placement, handoff] of variants) {
+      o.progress.note(`simulate: ${workers} workers, ${placement}${handoff ? ' + hand-off' : ''}`);
+      pairs.push(
+        runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff }),
+      );
+    }
+    byScale.set(workers, pairs);
+  }
+  const placementRows = [...byScale.values()].flat().map(pairRow);
+  tables.push({
+    title: 'Placement policies (fixed 15 min keep-alive), per scale',
+    columns: PAIR_COLUMNS,
+    rows: placementRows,
+    note: `Steady figures from the control run (no membership event). "Cold first calls" after an event: of the functions invoked in the minute before it that had a container somewhere, those whose first invocation within ${o.windowMin} min after it was cold; in brackets the difference with the control run at the same moment (what the event caused). Max/avg load: max over workers of their time-averaged load (busy + queued) / the mean.`,
+  });
+  const scaleLabels = o.scales.map(String);
+  charts.push({
+    title: 'Cold first calls of recently active functions after join + drain + die',
+    kind: 'bar',
+    xLabel: 'workers',
+    yLabel: 'cold starts',
+    xLabels: scaleLabels,
+    series: [...PLACEMENT_NAMES.map((p) => [p, false] as const), ['ringfaas', true] as const].map(([p, h]) => ({
+      name: h ? `${p} + hand-off` : p,
+      points: o.scales.map((w, i): [number, number] => [i, Math.max(0, totalFirstCold((byScale.get(w) ?? []).find((x) => x.run.placement === p && x.run.handoff === h) as Pair))]),
+    })),
+  });
+  charts.push({
+    title: 'Max / avg worker load',
+    kind: 'bar',
+    xLabel: 'workers',
+    yLabel: 'max / avg',
+    xLabels: scaleLabels,
+    marker: { value: 1.25, label: 'target 1.25', axis: 'y' },
+    series: PLACEMENT_NAMES.map((p) => ({ name: p, points: o.scales.map((w, i): [number, number] => [i, (byScale.get(w) ?? []).find((x) => x.run.placement === p && !x.run.handoff)?.control.loadMaxOverAvg ?? 0]) })),
+  });
+
+  // targets on the largest scale
+  const largest = Math.max(...o.scales);
+  const atLargest = byScale.get(largest) ?? [];
+  const ring = atLargest.find((x) => x.run.placement === 'ringfaas' && !x.run.handoff);
+  const ow = atLargest.find((x) => x.run.placement === 'openwhisk');
+  if (ring !== undefined) {
+    const load = ring.control.loadMaxOverAvg;
+    summary.push(`${largest} workers, ringfaas max/avg load ${load.toFixed(2)} (target ≤ 1.25: ${load <= 1.25 ? 'met' : 'MISSED'})`);
+    const join = ring.run.events[0];
+    if (join?.homesMoved !== null && join !== undefined) {
+      const limit = 1 / (largest + 1) + 0.02;
+      summary.push(
+        `one join moved ${pct(join.homesMoved)} % of homes with ringfaas (target ≤ 1/N + 2 % = ${pct(limit)} %: ${join.homesMoved <= limit ? 'met' : 'MISSED'}); OpenWhisk's modulo homes: ${ow?.run.events[0]?.homesMoved === null || ow === undefined ? '–' : `${pct(ow.run.events[0]!.homesMoved!)} %`}`,
+      );
+    }
+    const mine = totalFirstCold(ring);
+    const others = atLargest.filter((x) => x.run.placement !== 'ringfaas');
+    const beaten = others.filter((x) => totalFirstCold(x) <= mine).map((x) => `${label(x.run)} (${totalFirstCold(x)})`);
+    summary.push(
+      `cold first calls of recently active functions after join + drain + die at ${largest} workers: ringfaas ${mine}; ${others.map((x) => `${label(x.run)} ${totalFirstCold(x)}`).join(', ')} (target: fewer than every other placement: ${beaten.length === 0 ? 'met' : `MISSED against ${beaten.join(', ')}`}); caused by the events (minus the control run): ringfaas ${totalCaused(ring)}, ${others.map((x) => `${label(x.run)} ${totalCaused(x)}`).join(', ')}`,
+    );
+  }
+
+  // 2. the full matrix at the smallest scale
+  if (o.skipMatrix !== true) {
+    const workers = Math.min(...o.scales);
+    const s = await sizedWorkload(o, workers, o.minutes);
+    const rows: Cell[][] = [];
+    for (const placement of PLACEMENT_NAMES) {
+      for (const keepAlive of KEEPALIVE_SPECS) {
+        o.progress.note(`simulate: matrix ${workers} workers, ${placement}, ${keepAliveLabel(keepAlive)}`);
+        rows.push(pairRow(runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin })));
+      }
+    }
+    tables.push({ title: `Every placement × keep-alive, ${workers} workers`, columns: PAIR_COLUMNS, rows });
+  }
+
+  // 3. keep-alive over a longer run
+  // unbounded memory, as in Shahrad et al.'s simulation: keep-alive, not eviction, decides
+  // what stays loaded, and the idle memory-time it costs is the figure of merit
+  const ka = { ...(await sizedWorkload(o, o.keepAliveWorkers, o.keepAliveMinutes)), workerMemoryMb: o.workerMemoryMb ?? 1_048_576 };
+  notes.push(`keep-alive runs, ${o.keepAliveWorkers} workers: ${ka.note}; ${ka.workerMemoryMb} MB per worker (unbounded unless --worker-memory-mb)`);
+  const kaRun = (keepAlive: KeepAliveSpec): SimulationResult => {
+    o.progress.note(`simulate: keep-alive ${keepAliveLabel(keepAlive)}`);
+    return simulate({ workload: ka.workload, workers: o.keepAliveWorkers, workerMemoryMb: ka.workerMemoryMb, placement: 'ringfaas', keepAlive, seed: o.seed, durationMin: o.keepAliveMinutes, warmupMin: Math.round(o.keepAliveMinutes / 4) });
+  };
+  const curve = FIXED_CURVE_MIN.map((m) => kaRun({ name: 'fixed', keepAliveMin: m }));
+  const hybrid = kaRun({ name: 'hybrid', fallbackMin: 15 });
+  const hybridPaper = kaRun({ name: 'hybrid', fallbackMin: 240 });
+  const gd = kaRun({ name: 'greedy-dual' });
+  const kaRows = [...curve, hybrid, hybridPaper, gd].map((r): Cell[] => [r.keepAlive, r.invocations, r.coldStarts, pct(r.coldStartRatio), Math.round(r.idleGbS), r.prewarms, r.evicted, r2(r.startDelayP99Ms), Math.round(r.speed)]);
+  tables.push({
+    title: `Keep-alive policies, ${o.keepAliveWorkers} workers, ringfaas placement, ${o.keepAliveMinutes} simulated minutes`,
+    columns: ['keep-alive', 'invocations', 'cold starts', 'cold-start %', 'idle GB·s', 'pre-warms', 'evictions', 'start delay p99 ms', 'sim s per s'],
+    rows: kaRows,
+    note: `The first ${Math.round(o.keepAliveMinutes / 4)} minutes are left out (warm-up).`,
+  });
+  charts.push({
+    title: 'Keep-alive: cold starts against idle memory-time',
+    kind: 'line',
+    xLabel: 'idle memory-time, GB·s',
+    yLabel: 'cold starts',
+    series: [
+      { name: 'fixed 5..60 min', points: curve.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
+      { name: 'hybrid (15 min fallback)', points: [[Math.round(hybrid.idleGbS), hybrid.coldStarts]] },
+      { name: 'hybrid (4 h fallback)', points: [[Math.round(hybridPaper.idleGbS), hybridPaper.coldStarts]] },
+      { name: 'greedy-dual', points: [[Math.round(gd.idleGbS), gd.coldStarts]] },
+    ],
+  });
+  const fixed15 = curve[FIXED_CURVE_MIN.indexOf(15)] as SimulationResult;
+  for (const adaptive of [hybrid, hybridPaper, gd]) {
+    const atEqualIdle = fixedAtIdle(curve, adaptive.idleGbS);
+    const coldRatio = adaptive.coldStarts === 0 ? Number.POSITIVE_INFINITY : fixed15.coldStarts / adaptive.coldStarts;
+    const idleSaving = 1 - adaptive.idleGbS / fixed15.idleGbS;
+    const eq = atEqualIdle === undefined ? 'outside the fixed curve' : `${(atEqualIdle / Math.max(1, adaptive.coldStarts)).toFixed(2)}× fewer cold starts than fixed at the same idle memory-time`;
+    const met = (atEqualIdle !== undefined && atEqualIdle / Math.max(1, adaptive.coldStarts) >= 2) || (adaptive.coldStarts <= fixed15.coldStarts && idleSaving >= 0.3);
+    summary.push(
+      `${adaptive.keepAlive} vs fixed 15 min: ${coldRatio.toFixed(2)}× fewer cold starts (${adaptive.coldStarts} vs ${fixed15.coldStarts}), ${pct(idleSaving)} % less idle memory-time (${Math.round(adaptive.idleGbS)} vs ${Math.round(fixed15.idleGbS)} GB·s); ${eq} (target ≥ 2× at equal idle memory-time, or equal cold starts with ≥ 30 % less: ${met ? 'met' : 'MISSED'})`,
+    );
+  }
+  return {
+    title: 'Simulation: placement and keep-alive policies on the real ring and keep-alive code',
+    settings: { seed: o.seed, scales: o.scales, functionsPerWorker: o.functionsPerWorker, minutes: o.minutes, keepAliveMinutes: o.keepAliveMinutes, keepAliveWorkers: o.keepAliveWorkers, windowMin: o.windowMin, workerMemoryMb: o.workerMemoryMb ?? 'sized', trace: o.trace ?? 'generated', notes },
+    summary,
+    tables,
+    charts,
+    raw: {
+      placement: [...byScale.values()].flat().map((p) => ({ run: strip(p.run), control: strip(p.control) })),
+      keepAlive: [...curve, hybrid, hybridPaper, gd].map(strip),
+    },
+  };
+}
+
+/** A result without its per-function arrays (the JSON stays small). */
+function strip(r: SimulationResult): unknown {
+  return { ...r, events: r.events.map((e) => ({ ...e, window: { ...e.window, moved: undefined } })), observed: r.observed.map((w) => ({ ...w, moved: undefined })) };
+}

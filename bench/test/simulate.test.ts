@@ -1,0 +1,153 @@
+/**
+ * The simulator: deterministic by seed, built on the real ring/ code (homes equal), the
+ * trace parser on the shipped sample, and a small end-to-end run of the bench (seconds).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { Ring } from '../../ring/index.ts';
+import { GeneratedWorkload } from '../simulate/generator.ts';
+import { TraceWorkload } from '../simulate/azure-trace.ts';
+import { simulate, type SimulationOptions } from '../simulate/engine.ts';
+import { RingfaasPlacement, OpenWhiskPlacement, pairwiseCoprimeNumbersUntil, javaHash } from '../simulate/placement.ts';
+import { Prng } from '../simulate/prng.ts';
+import { LogHistogram } from '../simulate/histogram.ts';
+import { runSimulateBench, fixedAtIdle } from '../simulate/scenario.ts';
+import { recordRun } from '../run.ts';
+import { silentProgress } from '../report/progress.ts';
+import type { Arrival } from '../simulate/workload.ts';
+import { isRfError } from '../../errors/index.ts';
+
+const sample = (name: string): string => join(import.meta.dirname, '..', 'simulate', 'sample', name);
+const SAMPLE = {
+  invocations: sample('invocations_per_function_md.anon.d01.csv'),
+  durations: sample('function_durations_percentiles.anon.d01.csv'),
+  memory: sample('app_memory_percentiles.anon.d01.csv'),
+};
+
+function small(extra: Partial<SimulationOptions> = {}): SimulationOptions {
+  return {
+    workload: new GeneratedWorkload({ seed: 3, functions: 100, minutes: 40 }),
+    workers: 10,
+    workerMemoryMb: 2048,
+    placement: 'ringfaas',
+    keepAlive: { name: 'fixed', keepAliveMin: 15 },
+    seed: 3,
+    durationMin: 20,
+    warmupMin: 3,
+    events: [
+      { atMin: 6, kind: 'join' },
+      { atMin: 10, kind: 'drain' },
+      { atMin: 15, kind: 'die' },
+    ],
+    ...extra,
+  };
+}
+
+function strip(r: ReturnType<typeof simulate>): unknown {
+  return { ...r, wallMs: 0, speed: 0, events: r.events.map((e) => ({ ...e, window: { ...e.window, moved: [...(e.window.moved ?? [])], recentWarm: undefined } })) };
+}
+
+test('prng: the same seed gives the same stream, forks are independent of draws', () => {
+  const a = new Prng(42);
+  const b = new Prng(42);
+  assert.deepEqual(Array.from({ length: 5 }, () => a.nextUint32()), Array.from({ length: 5 }, () => b.nextUint32()));
+  assert.equal(new Prng(42).fork('x').next(), new Prng(42).fork('x').next());
+  assert.notEqual(new Prng(42).fork('x').next(), new Prng(42).fork('y').next());
+});
+
+test('log histogram: percentiles within a bucket', () => {
+  const h = new LogHistogram();
+  for (let i = 1; i <= 1000; i++) h.add(i);
+  assert.ok(Math.abs(h.percentile(50) - 500) / 500 < 0.03);
+  assert.ok(Math.abs(h.percentile(99) - 990) / 990 < 0.03);
+  assert.equal(h.count, 1000);
+});
+
+test('simulator: same seed, same result (every placement and keep-alive)', () => {
+  const combos = [
+    ['ringfaas', { name: 'hybrid', fallbackMin: 15 }],
+    ['ringfaas', { name: 'greedy-dual' }],
+    ['openwhisk', { name: 'fixed', keepAliveMin: 15 }],
+    ['random', { name: 'hybrid', fallbackMin: 15 }],
+    ['least-loaded', { name: 'fixed', keepAliveMin: 10 }],
+    ['ch-rlu', { name: 'greedy-dual' }],
+  ] as const;
+  for (const [placement, keepAlive] of combos) {
+    const a = simulate(small({ placement, keepAlive, handoff: placement === 'ringfaas' }));
+    const b = simulate(small({ placement, keepAlive, handoff: placement === 'ringfaas' }));
+    assert.deepEqual(strip(a), strip(b), `${placement} ${keepAlive.name}`);
+    assert.ok(a.invocations > 1000);
+  }
+  assert.notDeepEqual(strip(simulate(small())), strip(simulate(small({ seed: 4 }))));
+});
+
+test('simulator: ringfaas homes are the ring/ code homes, and a join moves only homes to the new worker', () => {
+  const wl = new GeneratedWorkload({ seed: 1, functions: 500, minutes: 1 });
+  const ids = Array.from({ length: 20 }, (_, i) => `w${i}`);
+  const row = (id: string) => ({ id, address: '', capacityMb: 0, state: 'active', heartbeatAt: 0 });
+  const ring = new Ring(ids.map(row));
+  const p = new RingfaasPlacement(wl.functions, () => 0);
+  const fakeWorkers = ids.map((id) => ({ id, load: 0 }) as never);
+  p.membership(fakeWorkers);
+  wl.functions.forEach((f, i) => assert.equal(p.home(i), ring.home(f.id)));
+  const r = simulate({ ...small(), workload: wl, workers: 20, events: [{ atMin: 0.5, kind: 'join' }], durationMin: 1 });
+  const join = r.events[0]!;
+  const after = new Ring([...ids, join.worker].map(row));
+  const moved = wl.functions.filter((f) => ring.home(f.id) !== after.home(f.id));
+  assert.ok(moved.every((f) => after.home(f.id) === join.worker), 'every moved home moved to the new worker');
+  assert.equal(join.homesMoved, moved.length / wl.functions.length, 'the simulator counts what the ring computes');
+  assert.ok(join.homesMoved! > 0.02 && join.homesMoved! < 0.1, `moved ${join.homesMoved}`);
+});
+
+test('openwhisk model: Java hash, coprime steps, and a join moves most homes', () => {
+  assert.equal(javaHash('hello'), 99162322);
+  assert.deepEqual(pairwiseCoprimeNumbersUntil(10), [1, 3, 7]);
+  const r = simulate(small({ placement: 'openwhisk', events: [{ atMin: 10, kind: 'join' }], durationMin: 12 }));
+  assert.ok(r.events[0]!.homesMoved! > 0.7, `moved ${r.events[0]!.homesMoved}`);
+  void OpenWhiskPlacement;
+});
+
+test('trace parser: the shipped sample in the Azure 2019 format', async () => {
+  const wl = await TraceWorkload.read({ files: SAMPLE, seed: 1 });
+  assert.equal(wl.functions.length, 8);
+  assert.equal(wl.functions[0]!.memoryMb, 150);
+  assert.equal(wl.functions[7]!.memoryMb, 170, 'an app without a memory row gets the median');
+  const out: Arrival[] = [];
+  wl.arrivals(0, out);
+  const timer = out.filter((a) => a.fn === 1);
+  assert.equal(timer.length, 1, 'the 10-minute timer runs in minute 0');
+  assert.ok(out.every((a) => a.at >= 0 && a.at < 60_000));
+  const d = wl.functions[3]!.duration(new Prng(1));
+  assert.ok(d >= 150 && d <= 1200, `duration ${d}`);
+  const r = simulate({ ...small(), workload: wl, durationMin: 120, events: [] });
+  assert.ok(r.invocations > 1000);
+  const twice = simulate({ ...small(), workload: wl, durationMin: 120, events: [] });
+  assert.equal(twice.coldStarts, r.coldStarts, 'a run rewinds the trace');
+});
+
+test('trace parser: a missing column is RF_BENCH_TRACE_INVALID', async () => {
+  await assert.rejects(TraceWorkload.read({ files: { invocations: SAMPLE.durations }, seed: 1 }), (err: unknown) => isRfError(err) && err.code === 'RF_BENCH_TRACE_INVALID');
+});
+
+test('fixedAtIdle interpolates the fixed curve', () => {
+  assert.equal(fixedAtIdle([{ idleGbS: 10, coldStarts: 100 }, { idleGbS: 20, coldStarts: 50 }], 15), 75);
+  assert.equal(fixedAtIdle([{ idleGbS: 10, coldStarts: 100 }], 15), undefined);
+});
+
+test('bench simulate: a small run writes a result with tables and charts (seconds)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ringfaas-h15-sim-'));
+  try {
+    const { result } = await recordRun({ scenario: 'simulate', reproduce: 'test', resultsDir: dir }, () =>
+      runSimulateBench({ seed: 1, scales: [10], functionsPerWorker: 10, minutes: 12, keepAliveMinutes: 16, keepAliveWorkers: 5, windowMin: 2, progress: silentProgress, skipMatrix: true }),
+    );
+    assert.equal(result.tables.length, 2);
+    assert.equal(result.tables[0]!.rows.length, 6);
+    assert.ok(result.charts.length >= 3);
+    assert.ok(result.summary.some((s) => s.includes('hybrid')));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
