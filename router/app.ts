@@ -229,12 +229,20 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
       return;
     }
     const invokeStarted = performance.now();
+    // A client that leaves withdraws its invocation where it still waits (at a worker's queue).
+    const left = new AbortController();
+    const onClose = (): void => {
+      if (!call.res.writableFinished) left.abort();
+    };
+    call.res.once('close', onClose);
     let answer: Awaited<ReturnType<Invoker['invoke']>>;
     try {
-      answer = await deps.invoker.invoke(param(call, 'id'), input, call.ctx);
+      answer = await deps.invoker.invoke(param(call, 'id'), input, { ...call.ctx, signal: left.signal });
     } catch (err) {
       deps.dashboard?.failed(isRfError(err) ? err.status : 500, performance.now() - invokeStarted);
       throw err;
+    } finally {
+      call.res.off('close', onClose);
     }
     deps.dashboard?.invoked(param(call, 'id'), answer.status, answer.headers, performance.now() - invokeStarted);
     const headers: Record<string, string> = {};

@@ -47,6 +47,8 @@ export const RouterErrors = {
   ASYNC_UNAVAILABLE: { code: 'RF_ROUTER_ASYNC_UNAVAILABLE', status: 503 },
   /** Recorded on a dead invocation whose every attempt was abandoned (its dispatcher died mid-run). */
   ASYNC_ABANDONED: { code: 'RF_ROUTER_ASYNC_ABANDONED', status: 500 },
+  /** The client left before its invocation was answered (logged and counted, never answered). */
+  REQUEST_CANCELLED: { code: 'RF_ROUTER_REQUEST_CANCELLED', status: 499 },
   /** An unexpected failure; the router's log holds the details under the request id. */
   INTERNAL: { code: 'RF_ROUTER_INTERNAL', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;

@@ -25,6 +25,7 @@ import { Pool } from 'undici';
 import { RfError } from '../errors/index.ts';
 import { planSpill, DEFAULT_LOAD_FACTOR } from '../ring/index.ts';
 import { RingErrors } from '../ring/errors.ts';
+import { RouterErrors } from './errors.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded } from '../worker/protocol.ts';
 import { CLUSTER_KEY_HEADER } from '../worker/cluster-auth.ts';
 import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
@@ -140,6 +141,7 @@ export class Forwarder implements Invoker {
     for (let i = 0; i < plan.order.length; i++) {
       const workerId = plan.order[i] as string;
       if (i > 0) this.#metrics?.retries.inc();
+      if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
       const result = await this.#attempt(ring, workerId, functionId, input, ctx, 0, spills);
       if (result.ok) return result.response;
       spills++;
@@ -151,6 +153,7 @@ export class Forwarder implements Invoker {
     if (full === undefined) {
       throw this.#fail(RingErrors.NO_WORKER_AVAILABLE, 'every candidate worker refused the connection or is draining', functionId, spills);
     }
+    if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
     const waitAt = candidates.find((id) => full.has(id)) as string;
     this.#metrics?.waits.inc();
     this.#metrics?.retries.inc();
@@ -187,6 +190,7 @@ export class Forwarder implements Invoker {
         body: input,
         headersTimeout: this.#requestTimeoutMs + waitMs,
         bodyTimeout: this.#requestTimeoutMs,
+        ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
       });
       sent = true;
       const load = res.headers[WorkerHeaders.load];
@@ -202,6 +206,7 @@ export class Forwarder implements Invoker {
       return { ok: true, response: { status: res.statusCode, headers: this.#responseHeaders(res.headers, spills), body } };
     } catch (err) {
       if (err instanceof RfError) throw err;
+      if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
       const code = errorCode(err);
       if (!sent && CONNECT_ERROR_CODES.has(code)) return { ok: false, refusal: 'connect_error' };
       ctx.log.warn({ err, functionId, workerId, code }, 'worker failed after the request was sent');
@@ -212,6 +217,11 @@ export class Forwarder implements Invoker {
     } finally {
       this.#view.requestEnded(workerId, reportedLoad);
     }
+  }
+
+  /** The client left: nothing more is tried (the worker withdraws what still waits when its connection closes). */
+  #cancelled(functionId: string, spills: number): RfError {
+    return new RfError(RouterErrors.REQUEST_CANCELLED, 'the client left before the invocation was answered', { details: { functionId, spills } });
   }
 
   #responseHeaders(source: Record<string, string | string[] | undefined>, spills: number): Record<string, string> {

@@ -17,6 +17,8 @@ export interface ForwardedResponse {
 export interface RequestContext {
   requestId: string;
   log: Logger;
+  /** Aborted when the client leaves before its answer: an invocation still queued at a worker is withdrawn. */
+  signal?: AbortSignal;
 }
 
 /** Runs invocations on the ring. */

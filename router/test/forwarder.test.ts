@@ -257,3 +257,24 @@ test('an answer larger than the output bound is cut off: 502 RF_RING_WORKER_ANSW
   await assert.rejects(forwarder.invoke('f', input(), testContext()), (err) => isRfError(err) && err.code === 'RF_RING_WORKER_ANSWER_TOO_LARGE' && err.status === 502);
   assert.equal(fake.hits(), 1);
 });
+
+test('a client that leaves: the request to the worker is aborted at once and no other worker is tried', async () => {
+  const ws = await workers([{ id: 'a', slots: 4, delayMs: 5000 }, { id: 'b', slots: 4, delayMs: 5000 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { forwarder } = await router(membership);
+  const left = new AbortController();
+  const started = performance.now();
+  const call = forwarder.invoke('fn-left', input(), { ...testContext(), signal: left.signal });
+  setTimeout(() => left.abort(), 200);
+  await assert.rejects(call, (err: unknown) => isRfError(err) && err.code === 'RF_ROUTER_REQUEST_CANCELLED');
+  assert.ok(performance.now() - started < 4000, 'answered long before the function would have finished');
+  const tried = ws.reduce((sum, w) => sum + (w.served.get('fn-left') ?? 0), 0);
+  assert.ok(tried <= 1, `at most the home worker saw it (${tried})`);
+
+  // Already gone before the first attempt: no worker is contacted.
+  const gone = new AbortController();
+  gone.abort();
+  await assert.rejects(forwarder.invoke('fn-gone', input(), { ...testContext(), signal: gone.signal }), (err: unknown) => isRfError(err) && err.code === 'RF_ROUTER_REQUEST_CANCELLED');
+  assert.equal(ws.reduce((sum, w) => sum + (w.served.get('fn-gone') ?? 0), 0), 0);
+});
