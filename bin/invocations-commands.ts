@@ -85,7 +85,7 @@ export function registerInvocationsCommands(program: Command, io: CommandIo = de
         if (opts.function !== undefined) query.set('functionId', opts.function);
         if (opts.status !== undefined) query.set('status', opts.status);
         if (opts.next !== undefined) query.set('continuationToken', opts.next);
-        const page = (await callApi(io, 'GET', `/invocations?${query}`)).body as { items: Array<Record<string, unknown>>; continuationToken?: string };
+        const page = (await callApi(io, 'GET', `/invocations?${query}`)).body as { items: Array<Record<string, unknown>>; nextToken?: string };
         if (opts.json === true) {
           io.stdout(json(page));
           return;
@@ -94,7 +94,7 @@ export function registerInvocationsCommands(program: Command, io: CommandIo = de
         for (const i of page.items) rows.push([i.invocationId, i.functionId, i.status, i.attempts, i.acceptedAt, i.finishedAt ?? '-'].map(String));
         const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
         io.stdout(rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n');
-        if (page.continuationToken !== undefined) io.stdout(`more: ringfaas invocations ls --next ${page.continuationToken}\n`);
+        if (page.nextToken !== undefined) io.stdout(`more: ringfaas invocations ls --next ${page.nextToken}\n`);
       }),
     );
 

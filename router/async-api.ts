@@ -73,7 +73,7 @@ export interface AcceptResult {
 export interface AsyncApi {
   accept(functionId: string, input: Buffer, idempotencyKey: string | undefined, ctx: RequestContext): Promise<AcceptResult>;
   get(invocationId: string): Promise<InvocationView>;
-  list(query: { functionId?: string; status?: string; limit?: string; continuationToken?: string }): Promise<{ items: InvocationView[]; continuationToken?: string }>;
+  list(query: { functionId?: string; status?: string; limit?: string; continuationToken?: string }): Promise<{ items: InvocationView[]; nextToken?: string }>;
   retry(invocationId: string, ctx: RequestContext): Promise<InvocationView>;
 }
 
@@ -224,7 +224,7 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
     return view(stored.record);
   }
 
-  async function list(query: { functionId?: string; status?: string; limit?: string; continuationToken?: string }): Promise<{ items: InvocationView[]; continuationToken?: string }> {
+  async function list(query: { functionId?: string; status?: string; limit?: string; continuationToken?: string }): Promise<{ items: InvocationView[]; nextToken?: string }> {
     const limit = query.limit === undefined ? 100 : Number(query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RfError(RouterErrors.INVALID_QUERY, 'limit must be an integer 1..1000');
     if (query.status !== undefined && !STATUSES.has(query.status)) {
@@ -244,7 +244,7 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
     });
     // Lists never read result blobs: the summary carries inline results only.
     const items = await Promise.all(page.items.map((record) => view({ ...record, resultBlob: undefined } as InvocationRecord)));
-    return page.continuationToken === undefined ? { items } : { items, continuationToken: Buffer.from(page.continuationToken, 'utf8').toString('base64url') };
+    return page.continuationToken === undefined ? { items } : { items, nextToken: Buffer.from(page.continuationToken, 'utf8').toString('base64url') };
   }
 
   async function retry(invocationId: string, ctx: RequestContext): Promise<InvocationView> {

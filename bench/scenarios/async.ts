@@ -186,7 +186,7 @@ async function runOnce(target: RunningTarget, launcher: TargetLauncher, concurre
         e2e.push(f - a);
         if (item.status === 'succeeded') succeeded++;
       }
-      token = page.body.continuationToken as string | undefined;
+      token = page.body.nextToken as string | undefined;
     } while (token !== undefined);
     e2e.sort((a, b) => a - b);
     clientE2e.sort((a, b) => a - b);

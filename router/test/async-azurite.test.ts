@@ -267,11 +267,11 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 240_000 }, () =
     await waitFor('the burst to drain', 120_000, async () => {
       const page = (await (await fetch(`${api.url}/invocations?functionId=${fnId}&status=succeeded&limit=1000`)).json()) as Json;
       let n = page.items.length;
-      let token = page.continuationToken as string | undefined;
+      let token = page.nextToken as string | undefined;
       while (token !== undefined) {
         const next = (await (await fetch(`${api.url}/invocations?functionId=${fnId}&status=succeeded&limit=1000&continuationToken=${token}`)).json()) as Json;
         n += next.items.length;
-        token = next.continuationToken;
+        token = next.nextToken;
       }
       return n === count ? true : undefined;
     });
