@@ -165,6 +165,9 @@ describe('storage faults', { skip, timeout: 240_000 }, () => {
   test('storage stalled 30 s under load: warm success 100 %, CRUD 503 within the deadline, degraded said once, back by itself', async () => {
     const ids = [await deploy(), await deploy()];
     for (const id of ids) assert.equal((await invoke(id)).status, 200);
+    // Both workers hold both functions: a bounded-load spill to the worker that is not a
+    // function's home would otherwise need storage for it (a function that worker does not hold).
+    for (const w of workers) for (const id of ids) assert.equal((await call(w.address, 'POST', `/invoke/${id}`, {})).status, 200);
     const all = [routerPath, ...workerPaths];
     for (const p of all) p.setMode('stall');
     const stallEnd = Date.now() + 30_000;
