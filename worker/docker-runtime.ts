@@ -50,7 +50,7 @@ export interface DockerRuntimeOptions {
   buildImage?: boolean;
   /**
    * Private host folder holding each container's code and socket folders (default: a fresh
-   * `<tmpdir>/ringfaas-docker-XXXXXX`, mode 0700).
+   * `<tmpdir>/rfd-XXXXXX`, mode 0700).
    */
   baseDir?: string;
   /** Network of containers started with spec.network (default 'bridge'). */
@@ -92,12 +92,14 @@ async function removeDir(dir: string): Promise<void> {
 }
 
 /** Prefix of the private base folders this runtime makes in the temp folder. */
-const BASE_PREFIX = 'ringfaas-docker-';
+// Short: the shim socket's host path (base/worker/instance/run/shim.sock) must fit in 103 bytes
+// even under a long TMPDIR (a Swarm worker's data folder).
+const BASE_PREFIX = 'rfd-';
 
 /** A worker id as a folder name short enough for a socket path (long ids: a prefix and a hash). */
 export function workerDirName(workerId: string): string {
   const safe = nameSafe(workerId);
-  return safe.length <= 24 ? safe : `${safe.slice(0, 12)}-${createHash('sha256').update(workerId).digest('hex').slice(0, 10)}`;
+  return safe.length <= 12 ? safe : `${safe.slice(0, 4)}-${createHash('sha256').update(workerId).digest('hex').slice(0, 8)}`;
 }
 
 /**
