@@ -95,6 +95,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     functions: trackedStore(opened.functions, health, 'functions'),
     artifacts: trackedStore(opened.artifacts, health, 'artifacts'),
     membership: opened.membership,
+    ...(opened.routers === undefined ? {} : { routers: opened.routers }),
     close: () => opened.close(),
   };
   const ringMetrics = new RingMetrics(registry);
