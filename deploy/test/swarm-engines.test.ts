@@ -70,16 +70,7 @@ function load(url: string, ids: string[]): { stop(): Promise<{ ok: number; faile
   };
 }
 
-// Opt-in while issue 11 is open: on the merged platform (cluster key, private container folders,
-// no silent runtime downgrade) the second engine's worker did not serve its functions, and the
-// run takes about 16 minutes. RINGFAAS_TEST_SWARM_ENGINES=1 runs it.
-const engineTestWanted = process.env.RINGFAAS_TEST_SWARM_ENGINES === '1';
-describe('a swarm over three Docker engines (two in network namespaces)', {
-  skip: !engineTestWanted
-    ? 'opt-in (RINGFAAS_TEST_SWARM_ENGINES=1) while issue 11 is open: the second engine\'s worker does not yet serve on the merged platform'
-    : skipUnless(canRunEngines(), 'docker', 'needs Docker, root and iproute2 to run engines in network namespaces'),
-  timeout: 1_200_000,
-}, () => {
+describe('a swarm over three Docker engines (two in network namespaces)', { skip: skipUnless(canRunEngines(), 'docker', 'needs Docker, root and iproute2 to run engines in network namespaces'), timeout: 1_200_000 }, () => {
   const engines: NamespacedEngine[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env };
   let url = '';
