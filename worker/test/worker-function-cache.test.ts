@@ -179,7 +179,8 @@ describe('FunctionCache: bounded staleness and storage outages', () => {
     clock.advance(500);
     assert.equal(cache.peek('f')?.record.version, 1, 'within the bound, the cached version');
     clock.advance(600); // the sweep at 1000 ms revalidates f (used since its validation)
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    // The revalidation reads and unpacks on its own (unpacking is asynchronous): wait for it, bounded.
+    for (let i = 0; i < 500 && cache.peek('f')?.record.version !== 2; i++) await new Promise((r) => setTimeout(r, 2));
     assert.equal(cache.peek('f')?.record.version, 2);
     assert.deepEqual(changes, [['f', { kind: 'updated', version: 2 }]]);
     cache.stop();
