@@ -222,18 +222,22 @@ describe('storage faults', { skip, timeout: 240_000 }, () => {
   test('Azurite stopped and restarted on its data under a CRUD workload: nothing acknowledged is lost, no unnamed version served, no orphan left', async () => {
     /** Per function: what was acknowledged last, and whether a later call failed (outcome unknown). */
     const known = new Map<string, { version: number | 'deleted'; uncertain: 'update' | 'delete' | undefined }>();
+    // One call at a time per function: two loops' concurrent PUT and DELETE of one id may be
+    // acknowledged in either order, and what was acknowledged last is then not the state.
+    const busy = new Set<string>();
     let stopAt = Date.now() + 4000;
     let restarted = false;
     const worker = async (): Promise<void> => {
       const end = Date.now() + 14_000;
       while (Date.now() < end) {
-        const live = [...known].filter(([, k]) => k.version !== 'deleted' && k.uncertain === undefined);
+        const live = [...known].filter(([id, k]) => k.version !== 'deleted' && k.uncertain === undefined && !busy.has(id));
         const roll = Math.random();
         if (live.length < 3 || roll < 0.4) {
           const r = await call(router.url, 'POST', '/functions', { memorySize: 128, code: code(1) }).catch(() => undefined);
           if (r?.status === 201) known.set(r.json.id, { version: 1, uncertain: undefined });
         } else {
           const [id, k] = live[Math.floor(Math.random() * live.length)] as [string, { version: number }];
+          busy.add(id);
           if (roll < 0.85) {
             const r = await call(router.url, 'PUT', `/functions/${id}`, { code: code(k.version + 1) }).catch(() => undefined);
             if (r?.status === 200) known.set(id, { version: r.json.version, uncertain: undefined });
@@ -243,15 +247,24 @@ describe('storage faults', { skip, timeout: 240_000 }, () => {
             if (r?.status === 204) known.set(id, { version: 'deleted', uncertain: undefined });
             else known.set(id, { version: k.version, uncertain: 'delete' });
           }
+          busy.delete(id);
         }
       }
     };
     const restart = async (): Promise<void> => {
       await new Promise((r) => setTimeout(r, Math.max(0, stopAt - Date.now())));
+      // The network goes first, as in a real outage. Read in Azurite's code, not seen: its
+      // clean stop saves the database without waiting for the requests it is still answering
+      // (dist/src/common/ServerBase.js: httpServer.stop() is not awaited), so a write it
+      // acknowledged during the stop could miss the save: the emulator's loss, not ours.
+      for (const p of paths) p.setMode('reset');
       await azurite.stop();
       await new Promise((r) => setTimeout(r, 3000));
       azurite = await startAzurite({ dataDir, startTimeoutMs: 60_000 });
-      for (const p of paths) p.setUpstream(azurite.blobPort, azurite.tablePort);
+      for (const p of paths) {
+        p.setUpstream(azurite.blobPort, azurite.tablePort);
+        p.setMode('pass');
+      }
       restarted = true;
     };
     await Promise.all([worker(), worker(), restart()]);
