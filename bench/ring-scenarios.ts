@@ -69,6 +69,13 @@ export interface RingChangeResult {
   homesMovedOnAdd: number;
   /** Share of functions whose most frequent serving worker changed after the add (spills blur it). */
   movedOnAdd: number;
+  /**
+   * Functions whose home moved to the new worker and ran in the phase before the add, and how
+   * many of them had a cold first call on the new worker (0 with the warm hand-off).
+   */
+  movedAfterAdd: { functions: number; coldFirstCalls: number };
+  /** The new worker's home functions that ran before its drain, and how many had a cold first call elsewhere after it. */
+  movedAfterDrain: { functions: number; coldFirstCalls: number };
   phases: PhaseStats[];
 }
 
@@ -238,6 +245,18 @@ async function timed(load: LoadRun, phase: string, ms: number, out: Array<[strin
 }
 
 /** The worker that served most of each function's requests (spills aside). */
+/** Of `fns`, how many had a cold first successful call (in time order) on a worker `where` accepts. */
+function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, where: (workerId: string) => boolean): number {
+  const seen = new Set<string>();
+  let cold = 0;
+  for (const x of [...samples].sort((a, b) => a.at - b.at)) {
+    if (!x.ok || x.worker === undefined || !fns.has(x.functionId) || !where(x.worker) || seen.has(x.functionId)) continue;
+    seen.add(x.functionId);
+    if (x.start !== 'warm') cold++;
+  }
+  return cold;
+}
+
 function servingWorker(samples: Sample[] | undefined): Map<string, string> {
   const counts = new Map<string, Map<string, number>>();
   for (const s of samples ?? []) {
@@ -288,7 +307,18 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const ringBefore = new Ring(membersBefore.map(memberRow));
     const ringAfter = new Ring([...membersBefore, started.id].map(memberRow));
     const homesMoved = options.functionIds.filter((fn) => ringBefore.home(fn) !== ringAfter.home(fn)).length;
+    const movedHere = new Set(options.functionIds.filter((fn) => ringAfter.home(fn) === started.id));
+    const ranBefore = new Set((load.samples.get('before') ?? []).filter((x) => x.ok).map((x) => x.functionId));
+    const recentMoved = new Set([...movedHere].filter((fn) => ranBefore.has(fn)));
+    const afterAdd = [...(load.samples.get('adding') ?? []), ...(load.samples.get('after-add') ?? [])];
+    const afterDrain = [...(load.samples.get('draining') ?? []), ...(load.samples.get('after-drain') ?? [])];
+    const ranAfterAdd = new Set(afterAdd.filter((x) => x.ok).map((x) => x.functionId));
     return {
+      movedAfterAdd: { functions: recentMoved.size, coldFirstCalls: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id) },
+      movedAfterDrain: {
+        functions: [...movedHere].filter((fn) => ranAfterAdd.has(fn)).length,
+        coldFirstCalls: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
+      },
       scenario: 'ring-change',
       workerId: started.id,
       joinSettleMs,

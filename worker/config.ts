@@ -48,6 +48,8 @@ const schema = z.object({
   keepAlivePolicy: z.enum(['hybrid', 'fixed', 'greedy-dual']),
   /** Divides the policy's time windows (trace replays run time-compressed). */
   keepAliveTimeScale: z.coerce.number().min(1).max(100_000),
+  /** Warm hand-off on join and drain (worker/handoff): 1 on, 0 off. */
+  warmHandoff: z.enum(['0', '1']).transform((v) => v === '1'),
 });
 
 /** The validated, frozen worker configuration. */
@@ -99,6 +101,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     storageTimeoutMs: get('RINGFAAS_STORAGE_TIMEOUT_MS') ?? 2000,
     keepAlivePolicy: get('RINGFAAS_KEEPALIVE_POLICY') ?? DEFAULT_KEEPALIVE_POLICY,
     keepAliveTimeScale: get('RINGFAAS_KEEPALIVE_TIME_SCALE') ?? 1,
+    warmHandoff: get('RINGFAAS_WARM_HANDOFF') ?? '0',
   });
   if (parsed.success && parsed.data.clusterKey === undefined && !isLoopbackHost(parsed.data.host)) {
     throw new RfError(
@@ -139,6 +142,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
       storageTimeoutMs: 'RINGFAAS_STORAGE_TIMEOUT_MS',
       keepAlivePolicy: 'RINGFAAS_KEEPALIVE_POLICY',
       keepAliveTimeScale: 'RINGFAAS_KEEPALIVE_TIME_SCALE',
+      warmHandoff: 'RINGFAAS_WARM_HANDOFF',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

@@ -91,6 +91,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       revalidateMs: config.revalidateMs,
       registry,
       keepAlive: createKeepAlivePolicy(config.keepAlivePolicy, { timeScale: config.keepAliveTimeScale }),
+      warmHandoff: config.warmHandoff,
       onDrained: () => void cleanup(0),
     });
   } catch (err) {

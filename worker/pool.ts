@@ -423,7 +423,7 @@ export class Pool {
       return now + keep; // loaded by prewarm(): not an idle time of the function
     }
     if (policy === undefined) return now + slot.fn.idleTimeoutMs;
-    const w = policy.onIdle(slot.fn.id, now, slot.fn.idleTimeoutMs);
+    const w = policy.onIdle(slot.fn.id, now, slot.fn.idleTimeoutMs, slot.busy + Math.max(0, slot.idle.length - 1));
     if (w.prewarmMs > 0 && slot.busy === 0 && slot.idle.length <= 1) {
       const fn = slot.fn;
       this.#prewarms.get(slot.key)?.cancel();

@@ -44,6 +44,8 @@ export interface WorkerServerDeps {
   clusterKey?: string;
   /** The address the worker advertises (signed in POST /cluster/prove); known once listening. */
   advertisedAddress?: () => string;
+  /** More routes behind the cluster key (the warm hand-off's): true when one answered. */
+  extraRoutes?: (method: string | undefined, path: string, req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 const JSON_TYPE = 'application/json';
@@ -165,6 +167,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
       // The body (if any) is not read: the connection closes after the answer.
       throw new RfError(WorkerErrors.UNAUTHORIZED, `missing or wrong ${CLUSTER_KEY_HEADER} header`);
     }
+    if (deps.extraRoutes !== undefined && path.startsWith('/cluster/') && (await deps.extraRoutes(method, path, req, res))) return;
     if (method === 'POST' && path.startsWith('/invoke/')) {
       const id = pathId(path.slice('/invoke/'.length));
       if (id !== undefined) return invoke(req, res, id);

@@ -20,6 +20,8 @@ import { Pool } from './pool.ts';
 import { FunctionCache } from './function-cache.ts';
 import { createWorkerServer } from './server.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { RecentInvocations, recordingPolicy, WarmHandoff } from './handoff/index.ts';
+import { FixedKeepAlive } from './keepalive/index.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import type { KeepAlivePolicy } from './keepalive/index.ts';
 
@@ -74,6 +76,8 @@ export interface StartWorkerOptions {
   clusterKey?: string;
   /** Called once a drain requested over HTTP (POST /drain) has finished. */
   onDrained?: () => void;
+  /** Warm hand-off on join and drain (worker/handoff, docs/ring.md; default false). */
+  warmHandoff?: boolean;
 }
 
 /** A running worker. */
@@ -100,6 +104,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const registry = options.registry ?? new Registry();
   let poolRef: Pool | undefined;
   const metrics = createWorkerMetrics(registry, () => poolRef);
+  const recent = options.warmHandoff === true ? new RecentInvocations() : undefined;
+  const keepAlive = recent === undefined ? options.keepAlive : recordingPolicy(options.keepAlive ?? new FixedKeepAlive({ keepAliveMs: 15 * 60_000 }), recent);
   const pool = new Pool({
     workerId: options.id,
     runtime: options.runtime,
@@ -114,7 +120,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     events: metrics.poolEvents,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
-    ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
+    ...(keepAlive === undefined ? {} : { keepAlive }),
   });
   poolRef = pool;
   const health = new StorageHealth({ log, ...(options.clock === undefined ? {} : { clock: options.clock }) });
@@ -153,6 +159,21 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   if (options.prepareRuntime !== false) await options.runtime.prepare();
   await pool.fill();
 
+  const handoff =
+    recent === undefined
+      ? undefined
+      : new WarmHandoff({
+          workerId: options.id,
+          membership: options.stores.membership,
+          pool,
+          cache,
+          recent,
+          logger: log,
+          clock: options.clock ?? { now: () => Date.now() },
+          ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
+          ...(options.membershipTtlMs === undefined ? {} : { membershipTtlMs: options.membershipTtlMs }),
+        });
+
   let drainPromise: Promise<void> | undefined;
   let address = '';
   const server = createWorkerServer({
@@ -167,6 +188,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     registry,
     logger: log,
     ...(options.maxInputBytes === undefined ? {} : { maxInputBytes: options.maxInputBytes }),
+    ...(handoff === undefined ? {} : { extraRoutes: (method, path, req, res) => handoff.route(method, path, req, res) }),
     onDrain: () => {
       void drain().then(
         () => options.onDrained?.(),
@@ -201,6 +223,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     health,
   });
+  // warm hand-off: the functions whose home moves here are warm before any router sees this worker
+  if (handoff !== undefined) await handoff.beforeJoin(address).catch((err: unknown) => log.warn({ err }, 'hand-off on join failed'));
   await hb.start();
   cache.start();
   log.info({ address, capacityMb: options.capacityMb, runtime: options.runtime.kind, coldPool: pool.coldPoolIdle }, 'worker listening');
@@ -208,12 +232,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const drain = (): Promise<void> => {
     drainPromise ??= (async () => {
       log.info({ inFlight: pool.load }, 'worker draining');
+      // warm hand-off: the hot functions are warm on their next homes before this worker leaves
+      if (handoff !== undefined) await handoff.beforeDrain().catch((err: unknown) => log.warn({ err }, 'hand-off on drain failed'));
       cache.stop();
       const pooled = pool.drain();
       await hb.setDraining();
       await pooled;
       await hb.stop();
       await closeServer(server);
+      await handoff?.close();
       log.info({}, 'worker drained');
     })();
     return drainPromise;

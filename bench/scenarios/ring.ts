@@ -59,6 +59,7 @@ export async function runRingBench(options: RingBenchOptions): Promise<ScenarioO
           `the new worker ${r.workerId} was in the router's ring ${r.joinSettleMs} ms after it started`,
           `${(r.homesMovedOnAdd * 100).toFixed(0)} % of the ${options.functions} functions got a new home on the ring with the add (about 1/(N+1) expected, N workers before); ${(r.movedOnAdd * 100).toFixed(0)} % were served mostly by another worker afterwards (bounded-load spills and cold starts blur this)`,
           `draining it took ${r.drainMs} ms; errors in all phases: ${r.phases.reduce((n, p) => n + p.errors, 0)}`,
+          `cold first calls of moved functions invoked before the change (target 0 with RINGFAAS_WARM_HANDOFF=1): after the add ${r.movedAfterAdd.coldFirstCalls} of ${r.movedAfterAdd.functions} (on the new worker), after the drain ${r.movedAfterDrain.coldFirstCalls} of ${r.movedAfterDrain.functions} (on their next home)`,
         ],
         tables: [phaseTable(r.phases)],
         charts: [

@@ -79,6 +79,8 @@ export interface SimulationOptions {
   observe?: ReadonlyArray<Pick<EventWindow, 'label' | 'fromMs' | 'toMs' | 'moved'>>;
   /** Warm hand-off on joins and drains (see docs/ring.md). */
   handoff?: boolean;
+  /** Called on every start after the warm-up (analyses: cold starts per function). */
+  onStart?: (fn: number, cold: boolean) => void;
 }
 
 /** One membership event's figures. */
@@ -127,6 +129,11 @@ export interface SimulationResult {
 type SimEvent = Timed &
   ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
 
+function first<T>(xs: Iterable<T>): T | undefined {
+  for (const x of xs) return x;
+  return undefined;
+}
+
 /** Runs one simulation (see the file header). */
 export function simulate(o: SimulationOptions): SimulationResult {
   const wall0 = performance.now();
@@ -136,6 +143,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const durRng = root.fork('durations');
   const placeRng = root.fork('placement');
   const metrics = new SimMetrics(o.warmupMin * 60_000);
+  metrics.onStart = o.onStart;
   const heap = new EventHeap<SimEvent>();
   const startedCount = new Uint32Array(fns.length);
   const lastInvoked = new Float64Array(fns.length).fill(-Infinity);
@@ -264,7 +272,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
       if (startedCount[e.fn] !== e.token) return; // invoked before the pre-warm: nothing to do
       const p = placement as Placement;
       const homeId = p.home(e.fn);
-      const target = homeId === undefined ? p.choose(e.fn, e.at).candidates[0] : all.find((w) => w.id === homeId);
+      const target = homeId === undefined ? first(p.choose(e.fn, e.at).candidates) : all.find((w) => w.id === homeId);
       target?.prewarm(e.fn, e.at, e.keepAliveMs);
     } else {
       membership(e.what, e.at);

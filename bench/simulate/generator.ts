@@ -39,7 +39,8 @@ export const TIMER_SHARE = 0.16;
 /** log10(daily invocations) ~ Normal(mu, sigma): P(<= 24/day) = 0.45, P(<= 1440/day) = 0.81. */
 export const DAILY_RATE = { mu: 1.603, sigma: 1.772 };
 /** Application memory: median 170 MB, 90th percentile 400 MB. */
-export const APP_MEMORY = { medianMb: 170, p90Mb: 400 };
+/** Application memory: median 170 MB, 90th percentile 400 MB; at most 1.5 GB (an Azure Functions Consumption-plan instance's limit). */
+export const APP_MEMORY = { medianMb: 170, p90Mb: 400, maxMb: 1536 };
 /** Mean execution time per function: log-normal, ln-mean -0.38 (0.68 s), sigma 2.36. */
 export const DURATION = { medianMs: Math.exp(-0.38) * 1000, sigma: 2.36, perInvocationSigma: 0.3, maxMs: 600_000 };
 /** Share of non-timer functions with bursty (on/off) arrivals: our assumption. */
@@ -109,7 +110,7 @@ export class GeneratedWorkload implements Workload {
     let app = 0;
     while (this.functions.length < options.functions) {
       const appId = `app${app++}`;
-      const memoryMb = Math.round(Math.min(4096, Math.max(64, shape.logNormal(APP_MEMORY.medianMb, memSigma))));
+      const memoryMb = Math.round(Math.min(APP_MEMORY.maxMb, Math.max(64, shape.logNormal(APP_MEMORY.medianMb, memSigma))));
       const size = Math.min(drawAppSize(shape), options.functions - this.functions.length);
       for (let i = 0; i < size; i++) {
         const kind: Kind = shape.next() < TIMER_SHARE ? 'timer' : shape.next() < BURSTY_SHARE ? 'bursty' : 'poisson';

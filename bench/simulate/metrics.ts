@@ -42,6 +42,8 @@ export class SimMetrics {
   readonly queueWait = new LogHistogram();
   readonly startDelay = new LogHistogram();
   readonly windows: EventWindow[] = [];
+  /** Called on every counted start (after the warm-up): per-function breakdowns in analyses. */
+  onStart: ((fn: number, cold: boolean) => void) | undefined;
 
   constructor(warmupMs: number) {
     this.warmupMs = warmupMs;
@@ -72,6 +74,7 @@ export class SimMetrics {
     if (now < this.warmupMs) return;
     this.invocations++;
     if (cold) this.coldStarts++;
+    this.onStart?.(fn, cold);
     this.queueWait.add(waitMs);
     this.startDelay.add(waitMs + coldMs);
   }

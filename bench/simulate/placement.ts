@@ -4,7 +4,11 @@
  * worker's 429 otherwise) and where it waits when all are full.
  *
  * - ringfaas: the project's real ring/ code: `Ring.preferenceList(fnId, 16)` ordered by
- *   `planSpill` (bounded loads, c = 1.25) on the workers' loads; all full: wait at the home.
+ *   `planSpill` (bounded loads, c = 1.25) on the workers' loads. When none of the 16 is under
+ *   the bound, or every one under it is at capacity, the walk goes on around the whole ring
+ *   (Mirrokni et al.'s rule: the next worker clockwise under the bound), so the bound holds
+ *   by construction whenever some worker has room; the over-bound ones of the 16 come last;
+ *   all full: wait at the home.
  * - openwhisk: a model of ShardingContainerPoolBalancer.schedule (Apache OpenWhisk):
  *   hash = |javaHash(app) ^ javaHash(fn)|, home = hash mod N over every invoker ever seen
  *   (unhealthy ones keep their index), step = the (hash mod |steps|)-th of the pairwise coprime
@@ -29,7 +33,8 @@ export const PLACEMENT_NAMES: readonly PlacementName[] = ['ringfaas', 'openwhisk
 
 /** The decision for one invocation. */
 export interface PlacementChoice {
-  candidates: SimWorker[];
+  /** Workers to try in order (may be produced lazily: the engine stops at the first that runs it). */
+  candidates: Iterable<SimWorker>;
   /** Where the request waits when every candidate is full. */
   waitAt: SimWorker;
 }
@@ -59,6 +64,8 @@ export class RingfaasPlacement implements Placement {
   #active: readonly SimWorker[] = [];
   /** Preference lists are a pure function of (ring, fn): cached per ring. */
   #lists = new Map<number, { workers: SimWorker[]; ids: string[] }>();
+  /** Whole-ring walks of the functions that overflowed their 16 candidates (bounded cache). */
+  #walks = new Map<number, SimWorker[]>();
   readonly #fns: readonly SimFunction[];
   readonly #c: number;
   readonly #totalLoad: () => number;
@@ -74,6 +81,7 @@ export class RingfaasPlacement implements Placement {
     this.#byId = new Map(active.map((w) => [w.id, w]));
     this.#ring = new Ring(active.map((w) => row(w.id)));
     this.#lists.clear();
+    this.#walks.clear();
   }
 
   /** The real Ring over the active workers (tests compare homes with it). */
@@ -99,7 +107,24 @@ export class RingfaasPlacement implements Placement {
     const { workers: list, ids } = this.#entry(fn);
     const byId = this.#byId;
     const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c });
-    return { candidates: plan.order.map((id) => byId.get(id) as SimWorker), waitAt: list[0] as SimWorker };
+    const order = plan.order.map((id) => byId.get(id) as SimWorker);
+    if (list.length >= this.#active.length) return { candidates: order, waitAt: list[0] as SimWorker };
+    const under = order.filter((w) => w.load < plan.bound);
+    const over = order.slice(under.length);
+    return { candidates: this.#walk(fn, under, over, plan.bound), waitAt: list[0] as SimWorker };
+  }
+
+  /** The 16 under the bound, then the rest of the ring under the bound (lazily), then the 16 over it. */
+  *#walk(fn: number, under: SimWorker[], over: SimWorker[], bound: number): Generator<SimWorker> {
+    yield* under;
+    let walk = this.#walks.get(fn);
+    if (walk === undefined) {
+      if (this.#walks.size >= 4096) this.#walks.clear();
+      walk = this.#ring.preferenceList((this.#fns[fn] as SimFunction).id).slice(MAX_CANDIDATES).map((id) => this.#byId.get(id) as SimWorker);
+      this.#walks.set(fn, walk);
+    }
+    for (const w of walk) if (w.load < bound) yield w;
+    yield* over;
   }
 
   home(fn: number): string | undefined {

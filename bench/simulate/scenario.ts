@@ -72,7 +72,9 @@ async function sizedWorkload(o: SimulateBenchOptions, workers: number, minutes: 
     return { workload, workerMemoryMb: o.workerMemoryMb ?? 8192, note: workload.name };
   }
   const g = new GeneratedWorkload({ seed: o.seed, functions: workers * o.functionsPerWorker, minutes });
-  const sized = Math.max(1024, Math.ceil(g.expectedBusyMb / workers / utilisation / 256) * 256);
+  // at least twice the largest function, so every function fits on every worker
+  const largestMb = Math.max(...g.functions.map((f) => f.memoryMb));
+  const sized = Math.max(1024, Math.ceil((2 * largestMb) / 256) * 256, Math.ceil(g.expectedBusyMb / workers / utilisation / 256) * 256);
   return {
     workload: g,
     workerMemoryMb: o.workerMemoryMb ?? sized,

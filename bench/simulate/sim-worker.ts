@@ -65,8 +65,12 @@ export class SimWorker {
   busy = 0;
   readonly queue: Waiting[] = [];
   readonly #fns = new Map<number, FnState>();
-  /** Idle containers by expiry, lazily cleaned (min-heap on expiresAt). */
-  readonly #expiry: SimContainer[] = [];
+  /**
+   * Idle containers by expiry, lazily cleaned: a min-heap of (expiry, container) entries. The
+   * expiry is copied into the entry: a container reused and idle again gets a new entry, and
+   * the old one (its key unchanged, so the heap stays ordered) is skipped when popped.
+   */
+  readonly #expiry: ExpiryEntry[] = [];
   #idleCount = 0;
   readonly #host: WorkerHost;
   /** Time integral of the load (busy + queued), and when it last changed. */
@@ -179,8 +183,10 @@ export class SimWorker {
       return;
     }
     const f = this.#host.functions[c.fn] as SimFunction;
-    const windows = this.policy.onIdle(f.id, now);
-    if (windows.prewarmMs > 0) {
+    const windows = this.policy.onIdle(f.id, now, undefined, st.busy + st.idle.length);
+    // as worker/pool.ts: only the function's last container is unloaded for a pre-warm later;
+    // the others stay the keep-alive window
+    if (windows.prewarmMs > 0 && st.busy === 0 && st.idle.length === 0) {
       this.#remove(c);
       this.#host.prewarmLater(c.fn, now + windows.prewarmMs, windows.keepAliveMs);
     } else if (windows.keepAliveMs <= 0) {
@@ -232,9 +238,9 @@ export class SimWorker {
   /** Removes idle containers whose keep-alive has passed (their idle time ends at expiry). */
   expire(now: number): void {
     const h = this.#expiry;
-    while (h.length > 0 && (h[0] as SimContainer).expiresAt <= now) {
-      const c = heapPop(h);
-      if (c.state !== 'idle' || c.expiresAt > now) continue;
+    while (h.length > 0 && (h[0] as ExpiryEntry).at <= now) {
+      const { c, at } = heapPop(h);
+      if (c.state !== 'idle' || c.expiresAt !== at) continue;
       this.#dropIdle(c);
       this.#host.metrics.idle(c.idleSince, c.expiresAt, c.memoryMb);
       this.#remove(c);
@@ -310,7 +316,7 @@ export class SimWorker {
     c.expiresAt = expiresAt;
     st.idle.push(c);
     this.#idleCount++;
-    if (Number.isFinite(expiresAt)) heapPush(this.#expiry, c);
+    if (Number.isFinite(expiresAt)) heapPush(this.#expiry, { at: expiresAt, c });
   }
 
   #dropIdle(c: SimContainer): void {
@@ -379,21 +385,26 @@ export class SimWorker {
   }
 }
 
-function heapPush(h: SimContainer[], c: SimContainer): void {
-  h.push(c);
+interface ExpiryEntry {
+  readonly at: number;
+  readonly c: SimContainer;
+}
+
+function heapPush(h: ExpiryEntry[], e: ExpiryEntry): void {
+  h.push(e);
   let i = h.length - 1;
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if ((h[p] as SimContainer).expiresAt <= c.expiresAt) break;
-    h[i] = h[p] as SimContainer;
+    if ((h[p] as ExpiryEntry).at <= e.at) break;
+    h[i] = h[p] as ExpiryEntry;
     i = p;
   }
-  h[i] = c;
+  h[i] = e;
 }
 
-function heapPop(h: SimContainer[]): SimContainer {
-  const top = h[0] as SimContainer;
-  const last = h.pop() as SimContainer;
+function heapPop(h: ExpiryEntry[]): ExpiryEntry {
+  const top = h[0] as ExpiryEntry;
+  const last = h.pop() as ExpiryEntry;
   if (h.length === 0) return top;
   h[0] = last;
   let i = 0;
@@ -401,10 +412,10 @@ function heapPop(h: SimContainer[]): SimContainer {
     const l = 2 * i + 1;
     const r = l + 1;
     let m = i;
-    if (l < h.length && (h[l] as SimContainer).expiresAt < (h[m] as SimContainer).expiresAt) m = l;
-    if (r < h.length && (h[r] as SimContainer).expiresAt < (h[m] as SimContainer).expiresAt) m = r;
+    if (l < h.length && (h[l] as ExpiryEntry).at < (h[m] as ExpiryEntry).at) m = l;
+    if (r < h.length && (h[r] as ExpiryEntry).at < (h[m] as ExpiryEntry).at) m = r;
     if (m === i) break;
-    [h[i], h[m]] = [h[m] as SimContainer, h[i] as SimContainer];
+    [h[i], h[m]] = [h[m] as ExpiryEntry, h[i] as ExpiryEntry];
     i = m;
   }
   return top;

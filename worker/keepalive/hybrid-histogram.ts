@@ -4,10 +4,14 @@
  *
  * Algorithm
  * ---------
- * Each function keeps a histogram of its idle times (IT: from the end of one execution, when
- * no container of it is busy any more, to the start of the next), in bins of `binMs` (1 min)
- * over `rangeMs` (4 h); an IT beyond the range is counted as out of bounds (OOB). When the
- * function goes idle:
+ * Each function keeps a histogram of its idle times (IT: from the end of its last execution to
+ * the start of the next), in bins of `binMs` (1 min) over `rangeMs` (4 h); an IT beyond the
+ * range is counted as out of bounds (OOB). ITs are sampled at the histogram's granularity, as
+ * the paper's per-minute trace does: at most one sample per bin width (the first invocation
+ * after it), and 0 when an execution started after the last end (the function was still busy),
+ * so a function running many overlapping calls adds one "IT 0" a minute, not one per call
+ * (counted per call, the short gaps inside a burst would drown the gaps between bursts and the
+ * 99th percentile would fall in the first bin). When the function goes idle:
  *
  * - the histogram is *representative* when it has at least `minSamples` ITs, at most
  *   `maxOobShare` of them OOB, and the coefficient of variation (CoV) of its bin counts is at
@@ -15,7 +19,10 @@
  * - representative: pre-warm window = the `headPercentile` (5th) IT, cut by `marginShare`
  *   (10 %); keep-alive window = the `tailPercentile` (99th) IT, raised by the margin, minus the
  *   pre-warm window. A pre-warm window of 0 means: stay loaded from the end of the execution;
- * - otherwise the *fallback*: no pre-warm, keep-alive = `fallbackKeepAliveMs`. The paper
+ * - otherwise the *fallback*: no pre-warm, keep-alive = `fallbackKeepAliveMs`.
+ * - the windows are about the *function* going idle: they apply to its last loaded container;
+ *   a surplus container (others still loaded, concurrency the paper's one-instance-per-app
+ *   model does not have) keeps the fallback window. The paper
  *   falls back to the histogram range (4 h) and, for functions with mostly OOB ITs, to an ARIMA
  *   forecast; this module takes the fallback as an option and has no ARIMA (see caveats).
  *
@@ -67,8 +74,12 @@ interface FunctionHistogram {
   bins: Uint32Array;
   inBounds: number;
   oob: number;
-  /** When the last execution ended with nothing busy (undefined: busy, or never ran). */
-  idleSinceMs: number | undefined;
+  /** When a container of the function last went idle (undefined: never). */
+  lastEndMs: number | undefined;
+  /** When an execution last started. */
+  lastStartMs: number;
+  /** When the last IT sample was taken. */
+  lastSampleMs: number;
 }
 
 /** The hybrid histogram policy: see the file header. */
@@ -98,10 +109,13 @@ export class HybridHistogramKeepAlive implements KeepAlivePolicy {
   }
 
   onInvocationStart(functionId: string, nowMs: number, _info: InvocationInfo): void {
-    const h = this.#fns.upsert(functionId, () => ({ bins: new Uint32Array(this.binCount), inBounds: 0, oob: 0, idleSinceMs: undefined }));
-    if (h.idleSinceMs === undefined) return;
-    const it = Math.max(0, nowMs - h.idleSinceMs);
-    h.idleSinceMs = undefined;
+    const h = this.#fns.upsert(functionId, () => ({ bins: new Uint32Array(this.binCount), inBounds: 0, oob: 0, lastEndMs: undefined, lastStartMs: Number.NEGATIVE_INFINITY, lastSampleMs: Number.NEGATIVE_INFINITY }));
+    const lastStart = h.lastStartMs;
+    h.lastStartMs = nowMs;
+    if (h.lastEndMs === undefined || nowMs - h.lastSampleMs < this.binMs) return;
+    h.lastSampleMs = nowMs;
+    // still busy (an execution started after the last end): IT 0
+    const it = h.lastEndMs < lastStart ? 0 : Math.max(0, nowMs - h.lastEndMs);
     const bin = Math.floor(it / this.binMs);
     if (bin >= this.binCount) h.oob++;
     else {
@@ -110,11 +124,15 @@ export class HybridHistogramKeepAlive implements KeepAlivePolicy {
     }
   }
 
-  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number): KeepAliveWindows {
+  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded = 0): KeepAliveWindows {
     const h = this.#fns.get(functionId);
     const fallback = { prewarmMs: 0, keepAliveMs: defaultKeepAliveMs ?? this.#o.fallbackKeepAliveMs };
     if (h === undefined) return fallback;
-    h.idleSinceMs = nowMs;
+    h.lastEndMs = nowMs;
+    // a surplus container (others of the function still loaded): the function is not idle, so
+    // its idle-time windows say nothing about it; it keeps the fallback window (the paper's
+    // policy is per application, one instance)
+    if (othersLoaded > 0) return fallback;
     const w = this.windowsOf(h);
     return w.representative ? { prewarmMs: w.prewarmMs, keepAliveMs: w.keepAliveMs } : fallback;
   }

@@ -41,9 +41,12 @@ export interface KeepAlivePolicy {
   /**
    * A container of `functionId` was released at `nowMs`: the windows to apply.
    * `defaultKeepAliveMs` is the function's own configured keep-alive (its idleTimeoutMs), which
-   * the fixed policy applies and the hybrid policy falls back to.
+   * the fixed policy applies and the hybrid policy falls back to. `othersLoaded` is how many
+   * other containers of the function are still loaded (busy or idle) on this worker: the
+   * hybrid policy's learned windows are about the function going idle, so they apply to its
+   * last container only (default 0).
    */
-  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number): KeepAliveWindows;
+  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded?: number): KeepAliveWindows;
   /**
    * Eviction priority of an idle container of `functionId` that became idle at `idleSinceMs`;
    * under memory pressure the lowest goes first. Fixed and hybrid: the idle time (oldest first).

@@ -1,0 +1,258 @@
+/**
+ * Warm hand-off on ring changes (docs/ring.md, "Warm hand-off"): a function whose home moves
+ * is warmed on its new home before routers send it there.
+ *
+ * Algorithm
+ * ---------
+ * - **Join** (`beforeJoin`, called before the worker's first heartbeat, so no router has it on
+ *   its ring yet): read the membership rows, build the ring the cluster will have with this
+ *   worker (the real `Ring` of ring/, live active rows + this one), ask every live peer for its
+ *   hot functions (`GET /cluster/handoff/hot`: functions that started in the last
+ *   `recentWindowMs`, with the containers each holds), and pre-start here, to that count, each
+ *   one whose home on that ring is this worker. Then the worker registers.
+ * - **Drain** (`beforeDrain`, called before the pool stops taking work, while routers still
+ *   send here): build the ring without this worker, and ask each function's next home to warm
+ *   this worker's hot functions (`POST /cluster/handoff/warm` with `{functions: [{functionId,
+ *   count}]}`), which answers once its containers are ready (or its time bound passed). Then
+ *   the drain goes on as before.
+ * Every peer call carries the cluster key header, has a time bound and a size bound on its
+ * answer; a peer that fails is logged and skipped: a hand-off only saves cold starts, it never
+ * blocks a join or a drain for longer than `timeoutMs`.
+ *
+ * Worked example
+ * --------------
+ * Workers a, b; f and g ran on a in the last minute (f with 2 containers). c starts: on the
+ * ring {a, b, c} f's home is c, g's stays a; c asks a and b for their hot functions, loads 2
+ * containers of f, then registers: the routers' first call of f on c is warm.
+ *
+ * Known caveats
+ * -------------
+ * - Homes are computed from the rows this worker reads: a router whose ring differs (a row
+ *   not yet seen) may still send a moved function elsewhere, where it starts as it would have.
+ * - The count is the containers the old home holds (busy + idle), not a measured concurrency.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import { Ring } from '../../ring/index.ts';
+import { RfError } from '../../errors/index.ts';
+import type { MembershipStore, WorkerRow } from '../../storage/types.ts';
+import type { Clock } from '../clock.ts';
+import { clusterHeaders } from '../cluster-auth.ts';
+import { WorkerErrors } from '../errors.ts';
+import type { FunctionCache } from '../function-cache.ts';
+import type { Pool } from '../pool.ts';
+import { MAX_CONTROL_ANSWER_BYTES, readBounded } from '../protocol.ts';
+import type { RecentInvocations } from './recent.ts';
+
+/** One function to warm, and how many containers. */
+export interface WarmItem {
+  functionId: string;
+  count: number;
+}
+
+export interface WarmHandoffOptions {
+  workerId: string;
+  membership: MembershipStore;
+  pool: Pool;
+  cache: FunctionCache;
+  recent: RecentInvocations;
+  logger: Logger;
+  clock: Clock;
+  clusterKey?: string;
+  /** A function started within this window is hot. Default 60 000 ms. */
+  recentWindowMs?: number;
+  /** Rows whose heartbeat is older than this are not live. Default 5000 ms. */
+  membershipTtlMs?: number;
+  /** Bound on a whole hand-off (join or drain) and on each peer call. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Most containers warmed per function. Default 8. */
+  maxPerFunction?: number;
+  /** Most functions in one hand-off. Default 256. */
+  maxFunctions?: number;
+}
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+/** The warm hand-off of one worker: see the file header. */
+export class WarmHandoff {
+  readonly #o: Required<Omit<WarmHandoffOptions, 'clusterKey'>> & { clusterKey: string | undefined };
+  readonly #agent: Agent;
+
+  constructor(options: WarmHandoffOptions) {
+    this.#o = {
+      recentWindowMs: 60_000,
+      membershipTtlMs: 5000,
+      timeoutMs: 10_000,
+      maxPerFunction: 8,
+      maxFunctions: 256,
+      ...options,
+      clusterKey: options.clusterKey,
+    };
+    this.#agent = new Agent({ connect: { timeout: Math.min(2000, this.#o.timeoutMs) }, keepAliveTimeout: 1000 });
+  }
+
+  /** This worker's hot functions: started within the window, with the containers each holds here. */
+  hot(): WarmItem[] {
+    const ids = this.#o.recent.since(this.#o.clock.now() - this.#o.recentWindowMs).slice(0, this.#o.maxFunctions);
+    const held = new Map<string, number>();
+    for (const f of this.#o.pool.status().functions) held.set(f.functionId, (held.get(f.functionId) ?? 0) + f.idle + f.busy);
+    return ids.map((functionId) => ({ functionId, count: Math.max(1, Math.min(this.#o.maxPerFunction, held.get(functionId) ?? 1)) }));
+  }
+
+  /** Loads `items` here and waits (bounded) until their containers are idle and ready; answers how many are. */
+  async warmHere(items: readonly WarmItem[], deadline = this.#o.clock.now() + this.#o.timeoutMs): Promise<number> {
+    const wanted = new Map<string, number>();
+    for (const item of items.slice(0, this.#o.maxFunctions)) {
+      const count = Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count)));
+      try {
+        const entry = this.#o.cache.peek(item.functionId) ?? (await this.#o.cache.get(item.functionId));
+        this.#o.pool.prewarm(entry.fn, entry.fn.idleTimeoutMs, count);
+        wanted.set(item.functionId, count);
+      } catch (err) {
+        this.#o.logger.warn({ err, functionId: item.functionId }, 'hand-off: could not load a function to warm');
+      }
+    }
+    const ready = (): number => {
+      const idle = new Map<string, number>();
+      for (const f of this.#o.pool.status().functions) idle.set(f.functionId, (idle.get(f.functionId) ?? 0) + f.idle + f.busy);
+      let n = 0;
+      for (const [id, count] of wanted) n += Math.min(count, idle.get(id) ?? 0);
+      return n;
+    };
+    const total = [...wanted.values()].reduce((a, b) => a + b, 0);
+    while (ready() < total && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    return ready();
+  }
+
+  /** Before the first heartbeat: warm here the hot functions of peers whose home becomes this worker. */
+  async beforeJoin(selfAddress: string): Promise<{ moved: number; warmed: number }> {
+    const deadline = this.#o.clock.now() + this.#o.timeoutMs;
+    const peers = await this.#livePeers();
+    if (peers.length === 0) return { moved: 0, warmed: 0 };
+    const now = this.#o.clock.now();
+    const ring = new Ring([...peers, { id: this.#o.workerId, address: selfAddress, capacityMb: this.#o.pool.capacityMb, state: 'active', heartbeatAt: now, startedAt: now } as WorkerRow]);
+    const answers = await Promise.all(peers.map((p) => this.#hotOf(p)));
+    const best = new Map<string, number>();
+    for (const list of answers) for (const item of list) if (ring.home(item.functionId) === this.#o.workerId) best.set(item.functionId, Math.max(best.get(item.functionId) ?? 0, item.count));
+    const items = [...best].map(([functionId, count]) => ({ functionId, count }));
+    const warmed = items.length === 0 ? 0 : await this.warmHere(items, deadline);
+    this.#o.logger.info({ moved: items.length, warmed }, 'hand-off: warmed the functions whose home moves here');
+    return { moved: items.length, warmed };
+  }
+
+  /** Before the pool stops: ask each hot function's next home to warm it. */
+  async beforeDrain(): Promise<{ functions: number; warmed: number }> {
+    const hot = this.hot();
+    if (hot.length === 0) return { functions: 0, warmed: 0 };
+    const peers = await this.#livePeers();
+    if (peers.length === 0) return { functions: hot.length, warmed: 0 };
+    const ring = new Ring(peers);
+    const byHome = new Map<string, WarmItem[]>();
+    for (const item of hot) {
+      const home = ring.home(item.functionId);
+      if (home !== undefined) (byHome.get(home) ?? byHome.set(home, []).get(home)!).push(item);
+    }
+    const results = await Promise.all(
+      [...byHome].map(async ([id, items]) => {
+        const row = ring.members.get(id) as WorkerRow;
+        const answer = await this.#call(row, 'POST', '/cluster/handoff/warm', JSON.stringify({ functions: items }));
+        const warmed = (answer as { warmed?: unknown } | undefined)?.warmed;
+        return typeof warmed === 'number' ? warmed : 0;
+      }),
+    );
+    const warmed = results.reduce((a, b) => a + b, 0);
+    this.#o.logger.info({ functions: hot.length, workers: byHome.size, warmed }, 'hand-off: warmed the hot functions on their next homes');
+    return { functions: hot.length, warmed };
+  }
+
+  /** The hand-off's worker routes (after the cluster key check); false: not one of them. */
+  async route(method: string | undefined, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (method === 'GET' && path === '/cluster/handoff/hot') {
+      this.#send(res, 200, { functions: this.hot() });
+      return true;
+    }
+    if (method === 'POST' && path === '/cluster/handoff/warm') {
+      const body = await readBounded(req, MAX_BODY_BYTES);
+      const items = body === undefined ? undefined : parseItems(body);
+      if (items === undefined) throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"functions": [{"functionId": "...", "count": n}]} (at most 256 KB)');
+      if (this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
+      const warmed = await this.warmHere(items);
+      this.#send(res, 200, { warmed });
+      return true;
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  async #livePeers(): Promise<WorkerRow[]> {
+    const now = this.#o.clock.now();
+    try {
+      const rows = await this.#o.membership.list();
+      return rows.filter((r) => r.id !== this.#o.workerId && r.state === 'active' && now - r.heartbeatAt <= this.#o.membershipTtlMs);
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'hand-off: membership read failed, no hand-off');
+      return [];
+    }
+  }
+
+  async #hotOf(peer: WorkerRow): Promise<WarmItem[]> {
+    const answer = await this.#call(peer, 'GET', '/cluster/handoff/hot');
+    const items = answer === undefined ? undefined : validItems((answer as { functions?: unknown }).functions);
+    return items ?? [];
+  }
+
+  /** One peer call, time- and size-bounded; undefined on any failure (logged). */
+  async #call(peer: WorkerRow, method: 'GET' | 'POST', path: string, body?: string): Promise<unknown> {
+    try {
+      const res = await request(`${peer.address}${path}`, {
+        method,
+        dispatcher: this.#agent,
+        headers: { 'content-type': 'application/json', ...clusterHeaders(this.#o.clusterKey) },
+        ...(body === undefined ? {} : { body }),
+        headersTimeout: this.#o.timeoutMs,
+        bodyTimeout: this.#o.timeoutMs,
+      });
+      const bytes = await readBounded(res.body, MAX_CONTROL_ANSWER_BYTES);
+      if (res.statusCode !== 200 || bytes === undefined) {
+        this.#o.logger.warn({ peer: peer.id, path, status: res.statusCode }, 'hand-off: peer call refused');
+        return undefined;
+      }
+      return JSON.parse(bytes.toString('utf8')) as unknown;
+    } catch (err) {
+      this.#o.logger.warn({ err, peer: peer.id, path }, 'hand-off: peer call failed');
+      return undefined;
+    }
+  }
+
+  #send(res: ServerResponse, status: number, value: unknown): void {
+    const text = JSON.stringify(value);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+}
+
+function validItems(value: unknown): WarmItem[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: WarmItem[] = [];
+  for (const v of value) {
+    const item = v as { functionId?: unknown; count?: unknown } | null;
+    if (item === null || typeof item !== 'object' || typeof item.functionId !== 'string' || item.functionId.length === 0 || item.functionId.length > 256) return undefined;
+    if (typeof item.count !== 'number' || !Number.isFinite(item.count) || item.count < 1) return undefined;
+    out.push({ functionId: item.functionId, count: item.count });
+  }
+  return out;
+}
+
+function parseItems(body: Buffer): WarmItem[] | undefined {
+  try {
+    return validItems((JSON.parse(body.toString('utf8')) as { functions?: unknown } | null)?.functions);
+  } catch {
+    return undefined;
+  }
+}
+
+
