@@ -16,16 +16,13 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } f
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { RfError } from '../errors/index.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
+import { RfError, ConfigErrors } from '../errors/index.ts';
 import { startAzurite } from '../storage/index.ts';
 import Docker from 'dockerode';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { removeWorkerLeftovers, waitForEngine } from '../worker/index.ts';
-import { dockerEngineAvailable } from '../worker/docker-runtime.ts';
-import { loadRouterConfig } from '../router/config.ts';
+import { removeWorkerLeftovers, waitForEngine, dockerEngineAvailable } from '../worker/index.ts';
+import { loadRouterConfig, parseApiKey } from '../router/index.ts';
 import { nodeEntryArgs } from './node-entry.ts';
-import { parseApiKey } from '../router/auth.ts';
 import { readOrCreateSecret, SECRET_FILES } from './dev-secrets.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

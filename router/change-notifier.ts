@@ -8,14 +8,14 @@
 import { Agent, request } from 'undici';
 import type { FunctionChangeNotifier, RequestContext } from './invoker.ts';
 import type { RingView } from './ring-view.ts';
-import type { WorkerRow } from '../storage/types.ts';
-import { clusterHeaders } from '../worker/cluster-auth.ts';
+import type { WorkerRow } from '../storage/index.ts';
+import { clusterHeaders } from '../contract/index.ts';
 
 export interface ChangeNotifierOptions {
   view: RingView;
   /** Per-worker timeout of one notification. Default 2000 ms. */
   timeoutMs?: number;
-  /** Sent to workers in x-ringfaas-cluster-key (worker/cluster-auth.ts). */
+  /** Sent to workers in x-ringfaas-cluster-key (contract/cluster-auth.ts). */
   clusterKey?: string;
 }
 

@@ -24,11 +24,9 @@
  * | RINGFAAS_ASYNC_SWEEP_INTERVAL_MS   | 60000        | how often expired async records are removed; 0: never
  */
 import { z } from 'zod';
-import { RfError } from '../errors/index.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
+import { RfError, ConfigErrors } from '../errors/index.ts';
 import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
-import { isLoopbackHost } from '../worker/loopback.ts';
-import { MIN_CLUSTER_KEY_LENGTH } from '../worker/cluster-auth.ts';
+import { isLoopbackHost, MIN_CLUSTER_KEY_LENGTH } from '../contract/index.ts';
 import { parseApiKey } from './auth.ts';
 
 export interface RouterConfig {
@@ -42,7 +40,7 @@ export interface RouterConfig {
   readonly insecure: boolean;
   /** An invocation's output bound, bytes: a worker's answer is read up to this plus its envelope. */
   readonly maxOutputBytes: number;
-  /** The cluster key sent on every call to a worker (worker/cluster-auth.ts). */
+  /** The cluster key sent on every call to a worker (contract/cluster-auth.ts). */
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;

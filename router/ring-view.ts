@@ -24,8 +24,7 @@
  */
 import type { Logger } from 'pino';
 import { Ring, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/index.ts';
-import type { MembershipStore, WorkerRow } from '../storage/types.ts';
-import type { StorageHealth } from '../storage/health.ts';
+import type { MembershipStore, WorkerRow, StorageHealth } from '../storage/index.ts';
 import type { RingMetrics } from './ring-metrics.ts';
 
 /** Memoised preference lists kept at most (all are dropped past it, and on every ring change). */

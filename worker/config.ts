@@ -6,10 +6,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { RfError } from '../errors/index.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
-import { MIN_CLUSTER_KEY_LENGTH } from './cluster-auth.ts';
-import { isLoopbackHost } from './loopback.ts';
+import { RfError, ConfigErrors } from '../errors/index.ts';
+import { MIN_CLUSTER_KEY_LENGTH, isLoopbackHost } from '../contract/index.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -35,7 +33,7 @@ const schema = z.object({
   maxQueue: z.coerce.number().int().min(0).max(100_000),
   maxOutputBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024),
   drainTimeoutMs: z.coerce.number().int().min(0).max(3_600_000),
-  /** The cluster key routers present (worker/cluster-auth.ts); required beyond loopback. */
+  /** The cluster key routers present (contract/cluster-auth.ts); required beyond loopback. */
   clusterKey: z
     .string()
     .min(MIN_CLUSTER_KEY_LENGTH, `at least ${MIN_CLUSTER_KEY_LENGTH} characters`)

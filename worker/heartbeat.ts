@@ -9,8 +9,7 @@
  * membership TTL (routers have dropped this worker's row) is logged once, and its end once.
  */
 import type { Logger } from 'pino';
-import type { MembershipStore, WorkerRow, WorkerState } from '../storage/types.ts';
-import type { StorageHealth } from '../storage/health.ts';
+import type { MembershipStore, WorkerRow, WorkerState, StorageHealth } from '../storage/index.ts';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
 
 export interface HeartbeatOptions {
