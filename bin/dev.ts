@@ -22,6 +22,7 @@ import Docker from 'dockerode';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { removeWorkerLeftovers, waitForEngine, dockerEngineAvailable } from '../worker/index.ts';
 import { loadRouterConfig, parseApiKey } from '../router/index.ts';
+import { urlHost } from '../contract/index.ts';
 import { nodeEntryArgs } from './node-entry.ts';
 import { readOrCreateSecret, SECRET_FILES } from './dev-secrets.ts';
 
@@ -283,12 +284,6 @@ async function chooseRuntime(env: NodeJS.ProcessEnv, say: (line: string) => void
 }
 
 /** The host part of a URL reaching `host` (a wildcard address is reached on loopback). */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '[::1]';
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
 /** Waits until a worker has registered itself in the membership table. */
 async function waitForWorkerRow(connectionString: string, workerId: string, deadline: number, signal: AbortSignal): Promise<void> {
   const { openStores } = await import('../storage/index.ts');

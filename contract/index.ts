@@ -19,4 +19,4 @@ export {
   type ProveRequest,
   type ProveAnswer,
 } from './cluster-auth.ts';
-export { isLoopbackHost } from './loopback.ts';
+export { isLoopbackHost, urlHost, LOG_LEVELS, type LogLevel } from './loopback.ts';

@@ -30,6 +30,7 @@ import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
 import type { RingMetrics, SpillReason } from './ring-metrics.ts';
 import type { RingView } from './ring-view.ts';
 import type { WorkerRow } from '../storage/index.ts';
+import { CONNECT_ERROR_CODES } from './connect-errors.ts';
 
 /** The largest function timeout (15 minutes) plus a container start and margin. */
 export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 900_000 + 60_000;
@@ -84,7 +85,6 @@ type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; re
  * built from scratch: a client's Authorization header never reaches a worker.)
  */
 const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 interface WorkerPool {

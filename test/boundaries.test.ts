@@ -6,7 +6,7 @@
  *   surface, or a sub-area's such as worker/keepalive/index.ts). The one exception is the
  *   container entrypoint, which runs a role's process entry module (its `main`).
  * - Dependencies point one way (STYLE.md, "Layout"): errors → nothing; ring, storage, archive,
- *   contract → errors only; worker → contract, storage, archive, errors; router → contract,
+ *   contract → errors only; worker → contract, ring (pure), storage, archive, errors; router → contract,
  *   ring, storage, archive, errors (never worker/); test and CI helpers (testing/) are imported
  *   by tests only, never by a production area.
  * - Loading router/index.ts (what a router process runs) loads no worker/ module and no
@@ -28,7 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   archive: ['errors'],
   ring: ['errors'],
   storage: ['errors'],
-  worker: ['contract', 'storage', 'archive', 'errors'],
+  worker: ['contract', 'ring', 'storage', 'archive', 'errors'],
   router: ['contract', 'ring', 'storage', 'archive', 'errors'],
   testing: ['storage', 'errors'],
   bench: ['errors', 'contract', 'archive', 'ring', 'storage', 'worker', 'router', 'bin'],
