@@ -94,17 +94,3 @@ export async function runRingMicro(options: RingMicroOptions = {}): Promise<Ring
   }
   return results;
 }
-
-/** A plain-text table of the results. */
-export function formatRingMicro(results: readonly RingMicroResult[]): string {
-  const lines = ['workers  task                          mean        p99         ops/s'];
-  for (const r of results) {
-    if (r.state !== 'completed') {
-      lines.push(`${String(r.workers).padEnd(8)} ${r.task.padEnd(29)} failed: ${r.reason}`);
-      continue;
-    }
-    const ns = (v: number): string => (v >= 1e6 ? `${(v / 1e6).toFixed(2)} ms` : v >= 1e3 ? `${(v / 1e3).toFixed(2)} µs` : `${v.toFixed(0)} ns`);
-    lines.push(`${String(r.workers).padEnd(8)} ${r.task.padEnd(29)} ${ns(r.meanNs).padEnd(11)} ${ns(r.p99Ns).padEnd(11)} ${Math.round(r.opsPerSec)}`);
-  }
-  return `${lines.join('\n')}\n`;
-}

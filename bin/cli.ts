@@ -9,7 +9,7 @@ import { registerWorkersCommands } from './workers-commands.ts';
 import { registerImageCommands } from './image-commands.ts';
 import { registerDevCommand } from './dev-command.ts';
 import { registerInvocationsCommands } from './invocations-commands.ts';
-import { registerBenchCommands } from '../bench/cli.ts';
+import { registerBenchCommands } from '../bench/index.ts';
 
 const program = new Command('ringfaas')
   .description('ringfaas: a serverless platform on a consistent-hashing worker ring')

@@ -16,16 +16,14 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } f
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { RfError } from '../errors/index.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
+import { RfError, ConfigErrors } from '../errors/index.ts';
 import { startAzurite } from '../storage/index.ts';
 import Docker from 'dockerode';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { removeWorkerLeftovers, waitForEngine } from '../worker/index.ts';
-import { dockerEngineAvailable } from '../worker/docker-runtime.ts';
-import { loadRouterConfig } from '../router/config.ts';
+import { removeWorkerLeftovers, waitForEngine, dockerEngineAvailable } from '../worker/index.ts';
+import { loadRouterConfig, parseApiKey } from '../router/index.ts';
+import { urlHost } from '../contract/index.ts';
 import { nodeEntryArgs } from './node-entry.ts';
-import { parseApiKey } from '../router/auth.ts';
 import { readOrCreateSecret, SECRET_FILES } from './dev-secrets.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -286,12 +284,6 @@ async function chooseRuntime(env: NodeJS.ProcessEnv, say: (line: string) => void
 }
 
 /** The host part of a URL reaching `host` (a wildcard address is reached on loopback). */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '[::1]';
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
 /** Waits until a worker has registered itself in the membership table. */
 async function waitForWorkerRow(connectionString: string, workerId: string, deadline: number, signal: AbortSignal): Promise<void> {
   const { openStores } = await import('../storage/index.ts');

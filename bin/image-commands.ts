@@ -13,8 +13,8 @@ import Docker from 'dockerode';
 import { isRfError } from '../errors/index.ts';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { buildRuntimeImage, defaultRuntimeImageName } from '../worker/runtime-image.ts';
-import { buildPlatformImage } from '../deploy/platform-image.ts';
+import { buildRuntimeImage, defaultRuntimeImageName } from '../worker/index.ts';
+import { buildPlatformImage } from '../deploy/index.ts';
 import { CODE_ROOT, RUNNING_COMPILED } from './node-entry.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */

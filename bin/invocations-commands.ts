@@ -114,7 +114,7 @@ export function registerInvocationsCommands(program: Command, io: CommandIo = de
     .command('dispatcher')
     .description('run a standalone asynchronous-invocation dispatcher (RINGFAAS_STORAGE_CONNECTION_STRING, RINGFAAS_ASYNC_CONCURRENCY)')
     .action(async () => {
-      const { main } = await import('../router/async-dispatcher-main.ts');
+      const { asyncDispatcherMain: main } = await import('../router/index.ts');
       await main(process.env);
     });
 }

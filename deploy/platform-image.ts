@@ -27,7 +27,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { assembleRootFs } from '../worker/runtime-image.ts';
+import { assembleRootFs } from '../worker/index.ts';
 
 /** Where the application lives inside the platform image. */
 export const PLATFORM_APP_DIR = '/opt/ringfaas/app';

@@ -48,3 +48,4 @@ export function errorBody(err: RfError): ErrorBody {
     ? { error: { code: err.code, message: err.message } }
     : { error: { code: err.code, message: err.message, details: err.details } };
 }
+export { ConfigErrors } from './config-errors.ts';

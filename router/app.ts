@@ -12,8 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RfError, errorBody, hasCode, isRfError } from '../errors/index.ts';
-import type { Stores } from '../storage/types.ts';
-import type { StorageHealthView } from '../storage/health.ts';
+import type { Stores, StorageHealthView } from '../storage/index.ts';
 import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';

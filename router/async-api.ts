@@ -18,10 +18,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { RfError, hasCode } from '../errors/index.ts';
-import { StorageErrors } from '../storage/errors.ts';
-import { FINAL_STATUSES, MAX_INLINE_BYTES, type InvocationRecord, type InvocationStatus, type StoredInvocation } from '../storage/async-types.ts';
-import type { AsyncStores } from '../storage/azure-async-store.ts';
-import type { FunctionStore } from '../storage/types.ts';
+import { StorageErrors, FINAL_STATUSES, MAX_INLINE_BYTES, type InvocationRecord, type InvocationStatus, type StoredInvocation, type AsyncStores, type FunctionStore } from '../storage/index.ts';
 import { RouterErrors } from './errors.ts';
 import { DEFAULT_MAX_RETRIES } from './functions-api.ts';
 import type { RequestContext } from './invoker.ts';

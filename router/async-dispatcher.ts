@@ -36,10 +36,8 @@
  */
 import type { Logger } from 'pino';
 import { hasCode, isRfError } from '../errors/index.ts';
-import { RingErrors } from '../ring/errors.ts';
-import { StorageErrors } from '../storage/errors.ts';
-import { FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, type AttemptOutcome, type InvocationRecord, type QueuedMessage, type StoredInvocation } from '../storage/async-types.ts';
-import type { AsyncStores } from '../storage/azure-async-store.ts';
+import { RingErrors } from '../ring/index.ts';
+import { StorageErrors, FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, type AttemptOutcome, type InvocationRecord, type QueuedMessage, type StoredInvocation, type AsyncStores } from '../storage/index.ts';
 import { payloadNames, type InvocationMessage } from './async-api.ts';
 import type { AsyncMetrics } from './async-metrics.ts';
 import type { Invoker } from './invoker.ts';

@@ -5,7 +5,7 @@
  * depth, oldest message age and dead-letter depth, read from the queue at scrape time.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { InvocationQueue } from '../storage/async-types.ts';
+import type { InvocationQueue } from '../storage/index.ts';
 
 export interface AsyncMetrics {
   accepted: Counter<'result'>;

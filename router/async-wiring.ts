@@ -6,8 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { openAsyncStores, type AsyncStores } from '../storage/azure-async-store.ts';
-import type { FunctionStore } from '../storage/types.ts';
+import { openAsyncStores, type AsyncStores, type FunctionStore } from '../storage/index.ts';
 import { createAsyncApi, type AsyncApi } from './async-api.ts';
 import { AsyncDispatcher } from './async-dispatcher.ts';
 import { createAsyncMetrics, type AsyncMetrics } from './async-metrics.ts';

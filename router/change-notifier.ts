@@ -8,14 +8,15 @@
 import { Agent, request } from 'undici';
 import type { FunctionChangeNotifier, RequestContext } from './invoker.ts';
 import type { RingView } from './ring-view.ts';
-import type { WorkerRow } from '../storage/types.ts';
-import { clusterHeaders } from '../worker/cluster-auth.ts';
+import type { WorkerRow } from '../storage/index.ts';
+import { clusterHeaders } from '../contract/index.ts';
+import { CONNECT_ERROR_CODES } from './connect-errors.ts';
 
 export interface ChangeNotifierOptions {
   view: RingView;
   /** Per-worker timeout of one notification. Default 2000 ms. */
   timeoutMs?: number;
-  /** Sent to workers in x-ringfaas-cluster-key (worker/cluster-auth.ts). */
+  /** Sent to workers in x-ringfaas-cluster-key (contract/cluster-auth.ts). */
   clusterKey?: string;
 }
 
@@ -27,7 +28,6 @@ export interface NotifyOutcome {
   code?: string;
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** FunctionChangeNotifier that calls every live worker of the ring view. */
 export class WorkerChangeNotifier implements FunctionChangeNotifier {
@@ -99,7 +99,7 @@ export class WorkerChangeNotifier implements FunctionChangeNotifier {
       return { workerId: row.id, ok, status: res.statusCode };
     } catch (err) {
       const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'UNKNOWN';
-      if (CONNECT_CODES.has(code)) this.#view.markSuspect(row.id, 'notify_connect_error');
+      if (CONNECT_ERROR_CODES.has(code)) this.#view.markSuspect(row.id, 'notify_connect_error');
       return { workerId: row.id, ok: false, code };
     }
   }

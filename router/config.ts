@@ -24,11 +24,9 @@
  * | RINGFAAS_ASYNC_SWEEP_INTERVAL_MS   | 60000        | how often expired async records are removed; 0: never
  */
 import { z } from 'zod';
-import { RfError } from '../errors/index.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
+import { RfError, ConfigErrors } from '../errors/index.ts';
 import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
-import { isLoopbackHost } from '../worker/loopback.ts';
-import { MIN_CLUSTER_KEY_LENGTH } from '../worker/cluster-auth.ts';
+import { isLoopbackHost, MIN_CLUSTER_KEY_LENGTH, LOG_LEVELS, type LogLevel } from '../contract/index.ts';
 import { parseApiKey } from './auth.ts';
 
 export interface RouterConfig {
@@ -37,12 +35,12 @@ export interface RouterConfig {
   readonly apiKeys: readonly string[];
   readonly membershipTtlMs: number;
   readonly connectionString: string;
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logLevel: LogLevel;
   readonly routerId: string;
   readonly insecure: boolean;
   /** An invocation's output bound, bytes: a worker's answer is read up to this plus its envelope. */
   readonly maxOutputBytes: number;
-  /** The cluster key sent on every call to a worker (worker/cluster-auth.ts). */
+  /** The cluster key sent on every call to a worker (contract/cluster-auth.ts). */
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
@@ -96,7 +94,7 @@ const schema = z.object({
     .min(500, 'RINGFAAS_MEMBERSHIP_TTL_MS must be 500..600000')
     .max(600_000, 'RINGFAAS_MEMBERSHIP_TTL_MS must be 500..600000'),
   connectionString: z.string({ error: 'RINGFAAS_STORAGE_CONNECTION_STRING is required' }).min(1, 'RINGFAAS_STORAGE_CONNECTION_STRING is required'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+  logLevel: z.enum(LOG_LEVELS, {
     error: 'RINGFAAS_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
   }),
   routerId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'RINGFAAS_ROUTER_ID must match [A-Za-z0-9._-]{1,64}'),

@@ -10,7 +10,7 @@
  */
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import type { FunctionRecord, FunctionStore } from '../storage/types.ts';
+import type { FunctionRecord, FunctionStore } from '../storage/index.ts';
 import type { RingView } from './ring-view.ts';
 import type { SpillEdge } from './traffic-window.ts';
 

@@ -12,7 +12,7 @@
  * number of pages open; a row is a few KB.
  */
 import type { Logger } from 'pino';
-import type { RouterStatsStore } from '../storage/types.ts';
+import type { RouterStatsStore } from '../storage/index.ts';
 import { mergeBuckets, quantileMs, toSeries, type TrafficBucket, type TrafficPoint, type TrafficWindow } from './traffic-window.ts';
 
 /** Largest stats text written (a Table string property holds 32 K characters). */

@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { RfError } from '../errors/index.ts';
-import type { FunctionStore, RouterStatsStore } from '../storage/types.ts';
+import type { FunctionStore, RouterStatsStore } from '../storage/index.ts';
 import { ClusterReader, type ClusterSnapshot } from './dashboard-cluster.ts';
 import { StaticFiles } from './dashboard-static.ts';
 import { RouterTraffic, type TrafficSnapshot } from './dashboard-traffic.ts';

@@ -23,16 +23,14 @@
  */
 import { Pool } from 'undici';
 import { RfError } from '../errors/index.ts';
-import { planSpill, DEFAULT_LOAD_FACTOR } from '../ring/index.ts';
-import { RingErrors } from '../ring/errors.ts';
+import { planSpill, DEFAULT_LOAD_FACTOR, RingErrors, type Ring } from '../ring/index.ts';
 import { RouterErrors } from './errors.ts';
-import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded } from '../worker/protocol.ts';
-import { CLUSTER_KEY_HEADER } from '../worker/cluster-auth.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded, CLUSTER_KEY_HEADER } from '../contract/index.ts';
 import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
 import type { RingMetrics, SpillReason } from './ring-metrics.ts';
 import type { RingView } from './ring-view.ts';
-import type { Ring } from '../ring/index.ts';
-import type { WorkerRow } from '../storage/types.ts';
+import type { WorkerRow } from '../storage/index.ts';
+import { CONNECT_ERROR_CODES } from './connect-errors.ts';
 
 /** The largest function timeout (15 minutes) plus a container start and margin. */
 export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 900_000 + 60_000;
@@ -72,7 +70,7 @@ export interface ForwarderOptions {
   connectTimeoutMs?: number;
   /** Keep-alive connections per worker. Default 128. */
   connectionsPerWorker?: number;
-  /** Sent to workers in x-ringfaas-cluster-key (worker/cluster-auth.ts). */
+  /** Sent to workers in x-ringfaas-cluster-key (contract/cluster-auth.ts). */
   clusterKey?: string;
 }
 
@@ -87,7 +85,6 @@ type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; re
  * built from scratch: a client's Authorization header never reaches a worker.)
  */
 const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 interface WorkerPool {

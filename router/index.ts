@@ -16,3 +16,5 @@ export { WorkerChangeNotifier } from './change-notifier.ts';
 export { RingWorkersApi } from './workers-api.ts';
 export { RingView } from './ring-view.ts';
 export { RingMetrics } from './ring-metrics.ts';
+export { parseApiKey, createAuthenticator, SCOPES, type Scope, type Authenticator } from './auth.ts';
+export { main as asyncDispatcherMain } from './async-dispatcher-main.ts';

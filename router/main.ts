@@ -14,11 +14,8 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { RfError, isRfError } from '../errors/index.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
-import type { Stores } from '../storage/types.ts';
-import { StorageHealth, trackedStore } from '../storage/health.ts';
-import { sweepOrphans } from '../storage/orphan-sweeper.ts';
+import { RfError, isRfError, ConfigErrors } from '../errors/index.ts';
+import { type Stores, StorageHealth, trackedStore, sweepOrphans, type AsyncStores } from '../storage/index.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
 import { loadRouterConfig, type RouterConfig } from './config.ts';
@@ -27,7 +24,6 @@ import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
 import { RingWorkersApi } from './workers-api.ts';
 import { Dashboard } from './dashboard.ts';
-import type { AsyncStores } from '../storage/azure-async-store.ts';
 import { startAsync, type RunningAsync } from './async-wiring.ts';
 
 /** Paths pino removes from every line, wherever a request or config may be logged. */

@@ -24,8 +24,7 @@
  */
 import type { Logger } from 'pino';
 import { Ring, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/index.ts';
-import type { MembershipStore, WorkerRow } from '../storage/types.ts';
-import type { StorageHealth } from '../storage/health.ts';
+import type { MembershipStore, WorkerRow, StorageHealth } from '../storage/index.ts';
 import type { RingMetrics } from './ring-metrics.ts';
 
 /** Memoised preference lists kept at most (all are dropped past it, and on every ring change). */
@@ -77,7 +76,11 @@ export type RingChangeListener = (next: Ring<WorkerRow>, previous: Ring<WorkerRo
 export interface WorkerViewEntry {
   id: string;
   address: string;
-  state: WorkerRow['state'];
+  /**
+   * The row's state, or `gone` when the row says active but its heartbeat is older than the
+   * TTL (the worker stopped heartbeating: dead, or cut off from the table).
+   */
+  state: WorkerRow['state'] | 'gone';
   capacityMb: number;
   heartbeatAgeMs: number;
   /** On this router's ring (active, fresh heartbeat). */
@@ -260,7 +263,7 @@ export class RingView {
       return {
         id,
         address: row.address,
-        state: row.state,
+        state: row.state === 'active' && !isLiveRow(row, now, this.ttlMs) ? 'gone' : row.state,
         capacityMb: row.capacityMb,
         heartbeatAgeMs: now - row.heartbeatAt,
         inRing,

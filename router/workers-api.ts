@@ -3,7 +3,7 @@
  * (register a running worker), DELETE /workers/{id} (drain it, then remove its row).
  *
  * Registration (POST /workers) is by proof: the address must answer a random challenge with an
- * HMAC under the cluster key (worker/cluster-auth.ts) before anything is written, and an id
+ * HMAC under the cluster key (contract/cluster-auth.ts) before anything is written, and an id
  * that heartbeats at one address cannot be moved to another.
  *
  * Drain, step by step: this router stops sending it new work at once; the worker is told
@@ -17,13 +17,11 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { RfError, hasCode } from '../errors/index.ts';
-import { RingErrors } from '../ring/errors.ts';
-import { StorageErrors } from '../storage/errors.ts';
-import type { MembershipStore, WorkerRow } from '../storage/types.ts';
-import { MAX_CONTROL_ANSWER_BYTES, readBounded } from '../worker/protocol.ts';
+import { RingErrors } from '../ring/index.ts';
+import { StorageErrors, type MembershipStore, type WorkerRow } from '../storage/index.ts';
+import { MAX_CONTROL_ANSWER_BYTES, readBounded, clusterHeaders, newChallenge, verifyMembershipProof } from '../contract/index.ts';
 import type { RequestContext, WorkersApi } from './invoker.ts';
 import type { RingClock, RingView } from './ring-view.ts';
-import { clusterHeaders, newChallenge, verifyMembershipProof } from '../worker/cluster-auth.ts';
 
 export interface RingWorkersApiOptions {
   view: RingView;
@@ -43,7 +41,7 @@ export interface RingWorkersApiOptions {
   defaultCapacityMb?: number;
   /**
    * The cluster key: sent on /status and /drain, and what a worker must prove before POST
-   * /workers lets its address in (worker/cluster-auth.ts). Without it, POST /workers refuses.
+   * /workers lets its address in (contract/cluster-auth.ts). Without it, POST /workers refuses.
    */
   clusterKey?: string;
 }

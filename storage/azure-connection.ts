@@ -38,7 +38,3 @@ export function isInsecureEndpoint(connectionString: string, service: 'blob' | '
   return pairs.get('defaultendpointsprotocol')?.toLowerCase() === 'http';
 }
 
-/** The name of the account a connection string is for (safe to log), when it says. */
-export function accountName(connectionString: string): string | undefined {
-  return parseConnectionString(connectionString).get('accountname');
-}

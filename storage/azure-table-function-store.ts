@@ -11,6 +11,7 @@ import { StorageErrors } from './errors.ts';
 import { odata } from '@azure/data-tables';
 import { bounded, listPartition, statusOf, type AzureCallContext } from './azure-errors.ts';
 import type { FunctionPage, FunctionRecord, FunctionStore, StoredFunction } from './types.ts';
+import { numberColumn, stringColumn } from './table-columns.ts';
 
 /** The single partition holding every function. */
 export const FUNCTIONS_PARTITION = 'fn';
@@ -52,25 +53,6 @@ function toEntity(record: FunctionRecord): FunctionEntity {
     updatedAt: record.updatedAt,
     env: JSON.stringify(record.env),
   };
-}
-
-/** A number column; Table Storage answers Int64 as `{ value, type }`. */
-function numberColumn(entity: Record<string, unknown>, key: string): number {
-  const raw = entity[key];
-  if (typeof raw === 'number') return raw;
-  // Int64 columns are answered as bigint (or `{ value, type }` when type conversion is off).
-  if (typeof raw === 'bigint') return Number(raw);
-  if (typeof raw === 'object' && raw !== null && typeof (raw as { value?: unknown }).value === 'string') {
-    const n = Number((raw as { value: string }).value);
-    if (Number.isFinite(n)) return n;
-  }
-  throw new Error(`column '${key}' is not a number`);
-}
-
-function stringColumn(entity: Record<string, unknown>, key: string): string {
-  const raw = entity[key];
-  if (typeof raw !== 'string') throw new Error(`column '${key}' is not a string`);
-  return raw;
 }
 
 function envColumn(entity: Record<string, unknown>): Record<string, string> {

@@ -7,6 +7,7 @@ import type { TableClient } from '@azure/data-tables';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 import { bounded, listPartition, statusOf, type AzureCallContext } from './azure-errors.ts';
+import { int64, numberColumn } from './table-columns.ts';
 import type { MembershipStore, WorkerRow, WorkerState } from './types.ts';
 
 /** The single partition holding every worker. */
@@ -14,26 +15,6 @@ export const WORKERS_PARTITION = 'worker';
 
 function rowKeyOf(id: string): string {
   return encodeURIComponent(id);
-}
-
-/**
- * Times are ms since the epoch, beyond Int32: sent as Int64 so Table Storage keeps them
- * exact whatever its default typing of JSON numbers.
- */
-function int64(n: number): { value: string; type: 'Int64' } {
-  return { value: String(Math.trunc(n)), type: 'Int64' };
-}
-
-function numberColumn(entity: Record<string, unknown>, key: string): number {
-  const raw = entity[key];
-  if (typeof raw === 'number') return raw;
-  // Int64 columns are answered as bigint (or `{ value, type }` when type conversion is off).
-  if (typeof raw === 'bigint') return Number(raw);
-  if (typeof raw === 'object' && raw !== null && typeof (raw as { value?: unknown }).value === 'string') {
-    const n = Number((raw as { value: string }).value);
-    if (Number.isFinite(n)) return n;
-  }
-  throw new Error(`column '${key}' is not a number`);
 }
 
 function toRow(entity: Record<string, unknown>): WorkerRow {

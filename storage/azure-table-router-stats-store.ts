@@ -7,6 +7,7 @@ import type { TableClient } from '@azure/data-tables';
 import { RfError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
 import { bounded, listPartition, statusOf, type AzureCallContext } from './azure-errors.ts';
+import { int64, numberColumn } from './table-columns.ts';
 import type { RouterStatsRow, RouterStatsStore } from './types.ts';
 
 /** The single partition holding every router. */
@@ -15,8 +16,12 @@ export const ROUTERS_PARTITION = 'router';
 export const MAX_ROUTER_STATS_CHARS = 32_000;
 
 function toRow(entity: Record<string, unknown>): RouterStatsRow {
-  const updatedAt = entity.updatedAt;
-  const n = typeof updatedAt === 'bigint' ? Number(updatedAt) : typeof updatedAt === 'number' ? updatedAt : Number((updatedAt as { value?: unknown } | undefined)?.value);
+  let n = Number.NaN;
+  try {
+    n = numberColumn(entity, 'updatedAt');
+  } catch {
+    // a missing or non-number column: the row is malformed, answered below
+  }
   if (typeof entity.rowKey !== 'string' || typeof entity.stats !== 'string' || !Number.isFinite(n)) {
     throw new RfError(StorageErrors.UNAVAILABLE, `router row '${String(entity.rowKey)}' is malformed`);
   }
@@ -42,7 +47,7 @@ export class AzureTableRouterStatsStore implements RouterStatsStore {
     const entity = {
       partitionKey: ROUTERS_PARTITION,
       rowKey: encodeURIComponent(row.id),
-      updatedAt: { value: String(Math.trunc(row.updatedAt)), type: 'Int64' as const },
+      updatedAt: int64(row.updatedAt),
       stats: row.stats,
     };
     await bounded(this.#ctx, 'routers.upsert', (abortSignal) => this.#client.upsertEntity(entity, 'Replace', { abortSignal }));

@@ -21,9 +21,8 @@ import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { RfError } from '../errors/index.ts';
+import { RfError, ConfigErrors } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';

@@ -14,5 +14,22 @@ export {
   type AzuriteOptions,
   type AzuriteHandle,
 } from './azurite.ts';
-export { azuriteSkip, startTestAzurite, openTestStores, type TestStores, type TestStoresKind } from './testing.ts';
 export { AzureTableRouterStatsStore, MAX_ROUTER_STATS_CHARS, type AzureTableRouterStatsStoreOptions } from './azure-table-router-stats-store.ts';
+export { freePort } from './azurite.ts';
+export { StorageHealth, isUnavailable, trackedStore, type StorageHealthView, type StorageHealthOptions, type HealthClock } from './health.ts';
+export { sweepOrphans, type OrphanSweepOptions, type OrphanSweepResult } from './orphan-sweeper.ts';
+export type * from './async-types.ts';
+export { FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES } from './async-types.ts';
+export {
+  AzureInvocationStore,
+  AzureInvocationQueue,
+  openAsyncStores,
+  INVOCATIONS_TABLE,
+  INVOCATIONS_QUEUE,
+  DEAD_LETTER_QUEUE,
+  PAYLOADS_CONTAINER,
+  type AsyncStores,
+  type OpenAsyncStoresOptions,
+  type AzureAsyncStoreOptions,
+  type AzureInvocationQueueOptions,
+} from './azure-async-store.ts';

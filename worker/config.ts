@@ -6,12 +6,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { RfError } from '../errors/index.ts';
-import { ConfigErrors } from '../errors/config-errors.ts';
-import { MIN_CLUSTER_KEY_LENGTH } from './cluster-auth.ts';
-import { isLoopbackHost } from './loopback.ts';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+import { RfError, ConfigErrors } from '../errors/index.ts';
+import { MIN_CLUSTER_KEY_LENGTH, isLoopbackHost, LOG_LEVELS } from '../contract/index.ts';
+import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
 
 /** The keep-alive policy a worker runs unless RINGFAAS_KEEPALIVE_POLICY says otherwise (docs/simulation.md). */
 export const DEFAULT_KEEPALIVE_POLICY = 'fixed';
@@ -35,7 +32,7 @@ const schema = z.object({
   maxQueue: z.coerce.number().int().min(0).max(100_000),
   maxOutputBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024),
   drainTimeoutMs: z.coerce.number().int().min(0).max(3_600_000),
-  /** The cluster key routers present (worker/cluster-auth.ts); required beyond loopback. */
+  /** The cluster key routers present (contract/cluster-auth.ts); required beyond loopback. */
   clusterKey: z
     .string()
     .min(MIN_CLUSTER_KEY_LENGTH, `at least ${MIN_CLUSTER_KEY_LENGTH} characters`)
@@ -91,7 +88,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined>): Worke
     storageConnectionString: get('RINGFAAS_STORAGE_CONNECTION_STRING'),
     logLevel: get('RINGFAAS_LOG_LEVEL') ?? 'info',
     heartbeatMs: get('RINGFAAS_HEARTBEAT_MS') ?? 1000,
-    membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? 5000,
+    membershipTtlMs: get('RINGFAAS_MEMBERSHIP_TTL_MS') ?? DEFAULT_MEMBER_TTL_MS,
     maxQueue: get('RINGFAAS_WORKER_MAX_QUEUE') ?? 1000,
     maxOutputBytes: get('RINGFAAS_MAX_OUTPUT_BYTES') ?? 6 * 1024 * 1024,
     drainTimeoutMs: get('RINGFAAS_WORKER_DRAIN_TIMEOUT_MS') ?? 60_000,

@@ -25,7 +25,7 @@
  * when a container cannot be created or started, RF_WORKER_IMAGE_UNAVAILABLE when the image is
  * missing and cannot be built.
  */
-import { createHash } from 'node:crypto';
+import { shortHash } from './short-name.ts';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +99,7 @@ const BASE_PREFIX = 'rfd-';
 /** A worker id as a folder name short enough for a socket path (long ids: a prefix and a hash). */
 export function workerDirName(workerId: string): string {
   const safe = nameSafe(workerId);
-  return safe.length <= 12 ? safe : `${safe.slice(0, 4)}-${createHash('sha256').update(workerId).digest('hex').slice(0, 8)}`;
+  return safe.length <= 12 ? safe : `${safe.slice(0, 4)}-${shortHash(workerId, 8)}`;
 }
 
 /**

@@ -1,11 +1,10 @@
 /** The worker error registry (see errors/index.ts and docs/errors.md). */
 import type { ErrorSpec } from '../errors/index.ts';
+import { NeverStartedErrors } from '../contract/index.ts';
 
 export const WorkerErrors = {
-  /** No idle warm container and no memory to start one (the router spills on this). */
-  AT_CAPACITY: { code: 'RF_WORKER_AT_CAPACITY', status: 429 },
-  /** The worker is draining and takes no new work (the router spills on this). */
-  DRAINING: { code: 'RF_WORKER_DRAINING', status: 503 },
+  /** AT_CAPACITY and DRAINING: the refusals of a request that never started (contract/never-started.ts). */
+  ...NeverStartedErrors,
   /** The function ran past its timeoutMs; its container was killed. */
   INVOKE_TIMEOUT: { code: 'RF_WORKER_INVOKE_TIMEOUT', status: 504 },
   /** The function's memory is larger than the worker's whole capacity. */

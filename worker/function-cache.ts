@@ -31,8 +31,7 @@
  * and revalidates before running.
  */
 import { RfError } from '../errors/index.ts';
-import type { ArtifactStore, FunctionRecord, FunctionStore } from '../storage/types.ts';
-import type { StorageHealth } from '../storage/health.ts';
+import type { ArtifactStore, FunctionRecord, FunctionStore, StorageHealth } from '../storage/index.ts';
 import { unpackCode } from './code.ts';
 import { WorkerErrors } from './errors.ts';
 import type { PoolFunction } from './pool-types.ts';

@@ -9,8 +9,8 @@
  * membership TTL (routers have dropped this worker's row) is logged once, and its end once.
  */
 import type { Logger } from 'pino';
-import type { MembershipStore, WorkerRow, WorkerState } from '../storage/types.ts';
-import type { StorageHealth } from '../storage/health.ts';
+import type { MembershipStore, WorkerRow, WorkerState, StorageHealth } from '../storage/index.ts';
+import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
 
 export interface HeartbeatOptions {
@@ -19,7 +19,7 @@ export interface HeartbeatOptions {
   row: Pick<WorkerRow, 'id' | 'address' | 'capacityMb'>;
   /** Default 1000 ms. */
   intervalMs?: number;
-  /** Routers' membership TTL (default 5000 ms): a lapse past it is logged once. */
+  /** Routers' membership TTL (default DEFAULT_MEMBER_TTL_MS of ring/): a lapse past it is logged once. */
   ttlMs?: number;
   logger: Logger;
   clock?: Clock;
@@ -111,7 +111,7 @@ export class Heartbeat {
       if (this.#o.health === undefined || this.#o.logger.isLevelEnabled('debug')) {
         this.#o.logger[this.#o.health === undefined ? 'warn' : 'debug']({ err, workerId: this.#o.row.id }, 'heartbeat failed');
       }
-      if (!this.#stale && this.#clock.now() - this.#lastOkAt > (this.#o.ttlMs ?? 5000)) {
+      if (!this.#stale && this.#clock.now() - this.#lastOkAt > (this.#o.ttlMs ?? DEFAULT_MEMBER_TTL_MS)) {
         this.#stale = true;
         this.#o.logger.warn({ workerId: this.#o.row.id, sinceMs: this.#clock.now() - this.#lastOkAt }, 'heartbeat lapsed past the membership ttl');
       }

@@ -8,7 +8,7 @@ import { FunctionErrors, WorkerErrors } from './errors.ts';
 import type { AcquireOptions, Pool } from './pool.ts';
 import type { Lease, PoolFunction } from './pool-types.ts';
 import type { ShimResult } from './runtime.ts';
-import type { StartKind } from './protocol.ts';
+import type { StartKind } from '../contract/index.ts';
 
 /** What ran, where: for the response headers and the `logs` object. */
 export interface ExecutionInfo {

@@ -17,7 +17,7 @@ import { openStores } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
 import { selectRuntime } from './runtime-select.ts';
 import { startWorker } from './start-worker.ts';
-import { isLoopbackHost } from './loopback.ts';
+import { isLoopbackHost } from '../contract/index.ts';
 import { createKeepAlivePolicy } from './keepalive/index.ts';
 
 /** A signal repeated within this long after the first is ignored (see onSignal). */

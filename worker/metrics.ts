@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Pool, PoolEvents } from './pool.ts';
 import type { RemoveReason } from './pool-types.ts';
 import type { InvocationEvents } from './invoke.ts';
-import type { StartKind } from './protocol.ts';
+import type { StartKind } from '../contract/index.ts';
 
 /** Result labels of ringfaas_worker_invocations_total. */
 export type InvocationResultLabel =

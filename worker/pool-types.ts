@@ -4,7 +4,7 @@
  */
 import type { ContainerExit, ContainerHandle } from './runtime.ts';
 import type { CodeFile } from './code.ts';
-import type { StartKind } from './protocol.ts';
+import type { StartKind } from '../contract/index.ts';
 
 /** What the pool needs to know of one function version. */
 export interface PoolFunction {

@@ -14,7 +14,7 @@
  * (`--exit-with-stdin`).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { shortHash } from './short-name.ts';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,7 +199,7 @@ export class ProcessRuntime implements ContainerRuntime {
   #socketPath(dir: string): string {
     const inDir = join(dir, 'run', SHIM_SOCKET_NAME);
     if (socketPathFits(inDir) || this.#shortDir === undefined) return inDir;
-    return join(this.#shortDir, `${createHash('sha256').update(dir).digest('hex').slice(0, 24)}.sock`);
+    return join(this.#shortDir, `${shortHash(dir, 24)}.sock`);
   }
 
   async removeLeftovers(workerId: string): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * The worker's internal HTTP API (worker/protocol.ts; docs/worker-protocol.md), on raw
+ * The worker's internal HTTP API (contract/protocol.ts; docs/worker-protocol.md), on raw
  * node:http because the invoke path is benchmarked: the input bytes go to the container as
  * they came (after one JSON validity check), and the answer is serialised once.
  */
@@ -9,13 +9,12 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type Refusal, type WorkerStatus } from './protocol.ts';
+import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from '../contract/index.ts';
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
-import type { StorageHealth } from '../storage/health.ts';
+import type { StorageHealth } from '../storage/index.ts';
 import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
-import { CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from './cluster-auth.ts';
 
 /** Largest invocation input accepted, bytes (as AWS Lambda's synchronous payload limit). */
 export const MAX_INPUT_BYTES = 6 * 1024 * 1024;
@@ -37,7 +36,7 @@ export interface WorkerServerDeps {
   /** Default MAX_INPUT_BYTES. */
   maxInputBytes?: number;
   /**
-   * The cluster key (worker/cluster-auth.ts): every route but GET /healthz and POST
+   * The cluster key (contract/cluster-auth.ts): every route but GET /healthz and POST
    * /cluster/prove then requires it in x-ringfaas-cluster-key. Absent: no check (loopback only;
    * worker/config.ts refuses more).
    */
@@ -73,7 +72,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
     if (err instanceof RfError) {
       if (err.status === 413 || err.status === 401) extra = { ...extra, connection: 'close' };
       // Only the worker's own refusals carry the mark routers spill on (never a container's bytes).
-      const refusal = REFUSALS.get(err.code);
+      const refusal = REFUSAL_OF_CODE.get(err.code);
       if (refusal !== undefined) extra = { ...extra, [WorkerHeaders.refusal]: refusal };
       send(res, err.status, JSON.stringify(errorBody(err)), extra);
       return;
@@ -217,12 +216,6 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
 }
 
 const NULL_INPUT = Buffer.from('null');
-
-/** The worker's refusals of requests that never started, and their x-ringfaas-refusal mark. */
-const REFUSALS: ReadonlyMap<string, Refusal> = new Map([
-  [WorkerErrors.AT_CAPACITY.code, 'at-capacity'],
-  [WorkerErrors.DRAINING.code, 'draining'],
-]);
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, errors as undiciErrors } from 'undici';
 import { RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, readBounded } from './protocol.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, readBounded } from '../contract/index.ts';
 import type { ContainerExit, ContainerHandle, LoadRequest, ShimResult } from './runtime.ts';
 
 /** Where the shim file lives in this source tree. */

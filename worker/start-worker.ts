@@ -12,8 +12,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
-import type { ArtifactStore, FunctionStore, MembershipStore } from '../storage/types.ts';
-import { StorageHealth } from '../storage/health.ts';
+import { type ArtifactStore, type FunctionStore, type MembershipStore, StorageHealth } from '../storage/index.ts';
+import { urlHost } from '../contract/index.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import type { Clock, Scheduler } from './clock.ts';
 import { Pool } from './pool.ts';
@@ -72,7 +72,7 @@ export interface StartWorkerOptions {
   removeLeftovers?: boolean;
   /** Call runtime.prepare() at start (default true). */
   prepareRuntime?: boolean;
-  /** The cluster key every route but GET /healthz requires (worker/cluster-auth.ts); absent = none. */
+  /** The cluster key every route but GET /healthz requires (contract/cluster-auth.ts); absent = none. */
   clusterKey?: string;
   /** Called once a drain requested over HTTP (POST /drain) has finished. */
   onDrained?: () => void;
@@ -247,12 +247,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   };
 
   return { id: options.id, address, pool, cache, registry, server, heartbeat: hb, health, drain, close: drain };
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Closes the server: idle keep-alive connections at once, busy ones after a short grace. */

@@ -16,7 +16,3 @@ export function zipIndex(source: string): Buffer {
   return Buffer.from(zipSync({ 'index.js': new TextEncoder().encode(source) }));
 }
 
-/** The instance-id function zipped, base64 for the seed's `zipFile` field. */
-export async function instanceIdZipBase64(): Promise<string> {
-  return zipIndex(await functionSource('instance-id')).toString('base64');
-}

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
-import { nodeEntryArgs } from '../../bin/node-entry.ts';
+import { nodeEntryArgs } from '../../bin/index.ts';
 
 /** The repository root (where router/, worker/ and bench/ live). */
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

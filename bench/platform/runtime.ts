@@ -4,9 +4,7 @@
  * image and shim.
  */
 import Docker from 'dockerode';
-import type { ContainerRuntime } from '../../worker/index.ts';
-import { ProcessRuntime } from '../../worker/process-runtime.ts';
-import { DockerRuntime } from '../../worker/docker-runtime.ts';
+import { type ContainerRuntime, ProcessRuntime, DockerRuntime } from '../../worker/index.ts';
 
 export type RuntimeKind = 'docker' | 'process';
 

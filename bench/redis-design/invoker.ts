@@ -19,7 +19,7 @@
 import { Pool } from 'undici';
 import type { Redis } from 'ioredis';
 import { RfError } from '../../errors/index.ts';
-import type { ForwardedResponse, Invoker, RequestContext } from '../../router/invoker.ts';
+import type { ForwardedResponse, Invoker, RequestContext } from '../../router/index.ts';
 import { BenchErrors } from '../errors.ts';
 import { decodeEntry, POP_LOCATION_LUA, type RedisKeys } from './keys.ts';
 

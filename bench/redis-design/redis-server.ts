@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
-import { freePort as freePortOn } from '../../storage/azurite.ts';
+import { freePort as freePortOn } from '../../storage/index.ts';
 
 export interface RunningRedisServer {
   url: string;

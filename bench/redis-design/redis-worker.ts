@@ -31,7 +31,7 @@ import {
   type InvocationResult,
   type Lease,
 } from '../../worker/index.ts';
-import type { ArtifactStore, FunctionStore } from '../../storage/types.ts';
+import type { ArtifactStore, FunctionStore } from '../../storage/index.ts';
 import { BenchErrors } from '../errors.ts';
 import { ColdQueue } from './cold-queue.ts';
 import { encodeEntry, type RedisKeys } from './keys.ts';

@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { request } from 'undici';
 import { errorBody, RfError } from '../../errors/index.ts';
 import { createRouterApp, type FunctionChangeNotifier, type RequestContext, type WorkersApi } from '../../router/index.ts';
-import type { ArtifactStore, FunctionStore } from '../../storage/types.ts';
+import type { ArtifactStore, FunctionStore } from '../../storage/index.ts';
 import { BenchErrors } from '../errors.ts';
 import { RedisInvoker } from './invoker.ts';
 import type { RedisKeys } from './keys.ts';

@@ -12,8 +12,6 @@ import type { ReportChart, ScenarioOutput } from '../report/result.ts';
 import type { Progress } from '../report/progress.ts';
 import type { TargetLauncher, TargetSpec } from '../platform/targets.ts';
 
-/** The seed's gaps, minutes. */
-export const SEED_GAPS_MINUTES: readonly number[] = [1, 2, 3, 4, 5, 7, 9, 11, 13, 15, 18, 21, 24, 27, 30];
 /** The platform default idle timeout (15 minutes) the scale divides. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
 /** The smallest idle timeout the API accepts. */

@@ -22,9 +22,9 @@ export interface CatalogueOptions {
 
 export async function runCatalogue(options: CatalogueOptions): Promise<ScenarioOutput> {
   const { openStores, startAzurite } = await import('../../storage/index.ts');
-  const { startRouter } = await import('../../router/main.ts');
-  const { loadRouterConfig } = await import('../../router/config.ts');
-  const { FunctionCache } = await import('../../worker/function-cache.ts');
+  const { startRouter } = await import('../../router/index.ts');
+  const { loadRouterConfig } = await import('../../router/index.ts');
+  const { FunctionCache } = await import('../../worker/index.ts');
   const azurite = await startAzurite({ startTimeoutMs: 60_000 });
   try {
     const stores = await openStores({ connectionString: azurite.connectionString, operationTimeoutMs: 10_000 });

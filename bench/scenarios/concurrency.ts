@@ -10,9 +10,6 @@ import type { Progress } from '../report/progress.ts';
 import type { RunningTarget, TargetLauncher } from '../platform/targets.ts';
 import { targetName, type TargetSpec } from '../platform/target-spec.ts';
 
-/** The seed's stages: 1 to 15 concurrent callers. */
-export const SEED_STAGES: readonly number[] = Array.from({ length: 15 }, (_, i) => i + 1);
-
 export interface TargetRun {
   target: string;
   stages: StageStats[];

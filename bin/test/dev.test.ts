@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { dockerAvailable, skipUnless } from '../../testing/services.ts';
-import { azuriteSkip } from '../../storage/testing.ts';
+import { azuriteSkip } from '../../testing/stores.ts';
 import { freePort } from '../../storage/azurite.ts';
 
 const projectRoot = resolve(import.meta.dirname, '..', '..');

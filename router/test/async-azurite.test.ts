@@ -15,7 +15,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { pino } from 'pino';
-import { azuriteSkip, startTestAzurite } from '../../storage/testing.ts';
+import { azuriteSkip, startTestAzurite } from '../../testing/stores.ts';
 import { openStores } from '../../storage/open-stores.ts';
 import { AzureInvocationQueue, AzureInvocationStore, INVOCATIONS_TABLE, PAYLOADS_CONTAINER, openAsyncStores } from '../../storage/azure-async-store.ts';
 import { azuriteConnectionString, freePort, type AzuriteHandle } from '../../storage/azurite.ts';

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { dockerAvailable, skipUnless } from '../../testing/services.ts';
-import { azuriteSkip } from '../../storage/testing.ts';
+import { azuriteSkip } from '../../testing/stores.ts';
 import { freePort, startAzurite, type AzuriteHandle } from '../../storage/azurite.ts';
 
 /** The page's document, as the functions run in the browser see it (the project compiles without the DOM lib). */

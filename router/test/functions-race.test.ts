@@ -10,7 +10,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { azuriteSkip, openTestStores, type TestStores, type TestStoresKind } from '../../storage/testing.ts';
+import { azuriteSkip, openTestStores, type TestStores, type TestStoresKind } from '../../testing/stores.ts';
 import type { ArtifactStore, FunctionStore, Stores } from '../../storage/types.ts';
 import { call, jsonInit, startTestApp, type TestApp } from './app-harness.ts';
 

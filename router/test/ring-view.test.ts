@@ -133,6 +133,19 @@ test('a drain started by this router takes the worker off at once; membership re
   assert.ok(Math.abs((describe[1]?.share ?? 0) - 1) < 1e-9);
 });
 
+test("describe(): a worker whose heartbeat lapsed is 'gone', not 'active'", async () => {
+  const { membership, c, view } = await setup();
+  await membership.upsert(row('a', c.now()));
+  await membership.upsert(row('b', c.now()));
+  await view.refresh();
+  c.advance(4000);
+  await membership.upsert(row('a', c.now()));
+  c.advance(1001);
+  await view.refresh();
+  const states = view.describe().map((d) => [d.id, d.state, d.inRing]);
+  assert.deepEqual(states, [['a', 'active', true], ['b', 'gone', false]]);
+});
+
 test('describe() shows the latest heartbeat, not the one of the last ring change', async () => {
   const { membership, c, view } = await setup();
   await membership.upsert(row('a', c.now()));

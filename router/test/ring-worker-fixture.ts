@@ -1,5 +1,5 @@
 /**
- * A small real HTTP server that speaks the worker protocol (worker/protocol.ts) with a fixed
+ * A small real HTTP server that speaks the worker protocol (contract/protocol.ts) with a fixed
  * number of execution slots: a test server for the ring tests, so that capacity, draining,
  * refused connections and resets can be produced exactly. It is not a stand-in for the
  * worker's logic (containers, pools); the tests that need that use startWorker().
@@ -9,8 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { WorkerHeaders } from '../../worker/protocol.ts';
-import { CLUSTER_KEY_HEADER, membershipProof } from '../../worker/cluster-auth.ts';
+import { WorkerHeaders, CLUSTER_KEY_HEADER, membershipProof } from '../../contract/index.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/types.ts';
 
 export interface FixtureWorkerOptions {

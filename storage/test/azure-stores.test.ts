@@ -19,7 +19,7 @@ import {
   startAzurite,
   type AzuriteHandle,
 } from '../index.ts';
-import { startTestAzurite } from '../testing.ts';
+import { startTestAzurite } from '../../testing/stores.ts';
 import type { Stores } from '../types.ts';
 import { sampleRecord, storeContract } from './store-contract.ts';
 

@@ -1,7 +1,7 @@
 /** RouterStatsStore: the same contract on the memory store and on Azure Table Storage (Azurite). */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { azuriteSkip, openTestStores, type TestStores, type TestStoresKind } from '../testing.ts';
+import { azuriteSkip, openTestStores, type TestStores, type TestStoresKind } from '../../testing/stores.ts';
 
 for (const kind of ['memory', 'azure'] as TestStoresKind[]) {
   describe(`RouterStatsStore (${kind})`, { skip: kind === 'azure' ? azuriteSkip() : false }, () => {

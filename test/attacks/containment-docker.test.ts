@@ -24,7 +24,8 @@ import Docker from 'dockerode';
 import pino from 'pino';
 import { strToU8, zipSync } from 'fflate';
 import { dockerAvailable, skipUnless } from '../../testing/services.ts';
-import { azuriteSkip, openStores, startAzurite, type AzuriteHandle, type Stores } from '../../storage/index.ts';
+import { openStores, startAzurite, type AzuriteHandle, type Stores } from '../../storage/index.ts';
+import { azuriteSkip } from '../../testing/stores.ts';
 import { startRouter, loadRouterConfig, type RunningRouter } from '../../router/index.ts';
 
 const projectRoot = resolve(import.meta.dirname, '..', '..');

@@ -19,11 +19,11 @@ import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { pino } from 'pino';
 import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/services.ts';
-import { azuriteSkip } from '../../storage/testing.ts';
+import { azuriteSkip } from '../../testing/stores.ts';
 import { AZURITE_ACCOUNT_KEY, freePort } from '../../storage/azurite.ts';
 import { createMemoryStores, openStores } from '../../storage/index.ts';
 import { selectRuntime } from '../../worker/runtime-select.ts';
-import { membershipProof } from '../../worker/cluster-auth.ts';
+import { membershipProof } from '../../contract/index.ts';
 import { loadRouterConfig } from '../../router/config.ts';
 import { startRouter } from '../../router/main.ts';
 

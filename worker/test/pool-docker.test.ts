@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { request } from 'undici';
 import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/services.ts';
-import { azuriteSkip, openTestStores, type TestStores } from '../../storage/index.ts';
+import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { DockerRuntime, LABEL_WORKER } from '../docker-runtime.ts';
 import { ManualClock } from '../clock.ts';
 import { Pool } from '../pool.ts';

@@ -1,5 +1,5 @@
 /**
- * The worker's HTTP API (worker/protocol.ts) end to end: a real worker from startWorker on
+ * The worker's HTTP API (contract/protocol.ts) end to end: a real worker from startWorker on
  * port 0, real ProcessRuntime containers, in-memory stores.
  */
 import { describe, test, before, after } from 'node:test';
@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { createMemoryStores } from '../../storage/index.ts';
 import type { Stores } from '../../storage/types.ts';
 import { startWorker, type RunningWorker } from '../start-worker.ts';
-import { WorkerHeaders, type InvokeSuccessBody, type WorkerStatus } from '../protocol.ts';
+import { WorkerHeaders, type InvokeSuccessBody, type WorkerStatus } from '../../contract/index.ts';
 import { Code, CountingRuntime, deploy, fnId, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
 
 interface Answer {

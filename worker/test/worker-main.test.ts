@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import { azuriteSkip, openTestStores, type TestStores } from '../../storage/index.ts';
+import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { Code, deploy, until } from './worker-fixtures.ts';
 
 const mainFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'main.ts');

@@ -1,6 +1,7 @@
 /**
  * The internal protocol between a router (or the Redis-design web service) and a worker.
- * The worker produces it, so it lives here; docs/worker-protocol.md describes it in full.
+ * Both sides read it, so it lives in contract/, which depends on nothing but errors/ (importing
+ * it loads no pool, runtime or dockerode); docs/worker-protocol.md describes it in full.
  *
  * All over HTTP/1.1 with keep-alive, JSON bodies.
  *
@@ -96,9 +97,6 @@ export interface WorkerStatus {
   /** Per function version: idle warm containers and busy ones. */
   functions: Array<{ functionId: string; version: number; idle: number; busy: number }>;
 }
-
-/** Codes a worker answers that mean the request never started executing: safe to send elsewhere. */
-export const RETRYABLE_WORKER_CODES: ReadonlySet<string> = new Set(['RF_WORKER_AT_CAPACITY', 'RF_WORKER_DRAINING']);
 
 /** The part of a readable byte stream a bounded read needs (undici's body, node:http's message). */
 export interface ByteStream {

@@ -12,3 +12,19 @@ export function isLoopbackHost(host: string): boolean {
   if (isIP(bare) === 6) return bare === '::1' || bare.toLowerCase().startsWith('::ffff:127.');
   return false;
 }
+
+/**
+ * The host of a listen address as it stands in a URL that reaches it from this machine: the
+ * wildcard addresses become their loopback, an IPv6 address is bracketed (once).
+ */
+export function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** pino's levels, as RINGFAAS_LOG_LEVEL accepts them in every process. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** One of LOG_LEVELS. */
+export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -6,11 +6,8 @@
  * test, it never skips.
  */
 import { createRequire } from 'node:module';
-import { skipUnless } from '../testing/services.ts';
-import { startAzurite, type AzuriteHandle } from './azurite.ts';
-import { createMemoryStores } from './memory-stores.ts';
-import { openStores } from './open-stores.ts';
-import type { Stores } from './types.ts';
+import { skipUnless } from './services.ts';
+import { startAzurite, createMemoryStores, openStores, type AzuriteHandle, type Stores } from '../storage/index.ts';
 
 /**
  * `{ skip }` value for a test that needs Azurite: false when the package is installed, a

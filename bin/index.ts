@@ -1,0 +1,2 @@
+/** bin/: the command-line entry point. What other areas (the bench's launcher) take from it. */
+export { nodeEntryArgs, CODE_ROOT, RUNNING_COMPILED } from './node-entry.ts';

@@ -1,0 +1,22 @@
+/**
+ * contract/: what routers and workers agree on, and nothing else: the worker protocol (routes,
+ * headers, answer bodies, bounds), the never-started refusal codes, the cluster credential, and
+ * the loopback rule both sides apply to their listen address. Depends only on errors/ and
+ * node:crypto / node:net, so a router imports it without loading the worker's pool or
+ * dockerode. Other areas import from here only.
+ */
+export * from './protocol.ts';
+export { NeverStartedErrors, RETRYABLE_WORKER_CODES, REFUSAL_OF_CODE } from './never-started.ts';
+export {
+  CLUSTER_KEY_HEADER,
+  MIN_CLUSTER_KEY_LENGTH,
+  clusterKeyChecker,
+  clusterHeaders,
+  newChallenge,
+  isChallenge,
+  membershipProof,
+  verifyMembershipProof,
+  type ProveRequest,
+  type ProveAnswer,
+} from './cluster-auth.ts';
+export { isLoopbackHost, urlHost, LOG_LEVELS, type LogLevel } from './loopback.ts';
