@@ -48,7 +48,7 @@ export const RouterHeaders = {
   router: 'x-ringfaas-router',
 } as const;
 
-export interface ForwarderOptions {
+export interface RingInvokerOptions {
   view: RingView;
   /** This router's id (x-ringfaas-router). */
   routerId: string;
@@ -98,8 +98,8 @@ interface WorkerPool {
   pool: Pool;
 }
 
-/** The ring's Invoker: lookup, bounded-load order, spill, wait at home. */
-export class Forwarder implements Invoker {
+/** The ring's Invoker (router/invoker.ts): lookup, warm first, bounded-load order, spill, wait at home. */
+export class RingInvoker implements Invoker {
   readonly #view: RingView;
   readonly #routerId: string;
   readonly #metrics: RingMetrics | undefined;
@@ -117,7 +117,7 @@ export class Forwarder implements Invoker {
   readonly #forwardedOk: { inc(): void } | undefined;
   #closed = false;
 
-  constructor(options: ForwarderOptions) {
+  constructor(options: RingInvokerOptions) {
     this.#view = options.view;
     this.#routerId = options.routerId;
     this.#metrics = options.metrics;
