@@ -27,6 +27,7 @@ import { planSpill, DEFAULT_LOAD_FACTOR, RingErrors, type Ring } from '../ring/i
 import { RouterErrors } from './errors.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded, CLUSTER_KEY_HEADER } from '../contract/index.ts';
 import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
+import { WarmHints } from './warm-hints.ts';
 import type { RingMetrics, SpillReason } from './ring-metrics.ts';
 import type { RingView } from './ring-view.ts';
 import type { WorkerRow } from '../storage/index.ts';
@@ -45,7 +46,7 @@ export const RouterHeaders = {
   router: 'x-ringfaas-router',
 } as const;
 
-export interface ForwarderOptions {
+export interface RingInvokerOptions {
   view: RingView;
   /** This router's id (x-ringfaas-router). */
   routerId: string;
@@ -72,6 +73,8 @@ export interface ForwarderOptions {
   connectionsPerWorker?: number;
   /** Sent to workers in x-ringfaas-cluster-key (contract/cluster-auth.ts). */
   clusterKey?: string;
+  /** How long a worker's report of idle warm containers is trusted (router/warm-hints.ts). Default 30 000. */
+  warmHintTtlMs?: number;
 }
 
 /** Why an attempt could not take the request (it never started executing). */
@@ -84,7 +87,7 @@ type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; re
  * worker's load report (for routers, not clients), and credentials. (Requests to workers are
  * built from scratch: a client's Authorization header never reaches a worker.)
  */
-const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
+const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load, WorkerHeaders.idle]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 interface WorkerPool {
@@ -92,8 +95,8 @@ interface WorkerPool {
   pool: Pool;
 }
 
-/** The ring's Invoker: lookup, bounded-load order, spill, wait at home. */
-export class Forwarder implements Invoker {
+/** The ring's Invoker (router/invoker.ts): lookup, warm first, bounded-load order, spill, wait at home. */
+export class RingInvoker implements Invoker {
   readonly #view: RingView;
   readonly #routerId: string;
   readonly #metrics: RingMetrics | undefined;
@@ -106,11 +109,12 @@ export class Forwarder implements Invoker {
   readonly #connections: number;
   readonly #clusterKey: string | undefined;
   readonly #pools = new Map<string, WorkerPool>();
+  readonly #warm: WarmHints;
   /** forwards{result="ok"}, bound once (the hot path). */
   readonly #forwardedOk: { inc(): void } | undefined;
   #closed = false;
 
-  constructor(options: ForwarderOptions) {
+  constructor(options: RingInvokerOptions) {
     this.#view = options.view;
     this.#routerId = options.routerId;
     this.#metrics = options.metrics;
@@ -123,6 +127,7 @@ export class Forwarder implements Invoker {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.#connections = options.connectionsPerWorker ?? 128;
     this.#clusterKey = options.clusterKey;
+    this.#warm = new WarmHints({ now: () => performance.now(), ...(options.warmHintTtlMs === undefined ? {} : { ttlMs: options.warmHintTtlMs }) });
     this.#view.onChange((next) => this.#closeDeparted(next));
   }
 
@@ -132,11 +137,19 @@ export class Forwarder implements Invoker {
     if (ring.size === 0) throw this.#fail(RingErrors.EMPTY, 'no live worker is on the ring', functionId, 0);
     const candidates = view.candidates(functionId, this.#maxCandidates);
     const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor });
+    let order = plan.order;
     let spills = plan.skipped;
-    if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+    // Warm first: a worker known to hold an idle warm container of the function goes before
+    // the bound's choice, which decides only where a new container starts (docs/ring.md).
+    const warm = this.#warm.firstWarm(functionId, order);
+    if (warm !== undefined && warm !== order[0]) {
+      order = [warm, ...order.filter((id) => id !== warm)];
+      spills = candidates.indexOf(warm);
+      if (spills > 0) this.#metrics?.spills.inc({ reason: 'warm_elsewhere' }, spills);
+    } else if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
     let full: Set<string> | undefined;
-    for (let i = 0; i < plan.order.length; i++) {
-      const workerId = plan.order[i] as string;
+    for (let i = 0; i < order.length; i++) {
+      const workerId = order[i] as string;
       if (i > 0) this.#metrics?.retries.inc();
       if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
       const result = await this.#attempt(ring, workerId, functionId, input, ctx, 0, spills);
@@ -145,7 +158,10 @@ export class Forwarder implements Invoker {
       this.#metrics?.spills.inc({ reason: result.refusal satisfies SpillReason });
       ctx.log.debug({ functionId, workerId, refusal: result.refusal }, 'invocation spilled');
       if (result.refusal === 'connect_error') view.markSuspect(workerId, 'connect_error');
-      else if (result.refusal === 'at_capacity') (full ??= new Set()).add(workerId);
+      else if (result.refusal === 'at_capacity') {
+        (full ??= new Set()).add(workerId);
+        this.#warm.refused(functionId, workerId);
+      }
     }
     if (full === undefined) {
       throw this.#fail(RingErrors.NO_WORKER_AVAILABLE, 'every candidate worker refused the connection or is draining', functionId, spills);
@@ -178,6 +194,7 @@ export class Forwarder implements Invoker {
     if (this.#clusterKey !== undefined) headers[CLUSTER_KEY_HEADER] = this.#clusterKey;
     let reportedLoad: number | undefined;
     this.#view.requestStarted(workerId);
+    this.#warm.taken(functionId, workerId);
     let sent = false;
     try {
       const res = await pool.request({
@@ -192,6 +209,7 @@ export class Forwarder implements Invoker {
       sent = true;
       const load = res.headers[WorkerHeaders.load];
       if (typeof load === 'string') reportedLoad = Number(load);
+      this.#warm.reported(functionId, workerId, res.headers[WorkerHeaders.idle]);
       const body = await readBounded(res.body, this.#maxAnswerBytes);
       if (body === undefined) {
         throw this.#fail(RingErrors.WORKER_ANSWER_TOO_LARGE, `worker '${workerId}' answered more than ${this.#maxAnswerBytes} bytes`, functionId, spills);
@@ -251,6 +269,7 @@ export class Forwarder implements Invoker {
     for (const [id, entry] of this.#pools) {
       if (next.members.get(id)?.address === entry.address) continue;
       this.#pools.delete(id);
+      this.#warm.forgetWorker(id);
       void entry.pool.close();
     }
   }

@@ -38,11 +38,10 @@ import { Ring } from '../../ring/index.ts';
 import { RfError } from '../../errors/index.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/types.ts';
 import type { Clock } from '../clock.ts';
-import { clusterHeaders } from '../cluster-auth.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { FunctionCache } from '../function-cache.ts';
 import type { Pool } from '../pool.ts';
-import { MAX_CONTROL_ANSWER_BYTES, readBounded } from '../protocol.ts';
+import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../contract/index.ts';
 import type { RecentInvocations } from './recent.ts';
 
 /** One function to warm, and how many containers. */

@@ -12,7 +12,7 @@ import { Ring } from '../../ring/index.ts';
 import { createMemoryStores } from '../../storage/index.ts';
 import type { WorkerRow } from '../../storage/types.ts';
 import { startWorker, type RunningWorker } from '../start-worker.ts';
-import { WorkerHeaders } from '../protocol.ts';
+import { WorkerHeaders } from '../../contract/index.ts';
 import { Code, deploy, fnId, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
 
 const KEY = `h15-handoff-key-${process.pid}-0123456789abcdef`;
