@@ -38,14 +38,16 @@ export const WorkerHeaders = {
   requestId: 'x-ringfaas-request-id',
   /**
    * Set by the worker itself, only on its refusals of a request that never started
-   * (`at-capacity`, `draining`): routers spill or retry only on an answer carrying it. Every
+   * (`at-capacity`, `draining`, and `code-unavailable`: it does not hold the function's code
+   * and cannot read it because storage is unreachable): routers spill or retry only on an
+   * answer carrying it. Every
    * header of a worker's answer is built by the worker; none is copied from a container.
    */
   refusal: 'x-ringfaas-refusal',
 } as const;
 
 /** Values of the x-ringfaas-refusal header. */
-export type Refusal = 'at-capacity' | 'draining';
+export type Refusal = 'at-capacity' | 'draining' | 'code-unavailable';
 
 /** An invocation's output is at most this many bytes once serialised (as AWS Lambda). */
 export const DEFAULT_MAX_OUTPUT_BYTES = 6 * 1024 * 1024;
@@ -99,6 +101,13 @@ export interface WorkerStatus {
 
 /** Codes a worker answers that mean the request never started executing: safe to send elsewhere. */
 export const RETRYABLE_WORKER_CODES: ReadonlySet<string> = new Set(['RF_WORKER_AT_CAPACITY', 'RF_WORKER_DRAINING']);
+
+/**
+ * The code of a worker's `code-unavailable` refusal (503): the function's code could not be
+ * loaded because storage is unreachable, so nothing started. Routers try a worker that may hold
+ * the code (the function's home first) a bounded number of times, else answer it as it is.
+ */
+export const CODE_UNAVAILABLE_CODE = 'RF_STORAGE_UNAVAILABLE';
 
 /** The part of a readable byte stream a bounded read needs (undici's body, node:http's message). */
 export interface ByteStream {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type Refusal, type WorkerStatus } from './protocol.ts';
+import { CODE_UNAVAILABLE_CODE, WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type Refusal, type WorkerStatus } from './protocol.ts';
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
@@ -219,6 +219,8 @@ const NULL_INPUT = Buffer.from('null');
 const REFUSALS: ReadonlyMap<string, Refusal> = new Map([
   [WorkerErrors.AT_CAPACITY.code, 'at-capacity'],
   [WorkerErrors.DRAINING.code, 'draining'],
+  // Storage is read before an execution starts (the code of a function not held), never after.
+  [CODE_UNAVAILABLE_CODE, 'code-unavailable'],
 ]);
 
 function round(ms: number): number {

@@ -162,6 +162,45 @@ describe('storage faults', { skip, timeout: 240_000 }, () => {
     await until(() => !holder.health.degraded, 'the worker recovers', 15_000);
   });
 
+  test('storage stalled: a request spilled to a worker without the code is served by the home that holds it (never-started refusal, retried)', async () => {
+    const r0 = await call(router.url, 'POST', '/functions', { memorySize: 128, code: 'module.exports = () => new Promise((r) => setTimeout(() => r({ ok: true }), 400));' });
+    assert.equal(r0.status, 201, JSON.stringify(r0.json));
+    const id = r0.json.id as string;
+    const first = await invoke(id);
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    const home = first.headers.get('x-ringfaas-worker');
+    const spillsOf = async (): Promise<number> => {
+      const text = await (await fetch(`${router.url}/metrics`)).text();
+      return Number(/^ringfaas_ring_spills_total\{reason="code_unavailable"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const spillsBefore = await spillsOf();
+    const all = [routerPath, ...workerPaths];
+    for (const p of all) p.setMode('stall');
+    try {
+      await until(() => workers.every((w) => w.health.degraded), 'the workers notice', 15_000);
+      // 8 at once on one function: bounded load sends some to the other worker, which does
+      // not hold the code and cannot read it; it refuses (nothing started) and the router
+      // tries the home, which serves them from its cache (cold starts included).
+      const statuses: string[] = [];
+      const servedBy = new Set<string>();
+      for (let round = 0; round < 3; round++) {
+        const answers = await Promise.all(Array.from({ length: 8 }, () => invoke(id)));
+        for (const a of answers) {
+          statuses.push(a.status === 200 ? '200' : `${a.status} ${a.json?.error?.code}`);
+          servedBy.add(a.headers.get('x-ringfaas-worker') ?? '?');
+        }
+      }
+      const spills = (await spillsOf()) - spillsBefore;
+      process.stderr.write(`# spill during an outage: ${statuses.filter((s) => s === '200').length}/${statuses.length} ok, ${spills} code-unavailable refusals retried, served by ${[...servedBy].join(', ')} (home ${home})\n`);
+      assert.deepEqual(statuses.filter((s) => s !== '200'), [], 'every invocation served');
+      assert.ok(spills > 0, 'some requests were spilled to the worker without the code (else this test shows nothing)');
+      assert.deepEqual([...servedBy], [home], 'served by the home, which holds the code');
+    } finally {
+      for (const p of all) p.setMode('pass');
+    }
+    await until(() => workers.every((w) => !w.health.degraded), 'the workers recover', 20_000);
+  });
+
   test('storage stalled 30 s under load: warm success 100 %, CRUD 503 within the deadline, degraded said once, back by itself', async () => {
     const ids = [await deploy(), await deploy()];
     for (const id of ids) assert.equal((await invoke(id)).status, 200);
