@@ -6,7 +6,7 @@
  * dockerode. Other areas import from here only.
  */
 export * from './protocol.ts';
-export { NeverStartedErrors, RETRYABLE_WORKER_CODES, REFUSAL_OF_CODE } from './never-started.ts';
+export { NeverStartedErrors, RETRYABLE_WORKER_CODES, REFUSAL_OF_CODE, CODE_UNAVAILABLE_CODE } from './never-started.ts';
 export {
   CLUSTER_KEY_HEADER,
   MIN_CLUSTER_KEY_LENGTH,

@@ -18,8 +18,17 @@ export const NeverStartedErrors = {
 /** Codes a worker answers that mean the request never started executing: safe to send elsewhere. */
 export const RETRYABLE_WORKER_CODES: ReadonlySet<string> = new Set(Object.values(NeverStartedErrors).map((spec) => spec.code));
 
+/**
+ * The code of a worker's `code-unavailable` refusal (503): the function's code could not be
+ * loaded because storage is unreachable, so nothing started (storage is read before an
+ * execution starts, never after). Routers try a worker that may hold the code (the function's
+ * home first) a bounded number of times, else answer it as it is.
+ */
+export const CODE_UNAVAILABLE_CODE = 'RF_STORAGE_UNAVAILABLE';
+
 /** The x-ringfaas-refusal value a worker sets beside each never-started code. */
 export const REFUSAL_OF_CODE: ReadonlyMap<string, Refusal> = new Map<string, Refusal>([
   [NeverStartedErrors.AT_CAPACITY.code, 'at-capacity'],
   [NeverStartedErrors.DRAINING.code, 'draining'],
+  [CODE_UNAVAILABLE_CODE, 'code-unavailable'],
 ]);

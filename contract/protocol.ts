@@ -40,7 +40,9 @@ export const WorkerHeaders = {
   requestId: 'x-ringfaas-request-id',
   /**
    * Set by the worker itself, only on its refusals of a request that never started
-   * (`at-capacity`, `draining`): routers spill or retry only on an answer carrying it. Every
+   * (`at-capacity`, `draining`, and `code-unavailable`: it does not hold the function's code
+   * and cannot read it because storage is unreachable): routers spill or retry only on an
+   * answer carrying it. Every
    * header of a worker's answer is built by the worker; none is copied from a container.
    */
   refusal: 'x-ringfaas-refusal',
@@ -53,7 +55,7 @@ export const WorkerHeaders = {
 } as const;
 
 /** Values of the x-ringfaas-refusal header. */
-export type Refusal = 'at-capacity' | 'draining';
+export type Refusal = 'at-capacity' | 'draining' | 'code-unavailable';
 
 /**
  * The input of an invocation whose body is empty, on every path (router, worker, Redis design,

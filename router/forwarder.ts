@@ -9,6 +9,9 @@
  *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
  *   the worker send) → next;
  * - connection refused / connect timeout (never sent) → mark the worker suspect, next;
+ * - 503 RF_STORAGE_UNAVAILABLE marked `code-unavailable` (a worker without the function's code
+ *   while storage is out; nothing started) → the untried candidates in preference order, home
+ *   first, at most MAX_CODE_UNAVAILABLE_RETRIES times, then that answer as it is;
  * - any other answer (success or not) → answered to the client as is, bytes untouched; it is
  *   read up to `maxAnswerBytes` (counted as it arrives), past that RF_RING_WORKER_ANSWER_TOO_LARGE;
  * - a failure once the request was sent (reset, timeout) → 502/504, never re-sent: the
@@ -25,7 +28,7 @@ import { Pool } from 'undici';
 import { RfError } from '../errors/index.ts';
 import { planSpill, DEFAULT_LOAD_FACTOR, RingErrors, type Ring } from '../ring/index.ts';
 import { RouterErrors } from './errors.ts';
-import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded, CLUSTER_KEY_HEADER } from '../contract/index.ts';
+import { CODE_UNAVAILABLE_CODE, DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded, CLUSTER_KEY_HEADER } from '../contract/index.ts';
 import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
 import { WarmHints } from './warm-hints.ts';
 import type { RingMetrics, SpillReason } from './ring-metrics.ts';
@@ -78,9 +81,13 @@ export interface RingInvokerOptions {
 }
 
 /** Why an attempt could not take the request (it never started executing). */
-type Refusal = 'at_capacity' | 'draining' | 'connect_error';
+type Refusal = 'at_capacity' | 'draining' | 'connect_error' | 'code_unavailable';
 
-type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; refusal: Refusal };
+/** `response`: the refusal as the worker answered it (code_unavailable: answered when no retry is left). */
+type AttemptResult = { ok: true; response: ForwardedResponse } | { ok: false; refusal: Refusal; response?: ForwardedResponse };
+
+/** Workers asked again after a code-unavailable refusal (each costs up to one storage deadline). */
+const MAX_CODE_UNAVAILABLE_RETRIES = 2;
 
 /**
  * Never copied from a worker's answer: hop-by-hop, length, the router's own request id, the
@@ -148,10 +155,14 @@ export class RingInvoker implements Invoker {
       if (spills > 0) this.#metrics?.spills.inc({ reason: 'warm_elsewhere' }, spills);
     } else if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
     let full: Set<string> | undefined;
+    let codeUnavailable: ForwardedResponse | undefined;
+    let codeRetries = 0;
+    const tried = new Set<string>();
     for (let i = 0; i < order.length; i++) {
       const workerId = order[i] as string;
       if (i > 0) this.#metrics?.retries.inc();
       if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
+      tried.add(workerId);
       const result = await this.#attempt(ring, workerId, functionId, input, ctx, 0, spills);
       if (result.ok) return result.response;
       spills++;
@@ -161,9 +172,16 @@ export class RingInvoker implements Invoker {
       else if (result.refusal === 'at_capacity') {
         (full ??= new Set()).add(workerId);
         this.#warm.refused(functionId, workerId);
+      } else if (result.refusal === 'code_unavailable') {
+        // Storage is out and this worker lacks the code: the workers most likely to hold it
+        // are the function's own, in preference order (home first), whatever their load.
+        codeUnavailable = result.response;
+        if (codeRetries++ >= MAX_CODE_UNAVAILABLE_RETRIES) return codeUnavailable as ForwardedResponse;
+        order = [...order.slice(0, i + 1), ...candidates.filter((id) => !tried.has(id))];
       }
     }
     if (full === undefined) {
+      if (codeUnavailable !== undefined) return codeUnavailable;
       throw this.#fail(RingErrors.NO_WORKER_AVAILABLE, 'every candidate worker refused the connection or is draining', functionId, spills);
     }
     if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
@@ -214,8 +232,12 @@ export class RingInvoker implements Invoker {
       if (body === undefined) {
         throw this.#fail(RingErrors.WORKER_ANSWER_TOO_LARGE, `worker '${workerId}' answered more than ${this.#maxAnswerBytes} bytes`, functionId, spills);
       }
-      if ((res.statusCode === 429 || res.statusCode === 503) && res.headers[WorkerHeaders.refusal] !== undefined && isRetryable(body)) {
+      const refusal = res.headers[WorkerHeaders.refusal];
+      if ((res.statusCode === 429 || res.statusCode === 503) && refusal !== undefined && isRetryable(body)) {
         return { ok: false, refusal: res.statusCode === 429 ? 'at_capacity' : 'draining' };
+      }
+      if (res.statusCode === 503 && refusal === 'code-unavailable' && errorCodeOfBody(body) === CODE_UNAVAILABLE_CODE) {
+        return { ok: false, refusal: 'code_unavailable', response: { status: 503, headers: this.#responseHeaders(res.headers, spills), body } };
       }
       this.#forwardedOk?.inc();
       return { ok: true, response: { status: res.statusCode, headers: this.#responseHeaders(res.headers, spills), body } };
@@ -282,12 +304,18 @@ export class RingInvoker implements Invoker {
 
 /** Whether an error body carries a code that means the request never started. */
 function isRetryable(body: Buffer): boolean {
+  const code = errorCodeOfBody(body);
+  return code !== undefined && RETRYABLE_WORKER_CODES.has(code);
+}
+
+/** The `error.code` of a worker's JSON error body, if it is one. */
+function errorCodeOfBody(body: Buffer): string | undefined {
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown } };
     const code = parsed.error?.code;
-    return typeof code === 'string' && RETRYABLE_WORKER_CODES.has(code);
+    return typeof code === 'string' ? code : undefined;
   } catch {
-    return false; // not a worker error body: answered to the client as is
+    return undefined; // not a worker error body: answered to the client as is
   }
 }
 

@@ -7,13 +7,16 @@
  * - stall: new connections are accepted and never answered; bytes on open ones are dropped
  *   (a paused or partitioned service: the client sees nothing until its own deadline).
  *   Connections that dropped bytes are closed when the mode changes again.
- * - reset: every open connection is destroyed and new ones are closed at once (refused).
+ * - reset: every open connection is destroyed and new ones are accepted and closed at once.
+ * - refuse: every open connection is destroyed and the proxy stops listening, so new ones are
+ *   refused (ECONNREFUSED, as a host that rejects the route); any other mode listens again on
+ *   the same port.
  *
  * `setUpstream(port)` re-points new connections (a service restarted on another port).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-export type ProxyMode = 'pass' | 'stall' | 'reset';
+export type ProxyMode = 'pass' | 'stall' | 'reset' | 'refuse';
 
 interface Pair {
   client: Socket;
@@ -46,9 +49,12 @@ export class FaultProxy {
   }
 
   setMode(mode: ProxyMode): void {
+    const was = this.#mode;
     this.#mode = mode;
+    if (mode === 'refuse' && was !== 'refuse') this.#server.close();
+    if (mode !== 'refuse' && was === 'refuse') this.#server.listen(this.port, '127.0.0.1');
     for (const pair of [...this.#pairs]) {
-      if (mode === 'reset' || pair.broken || (mode === 'pass' && pair.upstream === undefined)) this.#close(pair);
+      if (mode === 'reset' || mode === 'refuse' || pair.broken || (mode === 'pass' && pair.upstream === undefined)) this.#close(pair);
     }
   }
 
@@ -58,11 +64,12 @@ export class FaultProxy {
 
   async close(): Promise<void> {
     for (const pair of [...this.#pairs]) this.#close(pair);
+    if (!this.#server.listening) return;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
   #accept(client: Socket): void {
-    if (this.#mode === 'reset') {
+    if (this.#mode === 'reset' || this.#mode === 'refuse') {
       client.destroy();
       return;
     }

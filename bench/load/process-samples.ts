@@ -14,6 +14,12 @@ export interface ProcessSample {
   openFds: number;
   /** Event-loop delay p99 over prom-client's window, ms. */
   eventLoopP99Ms: number;
+  /** V8 heap reserved (used or not), MB: RSS growth with flat heap use often lives here. */
+  heapTotalMb: number;
+  /** Memory of C++ objects bound to JS ones (buffers included), MB. */
+  externalMb: number;
+  /** Containers this process holds (workers; filled in by the caller), for judging its fds. */
+  containers?: number;
 }
 
 /** The sample values of a Prometheus text exposition, by metric name (unlabelled series only). */
@@ -60,6 +66,8 @@ export async function scrapeProcess(metricsUrl: string, atS: number, headers: Re
       heapUsedMb: mb('nodejs_heap_size_used_bytes'),
       openFds: m.get('process_open_fds') ?? NaN,
       eventLoopP99Ms: (m.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+      heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+      externalMb: mb('nodejs_external_memory_bytes'),
     };
   } catch {
     return undefined;
@@ -79,6 +87,13 @@ export interface ProcessVerdict {
   /** Open fds at the end of warm-up and at the end (medians of up to 3 samples). */
   fdsStart: number;
   fdsEnd: number;
+  /**
+   * Open fds per container held, fitted over the series (least squares; 0 without container
+   * counts), and the fds not explained by containers at the end of warm-up and at the end.
+   */
+  fdsPerContainer: number;
+  baseFdsStart: number;
+  baseFdsEnd: number;
   /** False when the series after warm-up is too short to judge. */
   judged: boolean;
   ok: boolean;
@@ -89,11 +104,27 @@ function median3(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
+/** Slope of y on x by least squares (0 when x does not vary). */
+function slope(points: ReadonlyArray<readonly [number, number]>): number {
+  if (points.length < 2) return 0;
+  const mx = points.reduce((a, [x]) => a + x, 0) / points.length;
+  const my = points.reduce((a, [, y]) => a + y, 0) / points.length;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  return sxx === 0 ? 0 : sxy / sxx;
+}
+
 /**
  * RSS growth after warm-up (median of the first 3 samples after `warmupS` vs the last 3) at
  * most `maxGrowth`, and open fds flat: at the end at most `maxFdGrowth` (or 10 %) above the
- * end of warm-up (fds move with the containers alive and the connections open, so a spread
- * is normal; a leak is a climb).
+ * end of warm-up. A worker's fds move with the containers it holds (a container is a socket to
+ * its shim, and under the process runtime a child's pipes too), so when samples carry
+ * `containers` the fds those explain (a per-container slope fitted over the whole series) are
+ * taken out before comparing: a leak is a climb of what is left, not a busier moment.
  */
 export function judgeProcess(name: string, series: readonly ProcessSample[], warmupS: number, maxGrowth = 0.1, maxFdGrowth = 8): ProcessVerdict {
   const after = series.filter((s) => s.atS >= warmupS && Number.isFinite(s.rssMb));
@@ -105,7 +136,12 @@ export function judgeProcess(name: string, series: readonly ProcessSample[], war
   const fdsMax = fds.length === 0 ? NaN : Math.max(...fds);
   const fdsStart = median3(after.slice(0, 3).map((s) => s.openFds));
   const fdsEnd = median3(after.slice(-3).map((s) => s.openFds));
+  const counted = series.filter((s) => s.containers !== undefined && Number.isFinite(s.openFds));
+  const fdsPerContainer = Math.max(0, slope(counted.map((s) => [s.containers as number, s.openFds] as const)));
+  const base = (s: ProcessSample): number => s.openFds - fdsPerContainer * (s.containers ?? 0);
+  const baseFdsStart = median3(after.slice(0, 3).map(base));
+  const baseFdsEnd = median3(after.slice(-3).map(base));
   const rssGrowth = rssEndMb / rssStartMb - 1;
-  const ok = !judged || (rssGrowth <= maxGrowth && fdsEnd - fdsStart <= Math.max(maxFdGrowth, fdsStart * 0.1));
-  return { name, samples: series.length, rssStartMb, rssEndMb, rssGrowth, fdsMin, fdsMax, fdsStart, fdsEnd, judged, ok };
+  const ok = !judged || (rssGrowth <= maxGrowth && baseFdsEnd - baseFdsStart <= Math.max(maxFdGrowth, baseFdsStart * 0.1));
+  return { name, samples: series.length, rssStartMb, rssEndMb, rssGrowth, fdsMin, fdsMax, fdsStart, fdsEnd, fdsPerContainer, baseFdsStart, baseFdsEnd, judged, ok };
 }

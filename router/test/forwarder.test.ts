@@ -10,14 +10,14 @@ import { isRfError } from '../../errors/index.ts';
 import { RingInvoker } from '../forwarder.ts';
 import { RingMetrics } from '../ring-metrics.ts';
 import { RingView } from '../ring-view.ts';
-import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker } from './ring-worker-fixture.ts';
+import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker, type FixtureWorkerOptions } from './ring-worker-fixture.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function workers(specs: Array<{ id: string; slots: number; delayMs?: number }>): Promise<FixtureWorker[]> {
+async function workers(specs: FixtureWorkerOptions[]): Promise<FixtureWorker[]> {
   const started = await Promise.all(specs.map((s) => startFixtureWorker(s)));
   for (const w of started) cleanups.push(() => w.close());
   return started;
@@ -277,4 +277,37 @@ test('a client that leaves: the request to the worker is aborted at once and no 
   gone.abort();
   await assert.rejects(forwarder.invoke('fn-gone', input(), { ...testContext(), signal: gone.signal }), (err: unknown) => isRfError(err) && err.code === 'RF_ROUTER_REQUEST_CANCELLED');
   assert.equal(ws.reduce((sum, w) => sum + (w.served.get('fn-gone') ?? 0), 0), 0);
+});
+
+test('code unavailable (storage out, code not held): the refusal is retried at the next candidates, home first, at most twice; an unmarked 503 is never retried', async () => {
+  // a lacks every function's code and says so (marked); b holds them.
+  const [a, b] = await workers([{ id: 'a', slots: 4, codeUnavailable: 'marked' }, { id: 'b', slots: 4 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, [a as FixtureWorker, b as FixtureWorker]);
+  const { view, forwarder, registry } = await router(membership);
+  const fnId = Array.from({ length: 64 }, (_, i) => `fn-${i}`).find((id) => view.ring.home(id) === 'a') as string;
+  const res = await forwarder.invoke(fnId, input(), testContext());
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['x-ringfaas-worker'], 'b');
+  assert.equal(a?.codeRefusals(), 1);
+  assert.equal(await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'code_unavailable' }), 1);
+
+  // Nobody holds it: three workers asked (the first, then two more), the last refusal answered.
+  const all = await workers(Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, slots: 4, codeUnavailable: 'marked' as const })));
+  const m2 = new MemoryMembershipStore();
+  await registerAll(m2, all);
+  const r2 = await router(m2);
+  const none = await r2.forwarder.invoke('fn-0', input(), testContext());
+  assert.equal(none.status, 503);
+  assert.equal(JSON.parse(none.body.toString()).error.code, 'RF_STORAGE_UNAVAILABLE');
+  assert.equal(all.reduce((n, w) => n + w.codeRefusals(), 0), 3);
+
+  // The same answer without the worker's own mark (as anything but the worker could make it): passed as is, never retried.
+  const forged = await workers(Array.from({ length: 3 }, (_, i) => ({ id: `u${i}`, slots: 4, codeUnavailable: 'unmarked' as const })));
+  const m3 = new MemoryMembershipStore();
+  await registerAll(m3, forged);
+  const r3 = await router(m3);
+  const once = await r3.forwarder.invoke('fn-0', input(), testContext());
+  assert.equal(once.status, 503);
+  assert.equal(forged.reduce((n, w) => n + w.codeRefusals(), 0), 1);
 });

@@ -22,6 +22,12 @@ export interface FixtureWorkerOptions {
   port?: number;
   /** The cluster key: required on every route but /healthz and /cluster/prove, and proven on the latter. */
   clusterKey?: string;
+  /**
+   * Answer every invocation 503 RF_STORAGE_UNAVAILABLE, as a worker without the code during a
+   * storage outage: `marked` with the worker's own code-unavailable refusal header, `unmarked`
+   * without it (what a router must never retry).
+   */
+  codeUnavailable?: 'marked' | 'unmarked';
 }
 
 export interface FixtureWorker {
@@ -36,6 +42,8 @@ export interface FixtureWorker {
   inFlight(): number;
   /** 429 answers given. */
   rejected(): number;
+  /** Code-unavailable answers given (options.codeUnavailable). */
+  codeRefusals(): number;
   draining(): boolean;
   /** Graceful close. */
   close(): Promise<void>;
@@ -52,6 +60,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
   const waiters: Array<() => void> = [];
   let inFlight = 0;
   let rejected = 0;
+  let codeRefusals = 0;
   let draining = false;
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -87,6 +96,11 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (draining) return send(res, 503, { error: { code: 'RF_WORKER_DRAINING', message: 'draining' } }, { [WorkerHeaders.refusal]: 'draining' });
+    if (options.codeUnavailable !== undefined) {
+      codeRefusals++;
+      const mark: Record<string, string> = options.codeUnavailable === 'marked' ? { [WorkerHeaders.refusal]: 'code-unavailable' } : {};
+      return send(res, 503, { error: { code: 'RF_STORAGE_UNAVAILABLE', message: 'storage unreachable' } }, mark);
+    }
     const waitMs = Number(req.headers[WorkerHeaders.waitMs] ?? 0);
     if (!(await acquire(waitMs))) {
       rejected++;
@@ -166,6 +180,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     invalidations,
     deletes,
     inFlight: () => inFlight,
+    codeRefusals: () => codeRefusals,
     rejected: () => rejected,
     draining: () => draining,
     close: () =>
