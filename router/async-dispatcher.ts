@@ -331,7 +331,22 @@ export class AsyncDispatcher {
       throw err;
     }
 
-    const outcome = await this.#run(record, parsed);
+    let outcome: Outcome;
+    try {
+      outcome = await this.#run(record, parsed);
+    } catch (err) {
+      // Storage failed before the function ran (its input blob unreadable): not an attempt.
+      // Undone at once when storage lets us; else the message reappears when its lease runs out.
+      log.warn({ err, iid: record.id }, 'invocation input unreadable; the attempt is undone and the message returns');
+      const undo = structuredClone(stored.record);
+      undo.status = 'queued';
+      undo.attempts -= 1;
+      undo.attemptLog.pop();
+      const delay = this.#o.capacityDelayMs ?? 2000;
+      undo.dueAt = this.#o.clock() + delay;
+      if (await this.#write(undo, stored.etag)) await lease.settle((m) => this.#requeue(m, delay));
+      return;
+    }
     const end = this.#o.clock();
     const next = structuredClone(stored.record);
     const attempt = next.attemptLog.at(-1);

@@ -78,6 +78,8 @@ function etagOf(response: { etag?: string }, what: string): string {
 export interface AzureAsyncStoreOptions extends AzureCallContext {
   table: TableClient;
   container: ContainerClient;
+  /** Deadline of one payload transfer (up to 6 MB); default max(30 000, operationTimeoutMs). */
+  transferTimeoutMs?: number;
 }
 
 /** InvocationStore on a Table and a Blob container. */
@@ -85,11 +87,13 @@ export class AzureInvocationStore implements InvocationStore {
   readonly #table: TableClient;
   readonly #container: ContainerClient;
   readonly #ctx: AzureCallContext;
+  readonly #transferCtx: AzureCallContext;
 
   constructor(options: AzureAsyncStoreOptions) {
     this.#table = options.table;
     this.#container = options.container;
     this.#ctx = { operationTimeoutMs: options.operationTimeoutMs, secrets: options.secrets };
+    this.#transferCtx = { ...this.#ctx, operationTimeoutMs: Math.max(options.transferTimeoutMs ?? 30_000, options.operationTimeoutMs) };
   }
 
   async create(record: InvocationRecord): Promise<StoredInvocation> {
@@ -236,14 +240,14 @@ export class AzureInvocationStore implements InvocationStore {
   }
 
   async putPayload(name: string, bytes: Buffer): Promise<void> {
-    await bounded(this.#ctx, 'payloads.put', async (abortSignal) => {
+    await bounded(this.#transferCtx, 'payloads.put', async (abortSignal) => {
       await this.#container.getBlockBlobClient(name).uploadData(bytes, { abortSignal });
     });
   }
 
   async getPayload(name: string, maxBytes: number): Promise<Buffer> {
     return bounded(
-      this.#ctx,
+      this.#transferCtx,
       'payloads.get',
       async (abortSignal) => {
         const blob = this.#container.getBlobClient(name);
@@ -421,7 +425,7 @@ export async function openAsyncStores(options: OpenAsyncStoresOptions): Promise<
     bounded(ctx, 'deadLetters.create', async (abortSignal) => void (await clients.dead.createIfNotExists({ abortSignal })), tolerateExists),
   ]);
   return {
-    invocations: new AzureInvocationStore({ ...payloadCtx, operationTimeoutMs: ctx.operationTimeoutMs, table: clients.table, container: clients.container }),
+    invocations: new AzureInvocationStore({ ...ctx, transferTimeoutMs: payloadCtx.operationTimeoutMs, table: clients.table, container: clients.container }),
     queue: new AzureInvocationQueue({ ...ctx, queue: clients.queue, deadLetters: clients.dead }),
   };
 }

@@ -79,7 +79,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 
 type Json = Record<string, any>;
 
-describe('asynchronous invocations on Azurite', { skip, timeout: 600_000 }, () => {
+describe('asynchronous invocations on Azurite', { skip, timeout: 900_000 }, () => {
   let azurite: AzuriteHandle;
   let stores: Stores;
   let worker: RunningWorker;
@@ -230,8 +230,9 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 600_000 }, () =
     const res = await invokeAsync(api.url, fnId, { s });
     assert.equal(res.status, 202);
     const iid = ((await res.json()) as Json).invocationId as string;
-    const done = await until(iid, ['succeeded', 'failed', 'dead']);
-    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const done = await until(iid, ['succeeded', 'failed', 'dead'], 120_000);
+    const why = dispatcher.output().split('\n').filter((l) => l.includes(iid) || /lease|dispatch failed|receive failed/.test(l)).slice(-20).join('\n');
+    assert.equal(done.status, 'succeeded', `${JSON.stringify(done)}\n${why}`);
     assert.deepEqual(done.output, { length: s.length });
     assert.equal(done.inputBytes, Buffer.byteLength(JSON.stringify({ s })));
   });
@@ -341,6 +342,13 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 600_000 }, () =
     assert.equal(b.attempts, 2);
     assert.equal(b.attemptHistory[0].outcome, 'abandoned');
     assert.match(await registry.metrics(), /ringfaas_async_reconciled_total\{status="queued"\} 1/);
+    // RINGFAAS_ASYNC_RESULT_TTL: a finished record past its expiry is swept, and then unknown.
+    const expired: InvocationRecord = { ...base('succeeded'), expiresAt: now - 1000, finishedAt: new Date(now - 2000).toISOString(), result: '{"output":1}' };
+    delete expired.dueAt;
+    await own.invocations.create(expired);
+    assert.equal((await fetch(`${api.url}/invocations/${expired.id}`)).status, 404, 'an expired record is not answered');
+    assert.ok((await reconciler.sweep()) >= 1);
+    assert.equal(await own.invocations.get(expired.id), undefined);
   });
 
   test('1,000 queued invocations drain with bounded memory in every process', async () => {
