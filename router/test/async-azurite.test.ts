@@ -79,7 +79,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 
 type Json = Record<string, any>;
 
-describe('asynchronous invocations on Azurite', { skip, timeout: 900_000 }, () => {
+describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 }, () => {
   let azurite: AzuriteHandle;
   let stores: Stores;
   let worker: RunningWorker;
