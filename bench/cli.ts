@@ -379,7 +379,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--poll-ms <ms>', 'poll interval of the client-clock sample', '100')
     .option('--sync-stage-seconds <s>', 'duration of each sync stage', '5')
     .option('--drain-timeout-seconds <s>', 'longest wait for one run to drain', '1800')
-    .action(async (flags: CommonFlags & { concurrencies: string; count: string; submitters: string; sample: string; pollMs: string; syncStageSeconds: string; drainTimeoutSeconds: string }) => {
+    .option('--drain', 'queue all --count invocations before the dispatcher starts, then time the backlog drain alone')
+    .action(async (flags: CommonFlags & { concurrencies: string; count: string; submitters: string; sample: string; pollMs: string; syncStageSeconds: string; drainTimeoutSeconds: string; drain?: boolean }) => {
       const { runAsyncBench } = await import('./scenarios/async.ts');
       const concurrencies = parseList('--concurrencies', flags.concurrencies);
       // The router's own dispatcher is off: each run's standalone dispatcher is the only one.
@@ -396,6 +397,7 @@ export function registerBenchCommands(program: Command): void {
             pollMs: positiveInt('--poll-ms', flags.pollMs),
             syncStageMs: positiveNumber('--sync-stage-seconds', flags.syncStageSeconds) * 1000,
             drainTimeoutMs: positiveNumber('--drain-timeout-seconds', flags.drainTimeoutSeconds) * 1000,
+            queueFirst: flags.drain === true,
             progress,
           });
         } finally {

@@ -10,9 +10,9 @@
  * A failure at any step undoes the earlier ones (best effort) and answers 503
  * RF_STORAGE_UNAVAILABLE: nothing was accepted. Crash windows (docs/async.md):
  *  - the router dies after 3 and before 4 (or storage fails at 4 and again while undoing):
- *    a `queued` record with no message is left, never run; the client had no 202. It is
- *    removed when the record expires. A client that retries with the same Idempotency-Key
- *    gets that record back, queued (a known gap: see docs/async.md);
+ *    a `queued` record with no message is left; the client had no 202. The dispatchers'
+ *    reconciler (router/async-dispatcher.ts) finds it past due and sends its message, so it
+ *    runs (a client that retries with the same Idempotency-Key is answered that invocation);
  *  - the router dies after 4, before answering: the invocation runs, the client saw a broken
  *    connection; the Idempotency-Key makes its retry return this one instead of a second.
  */
@@ -88,6 +88,11 @@ export function newInvocationId(nowMs: number): string {
 
 export function sha256(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The queue message of a record. */
+export function messageOf(record: Pick<InvocationRecord, 'id' | 'functionId' | 'inputBlob'>): InvocationMessage {
+  return { iid: record.id, fn: record.functionId, ...(record.inputBlob === undefined ? {} : { blob: record.inputBlob }) };
 }
 
 /** Blob names of an invocation's payloads. */
@@ -180,6 +185,7 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
       timeoutMs: fn.record.timeoutMs,
       acceptedAt: new Date(now).toISOString(),
       expiresAt: now + deps.resultTtlMs + PENDING_GRACE_MS,
+      dueAt: now,
       attemptLog: [],
       inputBytes: input.length,
       inputSha256,
@@ -188,7 +194,7 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
     const inline = input.length <= MAX_INLINE_BYTES;
     if (inline) record.input = input.toString('utf8');
     else record.inputBlob = names.input;
-    const message: InvocationMessage = { iid, fn: functionId, ...(inline ? {} : { blob: names.input }) };
+    const message = messageOf(record);
 
     let stored: StoredInvocation | undefined;
     try {
@@ -253,7 +259,8 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
         details: { status: record.status },
       });
     }
-    const next: InvocationRecord = { ...record, status: 'queued', retryBase: record.attempts, expiresAt: deps.clock() + deps.resultTtlMs + PENDING_GRACE_MS };
+    const now = deps.clock();
+    const next: InvocationRecord = { ...record, status: 'queued', retryBase: record.attempts, dueAt: now, expiresAt: now + deps.resultTtlMs + PENDING_GRACE_MS };
     delete next.finishedAt;
     let updated: StoredInvocation;
     try {
@@ -264,9 +271,8 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
       }
       throw err;
     }
-    const message: InvocationMessage = { iid: record.id, fn: record.functionId, ...(record.inputBlob === undefined ? {} : { blob: record.inputBlob }) };
     try {
-      await queue.send(JSON.stringify(message));
+      await queue.send(JSON.stringify(messageOf(record)));
     } catch (err) {
       // Put it back as it was, so the retry can be asked again.
       await quietly(ctx, 'retry record', () => invocations.update(record, updated.etag));

@@ -35,7 +35,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     return;
   }
   const log = createRouterLogger(config).child({ role: 'dispatcher' });
-  const stores = await openStores({ connectionString: config.connectionString });
+  const stores = await openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs });
   const asyncStores = await openAsyncStores({ connectionString: config.connectionString });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -1,20 +1,27 @@
 /**
- * The asynchronous-invocation dispatcher: `concurrency` loops that take messages from the
- * invocation queue, run them through the router's own Invoker (the ring: same home worker,
- * same warm containers as synchronous calls), record the outcome, and only then delete the
- * message. Any number of dispatchers, in routers or standalone, compete safely:
+ * The asynchronous-invocation dispatcher: one fetch loop that receives up to 32 messages at a
+ * time from the invocation queue (never more than it has free slots of `concurrency`), and one
+ * handler per message that runs it through the router's own Invoker (the ring: same home
+ * worker, same warm containers as synchronous calls), records the outcome, and only then
+ * deletes the message. Any number of dispatchers, in routers or standalone, compete safely:
  *
- *  - a received message is invisible to the others for `timeoutMs + visibilityMarginMs` (the
- *    function's time limit plus the margin; set right after receiving), and only its pop
- *    receipt can delete or move it;
+ *  - a received message is invisible to the others for `leaseMs`, renewed every third of it
+ *    while its attempt runs (router/async-lease.ts), and only its holder's pop receipt can
+ *    delete or move it;
  *  - the record's every write is conditional on its ETag: of two dispatchers that hold the same
- *    invocation (a run outlived its visibility), one write wins and the other drops its
+ *    invocation (a lease lost, a duplicate message), one write wins and the other drops its
  *    outcome, so one output is recorded, never two different ones.
  *
+ * Batched receives: on Azurite every queue call costs time proportional to the messages in the
+ * account (it scans and sorts them all), so one receive per 32 messages instead of one per
+ * message, and no visibility update per message, is what lets a deep backlog drain
+ * (docs/async.md, "A deep backlog").
+ *
  * Per message: record missing → delete the message (expired, or an accept that was undone);
- * record final → delete (a duplicate delivery); record `running` → its dispatcher vanished:
- * that attempt ends `abandoned` (it counts). Then: status running, attempts + 1 (a write);
- * invoke; then
+ * record final → delete (a duplicate delivery); record `running` from another message →
+ * delete (a duplicate: the running one's own message still exists and comes back if its
+ * dispatcher dies); record `running` from this message → its dispatcher vanished: that attempt
+ * ends `abandoned` (it counts). Then: status running, attempts + 1 (a write); invoke; then
  *  - success → `succeeded`, result, delete the message;
  *  - ring at capacity / empty / no worker (the call never ran) → back to `queued`, the attempt
  *    undone, the message visible again in `capacityDelayMs`;
@@ -28,17 +35,30 @@
  * attempt 2 throws → queued, in 2 s; attempt 3 throws → dead, in the dead-letter queue. A
  * client's POST /invocations/{iid}/retry sets retryBase = 3: three more attempts.
  *
+ * The reconciler (`reconcile()`, with the sweeper): a record is written before its message is
+ * sent (router/async-api.ts), so a router dying in between, or storage failing at the send and
+ * again at the undo, leaves a `queued` record with no message. Each record carries `dueAt`
+ * (when its message is due visible; for `running`, when its attempt should have ended). A
+ * `queued` record whose dueAt is more than `reconcileAfterMs` before the insertion time of the
+ * queue's head message (or before now when no message is visible) would have been received by
+ * now if it had a message (the queue hands out the oldest first, approximately): its message
+ * is re-sent. Likewise a `running` record `reconcileAfterMs` past its dueAt (its message should
+ * have come back): the attempt ends `abandoned`, the record goes back to `queued` and a message
+ * is sent. Each re-send first moves dueAt to now with a conditional write, so two reconcilers
+ * never both send, and a wrong guess costs one duplicate message, dropped as above.
+ *
  * Caveats: delivery is at-least-once (a dispatcher killed mid-run leaves its message to
- * reappear once the visibility runs out, and the function runs again); the record is written
- * before the message is deleted or dead-lettered, so a crash between the two leaves a message
- * whose record is final, deleted on its next delivery (a dead one then never reaches the
- * dead-letter queue, though its record says dead).
+ * reappear once its lease runs out, and the function runs again); the record is written before
+ * the message is deleted or dead-lettered, so a crash between the two leaves a message whose
+ * record is final, deleted on its next delivery (a dead one then never reaches the dead-letter
+ * queue, though its record says dead).
  */
 import type { Logger } from 'pino';
 import { hasCode, isRfError } from '../errors/index.ts';
 import { RingErrors } from '../ring/index.ts';
 import { StorageErrors, FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, type AttemptOutcome, type InvocationRecord, type QueuedMessage, type StoredInvocation, type AsyncStores } from '../storage/index.ts';
-import { payloadNames, type InvocationMessage } from './async-api.ts';
+import { messageOf, payloadNames, type InvocationMessage } from './async-api.ts';
+import { MessageLease } from './async-lease.ts';
 import type { AsyncMetrics } from './async-metrics.ts';
 import type { Invoker } from './invoker.ts';
 import { RouterErrors } from './errors.ts';
@@ -50,20 +70,25 @@ export interface AsyncDispatcherOptions {
   metrics: AsyncMetrics;
   /** Written into each attempt (the router id). */
   dispatcherId: string;
-  /** Messages run at once. */
+  /** Messages run at once (0: none; the sweeper and reconciler still run when started). */
   concurrency: number;
-  /** Added to the function's timeoutMs for the message's visibility timeout. Default 30 000. */
-  visibilityMarginMs?: number;
+  /**
+   * The visibility timeout of a held message, renewed every third of it while its attempt
+   * runs (RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS). Default 30 000.
+   */
+  leaseMs?: number;
   /** First retry delay; doubles per failed attempt. Default 1000. */
   backoffBaseMs?: number;
   /** How soon a message the ring had no capacity for comes back. Default 2000. */
   capacityDelayMs?: number;
   /** Kept after finishing (RINGFAAS_ASYNC_RESULT_TTL). */
   resultTtlMs: number;
-  /** How often expired records are swept; 0 disables. Default 60 000. */
+  /** How often expired records are swept and overdue ones reconciled; 0 disables. Default 60 000. */
   sweepIntervalMs?: number;
-  /** Records removed per sweep at most. Default 200. */
+  /** Records removed (and reconciled) per sweep at most. Default 200. */
   sweepBatch?: number;
+  /** How far past due a record must be for the reconciler to re-send its message. Default max(5 min, 10 × leaseMs). */
+  reconcileAfterMs?: number;
   /** Longest wait between polls of an empty queue. Default 1000. */
   maxIdleMs?: number;
   /** Largest input read back from a blob. Default 6 MB + 1 KB. */
@@ -74,6 +99,8 @@ export interface AsyncDispatcherOptions {
 }
 
 const MAX_BACKOFF_MS = 300_000;
+/** Azure Queue hands out at most 32 messages per receive. */
+const MAX_RECEIVE = 32;
 /** Ring answers meaning the call never reached a function: not an attempt. */
 const NOT_RUN_CODES: ReadonlySet<string> = new Set([RingErrors.AT_CAPACITY.code, RingErrors.EMPTY.code, RingErrors.NO_WORKER_AVAILABLE.code]);
 
@@ -106,36 +133,45 @@ function errorOf(body: string, status: number): { code: string; message: string 
 
 export class AsyncDispatcher {
   readonly #o: AsyncDispatcherOptions;
-  readonly #margin: number;
+  readonly #lease: number;
   readonly #running = new Set<Promise<void>>();
+  #fetcher: Promise<void> | undefined;
   #stopped = true;
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** Wakes the fetch loop when a slot frees (or on stop). */
+  #wake: (() => void) | undefined;
 
   constructor(options: AsyncDispatcherOptions) {
     this.#o = options;
-    this.#margin = options.visibilityMarginMs ?? 30_000;
+    this.#lease = options.leaseMs ?? 30_000;
   }
 
-  /** Starts the loops (and the sweeper). */
+  /** Messages held now (received and not yet settled): at most `concurrency`. */
+  get inFlight(): number {
+    return this.#running.size;
+  }
+
+  /** Starts the fetch loop (when concurrency > 0) and the sweeper/reconciler. */
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    for (let i = 0; i < this.#o.concurrency; i++) {
-      const loop = this.#loop(i);
-      this.#running.add(loop);
-      void loop.finally(() => this.#running.delete(loop));
-    }
+    if (this.#o.concurrency > 0) this.#fetcher = this.#fetchLoop();
     const every = this.#o.sweepIntervalMs ?? 60_000;
     if (every > 0) {
-      this.#sweepTimer = setInterval(() => void this.sweep().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation sweep failed')), every);
+      this.#sweepTimer = setInterval(() => {
+        void this.sweep().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation sweep failed'));
+        void this.reconcile().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation reconcile failed'));
+      }, every);
       this.#sweepTimer.unref();
     }
   }
 
-  /** Stops taking messages and waits for the ones in hand (their visibility covers a cut-off). */
+  /** Stops taking messages and waits for the ones in hand (their leases cover a cut-off). */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#sweepTimer);
+    this.#wake?.();
+    await this.#fetcher;
     await Promise.allSettled([...this.#running]);
   }
 
@@ -159,47 +195,99 @@ export class AsyncDispatcher {
     return removed;
   }
 
-  async #loop(slot: number): Promise<void> {
+  /**
+   * Re-sends the messages of up to sweepBatch records that are `queued` or `running` long past
+   * due (see the module comment); answers how many were re-sent.
+   */
+  async reconcile(): Promise<number> {
+    const { invocations, queue } = this.#o.stores;
+    const after = this.#o.reconcileAfterMs ?? Math.max(300_000, 10 * this.#lease);
+    const now = this.#o.clock();
+    const head = await queue.headInsertedAt();
+    const overdue = await invocations.overdue(Math.min(now, head ?? now) - after, now - after, this.#o.sweepBatch ?? 200);
+    let resent = 0;
+    for (const { record, etag } of overdue) {
+      const next = structuredClone(record);
+      if (next.status === 'running') {
+        const last = next.attemptLog.at(-1);
+        if (last !== undefined && last.endedAt === undefined) Object.assign(last, { endedAt: new Date(now).toISOString(), outcome: 'abandoned' });
+        next.status = 'queued';
+      }
+      next.dueAt = now;
+      try {
+        await invocations.update(next, etag);
+      } catch (err) {
+        if (hasCode(err, StorageErrors.CONFLICT) || hasCode(err, StorageErrors.NOT_FOUND)) continue; // it moved: not lost
+        throw err;
+      }
+      await queue.send(JSON.stringify(messageOf(next)));
+      resent++;
+      this.#o.metrics.reconciled.inc({ status: record.status });
+      this.#o.log.warn({ iid: record.id, status: record.status, dueAt: record.dueAt }, 'invocation past due with no message: message re-sent');
+    }
+    return resent;
+  }
+
+  async #fetchLoop(): Promise<void> {
     const maxIdle = this.#o.maxIdleMs ?? 1000;
     let idle = 25;
     while (!this.#stopped) {
-      let message: QueuedMessage | undefined;
+      const free = this.#o.concurrency - this.#running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
+      let batch: QueuedMessage[];
       try {
-        // Short at first: set to the function's timeout + margin once the record is read.
-        message = await this.#o.stores.queue.receive(this.#margin + 10_000);
+        batch = await this.#o.stores.queue.receive(this.#lease, Math.min(MAX_RECEIVE, free));
       } catch (err) {
-        this.#o.log.warn({ err, slot }, 'invocation queue receive failed');
+        this.#o.log.warn({ err }, 'invocation queue receive failed');
         await this.#o.sleep(maxIdle);
         continue;
       }
-      if (message === undefined) {
+      if (batch.length === 0) {
         await this.#o.sleep(idle);
         idle = Math.min(maxIdle, idle * 2);
         continue;
       }
       idle = 25;
-      try {
-        await this.#handle(message);
-      } catch (err) {
-        // Storage failed mid-way: the message comes back when its visibility runs out.
-        this.#o.log.warn({ err, messageId: message.messageId }, 'invocation dispatch failed; the message will reappear');
+      for (const message of batch) {
+        const run = this.#hold(message).finally(() => {
+          this.#running.delete(run);
+          this.#wake?.();
+        });
+        this.#running.add(run);
       }
     }
   }
 
-  async #handle(received: QueuedMessage): Promise<void> {
+  /** Runs one message under a renewed lease; a failure leaves the message to reappear. */
+  async #hold(message: QueuedMessage): Promise<void> {
+    const lease = new MessageLease({ queue: this.#o.stores.queue, message, leaseMs: this.#lease, log: this.#o.log, onRenew: () => this.#o.metrics.leaseRenewals.inc() });
+    try {
+      await this.#handle(lease);
+    } catch (err) {
+      // Storage failed mid-way: the message comes back when its visibility runs out.
+      this.#o.log.warn({ err, messageId: message.messageId }, 'invocation dispatch failed; the message will reappear');
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #handle(lease: MessageLease): Promise<void> {
     const { invocations, queue } = this.#o.stores;
     const log = this.#o.log;
-    let message = received;
-    const parsed = parseMessage(message.text);
+    const messageId = lease.message.messageId;
+    const parsed = parseMessage(lease.message.text);
     if (parsed === undefined) {
-      log.warn({ messageId: message.messageId }, 'malformed invocation message dead-lettered');
-      await queue.deadLetter(message);
+      log.warn({ messageId }, 'malformed invocation message dead-lettered');
+      await lease.settle((m) => queue.deadLetter(m));
       return;
     }
     const found = await invocations.get(parsed.iid);
     if (found === undefined || FINAL_STATUSES.has(found.record.status)) {
-      await queue.delete(message);
+      await lease.settle((m) => queue.delete(m));
       return;
     }
     let stored: StoredInvocation = found;
@@ -207,6 +295,12 @@ export class AsyncDispatcher {
     const now = this.#o.clock();
     if (record.status === 'running') {
       const last = record.attemptLog.at(-1);
+      if (last?.messageId !== undefined && last.messageId !== messageId && last.endedAt === undefined) {
+        // A duplicate (a reconciler's re-send): the running attempt's own message comes back if its dispatcher dies.
+        log.info({ iid: record.id, messageId }, 'duplicate message of a running invocation dropped');
+        await lease.settle((m) => queue.delete(m));
+        return;
+      }
       if (last !== undefined && last.endedAt === undefined) Object.assign(last, { endedAt: new Date(now).toISOString(), outcome: 'abandoned' });
       this.#o.metrics.attempts.inc({ outcome: 'abandoned' });
       log.warn({ iid: record.id, attempts: record.attempts }, 'invocation found running: its dispatcher vanished, running it again');
@@ -218,14 +312,15 @@ export class AsyncDispatcher {
         record.expiresAt = now + this.#o.resultTtlMs;
         if (await this.#write(record, stored.etag)) {
           this.#o.metrics.deadLetters.inc();
-          await queue.deadLetter(message);
+          await lease.settle((m) => queue.deadLetter(m));
         }
         return;
       }
     }
     record.status = 'running';
     record.attempts += 1;
-    record.attemptLog.push({ startedAt: new Date(now).toISOString(), dispatcher: this.#o.dispatcherId });
+    record.dueAt = now + record.timeoutMs;
+    record.attemptLog.push({ startedAt: new Date(now).toISOString(), dispatcher: this.#o.dispatcherId, messageId });
     if (record.attemptLog.length > MAX_ATTEMPT_LOG) record.attemptLog.splice(0, record.attemptLog.length - MAX_ATTEMPT_LOG);
     try {
       stored = await invocations.update(record, stored.etag);
@@ -233,24 +328,35 @@ export class AsyncDispatcher {
       if (hasCode(err, StorageErrors.CONFLICT) || hasCode(err, StorageErrors.NOT_FOUND)) return; // another dispatcher has it
       throw err;
     }
-    try {
-      message = await queue.setVisibility(message, record.timeoutMs + this.#margin);
-    } catch (err) {
-      if (!hasCode(err, StorageErrors.CONFLICT)) throw err;
-      log.warn({ iid: record.id }, 'message taken by another dispatcher before its visibility was extended');
-    }
 
-    const outcome = await this.#run(record, parsed);
+    let outcome: Outcome;
+    try {
+      outcome = await this.#run(record, parsed);
+    } catch (err) {
+      // Storage failed before the function ran (its input blob unreadable): not an attempt.
+      // Undone at once when storage lets us; else the message reappears when its lease runs out.
+      log.warn({ err, iid: record.id }, 'invocation input unreadable; the attempt is undone and the message returns');
+      const undo = structuredClone(stored.record);
+      undo.status = 'queued';
+      undo.attempts -= 1;
+      undo.attemptLog.pop();
+      const delay = this.#o.capacityDelayMs ?? 2000;
+      undo.dueAt = this.#o.clock() + delay;
+      if (await this.#write(undo, stored.etag)) await lease.settle((m) => this.#requeue(m, delay));
+      return;
+    }
     const end = this.#o.clock();
     const next = structuredClone(stored.record);
     const attempt = next.attemptLog.at(-1);
     if (outcome.kind === 'not_run') {
+      const delay = this.#o.capacityDelayMs ?? 2000;
       next.status = 'queued';
       next.attempts -= 1;
+      next.dueAt = end + delay;
       next.attemptLog.pop();
       if (await this.#write(next, stored.etag)) {
         this.#o.metrics.requeued.inc();
-        await this.#requeue(message, this.#o.capacityDelayMs ?? 2000);
+        await lease.settle((m) => this.#requeue(m, delay));
       }
       return;
     }
@@ -272,14 +378,16 @@ export class AsyncDispatcher {
     this.#o.metrics.attempts.inc({ outcome: attempt?.outcome ?? 'error' });
     next.status = finalStatus;
     if (finalStatus === 'queued') {
+      const delay = Math.min(MAX_BACKOFF_MS, (this.#o.backoffBaseMs ?? 1000) * 2 ** (failedAttempts - 1));
+      next.dueAt = end + delay;
       if (await this.#write(next, stored.etag)) {
         this.#o.metrics.retries.inc();
-        const delay = Math.min(MAX_BACKOFF_MS, (this.#o.backoffBaseMs ?? 1000) * 2 ** (failedAttempts - 1));
         log.info({ iid: next.id, attempts: next.attempts, delayMs: delay, code: outcome.kind === 'succeeded' ? undefined : outcome.code }, 'invocation attempt failed, retrying later');
-        await this.#requeue(message, delay);
+        await lease.settle((m) => this.#requeue(m, delay));
       }
       return;
     }
+    delete next.dueAt;
     next.finishedAt = new Date(end).toISOString();
     next.expiresAt = end + this.#o.resultTtlMs;
     if (body !== undefined) {
@@ -295,8 +403,8 @@ export class AsyncDispatcher {
     if (finalStatus === 'dead') {
       this.#o.metrics.deadLetters.inc();
       log.warn({ iid: next.id, attempts: next.attempts, code: next.error?.code }, 'invocation dead after its retries');
-      await queue.deadLetter(message);
-    } else await queue.delete(message);
+      await lease.settle((m) => queue.deadLetter(m));
+    } else await lease.settle((m) => queue.delete(m));
   }
 
   /** Writes the outcome; false when another dispatcher changed the record meanwhile (its outcome stands). */

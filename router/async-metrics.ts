@@ -13,6 +13,8 @@ export interface AsyncMetrics {
   retries: Counter;
   requeued: Counter;
   deadLetters: Counter;
+  reconciled: Counter<'status'>;
+  leaseRenewals: Counter;
   endToEnd: Histogram<'status'>;
 }
 
@@ -24,6 +26,8 @@ export function createAsyncMetrics(registry: Registry, queue?: InvocationQueue, 
     retries: new Counter({ name: 'ringfaas_async_retries_total', help: 'Failed attempts scheduled to run again (backoff)', registers: [registry] }),
     requeued: new Counter({ name: 'ringfaas_async_capacity_requeued_total', help: 'Messages put back because the ring was at capacity (not counted as attempts)', registers: [registry] }),
     deadLetters: new Counter({ name: 'ringfaas_async_dead_letters_total', help: 'Invocations moved to the dead-letter queue', registers: [registry] }),
+    reconciled: new Counter({ name: 'ringfaas_async_reconciled_total', help: 'Messages re-sent by the reconciler for records past due with no message, by the status found (queued, running)', labelNames: ['status'], registers: [registry] }),
+    leaseRenewals: new Counter({ name: 'ringfaas_async_lease_renewals_total', help: 'Visibility renewals of messages whose attempts outlived a third of the lease', registers: [registry] }),
     endToEnd: new Histogram({
       name: 'ringfaas_async_end_to_end_seconds',
       help: 'Accepted to finished, from the platform timestamps, by final status',

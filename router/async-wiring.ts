@@ -57,7 +57,7 @@ export async function startAsync(options: StartAsyncOptions): Promise<RunningAsy
       metrics,
       dispatcherId: config.routerId,
       concurrency: config.async.concurrency,
-      visibilityMarginMs: config.async.visibilityMarginMs,
+      leaseMs: config.async.visibilityMarginMs,
       backoffBaseMs: config.async.backoffBaseMs,
       sweepIntervalMs: config.async.sweepIntervalMs,
       resultTtlMs: config.async.resultTtlMs,

@@ -19,7 +19,7 @@
  * | RINGFAAS_ORPHAN_SWEEP_MS           | 600000       | orphan code sweep period and grace (0 = off)
  * | RINGFAAS_ASYNC_CONCURRENCY         | 4            | async messages run at once by this router's dispatcher; 0: none
  * | RINGFAAS_ASYNC_RESULT_TTL          | 24h          | how long a finished async invocation is kept (ms, or 90s/30m/24h/7d)
- * | RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS| 30000        | added to a function's timeoutMs for its message's visibility
+ * | RINGFAAS_ASYNC_VISIBILITY_MARGIN_MS| 30000        | lease of a message being run (its visibility, renewed every third of it)
  * | RINGFAAS_ASYNC_BACKOFF_MS          | 1000         | first retry delay of a failed async attempt (doubles)
  * | RINGFAAS_ASYNC_SWEEP_INTERVAL_MS   | 60000        | how often expired async records are removed; 0: never
  */

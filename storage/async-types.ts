@@ -23,6 +23,11 @@ export interface InvocationAttempt {
   dispatcher: string;
   /** The error code when it failed (RF_FUNCTION_ERROR, RF_WORKER_INVOKE_TIMEOUT...). */
   code?: string;
+  /**
+   * The queue message this attempt runs from: a delivery of another message for a record
+   * that is `running` is a duplicate (a reconciler's re-send) and is dropped.
+   */
+  messageId?: string;
 }
 
 /** A stored invocation: what GET /invocations/{iid} answers (results resolved from blobs). */
@@ -45,6 +50,12 @@ export interface InvocationRecord {
   finishedAt?: string;
   /** ms since the epoch after which the sweeper removes the record and its blobs. */
   expiresAt: number;
+  /**
+   * ms since the epoch: while `queued`, when its message is due to be visible (accepted, or
+   * the end of a retry's backoff); while `running`, when the attempt should have ended (start
+   * + timeoutMs). The reconciler re-sends the message of a record long past it.
+   */
+  dueAt?: number;
   /** The last attempts (at most MAX_ATTEMPT_LOG), oldest first. */
   attemptLog: InvocationAttempt[];
   /** The input inline (UTF-8 JSON text) when small; else `inputBlob` names it. */
@@ -107,6 +118,8 @@ export interface InvocationStore {
   list(query: InvocationListQuery): Promise<InvocationPage>;
   /** At most `limit` records whose expiresAt is before `nowMs`. */
   expired(nowMs: number, limit: number): Promise<StoredInvocation[]>;
+  /** At most `limit` records `queued` with dueAt before `queuedBefore`, or `running` with dueAt before `runningBefore`. */
+  overdue(queuedBefore: number, runningBefore: number, limit: number): Promise<StoredInvocation[]>;
   /** Create-only claim of `row` for an invocation id; else what holds it. */
   claimIdempotency(row: string, invocationId: string, inputSha256: string): Promise<IdempotencyClaim>;
   releaseIdempotency(row: string): Promise<void>;
@@ -141,8 +154,8 @@ export interface QueueStats {
 /** The work queue and its dead-letter queue. */
 export interface InvocationQueue {
   send(text: string): Promise<void>;
-  /** One message, invisible for visibilityMs; undefined when the queue is empty. */
-  receive(visibilityMs: number): Promise<QueuedMessage | undefined>;
+  /** Up to `max` (1..32) messages, each invisible for visibilityMs; none when the queue has no visible one. */
+  receive(visibilityMs: number, max: number): Promise<QueuedMessage[]>;
   /** Makes it visible again in visibilityMs; answers the new pop receipt. */
   setVisibility(message: QueuedMessage, visibilityMs: number): Promise<QueuedMessage>;
   /** Deletes it; no error when it is gone or another receiver holds it now. */
@@ -150,4 +163,6 @@ export interface InvocationQueue {
   /** Copies it to the dead-letter queue, then deletes it. */
   deadLetter(message: QueuedMessage): Promise<void>;
   stats(nowMs: number): Promise<QueueStats>;
+  /** When the next message to be received (peek) was inserted, ms since the epoch; undefined when none is visible. */
+  headInsertedAt(): Promise<number | undefined>;
 }

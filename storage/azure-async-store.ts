@@ -42,6 +42,7 @@ function toEntity(record: InvocationRecord): { partitionKey: string; rowKey: str
   }
   // Int64 would come back as bigint; a double keeps ms exactly (< 2^53).
   entity.expiresAt = { value: String(record.expiresAt), type: 'Double' };
+  if (record.dueAt !== undefined) entity.dueAt = { value: String(record.dueAt), type: 'Double' };
   return entity;
 }
 
@@ -60,6 +61,7 @@ function toRecord(entity: Record<string, unknown>): InvocationRecord {
       record[key] = (JSON_COLUMNS as readonly string[]).includes(key) && typeof value === 'string' ? JSON.parse(value) : value;
     }
     for (const key of ['attempts', 'retryBase', 'maxRetries', 'timeoutMs', 'expiresAt', 'inputBytes']) record[key] = num(record[key]);
+    if (record.dueAt !== undefined) record.dueAt = num(record.dueAt);
     if (!Array.isArray(record.attemptLog)) record.attemptLog = [];
     if (typeof record.functionId !== 'string' || typeof record.status !== 'string') throw new Error('functionId or status missing');
     return record as unknown as InvocationRecord;
@@ -76,6 +78,8 @@ function etagOf(response: { etag?: string }, what: string): string {
 export interface AzureAsyncStoreOptions extends AzureCallContext {
   table: TableClient;
   container: ContainerClient;
+  /** Deadline of one payload transfer (up to 6 MB); default max(30 000, operationTimeoutMs). */
+  transferTimeoutMs?: number;
 }
 
 /** InvocationStore on a Table and a Blob container. */
@@ -83,11 +87,13 @@ export class AzureInvocationStore implements InvocationStore {
   readonly #table: TableClient;
   readonly #container: ContainerClient;
   readonly #ctx: AzureCallContext;
+  readonly #transferCtx: AzureCallContext;
 
   constructor(options: AzureAsyncStoreOptions) {
     this.#table = options.table;
     this.#container = options.container;
     this.#ctx = { operationTimeoutMs: options.operationTimeoutMs, secrets: options.secrets };
+    this.#transferCtx = { ...this.#ctx, operationTimeoutMs: Math.max(options.transferTimeoutMs ?? 30_000, options.operationTimeoutMs) };
   }
 
   async create(record: InvocationRecord): Promise<StoredInvocation> {
@@ -180,6 +186,25 @@ export class AzureInvocationStore implements InvocationStore {
     });
   }
 
+  async overdue(queuedBefore: number, runningBefore: number, limit: number): Promise<StoredInvocation[]> {
+    const q = Math.floor(queuedBefore);
+    const r = Math.floor(runningBefore);
+    return bounded(this.#ctx, 'invocations.overdue', async (abortSignal) => {
+      const out: StoredInvocation[] = [];
+      const pages = this.#table.listEntities<Record<string, unknown>>({
+        queryOptions: {
+          filter: `PartitionKey eq '${RECORD_PARTITION}' and ((status eq 'queued' and dueAt lt ${q}.0) or (status eq 'running' and dueAt lt ${r}.0))`,
+        },
+        abortSignal,
+      });
+      for await (const entity of pages) {
+        out.push({ record: toRecord(entity), etag: etagOf(entity, 'invocations.overdue') });
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
+  }
+
   async claimIdempotency(row: string, invocationId: string, inputSha256: string): Promise<IdempotencyClaim> {
     const claimed = await bounded(
       this.#ctx,
@@ -215,14 +240,14 @@ export class AzureInvocationStore implements InvocationStore {
   }
 
   async putPayload(name: string, bytes: Buffer): Promise<void> {
-    await bounded(this.#ctx, 'payloads.put', async (abortSignal) => {
+    await bounded(this.#transferCtx, 'payloads.put', async (abortSignal) => {
       await this.#container.getBlockBlobClient(name).uploadData(bytes, { abortSignal });
     });
   }
 
   async getPayload(name: string, maxBytes: number): Promise<Buffer> {
     return bounded(
-      this.#ctx,
+      this.#transferCtx,
       'payloads.get',
       async (abortSignal) => {
         const blob = this.#container.getBlobClient(name);
@@ -252,6 +277,12 @@ function seconds(ms: number): number {
 export interface AzureInvocationQueueOptions extends AzureCallContext {
   queue: QueueClient;
   deadLetters: QueueClient;
+  /**
+   * Deadline of one receive; default 4 × operationTimeoutMs. Longer than other calls: on
+   * Azurite a receive scans and sorts every message of the account (docs/async.md), and a
+   * receive that times out only hides its messages for one visibility timeout.
+   */
+  receiveTimeoutMs?: number;
 }
 
 /** InvocationQueue on two Azure Queues. */
@@ -259,11 +290,13 @@ export class AzureInvocationQueue implements InvocationQueue {
   readonly #queue: QueueClient;
   readonly #dead: QueueClient;
   readonly #ctx: AzureCallContext;
+  readonly #receiveCtx: AzureCallContext;
 
   constructor(options: AzureInvocationQueueOptions) {
     this.#queue = options.queue;
     this.#dead = options.deadLetters;
     this.#ctx = { operationTimeoutMs: options.operationTimeoutMs, secrets: options.secrets };
+    this.#receiveCtx = { ...this.#ctx, operationTimeoutMs: options.receiveTimeoutMs ?? 4 * options.operationTimeoutMs };
   }
 
   async send(text: string): Promise<void> {
@@ -271,19 +304,23 @@ export class AzureInvocationQueue implements InvocationQueue {
     await bounded(this.#ctx, 'queue.send', (abortSignal) => this.#queue.sendMessage(text, { messageTimeToLive: -1, abortSignal }));
   }
 
-  async receive(visibilityMs: number): Promise<QueuedMessage | undefined> {
-    const response = await bounded(this.#ctx, 'queue.receive', (abortSignal) =>
-      this.#queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: Math.max(1, seconds(visibilityMs)), abortSignal }),
+  async receive(visibilityMs: number, max: number): Promise<QueuedMessage[]> {
+    const numberOfMessages = Math.min(32, Math.max(1, Math.floor(max)));
+    const response = await bounded(this.#receiveCtx, 'queue.receive', (abortSignal) =>
+      this.#queue.receiveMessages({ numberOfMessages, visibilityTimeout: Math.max(1, seconds(visibilityMs)), abortSignal }),
     );
-    const item = response.receivedMessageItems[0];
-    if (item === undefined) return undefined;
-    return {
+    return response.receivedMessageItems.map((item) => ({
       messageId: item.messageId,
       popReceipt: item.popReceipt,
       text: item.messageText,
       dequeueCount: item.dequeueCount,
       insertedAt: item.insertedOn.getTime(),
-    };
+    }));
+  }
+
+  async headInsertedAt(): Promise<number | undefined> {
+    const peek = await bounded(this.#ctx, 'queue.peek', (abortSignal) => this.#queue.peekMessages({ numberOfMessages: 1, abortSignal }));
+    return peek.peekedMessageItems[0]?.insertedOn.getTime();
   }
 
   async setVisibility(message: QueuedMessage, visibilityMs: number): Promise<QueuedMessage> {
@@ -388,7 +425,7 @@ export async function openAsyncStores(options: OpenAsyncStoresOptions): Promise<
     bounded(ctx, 'deadLetters.create', async (abortSignal) => void (await clients.dead.createIfNotExists({ abortSignal })), tolerateExists),
   ]);
   return {
-    invocations: new AzureInvocationStore({ ...payloadCtx, operationTimeoutMs: ctx.operationTimeoutMs, table: clients.table, container: clients.container }),
+    invocations: new AzureInvocationStore({ ...ctx, transferTimeoutMs: payloadCtx.operationTimeoutMs, table: clients.table, container: clients.container }),
     queue: new AzureInvocationQueue({ ...ctx, queue: clients.queue, deadLetters: clients.dead }),
   };
 }

@@ -38,6 +38,11 @@ export interface AsyncBenchOptions {
   syncStageMs: number;
   /** Longest wait for one run to drain. */
   drainTimeoutMs: number;
+  /**
+   * Queue every invocation before the dispatcher starts (a backlog), then time the drain
+   * alone: `drainOnlyMs`, from the dispatcher's start to an empty queue.
+   */
+  queueFirst?: boolean;
   progress: Progress;
 }
 
@@ -55,6 +60,8 @@ interface RunFigures {
   clientE2eP99Ms: number;
   succeeded: number;
   drainMs: number;
+  /** With queueFirst: dispatcher started → queue empty. */
+  drainOnlyMs?: number;
   peakRssMb: Record<string, number>;
 }
 
@@ -68,7 +75,7 @@ function rssMb(pid: number): number | undefined {
   }
 }
 
-function sampleRss(processes: ReadonlyArray<{ name: string; pid: number }>, everyMs: number): { stop(): Record<string, number> } {
+function sampleRss(processes: Array<{ name: string; pid: number }>, everyMs: number): { stop(): Record<string, number> } {
   const peak: Record<string, number> = {};
   const take = (): void => {
     for (const p of processes) {
@@ -104,8 +111,15 @@ async function runOnce(target: RunningTarget, launcher: TargetLauncher, concurre
   const base = target.baseUrl as string;
   const fnId = target.functionId as string;
   const pool = new Pool(base, { connections: options.submitters + 4 });
-  const dispatcher = await launcher.startDispatcher(concurrency);
-  const processes = [...(target.processes ?? []).map((p) => ({ name: p.name, pid: p.pid })), { name: 'dispatcher', pid: dispatcher.pid }];
+  const processes = (target.processes ?? []).map((p) => ({ name: p.name, pid: p.pid }));
+  let dispatcher: Awaited<ReturnType<TargetLauncher['startDispatcher']>> | undefined;
+  let dispatcherStartedAt = 0;
+  const startDispatcher = async (): Promise<void> => {
+    dispatcher = await launcher.startDispatcher(concurrency);
+    dispatcherStartedAt = Date.now();
+    processes.push({ name: 'dispatcher', pid: dispatcher.pid });
+  };
+  if (options.queueFirst !== true) await startDispatcher();
   const rss = sampleRss(processes, 500);
   try {
     const sentAt = new Map<string, number>();
@@ -158,6 +172,10 @@ async function runOnce(target: RunningTarget, launcher: TargetLauncher, concurre
     await Promise.all(Array.from({ length: options.submitters }, submit));
     submitted = true;
     const acceptedAllAt = Date.now();
+    if (dispatcher === undefined) {
+      options.progress.note(`async c=${concurrency}: ${accepted} queued; starting the dispatcher`);
+      await startDispatcher();
+    }
     const deadline = Date.now() + options.drainTimeoutMs;
     for (;;) {
       const depth = await queueDepth(pool);
@@ -205,11 +223,12 @@ async function runOnce(target: RunningTarget, launcher: TargetLauncher, concurre
       clientE2eP99Ms: percentile(clientE2e, 99),
       succeeded,
       drainMs: drainedAt - firstSend,
+      ...(options.queueFirst === true ? { drainOnlyMs: drainedAt - dispatcherStartedAt } : {}),
       peakRssMb,
     };
   } finally {
     rss.stop();
-    await dispatcher.stop();
+    await dispatcher?.stop();
     await pool.close();
   }
 }
@@ -230,7 +249,7 @@ export async function runAsyncBench(options: AsyncBenchOptions): Promise<Scenari
   const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
   const table: ReportTable = {
     title: 'Asynchronous invocations by dispatcher concurrency (sync: the same function, closed-loop callers = concurrency)',
-    columns: ['concurrency', 'accepted', 'accept req/s', 'accept p99 ms', 'completed/s', 'sync req/s', 'e2e p50 ms (platform)', 'e2e p99 ms (platform)', 'e2e p50 ms (client)', 'e2e p99 ms (client)', 'drain s'],
+    columns: ['concurrency', 'accepted', 'accept req/s', 'accept p99 ms', 'completed/s', 'sync req/s', 'e2e p50 ms (platform)', 'e2e p99 ms (platform)', 'e2e p50 ms (client)', 'e2e p99 ms (client)', 'drain s', 'backlog drain s'],
     rows: runs.map((r, i) => [
       r.dispatcherConcurrency,
       `${r.accepted}/${r.count}`,
@@ -243,8 +262,9 @@ export async function runAsyncBench(options: AsyncBenchOptions): Promise<Scenari
       round(r.clientE2eP50Ms, 0),
       round(r.clientE2eP99Ms, 0),
       round(r.drainMs / 1000),
+      r.drainOnlyMs === undefined ? null : round(r.drainOnlyMs / 1000),
     ]),
-    note: `Platform e2e: accepted → finished from the records' own timestamps (all ${options.count} per run); client e2e: request sent → seen finished, ${options.sampleSize} sampled invocations polled every ${options.pollMs} ms. Completed/s: invocations / (last finished − first accepted).`,
+    note: `Platform e2e: accepted → finished from the records' own timestamps (all ${options.count} per run); client e2e: request sent → seen finished, ${options.sampleSize} sampled invocations polled every ${options.pollMs} ms. Completed/s: invocations / (last finished − first accepted). Backlog drain (--drain): every invocation queued before the dispatcher started, then dispatcher start → empty queue.`,
   };
   const names = [...new Set(runs.flatMap((r) => Object.keys(r.peakRssMb)))];
   const memory: ReportTable = {
@@ -256,7 +276,7 @@ export async function runAsyncBench(options: AsyncBenchOptions): Promise<Scenari
   const bestSync = sync.reduce((a, b) => (b.rps > a.rps ? b : a), sync[0] ?? { callers: 0, rps: 0, p50Ms: 0, p99Ms: 0 });
   return {
     title: 'Asynchronous invocations',
-    settings: { concurrencies: options.concurrencies, count: options.count, submitters: options.submitters, sampleSize: options.sampleSize, pollMs: options.pollMs, syncStageMs: options.syncStageMs },
+    settings: { concurrencies: options.concurrencies, count: options.count, queueFirst: options.queueFirst === true, submitters: options.submitters, sampleSize: options.sampleSize, pollMs: options.pollMs, syncStageMs: options.syncStageMs },
     summary: [
       `acceptance ${runs.map((r) => `${r.accepted}/${r.count}`).join(', ')}`,
       `best completion ${best.completionRps.toFixed(1)} invocations/s at dispatcher concurrency ${best.dispatcherConcurrency} vs sync ${bestSync.rps.toFixed(1)} req/s at ${bestSync.callers} callers (ratio ${(best.completionRps / bestSync.rps).toFixed(2)})`,

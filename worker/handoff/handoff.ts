@@ -36,7 +36,7 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { Ring } from '../../ring/index.ts';
 import { RfError } from '../../errors/index.ts';
-import type { MembershipStore, WorkerRow } from '../../storage/types.ts';
+import type { MembershipStore, WorkerRow } from '../../storage/index.ts';
 import type { Clock } from '../clock.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { FunctionCache } from '../function-cache.ts';
