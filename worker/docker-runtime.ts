@@ -61,7 +61,12 @@ export interface DockerRuntimeOptions {
   pidsLimit?: number;
   /** Size of the tmpfs /tmp, MB (default 64). */
   tmpMb?: number;
-  /** How long start() waits for the shim to answer (default 10 000 ms). */
+  /**
+   * How long start() waits for the shim to answer once the engine started the container
+   * (default 30 000 ms). Generous: on a loaded node (a rolling update starts a worker, fills its
+   * cold pool and serves cold starts at once, beside other engines) the first answer took more
+   * than 10 s, and a start that fails there fails the request waiting for it.
+   */
   startTimeoutMs?: number;
   logger?: Logger;
 }
@@ -252,7 +257,7 @@ export class DockerRuntime implements ContainerRuntime {
       },
     });
     try {
-      await waitForShim(client, socketPath, { timeoutMs: this.#opts.startTimeoutMs ?? 10_000, stepMs: 5, exited: stopped });
+      await waitForShim(client, socketPath, { timeoutMs: this.#opts.startTimeoutMs ?? 30_000, stepMs: 5, exited: stopped });
     } catch (err) {
       await handle.remove();
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container started but its shim did not answer', { cause: err, details: { image: this.image } });
