@@ -132,7 +132,7 @@ router_urls() {
 }
 # How many active workers a router lists (0 when it does not answer).
 workers_seen() { # router URL
-  curl -fsS -m 5 -H "authorization: Bearer $api_key" "$1/workers" 2>/dev/null \
+  { curl -fsS -m 5 -H "authorization: Bearer $api_key" "$1/workers" 2>/dev/null || true; } \
     | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const b=JSON.parse(s);const l=Array.isArray(b)?b:b.workers;console.log(Array.isArray(l)?l.filter(w=>(w.state??"active")==="active").length:0)}catch{console.log(0)}})'
 }
 log "waiting for $RINGFAAS_ROUTERS router(s) to see $nodes worker(s) (first router $url)"
