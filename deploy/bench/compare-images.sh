@@ -81,10 +81,15 @@ start() { # name args...
 # 2. Azurite, the workers, the router.
 start "$run_id-azurite" --mount type=tmpfs,destination=/data,tmpfs-mode=1777 \
   -e RINGFAAS_AZURITE_HOST=127.0.0.1 -e RINGFAAS_AZURITE_BLOB_PORT="$blob" -e RINGFAAS_AZURITE_TABLE_PORT="$table" \
+  -e RINGFAAS_AZURITE_START_TIMEOUT_MS=900000 \
   "$RINGFAAS_PLATFORM_IMAGE" azurite
-for _ in $(seq 1 600); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$table") 2>/dev/null && break
-  sleep 0.5
+# Azurite logs "azurite listening" once Blob and Table answer (minutes on a loaded machine).
+for _ in $(seq 1 900); do
+  docker logs "$run_id-azurite" 2>&1 | grep -q 'azurite listening' && break
+  if [ "$(docker inspect --format '{{.State.Running}}' "$run_id-azurite")" != "true" ]; then
+    log "Azurite exited:"; docker logs --tail 5 "$run_id-azurite" >&2 2>&1; exit 1
+  fi
+  sleep 1
 done
 
 for i in $(seq 1 "$workers"); do
