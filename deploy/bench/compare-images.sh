@@ -113,7 +113,7 @@ url="http://127.0.0.1:$router_port"
 log "waiting for $url to list $workers worker(s)"
 deadline=$(( $(date +%s) + ${RINGFAAS_READY_TIMEOUT_S:-300} ))
 while :; do
-  seen="$(curl -fsS -m 5 "$url/workers" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const b=JSON.parse(s);console.log((b.workers??b).filter(w=>w.inRing!==false).length)}catch{console.log(0)}})')"
+  seen="$({ curl -fsS -m 5 "$url/workers" 2>/dev/null || true; } | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const b=JSON.parse(s);console.log((b.workers??b).filter(w=>w.inRing!==false).length)}catch{console.log(0)}})')"
   [ "$seen" -ge "$workers" ] && break
   if [ "$(date +%s)" -ge "$deadline" ]; then
     log "timed out: $url lists $seen of $workers workers"
