@@ -13,8 +13,9 @@
  *
  * Isolation by default: no network (NetworkMode none unless spec.network), read-only root file
  * system with a 64 MB tmpfs /tmp, memory limit = the function's memory with no swap, a pids
- * limit, CPU shares proportional to memory, every capability dropped, no-new-privileges, a
- * non-root user (1000:1000), and an init process (Init) reaping zombies.
+ * limit, CPU shares proportional to memory (the default share while the shim starts), every
+ * capability dropped, no-new-privileges, a non-root user (1000:1000), and an init process
+ * (Init) reaping zombies.
  *
  * Housekeeping: containers are named `ringfaas-<workerId>-<instanceId>` and labelled
  * `ringfaas.worker` / `ringfaas.instance` / `ringfaas.dir`, so removeLeftovers() finds what a
@@ -61,7 +62,12 @@ export interface DockerRuntimeOptions {
   pidsLimit?: number;
   /** Size of the tmpfs /tmp, MB (default 64). */
   tmpMb?: number;
-  /** How long start() waits for the shim to answer (default 10 000 ms). */
+  /**
+   * How long start() waits for the shim to answer once the engine started the container
+   * (default 30 000 ms). Generous: on a loaded node (a rolling update starts a worker, fills its
+   * cold pool and serves cold starts at once, beside other engines) the first answer took more
+   * than 10 s, and a start that fails there fails the request waiting for it.
+   */
   startTimeoutMs?: number;
   logger?: Logger;
 }
@@ -70,6 +76,9 @@ export interface DockerRuntimeOptions {
 export function cpuSharesFor(memoryMb: number): number {
   return Math.max(2, Math.round((memoryMb * 1024) / 1792));
 }
+
+/** CPU shares of a container until its shim answers (Docker's default share). */
+const START_CPU_SHARES = 1024;
 
 /** Docker accepts [a-zA-Z0-9][a-zA-Z0-9_.-]* in names. */
 function nameSafe(value: string): string {
@@ -252,7 +261,7 @@ export class DockerRuntime implements ContainerRuntime {
       },
     });
     try {
-      await waitForShim(client, socketPath, { timeoutMs: this.#opts.startTimeoutMs ?? 10_000, stepMs: 5, exited: stopped });
+      await waitForShim(client, socketPath, { timeoutMs: this.#opts.startTimeoutMs ?? 30_000, stepMs: 5, exited: stopped });
     } catch (err) {
       await handle.remove();
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container started but its shim did not answer', { cause: err, details: { image: this.image } });
@@ -262,6 +271,13 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       await handle.remove();
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container socket folder could not be secured', { cause: err });
+    }
+    try {
+      // The shim has started at the default share; the function runs at its own.
+      await container.update({ CpuShares: cpuSharesFor(spec.memoryMb) });
+    } catch (err) {
+      await handle.remove();
+      throw wrapDockerError(err, 'could not set the container CPU shares');
     }
     return handle;
   }
@@ -299,7 +315,10 @@ export class DockerRuntime implements ContainerRuntime {
         Memory: memoryBytes,
         MemorySwap: memoryBytes,
         PidsLimit: this.#opts.pidsLimit ?? 64,
-        CpuShares: cpuSharesFor(spec.memoryMb),
+        // The platform's shim starts at the default share (1024): at a small function's share
+        // (73 for 128 MB) a loaded node starved its start past the 30 s wait, failing the
+        // request. start() lowers it to cpuSharesFor(memory) once the shim answers.
+        CpuShares: START_CPU_SHARES,
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
         Init: true,

@@ -9,8 +9,8 @@
 #     <stack>_cluster_key (RINGFAAS_CLUSTER_KEY, else generated), and
 #     <stack>_storage_connection_string (RINGFAAS_STORAGE_CONNECTION_STRING, else an Azurite
 #     service in the stack); existing secrets are kept (Swarm secrets are immutable);
-# then deploys, waits until the first router sees a worker on every node, and prints its URL
-# on stdout (everything else goes to stderr). Generated secrets are written to
+# then deploys, waits until every router sees a worker on every node, and prints the first
+# router's URL on stdout (everything else goes to stderr). Generated secrets are written to
 # $RINGFAAS_SWARM_DATA_DIR/secrets (mode 0600), so the operator can read the API key.
 #
 # Variables: RINGFAAS_STACK (ringfaas), RINGFAAS_PORT (8080: the first router; replica n on
@@ -100,7 +100,8 @@ fi
 log "deploying stack $stack (platform $RINGFAAS_PLATFORM_IMAGE, runtime $RINGFAAS_RUNTIME_IMAGE)"
 docker stack deploy --prune "${compose[@]}" "$stack" >&2
 
-# 5. Wait until the first router lists a worker on every node.
+# 5. Wait until every router lists a worker on every node. Router replica n listens on
+#    RINGFAAS_PORT + n - 1 on the node its task runs on.
 url="http://$node_addr:$RINGFAAS_PORT"
 [ "$node_addr" = "0.0.0.0" ] && url="http://127.0.0.1:$RINGFAAS_PORT"
 api_key="${RINGFAAS_API_KEYS:-}"
@@ -109,14 +110,48 @@ api_key="${api_key%%,*}"; api_key="${api_key%%:*}"
 nodes="$(docker node ls --filter role=manager -q | wc -l)"
 nodes=$(( nodes + $(docker node ls --filter role=worker -q | wc -l) ))
 deadline=$(( $(date +%s) + ready_timeout ))
-log "waiting for $url to see $nodes worker(s)"
+# A node's address as routers and the operator reach it (a manager may report 0.0.0.0).
+node_address() { # node id
+  local a
+  a="$(docker node inspect --format '{{.Status.Addr}}' "$1" 2>/dev/null || true)"
+  if [ -z "$a" ] || [ "$a" = "0.0.0.0" ]; then
+    a="$(docker node inspect --format '{{if .ManagerStatus}}{{.ManagerStatus.Addr}}{{end}}' "$1" 2>/dev/null || true)"
+    a="${a%:*}"
+  fi
+  [ -z "$a" ] || [ "$a" = "0.0.0.0" ] && a="127.0.0.1"
+  echo "$a"
+}
+# The URL of every running router task, one a line.
+router_urls() {
+  local task slot node
+  for task in $(docker service ps -q --filter desired-state=running "${stack}_router" 2>/dev/null); do
+    read -r slot node < <(docker inspect --format '{{.Slot}} {{.NodeID}}' "$task" 2>/dev/null || echo "")
+    [ -n "${slot:-}" ] && [ -n "${node:-}" ] || continue
+    echo "http://$(node_address "$node"):$(( RINGFAAS_PORT + slot - 1 ))"
+  done
+}
+# How many active workers a router lists (0 when it does not answer).
+workers_seen() { # router URL
+  { curl -fsS -m 5 -H "authorization: Bearer $api_key" "$1/workers" 2>/dev/null || true; } \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const b=JSON.parse(s);const l=Array.isArray(b)?b:b.workers;console.log(Array.isArray(l)?l.filter(w=>(w.state??"active")==="active").length:0)}catch{console.log(0)}})'
+}
+log "waiting for $RINGFAAS_ROUTERS router(s) to see $nodes worker(s) (first router $url)"
 while :; do
-  body="$(curl -fsS -m 5 -H "authorization: Bearer $api_key" "$url/workers" 2>/dev/null || true)"
-  seen="$(node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const b=JSON.parse(s);const l=Array.isArray(b)?b:b.workers;console.log(Array.isArray(l)?l.filter(w=>(w.state??"active")==="active").length:0)}catch{console.log(0)}})' <<<"$body")"
-  [ "$seen" -ge "$nodes" ] && break
+  ready=0; status=""
+  urls="$(router_urls)"
+  for u in $urls; do
+    seen="$(workers_seen "$u")"
+    status="$status $u:$seen"
+    [ "$seen" -ge "$nodes" ] && ready=$(( ready + 1 ))
+  done
+  [ "$ready" -ge "$RINGFAAS_ROUTERS" ] && [ "$(workers_seen "$url")" -ge "$nodes" ] && break
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    log "timed out: $url sees $seen of $nodes workers"
+    log "timed out after ${ready_timeout}s: routers (URL:workers seen)${status:- none running}, $nodes node(s)"
     docker stack ps "$stack" --no-trunc >&2 || true
+    for svc in router worker; do
+      log "last lines of ${stack}_$svc:"
+      docker service logs --raw --tail 15 "${stack}_$svc" 2>&1 | cut -c1-400 >&2 || true
+    done
     exit 1
   fi
   sleep 1

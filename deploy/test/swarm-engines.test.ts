@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../storage/azurite.ts';
 import { dockerAvailable, servicesRequired, skipUnless } from '../../testing/services.ts';
-import { call, docker, ringWorkers, run, startNamespacedEngine, waitFor, type NamespacedEngine } from './swarm-harness.ts';
+import { call, docker, removeStaleEngines, ringWorkers, run, startNamespacedEngine, waitFor, type NamespacedEngine } from './swarm-harness.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const tag = randomBytes(2).toString('hex');
@@ -26,6 +26,8 @@ const stack = `rfh11e${tag}`;
 const apiKey = `k-${stack}-admin`;
 const subnetBase = 100 + (parseInt(tag, 16) % 70) * 2;
 const FUNCTIONS = 24;
+/** Rolling updates of the worker service in a row (RINGFAAS_TEST_ROLLING_ROUNDS, default 1). */
+const ROLLING_ROUNDS = Math.max(1, Number(process.env.RINGFAAS_TEST_ROLLING_ROUNDS) || 1);
 
 function canRunEngines(): boolean {
   if (!dockerAvailable() || process.getuid?.() !== 0) return false;
@@ -83,6 +85,8 @@ describe('a swarm over three Docker engines (two in network namespaces)', { skip
       if (servicesRequired()) throw new Error(`the engine is already in a swarm (${state}): this test needs to create its own`);
       return;
     }
+    const stale = await removeStaleEngines();
+    if (stale.length > 0) process.stderr.write(`engines test: removed namespaces an earlier run left: ${stale.join(', ')}\n`);
     engines.push(await startNamespacedEngine(`rf${tag}n2`, subnetBase));
     const ports = new Set<number>();
     while (ports.size < 4) ports.add(await freePort('127.0.0.1'));
@@ -110,6 +114,13 @@ describe('a swarm over three Docker engines (two in network namespaces)', { skip
     }
     for (const engine of engines) await engine.remove();
   });
+
+  /** What the workers logged at warn level or above since `since`: the cause of a failure. */
+  async function printWorkerWarnings(since: string): Promise<void> {
+    const { stdout, stderr } = await run('docker', ['service', 'logs', '--raw', '--since', since, `${stack}_worker`], { maxBuffer: 64 * 1024 * 1024 }).catch((err: unknown) => ({ stdout: '', stderr: String(err) }));
+    const lines = `${stdout}\n${stderr}`.split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
+    process.stderr.write(`engines test: worker warnings since ${since} (${lines.length}):\n${lines.slice(0, 20).map((l) => `  ${l.slice(0, 1500)}`).join('\n')}\n`);
+  }
 
   async function joinSwarm(engine: NamespacedEngine): Promise<void> {
     const token = await docker(['swarm', 'join-token', '-q', 'worker']);
@@ -165,22 +176,28 @@ describe('a swarm over three Docker engines (two in network namespaces)', { skip
     assert.ok(fraction > 0.05 && fraction < 0.7, `moved fraction ${fraction}`);
   });
 
-  // Measured on the shared machine (load ~30 on 2 cores): 82 requests ok, 2 failed with
-  // 502 RF_WORKER_CONTAINER_START_FAILED (a cold start on a just-replaced worker), none from
-  // the drain or the routing. Not diagnosed yet: reported here rather than hidden.
-  test('a rolling update of the worker service under load fails no request', { todo: 'flaky: 2 of 84 requests failed with RF_WORKER_CONTAINER_START_FAILED on the h11 branch under load 30 (undiagnosed); 0 of 256 on the merged tree: one clean run is not proof' }, async (t) => {
-    if (url === '') return t.skip('no swarm');
-    const traffic = load(url, ids);
-    const startedAt = Date.now();
-    await docker(['service', 'update', '--force', '--detach=false', '--quiet', `${stack}_worker`]).catch((err: unknown) => {
-      throw new Error(`service update: ${String(err)}`);
+  // Diagnosed (2026-12-02): the failures were 'the container started but its shim did not
+  // answer within 10000 ms' on a loaded node: a container started at its function's CPU share
+  // (73 for 128 MB) and its shim starved. Fixed in worker/docker-runtime.ts (the shim starts at
+  // the default share, waited for 30 s). Still `todo` until RINGFAAS_TEST_ROLLING_ROUNDS=3 has
+  // passed with the fix: the runs of that session never reached this test (load 60–110).
+  for (let round = 1; round <= ROLLING_ROUNDS; round++) {
+    test(`a rolling update of the worker service under load fails no request (round ${round} of ${ROLLING_ROUNDS})`, { todo: 'not yet proven with the CPU-share fix: run with RINGFAAS_TEST_ROLLING_ROUNDS=3' }, async (t) => {
+      if (url === '') return t.skip('no swarm');
+      const traffic = load(url, ids);
+      const startedAt = Date.now();
+      const since = new Date(startedAt - 1000).toISOString();
+      await docker(['service', 'update', '--force', '--detach=false', '--quiet', `${stack}_worker`]).catch((err: unknown) => {
+        throw new Error(`service update: ${String(err)}`);
+      });
+      await waitFor('every worker back on the ring', 300_000, async () => ((await ringWorkers(apiKey, url)).length === 3 ? true : undefined));
+      const result = await traffic.stop();
+      process.stderr.write(`engines test: rolling worker update (round ${round}) in ${Date.now() - startedAt} ms under load: ${result.ok} ok, ${result.failed} failed ${JSON.stringify(result.codes.slice(0, 5))}\n`);
+      if (result.failed > 0) await printWorkerWarnings(since);
+      assert.ok(result.ok > 0);
+      assert.equal(result.failed, 0, result.codes.join('; '));
     });
-    await waitFor('every worker back on the ring', 300_000, async () => ((await ringWorkers(apiKey, url)).length === 3 ? true : undefined));
-    const result = await traffic.stop();
-    process.stderr.write(`engines test: rolling worker update in ${Date.now() - startedAt} ms under load: ${result.ok} ok, ${result.failed} failed ${JSON.stringify(result.codes.slice(0, 5))}\n`);
-    assert.ok(result.ok > 0);
-    assert.equal(result.failed, 0, result.codes.join('; '));
-  });
+  }
 
   test('stopping the second engine: its worker leaves the ring within the membership TTL and requests go on', async (t) => {
     if (url === '') return t.skip('no swarm');

@@ -128,3 +128,23 @@ export async function startNamespacedEngine(name: string, subnet: number): Promi
   };
   return { name, address, hostAddress, socket, stop, remove };
 }
+
+/**
+ * Removes what an earlier run killed before its clean-up left behind: network namespaces named
+ * like this harness's (`rf<4 hex>n<digit>`), their veth pairs and folders, when no engine of
+ * theirs still runs (a live one is left alone). Returns the names removed.
+ */
+export async function removeStaleEngines(): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
+  const removed: string[] = [];
+  for (const name of stdout.split('\n').map((l) => l.split(' ')[0] ?? '')) {
+    if (!/^rf[0-9a-f]{4}n\d$/.test(name)) continue;
+    const pids = (await run('ip', ['netns', 'pids', name]).catch(() => ({ stdout: '' }))).stdout.trim();
+    if (pids !== '') continue;
+    await run('ip', ['netns', 'delete', name]).catch(() => undefined);
+    await run('ip', ['link', 'delete', `${name}a`]).catch(() => undefined);
+    await rm(join('/tmp', `${name}-engine`), { recursive: true, force: true }).catch(() => undefined);
+    removed.push(name);
+  }
+  return removed;
+}
