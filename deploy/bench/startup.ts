@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAzurite } from '../../storage/index.ts';
-import { freePort } from '../../storage/azurite.ts';
+import { freePort } from '../../storage/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const TIMEOUT_MS = 120_000;
