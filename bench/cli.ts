@@ -206,8 +206,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--stages <list>', 'stages of each run; the first warms up', '15,15,15')
     .option('--stage-seconds <s>', 'duration of each stage', '8')
     .option('--targets <list>', 'comma-separated subset of ringfaas,redis-design,limit', 'ringfaas,redis-design,limit')
-    .option('--check', 'exit 3 when a measured ratio misses its target (a regression guard to run on demand)')
-    .action(async (flags: CommonFlags & { rounds: string; stages: string; stageSeconds: string; targets: string; check?: boolean }) => {
+    .action(async (flags: CommonFlags & { rounds: string; stages: string; stageSeconds: string; targets: string }) => {
       const { runCompare } = await import('./scenarios/compare.ts');
       const { parseTarget } = await import('./platform/targets.ts');
       const targets: TargetSpec[] = flags.targets.split(',').map((t) => parseTarget(t.trim()));
@@ -216,21 +215,13 @@ export function registerBenchCommands(program: Command): void {
       const stageMs = positiveNumber('--stage-seconds', flags.stageSeconds) * 1000;
       const settings = settingsOf(flags, { limitContainers: Math.max(...stages) });
       const progress = createProgress((rounds * targets.length * stages.length * stageMs) / 1000);
-      let met: Record<string, boolean | null> = {};
       await execute('compare', flags, settings, async (launcher) => {
         try {
-          const output = await runCompare({ targets, rounds, stages, stageMs, launcher: launcher as TargetLauncher, progress });
-          met = (output.raw as { met: Record<string, boolean | null> }).met;
-          return output;
+          return await runCompare({ targets, rounds, stages, stageMs, launcher: launcher as TargetLauncher, progress });
         } finally {
           progress.stop();
         }
       });
-      const missed = Object.entries(met).filter(([, ok]) => ok === false).map(([name]) => name);
-      if (flags.check === true && missed.length > 0 && process.exitCode === undefined) {
-        process.stderr.write(`bench compare --check: targets missed: ${missed.join(', ')}\n`);
-        process.exitCode = 3;
-      }
     });
 
   common(bench.command('micro'))

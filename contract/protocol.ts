@@ -10,8 +10,7 @@
  *                          worker for capacity before answering 429; absent/0 = answer 429 at once
  *                          x-ringfaas-request-id (optional) for logs
  *        200 body: InvokeSuccessBody; errors: ErrorBody (errors/index.ts) with the codes below
- *        every response carries x-ringfaas-worker and x-ringfaas-load, an executed one also
- *        x-ringfaas-idle (idle warm containers of the function, answer sequence); the worker's own refusals
+ *        every response carries x-ringfaas-worker and x-ringfaas-load; the worker's own refusals
  *        (RF_WORKER_AT_CAPACITY, RF_WORKER_DRAINING: the request never started) also carry
  *        x-ringfaas-refusal, which nothing a function's container answers can produce
  *   POST /functions/{functionId}/invalidate   body: { "version": n }  → 204
@@ -46,22 +45,10 @@ export const WorkerHeaders = {
    * header of a worker's answer is built by the worker; none is copied from a container.
    */
   refusal: 'x-ringfaas-refusal',
-  /**
-   * On invocation answers: `<idle> <seq>`, the idle warm containers of the function's current
-   * version right after this execution gave its container back, and the worker's answer
-   * sequence number (routers apply the newest; router/warm-hints.ts). For routers, not clients.
-   */
-  idle: 'x-ringfaas-idle',
 } as const;
 
 /** Values of the x-ringfaas-refusal header. */
 export type Refusal = 'at-capacity' | 'draining' | 'code-unavailable';
-
-/**
- * The input of an invocation whose body is empty, on every path (router, worker, Redis design,
- * the bench's bare chain): one meaning, `{}`, as docs/api.md says. Never mutated.
- */
-export const EMPTY_INPUT: Buffer = Buffer.from('{}');
 
 /** An invocation's output is at most this many bytes once serialised (as AWS Lambda). */
 export const DEFAULT_MAX_OUTPUT_BYTES = 6 * 1024 * 1024;

@@ -15,7 +15,6 @@ import { RfError, errorBody, hasCode, isRfError } from '../errors/index.ts';
 import type { Stores, StorageHealthView } from '../storage/index.ts';
 import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
-import { EMPTY_INPUT } from '../contract/index.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
 import { readBody } from './http-body.ts';
 import { createHttpMetrics } from './http-metrics.ts';
@@ -213,7 +212,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   const sendInvocation = (res: ServerResponse, status: number, view: unknown): void => sendJson(res, status, view);
   route('POST', '/functions/{id}/invoke', 'invoke', async (call) => {
     let input = await body(call, limits.maxInvokeBodyBytes);
-    if (input.length === 0) input = EMPTY_INPUT;
+    if (input.length === 0) input = Buffer.from('{}');
     else parseJson(input); // validity only: the worker gets the raw bytes
     if (prefersAsync(headerText(call.req.headers.prefer))) {
       const key = headerText(call.req.headers['idempotency-key']);
@@ -237,15 +236,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     call.res.once('close', onClose);
     let answer: Awaited<ReturnType<Invoker['invoke']>>;
     try {
-      // Not a spread of ctx: that would read its lazy `log` getter and make a child logger per call.
-      const ctx = call.ctx;
-      answer = await deps.invoker.invoke(param(call, 'id'), input, {
-        requestId: ctx.requestId,
-        get log() {
-          return ctx.log;
-        },
-        signal: left.signal,
-      });
+      answer = await deps.invoker.invoke(param(call, 'id'), input, { ...call.ctx, signal: left.signal });
     } catch (err) {
       deps.dashboard?.failed(isRfError(err) ? err.status : 500, performance.now() - invokeStarted);
       throw err;

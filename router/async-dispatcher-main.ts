@@ -1,6 +1,6 @@
 /**
  * A standalone asynchronous-invocation dispatcher process (`ringfaas dispatcher`): the router's
- * ring view and RingInvoker, with no public API, taking messages from the invocation queue
+ * ring view and Forwarder, with no public API, taking messages from the invocation queue
  * beside (or instead of) the routers' own dispatchers. Any number of them compete safely
  * (router/async-dispatcher.ts). It reads the router's configuration (RINGFAAS_ASYNC_*,
  * RINGFAAS_STORAGE_CONNECTION_STRING...); RINGFAAS_ASYNC_CONCURRENCY is its concurrency and
@@ -17,7 +17,7 @@ import { isRfError } from '../errors/index.ts';
 import { openStores, openAsyncStores } from '../storage/index.ts';
 import { startAsync } from './async-wiring.ts';
 import { loadRouterConfig } from './config.ts';
-import { RingInvoker } from './forwarder.ts';
+import { Forwarder } from './forwarder.ts';
 import { createRouterLogger } from './main.ts';
 import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
@@ -42,7 +42,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const ringMetrics = new RingMetrics(registry);
   const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs });
   await view.start();
-  const invoker = new RingInvoker({ view, routerId: config.routerId, metrics: ringMetrics });
+  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics });
   const running = await startAsync({ config, log, registry, invoker, functions: stores.functions, stores: asyncStores });
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {

@@ -98,8 +98,8 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
       start: lease.start,
       version: fn.version,
       functionMs: outcome.functionMs,
-      lines: outcome.lines,
-      truncated: outcome.truncated,
+      lines: outcome.logs,
+      truncated: outcome.logsTruncated,
     };
   }
   pool.release(lease);
@@ -111,8 +111,8 @@ export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events
     start: lease.start,
     version: fn.version,
     functionMs: outcome.functionMs,
-    lines: outcome.lines,
-    truncated: outcome.truncated,
+    lines: outcome.logs,
+    truncated: outcome.logsTruncated,
   };
 }
 

@@ -328,11 +328,6 @@ export class Pool {
     };
   }
 
-  /** How many idle warm containers of this function version the worker holds (x-ringfaas-idle). */
-  idleCount(fn: PoolFunction): number {
-    return this.#slots.get(slotKey(fn))?.idle.length ?? 0;
-  }
-
   /** Idle containers of one function version, most recently used first (for tests and /status). */
   idleInstances(functionId: string, version: number): string[] {
     const slot = this.#slots.get(`${functionId}@${version}`);

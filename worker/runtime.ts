@@ -37,8 +37,8 @@ export interface LoadRequest {
 
 /** The shim's answer to one invocation. */
 export type ShimResult =
-  | { state: 'ok'; output: unknown; lines: string[]; truncated: boolean; functionMs: number }
-  | { state: 'error'; code: string; message: string; lines: string[]; truncated: boolean; functionMs: number };
+  | { state: 'ok'; output: unknown; logs: string[]; logsTruncated: boolean; functionMs: number }
+  | { state: 'error'; code: string; message: string; logs: string[]; logsTruncated: boolean; functionMs: number };
 
 /** Why a container stopped on its own. */
 export interface ContainerExit {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { EMPTY_INPUT, WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from '../contract/index.ts';
+import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from '../contract/index.ts';
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
@@ -55,8 +55,6 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   const maxInputBytes = deps.maxInputBytes ?? MAX_INPUT_BYTES;
   const clusterKey = deps.clusterKey;
   const keyMatches = clusterKey === undefined ? undefined : clusterKeyChecker(clusterKey);
-  /** Sequence of x-ringfaas-idle reports (routers apply the newest they have seen). */
-  let idleSeq = 0;
 
   const send = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
     const headers: Record<string, string | number> = {
@@ -100,11 +98,10 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
         if (!res.writableFinished) left.abort();
       };
       res.once('close', onClose);
-      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? EMPTY_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents, requestId(req));
+      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents, requestId(req));
       res.off('close', onClose);
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);
-      answer.headers[WorkerHeaders.idle] = `${pool.idleCount(entry.fn)} ${++idleSeq}`;
       send(res, answer.status, answer.body, answer.headers);
     } catch (err) {
       label = errorLabel(err);
@@ -218,6 +215,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   return server;
 }
 
+const NULL_INPUT = Buffer.from('null');
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -314,7 +312,7 @@ export function invocationAnswer(
   workerId: string,
   workerMs: number,
 ): { status: number; headers: Record<string, string>; body: string } {
-  const headers: Record<string, string> = { [WorkerHeaders.instance]: result.instanceId, [WorkerHeaders.start]: result.start };
+  const headers = { [WorkerHeaders.instance]: result.instanceId, [WorkerHeaders.start]: result.start };
   const logs: InvocationLogs = {
     lines: result.lines,
     truncated: result.truncated,

@@ -125,8 +125,8 @@ function notAResult(): ShimResult {
     state: 'error',
     code: FunctionErrors.BAD_OUTPUT.code,
     message: "the function's container answered something that is not a result",
-    lines: [],
-    truncated: false,
+    logs: [],
+    logsTruncated: false,
     functionMs: 0,
   };
 }
@@ -145,14 +145,14 @@ export function parseShimResult(text: string): ShimResult {
   }
   if (value === null || typeof value !== 'object') return notAResult();
   const v = value as Record<string, unknown>;
-  const lines = Array.isArray(v.lines) && v.lines.every((l) => typeof l === 'string') ? (v.lines as string[]) : [];
-  const truncated = v.truncated === true;
+  const logs = Array.isArray(v.logs) && v.logs.every((l) => typeof l === 'string') ? (v.logs as string[]) : [];
+  const logsTruncated = v.logsTruncated === true;
   const functionMs = typeof v.functionMs === 'number' && Number.isFinite(v.functionMs) ? v.functionMs : 0;
-  if (v.state === 'ok') return { state: 'ok', output: v.output, lines, truncated, functionMs };
+  if (v.state === 'ok') return { state: 'ok', output: v.output, logs, logsTruncated, functionMs };
   if (v.state !== 'error') return notAResult();
   const message = typeof v.message === 'string' ? v.message : 'the function failed';
   const code = typeof v.code === 'string' && CONTAINER_CODES.has(v.code) ? v.code : FunctionErrors.ERROR.code;
-  return { state: 'error', code, message, lines, truncated, functionMs };
+  return { state: 'error', code, message, logs, logsTruncated, functionMs };
 }
 
 /** A ContainerHandle over a shim socket. */

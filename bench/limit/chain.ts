@@ -15,7 +15,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { EMPTY_INPUT, unpackCode, writeCode, type ContainerHandle, type ContainerRuntime } from '../../worker/index.ts';
+import { unpackCode, writeCode, type ContainerHandle, type ContainerRuntime } from '../../worker/index.ts';
 
 export interface RunningHop {
   url: string;
@@ -107,13 +107,13 @@ export async function startContainerHop(options: ContainerHopOptions): Promise<R
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const input = chunks.length === 0 ? EMPTY_INPUT : Buffer.concat(chunks);
+      const input = chunks.length === 0 ? Buffer.from('null') : Buffer.concat(chunks);
       void take().then(async (handle) => {
         try {
           const result = await handle.invoke(input, Date.now() + 60_000);
           const body =
             result.state === 'ok'
-              ? JSON.stringify({ output: result.output ?? null, logs: { lines: result.lines } })
+              ? JSON.stringify({ output: result.output ?? null, logs: { lines: result.logs } })
               : JSON.stringify({ error: { code: result.code, message: result.message } });
           res.writeHead(result.state === 'ok' ? 200 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
           res.end(body);

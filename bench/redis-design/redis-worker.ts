@@ -26,7 +26,6 @@ import {
   runOnLease,
   WorkerErrors,
   WorkerHeaders,
-  EMPTY_INPUT,
   MAX_INPUT_BYTES,
   type ContainerRuntime,
   type InvocationResult,
@@ -60,6 +59,7 @@ export interface RunningRedisWorker {
   close(): Promise<void>;
 }
 
+const NULL_INPUT = Buffer.from('null');
 
 /** Starts a Redis-design worker; see the file header. */
 export async function startRedisWorker(options: RedisWorkerOptions): Promise<RunningRedisWorker> {
@@ -113,7 +113,7 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
     await redis.lpush(keys.warm(fn.id), ...idle.reverse().map((i) => encodeEntry(i, address)));
   };
   const answer = async (res: ServerResponse, lease: Lease, input: Buffer, receivedAt: number): Promise<void> => {
-    const result: InvocationResult = await runOnLease(pool, lease, input.length === 0 ? EMPTY_INPUT : input);
+    const result: InvocationResult = await runOnLease(pool, lease, input.length === 0 ? NULL_INPUT : input);
     await announceIdle(lease.fn);
     const answer = invocationAnswer(result, options.id, performance.now() - receivedAt);
     send(res, answer.status, answer.body, answer.headers);

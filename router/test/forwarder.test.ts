@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { MemoryMembershipStore } from '../../storage/index.ts';
 import { isRfError } from '../../errors/index.ts';
-import { RingInvoker } from '../forwarder.ts';
+import { Forwarder } from '../forwarder.ts';
 import { RingMetrics } from '../ring-metrics.ts';
 import { RingView } from '../ring-view.ts';
 import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker, type FixtureWorkerOptions } from './ring-worker-fixture.ts';
@@ -28,7 +28,7 @@ async function router(membership: MemoryMembershipStore, options: { routerId?: s
   const metrics = new RingMetrics(registry);
   const view = new RingView({ membership, log: quietLogger(), metrics, pollIntervalMs: 100 });
   await view.start();
-  const forwarder = new RingInvoker({ view, routerId: options.routerId ?? 'r1', metrics, loadFactor: options.loadFactor, homeWaitMs: options.homeWaitMs });
+  const forwarder = new Forwarder({ view, routerId: options.routerId ?? 'r1', metrics, loadFactor: options.loadFactor, homeWaitMs: options.homeWaitMs });
   cleanups.push(async () => {
     view.stop();
     await forwarder.close();
@@ -249,7 +249,7 @@ test('an answer larger than the output bound is cut off: 502 RF_RING_WORKER_ANSW
   const registry = new Registry();
   const view = new RingView({ membership, log: quietLogger(), metrics: new RingMetrics(registry), pollIntervalMs: 100 });
   await view.start();
-  const forwarder = new RingInvoker({ view, routerId: 'r1', maxOutputBytes: 1024 * 1024 });
+  const forwarder = new Forwarder({ view, routerId: 'r1', maxOutputBytes: 1024 * 1024 });
   cleanups.push(async () => {
     view.stop();
     await forwarder.close();

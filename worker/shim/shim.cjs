@@ -14,15 +14,15 @@
  *                  "type":"module"; or index.mjs): `module.exports = fn`, `exports.handler = fn`,
  *                  `export default fn` or `export const handler = fn`
  *   POST /invoke   body: the input as raw JSON; header x-ringfaas-deadline: epoch ms
- *                  → 200 {"state":"ok","output":…,"lines":[…],"truncated":bool,"functionMs":n}
+ *                  → 200 {"state":"ok","output":…,"logs":[…],"logsTruncated":bool,"functionMs":n}
  *                  or 200 {"state":"error","code":"RF_FUNCTION_ERROR"|"RF_FUNCTION_BAD_OUTPUT"|…,
- *                          "message":…,"lines":[…],"truncated":bool,"functionMs":n}
+ *                          "message":…,"logs":[…],"logsTruncated":bool,"functionMs":n}
  *
  * The function is called as fn(input, context); context carries functionId, version, memoryMb,
  * timeoutMs, getRemainingTimeMs() and log(...). Lines written through context.log and
- * console.log/info/warn/error/debug/trace during an invocation come back in `lines` (one entry
+ * console.log/info/warn/error/debug/trace during an invocation come back in `logs` (one entry
  * per call; direct process.stdout/stderr writes go to the container's log), cut at
- * MAX_LOG_LINES lines / MAX_LOG_BYTES bytes (truncated = true when cut). The output must be
+ * MAX_LOG_LINES lines / MAX_LOG_BYTES bytes (logsTruncated = true when cut). The output must be
  * JSON-serialisable and at most MAX_OUTPUT_BYTES once serialised.
  *
  * An uncaught exception or unhandled rejection during an invocation answers that invocation
@@ -65,7 +65,7 @@ const READY_LINE = 'RINGFAAS_SHIM_READY\n';
  *   log: (...args: unknown[]) => void,
  * }} Context
  * @typedef {{
- *   res: import('node:http').ServerResponse, lines: string[], logBytes: number,
+ *   res: import('node:http').ServerResponse, logs: string[], logBytes: number,
  *   truncated: boolean, startedAt: number, done: boolean,
  * }} Invocation
  */
@@ -127,7 +127,7 @@ function capture(line) {
  */
 function captureInto(inv, line) {
   if (inv.truncated) return;
-  if (inv.lines.length >= MAX_LOG_LINES) {
+  if (inv.logs.length >= MAX_LOG_LINES) {
     inv.truncated = true;
     return;
   }
@@ -136,12 +136,12 @@ function captureInto(inv, line) {
   if (bytes > room) {
     inv.truncated = true;
     if (room > 0) {
-      inv.lines.push(Buffer.from(line).subarray(0, room).toString().replace(/\uFFFD$/, ''));
+      inv.logs.push(Buffer.from(line).subarray(0, room).toString().replace(/\uFFFD$/, ''));
       inv.logBytes = MAX_LOG_BYTES;
     }
     return;
   }
-  inv.lines.push(line);
+  inv.logs.push(line);
   inv.logBytes += bytes;
 }
 
@@ -182,8 +182,8 @@ function finishError(inv, code, message, extra) {
     code,
     message,
     ...extra,
-    lines: inv.lines,
-    truncated: inv.truncated,
+    logs: inv.logs,
+    logsTruncated: inv.truncated,
     functionMs: performance.now() - inv.startedAt,
   });
   send(inv.res, 200, body);
@@ -220,9 +220,9 @@ function finishOk(inv, output) {
   const body =
     '{"state":"ok","output":' +
     json +
-    ',"lines":' +
-    JSON.stringify(inv.lines) +
-    ',"truncated":' +
+    ',"logs":' +
+    JSON.stringify(inv.logs) +
+    ',"logsTruncated":' +
     (inv.truncated ? 'true' : 'false') +
     ',"functionMs":' +
     functionMs +
@@ -323,7 +323,7 @@ function validateLoad(value) {
  * @param {string} message
  */
 function loadFailed(res, status, message) {
-  send(res, status, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message, lines: [], truncated: false, functionMs: 0 }));
+  send(res, status, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message, logs: [], logsTruncated: false, functionMs: 0 }));
 }
 
 /**
@@ -370,13 +370,13 @@ function handleInvoke(req, res) {
     const fn = handler;
     const meta = loaded;
     if (fn === undefined || meta === undefined) {
-      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message: 'no function is loaded', lines: [], truncated: false, functionMs: 0 }));
+      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message: 'no function is loaded', logs: [], logsTruncated: false, functionMs: 0 }));
     }
     if (current !== undefined) {
-      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_WORKER_INTERNAL', message: 'the container is busy', lines: [], truncated: false, functionMs: 0 }));
+      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_WORKER_INTERNAL', message: 'the container is busy', logs: [], logsTruncated: false, functionMs: 0 }));
     }
     /** @type {Invocation} */
-    const inv = { res, lines: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false };
+    const inv = { res, logs: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false };
     if (body === undefined) return finishError(inv, 'RF_WORKER_BAD_INPUT', 'the input is too large');
     /** @type {unknown} */
     let input = null;
