@@ -14,9 +14,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles } from '../testing/source-files.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const AREAS = ['errors', 'contract', 'archive', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'testing', 'deploy'];
@@ -44,22 +45,6 @@ interface Import {
   /** Resolved path relative to the root (posix), or the bare package name. */
   to: string;
   typeOnly: boolean;
-}
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    if (name === 'node_modules' || name === 'test' || name === 'results' || name === 'shim') continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) sourceFiles(path, out);
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts') && !name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
 }
 
 const STATEMENT = /^\s*(import|export)\s+(type\s+)?([^;]*?)\s+from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;

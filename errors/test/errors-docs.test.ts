@@ -5,31 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles } from '../../testing/source-files.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SOURCE_ROOTS = ['errors', 'contract', 'archive', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'testing'];
 /** A quoted code; a trailing underscore would be a prefix (`'RF_RING_'`), not a code. */
 const CODE_LITERAL = /['"`](RF_[A-Z0-9_]*[A-Z0-9])['"`]/g;
 const SPEC = /code:\s*['"`](RF_[A-Z0-9_]*[A-Z0-9])['"`]\s*,\s*status:\s*(\d{3})/g;
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    if (name === 'node_modules' || name === 'test' || name === 'results') continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) sourceFiles(path, out);
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(path);
-  }
-  return out;
-}
 
 function sourceCodes(): { codes: Map<string, string>; statuses: Map<string, number> } {
   const codes = new Map<string, string>();
