@@ -81,7 +81,6 @@ describe('Pool (process runtime)', () => {
     const first = await Promise.all(Array.from({ length: 15 }, () => invokeOnPool(pool, fn, slowInput)));
     const instances = new Set(first.map((r) => ok(r).instanceId));
     assert.ok(runtime.started - startedBefore <= 15, `started ${runtime.started - startedBefore}`);
-    assert.ok(instances.size <= 15);
     const startedAfterFirst = runtime.started;
     const second = await Promise.all(Array.from({ length: 15 }, () => invokeOnPool(pool, fn, slowInput)));
     for (const r of second) {
