@@ -67,7 +67,37 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     finish(code);
   };
 
-  let worker;
+  // Signals are taken from before the start: one that arrives while the worker starts (its row
+  // may already be written) drains it as soon as it is up, never kills it half-registered.
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let signalledWhileStarting = false;
+  let firstSignalAt: number | undefined;
+  const drainNow = (): void => {
+    void worker!.drain().then(
+      () => cleanup(0),
+      (err: unknown) => {
+        log.error({ err }, 'drain failed');
+        return cleanup(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (firstSignalAt !== undefined) {
+      // Ctrl-C reaches the whole process group and a launcher forwards it too: a repeat
+      // within a second is the same request, not an impatient second one.
+      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+      log.warn({ signal }, 'second signal: exiting without finishing the drain');
+      finish(1);
+      return;
+    }
+    firstSignalAt = Date.now();
+    log.info({ signal }, 'signal received: draining');
+    if (worker === undefined) signalledWhileStarting = true;
+    else drainNow();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   try {
     worker = await startWorker({
       id: config.id,
@@ -100,28 +130,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     return finished;
   }
 
-  let firstSignalAt: number | undefined;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (firstSignalAt !== undefined) {
-      // Ctrl-C reaches the whole process group and a launcher forwards it too: a repeat
-      // within a second is the same request, not an impatient second one.
-      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
-      log.warn({ signal }, 'second signal: exiting without finishing the drain');
-      finish(1);
-      return;
-    }
-    firstSignalAt = Date.now();
-    log.info({ signal }, 'signal received: draining');
-    void worker.drain().then(
-      () => cleanup(0),
-      (err: unknown) => {
-        log.error({ err }, 'drain failed');
-        return cleanup(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  if (signalledWhileStarting) drainNow();
   return finished;
 }
 
