@@ -21,7 +21,7 @@ import { FunctionCache } from './function-cache.ts';
 import { createWorkerServer } from './server.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { RecentInvocations, recordingPolicy, WarmHandoff } from './handoff/index.ts';
-import { FixedKeepAlive } from './keepalive/index.ts';
+import { createKeepAlivePolicy } from './keepalive/index.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import type { KeepAlivePolicy } from './keepalive/index.ts';
 
@@ -105,7 +105,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   let poolRef: Pool | undefined;
   const metrics = createWorkerMetrics(registry, () => poolRef);
   const recent = options.warmHandoff === true ? new RecentInvocations() : undefined;
-  const keepAlive = recent === undefined ? options.keepAlive : recordingPolicy(options.keepAlive ?? new FixedKeepAlive({ keepAliveMs: 15 * 60_000 }), recent);
+  const keepAlive = recent === undefined ? options.keepAlive : recordingPolicy(options.keepAlive ?? createKeepAlivePolicy('fixed'), recent);
   const pool = new Pool({
     workerId: options.id,
     runtime: options.runtime,
