@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
-import { openStores, openAsyncStores } from '../storage/index.ts';
+import { openStores, openAsyncStores, waitForStorageAtStart } from '../storage/index.ts';
 import { startAsync } from './async-wiring.ts';
 import { loadRouterConfig } from './config.ts';
 import { Forwarder } from './forwarder.ts';
@@ -35,7 +35,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
     return;
   }
   const log = createRouterLogger(config).child({ role: 'dispatcher' });
-  const stores = await openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs });
+  const stores = await openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs, ...waitForStorageAtStart(log) });
   const asyncStores = await openAsyncStores({ connectionString: config.connectionString });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -75,7 +75,10 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   const ownStores = options.stores === undefined;
   const opened =
     options.stores ??
-    (await (await import('../storage/index.ts')).openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs }));
+    (await (async () => {
+      const storage = await import('../storage/index.ts');
+      return storage.openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs, ...storage.waitForStorageAtStart(log) });
+    })());
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const health = new StorageHealth({ log });

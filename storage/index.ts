@@ -2,7 +2,7 @@
 export type * from './types.ts';
 export { StorageErrors } from './errors.ts';
 export { MemoryFunctionStore, MemoryArtifactStore, MemoryMembershipStore, MemoryRouterStatsStore, createMemoryStores } from './memory-stores.ts';
-export { openStores, FUNCTIONS_TABLE, WORKERS_TABLE, ROUTERS_TABLE, DEPLOYMENTS_CONTAINER, type OpenStoresOptions } from './open-stores.ts';
+export { openStores, STORAGE_STARTUP_WAIT_MS, waitForStorageAtStart, FUNCTIONS_TABLE, WORKERS_TABLE, ROUTERS_TABLE, DEPLOYMENTS_CONTAINER, type OpenStoresOptions } from './open-stores.ts';
 export { AzureTableFunctionStore, type AzureTableFunctionStoreOptions } from './azure-table-function-store.ts';
 export { AzureTableMembershipStore, type AzureTableMembershipStoreOptions } from './azure-table-membership-store.ts';
 export { AzureBlobArtifactStore, artifactBlobName, type AzureBlobArtifactStoreOptions } from './azure-blob-artifact-store.ts';

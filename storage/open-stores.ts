@@ -27,6 +27,34 @@ export interface OpenStoresOptions {
   operationTimeoutMs?: number;
   /** Longest deadline of one code upload or download (a large zip); default 30000 ms. */
   transferTimeoutMs?: number;
+  /**
+   * How long to keep trying while storage does not answer at all (a timeout, a refused
+   * connection, a 5xx), backing off between attempts; default 0 (fail at once). A process
+   * that starts alongside its storage waits for it (STORAGE_STARTUP_WAIT_MS); an answer that
+   * says no (a bad key: 403) fails at once whatever this says.
+   */
+  startupWaitMs?: number;
+  /** Told of each attempt that failed and will be tried again. */
+  onStartupRetry?: (err: unknown, attempt: number, nextInMs: number) => void;
+}
+
+/** How long the platform's processes wait for their storage to answer when they start. */
+export const STORAGE_STARTUP_WAIT_MS = 60_000;
+const STARTUP_BACKOFF_FIRST_MS = 250;
+const STARTUP_BACKOFF_MAX_MS = 5000;
+
+/** The start of a platform process: wait up to STORAGE_STARTUP_WAIT_MS for storage, saying so in its log. */
+export function waitForStorageAtStart(log: { warn(obj: object, msg: string): void }): Pick<OpenStoresOptions, 'startupWaitMs' | 'onStartupRetry'> {
+  return {
+    startupWaitMs: STORAGE_STARTUP_WAIT_MS,
+    onStartupRetry: (err, attempt, nextInMs) => log.warn({ err, attempt, nextInMs }, 'storage not answering yet; trying again'),
+  };
+}
+
+/** Whether a failure to open says storage is not there yet (no answer, or a server error). */
+function notAnsweringYet(err: unknown): boolean {
+  const status = statusOf(err instanceof Error ? err.cause : undefined);
+  return status === undefined || status >= 500;
 }
 
 /**
@@ -77,7 +105,7 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
     if (statusOf(err) === 409) return;
     throw err;
   };
-  await Promise.all([
+  const createAll = () => Promise.all([
     bounded(ctx, 'functions.createTable', (abortSignal) => functionsTable.createTable({ abortSignal }), tolerateExists),
     bounded(ctx, 'workers.createTable', (abortSignal) => workersTable.createTable({ abortSignal }), tolerateExists),
     bounded(ctx, 'routers.createTable', (abortSignal) => routersTable.createTable({ abortSignal }), tolerateExists),
@@ -90,6 +118,17 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
       tolerateExists,
     ),
   ]);
+  const giveUpAt = Date.now() + (options.startupWaitMs ?? 0);
+  for (let attempt = 1, backoffMs = STARTUP_BACKOFF_FIRST_MS; ; attempt++, backoffMs = Math.min(backoffMs * 2, STARTUP_BACKOFF_MAX_MS)) {
+    try {
+      await createAll();
+      break;
+    } catch (err) {
+      if (!notAnsweringYet(err) || Date.now() + backoffMs > giveUpAt) throw err;
+      options.onStartupRetry?.(err, attempt, backoffMs);
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    }
+  }
 
   return {
     functions: new AzureTableFunctionStore({ ...ctx, client: functionsTable }),

@@ -122,13 +122,11 @@ export class AzuriteFaultPath {
     await Promise.all([this.blob.listen(), this.table.listen()]);
   }
 
-  /** A connection string for Azurite's dev account through these proxies. */
-  connectionString(accountName: string, accountKey: string): string {
-    return (
-      `DefaultEndpointsProtocol=http;AccountName=${accountName};AccountKey=${accountKey};` +
-      `BlobEndpoint=http://127.0.0.1:${this.blob.port}/${accountName};` +
-      `TableEndpoint=http://127.0.0.1:${this.table.port}/${accountName};`
-    );
+  /** The same connection string with its Blob and Table endpoints through these proxies. */
+  through(connectionString: string): string {
+    return connectionString
+      .replace(/(BlobEndpoint=https?:\/\/[^;]+?:)\d+/, `$1${this.blob.port}`)
+      .replace(/(TableEndpoint=https?:\/\/[^;]+?:)\d+/, `$1${this.table.port}`);
   }
 
   setMode(mode: ProxyMode): void {

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
-import { openStores } from '../storage/index.ts';
+import { openStores, waitForStorageAtStart } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
 import { selectRuntime } from './runtime-select.ts';
 import { startWorker } from './start-worker.ts';
@@ -55,7 +55,14 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     return 1;
   }
   const { runtime, network } = selected;
-  const stores = await openStores({ connectionString: config.storageConnectionString, operationTimeoutMs: config.storageTimeoutMs });
+  let stores;
+  try {
+    stores = await openStores({ connectionString: config.storageConnectionString, operationTimeoutMs: config.storageTimeoutMs, ...waitForStorageAtStart(log) });
+  } catch (err) {
+    log.fatal({ err, code: isRfError(err) ? err.code : undefined, workerId: config.id }, 'storage not reachable');
+    await runtime.close().catch(() => {});
+    return 1;
+  }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 

@@ -25,13 +25,6 @@ const skip = azuriteSkip();
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TTL_MS = 3000;
 
-/** The connection string with its Blob and Table endpoints through a proxy pair. */
-function through(connectionString: string, path: AzuriteFaultPath): string {
-  return connectionString
-    .replace(/(BlobEndpoint=http:\/\/[^:/;]+:)\d+/, `$1${path.blob.port}`)
-    .replace(/(TableEndpoint=http:\/\/[^:/;]+:)\d+/, `$1${path.table.port}`);
-}
-
 async function call(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(url, {
     method,
@@ -59,16 +52,28 @@ interface ChildWorker {
   child: ChildProcess;
 }
 
+/** What each child wrote last on stderr (its warnings and a fatal start failure), by name. */
+const stderrTails = new Map<string, string>();
+const STDERR_TAIL_CHARS = 4000;
+
 function spawnChild(script: string, env: Record<string, string>, name: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, RINGFAAS_LOG_LEVEL: process.env.RINGFAAS_TEST_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  stderrTails.set(name, '');
   child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTails.set(name, (stderrTails.get(name)! + chunk.toString()).slice(-STDERR_TAIL_CHARS));
     if (process.env.RINGFAAS_TEST_LOG_LEVEL !== undefined) process.stderr.write(`[${name}] ${chunk.toString()}`);
   });
   return child;
+}
+
+/** Throws, with the child's last stderr, if it has exited: a wait on it would only time out. */
+function assertRunning(child: ChildProcess | undefined, name: string): void {
+  if (child === undefined || (child.exitCode === null && child.signalCode === null)) return;
+  throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) while the test waited for it; its stderr ends:\n${stderrTails.get(name)}`);
 }
 
 async function stopChild(child: ChildProcess | undefined): Promise<void> {
@@ -114,7 +119,7 @@ describe('partitions (child processes, paths cut by proxies)', { skip, timeout: 
           RINGFAAS_MEMBERSHIP_TTL_MS: String(TTL_MS),
           RINGFAAS_FUNCTION_REVALIDATE_MS: '1000',
           RINGFAAS_STORAGE_TIMEOUT_MS: '2000',
-          RINGFAAS_STORAGE_CONNECTION_STRING: through(azurite.connectionString, storagePath),
+          RINGFAAS_STORAGE_CONNECTION_STRING: storagePath.through(azurite.connectionString),
           RINGFAAS_CLUSTER_KEY: clusterKey,
         },
         id,
@@ -133,13 +138,25 @@ describe('partitions (child processes, paths cut by proxies)', { skip, timeout: 
         RINGFAAS_ROUTER_ID: `h10-partition-router-${tag}`,
         RINGFAAS_MEMBERSHIP_TTL_MS: String(TTL_MS),
         RINGFAAS_STORAGE_TIMEOUT_MS: '2000',
-        RINGFAAS_STORAGE_CONNECTION_STRING: through(azurite.connectionString, routerStorage),
+        RINGFAAS_STORAGE_CONNECTION_STRING: routerStorage.through(azurite.connectionString),
         RINGFAAS_CLUSTER_KEY: clusterKey,
       },
       'router',
     );
     routerUrl = `http://127.0.0.1:${routerPort}`;
-    await until(async () => (await call(`${routerUrl}/workers`, 'GET').catch(() => ({ json: undefined }))).json?.ringSize === 2, 'both workers on the router ring', 90_000);
+    await until(
+      async () => {
+        assertRunning(router, 'router');
+        for (const w of workers) assertRunning(w.child, w.id);
+        return (await call(`${routerUrl}/workers`, 'GET').catch(() => ({ json: undefined }))).json?.ringSize === 2;
+      },
+      'both workers on the router ring',
+      90_000,
+    ).catch((err: Error) => {
+      // A ring that never formed: say what each process was saying.
+      const tails = [...stderrTails].map(([name, tail]) => `--- ${name}:\n${tail.slice(-1500)}`).join('\n');
+      throw new Error(`${err.message}\n${tails}`);
+    });
   });
 
   after(async () => {

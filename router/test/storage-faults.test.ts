@@ -37,13 +37,6 @@ const STORAGE_TIMEOUT_MS = 2000;
 const MARGIN_MS = 2500;
 const skip = azuriteSkip();
 
-/** The connection string with its Blob and Table endpoints through a proxy pair. */
-function through(connectionString: string, path: AzuriteFaultPath): string {
-  return connectionString
-    .replace(/(BlobEndpoint=http:\/\/[^:/;]+:)\d+/, `$1${path.blob.port}`)
-    .replace(/(TableEndpoint=http:\/\/[^:/;]+:)\d+/, `$1${path.table.port}`);
-}
-
 async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; ms: number; headers: Headers }> {
   const started = performance.now();
   const res = await fetch(`${base}${path}`, {
@@ -82,7 +75,7 @@ describe('storage faults', { skip, timeout: 240_000 }, () => {
     return path;
   };
   const storesThrough = async (path: AzuriteFaultPath): Promise<Stores> => {
-    const stores = await openStores({ connectionString: through(azurite.connectionString, path), operationTimeoutMs: STORAGE_TIMEOUT_MS });
+    const stores = await openStores({ connectionString: path.through(azurite.connectionString), operationTimeoutMs: STORAGE_TIMEOUT_MS });
     opened.push(stores);
     return stores;
   };

@@ -20,6 +20,7 @@ import {
   type AzuriteHandle,
 } from '../index.ts';
 import { startTestAzurite } from '../../testing/stores.ts';
+import { AzuriteFaultPath } from '../../testing/fault-proxy.ts';
 import type { Stores } from '../types.ts';
 import { sampleRecord, storeContract } from './store-contract.ts';
 
@@ -111,6 +112,41 @@ describe('Azure stores: outages', () => {
   });
 });
 
+describe('Azure stores: waiting for storage at start', () => {
+  let azurite: AzuriteHandle | undefined;
+  let path: AzuriteFaultPath | undefined;
+  after(async () => {
+    await path?.close();
+    await azurite?.stop();
+  });
+
+  test('storage that refuses connections, then answers: opened once it answers, each failed attempt reported', { timeout: 60_000 }, async () => {
+    azurite = await startTestAzurite();
+    path = new AzuriteFaultPath(azurite.blobPort, azurite.tablePort);
+    await path.listen();
+    path.setMode('refuse');
+    const connectionString = path.through(azurite.connectionString);
+    await assert.rejects(openStores({ connectionString, operationTimeoutMs: 1000 }), (err) => assertUnavailable(err, AZURITE_ACCOUNT_KEY), 'no wait: fails at once');
+
+    const retries: Array<{ attempt: number; code: unknown }> = [];
+    const healed = setTimeout(() => path!.setMode('pass'), 1500);
+    try {
+      const stores = await openStores({
+        connectionString,
+        operationTimeoutMs: 1000,
+        startupWaitMs: 20_000,
+        onStartupRetry: (err, attempt) => retries.push({ attempt, code: (err as { code?: unknown }).code }),
+      });
+      await stores.functions.create(sampleRecord());
+      await stores.close();
+    } finally {
+      clearTimeout(healed);
+    }
+    assert.ok(retries.length >= 1, 'the refused attempts were reported');
+    assert.deepEqual(retries.map((r) => r.code), retries.map(() => 'RF_STORAGE_UNAVAILABLE'));
+  });
+});
+
 describe('Azure stores: credentials', () => {
   let azurite: AzuriteHandle | undefined;
   after(async () => {
@@ -136,6 +172,15 @@ describe('Azure stores: credentials', () => {
     await assert.rejects(openStores({ connectionString: badConnection, operationTimeoutMs: 3000 }), (err) =>
       assertUnavailable(err, wrongKey),
     );
+    // A key storage refuses is an answer, not an absence: no waiting for it at start.
+    const retries: number[] = [];
+    const started = Date.now();
+    await assert.rejects(
+      openStores({ connectionString: badConnection, operationTimeoutMs: 3000, startupWaitMs: 30_000, onStartupRetry: (_e, attempt) => retries.push(attempt) }),
+      (err) => assertUnavailable(err, wrongKey),
+    );
+    assert.deepEqual(retries, [], 'a refused key is not retried');
+    assert.ok(Date.now() - started < 10_000, `failed at once (${Date.now() - started} ms)`);
   });
 
   test('a malformed connection string fails with RF_STORAGE_UNAVAILABLE without echoing it', async () => {
