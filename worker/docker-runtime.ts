@@ -96,6 +96,10 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** Removes a container's host folder; never throws. */
+/** Forced removals tried per container before the drain's sweep is left to find it. */
+const REMOVE_ATTEMPTS = 3;
+const REMOVE_RETRY_MS = 1000;
+
 async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }
@@ -228,10 +232,20 @@ export class DockerRuntime implements ContainerRuntime {
       throw wrapDockerError(err, 'could not create the container');
     }
     const destroy = async (): Promise<void> => {
-      try {
-        await container.remove({ force: true, v: true });
-      } catch (err) {
-        if (statusOf(err) !== 404 && statusOf(err) !== 409) this.#log?.warn({ err, instanceId: spec.instanceId }, 'container removal failed');
+      // A busy engine may fail a forced removal ("did not receive an exit event", 500): try
+      // again, then leave it to the drain's sweep of this worker's labelled containers.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await container.remove({ force: true, v: true });
+          break;
+        } catch (err) {
+          if (statusOf(err) === 404 || statusOf(err) === 409) break;
+          if (attempt >= REMOVE_ATTEMPTS) {
+            this.#log?.warn({ err, instanceId: spec.instanceId, attempts: attempt }, 'container removal failed');
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS * attempt));
+        }
       }
       await removeDir(dir);
     };

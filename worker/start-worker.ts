@@ -68,7 +68,7 @@ export interface StartWorkerOptions {
   maxOutputBytes?: number;
   /** How long a drain lets running work finish before removing its containers (default 60 000 ms). */
   drainTimeoutMs?: number;
-  /** Remove containers of an earlier run of this worker id at start (default true). */
+  /** Remove containers of an earlier run of this worker id at start, and any a failed removal left at drain (default true). */
   removeLeftovers?: boolean;
   /** Call runtime.prepare() at start (default true). */
   prepareRuntime?: boolean;
@@ -238,6 +238,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       const pooled = pool.drain();
       await hb.setDraining();
       await pooled;
+      // Whatever a busy engine failed to remove on the way (each removal is retried) goes now.
+      if (options.removeLeftovers !== false) await options.runtime.removeLeftovers(options.id).then(
+        (left) => left > 0 && log.warn({ left }, 'containers left behind by failed removals: removed at drain'),
+        (err: unknown) => log.warn({ err }, 'sweep of containers left behind failed'),
+      );
       await hb.stop();
       await closeServer(server);
       await handoff?.close();
