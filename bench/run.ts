@@ -14,9 +14,12 @@ export interface RecordOptions {
   /** The command line that reproduces the run. */
   reproduce: string;
   resultsDir: string;
-  /** docs/benchmarks.md to regenerate; undefined = leave it. */
+  /** docs/benchmarks.md to regenerate (from RESULTS_DIR, the project's results); undefined = leave it. */
   docPath?: string;
 }
+
+/** The project's results (bench/results/): docs/benchmarks.md is made from these alone. */
+export const RESULTS_DIR = join(projectRoot, 'bench', 'results');
 
 /** Runs `body`, writes its result files, regenerates the docs; answers the result and paths. */
 export async function recordRun(options: RecordOptions, body: () => Promise<ScenarioOutput>): Promise<{ result: BenchResult; files: WrittenResult }> {
@@ -31,7 +34,9 @@ export async function recordRun(options: RecordOptions, body: () => Promise<Scen
     ...output,
   };
   const files = await writeResult(options.resultsDir, result);
-  if (options.docPath !== undefined) await regenerateDocs(options.resultsDir, options.docPath);
+  // From the project's results, never from another folder's: a run written elsewhere (a
+  // scratch --results-dir) must not replace the doc's other sections with its one result.
+  if (options.docPath !== undefined) await regenerateDocs(RESULTS_DIR, options.docPath);
   return { result, files };
 }
 
