@@ -25,8 +25,9 @@ import { RingView } from './ring-view.ts';
 export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   let config;
   try {
-    config = loadRouterConfig({ RINGFAAS_PORT: '0', ...env }, [], {
+    config = loadRouterConfig(env, [], {
       routerId: `dispatcher-${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64),
+      port: 0,
     });
     if (config.async.concurrency === 0) throw new Error('RINGFAAS_ASYNC_CONCURRENCY is 0: a dispatcher process needs at least 1');
   } catch (err) {
