@@ -8,10 +8,6 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isLoopbackHost } from '../contract/index.ts';
 import { VARIABLES as V, readVariables, settle, type Environment, type ValuesOf } from '../config/index.ts';
-import type { KeepAlivePolicyName } from './keepalive/index.ts';
-
-/** The keep-alive policy a worker runs unless RINGFAAS_KEEPALIVE_POLICY says otherwise (docs/simulation.md). */
-export const DEFAULT_KEEPALIVE_POLICY = V.RINGFAAS_KEEPALIVE_POLICY.default satisfies KeepAlivePolicyName;
 
 /** The variables the worker reads, by field. */
 const WORKER_VARIABLES = {
@@ -38,7 +34,7 @@ const WORKER_VARIABLES = {
   codeCacheMb: V.RINGFAAS_WORKER_CODE_CACHE_MB,
   revalidateMs: V.RINGFAAS_FUNCTION_REVALIDATE_MS,
   storageTimeoutMs: V.RINGFAAS_STORAGE_TIMEOUT_MS,
-  /** Keep-alive policy of idle containers (worker/keepalive): hybrid, fixed or greedy-dual. */
+  /** Keep-alive policy of idle containers (worker/keepalive; `fixed` unless set, docs/simulation.md). */
   keepAlivePolicy: V.RINGFAAS_KEEPALIVE_POLICY,
   /** Divides the policy's time windows (trace replays run time-compressed). */
   keepAliveTimeScale: V.RINGFAAS_KEEPALIVE_TIME_SCALE,

@@ -98,3 +98,24 @@ test("a secret's value never appears in a problem", () => {
     });
   }
 });
+
+test('the launcher: its defaults, its own port range, its admin key, its runtime checked before anything starts', () => {
+  const config = loadDevConfig({});
+  assert.deepEqual(
+    [config.port, config.host, config.routers, config.workers, config.workerPrefix, config.dataDir, config.readyTimeoutMs, config.runtime, config.connectionString, config.apiKey],
+    [8080, '127.0.0.1', 2, 3, 'worker-', '.ringfaas', 120_000, 'auto', undefined, undefined],
+  );
+  assert.equal(loadDevConfig({ RINGFAAS_API_KEYS: 'invoke-key-1:invoke, admin-key-1 ' }).apiKey, 'admin-key-1');
+  assert.throws(() => loadDevConfig({ RINGFAAS_PORT: '0', RINGFAAS_RUNTIME: 'vm', RINGFAAS_WORKERS: '99' }), (err: Error & { code?: string; details?: { problems?: string[] } }) => {
+    assert.equal(err.code, 'RF_CONFIG_INVALID');
+    assert.match(err.message, /^invalid launcher configuration: /);
+    assert.deepEqual(err.details?.problems, ['RINGFAAS_PORT must be 1..65535', 'RINGFAAS_WORKERS must be 1..32', 'RINGFAAS_RUNTIME must be one of auto, docker, process']);
+    return true;
+  });
+});
+
+test('the dispatcher: a free port and its own id unless set', () => {
+  const config = loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x' }, [], { routerId: 'dispatcher-x', port: 0 });
+  assert.deepEqual([config.port, config.routerId], [0, 'dispatcher-x']);
+  assert.equal(loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_PORT: '9100' }, [], { routerId: 'd', port: 0 }).port, 9100);
+});
