@@ -192,7 +192,7 @@ export const VARIABLES = {
     default: '4',
     doc: "asynchronous invocations this router's dispatcher runs at once",
     readBy: ['router', 'dispatcher'],
-    views: { dispatcher: { doc: 'its concurrency, at least 1' } },
+    views: { dispatcher: { ...integer(1, 256), doc: 'its concurrency, at least 1' } },
   },
   RINGFAAS_ASYNC_RESULT_TTL: {
     name: 'RINGFAAS_ASYNC_RESULT_TTL',

@@ -64,14 +64,17 @@ export { isLoopbackHost };
 
 /**
  * Reads and validates the router's configuration; throws RF_CONFIG_INVALID listing every
- * problem. `defaults.routerId` is the id when RINGFAAS_ROUTER_ID is unset; `defaults.port`
- * (the dispatcher's 0) replaces the table's default port.
+ * problem. `defaults.routerId` is the id when RINGFAAS_ROUTER_ID is unset. The dispatcher
+ * process reads the same variables as `dispatcher` (the table's views: a free port by default,
+ * a concurrency of at least 1).
  */
-export function loadRouterConfig(env: Environment, argv: readonly string[], defaults: { routerId: string; port?: number }): RouterConfig {
-  const read = readVariables(env, 'router', ROUTER_VARIABLES, {
-    [V.RINGFAAS_ROUTER_ID.name]: defaults.routerId,
-    ...(defaults.port === undefined ? {} : { [V.RINGFAAS_PORT.name]: String(defaults.port) }),
-  });
+export function loadRouterConfig(
+  env: Environment,
+  argv: readonly string[],
+  defaults: { routerId: string },
+  component: 'router' | 'dispatcher' = 'router',
+): RouterConfig {
+  const read = readVariables(env, component, ROUTER_VARIABLES, { [V.RINGFAAS_ROUTER_ID.name]: defaults.routerId });
   const { apiKeys, host, tlsCert, tlsKey } = read.values;
   const insecure = argv.includes('--insecure') || read.values.insecure === true;
   const problems: string[] = [];
@@ -87,7 +90,7 @@ export function loadRouterConfig(env: Environment, argv: readonly string[], defa
       `refusing to listen on ${host} (beyond loopback) without API keys: set RINGFAAS_API_KEYS, or pass --insecure (RINGFAAS_INSECURE=1) to run open`,
     );
   }
-  const c = settle('router', read, problems);
+  const c = settle(component, read, problems);
   return Object.freeze({
     port: c.port,
     host: c.host,

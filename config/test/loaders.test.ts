@@ -114,8 +114,13 @@ test('the launcher: its defaults, its own port range, its admin key, its runtime
   });
 });
 
-test('the dispatcher: a free port and its own id unless set', () => {
-  const config = loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x' }, [], { routerId: 'dispatcher-x', port: 0 });
-  assert.deepEqual([config.port, config.routerId], [0, 'dispatcher-x']);
-  assert.equal(loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_PORT: '9100' }, [], { routerId: 'd', port: 0 }).port, 9100);
+test('the dispatcher: a free port, its own id, a concurrency of at least 1', () => {
+  const config = loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x' }, [], { routerId: 'dispatcher-x' }, 'dispatcher');
+  assert.deepEqual([config.port, config.routerId, config.async.concurrency], [0, 'dispatcher-x', 4]);
+  assert.equal(loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_PORT: '9100' }, [], { routerId: 'd' }, 'dispatcher').port, 9100);
+  assert.throws(() => loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_ASYNC_CONCURRENCY: '0' }, [], { routerId: 'd' }, 'dispatcher'), {
+    code: 'RF_CONFIG_INVALID',
+    message: 'invalid dispatcher configuration: RINGFAAS_ASYNC_CONCURRENCY must be 1..256',
+  });
+  assert.equal(loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_ASYNC_CONCURRENCY: '0' }, [], { routerId: 'r' }).async.concurrency, 0);
 });
