@@ -15,8 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
-import { RfError, ConfigErrors } from '../errors/index.ts';
+import { VARIABLES as V, optionalVariable, readVariables, settle, type Environment, type ValuesOf } from '../config/index.ts';
 import { startAzurite } from '../storage/index.ts';
 import Docker from 'dockerode';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -28,32 +27,28 @@ import { readOrCreateSecret, SECRET_FILES } from './dev-secrets.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const devConfigSchema = z.object({
-  port: z.coerce.number().int().min(1).max(65535).default(8080),
-  host: z.string().min(1).default('127.0.0.1'),
-  routers: z.coerce.number().int().min(1).max(16).default(2),
-  workers: z.coerce.number().int().min(1).max(32).default(3),
-  workerPrefix: z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, 'must match [A-Za-z0-9._-]{1,40}').default('worker-'),
-  dataDir: z.string().min(1).default('.ringfaas'),
-  connectionString: z.string().min(1).optional(),
-  apiKey: z.string().optional(),
-  readyTimeoutMs: z.coerce.number().int().min(1000).default(120_000),
-  /** Workers are `<prefix>-1`, `<prefix>-2`…: two launchers on one engine need different ones. */
-});
-
-export type DevConfig = Readonly<z.infer<typeof devConfigSchema>>;
-
-const DEV_VARIABLES: Record<string, string> = {
-  port: 'RINGFAAS_PORT',
-  host: 'RINGFAAS_HOST',
-  routers: 'RINGFAAS_ROUTERS',
-  workers: 'RINGFAAS_WORKERS',
-  dataDir: 'RINGFAAS_DATA_DIR',
-  connectionString: 'RINGFAAS_STORAGE_CONNECTION_STRING',
-  apiKey: 'RINGFAAS_API_KEYS',
-  readyTimeoutMs: 'RINGFAAS_READY_TIMEOUT_MS',
-  workerPrefix: 'RINGFAAS_DEV_WORKER_PREFIX',
+/** The variables the launcher itself reads, by field (the rest reach its children untouched). */
+const LAUNCHER_VARIABLES = {
+  port: V.RINGFAAS_PORT,
+  host: V.RINGFAAS_HOST,
+  routers: V.RINGFAAS_ROUTERS,
+  workers: V.RINGFAAS_WORKERS,
+  /** Workers are `<prefix>1`, `<prefix>2`…: two launchers on one engine need different ones. */
+  workerPrefix: V.RINGFAAS_DEV_WORKER_PREFIX,
+  dataDir: V.RINGFAAS_DATA_DIR,
+  /** Unset: the embedded Azurite. */
+  connectionString: optionalVariable(V.RINGFAAS_STORAGE_CONNECTION_STRING),
+  apiKeys: V.RINGFAAS_API_KEYS,
+  readyTimeoutMs: V.RINGFAAS_READY_TIMEOUT_MS,
+  /** Unset: one generated per data folder. */
+  clusterKey: V.RINGFAAS_CLUSTER_KEY,
+  runtime: V.RINGFAAS_RUNTIME,
+  tlsCert: V.RINGFAAS_TLS_CERT,
+  caFile: V.RINGFAAS_CA_FILE,
+  dockerHost: V.DOCKER_HOST,
 };
+
+export type DevConfig = Readonly<Omit<ValuesOf<typeof LAUNCHER_VARIABLES>, 'apiKeys'> & { apiKey: string | undefined }>;
 
 /** Worker settings that name one worker: the launcher chooses them per worker instead. */
 const PER_WORKER_VARIABLES = ['RINGFAAS_WORKER_ID', 'RINGFAAS_WORKER_PORT', 'RINGFAAS_WORKER_ADDRESS'];
@@ -62,32 +57,16 @@ const PER_WORKER_VARIABLES = ['RINGFAAS_WORKER_ID', 'RINGFAAS_WORKER_PORT', 'RIN
 const ROUTER_ONLY_VARIABLES = ['RINGFAAS_API_KEYS', 'RINGFAAS_API_KEY', 'RINGFAAS_TLS_CERT', 'RINGFAAS_TLS_KEY', 'RINGFAAS_CA_FILE'];
 
 /** Reads the launcher's settings from the environment; every problem is reported at once. */
-export function loadDevConfig(env: NodeJS.ProcessEnv): DevConfig {
-  const parsed = devConfigSchema.safeParse({
-    port: env.RINGFAAS_PORT || undefined,
-    host: env.RINGFAAS_HOST || undefined,
-    routers: env.RINGFAAS_ROUTERS || undefined,
-    workers: env.RINGFAAS_WORKERS || undefined,
-    dataDir: env.RINGFAAS_DATA_DIR || undefined,
-    connectionString: env.RINGFAAS_STORAGE_CONNECTION_STRING || undefined,
-    // The readiness check reads GET /workers: it needs a key of scope admin.
-    apiKey: adminKey(env.RINGFAAS_API_KEYS),
-    readyTimeoutMs: env.RINGFAAS_READY_TIMEOUT_MS || undefined,
-    workerPrefix: env.RINGFAAS_DEV_WORKER_PREFIX || undefined,
-  });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${DEV_VARIABLES[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
-    throw new RfError(ConfigErrors.INVALID, `invalid configuration: ${problems.join('; ')}`, {
-      details: { problems },
-    });
-  }
-  return Object.freeze(parsed.data);
+export function loadDevConfig(env: Environment): DevConfig {
+  const { apiKeys, ...rest } = settle('launcher', readVariables(env, 'launcher', LAUNCHER_VARIABLES));
+  // The readiness check reads GET /workers: it needs a key of scope admin.
+  return Object.freeze({ ...rest, apiKey: adminKey(apiKeys ?? []) });
 }
 
 /** The first key of scope admin in RINGFAAS_API_KEYS. */
-function adminKey(keys: string | undefined): string | undefined {
-  for (const entry of (keys ?? '').split(',')) {
-    const parsed = parseApiKey(entry.trim());
+function adminKey(keys: readonly string[]): string | undefined {
+  for (const entry of keys) {
+    const parsed = parseApiKey(entry);
     if ('key' in parsed && parsed.scope === 'admin') return parsed.key;
   }
   return undefined;
@@ -169,8 +148,8 @@ export async function runDev(options: DevOptions): Promise<void> {
     return got.value;
   };
   // One cluster key per data folder (unless given): routers present it to workers.
-  const clusterKey = options.env.RINGFAAS_CLUSTER_KEY?.trim() || secret(SECRET_FILES.clusterKey, 32, 'base64url');
-  const runtime = await chooseRuntime(options.env, say);
+  const clusterKey = config.clusterKey ?? secret(SECRET_FILES.clusterKey, 32, 'base64url');
+  const runtime = await chooseRuntime(config, say);
 
   const azurite =
     config.connectionString === undefined
@@ -217,10 +196,10 @@ export async function runDev(options: DevOptions): Promise<void> {
   };
   const deadline = Date.now() + config.readyTimeoutMs;
   const routerUrls: string[] = [];
-  const tlsCert = options.env.RINGFAAS_TLS_CERT?.trim() || undefined;
+  const tlsCert = config.tlsCert;
   const scheme = tlsCert === undefined ? 'http' : 'https';
   // Our own routers' certificate (or the CA file) is what the readiness check trusts.
-  const caFile = options.env.RINGFAAS_CA_FILE?.trim() || tlsCert;
+  const caFile = config.caFile ?? tlsCert;
   const probeAgent = caFile === undefined || tlsCert === undefined ? undefined : new Agent({ connect: { ca: readFileSync(caFile) } });
   // A child that exits before everything is ready fails the start at once (a router that
   // refused its configuration, a worker that could not start), instead of at the deadline.
@@ -270,11 +249,10 @@ export async function runDev(options: DevOptions): Promise<void> {
  * workers listen on loopback, and `process` said explicitly is what lets them run with a
  * cluster key).
  */
-async function chooseRuntime(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<string> {
-  const asked = env.RINGFAAS_RUNTIME?.trim();
-  if (asked !== undefined && asked !== '' && asked !== 'auto') return asked;
+async function chooseRuntime(config: Pick<DevConfig, 'runtime' | 'dockerHost'>, say: (line: string) => void): Promise<string> {
+  if (config.runtime !== 'auto') return config.runtime;
   const docker = new Docker();
-  const configured = (env.DOCKER_HOST ?? '') !== '' || existsSync('/var/run/docker.sock');
+  const configured = config.dockerHost !== undefined || existsSync('/var/run/docker.sock');
   if (configured ? await waitForEngine(docker, 15_000) : await dockerEngineAvailable(docker, 2000)) return 'docker';
   if (configured) {
     throw new Error('a Docker engine is configured (DOCKER_HOST or /var/run/docker.sock) but does not answer; start it, or set RINGFAAS_RUNTIME=process to run functions without isolation');

@@ -25,10 +25,8 @@ import { RingView } from './ring-view.ts';
 export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   let config;
   try {
-    config = loadRouterConfig({ RINGFAAS_PORT: '0', ...env }, [], {
-      routerId: `dispatcher-${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64),
-    });
-    if (config.async.concurrency === 0) throw new Error('RINGFAAS_ASYNC_CONCURRENCY is 0: a dispatcher process needs at least 1');
+    const routerId = `dispatcher-${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
+    config = loadRouterConfig(env, [], { routerId }, 'dispatcher');
   } catch (err) {
     process.stderr.write(`${isRfError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
     process.exitCode = 1;

@@ -1,6 +1,6 @@
 /**
  * The worker process: `node --import tsx worker/main.ts`. The only place that reads the
- * worker's environment (worker/config.ts lists the variables), creates the root logger,
+ * worker's environment (through worker/config.ts and the table in config/), creates the root logger,
  * and wires the runtime, the stores and the worker together.
  *
  * SIGTERM / SIGINT / POST /drain: drain (finish in-flight executions, remove every
@@ -47,7 +47,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     ...(config.runtimeImage === undefined ? {} : { image: config.runtimeImage }),
     functionNetwork: config.functionNetwork,
     logger: log,
-    engineConfigured: (env.DOCKER_HOST ?? '') !== '' || existsSync('/var/run/docker.sock'),
+    engineConfigured: config.dockerHost !== undefined || existsSync('/var/run/docker.sock'),
     processFallbackAllowed: isLoopbackHost(config.host) && config.clusterKey === undefined,
     });
   } catch (err) {

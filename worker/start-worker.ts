@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { type ArtifactStore, type FunctionStore, type MembershipStore, StorageHealth } from '../storage/index.ts';
 import { urlHost } from '../contract/index.ts';
+import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import type { Clock, Scheduler } from './clock.ts';
 import { Pool } from './pool.ts';
@@ -49,7 +50,7 @@ export interface StartWorkerOptions {
   registry?: Registry;
   /** Heartbeat interval (default 1000 ms). */
   heartbeatMs?: number;
-  /** Routers' membership TTL (default 5000 ms). */
+  /** Routers' membership TTL (default DEFAULT_MEMBER_TTL_MS of ring/). */
   membershipTtlMs?: number;
   /** Clock and scheduler of idle expiry and the heartbeat (default the system ones). */
   clock?: Clock;
@@ -217,7 +218,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     membership: options.stores.membership,
     row: { id: options.id, address, capacityMb: options.capacityMb },
     intervalMs: options.heartbeatMs ?? 1000,
-    ttlMs: options.membershipTtlMs ?? 5000,
+    ttlMs: options.membershipTtlMs ?? DEFAULT_MEMBER_TTL_MS,
     logger: log,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),

@@ -34,7 +34,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import { Ring } from '../../ring/index.ts';
+import { Ring, DEFAULT_MEMBER_TTL_MS } from '../../ring/index.ts';
 import { RfError } from '../../errors/index.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/index.ts';
 import type { Clock } from '../clock.ts';
@@ -61,7 +61,7 @@ export interface WarmHandoffOptions {
   clusterKey?: string;
   /** A function started within this window is hot. Default 60 000 ms. */
   recentWindowMs?: number;
-  /** Rows whose heartbeat is older than this are not live. Default 5000 ms. */
+  /** Rows whose heartbeat is older than this are not live. Default DEFAULT_MEMBER_TTL_MS of ring/. */
   membershipTtlMs?: number;
   /** Bound on a whole hand-off (join or drain) and on each peer call. Default 10 000 ms. */
   timeoutMs?: number;
@@ -81,7 +81,7 @@ export class WarmHandoff {
   constructor(options: WarmHandoffOptions) {
     this.#o = {
       recentWindowMs: 60_000,
-      membershipTtlMs: 5000,
+      membershipTtlMs: DEFAULT_MEMBER_TTL_MS,
       timeoutMs: 10_000,
       maxPerFunction: 8,
       maxFunctions: 256,

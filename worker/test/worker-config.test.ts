@@ -56,4 +56,26 @@ describe('loadWorkerConfig', () => {
       },
     );
   });
+
+  test('checks across variables are reported with the others, not instead of them', () => {
+    assert.throws(
+      () => loadWorkerConfig({ RINGFAAS_WORKER_HOST: '0.0.0.0', RINGFAAS_HEARTBEAT_MS: '4000', RINGFAAS_WORKER_PORT: 'x', RINGFAAS_STORAGE_CONNECTION_STRING: 'x' }),
+      (err: unknown) => {
+        assert.ok(isRfError(err));
+        const problems = (err.details?.problems ?? []) as string[];
+        assert.equal(problems.length, 3, problems.join(' | '));
+        assert.ok(problems.some((p) => p.startsWith('RINGFAAS_WORKER_PORT must be a number')));
+        assert.ok(problems.some((p) => p.startsWith('RINGFAAS_CLUSTER_KEY is required when RINGFAAS_WORKER_HOST')));
+        assert.ok(problems.some((p) => p.startsWith('RINGFAAS_HEARTBEAT_MS must be at most half of RINGFAAS_MEMBERSHIP_TTL_MS')));
+        return true;
+      },
+    );
+  });
+
+  test('keep-alive, hand-off and the Docker engine: defaults and values', () => {
+    const defaults = loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x' });
+    assert.deepEqual([defaults.keepAlivePolicy, defaults.keepAliveTimeScale, defaults.warmHandoff, defaults.dockerHost, defaults.membershipTtlMs], ['fixed', 1, false, undefined, 5000]);
+    const set = loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_KEEPALIVE_POLICY: 'hybrid', RINGFAAS_KEEPALIVE_TIME_SCALE: '60', RINGFAAS_WARM_HANDOFF: '1', DOCKER_HOST: ' unix:///tmp/d.sock ' });
+    assert.deepEqual([set.keepAlivePolicy, set.keepAliveTimeScale, set.warmHandoff, set.dockerHost], ['hybrid', 60, true, 'unix:///tmp/d.sock']);
+  });
 });
