@@ -15,9 +15,6 @@ export interface CodeFile {
   data: Uint8Array;
 }
 
-/** Largest total unpacked size accepted: the archive reader's, the same as the router's. */
-export const MAX_UNPACKED_BYTES = DEFAULT_ARCHIVE_LIMITS.maxUnpackedBytes;
-
 /**
  * Unpacks a code zip with the one archive reader the router checked it with (archive/):
  * streaming inflate, real bytes counted, so a large archive never holds the event loop.
@@ -34,13 +31,6 @@ export async function unpackCode(zip: Uint8Array, limits: ArchiveLimits = DEFAUL
       details: { reason: err.reason, ...(err.entry === undefined ? {} : { entry: err.entry }) },
     });
   }
-}
-
-/** Bytes a function's unpacked code takes in memory (for a byte-bounded cache). */
-export function codeBytes(files: readonly CodeFile[]): number {
-  let total = 0;
-  for (const file of files) total += file.data.byteLength;
-  return total;
 }
 
 /** Writes unpacked code into a (fresh) code folder. */

@@ -30,8 +30,8 @@
  * v3's containers; at the latest, an invocation at t=2001 finds the entry too old for peek()
  * and revalidates before running.
  */
-import { RfError } from '../errors/index.ts';
-import type { ArtifactStore, FunctionRecord, FunctionStore, StorageHealth } from '../storage/index.ts';
+import { RfError, hasCode } from '../errors/index.ts';
+import { StorageErrors, type ArtifactStore, type FunctionRecord, type FunctionStore, type StorageHealth } from '../storage/index.ts';
 import { unpackCode } from './code.ts';
 import { WorkerErrors } from './errors.ts';
 import type { PoolFunction } from './pool-types.ts';
@@ -179,7 +179,7 @@ export class FunctionCache {
       return loaded;
     } catch (err) {
       const still = this.#entries.get(functionId);
-      if (entry !== undefined && still === entry && hasCode(err, 'RF_STORAGE_UNAVAILABLE')) {
+      if (entry !== undefined && still === entry && hasCode(err, StorageErrors.UNAVAILABLE)) {
         this.#touch(functionId, entry);
         return entry.cached;
       }
@@ -219,7 +219,7 @@ export class FunctionCache {
       const next = async (): Promise<void> => {
         for (let id = due.shift(); id !== undefined && !unreachable; id = due.shift()) {
           await this.#loadOnce(id).catch((err: unknown) => {
-            if (hasCode(err, 'RF_STORAGE_UNAVAILABLE')) unreachable = true;
+            if (hasCode(err, StorageErrors.UNAVAILABLE)) unreachable = true;
             // Not found: #load removed it and reported the delete. Anything else: the next use retries.
           });
         }
@@ -284,7 +284,7 @@ export class FunctionCache {
       }
       const zip = await this.#read('artifacts.get', () => this.#artifacts.get(functionId, record.version)).catch((err: unknown) => {
         // The version was replaced or deleted between the two reads: read the record again.
-        if (hasCode(err, 'RF_STORAGE_NOT_FOUND')) return undefined;
+        if (hasCode(err, StorageErrors.NOT_FOUND)) return undefined;
         throw err;
       });
       if (zip === undefined || (load.epoch !== epoch && attempt < this.#maxReloads)) {
@@ -321,10 +321,6 @@ function defaultSizeOf(entry: CachedFunction): number {
   let bytes = ENTRY_OVERHEAD_BYTES;
   for (const file of entry.fn.files) bytes += file.data.byteLength + file.path.length * 2;
   return bytes;
-}
-
-function hasCode(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
 /** A record and its code zip in the pool's shape. */

@@ -12,7 +12,7 @@ export { Pool, type PoolOptions, type PoolEvents, type AcquireOptions, type Pool
 export type { Lease, PoolFunction, PooledContainer, ContainerState, RemoveReason } from './pool-types.ts';
 export { invokeOnPool, runOnLease, type InvocationResult, type ExecutionInfo, type InvocationEvents } from './invoke.ts';
 export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheOptions } from './function-cache.ts';
-export { unpackCode, writeCode, codeBytes, type CodeFile } from './code.ts';
+export { unpackCode, writeCode, type CodeFile } from './code.ts';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
 export { createWorkerServer, invocationAnswer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
