@@ -35,7 +35,7 @@ import type { ArtifactStore, FunctionRecord, FunctionStore, StorageHealth } from
 import { unpackCode } from './code.ts';
 import { WorkerErrors } from './errors.ts';
 import type { PoolFunction } from './pool-types.ts';
-import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
+import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from '../clock/index.ts';
 
 /** A cached function version: its record and its code, ready for the pool. */
 export interface CachedFunction {

@@ -18,7 +18,7 @@ export { createWorkerServer, invocationAnswer, readBody, MAX_INPUT_BYTES, type W
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { loadWorkerConfig, defaultWorkerId, type WorkerConfig } from './config.ts';
 export * as keepalive from './keepalive/index.ts';
-export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
+export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from '../clock/index.ts';
 export * from '../contract/index.ts';
 export { WorkerErrors, FunctionErrors } from './errors.ts';
 export type * from './runtime.ts';

@@ -47,7 +47,7 @@ import type { Logger } from 'pino';
 import { RfError } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
 import { writeCode } from './code.ts';
-import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
+import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from '../clock/index.ts';
 import type { ContainerHandle, ContainerRuntime } from './runtime.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, type StartKind, type WorkerStatus } from '../contract/index.ts';
 import type { Claim, Lease, PoolFunction, PooledContainer, RemoveReason, Slot } from './pool-types.ts';

@@ -15,7 +15,7 @@ import { Gauge, Registry } from 'prom-client';
 import { type ArtifactStore, type FunctionStore, type MembershipStore, StorageHealth } from '../storage/index.ts';
 import { urlHost } from '../contract/index.ts';
 import type { ContainerRuntime } from './runtime.ts';
-import type { Clock, Scheduler } from './clock.ts';
+import { systemClock, type Clock, type Scheduler } from '../clock/index.ts';
 import { Pool } from './pool.ts';
 import { FunctionCache } from './function-cache.ts';
 import { createWorkerServer } from './server.ts';
@@ -169,7 +169,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
           cache,
           recent,
           logger: log,
-          clock: options.clock ?? { now: () => Date.now() },
+          clock: options.clock ?? systemClock,
           ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
           ...(options.membershipTtlMs === undefined ? {} : { membershipTtlMs: options.membershipTtlMs }),
         });

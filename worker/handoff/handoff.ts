@@ -37,7 +37,7 @@ import { Agent, request } from 'undici';
 import { Ring } from '../../ring/index.ts';
 import { RfError } from '../../errors/index.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/index.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock/index.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { FunctionCache } from '../function-cache.ts';
 import type { Pool } from '../pool.ts';

@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/services.ts';
 import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { DockerRuntime, LABEL_WORKER } from '../docker-runtime.ts';
-import { ManualClock } from '../clock.ts';
+import { ManualClock } from '../../clock/index.ts';
 import { Pool } from '../pool.ts';
 import { invokeOnPool, type InvocationResult } from '../invoke.ts';
 import { Code, deploy, poolFn, quietLogger, until } from './worker-fixtures.ts';

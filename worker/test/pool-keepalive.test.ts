@@ -7,7 +7,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../clock.ts';
+import { ManualClock } from '../../clock/index.ts';
 import { Pool, type PoolOptions } from '../pool.ts';
 import { invokeOnPool, type InvocationResult } from '../invoke.ts';
 import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive } from '../keepalive/index.ts';

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRfError } from '../../errors/index.ts';
-import { ManualClock } from '../clock.ts';
+import { ManualClock } from '../../clock/index.ts';
 import { Pool, type PoolOptions } from '../pool.ts';
 import { invokeOnPool, runOnLease, type InvocationResult } from '../invoke.ts';
 import type { Lease, PoolFunction } from '../pool-types.ts';
