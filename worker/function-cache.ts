@@ -34,7 +34,7 @@ import { RfError } from '../errors/index.ts';
 import type { ArtifactStore, FunctionRecord, FunctionStore, StorageHealth } from '../storage/index.ts';
 import { unpackCode } from './code.ts';
 import { WorkerErrors } from './errors.ts';
-import type { PoolFunction } from './pool-types.ts';
+import type { PoolFunction } from './pool/index.ts';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from '../clock/index.ts';
 
 /** A cached function version: its record and its code, ready for the pool. */

@@ -2,14 +2,14 @@
  * The worker area's public surface. Other areas import only from here.
  *
  * - startWorker(options): a whole worker (pool, cache, HTTP server, heartbeat) in-process.
- * - Pool + invokeOnPool/runOnLease: the container pool, for another front-end (the Redis
+ * - ContainerPool + invokeOnPool/runOnLease: the container pool, for another front-end (the Redis
  *   design) to drive: pool.acquire(fn) → lease, runOnLease(pool, lease, input) (or
  *   lease.handle.invoke + pool.release/discard).
  * - The protocol types and the error registry.
  */
 export { startWorker, type StartWorkerOptions, type RunningWorker } from './start-worker.ts';
-export { Pool, type PoolOptions, type PoolEvents, type AcquireOptions, type PoolState } from './pool.ts';
-export type { Lease, PoolFunction, PooledContainer, ContainerState, RemoveReason } from './pool-types.ts';
+export { ContainerPool, type PoolOptions, type PoolEvents, type AcquireOptions, type PoolState } from './pool/index.ts';
+export type { Lease, PoolFunction, PooledContainer, ContainerState, RemoveReason } from './pool/index.ts';
 export { invokeOnPool, runOnLease, type InvocationResult, type ExecutionInfo, type InvocationEvents } from './invoke.ts';
 export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheOptions } from './function-cache.ts';
 export { unpackCode, writeCode, codeBytes, type CodeFile } from './code.ts';

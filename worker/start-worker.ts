@@ -16,7 +16,7 @@ import { type ArtifactStore, type FunctionStore, type MembershipStore, StorageHe
 import { urlHost } from '../contract/index.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import { systemClock, type Clock, type Scheduler } from '../clock/index.ts';
-import { Pool } from './pool.ts';
+import { ContainerPool } from './pool/index.ts';
 import { FunctionCache } from './function-cache.ts';
 import { createWorkerServer } from './server.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -85,7 +85,7 @@ export interface RunningWorker {
   readonly id: string;
   /** Base URL of its HTTP API. */
   readonly address: string;
-  readonly pool: Pool;
+  readonly pool: ContainerPool;
   readonly cache: FunctionCache;
   readonly registry: Registry;
   readonly server: Server;
@@ -102,11 +102,11 @@ export interface RunningWorker {
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
   const log = options.logger.child({ workerId: options.id });
   const registry = options.registry ?? new Registry();
-  let poolRef: Pool | undefined;
+  let poolRef: ContainerPool | undefined;
   const metrics = createWorkerMetrics(registry, () => poolRef);
   const recent = options.warmHandoff === true ? new RecentInvocations() : undefined;
   const keepAlive = recent === undefined ? options.keepAlive : recordingPolicy(options.keepAlive ?? createKeepAlivePolicy('fixed'), recent);
-  const pool = new Pool({
+  const pool = new ContainerPool({
     workerId: options.id,
     runtime: options.runtime,
     capacityMb: options.capacityMb,

@@ -7,15 +7,15 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRfError } from '../../errors/index.ts';
-import { Pool, type PoolOptions } from '../pool.ts';
+import { ContainerPool, type PoolOptions } from '../pool/index.ts';
 import { invokeOnPool } from '../invoke.ts';
 import { CountingRuntime, poolFn, quietLogger, testProcessRuntime } from './worker-fixtures.ts';
 
-describe('Pool containment (process runtime)', () => {
+describe('ContainerPool containment (process runtime)', () => {
   const runtime = new CountingRuntime(testProcessRuntime());
-  const pools: Pool[] = [];
-  const makePool = (options: Partial<PoolOptions> = {}): Pool => {
-    const pool = new Pool({ workerId: `pool-bounds-${process.pid}`, runtime, capacityMb: 1024, coldPoolSize: 0, logger: quietLogger(), ...options });
+  const pools: ContainerPool[] = [];
+  const makePool = (options: Partial<PoolOptions> = {}): ContainerPool => {
+    const pool = new ContainerPool({ workerId: `pool-bounds-${process.pid}`, runtime, capacityMb: 1024, coldPoolSize: 0, logger: quietLogger(), ...options });
     pools.push(pool);
     return pool;
   };

@@ -16,7 +16,7 @@ import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/ser
 import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { DockerRuntime, LABEL_WORKER } from '../docker-runtime.ts';
 import { ManualClock } from '../../clock/index.ts';
-import { Pool } from '../pool.ts';
+import { ContainerPool } from '../pool/index.ts';
 import { invokeOnPool, type InvocationResult } from '../invoke.ts';
 import { Code, deploy, poolFn, quietLogger, until } from './worker-fixtures.ts';
 
@@ -33,16 +33,16 @@ async function labelled(docker: Docker, workerId: string): Promise<number> {
   return list.length;
 }
 
-describe('Pool on Docker', { skip }, () => {
+describe('ContainerPool on Docker', { skip }, () => {
   const docker = new Docker({ socketPath: dockerSocketPath() });
   const runtime = new DockerRuntime({ docker });
   const workerId = `pool-docker-${randomBytes(3).toString('hex')}`;
   const clock = new ManualClock();
-  let pool: Pool;
+  let pool: ContainerPool;
 
   before(async () => {
     await runtime.prepare();
-    pool = new Pool({ workerId, runtime, capacityMb: 1024, coldPoolSize: 1, logger: quietLogger(), clock, scheduler: clock });
+    pool = new ContainerPool({ workerId, runtime, capacityMb: 1024, coldPoolSize: 1, logger: quietLogger(), clock, scheduler: clock });
     await pool.fill();
   });
   after(async () => {

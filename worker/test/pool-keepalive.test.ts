@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../clock/index.ts';
-import { Pool, type PoolOptions } from '../pool.ts';
+import { ContainerPool, type PoolOptions } from '../pool/index.ts';
 import { invokeOnPool, type InvocationResult } from '../invoke.ts';
 import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive } from '../keepalive/index.ts';
 import { Code, CountingRuntime, poolFn, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
@@ -21,11 +21,11 @@ function start(r: InvocationResult): string {
   return r.start;
 }
 
-describe('Pool keep-alive policies (process runtime, injected clock)', () => {
+describe('ContainerPool keep-alive policies (process runtime, injected clock)', () => {
   const runtime = new CountingRuntime(testProcessRuntime());
-  const pools: Pool[] = [];
-  const makePool = (options: Partial<PoolOptions>): Pool => {
-    const pool = new Pool({ workerId: `pool-ka-test-${process.pid}`, runtime, capacityMb: 1024, coldPoolSize: 0, logger: quietLogger(), ...options });
+  const pools: ContainerPool[] = [];
+  const makePool = (options: Partial<PoolOptions>): ContainerPool => {
+    const pool = new ContainerPool({ workerId: `pool-ka-test-${process.pid}`, runtime, capacityMb: 1024, coldPoolSize: 0, logger: quietLogger(), ...options });
     pools.push(pool);
     return pool;
   };

@@ -7,9 +7,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRfError } from '../../errors/index.ts';
 import { ManualClock } from '../../clock/index.ts';
-import { Pool, type PoolOptions } from '../pool.ts';
+import { ContainerPool, type PoolOptions } from '../pool/index.ts';
 import { invokeOnPool, runOnLease, type InvocationResult } from '../invoke.ts';
-import type { Lease, PoolFunction } from '../pool-types.ts';
+import type { Lease, PoolFunction } from '../pool/index.ts';
 import { Code, CountingRuntime, poolFn, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
 
 const input = Buffer.from('{"hello":"world"}');
@@ -27,11 +27,11 @@ function ok(result: InvocationResult): Extract<InvocationResult, { state: 'ok' }
   return result;
 }
 
-describe('Pool (process runtime)', () => {
+describe('ContainerPool (process runtime)', () => {
   const runtime = new CountingRuntime(testProcessRuntime());
-  const pools: Pool[] = [];
-  const makePool = (options: Partial<PoolOptions> = {}): Pool => {
-    const pool = new Pool({ workerId: `pool-test-${process.pid}`, runtime, capacityMb: 2048, coldPoolSize: 0, logger: quietLogger(), ...options });
+  const pools: ContainerPool[] = [];
+  const makePool = (options: Partial<PoolOptions> = {}): ContainerPool => {
+    const pool = new ContainerPool({ workerId: `pool-test-${process.pid}`, runtime, capacityMb: 2048, coldPoolSize: 0, logger: quietLogger(), ...options });
     pools.push(pool);
     return pool;
   };
@@ -79,9 +79,14 @@ describe('Pool (process runtime)', () => {
     const startedBefore = runtime.started;
     const slowInput = Buffer.from('{"ms":300}');
     const first = await Promise.all(Array.from({ length: 15 }, () => invokeOnPool(pool, fn, slowInput)));
-    const instances = new Set(first.map((r) => ok(r).instanceId));
-    assert.ok(runtime.started - startedBefore <= 15, `started ${runtime.started - startedBefore}`);
+    for (const r of first) ok(r);
+    const started = runtime.started - startedBefore;
+    assert.ok(started <= 15, `started ${started}`);
     const startedAfterFirst = runtime.started;
+    // A start whose request was served by a released container (an orphan) may still be running
+    // on a loaded machine: it lands on the stack too.
+    await until(() => pool.warmIdle === started, 'every container of the first burst idle');
+    const instances = new Set(pool.idleInstances(fn.id, fn.version));
     const second = await Promise.all(Array.from({ length: 15 }, () => invokeOnPool(pool, fn, slowInput)));
     for (const r of second) {
       assert.equal(ok(r).start, 'warm');
