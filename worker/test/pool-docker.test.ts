@@ -17,16 +17,12 @@ import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stor
 import { DockerRuntime, LABEL_WORKER } from '../docker-runtime.ts';
 import { ManualClock } from '../../clock/index.ts';
 import { ContainerPool } from '../pool/index.ts';
-import { invokeOnPool, type InvocationResult } from '../invoke.ts';
+import { invokeOnPool } from '../invoke.ts';
+import { ok } from './pool-fixture.ts';
 import { Code, deploy, poolFn, quietLogger, until } from './worker-fixtures.ts';
 
 const skip = skipUnless(dockerAvailable(), 'docker', 'the Docker-backed pool tests need a Docker engine');
 const input = Buffer.from('{"x":1}');
-
-function ok(result: InvocationResult): Extract<InvocationResult, { state: 'ok' }> {
-  if (result.state !== 'ok') assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result;
-}
 
 async function labelled(docker: Docker, workerId: string): Promise<number> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${workerId}`] } });

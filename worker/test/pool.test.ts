@@ -3,44 +3,19 @@
  * pool, capacity, eviction, waiting, idle expiry (injected clock), new versions, deletion, and
  * failures that cost one container.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRfError } from '../../errors/index.ts';
 import { ManualClock } from '../../clock/index.ts';
-import { ContainerPool, type PoolOptions } from '../pool/index.ts';
-import { invokeOnPool, runOnLease, type InvocationResult } from '../invoke.ts';
+import { invokeOnPool, runOnLease } from '../invoke.ts';
 import type { Lease, PoolFunction } from '../pool/index.ts';
-import { Code, CountingRuntime, poolFn, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
+import { Code, CountingRuntime, poolFn, testProcessRuntime, until } from './worker-fixtures.ts';
+import { ok, poolSuite, rejectsWith } from './pool-fixture.ts';
 
 const input = Buffer.from('{"hello":"world"}');
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(isRfError(err), `expected an RfError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return true;
-  });
-}
-
-function ok(result: InvocationResult): Extract<InvocationResult, { state: 'ok' }> {
-  if (result.state !== 'ok') assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result;
-}
-
 describe('ContainerPool (process runtime)', () => {
   const runtime = new CountingRuntime(testProcessRuntime());
-  const pools: ContainerPool[] = [];
-  const makePool = (options: Partial<PoolOptions> = {}): ContainerPool => {
-    const pool = new ContainerPool({ workerId: `pool-test-${process.pid}`, runtime, capacityMb: 2048, coldPoolSize: 0, logger: quietLogger(), ...options });
-    pools.push(pool);
-    return pool;
-  };
-
-  before(() => runtime.prepare());
-  after(async () => {
-    await Promise.all(pools.map((p) => p.close()));
-    await runtime.close();
-  });
+  const makePool = poolSuite(runtime);
 
   test('repeated sequential calls reuse the same container', async () => {
     const pool = makePool();
