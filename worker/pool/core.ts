@@ -41,19 +41,22 @@ export class PoolCore {
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   readonly events: PoolEvents;
+  /** Every container by instance id, whatever its state. */
+  readonly containers = new Map<string, PooledContainer>();
+  /** Warm stacks and waiting requests, by function version (`id@version`). */
+  readonly slots = new Map<string, Slot>();
+  /** Idle containers, oldest idle first (a Set keeps insertion order). */
+  readonly idleOrder = new Set<PooledContainer>();
+  /** The cold pool: started, unassigned containers (the last one is taken first). */
+  readonly cold: PooledContainer[] = [];
+  /** Background starts and removals in progress. */
+  readonly tasks = new Set<Promise<unknown>>();
   state: PoolState = 'active';
   reservedMb = 0;
   /** Executions running now. */
   busy = 0;
   /** Requests waiting for a container (all slots). */
   waiting = 0;
-  readonly slots = new Map<string, Slot>();
-  readonly containers = new Map<string, PooledContainer>();
-  /** Idle containers, oldest idle first (a Set keeps insertion order). */
-  readonly idleOrder = new Set<PooledContainer>();
-  /** The cold pool: started, unassigned containers (the last one is taken first). */
-  readonly cold: PooledContainer[] = [];
-  readonly tasks = new Set<Promise<unknown>>();
   parts!: PoolParts;
   #settledWaiters: Array<() => void> = [];
 
