@@ -26,14 +26,10 @@ import type { Logger } from 'pino';
 import { Ring, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/index.ts';
 import type { MembershipStore, WorkerRow, StorageHealth } from '../storage/index.ts';
 import type { RingMetrics } from './ring-metrics.ts';
+import { systemClock, type Clock } from '../clock/index.ts';
 
 /** Memoised preference lists kept at most (all are dropped past it, and on every ring change). */
 const MAX_MEMOISED_PREFERENCES = 10_000;
-
-/** Reads the time, ms since the epoch. */
-export interface RingClock {
-  now(): number;
-}
 
 /** What this router knows of one worker beyond its row. */
 interface WorkerTraffic {
@@ -55,7 +51,7 @@ export interface RingViewOptions {
   metrics?: RingMetrics;
   /** Storage reachability: every membership read is recorded there. */
   health?: StorageHealth;
-  clock?: RingClock;
+  clock?: Clock;
   /** How often the membership table is read. Default 1000 ms. */
   pollIntervalMs?: number;
   /** Heartbeat TTL: a row older than this is off the ring. Default 5000 ms. */
@@ -100,7 +96,7 @@ export class RingView {
   readonly ttlMs: number;
   readonly pollIntervalMs: number;
   readonly #opts: RingViewOptions;
-  readonly #clock: RingClock;
+  readonly #clock: Clock;
   readonly #suspectMinMs: number;
   readonly #reportedLoadTtlMs: number;
   readonly #traffic = new Map<string, WorkerTraffic>();
@@ -123,7 +119,7 @@ export class RingView {
 
   constructor(options: RingViewOptions) {
     this.#opts = options;
-    this.#clock = options.clock ?? { now: () => Date.now() };
+    this.#clock = options.clock ?? systemClock;
     this.ttlMs = options.ttlMs ?? DEFAULT_MEMBER_TTL_MS;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.#suspectMinMs = options.suspectMinMs ?? 2000;

@@ -21,7 +21,8 @@ import { RingErrors } from '../ring/index.ts';
 import { StorageErrors, type MembershipStore, type WorkerRow } from '../storage/index.ts';
 import { MAX_CONTROL_ANSWER_BYTES, readBounded, clusterHeaders, newChallenge, verifyMembershipProof } from '../contract/index.ts';
 import type { RequestContext, WorkersApi } from './invoker.ts';
-import type { RingClock, RingView } from './ring-view.ts';
+import type { RingView } from './ring-view.ts';
+import { systemClock, type Clock } from '../clock/index.ts';
 
 export interface RingWorkersApiOptions {
   view: RingView;
@@ -30,7 +31,7 @@ export interface RingWorkersApiOptions {
   routerId: string;
   /** The bounded-load factor in use (shown in GET /workers). */
   loadFactor?: number;
-  clock?: RingClock;
+  clock?: Clock;
   /** Timeout of the health check and other calls to the worker. Default 2000 ms. */
   callTimeoutMs?: number;
   /** How long DELETE waits for the worker's in-flight work. Default 30 000 ms. */
@@ -81,13 +82,13 @@ export interface WorkersListing {
 /** WorkersApi over the membership store and this router's ring view. */
 export class RingWorkersApi implements WorkersApi {
   readonly #o: RingWorkersApiOptions;
-  readonly #clock: RingClock;
+  readonly #clock: Clock;
   readonly #callTimeoutMs: number;
   readonly #agent: Agent;
 
   constructor(options: RingWorkersApiOptions) {
     this.#o = options;
-    this.#clock = options.clock ?? { now: () => Date.now() };
+    this.#clock = options.clock ?? systemClock;
     this.#callTimeoutMs = options.callTimeoutMs ?? 2000;
     this.#agent = new Agent({ connect: { timeout: this.#callTimeoutMs }, keepAliveTimeout: 1000 });
   }

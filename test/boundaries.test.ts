@@ -5,10 +5,10 @@
  * - Across areas, a file imports another area only through an `index.ts` (the area's public
  *   surface, or a sub-area's such as worker/keepalive/index.ts). The one exception is the
  *   container entrypoint, which runs a role's process entry module (its `main`).
- * - Dependencies point one way (STYLE.md, "Layout"): errors → nothing; ring, storage, archive,
+ * - Dependencies point one way (STYLE.md, "Layout"): clock and errors → nothing; ring, storage, archive,
  *   contract → errors only; config → errors, contract, ring; worker → contract, config, ring (pure), storage, archive, errors; router → contract,
  *   config, ring, storage, archive, errors (never worker/); test and CI helpers (testing/) are imported
- *   by tests only, never by a production area.
+ *   by tests only, never by a production area; clock/ (time, injected) may be imported by all.
  * - Loading router/index.ts (what a router process runs) loads no worker/ module and no
  *   dockerode, counting only imports that exist at run time (`import type` is erased).
  */
@@ -20,22 +20,23 @@ import { fileURLToPath } from 'node:url';
 import { sourceFiles } from '../testing/source-files.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const AREAS = ['errors', 'contract', 'config', 'archive', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'testing', 'deploy'];
+const AREAS = ['clock', 'errors', 'contract', 'config', 'archive', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'testing', 'deploy'];
 
 /** Which areas each area may import (itself always). bench, bin and deploy sit on top. */
 const ALLOWED: Record<string, readonly string[]> = {
+  clock: [],
   errors: [],
   contract: ['errors'],
   config: ['errors', 'contract', 'ring'],
   archive: ['errors'],
   ring: ['errors'],
   storage: ['errors'],
-  worker: ['contract', 'config', 'ring', 'storage', 'archive', 'errors'],
-  router: ['contract', 'config', 'ring', 'storage', 'archive', 'errors'],
-  testing: ['storage', 'errors'],
-  bench: ['errors', 'contract', 'config', 'archive', 'ring', 'storage', 'worker', 'router', 'bin'],
-  bin: ['errors', 'contract', 'config', 'archive', 'ring', 'storage', 'worker', 'router', 'bench', 'deploy'],
-  deploy: ['errors', 'contract', 'config', 'storage', 'worker', 'router', 'bin'],
+  worker: ['clock', 'contract', 'config', 'ring', 'storage', 'archive', 'errors'],
+  router: ['clock', 'contract', 'config', 'ring', 'storage', 'archive', 'errors'],
+  testing: ['clock', 'storage', 'errors'],
+  bench: ['clock', 'errors', 'contract', 'config', 'archive', 'ring', 'storage', 'worker', 'router', 'bin'],
+  bin: ['clock', 'errors', 'contract', 'config', 'archive', 'ring', 'storage', 'worker', 'router', 'bench', 'deploy'],
+  deploy: ['clock', 'errors', 'contract', 'config', 'storage', 'worker', 'router', 'bin'],
 };
 
 /** Imports of a process's entry module by the launcher that runs it (not a library use). */

@@ -34,8 +34,8 @@ import { RfError, hasCode } from '../errors/index.ts';
 import { StorageErrors, type ArtifactStore, type FunctionRecord, type FunctionStore, type StorageHealth } from '../storage/index.ts';
 import { unpackCode } from './code.ts';
 import { WorkerErrors } from './errors.ts';
-import type { PoolFunction } from './pool-types.ts';
-import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
+import type { PoolFunction } from './pool/index.ts';
+import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from '../clock/index.ts';
 
 /** A cached function version: its record and its code, ready for the pool. */
 export interface CachedFunction {

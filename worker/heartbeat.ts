@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { MembershipStore, WorkerRow, WorkerState, StorageHealth } from '../storage/index.ts';
 import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
-import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
+import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from '../clock/index.ts';
 
 export interface HeartbeatOptions {
   membership: MembershipStore;

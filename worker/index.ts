@@ -2,14 +2,14 @@
  * The worker area's public surface. Other areas import only from here.
  *
  * - startWorker(options): a whole worker (pool, cache, HTTP server, heartbeat) in-process.
- * - Pool + invokeOnPool/runOnLease: the container pool, for another front-end (the Redis
+ * - ContainerPool + invokeOnPool/runOnLease: the container pool, for another front-end (the Redis
  *   design) to drive: pool.acquire(fn) → lease, runOnLease(pool, lease, input) (or
  *   lease.handle.invoke + pool.release/discard).
  * - The protocol types and the error registry.
  */
 export { startWorker, type StartWorkerOptions, type RunningWorker } from './start-worker.ts';
-export { Pool, type PoolOptions, type PoolEvents, type AcquireOptions, type PoolState } from './pool.ts';
-export type { Lease, PoolFunction, PooledContainer, ContainerState, RemoveReason } from './pool-types.ts';
+export { ContainerPool, type PoolOptions, type PoolEvents, type AcquireOptions, type PoolState } from './pool/index.ts';
+export type { Lease, PoolFunction, PooledContainer, ContainerState, RemoveReason } from './pool/index.ts';
 export { invokeOnPool, runOnLease, type InvocationResult, type ExecutionInfo, type InvocationEvents } from './invoke.ts';
 export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheOptions } from './function-cache.ts';
 export { unpackCode, writeCode, type CodeFile } from './code.ts';
@@ -18,7 +18,7 @@ export { createWorkerServer, invocationAnswer, readBody, MAX_INPUT_BYTES, type W
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { loadWorkerConfig, defaultWorkerId, type WorkerConfig } from './config.ts';
 export * as keepalive from './keepalive/index.ts';
-export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.ts';
+export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from '../clock/index.ts';
 export * from '../contract/index.ts';
 export { WorkerErrors, FunctionErrors } from './errors.ts';
 export type * from './runtime.ts';

@@ -5,8 +5,7 @@
  */
 import { RfError, type ErrorSpec } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import type { AcquireOptions, Pool } from './pool.ts';
-import type { Lease, PoolFunction } from './pool-types.ts';
+import type { AcquireOptions, ContainerPool, Lease, PoolFunction } from './pool/index.ts';
 import type { ShimResult } from './runtime.ts';
 import type { StartKind } from '../contract/index.ts';
 
@@ -42,7 +41,7 @@ const TIMED_OUT = Symbol('timed out');
  * runs, every outcome is a result.
  */
 export async function invokeOnPool(
-  pool: Pool,
+  pool: ContainerPool,
   fn: PoolFunction,
   input: Buffer,
   options: AcquireOptions = {},
@@ -55,7 +54,7 @@ export async function invokeOnPool(
 
 /** Runs one execution on a leased container and gives the container back (or removes it). */
 /** `invocationId` becomes the function's context.invocationId (else the shim numbers calls). */
-export async function runOnLease(pool: Pool, lease: Lease, input: Buffer, events: InvocationEvents = {}, invocationId?: string): Promise<InvocationResult> {
+export async function runOnLease(pool: ContainerPool, lease: Lease, input: Buffer, events: InvocationEvents = {}, invocationId?: string): Promise<InvocationResult> {
   const fn = lease.fn;
   const startedAt = performance.now();
   let timer: NodeJS.Timeout | undefined;

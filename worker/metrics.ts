@@ -4,8 +4,7 @@
  * through pre-bound label children so the invoke path pays a few nanoseconds.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Pool, PoolEvents } from './pool.ts';
-import type { RemoveReason } from './pool-types.ts';
+import type { ContainerPool, PoolEvents, RemoveReason } from './pool/index.ts';
 import type { InvocationEvents } from './invoke.ts';
 import type { StartKind } from '../contract/index.ts';
 
@@ -32,7 +31,7 @@ export interface WorkerMetrics {
 }
 
 /** Registers the worker's metrics on `registry`; `pool` is read at scrape time. */
-export function createWorkerMetrics(registry: Registry, pool: () => Pool | undefined): WorkerMetrics {
+export function createWorkerMetrics(registry: Registry, pool: () => ContainerPool | undefined): WorkerMetrics {
   const registers = [registry];
   const invocations = new Counter({
     name: 'ringfaas_worker_invocations_total',
@@ -63,7 +62,7 @@ export function createWorkerMetrics(registry: Registry, pool: () => Pool | undef
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers,
   });
-  const gauge = (name: string, help: string, read: (p: Pool) => number): void => {
+  const gauge = (name: string, help: string, read: (p: ContainerPool) => number): void => {
     new Gauge({
       name,
       help,

@@ -11,7 +11,7 @@ import { errorBody, RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
 import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from '../contract/index.ts';
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
-import type { Pool } from './pool.ts';
+import type { ContainerPool } from './pool/index.ts';
 import type { FunctionCache } from './function-cache.ts';
 import type { StorageHealth } from '../storage/index.ts';
 import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
@@ -24,7 +24,7 @@ const MAX_CONTROL_BYTES = 64 * 1024;
 export interface WorkerServerDeps {
   workerId: string;
   runtimeKind: 'docker' | 'process';
-  pool: Pool;
+  pool: ContainerPool;
   cache: FunctionCache;
   /** Storage reachability, reported in /healthz details. */
   health?: StorageHealth;

@@ -16,8 +16,8 @@ import { type ArtifactStore, type FunctionStore, type MembershipStore, StorageHe
 import { urlHost } from '../contract/index.ts';
 import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
 import type { ContainerRuntime } from './runtime.ts';
-import type { Clock, Scheduler } from './clock.ts';
-import { Pool } from './pool.ts';
+import { systemClock, type Clock, type Scheduler } from '../clock/index.ts';
+import { ContainerPool } from './pool/index.ts';
 import { FunctionCache } from './function-cache.ts';
 import { createWorkerServer } from './server.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -86,7 +86,7 @@ export interface RunningWorker {
   readonly id: string;
   /** Base URL of its HTTP API. */
   readonly address: string;
-  readonly pool: Pool;
+  readonly pool: ContainerPool;
   readonly cache: FunctionCache;
   readonly registry: Registry;
   readonly server: Server;
@@ -103,11 +103,11 @@ export interface RunningWorker {
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
   const log = options.logger.child({ workerId: options.id });
   const registry = options.registry ?? new Registry();
-  let poolRef: Pool | undefined;
+  let poolRef: ContainerPool | undefined;
   const metrics = createWorkerMetrics(registry, () => poolRef);
   const recent = options.warmHandoff === true ? new RecentInvocations() : undefined;
   const keepAlive = recent === undefined ? options.keepAlive : recordingPolicy(options.keepAlive ?? createKeepAlivePolicy('fixed'), recent);
-  const pool = new Pool({
+  const pool = new ContainerPool({
     workerId: options.id,
     runtime: options.runtime,
     capacityMb: options.capacityMb,
@@ -170,7 +170,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
           cache,
           recent,
           logger: log,
-          clock: options.clock ?? { now: () => Date.now() },
+          clock: options.clock ?? systemClock,
           ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
           ...(options.membershipTtlMs === undefined ? {} : { membershipTtlMs: options.membershipTtlMs }),
         });

@@ -21,7 +21,7 @@ import { errorBody, RfError } from '../../errors/index.ts';
 import {
   FunctionCache,
   invocationAnswer,
-  Pool,
+  ContainerPool,
   readBody,
   runOnLease,
   WorkerErrors,
@@ -55,7 +55,7 @@ export interface RedisWorkerOptions {
 export interface RunningRedisWorker {
   readonly id: string;
   readonly address: string;
-  readonly pool: Pool;
+  readonly pool: ContainerPool;
   close(): Promise<void>;
 }
 
@@ -66,7 +66,7 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
   const log = options.logger.child({ workerId: options.id });
   const { redis, keys } = options;
   let coldQueue: ColdQueue | undefined;
-  const pool = new Pool({
+  const pool = new ContainerPool({
     workerId: options.id,
     runtime: options.runtime,
     capacityMb: options.capacityMb,

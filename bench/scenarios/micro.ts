@@ -1,7 +1,7 @@
 /**
  * micro (tinybench): the per-request discovery cost of each design.
  * - ringfaas: the worker pool's warm path (acquire = pop off the LIFO warm stack, release =
- *   push back), on the real Pool with an in-memory runtime whose containers do nothing;
+ *   push back), on the real ContainerPool with an in-memory runtime whose containers do nothing;
  *   the ring lookup and spill decision (bench/ring-micro.ts).
  * - Redis design: the acquire round trips against a real Redis (LPOP + LPUSH, and the
  *   web service's pop script + the worker's LPUSH).
@@ -9,7 +9,7 @@
 import { pino } from 'pino';
 import { Bench } from 'tinybench';
 import { Redis } from 'ioredis';
-import { Pool, type ContainerHandle, type ContainerRuntime, type PoolFunction } from '../../worker/index.ts';
+import { ContainerPool, type ContainerHandle, type ContainerRuntime, type PoolFunction } from '../../worker/index.ts';
 import { runRingMicro } from '../ring-micro.ts';
 import { POP_LOCATION_LUA, redisKeys } from '../redis-design/keys.ts';
 import type { ScenarioOutput } from '../report/result.ts';
@@ -64,7 +64,7 @@ export async function runMicro(options: MicroOptions): Promise<ScenarioOutput> {
   const rows: MicroResultRow[] = [];
 
   // The pool's warm path: 15 idle containers of one function, pop one and push it back.
-  const pool = new Pool({ workerId: 'micro', runtime: memoryRuntime(), capacityMb: 4096, coldPoolSize: 0, logger: pino({ level: 'silent' }) });
+  const pool = new ContainerPool({ workerId: 'micro', runtime: memoryRuntime(), capacityMb: 4096, coldPoolSize: 0, logger: pino({ level: 'silent' }) });
   const fn: PoolFunction = { id: 'fn', version: 1, memoryMb: 128, timeoutMs: 1000, idleTimeoutMs: 3_600_000, env: {}, files: [] };
   const leases = await Promise.all(Array.from({ length: 15 }, () => pool.acquire(fn)));
   for (const lease of leases) pool.release(lease);

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pool, unpackCode, writeCode, type ContainerRuntime, type PoolFunction } from '../../worker/index.ts';
+import { ContainerPool, unpackCode, writeCode, type ContainerRuntime, type PoolFunction } from '../../worker/index.ts';
 import { functionSource, zipIndex } from '../functions/code.ts';
 import { createLoadClient } from '../load/client.ts';
 import { runStages } from '../load/generator.ts';
@@ -39,7 +39,7 @@ export interface WorkerBenchOptions {
 const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 
 async function coldStartTimes(runtime: ContainerRuntime, files: PoolFunction['files'], coldPoolSize: number, count: number): Promise<number[]> {
-  const pool = new Pool({ workerId: `bench-cold-${randomBytes(2).toString('hex')}`, runtime, capacityMb: 4096, coldPoolSize, logger: pino({ level: 'silent' }) });
+  const pool = new ContainerPool({ workerId: `bench-cold-${randomBytes(2).toString('hex')}`, runtime, capacityMb: 4096, coldPoolSize, logger: pino({ level: 'silent' }) });
   const times: number[] = [];
   try {
     for (let i = 0; i < count; i++) {

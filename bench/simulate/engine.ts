@@ -8,7 +8,7 @@
  * changes), always taking the earliest (ties: arrivals first, then heap insertion order). An
  * arrival asks the placement policy for its candidate workers and runs on the first one with
  * a warm container or memory for a cold start (bench/simulate/sim-worker.ts, a model of
- * worker/pool.ts); when all are full it waits in the FIFO queue of the policy's `waitAt`
+ * worker/pool/); when all are full it waits in the FIFO queue of the policy's `waitAt`
  * worker. Keep-alive is the worker's real policy module, fed with virtual time. Membership
  * events (a worker joining, draining, dying) change the placement's worker set; for each,
  * the functions whose home moved are recorded and their cold starts in the next

@@ -1,5 +1,5 @@
 /**
- * The simulator's model of one worker, mirroring worker/pool.ts: per function a LIFO stack of
+ * The simulator's model of one worker, mirroring worker/pool/: per function a LIFO stack of
  * idle containers, memory reservations against a capacity, cold starts that reserve memory
  * for the function, eviction of idle containers (by the keep-alive policy's priority, lowest
  * first) when a cold start needs memory, a FIFO queue of requests waiting for capacity, and
@@ -184,7 +184,7 @@ export class SimWorker {
     }
     const f = this.#host.functions[c.fn] as SimFunction;
     const windows = this.policy.onIdle(f.id, now, undefined, st.busy + st.idle.length);
-    // as worker/pool.ts: only the function's last container is unloaded for a pre-warm later;
+    // as worker/pool/idle-expiry.ts: only the function's last container is unloaded for a pre-warm later;
     // the others stay the keep-alive window
     if (windows.prewarmMs > 0 && st.busy === 0 && st.idle.length === 0) {
       this.#remove(c);

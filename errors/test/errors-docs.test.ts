@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { sourceFiles } from '../../testing/source-files.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOURCE_ROOTS = ['errors', 'contract', 'config', 'archive', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'testing'];
+const SOURCE_ROOTS = ['clock', 'errors', 'contract', 'config', 'archive', 'storage', 'ring', 'worker', 'router', 'bench', 'bin', 'testing'];
 /** A quoted code; a trailing underscore would be a prefix (`'RF_RING_'`), not a code. */
 const CODE_LITERAL = /['"`](RF_[A-Z0-9_]*[A-Z0-9])['"`]/g;
 const SPEC = /code:\s*['"`](RF_[A-Z0-9_]*[A-Z0-9])['"`]\s*,\s*status:\s*(\d{3})/g;

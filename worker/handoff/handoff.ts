@@ -37,10 +37,10 @@ import { Agent, request } from 'undici';
 import { Ring, DEFAULT_MEMBER_TTL_MS } from '../../ring/index.ts';
 import { RfError } from '../../errors/index.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/index.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock/index.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { FunctionCache } from '../function-cache.ts';
-import type { Pool } from '../pool.ts';
+import type { ContainerPool } from '../pool/index.ts';
 import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../contract/index.ts';
 import type { RecentInvocations } from './recent.ts';
 
@@ -53,7 +53,7 @@ export interface WarmItem {
 export interface WarmHandoffOptions {
   workerId: string;
   membership: MembershipStore;
-  pool: Pool;
+  pool: ContainerPool;
   cache: FunctionCache;
   recent: RecentInvocations;
   logger: Logger;

@@ -4,26 +4,16 @@
  * its queued claim; a drain with a stuck execution ends within its bound; a container
  * answering without end is cut off at the output bound and destroyed.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRfError } from '../../errors/index.ts';
-import { Pool, type PoolOptions } from '../pool.ts';
 import { invokeOnPool } from '../invoke.ts';
-import { CountingRuntime, poolFn, quietLogger, testProcessRuntime } from './worker-fixtures.ts';
+import { CountingRuntime, poolFn, testProcessRuntime } from './worker-fixtures.ts';
+import { poolSuite } from './pool-fixture.ts';
 
-describe('Pool containment (process runtime)', () => {
+describe('ContainerPool containment (process runtime)', () => {
   const runtime = new CountingRuntime(testProcessRuntime());
-  const pools: Pool[] = [];
-  const makePool = (options: Partial<PoolOptions> = {}): Pool => {
-    const pool = new Pool({ workerId: `pool-bounds-${process.pid}`, runtime, capacityMb: 1024, coldPoolSize: 0, logger: quietLogger(), ...options });
-    pools.push(pool);
-    return pool;
-  };
-  before(() => runtime.prepare());
-  after(async () => {
-    await Promise.all(pools.map((p) => p.close()));
-    await runtime.close();
-  });
+  const makePool = poolSuite(runtime, { capacityMb: 1024 });
 
   test('a module whose top level never ends: 504 RF_WORKER_INVOKE_TIMEOUT (phase load), container removed, memory returned', async () => {
     const pool = makePool();

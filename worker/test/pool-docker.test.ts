@@ -15,34 +15,30 @@ import { request } from 'undici';
 import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/services.ts';
 import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { DockerRuntime, LABEL_WORKER } from '../docker-runtime.ts';
-import { ManualClock } from '../clock.ts';
-import { Pool } from '../pool.ts';
-import { invokeOnPool, type InvocationResult } from '../invoke.ts';
+import { ManualClock } from '../../clock/index.ts';
+import { ContainerPool } from '../pool/index.ts';
+import { invokeOnPool } from '../invoke.ts';
+import { ok } from './pool-fixture.ts';
 import { Code, deploy, poolFn, quietLogger, until } from './worker-fixtures.ts';
 
 const skip = skipUnless(dockerAvailable(), 'docker', 'the Docker-backed pool tests need a Docker engine');
 const input = Buffer.from('{"x":1}');
-
-function ok(result: InvocationResult): Extract<InvocationResult, { state: 'ok' }> {
-  if (result.state !== 'ok') assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result;
-}
 
 async function labelled(docker: Docker, workerId: string): Promise<number> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
   return list.length;
 }
 
-describe('Pool on Docker', { skip }, () => {
+describe('ContainerPool on Docker', { skip }, () => {
   const docker = new Docker({ socketPath: dockerSocketPath() });
   const runtime = new DockerRuntime({ docker });
   const workerId = `pool-docker-${randomBytes(3).toString('hex')}`;
   const clock = new ManualClock();
-  let pool: Pool;
+  let pool: ContainerPool;
 
   before(async () => {
     await runtime.prepare();
-    pool = new Pool({ workerId, runtime, capacityMb: 1024, coldPoolSize: 1, logger: quietLogger(), clock, scheduler: clock });
+    pool = new ContainerPool({ workerId, runtime, capacityMb: 1024, coldPoolSize: 1, logger: quietLogger(), clock, scheduler: clock });
     await pool.fill();
   });
   after(async () => {

@@ -5,35 +5,22 @@
  * Greedy-Dual keeps containers until memory is needed and evicts the lowest priority first;
  * prewarm() loads containers for a hand-off.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../clock.ts';
-import { Pool, type PoolOptions } from '../pool.ts';
+import { ManualClock } from '../../clock/index.ts';
 import { invokeOnPool, type InvocationResult } from '../invoke.ts';
 import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive } from '../keepalive/index.ts';
-import { Code, CountingRuntime, poolFn, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
+import { Code, CountingRuntime, poolFn, testProcessRuntime, until } from './worker-fixtures.ts';
+import { ok, poolSuite } from './pool-fixture.ts';
 
 const input = Buffer.from('{}');
 const MIN = 60_000;
 
-function start(r: InvocationResult): string {
-  if (r.state !== 'ok') assert.fail(`expected ok, got ${r.error.code}`);
-  return r.start;
-}
+const start = (r: InvocationResult): string => ok(r).start;
 
-describe('Pool keep-alive policies (process runtime, injected clock)', () => {
+describe('ContainerPool keep-alive policies (process runtime, injected clock)', () => {
   const runtime = new CountingRuntime(testProcessRuntime());
-  const pools: Pool[] = [];
-  const makePool = (options: Partial<PoolOptions>): Pool => {
-    const pool = new Pool({ workerId: `pool-ka-test-${process.pid}`, runtime, capacityMb: 1024, coldPoolSize: 0, logger: quietLogger(), ...options });
-    pools.push(pool);
-    return pool;
-  };
-  before(() => runtime.prepare());
-  after(async () => {
-    await Promise.all(pools.map((p) => p.close()));
-    await runtime.close();
-  });
+  const makePool = poolSuite(runtime, { capacityMb: 1024 });
 
   test('hybrid: a function called every 10 min is unloaded when idle and pre-warmed before its next call', async () => {
     const clock = new ManualClock();

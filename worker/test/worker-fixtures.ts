@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { strToU8, zipSync } from 'fflate';
 import { pino, type Logger } from 'pino';
 import type { FunctionRecord, Stores } from '../../storage/types.ts';
-import type { PoolFunction } from '../pool-types.ts';
+import type { PoolFunction } from '../pool/index.ts';
 import type { ContainerHandle, ContainerRuntime, ContainerSpec } from '../runtime.ts';
 import { ProcessRuntime } from '../process-runtime.ts';
 

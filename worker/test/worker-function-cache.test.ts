@@ -10,7 +10,7 @@ import type { FunctionPage, FunctionStore, StoredFunction, FunctionRecord } from
 import { RfError, isRfError } from '../../errors/index.ts';
 import { StorageErrors } from '../../storage/errors.ts';
 import { StorageHealth } from '../../storage/health.ts';
-import { ManualClock } from '../clock.ts';
+import { ManualClock } from '../../clock/index.ts';
 import { quietLogger } from './worker-fixtures.ts';
 import type { FunctionChange } from '../function-cache.ts';
 import { FunctionCache } from '../function-cache.ts';

@@ -8,7 +8,7 @@ import { MemoryMembershipStore } from '../../storage/index.ts';
 import type { MembershipStore, WorkerRow, WorkerState } from '../../storage/types.ts';
 import { RfError } from '../../errors/index.ts';
 import { StorageErrors } from '../../storage/errors.ts';
-import { ManualClock } from '../clock.ts';
+import { ManualClock } from '../../clock/index.ts';
 import { Heartbeat } from '../heartbeat.ts';
 import { StorageHealth } from '../../storage/health.ts';
 import { quietLogger } from './worker-fixtures.ts';

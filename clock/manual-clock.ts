@@ -1,35 +1,8 @@
 /**
- * Time for the pool's idle expiry: a `Clock` to read and a `Scheduler` to set the one sweep
- * timer with. Production uses the system ones; tests use `ManualClock`, which is both and
- * moves only when told, so idle expiry is tested without sleeping.
+ * A clock for tests: time moves only on `advance()`, and the timers set on it run then, in
+ * time order. One object is both the `Clock` and the `Scheduler` a component takes.
  */
-
-/** Reads the current time, ms since the epoch. */
-export interface Clock {
-  now(): number;
-}
-
-/** A cancellable timer. */
-export interface TimerHandle {
-  cancel(): void;
-}
-
-/** Runs a callback after a delay (on the same time line as the Clock it is paired with). */
-export interface Scheduler {
-  setTimer(delayMs: number, callback: () => void): TimerHandle;
-}
-
-/** The wall clock. */
-export const systemClock: Clock = { now: () => Date.now() };
-
-/** Real timers, unref'd so that a pending sweep never keeps a process alive. */
-export const systemScheduler: Scheduler = {
-  setTimer(delayMs, callback) {
-    const timer = setTimeout(callback, Math.max(0, delayMs));
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
+import type { Clock, Scheduler, TimerHandle } from './clock.ts';
 
 interface ManualTimer {
   at: number;

@@ -1,10 +1,68 @@
 /**
- * The types the pool's parts share: what a function looks like to the pool, the pool's
- * record of one container, and a lease (one container held for one execution).
+ * The types the pool's parts share: the pool's options, what a function looks like to the
+ * pool, the pool's record of one container, a claim (a request waiting for a container) and
+ * a lease (one container held for one execution).
  */
-import type { ContainerExit, ContainerHandle } from './runtime.ts';
-import type { CodeFile } from './code.ts';
-import type { StartKind } from '../contract/index.ts';
+import type { Logger } from 'pino';
+import type { ContainerExit, ContainerHandle, ContainerRuntime } from '../runtime.ts';
+import type { CodeFile } from '../code.ts';
+import type { StartKind } from '../../contract/index.ts';
+import type { Clock, Scheduler, TimerHandle } from '../../clock/index.ts';
+import type { KeepAlivePolicy } from '../keepalive/index.ts';
+
+/** Hooks the pool calls on the events that metrics count. */
+export interface PoolEvents {
+  /** A container was handed to a request (warm, or fresh from a cold start). */
+  onStart?(kind: StartKind): void;
+  /** A container was removed. */
+  onRemove?(reason: RemoveReason): void;
+}
+
+export interface PoolOptions {
+  workerId: string;
+  runtime: ContainerRuntime;
+  capacityMb: number;
+  /** Target number of pre-started unassigned containers. */
+  coldPoolSize: number;
+  /** Memory of a pooled container until it is specialised (default 128). */
+  poolMemoryMb?: number;
+  /** Give containers a network (default false). */
+  network?: boolean;
+  /** Largest number of requests waiting for capacity (default 1000). */
+  maxQueue?: number;
+  /** Pause of the cold-pool refill after a failed start (default 1000 ms). */
+  refillBackoffMs?: number;
+  logger: Logger;
+  /** Time for every part of the pool (default systemClock / systemScheduler). */
+  clock?: Clock;
+  scheduler?: Scheduler;
+  events?: PoolEvents;
+  /** Largest serialised output of an invocation, bytes (default DEFAULT_MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number;
+  /**
+   * How long drain() lets running executions and starts finish before it removes their
+   * containers (default 60 000 ms).
+   */
+  drainTimeoutMs?: number;
+  /**
+   * Keep-alive policy (worker/keepalive): idle windows, pre-warms and eviction order. Default
+   * none: every idle container stays its function's idleTimeoutMs, oldest idle evicted first.
+   */
+  keepAlive?: KeepAlivePolicy;
+  /** What a cold start is assumed to cost, for the policy (default 500 ms). */
+  coldStartEstimateMs?: number;
+}
+
+/**
+ * How a request waits: `waitMs` > 0 queues it for capacity that long; `signal` (the client
+ * left) withdraws it while it waits (a start it caused goes on and serves the next request).
+ */
+export interface AcquireOptions {
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export type PoolState = 'active' | 'draining' | 'closed';
 
 /** What the pool needs to know of one function version. */
 export interface PoolFunction {
@@ -97,7 +155,7 @@ export interface Claim {
   backed: boolean;
   /** It waits for capacity (x-ringfaas-wait-ms) and has a timer. */
   queued: boolean;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 }
 
 /** One container held for one execution; give it back with pool.release() or pool.discard(). */

@@ -1,0 +1,69 @@
+/**
+ * Eviction: making room for a start under memory pressure.
+ *
+ * Algorithm
+ * ---------
+ * Every container reserves memory against `capacityMb`: its function's memory, or
+ * `poolMemoryMb` while it sits in the cold pool. A start that needs `needMb` more than is
+ * free may evict, only if evicting everything evictable would free enough (otherwise nothing
+ * is evicted: a start that cannot happen must not cost warm containers):
+ *   1. other pooled containers first (they are speculative), the one being specialised kept;
+ *   2. then idle containers of other function versions, oldest idle first, or in the
+ *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock).
+ * Idle containers of the requesting version are never evicted: they would serve it warm.
+ *
+ * Worked example: capacity 1024 MB, pool of 2 × 128 MB (256 reserved). A 256 MB function's
+ * first call specialises a pooled container (+128: 384) and the pool starts a replacement
+ * (512). Three concurrent calls to a 512 MB function: the first specialises a pooled
+ * container (+384: 896), the refill takes the last 128 (1024). The second needs +384 for the
+ * last ready pooled container or 512 for a new one; evicting the idle 256 MB container (and
+ * the pooled one) frees at most 384 of the 512, not enough, so nothing is evicted and it gets
+ * 429 at once — or, with waitMs, the first call's container when released.
+ *
+ * Caveats: memory of a removed container counts as free at once, while Docker may take a
+ * moment to stop it.
+ */
+import type { PoolCore } from './core.ts';
+import type { PooledContainer, Slot } from './types.ts';
+
+export class Eviction {
+  readonly #core: PoolCore;
+
+  constructor(core: PoolCore) {
+    this.#core = core;
+  }
+
+  /** Frees `needMb` for `forSlot` if evicting can; false (and nothing evicted) otherwise. */
+  makeRoom(needMb: number, forSlot: Slot, keep: PooledContainer | undefined): boolean {
+    const core = this.#core;
+    if (needMb <= core.freeMb) return true;
+    let evictable = 0;
+    for (const c of core.cold) if (c !== keep) evictable += c.memoryMb;
+    for (const c of core.idleOrder) if (c.slot !== forSlot) evictable += c.memoryMb;
+    if (core.freeMb + evictable < needMb) return false;
+    for (const c of [...core.cold]) {
+      if (core.freeMb >= needMb) return true;
+      if (c !== keep) core.remove(c, 'evicted', false);
+    }
+    const policy = core.opts.keepAlive;
+    for (const c of this.#order()) {
+      if (core.freeMb >= needMb) return true;
+      if (c.slot !== forSlot) {
+        policy?.onEvict(c.slot!.fn.id, policy.evictionPriority(c.slot!.fn.id, c.idleSince, core.clock.now()));
+        core.remove(c, 'evicted', false);
+      }
+    }
+    return core.freeMb >= needMb;
+  }
+
+  /** Idle containers in eviction order: oldest idle first, or by the policy's priority. */
+  #order(): PooledContainer[] {
+    const core = this.#core;
+    const idle = [...core.idleOrder];
+    const policy = core.opts.keepAlive;
+    if (policy === undefined) return idle;
+    const now = core.clock.now();
+    const prio = new Map(idle.map((c) => [c, policy.evictionPriority(c.slot!.fn.id, c.idleSince, now)]));
+    return idle.sort((a, b) => (prio.get(a) as number) - (prio.get(b) as number));
+  }
+}
