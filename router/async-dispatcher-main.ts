@@ -40,7 +40,14 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const ringMetrics = new RingMetrics(registry);
   const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs });
   await view.start();
-  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics });
+  // As a router's own (router/main.ts): workers beyond loopback refuse a call without the key.
+  const invoker = new Forwarder({
+    view,
+    routerId: config.routerId,
+    metrics: ringMetrics,
+    maxOutputBytes: config.maxOutputBytes,
+    ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+  });
   const running = await startAsync({ config, log, registry, invoker, functions: stores.functions, stores: asyncStores });
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
