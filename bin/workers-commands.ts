@@ -4,6 +4,7 @@
  * $RINGFAAS_API_KEY` when set; errors are printed as `code: message` and exit non-zero.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import type { WorkerViewEntry } from '../router/index.ts';
 import { callApi, cliAction, type CommandIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
@@ -21,19 +22,8 @@ function capacity(value: string): number {
   return n;
 }
 
-interface ListedWorker {
-  id: string;
-  address: string;
-  state: string;
-  capacityMb: number;
-  heartbeatAgeMs: number;
-  inRing: boolean;
-  suspect: boolean;
-  draining: boolean;
-  inFlight: number;
-  reportedLoad: number | null;
-  share: number;
-}
+/** A worker of `GET /workers`, as the router describes it. */
+type ListedWorker = WorkerViewEntry;
 
 function table(rows: string[][]): string {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
