@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from '../contract/index.ts';
+import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, readRequestBody, bodyLeftUnread, type RequestBodyErrors } from '../contract/index.ts';
 import { invokeOnPool, type InvocationResult } from './invoke.ts';
 import type { Pool } from './pool.ts';
 import type { FunctionCache } from './function-cache.ts';
@@ -69,6 +69,8 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   };
 
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown, extra?: Record<string, string>): void => {
+    // A body left unread (refused, stalled, cut) is not drained: the connection closes.
+    if (bodyLeftUnread(req)) extra = { ...extra, connection: 'close' };
     if (err instanceof RfError) {
       if (err.status === 413 || err.status === 401) extra = { ...extra, connection: 'close' };
       // Only the worker's own refusals carry the mark routers spill on (never a container's bytes).
@@ -238,40 +240,16 @@ function pathId(segment: string): string | undefined {
   }
 }
 
-function tooLarge(limit: number): RfError {
-  return new RfError({ ...WorkerErrors.BAD_INPUT, status: 413 }, `the request body is larger than ${limit} bytes`, {
-    details: { limitBytes: limit },
-  });
-}
+/** The worker's codes for a body read that ends early (413 keeps the code RF_WORKER_BAD_INPUT). */
+const WORKER_BODY_ERRORS: RequestBodyErrors = {
+  tooLarge: { ...WorkerErrors.BAD_INPUT, status: 413 },
+  timeout: WorkerErrors.BODY_TIMEOUT,
+  cancelled: WorkerErrors.REQUEST_CANCELLED,
+};
 
-/** Reads a request body up to `limit` bytes (413 RF_WORKER_BAD_INPUT past it). */
+/** Reads a request body up to `limit` bytes: the one reader (contract/request-body.ts) with the worker's codes. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) {
-    req.resume();
-    return Promise.reject(tooLarge(limit));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    req.once('error', (err) => {
-      if (!failed) reject(err);
-    });
-  });
+  return readRequestBody(req, { limitBytes: limit, errors: WORKER_BODY_ERRORS });
 }
 
 function checkJson(input: Buffer): void {
