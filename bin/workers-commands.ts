@@ -5,16 +5,10 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { WorkerViewEntry } from '../router/index.ts';
-import { callApi, cliAction, type CommandIo } from './api-client.ts';
+import { callApi, cliAction, processIo, type CommandIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
 export type WorkersCommandsIo = CommandIo;
-
-const defaultIo: WorkersCommandsIo = {
-  env: process.env,
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-};
 
 function capacity(value: string): number {
   const n = Number(value);
@@ -38,7 +32,7 @@ function statusOf(w: ListedWorker): string {
 }
 
 /** Registers `ringfaas workers …` on the program. */
-export function registerWorkersCommands(program: Command, io: WorkersCommandsIo = defaultIo): void {
+export function registerWorkersCommands(program: Command, io: WorkersCommandsIo = processIo()): void {
   const run = cliAction(io);
 
   const workers = program.command('workers').description('the worker ring: list, add, drain and remove workers');

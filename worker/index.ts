@@ -25,5 +25,5 @@ export type * from './runtime.ts';
 export { selectRuntime, waitForEngine, removeWorkerLeftovers, type RuntimeChoice, type SelectRuntimeOptions, type SelectedRuntime } from './runtime-select.ts';
 export { DockerRuntime, dockerEngineAvailable } from './docker-runtime.ts';
 export { ProcessRuntime } from './process-runtime.ts';
-export { buildRuntimeImage, defaultRuntimeImageName, assembleRootFs, type BuildRuntimeImageOptions } from './runtime-image.ts';
+export { buildRuntimeImage, defaultRuntimeImageName, assembleRootFs, importTarImage, type BuildRuntimeImageOptions } from './runtime-image.ts';
 export { main as workerMain } from './main.ts';

@@ -310,42 +310,31 @@ export function invocationAnswer(
   return { status: err.status, headers, body: JSON.stringify({ error: { code: err.code, message: err.message, details } }) };
 }
 
+/** The metrics label of a function's coded failure (anything else is a function error). */
+const RESULT_LABELS = new Map<string, InvocationResultLabel>([
+  [FunctionErrors.ERROR.code, 'function_error'],
+  [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
+  [FunctionErrors.CRASHED.code, 'crashed'],
+  [FunctionErrors.OUTPUT_TOO_LARGE.code, 'output_too_large'],
+]);
+
+/** The metrics label of a request the worker refused or failed (anything else is an error). */
+const ERROR_LABELS = new Map<string, InvocationResultLabel>([
+  [WorkerErrors.AT_CAPACITY.code, 'at_capacity'],
+  [WorkerErrors.DRAINING.code, 'draining'],
+  [WorkerErrors.FUNCTION_NOT_FOUND.code, 'not_found'],
+  [WorkerErrors.BAD_INPUT.code, 'bad_input'],
+  [WorkerErrors.REQUEST_CANCELLED.code, 'cancelled'],
+  [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
+  [FunctionErrors.LOAD_FAILED.code, 'start_failed'],
+  [WorkerErrors.CONTAINER_START_FAILED.code, 'start_failed'],
+  [WorkerErrors.FUNCTION_TOO_LARGE.code, 'start_failed'],
+]);
+
 function resultLabel(result: InvocationResult): InvocationResultLabel {
-  if (result.state === 'ok') return 'ok';
-  switch (result.error.code) {
-    case FunctionErrors.ERROR.code:
-      return 'function_error';
-    case WorkerErrors.INVOKE_TIMEOUT.code:
-      return 'timeout';
-    case FunctionErrors.CRASHED.code:
-      return 'crashed';
-    case FunctionErrors.OUTPUT_TOO_LARGE.code:
-      return 'output_too_large';
-    default:
-      return 'function_error';
-  }
+  return result.state === 'ok' ? 'ok' : (RESULT_LABELS.get(result.error.code) ?? 'function_error');
 }
 
 function errorLabel(err: unknown): InvocationResultLabel {
-  if (!(err instanceof RfError)) return 'error';
-  switch (err.code) {
-    case WorkerErrors.AT_CAPACITY.code:
-      return 'at_capacity';
-    case WorkerErrors.DRAINING.code:
-      return 'draining';
-    case WorkerErrors.FUNCTION_NOT_FOUND.code:
-      return 'not_found';
-    case WorkerErrors.BAD_INPUT.code:
-      return 'bad_input';
-    case WorkerErrors.REQUEST_CANCELLED.code:
-      return 'cancelled';
-    case WorkerErrors.INVOKE_TIMEOUT.code:
-      return 'timeout';
-    case FunctionErrors.LOAD_FAILED.code:
-    case WorkerErrors.CONTAINER_START_FAILED.code:
-    case WorkerErrors.FUNCTION_TOO_LARGE.code:
-      return 'start_failed';
-    default:
-      return 'error';
-  }
+  return err instanceof RfError ? (ERROR_LABELS.get(err.code) ?? 'error') : 'error';
 }
