@@ -41,6 +41,8 @@ export function readRequestBody(req: IncomingMessage, options: ReadRequestBodyOp
   const tooLarge = (): RfError =>
     new RfError(errors.tooLarge, `the request body is larger than the limit of ${limitBytes} bytes`, { details: { limitBytes } });
   if (Number(req.headers['content-length']) > limitBytes) return Promise.reject(tooLarge());
+  // A client that left before the read began: its events have been emitted already.
+  if (req.destroyed && !req.complete) return Promise.reject(cancelled(errors));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;

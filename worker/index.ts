@@ -14,7 +14,8 @@ export { invokeOnPool, runOnLease, type InvocationResult, type ExecutionInfo, ty
 export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheOptions } from './function-cache.ts';
 export { unpackCode, writeCode, codeBytes, type CodeFile } from './code.ts';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
-export { createWorkerServer, invocationAnswer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { createWorkerServer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { invocationAnswer } from './invocation-answer.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { loadWorkerConfig, defaultWorkerId, type WorkerConfig } from './config.ts';
 export * as keepalive from './keepalive/index.ts';

@@ -15,8 +15,11 @@ const errors = {
 
 /** What the server's read of each request ended with: `ok:<body>`, or the error code. */
 const outcomes: Array<(outcome: string) => void> = [];
+/** Resolved when the server starts reading the next request (a client leaves only after that). */
+const reading: Array<() => void> = [];
 const server = createServer((req: IncomingMessage, res) => {
   const report = outcomes.shift() ?? (() => undefined);
+  reading.shift()?.();
   readRequestBody(req, { limitBytes: 10, errors, timeoutMs: Number(req.headers['x-timeout-ms'] ?? 5000) }).then(
     (body) => {
       report(`ok:${body.toString()}`);
@@ -39,7 +42,7 @@ function outcome(): Promise<string> {
   return new Promise((resolve) => outcomes.push(resolve));
 }
 
-/** Sends the head and `chunks`, then ends, holds (x-hold), or destroys the socket after `abortAfterMs`. */
+/** Sends the head and `chunks`, then ends, holds (x-hold), or destroys the socket `abortAfterMs` after the server began reading. */
 function send(chunks: string[], headers: Record<string, string> = {}, abortAfterMs?: number): Promise<number | string> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers, agent: false }, (res) => {
@@ -48,7 +51,7 @@ function send(chunks: string[], headers: Record<string, string> = {}, abortAfter
     });
     req.on('error', (err) => resolve(`client: ${(err as NodeJS.ErrnoException).code}`));
     for (const chunk of chunks) req.write(chunk);
-    if (abortAfterMs !== undefined) setTimeout(() => req.destroy(), abortAfterMs);
+    if (abortAfterMs !== undefined) reading.push(() => setTimeout(() => req.destroy(), abortAfterMs));
     else if (headers['x-hold'] === undefined) req.end();
   });
 }
