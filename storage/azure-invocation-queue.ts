@@ -27,16 +27,17 @@ export interface AzureInvocationQueueOptions extends AzureCallContext {
 
 /** InvocationQueue on two Azure Queues. */
 export class AzureInvocationQueue implements InvocationQueue {
+  /** The work queue and the dead-letter queue. */
   readonly #queue: QueueClient;
   readonly #dead: QueueClient;
+  /** Every call's deadline, and a receive's (longer: see receiveTimeoutMs). */
   readonly #ctx: AzureCallContext;
   readonly #receiveCtx: AzureCallContext;
 
-  constructor(options: AzureInvocationQueueOptions) {
-    this.#queue = options.queue;
-    this.#dead = options.deadLetters;
-    this.#ctx = { operationTimeoutMs: options.operationTimeoutMs, secrets: options.secrets };
-    this.#receiveCtx = { ...this.#ctx, operationTimeoutMs: options.receiveTimeoutMs ?? 4 * options.operationTimeoutMs };
+  constructor({ queue, deadLetters, operationTimeoutMs, secrets, receiveTimeoutMs }: AzureInvocationQueueOptions) {
+    [this.#queue, this.#dead] = [queue, deadLetters];
+    this.#ctx = { operationTimeoutMs, secrets };
+    this.#receiveCtx = { operationTimeoutMs: receiveTimeoutMs ?? 4 * operationTimeoutMs, secrets };
   }
 
   async send(text: string): Promise<void> {
