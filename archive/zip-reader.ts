@@ -29,6 +29,9 @@
  *
  * Caveats: the whole archive is in memory (it is at most the router's function body limit);
  * kept files are in memory too (at most `maxUnpackedBytes`).
+ *
+ * One unit (over 350 lines): the archive's checks and its unpacking are one algorithm over one
+ * parsed central directory, so that what is checked is exactly what is unpacked.
  */
 import { createInflateRaw, crc32 } from 'node:zlib';
 

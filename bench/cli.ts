@@ -1,155 +1,40 @@
 /**
  * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change,
- * failover, soak, catalogue, async, and `report` (regenerate docs/benchmarks.md). The action functions here are the
- * bench's main: they read the environment (RINGFAAS_REDIS_URL) and wire the parts.
+ * failover, soak, catalogue, async, simulate, and `report` (regenerate docs/benchmarks.md).
+ * This file declares the commands and wires each to its scenario; the flags are parsed by
+ * command-options.ts and the run recorded by scenario-command.ts (the bench's main: they read
+ * the environment, RINGFAAS_REDIS_URL and DOCKER_HOST).
  */
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { RfError, isRfError } from '../errors/index.ts';
-import { BenchErrors } from './errors.ts';
 import { projectRoot } from './platform/children.ts';
 import type { PlatformSettings, TargetLauncher, TargetSpec } from './platform/targets.ts';
-import type { RuntimeKind } from './platform/runtime.ts';
-import { createProgress } from './report/progress.ts';
-import { recordRun, regenerateDocs } from './run.ts';
+import type { Progress } from './report/progress.ts';
 import type { ScenarioOutput } from './report/result.ts';
+import { regenerateDocs } from './run.ts';
+import { common, parseList, positiveInt, positiveNumber, settingsOf, type CommonFlags } from './command-options.ts';
+import { runScenarioCommand } from './scenario-command.ts';
 import { registerSimulateCommand } from './simulate/command.ts';
 
-interface CommonFlags {
-  runtime?: string;
-  workers: string;
-  workerMemoryMb: string;
-  coldPool: string;
-  functionMemoryMb: string;
-  redisUrl?: string;
-  resultsDir: string;
-  docs: boolean;
-  logLevel: string;
-  cpuProf?: boolean;
-  layout: string;
-}
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be a positive integer, got '${text}'`);
-  return n;
-}
-
-function positiveNumber(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be a positive number, got '${text}'`);
-  return n;
-}
-
-/** Parses "1,2,4" or "1-15" (or a mix: "1-4,8,15"). */
-export function parseList(name: string, text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
-    const range = /^(\d+)-(\d+)$/.exec(part);
-    if (range !== null) {
-      const from = Number(range[1]);
-      const to = Number(range[2]);
-      if (from < 1 || to < from) throw new RfError(BenchErrors.OPTION_INVALID, `${name}: bad range '${part}'`);
-      for (let i = from; i <= to; i++) out.push(i);
-    } else {
-      out.push(positiveNumber(name, part));
-    }
-  }
-  if (out.length === 0) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must list at least one value`);
-  return out;
-}
-
-function dockerAnswers(): boolean {
-  const host = process.env.DOCKER_HOST;
-  return existsSync(host?.startsWith('unix://') === true ? host.slice('unix://'.length) : '/var/run/docker.sock');
-}
-
-function runtimeOf(flags: CommonFlags): RuntimeKind {
-  const r = flags.runtime ?? (dockerAnswers() ? 'docker' : 'process');
-  if (r !== 'docker' && r !== 'process') throw new RfError(BenchErrors.OPTION_INVALID, `--runtime must be docker or process, got '${r}'`);
-  if (flags.runtime === undefined && r === 'process') process.stderr.write('bench: no Docker engine answers; using the process runtime\n');
-  return r;
-}
-
-function layoutOf(text: string): 'processes' | 'shared' {
-  if (text !== 'processes' && text !== 'shared') throw new RfError(BenchErrors.OPTION_INVALID, `--layout must be processes or shared, got '${text}'`);
-  return text;
-}
-
-function settingsOf(flags: CommonFlags, extra: Partial<PlatformSettings> = {}): PlatformSettings {
-  const redisUrl = flags.redisUrl ?? process.env.RINGFAAS_REDIS_URL;
-  return {
-    workers: positiveInt('--workers', flags.workers),
-    workerMemoryMb: positiveInt('--worker-memory-mb', flags.workerMemoryMb),
-    coldPoolSize: Number(flags.coldPool),
-    runtime: runtimeOf(flags),
-    functionMemoryMb: positiveInt('--function-memory-mb', flags.functionMemoryMb),
-    limitContainers: 15,
-    ...(redisUrl === undefined ? {} : { redisUrl }),
-    logDir: join(tmpdir(), 'ringfaas-bench-logs', new Date().toISOString().replace(/[:.]/g, '-')),
-    logLevel: flags.logLevel,
-    readyTimeoutMs: 180_000,
-    layout: layoutOf(flags.layout),
-    ...(flags.cpuProf === true ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(flags.resultsDir, 'profiles')}`] } : {}),
-    ...extra,
-  };
-}
-
-function common(cmd: Command): Command {
-  return cmd
-    .option('--runtime <kind>', 'docker or process (default: docker when the engine answers)')
-    .option('--workers <n>', 'workers per platform', '2')
-    .option('--worker-memory-mb <mb>', 'memory each worker may reserve', '2048')
-    .option('--cold-pool <n>', 'pre-started containers per worker', '2')
-    .option('--function-memory-mb <mb>', 'memory of the benchmark function', '128')
-    .option('--redis-url <url>', 'Redis of the Redis design (default RINGFAAS_REDIS_URL, else a redis-server started on a free port)')
-    .option('--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results'))
-    .option('--no-docs', 'do not regenerate docs/benchmarks.md')
-    .option('--log-level <level>', 'log level of the started components', 'warn')
-    .option('--layout <layout>', 'processes (each component its own process, Azurite) or shared (each platform in one process, in-memory stores)', 'processes')
-    .option('--cpu-prof', 'run every Node process of the targets under node --cpu-prof (profiles in <results>/profiles)');
-}
-
-async function execute(
+/** Runs a scenario on the run's platform (a target launcher), with `progressSeconds` of progress. */
+function onPlatform(
   scenario: string,
   flags: CommonFlags,
   settings: PlatformSettings,
-  body: (launcher: TargetLauncher | undefined) => Promise<ScenarioOutput>,
-  needsLauncher = true,
+  progressSeconds: number,
+  body: (launcher: TargetLauncher, progress: Progress) => Promise<ScenarioOutput>,
 ): Promise<void> {
-  // Platform code is loaded only when a scenario runs, so `ringfaas --help` stays light.
-  const launcher = needsLauncher ? new (await import('./platform/targets.ts')).TargetLauncher(settings) : undefined;
-  const stopOnSignal = (): void => {
-    void launcher?.close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', stopOnSignal);
-  try {
-    const { files, result } = await recordRun(
-      {
-        scenario,
-        reproduce: `ringfaas ${process.argv.slice(process.argv.indexOf('bench')).join(' ')}`,
-        resultsDir: flags.resultsDir,
-        ...(flags.docs ? { docPath: join(projectRoot, 'docs', 'benchmarks.md') } : {}),
-      },
-      async () => {
-        const output = await body(launcher);
-        const { workers, workerMemoryMb, coldPoolSize, runtime, functionMemoryMb, layout } = settings;
-        return { ...output, settings: { ...output.settings, platform: { layout: layout ?? 'processes', runtime, workers, workerMemoryMb, coldPoolSize, functionMemoryMb } } };
-      },
-    );
-    process.stdout.write(`${result.summary.map((s) => `  ${s}`).join('\n')}\n`);
-    process.stdout.write(`results: ${files.json}\n         ${files.markdown}\n         ${files.html}\n`);
-    process.stdout.write(`component logs: ${settings.logDir}\n`);
-  } catch (err: unknown) {
-    process.stderr.write(`bench ${scenario} failed: ${isRfError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
-    process.stderr.write(`component logs: ${settings.logDir}\n`);
-    process.exitCode = 1;
-  } finally {
-    process.off('SIGINT', stopOnSignal);
-    await launcher?.close();
-  }
+  return runScenarioCommand({ scenario, resultsDir: flags.resultsDir, docs: flags.docs, settings, launcher: true, progressSeconds }, ({ launcher, progress }) =>
+    body(launcher as TargetLauncher, progress),
+  );
+}
+
+/** Runs a scenario that starts what it needs itself (no target launcher). */
+function standalone(scenario: string, flags: CommonFlags, settings: PlatformSettings, progressSeconds: number | undefined, body: (progress: Progress) => Promise<ScenarioOutput>): Promise<void> {
+  return runScenarioCommand(
+    { scenario, resultsDir: flags.resultsDir, docs: flags.docs, settings, ...(progressSeconds === undefined ? {} : { progressSeconds }) },
+    ({ progress }) => body(progress),
+  );
 }
 
 /** Adds `ringfaas bench …` to the program. */
@@ -167,14 +52,9 @@ export function registerBenchCommands(program: Command): void {
       const stages = parseList('--stages', flags.stages);
       const stageMs = positiveNumber('--stage-seconds', flags.stageSeconds) * 1000;
       const settings = settingsOf(flags, { limitContainers: Math.max(...stages) });
-      const progress = createProgress((targets.length * stages.length * stageMs) / 1000);
-      await execute('concurrency', flags, settings, async (launcher) => {
+      await onPlatform('concurrency', flags, settings, (targets.length * stages.length * stageMs) / 1000, async (launcher, progress) => {
         const { runConcurrency } = await import('./scenarios/concurrency.ts');
-        try {
-          return await runConcurrency({ targets, stages, stageMs, launcher: launcher as TargetLauncher, progress });
-        } finally {
-          progress.stop();
-        }
+        return runConcurrency({ targets, stages, stageMs, launcher, progress });
       });
     });
 
@@ -190,14 +70,8 @@ export function registerBenchCommands(program: Command): void {
       const gapsMinutes = parseList('--gaps', flags.gaps);
       const target = parseTarget(flags.target);
       const settings = settingsOf(flags, { idleTimeoutMs: scaledIdleTimeoutMs(timeScale) });
-      const progress = createProgress(gapsMinutes.reduce((n, g) => n + (g * 60) / timeScale, 0));
-      await execute('backoff', flags, settings, async (launcher) => {
-        try {
-          return await runBackoff({ target, gapsMinutes, timeScale, launcher: launcher as TargetLauncher, progress });
-        } finally {
-          progress.stop();
-        }
-      });
+      const seconds = gapsMinutes.reduce((n, g) => n + (g * 60) / timeScale, 0);
+      await onPlatform('backoff', flags, settings, seconds, (launcher, progress) => runBackoff({ target, gapsMinutes, timeScale, launcher, progress }));
     });
 
   common(bench.command('compare'))
@@ -214,14 +88,8 @@ export function registerBenchCommands(program: Command): void {
       const stages = parseList('--stages', flags.stages);
       const stageMs = positiveNumber('--stage-seconds', flags.stageSeconds) * 1000;
       const settings = settingsOf(flags, { limitContainers: Math.max(...stages) });
-      const progress = createProgress((rounds * targets.length * stages.length * stageMs) / 1000);
-      await execute('compare', flags, settings, async (launcher) => {
-        try {
-          return await runCompare({ targets, rounds, stages, stageMs, launcher: launcher as TargetLauncher, progress });
-        } finally {
-          progress.stop();
-        }
-      });
+      const seconds = (rounds * targets.length * stages.length * stageMs) / 1000;
+      await onPlatform('compare', flags, settings, seconds, (launcher, progress) => runCompare({ targets, rounds, stages, stageMs, launcher, progress }));
     });
 
   common(bench.command('micro'))
@@ -232,24 +100,18 @@ export function registerBenchCommands(program: Command): void {
       const { runMicro } = await import('./scenarios/micro.ts');
       const settings = settingsOf(flags);
       const { startRedisServer } = await import('./redis-design/redis-server.ts');
-      await execute(
-        'micro',
-        flags,
-        settings,
-        async () => {
-          const server = settings.redisUrl === undefined ? await startRedisServer() : undefined;
-          try {
-            return await runMicro({
-              redisUrl: settings.redisUrl ?? (server as { url: string }).url,
-              timeMs: positiveInt('--time-ms', flags.timeMs),
-              ringSizes: parseList('--ring-sizes', flags.ringSizes),
-            });
-          } finally {
-            await server?.stop();
-          }
-        },
-        false,
-      );
+      await standalone('micro', flags, settings, undefined, async () => {
+        const server = settings.redisUrl === undefined ? await startRedisServer() : undefined;
+        try {
+          return await runMicro({
+            redisUrl: settings.redisUrl ?? (server as { url: string }).url,
+            timeMs: positiveInt('--time-ms', flags.timeMs),
+            ringSizes: parseList('--ring-sizes', flags.ringSizes),
+          });
+        } finally {
+          await server?.stop();
+        }
+      });
     });
 
   common(bench.command('worker'))
@@ -262,8 +124,7 @@ export function registerBenchCommands(program: Command): void {
       const { runWorkerBench } = await import('./scenarios/worker.ts');
       const { createBenchRuntime } = await import('./platform/runtime.ts');
       const settings = settingsOf(flags);
-      const progress = createProgress(1);
-      await execute('worker', flags, settings, async () => {
+      await standalone('worker', flags, settings, 1, async (progress) => {
         const runtime = await createBenchRuntime(settings.runtime);
         try {
           await runtime.prepare();
@@ -278,10 +139,9 @@ export function registerBenchCommands(program: Command): void {
             progress,
           });
         } finally {
-          progress.stop();
           await runtime.close();
         }
-      }, false);
+      });
     });
 
   for (const scenario of ['ring-change', 'failover'] as const) {
@@ -293,22 +153,17 @@ export function registerBenchCommands(program: Command): void {
       .action(async (flags: CommonFlags & { functions: string; concurrency: string; phaseSeconds: string }) => {
         const { runRingBench } = await import('./scenarios/ring.ts');
         const settings = settingsOf(flags);
-        const progress = createProgress(1);
-        await execute(scenario, flags, settings, async (launcher) => {
-          try {
-            return await runRingBench({
-              scenario,
-              launcher: launcher as TargetLauncher,
-              functions: positiveInt('--functions', flags.functions),
-              concurrency: positiveInt('--concurrency', flags.concurrency),
-              phaseMs: positiveNumber('--phase-seconds', flags.phaseSeconds) * 1000,
-              functionMemoryMb: settings.functionMemoryMb,
-              progress,
-            });
-          } finally {
-            progress.stop();
-          }
-        });
+        await onPlatform(scenario, flags, settings, 1, (launcher, progress) =>
+          runRingBench({
+            scenario,
+            launcher,
+            functions: positiveInt('--functions', flags.functions),
+            concurrency: positiveInt('--concurrency', flags.concurrency),
+            phaseMs: positiveNumber('--phase-seconds', flags.phaseSeconds) * 1000,
+            functionMemoryMb: settings.functionMemoryMb,
+            progress,
+          }),
+        );
       });
   }
 
@@ -321,23 +176,18 @@ export function registerBenchCommands(program: Command): void {
       const { runSoak } = await import('./scenarios/soak.ts');
       const settings = settingsOf(flags);
       const minutes = positiveNumber('--minutes', flags.minutes);
-      const progress = createProgress(minutes * 60);
       let pass = true;
-      await execute('soak', flags, settings, async (launcher) => {
-        try {
-          const output = await runSoak({
-            launcher: launcher as TargetLauncher,
-            minutes,
-            functions: Math.max(6, positiveInt('--functions', flags.functions)),
-            runtime: settings.runtime,
-            progress,
-            ...(flags.rate === undefined ? {} : { rate: positiveNumber('--rate', flags.rate) }),
-          });
-          pass = (output.raw as { pass: boolean }).pass;
-          return output;
-        } finally {
-          progress.stop();
-        }
+      await onPlatform('soak', flags, settings, minutes * 60, async (launcher, progress) => {
+        const output = await runSoak({
+          launcher,
+          minutes,
+          functions: Math.max(6, positiveInt('--functions', flags.functions)),
+          runtime: settings.runtime,
+          progress,
+          ...(flags.rate === undefined ? {} : { rate: positiveNumber('--rate', flags.rate) }),
+        });
+        pass = (output.raw as { pass: boolean }).pass;
+        return output;
       });
       // A failed verdict fails the command (CI runs a one-minute smoke of it).
       if (!pass) process.exitCode = 1;
@@ -351,14 +201,9 @@ export function registerBenchCommands(program: Command): void {
     .action(async (flags: CommonFlags & { functions: string; cached: string; cacheMb: string }) => {
       const { runCatalogue } = await import('./scenarios/catalogue.ts');
       const settings = settingsOf(flags);
-      const progress = createProgress(1);
-      await execute('catalogue', flags, settings, async () => {
-        try {
-          return await runCatalogue({ functions: positiveInt('--functions', flags.functions), cached: positiveInt('--cached', flags.cached), cacheMb: positiveInt('--cache-mb', flags.cacheMb), progress });
-        } finally {
-          progress.stop();
-        }
-      }, false);
+      await standalone('catalogue', flags, settings, 1, (progress) =>
+        runCatalogue({ functions: positiveInt('--functions', flags.functions), cached: positiveInt('--cached', flags.cached), cacheMb: positiveInt('--cache-mb', flags.cacheMb), progress }),
+      );
     });
 
   common(bench.command('async'))
@@ -376,25 +221,20 @@ export function registerBenchCommands(program: Command): void {
       const concurrencies = parseList('--concurrencies', flags.concurrencies);
       // The router's own dispatcher is off: each run's standalone dispatcher is the only one.
       const settings = settingsOf(flags, { limitContainers: Math.max(...concurrencies), routerEnv: { RINGFAAS_ASYNC_CONCURRENCY: '0' } });
-      const progress = createProgress(1);
-      await execute('async', flags, settings, async (launcher) => {
-        try {
-          return await runAsyncBench({
-            launcher: launcher as TargetLauncher,
-            concurrencies,
-            count: positiveInt('--count', flags.count),
-            submitters: positiveInt('--submitters', flags.submitters),
-            sampleSize: positiveInt('--sample', flags.sample),
-            pollMs: positiveInt('--poll-ms', flags.pollMs),
-            syncStageMs: positiveNumber('--sync-stage-seconds', flags.syncStageSeconds) * 1000,
-            drainTimeoutMs: positiveNumber('--drain-timeout-seconds', flags.drainTimeoutSeconds) * 1000,
-            queueFirst: flags.drain === true,
-            progress,
-          });
-        } finally {
-          progress.stop();
-        }
-      });
+      await onPlatform('async', flags, settings, 1, (launcher, progress) =>
+        runAsyncBench({
+          launcher,
+          concurrencies,
+          count: positiveInt('--count', flags.count),
+          submitters: positiveInt('--submitters', flags.submitters),
+          sampleSize: positiveInt('--sample', flags.sample),
+          pollMs: positiveInt('--poll-ms', flags.pollMs),
+          syncStageMs: positiveNumber('--sync-stage-seconds', flags.syncStageSeconds) * 1000,
+          drainTimeoutMs: positiveNumber('--drain-timeout-seconds', flags.drainTimeoutSeconds) * 1000,
+          queueFirst: flags.drain === true,
+          progress,
+        }),
+      );
     });
 
   registerSimulateCommand(bench);

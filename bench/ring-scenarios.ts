@@ -9,6 +9,9 @@
  *
  * The caller supplies running routers, deployed functions and a way to start a worker (the
  * bench wiring in bench/cli.ts starts real workers; tests can use any protocol-speaking one).
+ *
+ * One unit (over 350 lines): ring-change and failover are two runs of the same load, phases
+ * and client-side measurement.
  */
 import { Pool } from 'undici';
 import { Ring, type RingMemberRow } from '../ring/index.ts';

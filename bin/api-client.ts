@@ -15,6 +15,15 @@ export interface CommandIo {
   stderr: (text: string) => void;
 }
 
+/** The process's own environment and output streams (every command's default). */
+export function processIo(): CommandIo {
+  return {
+    env: process.env,
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+  };
+}
+
 /** A failure the CLI prints as `code: message`. */
 export class CliFailure extends Error {
   constructor(

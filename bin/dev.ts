@@ -11,10 +11,8 @@
  * drain and remove their containers), stragglers SIGKILL after a grace period, then
  * containers left by a killed worker are removed and Azurite stops.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { resolve, join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
 import { VARIABLES as V, optionalVariable, readVariables, settle, type Environment, type ValuesOf } from '../config/index.ts';
 import { startAzurite } from '../storage/index.ts';
 import Docker from 'dockerode';
@@ -22,10 +20,8 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { removeWorkerLeftovers, waitForEngine, dockerEngineAvailable } from '../worker/index.ts';
 import { loadRouterConfig, parseApiKey } from '../router/index.ts';
 import { urlHost } from '../contract/index.ts';
-import { nodeEntryArgs } from './node-entry.ts';
+import { launchMain, stopChildren, type LaunchedChild } from './process-launcher.ts';
 import { readOrCreateSecret, SECRET_FILES } from './dev-secrets.ts';
-
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The variables the launcher itself reads, by field (the rest reach its children untouched). */
 const LAUNCHER_VARIABLES = {
@@ -72,22 +68,12 @@ function adminKey(keys: readonly string[]): string | undefined {
   return undefined;
 }
 
-interface Child {
-  name: string;
-  process: ChildProcess;
-  exited: Promise<number | null>;
-}
+/** How long a stopping child may drain before SIGKILL. */
+const STOP_GRACE_MS = 20_000;
 
-function spawnMain(name: string, mainFile: string, env: NodeJS.ProcessEnv, logDir: string, args: string[] = []): Child {
-  const logFd = openSync(join(logDir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, [...nodeEntryArgs(mainFile, projectRoot), ...args], {
-    cwd: projectRoot,
-    env,
-    stdio: ['ignore', logFd, 'inherit'],
-  });
-  closeSync(logFd);
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  return { name, process: child, exited };
+/** A child of the launcher: stdout in its log file, stderr on the launcher's (a start error shows at once). */
+function spawnMain(name: string, main: string, env: NodeJS.ProcessEnv, logDir: string, args: string[] = []): LaunchedChild {
+  return launchMain({ name, main, env, logDir, args, stderr: 'inherit' });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -158,7 +144,7 @@ export async function runDev(options: DevOptions): Promise<void> {
   const connectionString = config.connectionString ?? azurite!.connectionString;
   say(azurite === undefined ? 'using the storage account of RINGFAAS_STORAGE_CONNECTION_STRING' : `embedded Azurite, data in ${join(dataDir, 'azurite')}`);
 
-  const children: Child[] = [];
+  const children: LaunchedChild[] = [];
   const workerIds = Array.from({ length: config.workers }, (_, i) => `${config.workerPrefix}${i + 1}`);
   const baseEnv = { ...options.env, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString, RINGFAAS_CLUSTER_KEY: clusterKey };
   let stopping = false;
@@ -167,12 +153,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     say('stopping');
-    for (const child of children) child.process.kill('SIGTERM');
-    const grace = sleep(20_000).then(() => 'timeout' as const);
-    for (const child of children) {
-      if ((await Promise.race([child.exited, grace])) === 'timeout') child.process.kill('SIGKILL');
-    }
-    await Promise.all(children.map((c) => c.exited));
+    await stopChildren(children, STOP_GRACE_MS);
     const removed = await removeWorkerLeftovers(workerIds).catch(() => 0);
     if (removed > 0) say(`removed ${removed} containers left by stopped workers`);
     await azurite?.stop();
@@ -187,7 +168,7 @@ export async function runDev(options: DevOptions): Promise<void> {
   // others find it ready instead of building it three times at once.
   const workerEnv: NodeJS.ProcessEnv = { ...baseEnv, RINGFAAS_RUNTIME: runtime };
   for (const name of [...PER_WORKER_VARIABLES, ...ROUTER_ONLY_VARIABLES]) delete workerEnv[name];
-  const startWorker = (id: string): Child => {
+  const startWorker = (id: string): LaunchedChild => {
     const child = spawnMain(id, 'worker/main.ts', { ...workerEnv, RINGFAAS_WORKER_ID: id }, logDir);
     void child.exited.then((code) => {
       if (!stopping) say(`${id} exited (code ${code}); the ring routes around it. Its log: ${join(logDir, `${id}.log`)}`);
@@ -212,7 +193,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     };
   });
   startFailed.catch(() => undefined);
-  const started = (child: Child): Child => {
+  const started = (child: LaunchedChild): LaunchedChild => {
     children.push(child);
     void child.exited.then((code) => failStart(new Error(`${child.name} exited (code ${code}) while starting; see ${join(logDir, `${child.name}.log`)}`)));
     return child;

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { zipSync } from 'fflate';
 import { Command, InvalidArgumentError } from 'commander';
-import { callApi, CliFailure, cliAction, type CommandIo } from './api-client.ts';
+import { callApi, CliFailure, cliAction, processIo, type CommandIo } from './api-client.ts';
 import { invokeAsync } from './invocations-commands.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
@@ -16,9 +16,7 @@ export interface FunctionCommandsIo extends CommandIo {
 }
 
 const defaultIo: FunctionCommandsIo = {
-  env: process.env,
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
+  ...processIo(),
   stdin: async () => {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { buildRuntimeImage, defaultRuntimeImageName } from '../worker/index.ts';
 import { buildPlatformImage } from '../deploy/index.ts';
 import { CODE_ROOT, RUNNING_COMPILED } from './node-entry.ts';
+import { processIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
 export interface ImageCommandsIo {
@@ -26,12 +27,6 @@ export interface ImageCommandsIo {
   docker?: () => Docker;
 }
 
-const defaultIo: ImageCommandsIo = {
-  env: process.env,
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-};
-
 function describeError(err: unknown): string {
   if (isRfError(err)) {
     const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
@@ -41,7 +36,7 @@ function describeError(err: unknown): string {
 }
 
 /** Adds the `image` command group to the program. */
-export function registerImageCommands(program: Command, io: ImageCommandsIo = defaultIo): void {
+export function registerImageCommands(program: Command, io: ImageCommandsIo = processIo()): void {
   const image = program.command('image').description('the runtime image functions run in and the platform image (built locally, no registry)');
 
   image

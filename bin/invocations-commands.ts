@@ -5,13 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { callApi, CliFailure, cliAction, type CommandIo } from './api-client.ts';
-
-const defaultIo: CommandIo = {
-  env: process.env,
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-};
+import { callApi, CliFailure, cliAction, processIo, type CommandIo } from './api-client.ts';
 
 const FINAL = new Set(['succeeded', 'failed', 'dead']);
 
@@ -54,7 +48,7 @@ function positiveInt(value: string): number {
 }
 
 /** Registers `invocations` and `dispatcher`. */
-export function registerInvocationsCommands(program: Command, io: CommandIo = defaultIo): void {
+export function registerInvocationsCommands(program: Command, io: CommandIo = processIo()): void {
   const run = cliAction(io);
   const invocations = program.command('invocations').description('asynchronous invocations: get, ls, retry');
 

@@ -4,16 +4,11 @@
  * $RINGFAAS_API_KEY` when set; errors are printed as `code: message` and exit non-zero.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { callApi, cliAction, type CommandIo } from './api-client.ts';
+import type { WorkerViewEntry } from '../router/index.ts';
+import { callApi, cliAction, processIo, type CommandIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
 export type WorkersCommandsIo = CommandIo;
-
-const defaultIo: WorkersCommandsIo = {
-  env: process.env,
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-};
 
 function capacity(value: string): number {
   const n = Number(value);
@@ -21,19 +16,8 @@ function capacity(value: string): number {
   return n;
 }
 
-interface ListedWorker {
-  id: string;
-  address: string;
-  state: string;
-  capacityMb: number;
-  heartbeatAgeMs: number;
-  inRing: boolean;
-  suspect: boolean;
-  draining: boolean;
-  inFlight: number;
-  reportedLoad: number | null;
-  share: number;
-}
+/** A worker of `GET /workers`, as the router describes it. */
+type ListedWorker = WorkerViewEntry;
 
 function table(rows: string[][]): string {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
@@ -48,7 +32,7 @@ function statusOf(w: ListedWorker): string {
 }
 
 /** Registers `ringfaas workers …` on the program. */
-export function registerWorkersCommands(program: Command, io: WorkersCommandsIo = defaultIo): void {
+export function registerWorkersCommands(program: Command, io: WorkersCommandsIo = processIo()): void {
   const run = cliAction(io);
 
   const workers = program.command('workers').description('the worker ring: list, add, drain and remove workers');

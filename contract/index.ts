@@ -20,3 +20,4 @@ export {
   type ProveAnswer,
 } from './cluster-auth.ts';
 export { isLoopbackHost, urlHost, LOG_LEVELS, type LogLevel } from './loopback.ts';
+export { readRequestBody, bodyLeftUnread, DEFAULT_BODY_TIMEOUT_MS, type RequestBodyErrors, type ReadRequestBodyOptions } from './request-body.ts';

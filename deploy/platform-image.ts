@@ -27,7 +27,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { assembleRootFs } from '../worker/index.ts';
+import { assembleRootFs, importTarImage } from '../worker/index.ts';
 
 /** Where the application lives inside the platform image. */
 export const PLATFORM_APP_DIR = '/opt/ringfaas/app';
@@ -112,15 +112,6 @@ export async function buildPlatformImage(options: PlatformImageOptions): Promise
       `--transform=s,^\\(dist\\|package\\.json\\|node_modules\\),${appPrefix}/\\1,`,
       'package.json', 'dist', ...packages,
     ];
-    const tar = spawn('tar', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let tarError = '';
-    tar.stderr.on('data', (c: Buffer) => (tarError += c.toString()));
-    const tarExit = new Promise<number | null>((resolve, reject) => {
-      tar.once('error', reject);
-      tar.once('exit', (code) => resolve(code));
-    });
-    const colon = imageName.lastIndexOf(':');
-    const hasTag = colon > imageName.lastIndexOf('/');
     const changes = [
       `ENTRYPOINT ["${nodeInImage}", "${PLATFORM_APP_DIR}/dist/deploy/entrypoint.js"]`,
       'CMD ["router"]',
@@ -129,21 +120,7 @@ export async function buildPlatformImage(options: PlatformImageOptions): Promise
       'ENV NODE_ENV=production HOME=/tmp PATH=/usr/local/bin:/usr/bin:/bin',
       `LABEL org.opencontainers.image.title=ringfaas org.opencontainers.image.version=${version} org.opencontainers.image.revision=${revision} org.opencontainers.image.created=${new Date().toISOString()} ringfaas.platform=1`,
     ];
-    const stream = await docker.importImage(tar.stdout, {
-      repo: hasTag ? imageName.slice(0, colon) : imageName,
-      tag: hasTag ? imageName.slice(colon + 1) : 'latest',
-      changes,
-    });
-    await new Promise<void>((resolve, reject) => {
-      docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string }>) => {
-        const failed = events?.find((e) => e.error !== undefined);
-        if (err !== null) reject(err);
-        else if (failed !== undefined) reject(new Error(failed.error));
-        else resolve();
-      });
-    });
-    const code = await tarExit;
-    if (code !== 0) throw new Error(`tar exited with ${code}: ${tarError.slice(0, 500)}`);
+    await importTarImage(docker, args, imageName, changes);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -17,6 +17,8 @@ import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
 import { readBody } from './http-body.ts';
+import { pageQuery } from './page-query.ts';
+import { RouteTable, type Call, type Route } from './route-table.ts';
 import { createHttpMetrics } from './http-metrics.ts';
 import type { FunctionChangeNotifier, Invoker, RequestContext, WorkersApi } from './invoker.ts';
 import type { Dashboard } from './dashboard.ts';
@@ -71,23 +73,6 @@ export interface RouterApp {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** A server running `handle`, not yet listening. */
   server: Server;
-}
-
-interface Call {
-  req: IncomingMessage;
-  res: ServerResponse;
-  params: Record<string, string>;
-  ctx: RequestContext;
-}
-
-interface Route {
-  method: string;
-  /** e.g. `/functions/{id}/invoke`: the metrics label. */
-  template: string;
-  segments: string[];
-  /** The least API-key scope the route needs; null: open (health check). */
-  scope: Scope | null;
-  run(call: Call): Promise<void>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -157,12 +142,10 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   const ifMatch = (req: IncomingMessage): string | undefined => req.headers['if-match'];
   const param = (call: Call, name: string): string => call.params[name] ?? '';
 
-  const routes: Route[] = [];
+  const routes = new RouteTable();
   // Scopes (docs/security.md): reading or changing functions needs `deploy` (a record holds
   // the function's env), invoking needs `invoke`, the ring and metrics need `admin`.
-  const route = (method: string, template: string, scope: Scope | null, run: Route['run']): void => {
-    routes.push({ method, template, segments: template.split('/').slice(1), scope, run });
-  };
+  const route = (method: string, template: string, scope: Scope | null, run: Route['run']): void => routes.add(method, template, scope, run);
 
   route('GET', '/healthz', null, async ({ res }) =>
     sendJson(res, 200, deps.health === undefined ? { ok: true, routerId: deps.routerId } : { ok: true, routerId: deps.routerId, details: { storage: deps.health.describe() } }),
@@ -278,34 +261,6 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     sendJson(call.res, answer.status, answer.body);
   });
 
-  /** The route for a path and method, or the methods the path allows. */
-  function match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } {
-    const parts = path.split('/').slice(1);
-    if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop(); // a trailing slash is tolerated
-    const allowed: string[] = [];
-    for (const candidate of routes) {
-      if (candidate.segments.length !== parts.length) continue;
-      const params: Record<string, string> = {};
-      let ok = true;
-      for (let i = 0; i < parts.length && ok; i++) {
-        const seg = candidate.segments[i] as string;
-        const part = parts[i] as string;
-        if (seg.startsWith('{')) {
-          try {
-            params[seg.slice(1, -1)] = decodeURIComponent(part);
-          } catch {
-            ok = false; // malformed %-escape: no route can match it
-          }
-          ok = ok && part.length > 0;
-        } else ok = seg === part;
-      }
-      if (!ok) continue;
-      if (candidate.method === method || (method === 'HEAD' && candidate.method === 'GET')) return { route: candidate, params };
-      allowed.push(candidate.method);
-    }
-    return { allowed };
-  }
-
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const offered = req.headers['x-request-id'];
@@ -323,7 +278,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const found = match(method, path);
+    const found = routes.match(method, path);
     const template = 'route' in found ? found.route.template : 'unmatched';
 
     const run = async (): Promise<void> => {
@@ -366,29 +321,4 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   const server = createServer(handle);
   server.on('checkContinue', handle);
   return { handle, server };
-}
-
-/** Most functions one page may ask for. */
-export const MAX_PAGE_LIMIT = 1000;
-
-/**
- * `?limit=N&continuationToken=T` of GET /functions: undefined when neither is given (the
- * whole list as an array, as the seed's clients expect); a page of 1..MAX_PAGE_LIMIT (default
- * 100) otherwise.
- */
-export function pageQuery(url: string): { limit: number; continuationToken?: string } | undefined {
-  const q = url.indexOf('?');
-  if (q === -1) return undefined;
-  const params = new URLSearchParams(url.slice(q + 1));
-  const limitText = params.get('limit');
-  const token = params.get('continuationToken');
-  if (limitText === null && token === null) return undefined;
-  const limit = limitText === null ? 100 : Number(limitText);
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-    throw new RfError(RouterErrors.INVALID_QUERY, `limit must be an integer 1..${MAX_PAGE_LIMIT}`, { details: { limit: limitText } });
-  }
-  if (token !== null && (token.length === 0 || token.length > 4096)) {
-    throw new RfError(RouterErrors.INVALID_QUERY, 'continuationToken must be the nextToken of a previous page');
-  }
-  return token === null ? { limit } : { limit, continuationToken: token };
 }

@@ -52,6 +52,9 @@
  * the message is deleted or dead-lettered, so a crash between the two leaves a message whose
  * record is final, deleted on its next delivery (a dead one then never reaches the dead-letter
  * queue, though its record says dead).
+ *
+ * One unit (over 350 lines): the fetch loop, the per-message handler and its retries share the
+ * slot accounting and the lease of each message.
  */
 import type { Logger } from 'pino';
 import { hasCode, isRfError } from '../errors/index.ts';

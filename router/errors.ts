@@ -21,6 +21,8 @@ export const RouterErrors = {
   ZIP_UNSAFE_PATH: { code: 'RF_ROUTER_ZIP_UNSAFE_PATH', status: 400 },
   /** The request body is over the route's limit. */
   BODY_TOO_LARGE: { code: 'RF_ROUTER_BODY_TOO_LARGE', status: 413 },
+  /** The request body did not arrive whole within the time bound (contract/request-body.ts). */
+  BODY_TIMEOUT: { code: 'RF_ROUTER_BODY_TIMEOUT', status: 408 },
   /** No function has this id. */
   FUNCTION_NOT_FOUND: { code: 'RF_ROUTER_FUNCTION_NOT_FOUND', status: 404 },
   /** `If-Match` names a version that is no longer current. */

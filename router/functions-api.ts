@@ -27,6 +27,9 @@
  * write lands (v5, ETag F) B answers 412 with details { version: 5 }. Had A crashed after its
  * upload, B would find v4/E unchanged after the wait, upload 6.zip and write v6 with E; the
  * orphan 5.zip goes when v6 replaces v4.
+ *
+ * One unit (over 350 lines): create, update, delete and list share one write protocol (code blob, then the
+ * record on its ETag, then the workers told) and its per-function queue; split, it would drift.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleepMs } from 'node:timers/promises';

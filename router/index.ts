@@ -15,6 +15,7 @@ export { Forwarder, RouterHeaders } from './forwarder.ts';
 export { WorkerChangeNotifier } from './change-notifier.ts';
 export { RingWorkersApi } from './workers-api.ts';
 export { RingView } from './ring-view.ts';
+export type { WorkerViewEntry } from './workers-listing.ts';
 export { RingMetrics } from './ring-metrics.ts';
 export { parseApiKey, createAuthenticator, SCOPES, type Scope, type Authenticator } from './auth.ts';
 export { main as asyncDispatcherMain } from './async-dispatcher-main.ts';

@@ -10,12 +10,12 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { RfError, isRfError, ConfigErrors } from '../errors/index.ts';
-import { type Stores, StorageHealth, trackedStore, sweepOrphans, type AsyncStores } from '../storage/index.ts';
+import { type Stores, StorageHealth, registerStorageDegradedGauge, trackedStore, sweepOrphans, type AsyncStores } from '../storage/index.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
 import { loadRouterConfig, type RouterConfig } from './config.ts';
@@ -82,14 +82,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const health = new StorageHealth({ log });
-  new Gauge({
-    name: 'ringfaas_storage_degraded',
-    help: '1 while storage is unreachable from this process (it serves what it holds), else 0',
-    registers: [registry],
-    collect() {
-      this.set(health.degraded ? 1 : 0);
-    },
-  });
+  registerStorageDegradedGauge(health, registry);
   const stores: Stores = {
     functions: trackedStore(opened.functions, health, 'functions'),
     artifacts: trackedStore(opened.artifacts, health, 'artifacts'),

@@ -1,14 +1,13 @@
 /**
  * A router's view of the ring: the Ring built from the membership table (polled, never read
- * per invocation), plus what this router learns by talking to workers: its in-flight count per
- * worker, the load each worker last reported, and which workers refused a connection.
+ * per invocation), plus what this router learns by talking to workers. The parts, each its
+ * own file: the polling loop (poller.ts), loads and suspects (worker-traffic.ts, whose header
+ * explains when a suspect comes back), memoised preference lists (preference-memo.ts) and the
+ * `GET /workers` listing (workers-listing.ts). This file reads the membership and builds the
+ * ring; callers use only the view.
  *
- * Suspects: a worker that refused a connection is routed around at once (it is skipped in
- * every preference list, which sends its functions exactly where the ring will send them once
- * its row lapses). The mark is cleared when the membership shows a heartbeat newer than the one
- * known when the worker was marked AND the mark is at least `suspectMinMs` old; a worker that
- * was killed right after a last heartbeat is therefore retried at most once more per router
- * before its row expires, and a worker that restarted comes back within a poll or two.
+ * Suspects are skipped in every preference list, which sends their functions exactly where
+ * the ring will send them once their row lapses.
  *
  * Draining: rows in state `draining` are not on the ring (no new work); a drain started by this
  * router (WorkersApi.remove) takes effect here at once, before the table says so.
@@ -27,23 +26,12 @@ import { Ring, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/i
 import type { MembershipStore, WorkerRow, StorageHealth } from '../storage/index.ts';
 import type { RingMetrics } from './ring-metrics.ts';
 import { systemClock, type Clock } from '../clock/index.ts';
+import { Poller } from './poller.ts';
+import { PreferenceMemo } from './preference-memo.ts';
+import { WorkerTraffic } from './worker-traffic.ts';
+import { listWorkers, type WorkerViewEntry } from './workers-listing.ts';
 
-/** Memoised preference lists kept at most (all are dropped past it, and on every ring change). */
-const MAX_MEMOISED_PREFERENCES = 10_000;
-
-/** What this router knows of one worker beyond its row. */
-interface WorkerTraffic {
-  /** Requests this router has in flight at the worker. */
-  inFlight: number;
-  /** The last x-ringfaas-load the worker answered (its in-flight from every router). */
-  reportedLoad: number;
-  reportedAt: number;
-  /** Set while the worker is suspect: when it was marked, and the heartbeat known then. */
-  suspectSince: number | undefined;
-  suspectHeartbeatAt: number;
-  /** The load counted for it in the running total. */
-  counted: number;
-}
+export type { WorkerViewEntry } from './workers-listing.ts';
 
 export interface RingViewOptions {
   membership: MembershipStore;
@@ -68,62 +56,37 @@ export interface RingViewOptions {
 /** Called after the ring changed. */
 export type RingChangeListener = (next: Ring<WorkerRow>, previous: Ring<WorkerRow>) => void;
 
-/** One worker as this router sees it (GET /workers). */
-export interface WorkerViewEntry {
-  id: string;
-  address: string;
-  /**
-   * The row's state, or `gone` when the row says active but its heartbeat is older than the
-   * TTL (the worker stopped heartbeating: dead, or cut off from the table).
-   */
-  state: WorkerRow['state'] | 'gone';
-  capacityMb: number;
-  heartbeatAgeMs: number;
-  /** On this router's ring (active, fresh heartbeat). */
-  inRing: boolean;
-  suspect: boolean;
-  /** Draining as far as this router knows (row state, or a drain it started). */
-  draining: boolean;
-  inFlight: number;
-  reportedLoad: number | null;
-  vnodes: number;
-  /** Share of the hash circle owned (0..1). */
-  share: number;
-}
-
 /** The polled ring plus per-worker traffic state. */
 export class RingView {
   readonly ttlMs: number;
   readonly pollIntervalMs: number;
   readonly #opts: RingViewOptions;
   readonly #clock: Clock;
-  readonly #suspectMinMs: number;
-  readonly #reportedLoadTtlMs: number;
-  readonly #traffic = new Map<string, WorkerTraffic>();
+  readonly #traffic: WorkerTraffic;
+  readonly #preferences = new PreferenceMemo();
+  readonly #poller: Poller<boolean>;
   readonly #localDraining = new Set<string>();
   readonly #listeners: RingChangeListener[] = [];
   /** The last read row of each worker (fresher than the ring's, which dates from its build). */
   #rowsById = new Map<string, WorkerRow>();
   #ring: Ring<WorkerRow>;
-  #totalLoad = 0;
-  #suspects = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = true;
   #membershipFailing = false;
   /** Until when rows of the last ring count as live whatever their heartbeat (see the header). */
   #graceUntil = 0;
-  #refreshing: Promise<boolean> | undefined;
-  /** Preference lists of the current ring by key, for `#preferenceK` candidates. */
-  readonly #preferences = new Map<string, readonly string[]>();
-  #preferenceK = 0;
 
   constructor(options: RingViewOptions) {
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
     this.ttlMs = options.ttlMs ?? DEFAULT_MEMBER_TTL_MS;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
-    this.#suspectMinMs = options.suspectMinMs ?? 2000;
-    this.#reportedLoadTtlMs = options.reportedLoadTtlMs ?? 3000;
+    this.#traffic = new WorkerTraffic({
+      log: options.log,
+      clock: this.#clock,
+      metrics: options.metrics,
+      suspectMinMs: options.suspectMinMs ?? 2000,
+      reportedLoadTtlMs: options.reportedLoadTtlMs ?? 3000,
+    });
+    this.#poller = new Poller({ read: () => this.#refresh(), intervalMs: this.pollIntervalMs });
     this.#ring = this.#build([]);
   }
 
@@ -134,20 +97,16 @@ export class RingView {
 
   /** Sum of the load estimates of every worker this router knows. */
   get totalLoad(): number {
-    return this.#totalLoad;
+    return this.#traffic.totalLoad;
   }
 
   /** Reads the membership once, then every `pollIntervalMs` until stop(). */
-  async start(): Promise<void> {
-    this.#stopped = false;
-    await this.refresh();
-    this.#schedule();
+  start(): Promise<void> {
+    return this.#poller.start();
   }
 
   stop(): void {
-    this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#poller.stop();
   }
 
   /** Subscribes to ring changes. */
@@ -160,10 +119,7 @@ export class RingView {
    * it changed. Concurrent calls share one read.
    */
   refresh(): Promise<boolean> {
-    this.#refreshing ??= this.#refresh().finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+    return this.#poller.run();
   }
 
   /** Live rows (active or draining, heartbeat within the TTL): who must hear of function changes. */
@@ -183,45 +139,24 @@ export class RingView {
    * may have come back; trying costs one refused connection).
    */
   candidates(key: string, k: number): readonly string[] {
-    const list = this.#preferenceList(key, k);
-    if (this.#localDraining.size === 0 && this.#suspects === 0) return list;
-    const usable = list.filter((id) => !this.#localDraining.has(id) && !this.isSuspect(id));
+    const list = this.#preferences.get(this.#ring, key, k);
+    if (this.#localDraining.size === 0 && this.#traffic.suspectCount === 0) return list;
+    const usable = list.filter((id) => !this.#localDraining.has(id) && !this.#traffic.isSuspect(id));
     return usable.length > 0 ? usable : list;
-  }
-
-  /** The ring's preference list, memoised per key until the ring changes (it hashes the key). */
-  #preferenceList(key: string, k: number): readonly string[] {
-    if (k !== this.#preferenceK || this.#preferences.size >= MAX_MEMOISED_PREFERENCES) {
-      this.#preferences.clear();
-      this.#preferenceK = k;
-    }
-    let list = this.#preferences.get(key);
-    if (list === undefined) {
-      list = Object.freeze(this.#ring.preferenceList(key, k));
-      this.#preferences.set(key, list);
-    }
-    return list;
   }
 
   /** The load estimate of a worker: max(own in-flight, last reported load). */
   loadOf(workerId: string): number {
-    const t = this.#traffic.get(workerId);
-    return t === undefined ? 0 : t.counted;
+    return this.#traffic.loadOf(workerId);
   }
 
   isSuspect(workerId: string): boolean {
-    return this.#traffic.get(workerId)?.suspectSince !== undefined;
+    return this.#traffic.isSuspect(workerId);
   }
 
   /** Routes around a worker that refused a connection, at once. */
   markSuspect(workerId: string, reason: string): void {
-    const t = this.#entry(workerId);
-    if (t.suspectSince !== undefined) return;
-    t.suspectSince = this.#clock.now();
-    t.suspectHeartbeatAt = this.row(workerId)?.heartbeatAt ?? 0;
-    this.#suspects++;
-    this.#opts.log.warn({ workerId, reason }, 'worker marked suspect');
-    this.#updateSuspectGauge();
+    this.#traffic.markSuspect(workerId, this.row(workerId)?.heartbeatAt ?? 0, reason);
   }
 
   /** Takes a worker off this router's ring for new work at once (a drain started here). */
@@ -231,54 +166,24 @@ export class RingView {
 
   /** Counts a request sent to a worker. */
   requestStarted(workerId: string): void {
-    const t = this.#entry(workerId);
-    t.inFlight++;
-    this.#recount(t);
+    this.#traffic.requestStarted(workerId);
   }
 
   /** Counts a request finished; `reportedLoad` is the worker's x-ringfaas-load, when answered. */
   requestEnded(workerId: string, reportedLoad: number | undefined): void {
-    const t = this.#entry(workerId);
-    t.inFlight = Math.max(0, t.inFlight - 1);
-    if (reportedLoad !== undefined && Number.isFinite(reportedLoad) && reportedLoad >= 0) {
-      t.reportedLoad = reportedLoad;
-      t.reportedAt = this.#clock.now();
-    }
-    this.#recount(t);
+    this.#traffic.requestEnded(workerId, reportedLoad);
   }
 
   /** Every worker this router knows, for GET /workers. */
   describe(): WorkerViewEntry[] {
-    const now = this.#clock.now();
-    const shares = this.#ring.shares();
-    const ids = new Set([...this.#rowsById.keys(), ...this.#ring.ids]);
-    return [...ids].sort().map((id) => {
-      const row = this.row(id) as WorkerRow;
-      const t = this.#traffic.get(id);
-      const inRing = this.#ring.has(id);
-      return {
-        id,
-        address: row.address,
-        state: row.state === 'active' && !isLiveRow(row, now, this.ttlMs) ? 'gone' : row.state,
-        capacityMb: row.capacityMb,
-        heartbeatAgeMs: now - row.heartbeatAt,
-        inRing,
-        suspect: t?.suspectSince !== undefined,
-        draining: row.state === 'draining' || this.#localDraining.has(id),
-        inFlight: t?.inFlight ?? 0,
-        reportedLoad: t === undefined || t.reportedAt === 0 ? null : t.reportedLoad,
-        vnodes: inRing ? this.#ring.pointsPerWorker / 4 : 0,
-        share: shares.get(id) ?? 0,
-      };
+    return listWorkers({
+      ring: this.#ring,
+      rowsById: this.#rowsById,
+      traffic: this.#traffic,
+      localDraining: this.#localDraining,
+      now: this.#clock.now(),
+      ttlMs: this.ttlMs,
     });
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      void this.refresh().finally(() => this.#schedule());
-    }, this.pollIntervalMs);
-    this.#timer.unref();
   }
 
   #build(rows: WorkerRow[]): Ring<WorkerRow> {
@@ -309,7 +214,7 @@ export class RingView {
       const row = byId.get(id);
       if (row === undefined || row.state === 'draining') this.#localDraining.delete(id);
     }
-    this.#sweepTraffic(byId, now);
+    this.#traffic.sweep(byId, now, (row) => isLiveRow(row, now, this.ttlMs));
     const previous = this.#ring;
     const next = this.#build(now < this.#graceUntil ? rows.map((row) => this.#graced(row, previous, now)) : rows);
     this.#opts.metrics?.ringSize.set(next.size);
@@ -320,6 +225,11 @@ export class RingView {
     const joined = next.ids.filter((id) => !previous.has(id) || previous.members.get(id)?.address !== next.members.get(id)?.address);
     const left = previous.ids.filter((id) => !next.has(id));
     this.#opts.log.info({ ringSize: next.size, joined, left }, 'ring changed');
+    this.#notify(next, previous);
+    return true;
+  }
+
+  #notify(next: Ring<WorkerRow>, previous: Ring<WorkerRow>): void {
     for (const listener of this.#listeners) {
       try {
         listener(next, previous);
@@ -327,57 +237,11 @@ export class RingView {
         this.#opts.log.error({ err }, 'ring change listener failed');
       }
     }
-    return true;
   }
 
   /** A row of the last ring as live during the grace after an outage (see the header). */
   #graced(row: WorkerRow, previous: Ring<WorkerRow>, now: number): WorkerRow {
     if (row.state !== 'active' || !previous.has(row.id) || now - row.heartbeatAt <= this.ttlMs) return row;
     return { ...row, heartbeatAt: now };
-  }
-
-  /** Clears suspects that heartbeat again, forgets old load reports and departed workers. */
-  #sweepTraffic(byId: Map<string, WorkerRow>, now: number): void {
-    for (const [id, t] of this.#traffic) {
-      const row = byId.get(id);
-      if (t.suspectSince !== undefined && row !== undefined && isLiveRow(row, now, this.ttlMs)) {
-        if (row.heartbeatAt > t.suspectHeartbeatAt && now - t.suspectSince >= this.#suspectMinMs) {
-          t.suspectSince = undefined;
-          this.#suspects--;
-          this.#opts.log.info({ workerId: id }, 'suspect worker heartbeats again');
-        }
-      }
-      if (t.reportedAt !== 0 && now - t.reportedAt > this.#reportedLoadTtlMs) {
-        t.reportedLoad = 0;
-        t.reportedAt = 0;
-      }
-      if (row === undefined && t.inFlight === 0) {
-        if (t.suspectSince !== undefined) this.#suspects--;
-        this.#totalLoad -= t.counted;
-        this.#traffic.delete(id);
-      } else {
-        this.#recount(t);
-      }
-    }
-    this.#updateSuspectGauge();
-  }
-
-  #entry(workerId: string): WorkerTraffic {
-    let t = this.#traffic.get(workerId);
-    if (t === undefined) {
-      t = { inFlight: 0, reportedLoad: 0, reportedAt: 0, suspectSince: undefined, suspectHeartbeatAt: 0, counted: 0 };
-      this.#traffic.set(workerId, t);
-    }
-    return t;
-  }
-
-  #recount(t: WorkerTraffic): void {
-    const load = t.inFlight > t.reportedLoad ? t.inFlight : t.reportedLoad;
-    this.#totalLoad += load - t.counted;
-    t.counted = load;
-  }
-
-  #updateSuspectGauge(): void {
-    this.#opts.metrics?.suspectWorkers.set(this.#suspects);
   }
 }

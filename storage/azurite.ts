@@ -13,6 +13,9 @@
  * Azurite's own output never reaches our stdout: it goes to `<dataDir>/azurite.log` when a
  * data folder is given, and is dropped otherwise (the last lines are kept in memory for the
  * error raised when a service fails to start).
+ *
+ * One unit (over 350 lines): the emulator's processes, from free ports and start to readiness and stop, share
+ * one lifecycle (a half-started Azurite must be stopped by the code that started it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';

@@ -10,6 +10,7 @@
  * storage answered.
  */
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 
 /** Reads the time, ms since the epoch. */
 export interface HealthClock {
@@ -125,6 +126,18 @@ export function trackedStore<T extends object>(store: T, health: StorageHealth, 
         if (!(result instanceof Promise)) return result;
         return health.track(`${name}.${String(property)}`, () => result);
       };
+    },
+  });
+}
+
+/** Registers the gauge `ringfaas_storage_degraded` (1 while `health` is degraded) on `registry`. */
+export function registerStorageDegradedGauge(health: StorageHealth, registry: Registry): void {
+  new Gauge({
+    name: 'ringfaas_storage_degraded',
+    help: '1 while storage is unreachable from this process (it serves what it holds), else 0',
+    registers: [registry],
+    collect() {
+      this.set(health.degraded ? 1 : 0);
     },
   });
 }

@@ -16,7 +16,7 @@ export {
 } from './azurite.ts';
 export { AzureTableRouterStatsStore, MAX_ROUTER_STATS_CHARS, type AzureTableRouterStatsStoreOptions } from './azure-table-router-stats-store.ts';
 export { freePort } from './azurite.ts';
-export { StorageHealth, isUnavailable, trackedStore, type StorageHealthView, type StorageHealthOptions, type HealthClock } from './health.ts';
+export { StorageHealth, registerStorageDegradedGauge, isUnavailable, trackedStore, type StorageHealthView, type StorageHealthOptions, type HealthClock } from './health.ts';
 export { sweepOrphans, type OrphanSweepOptions, type OrphanSweepResult } from './orphan-sweeper.ts';
 export type * from './async-types.ts';
 export { FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES } from './async-types.ts';

@@ -25,6 +25,9 @@
  * RF_WORKER_RUNTIME_UNAVAILABLE when the engine does not answer, RF_WORKER_CONTAINER_START_FAILED
  * when a container cannot be created or started, RF_WORKER_IMAGE_UNAVAILABLE when the image is
  * missing and cannot be built.
+ *
+ * One unit (over 350 lines): one ContainerRuntime implementation, whose start, invoke and
+ * removal share each container's handle, folders and labels.
  */
 import { shortHash } from './short-name.ts';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';

@@ -28,6 +28,8 @@ export const WorkerErrors = {
   ROUTE_NOT_FOUND: { code: 'RF_WORKER_ROUTE_NOT_FOUND', status: 404 },
   /** The caller left while the request waited for a container (never answered to anyone). */
   REQUEST_CANCELLED: { code: 'RF_WORKER_REQUEST_CANCELLED', status: 499 },
+  /** The request body did not arrive whole within the time bound (contract/request-body.ts). */
+  BODY_TIMEOUT: { code: 'RF_WORKER_BODY_TIMEOUT', status: 408 },
   /** An unexpected failure inside the worker; its log holds the details. */
   INTERNAL: { code: 'RF_WORKER_INTERNAL', status: 500 },
 } as const satisfies Record<string, ErrorSpec>;

@@ -14,7 +14,8 @@ export { invokeOnPool, runOnLease, type InvocationResult, type ExecutionInfo, ty
 export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheOptions } from './function-cache.ts';
 export { unpackCode, writeCode, type CodeFile } from './code.ts';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
-export { createWorkerServer, invocationAnswer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { createWorkerServer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { invocationAnswer } from './invocation-answer.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { loadWorkerConfig, defaultWorkerId, type WorkerConfig } from './config.ts';
 export * as keepalive from './keepalive/index.ts';
@@ -25,5 +26,5 @@ export type * from './runtime.ts';
 export { selectRuntime, waitForEngine, removeWorkerLeftovers, type RuntimeChoice, type SelectRuntimeOptions, type SelectedRuntime } from './runtime-select.ts';
 export { DockerRuntime, dockerEngineAvailable } from './docker-runtime.ts';
 export { ProcessRuntime } from './process-runtime.ts';
-export { buildRuntimeImage, defaultRuntimeImageName, assembleRootFs, type BuildRuntimeImageOptions } from './runtime-image.ts';
+export { buildRuntimeImage, defaultRuntimeImageName, assembleRootFs, importTarImage, type BuildRuntimeImageOptions } from './runtime-image.ts';
 export { main as workerMain } from './main.ts';

@@ -88,24 +88,8 @@ export async function runOnLease(pool: ContainerPool, lease: Lease, input: Buffe
         : new RfError(FunctionErrors.CRASHED, 'the function container stopped during the invocation', { cause: outcome.failure });
     return failed(lease, error, performance.now() - startedAt);
   }
-  if (outcome.state === 'ok') {
-    pool.release(lease);
-    return {
-      state: 'ok',
-      output: outcome.output,
-      instanceId: lease.instanceId,
-      start: lease.start,
-      version: fn.version,
-      functionMs: outcome.functionMs,
-      lines: outcome.logs,
-      truncated: outcome.logsTruncated,
-    };
-  }
   pool.release(lease);
-  const spec = CONTAINER_CODES.get(outcome.code) ?? FunctionErrors.ERROR;
-  return {
-    state: 'error',
-    error: new RfError(spec, outcome.message),
+  const ran = {
     instanceId: lease.instanceId,
     start: lease.start,
     version: fn.version,
@@ -113,6 +97,9 @@ export async function runOnLease(pool: ContainerPool, lease: Lease, input: Buffe
     lines: outcome.logs,
     truncated: outcome.logsTruncated,
   };
+  if (outcome.state === 'ok') return { state: 'ok', output: outcome.output, ...ran };
+  const spec = CONTAINER_CODES.get(outcome.code) ?? FunctionErrors.ERROR;
+  return { state: 'error', error: new RfError(spec, outcome.message), ...ran };
 }
 
 function failed(lease: Lease, error: RfError, functionMs: number): InvocationResult {

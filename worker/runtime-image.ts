@@ -108,17 +108,6 @@ export async function assembleRootFs(root: string, nodePath: string): Promise<st
 
 /** Packs `root` with the tar command and imports it as `imageName`. */
 async function importRootFs(docker: Docker, root: string, imageName: string, nodePathInImage: string): Promise<void> {
-  const colon = imageName.lastIndexOf(':');
-  const hasTag = colon > imageName.lastIndexOf('/');
-  const repo = hasTag ? imageName.slice(0, colon) : imageName;
-  const tag = hasTag ? imageName.slice(colon + 1) : 'latest';
-  const tar = spawn('tar', ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let tarError = '';
-  tar.stderr.on('data', (c: Buffer) => (tarError += c.toString()));
-  const tarExit = new Promise<number | null>((resolve, reject) => {
-    tar.once('error', reject);
-    tar.once('exit', (code) => resolve(code));
-  });
   const changes = [
     `CMD ["${nodePathInImage}", "${IMAGE_SHIM_PATH}"]`,
     `USER ${RUNTIME_UID}:${RUNTIME_GID}`,
@@ -127,6 +116,26 @@ async function importRootFs(docker: Docker, root: string, imageName: string, nod
     'ENV RINGFAAS_SHIM_SOCKET=/run/ringfaas/shim.sock RINGFAAS_CODE_DIR=/code',
     'LABEL ringfaas.runtime=1',
   ];
+  await importTarImage(docker, ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '-cf', '-', '.'], imageName, changes);
+}
+
+/**
+ * Runs `tar <tarArgs>` (which writes the archive to its stdout) and imports the archive as
+ * `imageName` (`repo[:tag]`, default tag latest) with the Dockerfile-style `changes`; the
+ * runtime image and the platform image (deploy/platform-image.ts) are both made this way.
+ */
+export async function importTarImage(docker: Docker, tarArgs: string[], imageName: string, changes: string[]): Promise<void> {
+  const colon = imageName.lastIndexOf(':');
+  const hasTag = colon > imageName.lastIndexOf('/');
+  const repo = hasTag ? imageName.slice(0, colon) : imageName;
+  const tag = hasTag ? imageName.slice(colon + 1) : 'latest';
+  const tar = spawn('tar', tarArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let tarError = '';
+  tar.stderr.on('data', (c: Buffer) => (tarError += c.toString()));
+  const tarExit = new Promise<number | null>((resolve, reject) => {
+    tar.once('error', reject);
+    tar.once('exit', (code) => resolve(code));
+  });
   const stream = await docker.importImage(tar.stdout, { repo, tag, changes });
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string }>) => {

@@ -8,9 +8,10 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
-import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer } from '../contract/index.ts';
-import { invokeOnPool, type InvocationResult } from './invoke.ts';
+import { WorkerErrors } from './errors.ts';
+import { WorkerHeaders, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, readRequestBody, bodyLeftUnread, type RequestBodyErrors } from '../contract/index.ts';
+import { invokeOnPool } from './invoke.ts';
+import { invocationAnswer, resultLabel, errorLabel } from './invocation-answer.ts';
 import type { ContainerPool } from './pool/index.ts';
 import type { FunctionCache } from './function-cache.ts';
 import type { StorageHealth } from '../storage/index.ts';
@@ -69,6 +70,8 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   };
 
   const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown, extra?: Record<string, string>): void => {
+    // A body left unread (refused, stalled, cut) is not drained: the connection closes.
+    if (bodyLeftUnread(req)) extra = { ...extra, connection: 'close' };
     if (err instanceof RfError) {
       if (err.status === 413 || err.status === 401) extra = { ...extra, connection: 'close' };
       // Only the worker's own refusals carry the mark routers spill on (never a container's bytes).
@@ -217,10 +220,6 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
 
 const NULL_INPUT = Buffer.from('null');
 
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
-
 function requestId(req: IncomingMessage): string {
   const id = req.headers[WorkerHeaders.requestId];
   return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : randomUUID();
@@ -238,40 +237,16 @@ function pathId(segment: string): string | undefined {
   }
 }
 
-function tooLarge(limit: number): RfError {
-  return new RfError({ ...WorkerErrors.BAD_INPUT, status: 413 }, `the request body is larger than ${limit} bytes`, {
-    details: { limitBytes: limit },
-  });
-}
+/** The worker's codes for a body read that ends early (413 keeps the code RF_WORKER_BAD_INPUT). */
+const WORKER_BODY_ERRORS: RequestBodyErrors = {
+  tooLarge: { ...WorkerErrors.BAD_INPUT, status: 413 },
+  timeout: WorkerErrors.BODY_TIMEOUT,
+  cancelled: WorkerErrors.REQUEST_CANCELLED,
+};
 
-/** Reads a request body up to `limit` bytes (413 RF_WORKER_BAD_INPUT past it). */
+/** Reads a request body up to `limit` bytes: the one reader (contract/request-body.ts) with the worker's codes. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) {
-    req.resume();
-    return Promise.reject(tooLarge(limit));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    req.once('error', (err) => {
-      if (!failed) reject(err);
-    });
-  });
+  return readRequestBody(req, { limitBytes: limit, errors: WORKER_BODY_ERRORS });
 }
 
 function checkJson(input: Buffer): void {
@@ -300,74 +275,4 @@ function parseVersion(body: Buffer): number {
     throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"version": <positive integer>}');
   }
   return version;
-}
-
-/**
- * The answer to one execution: its output or coded error, with the execution's `logs` (lines,
- * where and how it ran, durations) in the body and only what a caller reads without parsing it
- * (instance, start kind) in headers: every header costs each hop on the hot path.
- */
-export function invocationAnswer(
-  result: InvocationResult,
-  workerId: string,
-  workerMs: number,
-): { status: number; headers: Record<string, string>; body: string } {
-  const headers = { [WorkerHeaders.instance]: result.instanceId, [WorkerHeaders.start]: result.start };
-  const logs: InvocationLogs = {
-    lines: result.lines,
-    truncated: result.truncated,
-    workerId,
-    instanceId: result.instanceId,
-    start: result.start,
-    version: result.version,
-    functionMs: round(result.functionMs),
-    workerMs: round(workerMs),
-  };
-  if (result.state === 'ok') {
-    const body: InvokeSuccessBody = { output: result.output ?? null, logs };
-    return { status: 200, headers, body: JSON.stringify(body) };
-  }
-  const err = result.error;
-  const details = { ...err.details, logs };
-  return { status: err.status, headers, body: JSON.stringify({ error: { code: err.code, message: err.message, details } }) };
-}
-
-function resultLabel(result: InvocationResult): InvocationResultLabel {
-  if (result.state === 'ok') return 'ok';
-  switch (result.error.code) {
-    case FunctionErrors.ERROR.code:
-      return 'function_error';
-    case WorkerErrors.INVOKE_TIMEOUT.code:
-      return 'timeout';
-    case FunctionErrors.CRASHED.code:
-      return 'crashed';
-    case FunctionErrors.OUTPUT_TOO_LARGE.code:
-      return 'output_too_large';
-    default:
-      return 'function_error';
-  }
-}
-
-function errorLabel(err: unknown): InvocationResultLabel {
-  if (!(err instanceof RfError)) return 'error';
-  switch (err.code) {
-    case WorkerErrors.AT_CAPACITY.code:
-      return 'at_capacity';
-    case WorkerErrors.DRAINING.code:
-      return 'draining';
-    case WorkerErrors.FUNCTION_NOT_FOUND.code:
-      return 'not_found';
-    case WorkerErrors.BAD_INPUT.code:
-      return 'bad_input';
-    case WorkerErrors.REQUEST_CANCELLED.code:
-      return 'cancelled';
-    case WorkerErrors.INVOKE_TIMEOUT.code:
-      return 'timeout';
-    case FunctionErrors.LOAD_FAILED.code:
-    case WorkerErrors.CONTAINER_START_FAILED.code:
-    case WorkerErrors.FUNCTION_TOO_LARGE.code:
-      return 'start_failed';
-    default:
-      return 'error';
-  }
 }

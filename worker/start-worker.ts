@@ -11,8 +11,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Gauge, Registry } from 'prom-client';
-import { type ArtifactStore, type FunctionStore, type MembershipStore, StorageHealth } from '../storage/index.ts';
+import { Registry } from 'prom-client';
+import { type ArtifactStore, type FunctionStore, type MembershipStore, StorageHealth, registerStorageDegradedGauge } from '../storage/index.ts';
 import { urlHost } from '../contract/index.ts';
 import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
 import type { ContainerRuntime } from './runtime.ts';
@@ -125,14 +125,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   });
   poolRef = pool;
   const health = new StorageHealth({ log, ...(options.clock === undefined ? {} : { clock: options.clock }) });
-  new Gauge({
-    name: 'ringfaas_storage_degraded',
-    help: '1 while storage is unreachable from this process (it serves what it holds), else 0',
-    registers: [registry],
-    collect() {
-      this.set(health.degraded ? 1 : 0);
-    },
-  });
+  registerStorageDegradedGauge(health, registry);
   const cache = new FunctionCache({
     functions: options.stores.functions,
     artifacts: options.stores.artifacts,

@@ -13,19 +13,23 @@
  * redis-design.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
 import { functionSource, zipIndex } from '../functions/code.ts';
 import { startRedisServer, freePort, type RunningRedisServer } from '../redis-design/redis-server.ts';
-import { spawnChild, waitHttp, waitReady, type Child } from './children.ts';
+import { waitHttp, waitReady, type Child } from './children.ts';
+import { ChildGroup } from './child-group.ts';
+import { componentEnv, workerSettingsEnv } from './component-env.ts';
+import { deployFunction, undeployFunction } from './deploy-function.ts';
 import type { TargetProcess } from '../load/process-cpu.ts';
 import type { RuntimeKind } from './runtime.ts';
 import type { TargetSpec } from './target-spec.ts';
 
 export { parseTarget, targetName, type TargetSpec } from './target-spec.ts';
+export { deployFunction } from './deploy-function.ts';
 
 export interface PlatformSettings {
   workers: number;
@@ -81,12 +85,14 @@ export class TargetLauncher {
   readonly #settings: PlatformSettings;
   #azurite: Promise<{ connectionString: string; stop(): Promise<void> }> | undefined;
   #redis: Promise<RunningRedisServer | undefined> | undefined;
-  readonly #extra = new Set<Child>();
+  /** Components started one by one for a scenario (extra workers, dispatchers). */
+  readonly #extra: ChildGroup;
   /** Every worker id started (their containers are removed on close, even after a kill -9). */
   readonly #workerIds = new Set<string>();
 
   constructor(settings: PlatformSettings) {
     this.#settings = settings;
+    this.#extra = this.#group();
   }
 
   async start(spec: TargetSpec): Promise<RunningTarget> {
@@ -111,12 +117,17 @@ export class TargetLauncher {
 
   /** The shared storage's connection string (starts Azurite on first use). */
   connectionString(): Promise<string> {
-    return this.#connectionString();
+    // Loaded on first use: the shared layout runs without Azure storage.
+    this.#azurite ??= import('../../storage/index.ts').then((storage) => storage.startAzurite({ startTimeoutMs: 60_000 }));
+    return this.#azurite.then((a) => a.connectionString);
   }
 
   /** The Redis URL of the run (starts a redis-server on first use unless one was given). */
-  redisUrl(): Promise<string> {
-    return this.#redisUrl();
+  async redisUrl(): Promise<string> {
+    if (this.#settings.redisUrl !== undefined) return this.#settings.redisUrl;
+    this.#redis ??= startRedisServer();
+    const server = await this.#redis;
+    return (server as RunningRedisServer).url;
   }
 
   /**
@@ -124,26 +135,8 @@ export class TargetLauncher {
    * scenarios. Resolves once it answers /healthz.
    */
   async startRingfaasWorker(): Promise<{ id: string; address: string; kill(): Promise<void>; stop(): Promise<void> }> {
-    const s = this.#settings;
-    const connectionString = await this.#connectionString();
     const id = `bench-rf-extra-${randomBytes(3).toString('hex')}`;
-    const port = await freePort();
-    const child = spawnChild({
-      name: id,
-      main: 'worker/main.ts',
-      logDir: s.logDir,
-      env: this.#env({
-        RINGFAAS_WORKER_ID: id,
-        RINGFAAS_WORKER_PORT: String(port),
-        RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
-        RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
-        RINGFAAS_RUNTIME: s.runtime,
-        RINGFAAS_STORAGE_CONNECTION_STRING: connectionString,
-      }),
-    });
-    this.#extra.add(child);
-    const address = `http://127.0.0.1:${port}`;
-    await waitHttp(`${address}/healthz`, Date.now() + s.readyTimeoutMs, undefined, id);
+    const { child, address } = await this.#ringfaasWorker(this.#extra, id, Date.now() + this.#settings.readyTimeoutMs);
     return { id, address, kill: () => child.kill(), stop: () => child.stop() };
   }
 
@@ -152,20 +145,15 @@ export class TargetLauncher {
    * shared storage, with `concurrency` loops; for the async scenario.
    */
   async startDispatcher(concurrency: number, env: Record<string, string> = {}): Promise<{ name: string; pid: number; stop(): Promise<void> }> {
-    const s = this.#settings;
-    const connectionString = await this.#connectionString();
+    const connectionString = await this.connectionString();
     const name = `dispatcher-c${concurrency}-${randomBytes(2).toString('hex')}`;
-    const child = spawnChild({
+    const child = this.#extra.spawn({
       name,
       main: 'router/async-dispatcher-main.ts',
-      logDir: s.logDir,
-      ...nodeFlagsOf(s),
       env: this.#env({ ...env, RINGFAAS_ROUTER_ID: name, RINGFAAS_ASYNC_CONCURRENCY: String(concurrency), RINGFAAS_STORAGE_CONNECTION_STRING: connectionString, RINGFAAS_LOG_LEVEL: 'info' }),
     });
-    this.#extra.add(child);
     // Ready once it logs its metrics address.
-    const deadline = Date.now() + s.readyTimeoutMs;
-    const { readFile } = await import('node:fs/promises');
+    const deadline = Date.now() + this.#settings.readyTimeoutMs;
     for (;;) {
       const text = await readFile(child.logFile, 'utf8').catch(() => '');
       if (text.includes('dispatcher running')) break;
@@ -177,7 +165,7 @@ export class TargetLauncher {
       pid: child.process.pid as number,
       stop: async () => {
         await child.stop();
-        this.#extra.delete(child);
+        this.#extra.remove(child);
       },
     };
   }
@@ -188,8 +176,7 @@ export class TargetLauncher {
     const redis = this.#redis;
     this.#azurite = undefined;
     this.#redis = undefined;
-    await Promise.allSettled([...this.#extra].map((c) => c.stop()));
-    this.#extra.clear();
+    await this.#extra.stop();
     // Workers killed on purpose (failover) leave their containers, as a crash would.
     const { removeWorkerLeftovers } = await import('../../worker/index.ts');
     await removeWorkerLeftovers([...this.#workerIds]).catch(() => 0);
@@ -197,182 +184,107 @@ export class TargetLauncher {
     await Promise.allSettled([azurite?.then((a) => a.stop()), redis?.then((r) => r?.stop())]);
   }
 
-  #connectionString(): Promise<string> {
-    // Loaded on first use: the shared layout runs without Azure storage.
-    this.#azurite ??= import('../../storage/index.ts').then((storage) => storage.startAzurite({ startTimeoutMs: 60_000 }));
-    return this.#azurite.then((a) => a.connectionString);
-  }
-
-  async #redisUrl(): Promise<string> {
-    if (this.#settings.redisUrl !== undefined) return this.#settings.redisUrl;
-    this.#redis ??= startRedisServer();
-    const server = await this.#redis;
-    return (server as RunningRedisServer).url;
+  #group(): ChildGroup {
+    const s = this.#settings;
+    return new ChildGroup({ logDir: s.logDir, ...(s.nodeFlags === undefined ? {} : { nodeFlags: s.nodeFlags }) });
   }
 
   #env(extra: Record<string, string>): NodeJS.ProcessEnv {
     if (extra.RINGFAAS_WORKER_ID !== undefined) this.#workerIds.add(extra.RINGFAAS_WORKER_ID);
-    const env: NodeJS.ProcessEnv = { ...process.env, RINGFAAS_LOG_LEVEL: this.#settings.logLevel, ...extra };
-    // The benchmark's components listen on loopback without keys, whatever the shell says.
-    for (const name of BENCH_UNSET_VARIABLES) if (!(name in extra)) delete env[name];
-    return env;
+    return componentEnv(process.env, this.#settings.logLevel, extra);
+  }
+
+  /** A worker's environment (any design's): its id, the run's worker settings, and `extra`. */
+  #workerEnv(id: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+    return this.#env({ ...extra, RINGFAAS_WORKER_ID: id, ...workerSettingsEnv(this.#settings) });
+  }
+
+  /** Starts a ringfaas worker (worker/main.ts) in `group`; resolves once it answers /healthz. */
+  async #ringfaasWorker(group: ChildGroup, id: string, deadline: number, name = id): Promise<{ child: Child; address: string }> {
+    const connectionString = await this.connectionString();
+    const port = await freePort();
+    const child = group.spawn({
+      name,
+      main: 'worker/main.ts',
+      env: this.#workerEnv(id, { RINGFAAS_WORKER_PORT: String(port), RINGFAAS_STORAGE_CONNECTION_STRING: connectionString }),
+    });
+    const address = `http://127.0.0.1:${port}`;
+    await waitHttp(`${address}/healthz`, deadline, undefined, name);
+    return { child, address };
   }
 
   async #hosted(kind: 'ringfaas' | 'redis-design' | 'limit'): Promise<StartedPlatform> {
     const s = this.#settings;
     const extra: Record<string, string> = {};
-    if (kind === 'redis-design') extra.RINGFAAS_REDIS_URL = await this.#redisUrl();
+    if (kind === 'redis-design') extra.RINGFAAS_REDIS_URL = await this.redisUrl();
     if (kind === 'limit') {
-      const dir = await mkdtemp(join(tmpdir(), 'ringfaas-limit-'));
-      extra.RINGFAAS_BENCH_ZIP_FILE = join(dir, 'function.zip');
-      await writeFile(extra.RINGFAAS_BENCH_ZIP_FILE, zipIndex(await functionSource('instance-id')));
+      extra.RINGFAAS_BENCH_ZIP_FILE = await writeLimitZip();
       extra.RINGFAAS_BENCH_CONTAINERS = String(s.limitContainers);
     }
-    const child = spawnChild({
-      name: `hosted-${kind}`,
-      main: 'bench/platform/child-main.ts',
-      logDir: s.logDir,
-      ipc: true,
-      ...nodeFlagsOf(s),
-      env: this.#env({
-        ...extra,
-        RINGFAAS_BENCH_ROLE: 'hosted',
-        RINGFAAS_BENCH_PLATFORM: kind,
-        RINGFAAS_BENCH_WORKERS: String(s.workers),
-        RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
-        RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
-        RINGFAAS_RUNTIME: s.runtime,
-        RINGFAAS_BENCH_MEMORY_MB: String(s.functionMemoryMb),
-      }),
-    });
-    try {
+    return this.#group().starting(async (group) => {
+      const child = group.spawn({
+        name: `hosted-${kind}`,
+        ipc: true,
+        env: this.#env({
+          ...extra,
+          RINGFAAS_BENCH_ROLE: 'hosted',
+          RINGFAAS_BENCH_PLATFORM: kind,
+          RINGFAAS_BENCH_WORKERS: String(s.workers),
+          ...workerSettingsEnv(s),
+          RINGFAAS_BENCH_MEMORY_MB: String(s.functionMemoryMb),
+        }),
+      });
       const baseUrl = await waitReady(child, s.readyTimeoutMs);
       if (kind === 'ringfaas') await waitHttp(`${baseUrl}/workers`, Date.now() + s.readyTimeoutMs, (body) => listedWorkers(body) >= s.workers, child.name);
-      return { baseUrl, processes: processesOf([child]), stop: () => child.stop() };
-    } catch (err) {
-      await child.stop();
-      throw err;
-    }
+      return started(group, baseUrl);
+    });
   }
 
   async #ringfaas(): Promise<StartedPlatform> {
     const s = this.#settings;
-    const connectionString = await this.#connectionString();
-    const children: Child[] = [];
-    const stop = async (): Promise<void> => {
-      await Promise.allSettled(children.map((c) => c.stop()));
-    };
+    const connectionString = await this.connectionString();
     const deadline = Date.now() + s.readyTimeoutMs;
     const run = randomBytes(2).toString('hex');
-    try {
-      const startWorker = async (i: number): Promise<void> => {
-        const port = await freePort();
-        const child = spawnChild({
-          name: `ringfaas-worker-${i}`,
-          main: 'worker/main.ts',
-          logDir: s.logDir,
-          ...nodeFlagsOf(s),
-          env: this.#env({
-            RINGFAAS_WORKER_ID: `bench-rf-${run}-${i}`,
-            RINGFAAS_WORKER_PORT: String(port),
-            RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
-            RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
-            RINGFAAS_RUNTIME: s.runtime,
-            RINGFAAS_STORAGE_CONNECTION_STRING: connectionString,
-          }),
-        });
-        children.push(child);
-        await waitHttp(`http://127.0.0.1:${port}/healthz`, deadline, undefined, child.name);
-      };
-      // The first worker alone: it builds the runtime image when missing.
-      await startWorker(1);
-      await Promise.all(Array.from({ length: s.workers - 1 }, (_, i) => startWorker(i + 2)));
+    return this.#group().starting(async (group) => {
+      const startWorker = (i: number): Promise<unknown> => this.#ringfaasWorker(group, `bench-rf-${run}-${i}`, deadline, `ringfaas-worker-${i}`);
+      await startWorkerSet(s.workers, startWorker);
       const port = await freePort();
-      const router = spawnChild({
+      const router = group.spawn({
         name: 'ringfaas-router',
         main: 'router/main.ts',
-        logDir: s.logDir,
-        ...nodeFlagsOf(s),
+        front: true,
         env: this.#env({ ...s.routerEnv, RINGFAAS_PORT: String(port), RINGFAAS_ROUTER_ID: `bench-router-${run}`, RINGFAAS_STORAGE_CONNECTION_STRING: connectionString }),
       });
-      children.unshift(router); // stopped first
       const baseUrl = `http://127.0.0.1:${port}`;
       await waitHttp(`${baseUrl}/workers`, deadline, (body) => listedWorkers(body) >= s.workers, router.name);
-      return { baseUrl, processes: processesOf(children), stop };
-    } catch (err) {
-      await stop();
-      throw err;
-    }
+      return started(group, baseUrl);
+    });
   }
 
   async #redisDesign(): Promise<StartedPlatform> {
     const s = this.#settings;
-    const connectionString = await this.#connectionString();
-    const redisUrl = await this.#redisUrl();
     const run = randomBytes(3).toString('hex');
     const base = {
-      RINGFAAS_STORAGE_CONNECTION_STRING: connectionString,
-      RINGFAAS_REDIS_URL: redisUrl,
+      RINGFAAS_STORAGE_CONNECTION_STRING: await this.connectionString(),
+      RINGFAAS_REDIS_URL: await this.redisUrl(),
       RINGFAAS_BENCH_REDIS_PREFIX: `rfbench:${run}:`,
     };
-    const children: Child[] = [];
-    const stop = async (): Promise<void> => {
-      await Promise.allSettled(children.map((c) => c.stop()));
-    };
-    try {
-      const startWorker = async (i: number): Promise<void> => {
-        const child = spawnChild({
-          name: `redis-worker-${i}`,
-          main: 'bench/platform/child-main.ts',
-          logDir: s.logDir,
-          ...nodeFlagsOf(s),
-          ipc: true,
-          env: this.#env({
-            ...base,
-            RINGFAAS_BENCH_ROLE: 'redis-worker',
-            RINGFAAS_WORKER_ID: `bench-rd-${run}-${i}`,
-            RINGFAAS_WORKER_MEMORY_MB: String(s.workerMemoryMb),
-            RINGFAAS_COLD_POOL_SIZE: String(s.coldPoolSize),
-            RINGFAAS_RUNTIME: s.runtime,
-          }),
-        });
-        children.push(child);
+    return this.#group().starting(async (group) => {
+      await startWorkerSet(s.workers, async (i) => {
+        const child = group.spawn({ name: `redis-worker-${i}`, ipc: true, env: this.#workerEnv(`bench-rd-${run}-${i}`, { ...base, RINGFAAS_BENCH_ROLE: 'redis-worker' }) });
         await waitReady(child, s.readyTimeoutMs);
-      };
-      await startWorker(1);
-      await Promise.all(Array.from({ length: s.workers - 1 }, (_, i) => startWorker(i + 2)));
-      const web = spawnChild({
-        name: 'redis-web',
-        main: 'bench/platform/child-main.ts',
-        logDir: s.logDir,
-        ipc: true,
-        ...nodeFlagsOf(s),
-        env: this.#env({ ...base, RINGFAAS_BENCH_ROLE: 'redis-web' }),
       });
-      children.unshift(web);
-      const baseUrl = await waitReady(web, s.readyTimeoutMs);
-      return { baseUrl, processes: processesOf(children), stop };
-    } catch (err) {
-      await stop();
-      throw err;
-    }
+      const web = group.spawn({ name: 'redis-web', ipc: true, front: true, env: this.#env({ ...base, RINGFAAS_BENCH_ROLE: 'redis-web' }) });
+      return started(group, await waitReady(web, s.readyTimeoutMs));
+    });
   }
 
   async #limit(): Promise<RunningTarget> {
     const s = this.#settings;
-    const dir = await mkdtemp(join(tmpdir(), 'ringfaas-limit-'));
-    const zipFile = join(dir, 'function.zip');
-    await writeFile(zipFile, zipIndex(await functionSource('instance-id')));
-    const children: Child[] = [];
-    const stop = async (): Promise<void> => {
-      await Promise.allSettled(children.map((c) => c.stop()));
-    };
-    try {
-      const hop2 = spawnChild({
+    const zipFile = await writeLimitZip();
+    return this.#group().starting(async (group) => {
+      const hop2 = group.spawn({
         name: 'limit-hop2',
-        main: 'bench/platform/child-main.ts',
-        logDir: s.logDir,
-        ...nodeFlagsOf(s),
         ipc: true,
         env: this.#env({
           RINGFAAS_BENCH_ROLE: 'hop-container',
@@ -383,23 +295,11 @@ export class TargetLauncher {
           RINGFAAS_BENCH_MEMORY_MB: String(s.functionMemoryMb),
         }),
       });
-      children.push(hop2);
       const hop2Url = await waitReady(hop2, s.readyTimeoutMs);
-      const hop1 = spawnChild({
-        name: 'limit-hop1',
-        main: 'bench/platform/child-main.ts',
-        logDir: s.logDir,
-        ipc: true,
-        ...nodeFlagsOf(s),
-        env: this.#env({ RINGFAAS_BENCH_ROLE: 'hop-proxy', RINGFAAS_BENCH_NEXT: hop2Url }),
-      });
-      children.unshift(hop1);
+      const hop1 = group.spawn({ name: 'limit-hop1', ipc: true, front: true, env: this.#env({ RINGFAAS_BENCH_ROLE: 'hop-proxy', RINGFAAS_BENCH_NEXT: hop2Url }) });
       const hop1Url = await waitReady(hop1, s.readyTimeoutMs);
-      return { name: 'limit', invokeUrl: `${hop1Url}/invoke`, processes: processesOf(children), stop };
-    } catch (err) {
-      await stop();
-      throw err;
-    }
+      return { name: 'limit', invokeUrl: `${hop1Url}/invoke`, processes: group.processes(), stop: () => group.stop() };
+    });
   }
 
   /** Deploys the benchmark function on a platform with the seed's API. */
@@ -414,7 +314,7 @@ export class TargetLauncher {
         functionId,
         processes: platform.processes,
         stop: async () => {
-          await fetch(`${platform.baseUrl}/functions/${encodeURIComponent(functionId)}`, { method: 'DELETE' }).catch(() => undefined);
+          await undeployFunction(platform.baseUrl, functionId);
           await platform.stop();
         },
       };
@@ -425,47 +325,24 @@ export class TargetLauncher {
   }
 }
 
+/** The first worker alone (it builds the runtime image when missing), then the others at once. */
+async function startWorkerSet(count: number, startWorker: (i: number) => Promise<unknown>): Promise<void> {
+  await startWorker(1);
+  await Promise.all(Array.from({ length: count - 1 }, (_, i) => startWorker(i + 2)));
+}
+
+function started(group: ChildGroup, baseUrl: string): StartedPlatform {
+  return { baseUrl, processes: group.processes(), stop: () => group.stop() };
+}
+
+/** The limit chain's function, written to a fresh temporary folder; answers the file. */
+async function writeLimitZip(): Promise<string> {
+  const zipFile = join(await mkdtemp(join(tmpdir(), 'ringfaas-limit-')), 'function.zip');
+  await writeFile(zipFile, zipIndex(await functionSource('instance-id')));
+  return zipFile;
+}
+
 function listedWorkers(body: unknown): number {
   const list = Array.isArray(body) ? body : (body as { workers?: unknown } | undefined)?.workers;
   return Array.isArray(list) ? list.length : 0;
-}
-
-/** POST {base}/functions with the instance-id zip (the seed's API); answers the function id. */
-export async function deployFunction(baseUrl: string, settings: Pick<PlatformSettings, 'functionMemoryMb' | 'idleTimeoutMs'>): Promise<string> {
-  const zip = zipIndex(await functionSource('instance-id'));
-  const body: Record<string, unknown> = {
-    name: `bench-instance-id-${randomBytes(3).toString('hex')}`,
-    memorySize: settings.functionMemoryMb,
-    zipFile: zip.toString('base64'),
-  };
-  if (settings.idleTimeoutMs !== undefined) body.idleTimeoutMs = settings.idleTimeoutMs;
-  let res: Response;
-  try {
-    res = await fetch(`${baseUrl}/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  } catch (err: unknown) {
-    throw new RfError(BenchErrors.DEPLOY_FAILED, `cannot reach ${baseUrl}`, { cause: err });
-  }
-  const text = await res.text();
-  let record: unknown;
-  try {
-    record = JSON.parse(text);
-  } catch {
-    record = undefined;
-  }
-  const id = (record as { id?: unknown } | undefined)?.id;
-  if (res.status >= 300 || typeof id !== 'string') {
-    throw new RfError(BenchErrors.DEPLOY_FAILED, `deploying to ${baseUrl} answered ${res.status}: ${text.slice(0, 300)}`);
-  }
-  return id;
-}
-
-/** Settings of the caller's own platform that must not leak into the benchmark's components. */
-const BENCH_UNSET_VARIABLES = ['RINGFAAS_API_KEYS', 'RINGFAAS_HOST', 'RINGFAAS_WORKER_HOST', 'RINGFAAS_WORKER_ADDRESS', 'RINGFAAS_WORKER_PORT', 'RINGFAAS_PORT', 'RINGFAAS_MEMBERSHIP_TTL_MS', 'RINGFAAS_HEARTBEAT_MS'];
-
-function processesOf(children: readonly Child[]): TargetProcess[] {
-  return children.flatMap((c) => (c.process.pid === undefined ? [] : [{ name: c.name, pid: c.process.pid }]));
-}
-
-function nodeFlagsOf(s: { nodeFlags?: string[] }): { nodeFlags?: string[] } {
-  return s.nodeFlags === undefined ? {} : { nodeFlags: s.nodeFlags };
 }

@@ -15,6 +15,9 @@
  * cold starts. Verdicts after warm-up (the first 20 % of the run, at most 5 min): RSS growth
  * ≤ 10 % in every process, open fds flat, no container left once the platform stopped, and
  * no error other than the workload's own (RF_FUNCTION_ERROR, RF_WORKER_INVOKE_TIMEOUT).
+ *
+ * One unit (over 350 lines): one scenario whose workload, per-process sampling and verdict
+ * read the same run's state.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

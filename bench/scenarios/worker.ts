@@ -20,7 +20,8 @@ import { runStages } from '../load/generator.ts';
 import { median, percentile } from '../load/stats.ts';
 import type { ScenarioOutput } from '../report/result.ts';
 import type { Progress } from '../report/progress.ts';
-import { spawnChild, waitReady } from '../platform/children.ts';
+import { launchMain } from '../../bin/index.ts';
+import { waitReady } from '../platform/children.ts';
 import { stageTable } from './concurrency.ts';
 
 export const WORKER_TARGETS = { coldPoolOverCreateP50: 0.15, warmAddedP50Ms: 0.15 } as const;
@@ -86,7 +87,7 @@ export async function runWorkerBench(options: WorkerBenchOptions): Promise<Scena
   const dir = await mkdtemp(join(tmpdir(), 'ringfaas-worker-bench-'));
   const zipFile = join(dir, 'function.zip');
   await writeFile(zipFile, zip);
-  const child = spawnChild({
+  const child = launchMain({
     name: 'worker-bench-worker',
     main: 'bench/platform/child-main.ts',
     logDir: options.logDir,

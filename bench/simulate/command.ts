@@ -4,11 +4,10 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { RfError, isRfError } from '../../errors/index.ts';
+import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
 import { projectRoot } from '../platform/children.ts';
-import { createProgress } from '../report/progress.ts';
-import { recordRun } from '../run.ts';
+import { runScenarioCommand } from '../scenario-command.ts';
 
 interface SimulateFlags {
   seed: string;
@@ -55,8 +54,7 @@ export function registerSimulateCommand(bench: Command): void {
     .option('--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results'))
     .option('--no-docs', 'do not regenerate docs/benchmarks.md')
     .action(async (flags: SimulateFlags) => {
-      const progress = createProgress(1);
-      try {
+      await runScenarioCommand({ scenario: 'simulate', resultsDir: flags.resultsDir, docs: flags.docs, progressSeconds: 1 }, async ({ progress }) => {
         const { runSimulateBench } = await import('./scenario.ts');
         const scales = flags.scales.split(',').map((s) => int('--scales', s.trim()));
         const trace =
@@ -67,35 +65,20 @@ export function registerSimulateCommand(bench: Command): void {
                 ...(flags.traceDurations === undefined ? {} : { durations: flags.traceDurations }),
                 ...(flags.traceMemory === undefined ? {} : { memory: flags.traceMemory }),
               };
-        const { files, result } = await recordRun(
-          {
-            scenario: 'simulate',
-            reproduce: `ringfaas ${process.argv.slice(process.argv.indexOf('bench')).join(' ')}`,
-            resultsDir: flags.resultsDir,
-            ...(flags.docs ? { docPath: join(projectRoot, 'docs', 'benchmarks.md') } : {}),
-          },
-          () =>
-            runSimulateBench({
-              seed: int('--seed', flags.seed, 0),
-              scales,
-              functionsPerWorker: int('--functions-per-worker', flags.functionsPerWorker),
-              minutes: int('--minutes', flags.minutes, 6),
-              keepAliveMinutes: int('--keepalive-minutes', flags.keepaliveMinutes, 8),
-              keepAliveWorkers: int('--keepalive-workers', flags.keepaliveWorkers),
-              windowMin: int('--window-minutes', flags.windowMinutes),
-              ...(flags.workerMemoryMb === undefined ? {} : { workerMemoryMb: int('--worker-memory-mb', flags.workerMemoryMb, 128) }),
-              ...(trace === undefined ? {} : { trace }),
-              ...(flags.maxFunctions === undefined ? {} : { maxFunctions: int('--max-functions', flags.maxFunctions) }),
-              skipMatrix: !flags.matrix,
-              progress,
-            }),
-        );
-        process.stdout.write(`${result.summary.map((s) => `  ${s}`).join('\n')}\nresults: ${files.json}\n         ${files.markdown}\n         ${files.html}\n`);
-      } catch (err: unknown) {
-        process.stderr.write(`bench simulate failed: ${isRfError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = 1;
-      } finally {
-        progress.stop();
-      }
+        return runSimulateBench({
+          seed: int('--seed', flags.seed, 0),
+          scales,
+          functionsPerWorker: int('--functions-per-worker', flags.functionsPerWorker),
+          minutes: int('--minutes', flags.minutes, 6),
+          keepAliveMinutes: int('--keepalive-minutes', flags.keepaliveMinutes, 8),
+          keepAliveWorkers: int('--keepalive-workers', flags.keepaliveWorkers),
+          windowMin: int('--window-minutes', flags.windowMinutes),
+          ...(flags.workerMemoryMb === undefined ? {} : { workerMemoryMb: int('--worker-memory-mb', flags.workerMemoryMb, 128) }),
+          ...(trace === undefined ? {} : { trace }),
+          ...(flags.maxFunctions === undefined ? {} : { maxFunctions: int('--max-functions', flags.maxFunctions) }),
+          skipMatrix: !flags.matrix,
+          progress,
+        });
+      });
     });
 }

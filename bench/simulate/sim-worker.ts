@@ -5,6 +5,9 @@
  * first) when a cold start needs memory, a FIFO queue of requests waiting for capacity, and
  * idle expiry from the policy's windows. The policy is the worker's real module
  * (worker/keepalive), one instance per simulated worker, fed with virtual time.
+ *
+ * One unit (over 350 lines): one state machine mirroring worker/pool.ts, kept in one file so
+ * that it can be read against the pool line by line.
  */
 import type { KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import type { SimFunction } from './workload.ts';

@@ -1,0 +1,72 @@
+/**
+ * What the worker answers for one invocation: the HTTP answer built from the pool's result,
+ * and the metrics label of each outcome.
+ */
+import { RfError } from '../errors/index.ts';
+import { WorkerHeaders, type InvocationLogs, type InvokeSuccessBody } from '../contract/index.ts';
+import { FunctionErrors, WorkerErrors } from './errors.ts';
+import type { InvocationResult } from './invoke.ts';
+import type { InvocationResultLabel } from './metrics.ts';
+
+/**
+ * The answer to one execution: its output or coded error, with the execution's `logs` (lines,
+ * where and how it ran, durations) in the body and only what a caller reads without parsing it
+ * (instance, start kind) in headers: every header costs each hop on the hot path.
+ */
+export function invocationAnswer(
+  result: InvocationResult,
+  workerId: string,
+  workerMs: number,
+): { status: number; headers: Record<string, string>; body: string } {
+  const headers = { [WorkerHeaders.instance]: result.instanceId, [WorkerHeaders.start]: result.start };
+  const logs: InvocationLogs = {
+    lines: result.lines,
+    truncated: result.truncated,
+    workerId,
+    instanceId: result.instanceId,
+    start: result.start,
+    version: result.version,
+    functionMs: round(result.functionMs),
+    workerMs: round(workerMs),
+  };
+  if (result.state === 'ok') {
+    const body: InvokeSuccessBody = { output: result.output ?? null, logs };
+    return { status: 200, headers, body: JSON.stringify(body) };
+  }
+  const err = result.error;
+  const details = { ...err.details, logs };
+  return { status: err.status, headers, body: JSON.stringify({ error: { code: err.code, message: err.message, details } }) };
+}
+
+/** The metrics label of a function's coded failure (anything else is a function error). */
+const RESULT_LABELS = new Map<string, InvocationResultLabel>([
+  [FunctionErrors.ERROR.code, 'function_error'],
+  [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
+  [FunctionErrors.CRASHED.code, 'crashed'],
+  [FunctionErrors.OUTPUT_TOO_LARGE.code, 'output_too_large'],
+]);
+
+/** The metrics label of a request the worker refused or failed (anything else is an error). */
+const ERROR_LABELS = new Map<string, InvocationResultLabel>([
+  [WorkerErrors.AT_CAPACITY.code, 'at_capacity'],
+  [WorkerErrors.DRAINING.code, 'draining'],
+  [WorkerErrors.FUNCTION_NOT_FOUND.code, 'not_found'],
+  [WorkerErrors.BAD_INPUT.code, 'bad_input'],
+  [WorkerErrors.REQUEST_CANCELLED.code, 'cancelled'],
+  [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
+  [FunctionErrors.LOAD_FAILED.code, 'start_failed'],
+  [WorkerErrors.CONTAINER_START_FAILED.code, 'start_failed'],
+  [WorkerErrors.FUNCTION_TOO_LARGE.code, 'start_failed'],
+]);
+
+export function resultLabel(result: InvocationResult): InvocationResultLabel {
+  return result.state === 'ok' ? 'ok' : (RESULT_LABELS.get(result.error.code) ?? 'function_error');
+}
+
+export function errorLabel(err: unknown): InvocationResultLabel {
+  return err instanceof RfError ? (ERROR_LABELS.get(err.code) ?? 'error') : 'error';
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
