@@ -68,17 +68,29 @@ export const MAX_CONTROL_ANSWER_BYTES = 1024 * 1024;
  */
 export type StartKind = 'warm' | 'cold-pool' | 'cold-create';
 
+/** The input of an invocation sent with an empty body, through a router or straight to a worker. */
+export const EMPTY_INPUT_JSON = '{}';
+
 /** The 200 answer to an invocation, as in the seed: the output and the logs. */
 export interface InvokeSuccessBody {
   output: unknown;
   logs: InvocationLogs;
 }
 
-export interface InvocationLogs {
+/**
+ * What an execution logged: one shape from the shim's answer to the HTTP answer's `logs`
+ * (the container's answer, the worker's result, the router's relay all say `logs.lines` and
+ * `logs.truncated`).
+ */
+export interface LoggedLines {
   /** Lines the function logged through context.log / console, cut at the documented limit. */
   lines: string[];
   /** True when lines were dropped at the limit. */
   truncated: boolean;
+}
+
+/** An answer's `logs`: the lines, and where and how the execution ran. */
+export interface InvocationLogs extends LoggedLines {
   workerId: string;
   instanceId: string;
   start: StartKind;

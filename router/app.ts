@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RfError, errorBody, hasCode, isRfError } from '../errors/index.ts';
 import type { Stores, StorageHealthView } from '../storage/index.ts';
+import { EMPTY_INPUT_JSON } from '../contract/index.ts';
 import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
@@ -76,9 +77,8 @@ export interface RouterApp {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY_INPUT = Buffer.from(EMPTY_INPUT_JSON);
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-/** Hop-by-hop and length headers are the server's own business, never copied from a worker. */
-const SKIPPED_FORWARD_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-request-id']);
 /** 5xx codes raised on purpose, with client-safe messages. */
 const DELIBERATE_5XX_PREFIXES = ['RF_RING_', 'RF_WORKER_', 'RF_FUNCTION_', 'RF_STORAGE_UNAVAILABLE', 'RF_ROUTER_'];
 
@@ -195,7 +195,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
   const sendInvocation = (res: ServerResponse, status: number, view: unknown): void => sendJson(res, status, view);
   route('POST', '/functions/{id}/invoke', 'invoke', async (call) => {
     let input = await body(call, limits.maxInvokeBodyBytes);
-    if (input.length === 0) input = Buffer.from('{}');
+    if (input.length === 0) input = EMPTY_INPUT;
     else parseJson(input); // validity only: the worker gets the raw bytes
     if (prefersAsync(headerText(call.req.headers.prefer))) {
       const key = headerText(call.req.headers['idempotency-key']);
@@ -227,12 +227,8 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
       call.res.off('close', onClose);
     }
     deps.dashboard?.invoked(param(call, 'id'), answer.status, answer.headers, performance.now() - invokeStarted);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (!SKIPPED_FORWARD_HEADERS.has(name)) headers[name] = value;
-    }
-    headers['content-length'] = String(Buffer.byteLength(answer.body));
-    call.res.writeHead(answer.status, headers);
+    // The Invoker's headers are already the client's (ForwardedResponse): one filter, there.
+    call.res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
     call.res.end(answer.body);
   });
   // Reading and retrying invocations takes the scope of invoking.

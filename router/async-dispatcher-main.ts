@@ -1,6 +1,6 @@
 /**
  * A standalone asynchronous-invocation dispatcher process (`ringfaas dispatcher`): the router's
- * ring view and Forwarder, with no public API, taking messages from the invocation queue
+ * ring view and RingInvoker, with no public API, taking messages from the invocation queue
  * beside (or instead of) the routers' own dispatchers. Any number of them compete safely
  * (router/async-dispatcher.ts). It reads the router's configuration (RINGFAAS_ASYNC_*,
  * RINGFAAS_STORAGE_CONNECTION_STRING...); RINGFAAS_ASYNC_CONCURRENCY is its concurrency and
@@ -17,7 +17,7 @@ import { isRfError } from '../errors/index.ts';
 import { openStores, openAsyncStores, waitForStorageAtStart } from '../storage/index.ts';
 import { startAsync } from './async-wiring.ts';
 import { loadRouterConfig } from './config.ts';
-import { Forwarder } from './forwarder.ts';
+import { RingInvoker } from './ring-invoker.ts';
 import { createRouterLogger } from './main.ts';
 import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
@@ -41,7 +41,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs });
   await view.start();
   // As a router's own (router/main.ts): workers beyond loopback refuse a call without the key.
-  const invoker = new Forwarder({
+  const invoker = new RingInvoker({
     view,
     routerId: config.routerId,
     metrics: ringMetrics,

@@ -11,7 +11,7 @@ export type { FunctionsApi } from './functions-api.ts';
 export { zipSource, FUNCTION_NAME_PATTERN } from './function-input.ts';
 export { checkCodeZip } from './zip-check.ts';
 export type { Invoker, FunctionChangeNotifier, WorkersApi, ForwardedResponse, RequestContext } from './invoker.ts';
-export { Forwarder, RouterHeaders } from './forwarder.ts';
+export { RingInvoker, RouterHeaders } from './ring-invoker.ts';
 export { WorkerChangeNotifier } from './change-notifier.ts';
 export { RingWorkersApi } from './workers-api.ts';
 export { RingView } from './ring-view.ts';

@@ -1,6 +1,6 @@
 /**
  * The seam between the router's HTTP API (router/app.ts: CRUD, auth, logs, metrics) and the
- * ring (router/forwarder.ts and friends: ring view, forwarding, spill, membership operations).
+ * ring (router/ring-invoker.ts and friends: ring view, forwarding, spill, membership operations).
  * router/main.ts wires one implementation of each into the app.
  */
 import type { Logger } from 'pino';
@@ -8,7 +8,11 @@ import type { Logger } from 'pino';
 /** An answer to send to the client as is. */
 export interface ForwardedResponse {
   status: number;
-  /** Lower-case header names; content-type included. */
+  /**
+   * Lower-case header names, content-type included: only what the client may see. The Invoker
+   * filters (hop-by-hop, length, credentials, the worker's load report are never in it); the
+   * app relays them as they are and sets the length itself.
+   */
   headers: Record<string, string>;
   body: Buffer | string;
 }

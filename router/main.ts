@@ -19,7 +19,7 @@ import { type Stores, StorageHealth, registerStorageDegradedGauge, trackedStore,
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
 import { loadRouterConfig, type RouterConfig } from './config.ts';
-import { Forwarder } from './forwarder.ts';
+import { RingInvoker } from './ring-invoker.ts';
 import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
 import { RingWorkersApi } from './workers-api.ts';
@@ -101,7 +101,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   });
   await view.start();
   const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };
-  const invoker = new Forwarder({ view, routerId: config.routerId, metrics: ringMetrics, maxOutputBytes: config.maxOutputBytes, ...key });
+  const invoker = new RingInvoker({ view, routerId: config.routerId, metrics: ringMetrics, maxOutputBytes: config.maxOutputBytes, ...key });
   const notifier = new WorkerChangeNotifier({ view, ...key });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25, ...key });
   const dashboard = new Dashboard({

@@ -74,7 +74,7 @@ const isRelative = (imp: Import): boolean => AREAS.includes(areaOf(imp.to)) && i
 
 test('the scan finds the source (a sanity check of the reader itself)', () => {
   assert.ok(files.length > 150, `only ${files.length} files`);
-  assert.ok(imports.some((i) => i.from === 'router/forwarder.ts' && i.to === 'contract/index.ts'));
+  assert.ok(imports.some((i) => i.from === 'router/ring-invoker.ts' && i.to === 'contract/index.ts'));
 });
 
 test('across areas, every import goes through an index.ts', () => {

@@ -20,8 +20,7 @@ export function invocationAnswer(
 ): { status: number; headers: Record<string, string>; body: string } {
   const headers = { [WorkerHeaders.instance]: result.instanceId, [WorkerHeaders.start]: result.start };
   const logs: InvocationLogs = {
-    lines: result.lines,
-    truncated: result.truncated,
+    ...result.logs,
     workerId,
     instanceId: result.instanceId,
     start: result.start,

@@ -7,7 +7,10 @@ import { RfError, type ErrorSpec } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
 import type { AcquireOptions, ContainerPool, Lease, PoolFunction } from './pool/index.ts';
 import type { ShimResult } from './runtime.ts';
-import type { StartKind } from '../contract/index.ts';
+import type { LoggedLines, StartKind } from '../contract/index.ts';
+
+/** The logs of an execution that never reached its function. */
+const NO_LINES: LoggedLines = Object.freeze({ lines: [], truncated: false }) as LoggedLines;
 
 /** What ran, where: for the response headers and the `logs` object. */
 export interface ExecutionInfo {
@@ -15,8 +18,7 @@ export interface ExecutionInfo {
   start: StartKind;
   version: number;
   functionMs: number;
-  lines: string[];
-  truncated: boolean;
+  logs: LoggedLines;
 }
 
 /** An execution's outcome: the function's output, or a coded failure of this execution. */
@@ -94,8 +96,7 @@ export async function runOnLease(pool: ContainerPool, lease: Lease, input: Buffe
     start: lease.start,
     version: fn.version,
     functionMs: outcome.functionMs,
-    lines: outcome.logs,
-    truncated: outcome.logsTruncated,
+    logs: outcome.logs,
   };
   if (outcome.state === 'ok') return { state: 'ok', output: outcome.output, ...ran };
   const spec = CONTAINER_CODES.get(outcome.code) ?? FunctionErrors.ERROR;
@@ -103,5 +104,5 @@ export async function runOnLease(pool: ContainerPool, lease: Lease, input: Buffe
 }
 
 function failed(lease: Lease, error: RfError, functionMs: number): InvocationResult {
-  return { state: 'error', error, instanceId: lease.instanceId, start: lease.start, version: lease.fn.version, functionMs, lines: [], truncated: false };
+  return { state: 'error', error, instanceId: lease.instanceId, start: lease.start, version: lease.fn.version, functionMs, logs: NO_LINES };
 }

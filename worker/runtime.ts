@@ -11,6 +11,7 @@
  *   handle.invoke(...)     → one execution at a time
  *   handle.remove()        → stopped and removed (idempotent)
  */
+import type { LoggedLines } from '../contract/index.ts';
 
 /** What a new container is started with. */
 export interface ContainerSpec {
@@ -37,8 +38,8 @@ export interface LoadRequest {
 
 /** The shim's answer to one invocation. */
 export type ShimResult =
-  | { state: 'ok'; output: unknown; logs: string[]; logsTruncated: boolean; functionMs: number }
-  | { state: 'error'; code: string; message: string; logs: string[]; logsTruncated: boolean; functionMs: number };
+  | { state: 'ok'; output: unknown; logs: LoggedLines; functionMs: number }
+  | { state: 'error'; code: string; message: string; logs: LoggedLines; functionMs: number };
 
 /** Why a container stopped on its own. */
 export interface ContainerExit {

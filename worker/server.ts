@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, readRequestBody, bodyLeftUnread, type RequestBodyErrors } from '../contract/index.ts';
+import { WorkerHeaders, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, readRequestBody, bodyLeftUnread, EMPTY_INPUT_JSON, type RequestBodyErrors } from '../contract/index.ts';
 import { invokeOnPool } from './invoke.ts';
 import { invocationAnswer, resultLabel, errorLabel } from './invocation-answer.ts';
 import type { ContainerPool } from './pool/index.ts';
@@ -101,7 +101,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
         if (!res.writableFinished) left.abort();
       };
       res.once('close', onClose);
-      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? NULL_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents, requestId(req));
+      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? EMPTY_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents, requestId(req));
       res.off('close', onClose);
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);
@@ -218,7 +218,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   return server;
 }
 
-const NULL_INPUT = Buffer.from('null');
+const EMPTY_INPUT = Buffer.from(EMPTY_INPUT_JSON);
 
 function requestId(req: IncomingMessage): string {
   const id = req.headers[WorkerHeaders.requestId];

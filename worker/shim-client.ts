@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, errors as undiciErrors } from 'undici';
 import { RfError } from '../errors/index.ts';
 import { FunctionErrors, WorkerErrors } from './errors.ts';
-import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, readBounded } from '../contract/index.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, readBounded, type LoggedLines } from '../contract/index.ts';
 import type { ContainerExit, ContainerHandle, LoadRequest, ShimResult } from './runtime.ts';
 
 /** Where the shim file lives in this source tree. */
@@ -125,8 +125,7 @@ function notAResult(): ShimResult {
     state: 'error',
     code: FunctionErrors.BAD_OUTPUT.code,
     message: "the function's container answered something that is not a result",
-    logs: [],
-    logsTruncated: false,
+    logs: { lines: [], truncated: false },
     functionMs: 0,
   };
 }
@@ -145,14 +144,20 @@ export function parseShimResult(text: string): ShimResult {
   }
   if (value === null || typeof value !== 'object') return notAResult();
   const v = value as Record<string, unknown>;
-  const logs = Array.isArray(v.logs) && v.logs.every((l) => typeof l === 'string') ? (v.logs as string[]) : [];
-  const logsTruncated = v.logsTruncated === true;
+  const logs = loggedLines(v.logs);
   const functionMs = typeof v.functionMs === 'number' && Number.isFinite(v.functionMs) ? v.functionMs : 0;
-  if (v.state === 'ok') return { state: 'ok', output: v.output, logs, logsTruncated, functionMs };
+  if (v.state === 'ok') return { state: 'ok', output: v.output, logs, functionMs };
   if (v.state !== 'error') return notAResult();
   const message = typeof v.message === 'string' ? v.message : 'the function failed';
   const code = typeof v.code === 'string' && CONTAINER_CODES.has(v.code) ? v.code : FunctionErrors.ERROR.code;
-  return { state: 'error', code, message, logs, logsTruncated, functionMs };
+  return { state: 'error', code, message, logs, functionMs };
+}
+
+/** The answer's `logs` when well-formed (lines of text), else none. */
+function loggedLines(value: unknown): LoggedLines {
+  const logs = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  const lines = Array.isArray(logs.lines) && logs.lines.every((l) => typeof l === 'string') ? (logs.lines as string[]) : [];
+  return { lines, truncated: logs.truncated === true };
 }
 
 /** A ContainerHandle over a shim socket. */

@@ -12,6 +12,7 @@
  * What the platforms do on top of this and the limit does not: metadata lookup, warm-stack
  * bookkeeping, ring or Redis discovery, headers, metrics, timeouts, logs.
  */
+import { EMPTY_INPUT_JSON } from '../../contract/index.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
@@ -107,13 +108,13 @@ export async function startContainerHop(options: ContainerHopOptions): Promise<R
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const input = chunks.length === 0 ? Buffer.from('null') : Buffer.concat(chunks);
+      const input = chunks.length === 0 ? Buffer.from(EMPTY_INPUT_JSON) : Buffer.concat(chunks);
       void take().then(async (handle) => {
         try {
           const result = await handle.invoke(input, Date.now() + 60_000);
           const body =
             result.state === 'ok'
-              ? JSON.stringify({ output: result.output ?? null, logs: { lines: result.logs } })
+              ? JSON.stringify({ output: result.output ?? null, logs: result.logs })
               : JSON.stringify({ error: { code: result.code, message: result.message } });
           res.writeHead(result.state === 'ok' ? 200 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
           res.end(body);

@@ -1,6 +1,6 @@
 /**
  * The Redis design's discovery and forwarding (the seed's web service), as an `Invoker` the
- * router app runs instead of the ring's Forwarder.
+ * router app runs instead of the ring's RingInvoker.
  *
  * Per invocation:
  *   1. pop a location: the function's warm stack (LPOP warm:<fn>, LIFO), else a cold

@@ -13,6 +13,7 @@
  * its warm stack are pushed there (LPUSH) before the answer is sent. Answers carry the same body and
  * x-ringfaas-* headers as a ringfaas worker's.
  */
+import { EMPTY_INPUT_JSON } from '../../contract/index.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
@@ -59,7 +60,8 @@ export interface RunningRedisWorker {
   close(): Promise<void>;
 }
 
-const NULL_INPUT = Buffer.from('null');
+/** As a ringfaas worker: an empty body is the input `{}`. */
+const EMPTY_INPUT = Buffer.from(EMPTY_INPUT_JSON);
 
 /** Starts a Redis-design worker; see the file header. */
 export async function startRedisWorker(options: RedisWorkerOptions): Promise<RunningRedisWorker> {
@@ -113,7 +115,7 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
     await redis.lpush(keys.warm(fn.id), ...idle.reverse().map((i) => encodeEntry(i, address)));
   };
   const answer = async (res: ServerResponse, lease: Lease, input: Buffer, receivedAt: number): Promise<void> => {
-    const result: InvocationResult = await runOnLease(pool, lease, input.length === 0 ? NULL_INPUT : input);
+    const result: InvocationResult = await runOnLease(pool, lease, input.length === 0 ? EMPTY_INPUT : input);
     await announceIdle(lease.fn);
     const answer = invocationAnswer(result, options.id, performance.now() - receivedAt);
     send(res, answer.status, answer.body, answer.headers);

@@ -30,7 +30,7 @@ function memoryRuntime(): ContainerRuntime {
     codeDir: '/nonexistent',
     exited: new Promise(() => undefined),
     load: async () => undefined,
-    invoke: async () => ({ state: 'ok', output: null, logs: [], logsTruncated: false, functionMs: 0 }),
+    invoke: async () => ({ state: 'ok', output: null, logs: { lines: [], truncated: false }, functionMs: 0 }),
     setMemoryLimit: async () => undefined,
     remove: async () => undefined,
   });

@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryMembershipStore } from '../../storage/index.ts';
-import { Forwarder } from '../forwarder.ts';
+import { RingInvoker } from '../ring-invoker.ts';
 import { RingView } from '../ring-view.ts';
 import { RingWorkersApi } from '../workers-api.ts';
 import { startFixtureWorker, heartbeat, quietLogger, testContext, runLoad, type FixtureWorker } from './ring-worker-fixture.ts';
@@ -28,7 +28,7 @@ test('drain under load through one router: zero failed requests on either router
     ['ra', 'rb'].map(async (routerId) => {
       const view = new RingView({ membership, log: quietLogger(), pollIntervalMs: 100, ttlMs: 2000 });
       await view.start();
-      const forwarder = new Forwarder({ view, routerId });
+      const forwarder = new RingInvoker({ view, routerId });
       cleanups.push(async () => {
         view.stop();
         await forwarder.close();

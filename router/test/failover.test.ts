@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { MemoryMembershipStore } from '../../storage/index.ts';
-import { Forwarder } from '../forwarder.ts';
+import { RingInvoker } from '../ring-invoker.ts';
 import { RingView } from '../ring-view.ts';
 import { startFixtureWorker, heartbeat, quietLogger, testContext, runLoad, eventually, type FixtureWorker } from './ring-worker-fixture.ts';
 
@@ -42,7 +42,7 @@ test('kill -9 of a worker under load: errors bounded to its in-flight requests, 
   await new Promise((resolve) => setTimeout(resolve, 150));
   const view = new RingView({ membership, log: quietLogger(), pollIntervalMs: 100, ttlMs: 1000 });
   await view.start();
-  const forwarder = new Forwarder({ view, routerId: 'r' });
+  const forwarder = new RingInvoker({ view, routerId: 'r' });
   cleanups.push(async () => {
     view.stop();
     await forwarder.close();

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { createMemoryStores } from '../../storage/index.ts';
 import { createRouterApp } from '../app.ts';
-import { Forwarder } from '../forwarder.ts';
+import { RingInvoker } from '../ring-invoker.ts';
 import { RingMetrics } from '../ring-metrics.ts';
 import { RingView } from '../ring-view.ts';
 import { WorkerChangeNotifier } from '../change-notifier.ts';
@@ -37,7 +37,7 @@ test('two routers: one warm worker per function, updates reach every worker, sam
     const metrics = new RingMetrics(registry);
     const view = new RingView({ membership: stores.membership, log: quietLogger(), metrics, pollIntervalMs: 200 });
     await view.start();
-    const invoker = new Forwarder({ view, routerId, metrics });
+    const invoker = new RingInvoker({ view, routerId, metrics });
     const notifier = new WorkerChangeNotifier({ view });
     const workersApi = new RingWorkersApi({ view, membership: stores.membership, routerId, loadFactor: 1.25 });
     const app = createRouterApp({ stores, invoker, notifier, workers: workersApi, log: quietLogger(), registry, apiKeys: [], routerId });

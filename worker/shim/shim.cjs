@@ -14,15 +14,15 @@
  *                  "type":"module"; or index.mjs): `module.exports = fn`, `exports.handler = fn`,
  *                  `export default fn` or `export const handler = fn`
  *   POST /invoke   body: the input as raw JSON; header x-ringfaas-deadline: epoch ms
- *                  → 200 {"state":"ok","output":…,"logs":[…],"logsTruncated":bool,"functionMs":n}
+ *                  → 200 {"state":"ok","output":…,"logs":{"lines":[…],"truncated":bool},"functionMs":n}
  *                  or 200 {"state":"error","code":"RF_FUNCTION_ERROR"|"RF_FUNCTION_BAD_OUTPUT"|…,
- *                          "message":…,"logs":[…],"logsTruncated":bool,"functionMs":n}
+ *                          "message":…,"logs":{"lines":[…],"truncated":bool},"functionMs":n}
  *
  * The function is called as fn(input, context); context carries functionId, version, memoryMb,
  * timeoutMs, getRemainingTimeMs() and log(...). Lines written through context.log and
  * console.log/info/warn/error/debug/trace during an invocation come back in `logs` (one entry
  * per call; direct process.stdout/stderr writes go to the container's log), cut at
- * MAX_LOG_LINES lines / MAX_LOG_BYTES bytes (logsTruncated = true when cut). The output must be
+ * MAX_LOG_LINES lines / MAX_LOG_BYTES bytes (logs.truncated = true when cut). The output must be
  * JSON-serialisable and at most MAX_OUTPUT_BYTES once serialised.
  *
  * An uncaught exception or unhandled rejection during an invocation answers that invocation
@@ -182,8 +182,7 @@ function finishError(inv, code, message, extra) {
     code,
     message,
     ...extra,
-    logs: inv.logs,
-    logsTruncated: inv.truncated,
+    logs: { lines: inv.logs, truncated: inv.truncated },
     functionMs: performance.now() - inv.startedAt,
   });
   send(inv.res, 200, body);
@@ -220,10 +219,11 @@ function finishOk(inv, output) {
   const body =
     '{"state":"ok","output":' +
     json +
-    ',"logs":' +
+    ',"logs":{"lines":' +
     JSON.stringify(inv.logs) +
-    ',"logsTruncated":' +
+    ',"truncated":' +
     (inv.truncated ? 'true' : 'false') +
+    '}' +
     ',"functionMs":' +
     functionMs +
     '}';
@@ -323,7 +323,7 @@ function validateLoad(value) {
  * @param {string} message
  */
 function loadFailed(res, status, message) {
-  send(res, status, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message, logs: [], logsTruncated: false, functionMs: 0 }));
+  send(res, status, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message, logs: { lines: [], truncated: false }, functionMs: 0 }));
 }
 
 /**
@@ -370,10 +370,10 @@ function handleInvoke(req, res) {
     const fn = handler;
     const meta = loaded;
     if (fn === undefined || meta === undefined) {
-      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message: 'no function is loaded', logs: [], logsTruncated: false, functionMs: 0 }));
+      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_FUNCTION_LOAD_FAILED', message: 'no function is loaded', logs: { lines: [], truncated: false }, functionMs: 0 }));
     }
     if (current !== undefined) {
-      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_WORKER_INTERNAL', message: 'the container is busy', logs: [], logsTruncated: false, functionMs: 0 }));
+      return send(res, 409, JSON.stringify({ state: 'error', code: 'RF_WORKER_INTERNAL', message: 'the container is busy', logs: { lines: [], truncated: false }, functionMs: 0 }));
     }
     /** @type {Invocation} */
     const inv = { res, logs: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false };

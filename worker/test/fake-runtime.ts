@@ -38,7 +38,7 @@ export class FakeContainer implements ContainerHandle {
   }
 
   invoke(): Promise<ShimResult> {
-    return Promise.resolve({ state: 'ok', output: { instanceId: this.instanceId }, logs: [], logsTruncated: false, functionMs: 0 });
+    return Promise.resolve({ state: 'ok', output: { instanceId: this.instanceId }, logs: { lines: [], truncated: false }, functionMs: 0 });
   }
 
   async setMemoryLimit(memoryMb: number): Promise<void> {

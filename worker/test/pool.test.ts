@@ -23,7 +23,7 @@ describe('ContainerPool (process runtime)', () => {
     const first = ok(await invokeOnPool(pool, fn, input));
     assert.equal(first.start, 'cold-create');
     assert.deepEqual((first.output as { input: unknown }).input, { hello: 'world' });
-    assert.deepEqual(first.lines, ['echo v1']);
+    assert.deepEqual(first.logs.lines, ['echo v1']);
     for (let i = 0; i < 5; i++) {
       const again = ok(await invokeOnPool(pool, fn, input));
       assert.equal(again.start, 'warm');

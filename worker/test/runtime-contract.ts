@@ -97,8 +97,7 @@ export function runtimeContract(name: string, options: RuntimeContractOptions): 
       const h = await loaded('module.exports = (input) => ({ doubled: input.n * 2 });');
       const r = expectOk(await invoke(h, { n: 21 }));
       assert.deepEqual(r.output, { doubled: 42 });
-      assert.deepEqual(r.logs, []);
-      assert.equal(r.logsTruncated, false);
+      assert.deepEqual(r.logs, { lines: [], truncated: false });
       assert.ok(r.functionMs >= 0);
     });
 
@@ -150,11 +149,10 @@ export function runtimeContract(name: string, options: RuntimeContractOptions): 
         return 'done';
       };`);
       const r = expectOk(await invoke(h, 1));
-      assert.deepEqual(r.logs, ['one 1', 'two 2', 'three', 'four', 'five { six: 6 }']);
-      assert.equal(r.logsTruncated, false);
+      assert.deepEqual(r.logs, { lines: ['one 1', 'two 2', 'three', 'four', 'five { six: 6 }'], truncated: false });
       const again = expectOk(await invoke(h, 2));
-      assert.equal(again.logs[0], 'one 2', 'lines of the previous invocation are not repeated');
-      assert.equal(again.logs.length, 5);
+      assert.equal(again.logs.lines[0], 'one 2', 'lines of the previous invocation are not repeated');
+      assert.equal(again.logs.lines.length, 5);
     });
 
     test('logs are cut at the documented line and byte limits, and say so', async () => {
@@ -164,15 +162,15 @@ export function runtimeContract(name: string, options: RuntimeContractOptions): 
         return 'ok';
       };`);
       const many = expectOk(await invoke(h, { lines: SHIM_LIMITS.maxLogLines + 500 }));
-      assert.equal(many.logs.length, SHIM_LIMITS.maxLogLines);
-      assert.equal(many.logs.at(-1), `line ${SHIM_LIMITS.maxLogLines - 1}`);
-      assert.equal(many.logsTruncated, true);
+      assert.equal(many.logs.lines.length, SHIM_LIMITS.maxLogLines);
+      assert.equal(many.logs.lines.at(-1), `line ${SHIM_LIMITS.maxLogLines - 1}`);
+      assert.equal(many.logs.truncated, true);
       const big = expectOk(await invoke(h, { bytes: 10_000 }));
-      const total = big.logs.reduce((sum, line) => sum + Buffer.byteLength(line), 0);
+      const total = big.logs.lines.reduce((sum, line) => sum + Buffer.byteLength(line), 0);
       assert.equal(total, SHIM_LIMITS.maxLogBytes);
-      assert.equal(big.logsTruncated, true);
+      assert.equal(big.logs.truncated, true);
       const exact = expectOk(await invoke(h, { lines: 3 }));
-      assert.equal(exact.logsTruncated, false, 'the flag is per invocation');
+      assert.equal(exact.logs.truncated, false, 'the flag is per invocation');
     });
 
     test('a thrown error or rejected promise is RF_FUNCTION_ERROR with its message, and the container still serves', async () => {

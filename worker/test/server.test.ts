@@ -91,12 +91,12 @@ describe('worker HTTP server', () => {
     assert.equal(second.headers[WorkerHeaders.instance], body.logs.instanceId);
   });
 
-  test('an empty body is the input null', async () => {
+  test('an empty body is the input {}, as through a router', async () => {
     const id = fnId('echo');
     await deploy(stores, id, Code.echo());
     const res = await invoke(id, '');
     assert.equal(res.status, 200);
-    assert.equal((res.body.output as { input: unknown }).input, null);
+    assert.deepEqual((res.body.output as { input: unknown }).input, {});
   });
 
   test('input errors: not JSON 400, too large 413, unknown function 404, unknown route 404', async () => {

@@ -203,13 +203,13 @@ describe('shim', () => {
     assert.match(shim.stderr(), /uncaught error outside an invocation: stray after the answer/);
     const next = await invoke(shim, 'x');
     assert.equal(next.body?.output, 'next');
-    assert.deepEqual(next.body?.logs, []);
+    assert.deepEqual(next.body?.logs, { lines: [], truncated: false });
   });
 
   test("direct writes to process.stderr are not log lines: they go to the container's log", async () => {
     const shim = await loadedShim(`module.exports = () => { process.stderr.write('straight to stderr\\n'); console.log('captured'); return 1; };`);
     const res = await invoke(shim, null);
-    assert.deepEqual(res.body?.logs, ['captured']);
+    assert.deepEqual(res.body?.logs, { lines: ['captured'], truncated: false });
     for (let i = 0; i < 100 && !shim.stderr().includes('straight to stderr'); i++) await sleep(10);
     assert.match(shim.stderr(), /straight to stderr/);
   });
@@ -227,8 +227,8 @@ describe('shim', () => {
     // 'é' is 2 bytes: 262 143 bytes of 'a' then 'é' cannot fit the last byte.
     const shim = await loadedShim(`module.exports = () => { console.log('a'.repeat(256 * 1024 - 1) + 'éé'); return 1; };`);
     const res = await invoke(shim, null);
-    const logs = res.body?.logs as string[];
-    assert.equal(res.body?.logsTruncated, true);
+    const { lines: logs, truncated } = res.body?.logs as { lines: string[]; truncated: boolean };
+    assert.equal(truncated, true);
     assert.equal(logs.length, 1);
     assert.ok(!logs[0]!.includes('\uFFFD'));
     assert.equal(logs[0], 'a'.repeat(256 * 1024 - 1));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { MemoryMembershipStore } from '../../storage/index.ts';
 import { isRfError } from '../../errors/index.ts';
-import { Forwarder } from '../forwarder.ts';
+import { RingInvoker } from '../ring-invoker.ts';
 import { RingMetrics } from '../ring-metrics.ts';
 import { RingView } from '../ring-view.ts';
 import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker, type FixtureWorkerOptions } from './ring-worker-fixture.ts';
@@ -28,7 +28,7 @@ async function router(membership: MemoryMembershipStore, options: { routerId?: s
   const metrics = new RingMetrics(registry);
   const view = new RingView({ membership, log: quietLogger(), metrics, pollIntervalMs: 100 });
   await view.start();
-  const forwarder = new Forwarder({ view, routerId: options.routerId ?? 'r1', metrics, loadFactor: options.loadFactor, homeWaitMs: options.homeWaitMs });
+  const forwarder = new RingInvoker({ view, routerId: options.routerId ?? 'r1', metrics, loadFactor: options.loadFactor, homeWaitMs: options.homeWaitMs });
   cleanups.push(async () => {
     view.stop();
     await forwarder.close();
@@ -73,6 +73,21 @@ test('affinity: two routers over the same membership send a function to the same
   assert.ok(homes.size >= 2, 'different functions have different homes');
   const body = JSON.parse((await r1.forwarder.invoke('fn-0', input({ x: 1 }), testContext())).body.toString()) as { output: { input: unknown } };
   assert.deepEqual(body.output.input, { x: 1 }, 'the input reaches the worker as is, the answer comes back as is');
+});
+
+test("the answer's headers are the client's: no load report, no hop-by-hop or length header, no credential", async () => {
+  const ws = await workers([{ id: 'h', slots: 2 }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { forwarder } = await router(membership);
+  const res = await forwarder.invoke('fn-headers', input(), testContext());
+  assert.equal(res.status, 200);
+  // The fixture worker answers x-ringfaas-load (for routers), content-length and keep-alive ones.
+  for (const name of ['x-ringfaas-load', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'x-ringfaas-cluster-key', 'authorization', 'x-ringfaas-refusal']) {
+    assert.equal(res.headers[name], undefined, `${name} is not relayed`);
+  }
+  assert.equal(res.headers['x-ringfaas-worker'], 'h');
+  assert.equal(res.headers['content-type'], 'application/json');
 });
 
 test('empty ring: RF_RING_EMPTY', async () => {
@@ -249,7 +264,7 @@ test('an answer larger than the output bound is cut off: 502 RF_RING_WORKER_ANSW
   const registry = new Registry();
   const view = new RingView({ membership, log: quietLogger(), metrics: new RingMetrics(registry), pollIntervalMs: 100 });
   await view.start();
-  const forwarder = new Forwarder({ view, routerId: 'r1', maxOutputBytes: 1024 * 1024 });
+  const forwarder = new RingInvoker({ view, routerId: 'r1', maxOutputBytes: 1024 * 1024 });
   cleanups.push(async () => {
     view.stop();
     await forwarder.close();

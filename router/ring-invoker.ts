@@ -48,7 +48,7 @@ export const RouterHeaders = {
   router: 'x-ringfaas-router',
 } as const;
 
-export interface ForwarderOptions {
+export interface RingInvokerOptions {
   view: RingView;
   /** This router's id (x-ringfaas-router). */
   routerId: string;
@@ -100,7 +100,7 @@ interface WorkerPool {
 }
 
 /** The ring's Invoker: lookup, bounded-load order, spill, wait at home. */
-export class Forwarder implements Invoker {
+export class RingInvoker implements Invoker {
   readonly #view: RingView;
   readonly #routerId: string;
   readonly #metrics: RingMetrics | undefined;
@@ -117,7 +117,7 @@ export class Forwarder implements Invoker {
   readonly #forwardedOk: { inc(): void } | undefined;
   #closed = false;
 
-  constructor(options: ForwarderOptions) {
+  constructor(options: RingInvokerOptions) {
     this.#view = options.view;
     this.#routerId = options.routerId;
     this.#metrics = options.metrics;
