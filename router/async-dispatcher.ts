@@ -15,7 +15,7 @@
  * Batched receives: on Azurite every queue call costs time proportional to the messages in the
  * account (it scans and sorts them all), so one receive per 32 messages instead of one per
  * message, and no visibility update per message, is what lets a deep backlog drain
- * (docs/async.md, "A deep backlog").
+ * (docs/async.md, "The queue window: a deep backlog").
  *
  * Per message: record missing → delete the message (expired, or an accept that was undone);
  * record final → delete (a duplicate delivery); record `running` from another message →
@@ -46,6 +46,11 @@
  * have come back): the attempt ends `abandoned`, the record goes back to `queued` and a message
  * is sent. Each re-send first moves dueAt to now with a conditional write, so two reconcilers
  * never both send, and a wrong guess costs one duplicate message, dropped as above.
+ *
+ * The feeder (`feed()`, every second while parked records exist): accept parks an invocation
+ * (no message) when the queue holds a full window (router/async-window.ts); the feeder
+ * un-parks the oldest ones while the queue is under half the window, each by a conditional
+ * write (dueAt = now) and then its message, so two feeders never both send one.
  *
  * Caveats: delivery is at-least-once (a dispatcher killed mid-run leaves its message to
  * reappear once its lease runs out, and the function runs again); the record is written before

@@ -2,7 +2,7 @@
  * The bounded queue window: the invocation queue never holds much more than `size` messages.
  *
  * Why: on Azurite every queue call costs time proportional to the messages in the whole
- * account (docs/async.md, "A deep backlog"), so a queue 10,000 deep drains at under one
+ * account (docs/async.md, "The queue window: a deep backlog"), so a queue 10,000 deep drains at under one
  * invocation a second. The invocation record in the Table is the durable truth of an accepted
  * invocation (accept writes it before the message), so the queue need not hold the backlog:
  *
