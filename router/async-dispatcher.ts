@@ -113,7 +113,7 @@ export interface AsyncDispatcherOptions {
 
 const MAX_BACKOFF_MS = 300_000;
 /** Un-parks run this many at once (each a record write, then a send). */
-const FEED_PARALLEL = 8;
+const FEED_PARALLEL = 16;
 /** The feeder's pause between looks when nothing was parked, doubling from 1 s up to this. */
 const FEED_MAX_IDLE_MS = 8000;
 /** Azure Queue hands out at most 32 messages per receive. */
@@ -286,14 +286,17 @@ export class AsyncDispatcher {
     let idle = 1000;
     let waited = 0;
     while (!this.#stopped) {
-      await this.#o.sleep(250);
-      waited += 250;
-      if (waited < idle && !window.takeParkedHint()) continue;
+      if (idle > 0) {
+        await this.#o.sleep(250);
+        waited += 250;
+        if (waited < idle && !window.takeParkedHint()) continue;
+      }
       waited = 0;
       try {
         const { parked, sent } = await this.feed();
-        // A full batch sent: more may be parked and the queue may have room still.
-        idle = parked === 0 ? Math.min(FEED_MAX_IDLE_MS, idle * 2) : sent >= (this.#o.feedBatch ?? 64) ? 250 : 1000;
+        // A full batch sent: more may be parked and the queue may have room still: at once
+        // (fast dispatchers empty a window within a second; the room read bounds the sending).
+        idle = parked === 0 ? Math.min(FEED_MAX_IDLE_MS, Math.max(1000, idle * 2)) : sent >= (this.#o.feedBatch ?? 64) ? 0 : 1000;
       } catch (err) {
         this.#o.log.warn({ err }, 'invocation feed failed');
         idle = FEED_MAX_IDLE_MS;
