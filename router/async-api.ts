@@ -6,7 +6,9 @@
  *     naming the new invocation id; a taken claim answers its invocation instead;
  *  2. the input blob, when the input is over MAX_INLINE_BYTES;
  *  3. the record, status `queued`;
- *  4. the queue message `{iid, fn, blob?}`.
+ *  4. the queue message `{iid, fn, blob?}`, unless the queue holds a full window of messages
+ *     (router/async-window.ts): then step 3 wrote the record *parked* (dueAt = PARKED_DUE_AT)
+ *     and a dispatcher's feeder sends the message once the queue has room.
  * A failure at any step undoes the earlier ones (best effort) and answers 503
  * RF_STORAGE_UNAVAILABLE: nothing was accepted. Crash windows (docs/async.md):
  *  - the router dies after 3 and before 4 (or storage fails at 4 and again while undoing):
@@ -18,10 +20,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { RfError, hasCode } from '../errors/index.ts';
-import { StorageErrors, FINAL_STATUSES, MAX_INLINE_BYTES, type InvocationRecord, type InvocationStatus, type StoredInvocation, type AsyncStores, type FunctionStore } from '../storage/index.ts';
+import { StorageErrors, FINAL_STATUSES, MAX_INLINE_BYTES, PARKED_DUE_AT, type InvocationRecord, type InvocationStatus, type StoredInvocation, type AsyncStores, type FunctionStore } from '../storage/index.ts';
 import { RouterErrors } from './errors.ts';
 import { DEFAULT_MAX_RETRIES } from './functions-api.ts';
 import type { RequestContext } from './invoker.ts';
+import type { QueueWindow } from './async-window.ts';
 
 /** The queue message: small, so it never needs the blob path itself. */
 export interface InvocationMessage {
@@ -59,6 +62,13 @@ export interface AsyncApiDeps {
   /** Largest result read back from a blob, bytes (the worker's 6 MB output limit plus logs). */
   maxResultBytes?: number;
   newId?: () => string;
+  /**
+   * The bounded queue window (router/async-window.ts): when given, a message is sent only
+   * while the queue has room; otherwise the record is stored parked and a feeder sends it later.
+   */
+  window?: QueueWindow;
+  /** Called once per invocation accepted parked (the metrics counter). */
+  onParked?: () => void;
 }
 
 export interface AcceptResult {
@@ -197,7 +207,13 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
     const message = messageOf(record);
 
     let stored: StoredInvocation | undefined;
+    let parked = false;
     try {
+      // The queue full (a deep backlog): the record alone, parked; a feeder sends its message later.
+      if (deps.window !== undefined && !(await deps.window.admit())) {
+        parked = true;
+        record.dueAt = PARKED_DUE_AT;
+      }
       if (!inline) await invocations.putPayload(names.input, input);
       try {
         stored = await invocations.create(record);
@@ -209,7 +225,7 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
         }
         throw err;
       }
-      await queue.send(JSON.stringify(message));
+      if (!parked) await queue.send(JSON.stringify(message));
     } catch (err) {
       ctx.log.warn({ err, fnId: functionId, iid }, 'asynchronous invocation not accepted');
       if (stored !== undefined) await quietly(ctx, 'record', () => invocations.delete(iid, stored?.etag));
@@ -217,7 +233,8 @@ export function createAsyncApi(deps: AsyncApiDeps): AsyncApi {
       if (claimedHere && claimRow !== undefined) await quietly(ctx, 'idempotency claim', () => invocations.releaseIdempotency(claimRow));
       throw err;
     }
-    ctx.log.info({ fnId: functionId, iid, inputBytes: input.length }, 'asynchronous invocation accepted');
+    if (parked) deps.onParked?.();
+    ctx.log.info({ fnId: functionId, iid, inputBytes: input.length, parked }, 'asynchronous invocation accepted');
     return { record: stored.record, replayed: false };
   }
 

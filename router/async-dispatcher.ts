@@ -15,7 +15,7 @@
  * Batched receives: on Azurite every queue call costs time proportional to the messages in the
  * account (it scans and sorts them all), so one receive per 32 messages instead of one per
  * message, and no visibility update per message, is what lets a deep backlog drain
- * (docs/async.md, "A deep backlog").
+ * (docs/async.md, "The queue window: a deep backlog").
  *
  * Per message: record missing → delete the message (expired, or an accept that was undone);
  * record final → delete (a duplicate delivery); record `running` from another message →
@@ -47,6 +47,11 @@
  * is sent. Each re-send first moves dueAt to now with a conditional write, so two reconcilers
  * never both send, and a wrong guess costs one duplicate message, dropped as above.
  *
+ * The feeder (`feed()`, every second while parked records exist): accept parks an invocation
+ * (no message) when the queue holds a full window (router/async-window.ts); the feeder
+ * un-parks the oldest ones while the queue is under half the window, each by a conditional
+ * write (dueAt = now) and then its message, so two feeders never both send one.
+ *
  * Caveats: delivery is at-least-once (a dispatcher killed mid-run leaves its message to
  * reappear once its lease runs out, and the function runs again); the record is written before
  * the message is deleted or dead-lettered, so a crash between the two leaves a message whose
@@ -64,6 +69,7 @@ import { messageOf, payloadNames, type InvocationMessage } from './async-api.ts'
 import { MessageLease } from './async-lease.ts';
 import type { AsyncMetrics } from './async-metrics.ts';
 import type { Invoker } from './invoker.ts';
+import type { QueueWindow } from './async-window.ts';
 import { RouterErrors } from './errors.ts';
 
 export interface AsyncDispatcherOptions {
@@ -96,12 +102,23 @@ export interface AsyncDispatcherOptions {
   maxIdleMs?: number;
   /** Largest input read back from a blob. Default 6 MB + 1 KB. */
   maxInputBytes?: number;
+  /**
+   * The bounded queue window (router/async-window.ts) shared with this process's accept: when
+   * given, a feeder loop un-parks parked records into the queue while it has room.
+   */
+  window?: QueueWindow;
+  /** Parked records un-parked per feed at most (also bounded by the window's room). Default 64. */
+  feedBatch?: number;
   /** ms since the epoch. */
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 300_000;
+/** Un-parks run this many at once (each a record write, then a send). */
+const FEED_PARALLEL = 16;
+/** The feeder's pause between looks when nothing was parked, doubling from 1 s up to this. */
+const FEED_MAX_IDLE_MS = 8000;
 /** Azure Queue hands out at most 32 messages per receive. */
 const MAX_RECEIVE = 32;
 /** Ring answers meaning the call never reached a function: not an attempt. */
@@ -139,6 +156,7 @@ export class AsyncDispatcher {
   readonly #lease: number;
   readonly #running = new Set<Promise<void>>();
   #fetcher: Promise<void> | undefined;
+  #feeder: Promise<void> | undefined;
   #stopped = true;
   #sweepTimer: NodeJS.Timeout | undefined;
   /** Wakes the fetch loop when a slot frees (or on stop). */
@@ -159,6 +177,7 @@ export class AsyncDispatcher {
     if (!this.#stopped) return;
     this.#stopped = false;
     if (this.#o.concurrency > 0) this.#fetcher = this.#fetchLoop();
+    if (this.#o.window !== undefined) this.#feeder = this.#feedLoop(this.#o.window);
     const every = this.#o.sweepIntervalMs ?? 60_000;
     if (every > 0) {
       this.#sweepTimer = setInterval(() => {
@@ -175,6 +194,7 @@ export class AsyncDispatcher {
     clearInterval(this.#sweepTimer);
     this.#wake?.();
     await this.#fetcher;
+    await this.#feeder;
     await Promise.allSettled([...this.#running]);
   }
 
@@ -229,6 +249,62 @@ export class AsyncDispatcher {
       this.#o.log.warn({ iid: record.id, status: record.status, dueAt: record.dueAt }, 'invocation past due with no message: message re-sent');
     }
     return resent;
+  }
+
+  /**
+   * Un-parks up to feedBatch of the oldest parked records when the window's estimate is under
+   * half its size: each by an ETag-conditional write (dueAt = now), then its message, so two
+   * feeders never both send one (a lost write race skips it). A crash between the write and
+   * the send leaves a `queued` record with no message: the reconciler's case. Answers
+   * `{ parked, sent }`: parked records found (at most the batch) and messages sent.
+   */
+  async feed(): Promise<{ parked: number; sent: number }> {
+    const window = this.#o.window;
+    if (window === undefined) return { parked: 0, sent: 0 };
+    const room = await window.room();
+    if (room <= 0) return { parked: -1, sent: 0 };
+    const { invocations, queue } = this.#o.stores;
+    const found = await invocations.parked(Math.min(this.#o.feedBatch ?? 64, room));
+    let sent = 0;
+    const unpark = async ({ record, etag }: StoredInvocation): Promise<void> => {
+      const next = structuredClone(record);
+      next.dueAt = this.#o.clock();
+      try {
+        await invocations.update(next, etag);
+      } catch (err) {
+        if (hasCode(err, StorageErrors.CONFLICT) || hasCode(err, StorageErrors.NOT_FOUND)) return; // another feeder has it
+        throw err;
+      }
+      await queue.send(JSON.stringify(messageOf(next)));
+      window.sent(1);
+      sent++;
+      this.#o.metrics.unparked.inc();
+    };
+    for (let i = 0; i < found.length; i += FEED_PARALLEL) await Promise.all(found.slice(i, i + FEED_PARALLEL).map(unpark));
+    return { parked: found.length, sent };
+  }
+
+  /** Feeds every second while parked records are found or the queue is too full to tell; else looks less often (up to FEED_MAX_IDLE_MS), sooner when this process parks one. */
+  async #feedLoop(window: QueueWindow): Promise<void> {
+    let idle = 1000;
+    let waited = 0;
+    while (!this.#stopped) {
+      if (idle > 0) {
+        await this.#o.sleep(250);
+        waited += 250;
+        if (waited < idle && !window.takeParkedHint()) continue;
+      }
+      waited = 0;
+      try {
+        const { parked, sent } = await this.feed();
+        // A full batch sent: more may be parked and the queue may have room still: at once
+        // (fast dispatchers empty a window within a second; the room read bounds the sending).
+        idle = parked === 0 ? Math.min(FEED_MAX_IDLE_MS, Math.max(1000, idle * 2)) : sent >= (this.#o.feedBatch ?? 64) ? 0 : 1000;
+      } catch (err) {
+        this.#o.log.warn({ err }, 'invocation feed failed');
+        idle = FEED_MAX_IDLE_MS;
+      }
+    }
   }
 
   async #fetchLoop(): Promise<void> {

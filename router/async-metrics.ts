@@ -5,7 +5,10 @@
  * depth, oldest message age and dead-letter depth, read from the queue at scrape time.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { InvocationQueue } from '../storage/index.ts';
+import type { InvocationQueue, InvocationStore } from '../storage/index.ts';
+
+/** The parked gauge counts up to this many (one bounded query per scrape); this value means at least as many. */
+export const PARKED_COUNT_CAP = 1000;
 
 export interface AsyncMetrics {
   accepted: Counter<'result'>;
@@ -15,11 +18,16 @@ export interface AsyncMetrics {
   deadLetters: Counter;
   reconciled: Counter<'status'>;
   leaseRenewals: Counter;
+  parked: Counter;
+  unparked: Counter;
   endToEnd: Histogram<'status'>;
 }
 
-/** Registers the metrics; `queue` (when given) is read at scrape time, bounded by its own timeout. */
-export function createAsyncMetrics(registry: Registry, queue?: InvocationQueue, clock: () => number = Date.now): AsyncMetrics {
+/**
+ * Registers the metrics; `queue` (when given) is read at scrape time, bounded by its own
+ * timeout, and so is `invocations` for the count of parked invocations (up to PARKED_COUNT_CAP).
+ */
+export function createAsyncMetrics(registry: Registry, queue?: InvocationQueue, clock: () => number = Date.now, invocations?: Pick<InvocationStore, 'countParked'>): AsyncMetrics {
   const metrics: AsyncMetrics = {
     accepted: new Counter({ name: 'ringfaas_async_accepted_total', help: 'Asynchronous invocations accepted (202), by result (new, replayed)', labelNames: ['result'], registers: [registry] }),
     attempts: new Counter({ name: 'ringfaas_async_attempts_total', help: 'Attempts at running asynchronous invocations, by outcome', labelNames: ['outcome'], registers: [registry] }),
@@ -28,6 +36,8 @@ export function createAsyncMetrics(registry: Registry, queue?: InvocationQueue, 
     deadLetters: new Counter({ name: 'ringfaas_async_dead_letters_total', help: 'Invocations moved to the dead-letter queue', registers: [registry] }),
     reconciled: new Counter({ name: 'ringfaas_async_reconciled_total', help: 'Messages re-sent by the reconciler for records past due with no message, by the status found (queued, running)', labelNames: ['status'], registers: [registry] }),
     leaseRenewals: new Counter({ name: 'ringfaas_async_lease_renewals_total', help: 'Visibility renewals of messages whose attempts outlived a third of the lease', registers: [registry] }),
+    parked: new Counter({ name: 'ringfaas_async_parked_total', help: 'Invocations accepted parked: stored with no message because the queue held a full window', registers: [registry] }),
+    unparked: new Counter({ name: 'ringfaas_async_unparked_total', help: 'Parked invocations whose message this process sent once the queue had room', registers: [registry] }),
     endToEnd: new Histogram({
       name: 'ringfaas_async_end_to_end_seconds',
       help: 'Accepted to finished, from the platform timestamps, by final status',
@@ -71,6 +81,17 @@ export function createAsyncMetrics(registry: Registry, queue?: InvocationQueue, 
       async collect() {
         const s = await stats();
         if (s !== undefined) this.set(s.deadLetters);
+      },
+    });
+  }
+  if (invocations !== undefined) {
+    new Gauge({
+      name: 'ringfaas_async_parked',
+      help: `Invocations accepted and parked (no message yet: the queue held a full window), counted up to ${PARKED_COUNT_CAP}`,
+      registers: [registry],
+      async collect() {
+        const count = await invocations.countParked(PARKED_COUNT_CAP).catch(() => undefined);
+        if (count !== undefined) this.set(count);
       },
     });
   }

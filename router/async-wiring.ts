@@ -10,6 +10,7 @@ import { openAsyncStores, type AsyncStores, type FunctionStore } from '../storag
 import { createAsyncApi, type AsyncApi } from './async-api.ts';
 import { AsyncDispatcher } from './async-dispatcher.ts';
 import { createAsyncMetrics, type AsyncMetrics } from './async-metrics.ts';
+import { QueueWindow } from './async-window.ts';
 import type { AsyncConfig } from './config.ts';
 import type { Invoker } from './invoker.ts';
 
@@ -46,8 +47,10 @@ export async function startAsync(options: StartAsyncOptions): Promise<RunningAsy
       return undefined;
     }
   }
-  const metrics = createAsyncMetrics(options.registry, stores.queue);
-  const api = createAsyncApi({ functions: options.functions, stores, clock: Date.now, resultTtlMs: config.async.resultTtlMs });
+  const metrics = createAsyncMetrics(options.registry, stores.queue, Date.now, stores.invocations);
+  // One window per process, shared by its accept and its dispatcher's feeder.
+  const window = new QueueWindow({ queue: stores.queue, clock: Date.now });
+  const api = createAsyncApi({ functions: options.functions, stores, clock: Date.now, resultTtlMs: config.async.resultTtlMs, window, onParked: () => metrics.parked.inc() });
   let dispatcher: AsyncDispatcher | undefined;
   if (config.async.concurrency > 0) {
     dispatcher = new AsyncDispatcher({
@@ -63,6 +66,7 @@ export async function startAsync(options: StartAsyncOptions): Promise<RunningAsy
       resultTtlMs: config.async.resultTtlMs,
       clock: Date.now,
       sleep: (ms) => sleep(ms),
+      window,
     });
     dispatcher.start();
     log.info({ concurrency: config.async.concurrency }, 'async dispatcher started');

@@ -53,7 +53,9 @@ export interface InvocationRecord {
   /**
    * ms since the epoch: while `queued`, when its message is due to be visible (accepted, or
    * the end of a retry's backoff); while `running`, when the attempt should have ended (start
-   * + timeoutMs). The reconciler re-sends the message of a record long past it.
+   * + timeoutMs). The reconciler re-sends the message of a record long past it. A `queued`
+   * record with no message yet because the queue was full (parked, see PARKED_DUE_AT) has
+   * dueAt = PARKED_DUE_AT: never due until a feeder un-parks it.
    */
   dueAt?: number;
   /** The last attempts (at most MAX_ATTEMPT_LOG), oldest first. */
@@ -74,6 +76,20 @@ export interface InvocationRecord {
   error?: { code: string; message: string };
   /** Row key of the Idempotency-Key claim, removed with the record. */
   idempotencyRow?: string;
+}
+
+/**
+ * The dueAt of a parked record: accepted and stored (`queued`), its message not sent because
+ * the queue held a full window of messages (router/async-window.ts). A dispatcher's feeder
+ * un-parks it (dueAt = now, then the message) when the queue has room. The largest Date (year
+ * 275760): the reconciler's "past due" never matches it, and a Table filter `dueAt ge` it
+ * finds the parked records alone. Exact as a double (< 2^53).
+ */
+export const PARKED_DUE_AT = 8_640_000_000_000_000;
+
+/** True when the record is parked: queued with no message sent (PARKED_DUE_AT). */
+export function isParked(record: Pick<InvocationRecord, 'status' | 'dueAt'>): boolean {
+  return record.status === 'queued' && record.dueAt === PARKED_DUE_AT;
 }
 
 /** Attempts kept in a record (older ones are dropped; `attempts` still counts them). */
@@ -120,6 +136,10 @@ export interface InvocationStore {
   expired(nowMs: number, limit: number): Promise<StoredInvocation[]>;
   /** At most `limit` records `queued` with dueAt before `queuedBefore`, or `running` with dueAt before `runningBefore`. */
   overdue(queuedBefore: number, runningBefore: number, limit: number): Promise<StoredInvocation[]>;
+  /** At most `limit` parked records (isParked), oldest (lowest id) first. */
+  parked(limit: number): Promise<StoredInvocation[]>;
+  /** How many records are parked, counted up to `cap` (a bounded query: `cap` means at least that many). */
+  countParked(cap: number): Promise<number>;
   /** Create-only claim of `row` for an invocation id; else what holds it. */
   claimIdempotency(row: string, invocationId: string, inputSha256: string): Promise<IdempotencyClaim>;
   releaseIdempotency(row: string): Promise<void>;
@@ -163,6 +183,8 @@ export interface InvocationQueue {
   /** Copies it to the dead-letter queue, then deletes it. */
   deadLetter(message: QueuedMessage): Promise<void>;
   stats(nowMs: number): Promise<QueueStats>;
+  /** Approximate messages in the work queue (visible or not): one call. */
+  depth(): Promise<number>;
   /** When the next message to be received (peek) was inserted, ms since the epoch; undefined when none is visible. */
   headInsertedAt(): Promise<number | undefined>;
 }

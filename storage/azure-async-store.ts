@@ -15,6 +15,7 @@ import { bounded, statusOf, type AzureCallContext } from './azure-errors.ts';
 import { connectionSecrets, isInsecureEndpoint, parseConnectionString } from './azure-connection.ts';
 import { AzureInvocationQueue } from './azure-invocation-queue.ts';
 export { AzureInvocationQueue, type AzureInvocationQueueOptions } from './azure-invocation-queue.ts';
+import { PARKED_DUE_AT } from './async-types.ts';
 import type {
   IdempotencyClaim,
   InvocationListQuery,
@@ -31,6 +32,8 @@ export const DEAD_LETTER_QUEUE = 'ringfaas-invocations-dead';
 export const PAYLOADS_CONTAINER = 'invocation-payloads';
 const RECORD_PARTITION = 'inv';
 const IDEMPOTENCY_PARTITION = 'idem';
+/** Parked records (async-types.ts PARKED_DUE_AT): queued, dueAt at the sentinel. */
+const PARKED_FILTER = `PartitionKey eq '${RECORD_PARTITION}' and status eq 'queued' and dueAt ge ${PARKED_DUE_AT}.0`;
 
 /** Scalar columns of a record; the nested ones are JSON strings. */
 const JSON_COLUMNS = ['attemptLog', 'error'] as const;
@@ -190,17 +193,32 @@ export class AzureInvocationStore implements InvocationStore {
   async overdue(queuedBefore: number, runningBefore: number, limit: number): Promise<StoredInvocation[]> {
     const q = Math.floor(queuedBefore);
     const r = Math.floor(runningBefore);
-    return bounded(this.#ctx, 'invocations.overdue', async (abortSignal) => {
+    return this.#firstRecords('invocations.overdue', `PartitionKey eq '${RECORD_PARTITION}' and ((status eq 'queued' and dueAt lt ${q}.0) or (status eq 'running' and dueAt lt ${r}.0))`, limit);
+  }
+
+  async parked(limit: number): Promise<StoredInvocation[]> {
+    return this.#firstRecords('invocations.parked', PARKED_FILTER, limit);
+  }
+
+  async countParked(cap: number): Promise<number> {
+    return bounded(this.#ctx, 'invocations.countParked', async (abortSignal) => {
+      // Row keys only, one page: a bounded answer however many are parked.
+      const pages = this.#table.listEntities({ queryOptions: { filter: PARKED_FILTER, select: ['RowKey'] }, abortSignal }).byPage({ maxPageSize: Math.max(1, Math.min(1000, cap)) });
+      const first = await pages.next();
+      return first.done === true ? 0 : Math.min(cap, first.value.length);
+    });
+  }
+
+  /** The first `limit` records a filter selects (row-key order), asked for in one page of `limit`. */
+  async #firstRecords(what: string, filter: string, limit: number): Promise<StoredInvocation[]> {
+    return bounded(this.#ctx, what, async (abortSignal) => {
       const out: StoredInvocation[] = [];
-      const pages = this.#table.listEntities<Record<string, unknown>>({
-        queryOptions: {
-          filter: `PartitionKey eq '${RECORD_PARTITION}' and ((status eq 'queued' and dueAt lt ${q}.0) or (status eq 'running' and dueAt lt ${r}.0))`,
-        },
-        abortSignal,
-      });
-      for await (const entity of pages) {
-        out.push({ record: toRecord(entity), etag: etagOf(entity, 'invocations.overdue') });
-        if (out.length >= limit) break;
+      const pages = this.#table.listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal }).byPage({ maxPageSize: Math.max(1, Math.min(1000, limit)) });
+      for await (const page of pages) {
+        for (const entity of page) {
+          out.push({ record: toRecord(entity), etag: etagOf(entity, what) });
+          if (out.length >= limit) return out;
+        }
       }
       return out;
     });

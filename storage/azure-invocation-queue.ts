@@ -97,6 +97,11 @@ export class AzureInvocationQueue implements InvocationQueue {
     await this.delete(message);
   }
 
+  async depth(): Promise<number> {
+    const props = await bounded(this.#ctx, 'queue.properties', (abortSignal) => this.#queue.getProperties({ abortSignal }));
+    return props.approximateMessagesCount ?? 0;
+  }
+
   async stats(nowMs: number): Promise<QueueStats> {
     const [props, dead, peek] = await Promise.all([
       bounded(this.#ctx, 'queue.properties', (abortSignal) => this.#queue.getProperties({ abortSignal })),

@@ -19,7 +19,7 @@ export { freePort } from './azurite.ts';
 export { StorageHealth, registerStorageDegradedGauge, isUnavailable, trackedStore, type StorageHealthView, type StorageHealthOptions, type HealthClock } from './health.ts';
 export { sweepOrphans, type OrphanSweepOptions, type OrphanSweepResult } from './orphan-sweeper.ts';
 export type * from './async-types.ts';
-export { FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES } from './async-types.ts';
+export { FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, PARKED_DUE_AT, isParked } from './async-types.ts';
 export {
   AzureInvocationStore,
   AzureInvocationQueue,

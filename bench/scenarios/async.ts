@@ -104,7 +104,9 @@ async function queueDepth(pool: Pool): Promise<number> {
   const res = await pool.request({ path: '/metrics', method: 'GET' });
   const text = await res.body.text();
   const m = /^ringfaas_async_queue_depth (\d+)/m.exec(text);
-  return m === null ? Number.NaN : Number(m[1]);
+  // Invocations parked beyond the queue's window (router/async-window.ts) are queued too.
+  const parked = /^ringfaas_async_parked (\d+)/m.exec(text);
+  return m === null ? Number.NaN : Number(m[1]) + Number(parked?.[1] ?? 0);
 }
 
 async function runOnce(target: RunningTarget, launcher: TargetLauncher, concurrency: number, options: AsyncBenchOptions, runIndex: number): Promise<RunFigures> {

@@ -28,12 +28,18 @@ import { loadRouterConfig } from '../config.ts';
 import { AsyncDispatcher } from '../async-dispatcher.ts';
 import { createAsyncMetrics } from '../async-metrics.ts';
 import { newInvocationId, sha256 } from '../async-api.ts';
+import { DEFAULT_QUEUE_WINDOW } from '../async-window.ts';
 import type { Invoker } from '../invoker.ts';
 import type { InvocationRecord } from '../../storage/async-types.ts';
 import { startRouter, type RunningRouter } from '../main.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const skip = azuriteSkip();
+/**
+ * Invocations queued by the backlog test: 1,000 by default (a few minutes on the shared CI
+ * machine); RINGFAAS_TEST_ASYNC_BACKLOG=10000 runs the issue's full figure (docs/async.md).
+ */
+const BACKLOG = Number(process.env.RINGFAAS_TEST_ASYNC_BACKLOG ?? 1000);
 
 interface Child {
   child: ChildProcess;
@@ -79,7 +85,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 
 type Json = Record<string, any>;
 
-describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 }, () => {
+describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 + BACKLOG * 300 }, () => {
   let azurite: AzuriteHandle;
   let stores: Stores;
   let worker: RunningWorker;
@@ -351,9 +357,10 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 }, ()
     assert.equal(await own.invocations.get(expired.id), undefined);
   });
 
-  test('1,000 queued invocations drain with bounded memory in every process', async () => {
+  test(`${BACKLOG} queued invocations drain through a bounded queue window, with bounded memory in every process`, async () => {
     const fnId = await deploy('module.exports = async (input) => ({ i: input.i });');
-    const count = 1000;
+    const count = BACKLOG;
+    const metricOf = (text: string, name: string): number => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
     // Queued first (nobody runs them while they are accepted: the dispatcher router is paused), then drained.
     dispatcher.child.kill('SIGSTOP');
     const pids = { api: api.child.pid!, dispatcher: dispatcher.child.pid!, test: process.pid };
@@ -364,6 +371,8 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 }, ()
       for (const [name, pid] of Object.entries(pids)) peak[name] = Math.max(peak[name] ?? 0, rssMb(pid));
     }, 250);
     let drainMs = 0;
+    let submitMs = 0;
+    let maxDepth = 0;
     try {
       // A 503 (storage slow on a loaded machine: nothing accepted) is retried with the same key, as a client should.
       const submit = async (i: number): Promise<void> => {
@@ -374,29 +383,62 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 }, ()
           assert.ok(r.status === 503 && attempt < 5, `accept answered ${r.status}`);
         }
       };
-      for (let i = 0; i < count; i += 10) await Promise.all(Array.from({ length: Math.min(10, count - i) }, (_, j) => submit(i + j)));
+      // Through the router API, 16 requests at a time.
+      const submitStarted = Date.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < count) await submit(next++);
+        }),
+      );
+      submitMs = Date.now() - submitStarted;
       const started = Date.now();
       dispatcher.child.kill('SIGCONT');
-      await waitFor('the queue to drain', 300_000, async () => {
-        const metrics = await (await fetch(`${dispatcher.url}/metrics`)).text();
-        return /ringfaas_async_queue_depth 0\n/.test(metrics) ? true : undefined;
+      // Drained: no message and nothing parked (each read twice apart: a feeder may be between its write and its send).
+      let quiet = 0;
+      await waitFor('the backlog to drain', 240_000 + count * 250, async () => {
+        const metrics = await (await fetch(`${api.url}/metrics`)).text();
+        const depth = metricOf(metrics, 'ringfaas_async_queue_depth');
+        if (Number.isFinite(depth)) maxDepth = Math.max(maxDepth, depth);
+        quiet = depth === 0 && metricOf(metrics, 'ringfaas_async_parked') === 0 ? quiet + 1 : 0;
+        if (quiet >= 2) return true;
+        await new Promise((r) => setTimeout(r, 1000));
+        return undefined;
       });
       drainMs = Date.now() - started;
     } finally {
       dispatcher.child.kill('SIGCONT');
       clearInterval(sample);
     }
-    let succeeded = 0;
+    // Every invocation succeeded once: one record each, one succeeded attempt each.
+    const seen = new Set<number>();
     let token: string | undefined;
     do {
-      const page = (await (await fetch(`${api.url}/invocations?functionId=${fnId}&status=succeeded&limit=1000${token === undefined ? '' : `&continuationToken=${token}`}`)).json()) as Json;
-      succeeded += page.items.length;
+      const page = (await (await fetch(`${api.url}/invocations?functionId=${fnId}&limit=1000${token === undefined ? '' : `&continuationToken=${token}`}`)).json()) as Json;
+      for (const item of page.items as Json[]) {
+        assert.equal(item.status, 'succeeded', JSON.stringify(item));
+        assert.equal(item.attemptHistory.filter((a: Json) => a.outcome === 'succeeded').length, 1, JSON.stringify(item));
+        assert.ok(!seen.has(item.output.i), `input ${item.output.i} ran as two invocations`);
+        seen.add(item.output.i);
+      }
       token = page.nextToken;
     } while (token !== undefined);
-    assert.equal(succeeded, count);
+    assert.equal(seen.size, count);
+    const apiMetrics = await (await fetch(`${api.url}/metrics`)).text();
+    const dispatcherMetrics = await (await fetch(`${dispatcher.url}/metrics`)).text();
+    const parked = metricOf(apiMetrics, 'ringfaas_async_parked_total');
+    const unparked = metricOf(dispatcherMetrics, 'ringfaas_async_unparked_total');
     // Nothing in any process grows with the backlog: generous bounds (a loaded machine, GC timing).
     const growth = Object.fromEntries(Object.keys(pids).map((k) => [k, Math.round((peak[k] ?? 0) - (before[k] ?? 0))]));
-    process.stderr.write(`# drain of ${count}: ${drainMs} ms; RSS before ${JSON.stringify(before)} peak ${JSON.stringify(peak)} MB\n`);
+    process.stderr.write(
+      `# backlog of ${count}: submitted in ${submitMs} ms, drained in ${drainMs} ms; parked ${parked}, un-parked ${unparked}; largest queue depth seen while draining ${maxDepth}; RSS before ${JSON.stringify(before)} peak ${JSON.stringify(peak)} MB\n`,
+    );
+    // The queue held a window, not the backlog: the rest was parked, then fed.
+    if (count > 2 * DEFAULT_QUEUE_WINDOW) {
+      assert.ok(parked >= count - 2 * DEFAULT_QUEUE_WINDOW, `parked ${parked}`);
+      assert.equal(unparked, parked);
+      assert.ok(maxDepth <= DEFAULT_QUEUE_WINDOW + 64, `the queue reached ${maxDepth} messages`);
+    }
     for (const name of ['api', 'dispatcher']) assert.ok((growth[name] ?? 0) < 150, `${name} grew ${growth[name]} MB during the drain`);
   });
 
