@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { TableClient } from '@azure/data-tables';
@@ -92,7 +93,11 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 + BAC
   const children: Child[] = [];
   let api: Child; // accepts, dispatches nothing
   let dispatcher: Child; // a router whose dispatcher runs everything (killed at the end)
+  // Every process holds the cluster key, as beyond loopback: the standalone dispatcher's calls
+  // to the worker are refused without it.
+  const clusterKey = randomBytes(24).toString('hex');
   const baseEnv = (): Record<string, string> => ({
+    RINGFAAS_CLUSTER_KEY: clusterKey,
     RINGFAAS_STORAGE_CONNECTION_STRING: azurite.connectionString,
     RINGFAAS_PORT: '0',
     RINGFAAS_MEMBERSHIP_TTL_MS: '3000',
@@ -131,6 +136,7 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 + BAC
       logger: pino({ level: 'silent' }),
       heartbeatMs: 300,
       membershipTtlMs: 3000,
+      clusterKey,
     });
     api = await spawnMain('router/main.ts', { ...baseEnv(), RINGFAAS_ROUTER_ID: 'h14-api', RINGFAAS_ASYNC_CONCURRENCY: '0' }, listening);
     children.push(api);
