@@ -98,11 +98,11 @@ function statusOf(err: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-/** Removes a container's host folder; never throws. */
 /** Forced removals tried per container before the drain's sweep is left to find it. */
 const REMOVE_ATTEMPTS = 3;
 const REMOVE_RETRY_MS = 1000;
 
+/** Removes a container's host folder; never throws. */
 async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }
