@@ -108,7 +108,7 @@ describe('worker process on Docker: SIGKILL then restart leaves no stray contain
     return { child, output: () => out, exited: once(child, 'exit').then(([code]) => code as number | null) };
   };
 
-  test('kill -9, start again: the leftovers are removed; SIGTERM then leaves nothing', async () => {
+  test('kill -9, start again: the leftovers are removed; SIGTERM then leaves nothing, not even a container the pool lost track of', async () => {
     const id = `crash-${randomBytes(3).toString('hex')}`;
     const fn = `fn-${randomBytes(3).toString('hex')}`;
     await deploy(backing.stores, fn, Code.echo('d'));
@@ -127,6 +127,11 @@ describe('worker process on Docker: SIGKILL then restart leaves no stray contain
       try {
         await until(async () => (await backing.stores.membership.get(id)) !== undefined, 'second worker row', 60_000);
         assert.equal(await labelled(docker, id), 1, 'only the new cold-pool container remains');
+        // One the pool no longer tracks, as a container whose removal a busy engine failed
+        // ("did not receive an exit event"): the drain's sweep of the worker's label removes it.
+        const [pooled] = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${id}`] } });
+        await docker.createContainer({ Image: pooled!.Image, Labels: { [LABEL_WORKER]: id }, Cmd: ['node', '-e', '0'], HostConfig: { NetworkMode: 'none' } });
+        assert.equal(await labelled(docker, id), 2);
         second.child.kill('SIGTERM');
         assert.equal(await second.exited, 0, second.output());
         assert.equal(await labelled(docker, id), 0, 'nothing is left after a drain');
