@@ -17,8 +17,7 @@ import { isRfError } from '../errors/index.ts';
 import { openStores, openAsyncStores, waitForStorageAtStart } from '../storage/index.ts';
 import { startAsync } from './async-wiring.ts';
 import { loadRouterConfig } from './config.ts';
-import { RingInvoker } from './ring-invoker.ts';
-import { createRouterLogger } from './main.ts';
+import { createRingInvoker, createRouterLogger } from './main.ts';
 import { RingMetrics } from './ring-metrics.ts';
 import { RingView } from './ring-view.ts';
 
@@ -40,14 +39,8 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const ringMetrics = new RingMetrics(registry);
   const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs });
   await view.start();
-  // As a router's own (router/main.ts): workers beyond loopback refuse a call without the key.
-  const invoker = new RingInvoker({
-    view,
-    routerId: config.routerId,
-    metrics: ringMetrics,
-    maxOutputBytes: config.maxOutputBytes,
-    ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
-  });
+  // The same as a router's: workers beyond loopback refuse a call without the key.
+  const invoker = createRingInvoker(config, view, ringMetrics);
   const running = await startAsync({ config, log, registry, invoker, functions: stores.functions, stores: asyncStores });
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {

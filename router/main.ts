@@ -63,6 +63,17 @@ export interface RunningRouter {
   close(): Promise<void>;
 }
 
+/** The ring's Invoker of a router or dispatcher process: its id, the output bound, the cluster key. */
+export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey'>, view: RingView, metrics: RingMetrics): RingInvoker {
+  return new RingInvoker({
+    view,
+    routerId: config.routerId,
+    metrics,
+    maxOutputBytes: config.maxOutputBytes,
+    ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+  });
+}
+
 /** Creates the root logger of a router process. */
 export function createRouterLogger(config: Pick<RouterConfig, 'logLevel' | 'routerId'>): Logger {
   return pino({ level: config.logLevel, base: { service: 'router', routerId: config.routerId }, redact: LOG_REDACT_PATHS });
@@ -101,7 +112,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   });
   await view.start();
   const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };
-  const invoker = new RingInvoker({ view, routerId: config.routerId, metrics: ringMetrics, maxOutputBytes: config.maxOutputBytes, ...key });
+  const invoker = createRingInvoker(config, view, ringMetrics);
   const notifier = new WorkerChangeNotifier({ view, ...key });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25, ...key });
   const dashboard = new Dashboard({
