@@ -80,8 +80,8 @@ export function cpuSharesFor(memoryMb: number): number {
   return Math.max(2, Math.round((memoryMb * 1024) / 1792));
 }
 
-/** CPU shares of a container until its shim answers (Docker's default share). */
-const START_CPU_SHARES = 1024;
+/** CPU shares of a container until its function has loaded (Docker's default share). */
+export const START_CPU_SHARES = 1024;
 
 /** Docker accepts [a-zA-Z0-9][a-zA-Z0-9_.-]* in names. */
 function nameSafe(value: string): string {
@@ -234,7 +234,9 @@ export class DockerRuntime implements ContainerRuntime {
       }
       throw wrapDockerError(err, 'could not create the container');
     }
+    let destroying = false;
     const destroy = async (): Promise<void> => {
+      destroying = true;
       // A busy engine may fail a forced removal ("did not receive an exit event", 500): try
       // again, then leave it to the drain's sweep of this worker's labelled containers.
       for (let attempt = 1; ; attempt++) {
@@ -271,9 +273,18 @@ export class DockerRuntime implements ContainerRuntime {
       memoryMb: spec.memoryMb,
       setMemoryLimit: async (memoryMb) => {
         try {
-          await container.update({ Memory: memoryMb * 1024 * 1024, MemorySwap: memoryMb * 1024 * 1024, CpuShares: cpuSharesFor(memoryMb) });
+          await container.update({ Memory: memoryMb * 1024 * 1024, MemorySwap: memoryMb * 1024 * 1024 });
         } catch (err) {
           throw wrapDockerError(err, 'could not change the container memory limit');
+        }
+      },
+      // The shim and the function's load ran at the start share; its invocations run at its own.
+      loaded: async (memoryMb) => {
+        try {
+          await container.update({ CpuShares: cpuSharesFor(memoryMb) });
+        } catch (err) {
+          // A container removed meanwhile (a first invocation that timed out) is no news.
+          if (!destroying) this.#log?.warn({ err, instanceId: spec.instanceId }, 'could not lower the container CPU share after its load');
         }
       },
     });
@@ -288,13 +299,6 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       await handle.remove();
       throw new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container socket folder could not be secured', { cause: err });
-    }
-    try {
-      // The shim has started at the default share; the function runs at its own.
-      await container.update({ CpuShares: cpuSharesFor(spec.memoryMb) });
-    } catch (err) {
-      await handle.remove();
-      throw wrapDockerError(err, 'could not set the container CPU shares');
     }
     return handle;
   }
@@ -332,9 +336,10 @@ export class DockerRuntime implements ContainerRuntime {
         Memory: memoryBytes,
         MemorySwap: memoryBytes,
         PidsLimit: this.#opts.pidsLimit ?? 64,
-        // The platform's shim starts at the default share (1024): at a small function's share
-        // (73 for 128 MB) a loaded node starved its start past the 30 s wait, failing the
-        // request. start() lowers it to cpuSharesFor(memory) once the shim answers.
+        // The shim starts, and the function loads, at the default share (1024): at a small
+        // function's share (73 for 128 MB) a loaded node starved the shim's start past the 30 s
+        // wait, and then every load past its function's timeout (CI, load 10: each cold start
+        // failed). The handle lowers it to cpuSharesFor(memory) once the function loaded.
         CpuShares: START_CPU_SHARES,
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],

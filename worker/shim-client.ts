@@ -108,6 +108,12 @@ export interface ShimHandleOptions {
   destroy: () => Promise<void>;
   /** Changes the memory limit (docker); absent = no-op. */
   setMemoryLimit?: (memoryMb: number) => Promise<void>;
+  /**
+   * Called, not awaited, once a load succeeded, with the memory limit then (docker: the
+   * container drops from the start CPU share to its function's, about 10 ms of engine work
+   * the first invocation does not wait for). Must not throw.
+   */
+  loaded?: (memoryMb: number) => Promise<void>;
   /** The memory limit the container was started with, MB (a change to the same value is skipped). */
   memoryMb?: number;
   /** How long invoke() waits for the exit details after the socket broke (default 2000 ms). */
@@ -190,11 +196,14 @@ export class ShimHandle implements ContainerHandle {
 
   async load(request: LoadRequest): Promise<void> {
     const pending = this.#pendingLimit;
-    if (pending === undefined) return this.#load(request);
-    // The raise and the load overlap; either failing fails the load.
-    const [limit, load] = await Promise.allSettled([pending, this.#load(request)]);
-    if (load.status === 'rejected') throw load.reason;
-    if (limit.status === 'rejected') throw limit.reason;
+    if (pending === undefined) await this.#load(request);
+    else {
+      // The raise and the load overlap; either failing fails the load.
+      const [limit, load] = await Promise.allSettled([pending, this.#load(request)]);
+      if (load.status === 'rejected') throw load.reason;
+      if (limit.status === 'rejected') throw limit.reason;
+    }
+    if (this.#memoryMb !== undefined) void this.#opts.loaded?.(this.#memoryMb);
   }
 
   async #load(request: LoadRequest): Promise<void> {

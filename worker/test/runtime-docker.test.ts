@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { isRfError } from '../../errors/index.ts';
 import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/services.ts';
-import { containerName, cpuSharesFor, DockerRuntime, dockerEngineAvailable, LABEL_INSTANCE, LABEL_WORKER, workerDirName } from '../docker-runtime.ts';
+import { containerName, cpuSharesFor, DockerRuntime, dockerEngineAvailable, LABEL_INSTANCE, LABEL_WORKER, START_CPU_SHARES, workerDirName } from '../docker-runtime.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { ContainerHandle } from '../runtime.ts';
 import { runtimeContract } from './runtime-contract.ts';
@@ -77,7 +77,7 @@ describe('DockerRuntime on a real engine', { skip }, () => {
     assert.equal(host.Memory, 256 * 1024 * 1024);
     assert.equal(host.MemorySwap, 256 * 1024 * 1024);
     assert.equal(host.PidsLimit, 48);
-    assert.equal(host.CpuShares, cpuSharesFor(256));
+    assert.equal(host.CpuShares, START_CPU_SHARES, 'the shim starts, and the function loads, at the default share');
     assert.deepEqual(host.CapDrop, ['ALL']);
     assert.deepEqual(host.SecurityOpt, ['no-new-privileges']);
     assert.equal(host.Init, true);
@@ -91,14 +91,21 @@ describe('DockerRuntime on a real engine', { skip }, () => {
     assert.notEqual(info.HostConfig.NetworkMode, 'none');
   });
 
-  test('setMemoryLimit updates the memory limit, swap and CPU shares of the container', async () => {
+  test('setMemoryLimit updates the memory limit and swap; once loaded, the container runs at its function\'s CPU share', async () => {
     const handle = await start(128);
     await handle.setMemoryLimit(512);
+    const container = docker.getContainer(containerName(workerId, handle.instanceId));
+    assert.equal((await container.inspect()).HostConfig.CpuShares, START_CPU_SHARES);
     await writeFile(join(handle.codeDir, 'index.js'), 'module.exports = () => "ok";');
     await handle.load({ functionId: 'f', version: 1, memoryMb: 512, timeoutMs: 5000, env: {} });
-    const info = await docker.getContainer(containerName(workerId, handle.instanceId)).inspect();
+    let info = await container.inspect();
     assert.equal(info.HostConfig.Memory, 512 * 1024 * 1024);
     assert.equal(info.HostConfig.MemorySwap, 512 * 1024 * 1024);
+    // The share drops in the background after the load (not awaited by it): bounded wait.
+    for (const end = Date.now() + 10_000; info.HostConfig.CpuShares !== cpuSharesFor(512) && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      info = await container.inspect();
+    }
     assert.equal(info.HostConfig.CpuShares, cpuSharesFor(512));
   });
 
