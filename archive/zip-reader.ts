@@ -101,6 +101,26 @@ const EOCD = 0x06054b50;
 const EOCD64_LOCATOR = 0x07064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
+/** A zip record's fixed fields: name → [offset from the signature, width in bytes], little-endian. */
+type Layout = Readonly<Record<string, readonly [offset: number, bytes: 2 | 4]>>;
+
+/** End of central directory record (APPNOTE.TXT 4.3.16), after its signature. */
+const EOCD_FIELDS = { disk: [4, 2], cdDisk: [6, 2], onDisk: [8, 2], count: [10, 2], cdSize: [12, 4], cdStart: [16, 4] } as const;
+/** Central directory file header (4.3.12). */
+const CENTRAL_FIELDS = {
+  versionMadeBy: [4, 2], flags: [8, 2], method: [10, 2], crc: [16, 4], compressedSize: [20, 4], size: [24, 4],
+  nameLength: [28, 2], extraLength: [30, 2], commentLength: [32, 2], entryDisk: [34, 2], external: [38, 4], localOffset: [42, 4],
+} as const;
+/** Local file header (4.3.7). */
+const LOCAL_FIELDS = { flags: [6, 2], method: [8, 2], crc: [14, 4], compressedSize: [18, 4], size: [22, 4], nameLength: [26, 2], extraLength: [28, 2] } as const;
+
+/** Reads a record's fields at `at` (the caller has checked the record lies within the buffer). */
+function readFields<L extends Layout>(zip: Buffer, at: number, layout: L): { [K in keyof L]: number } {
+  const out: Record<string, number> = {};
+  for (const [name, [offset, bytes]] of Object.entries(layout)) out[name] = bytes === 2 ? zip.readUInt16LE(at + offset) : zip.readUInt32LE(at + offset);
+  return out as { [K in keyof L]: number };
+}
+
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -160,12 +180,7 @@ function findEocd(zip: Buffer): number {
 
 function readCentral(zip: Buffer, limits: ArchiveLimits): { entries: Entry[]; cdStart: number; cdEnd: number } {
   const eocd = findEocd(zip);
-  const disk = zip.readUInt16LE(eocd + 4);
-  const cdDisk = zip.readUInt16LE(eocd + 6);
-  const onDisk = zip.readUInt16LE(eocd + 8);
-  const count = zip.readUInt16LE(eocd + 10);
-  const cdSize = zip.readUInt32LE(eocd + 12);
-  const cdStart = zip.readUInt32LE(eocd + 16);
+  const { disk, cdDisk, onDisk, count, cdSize, cdStart } = readFields(zip, eocd, EOCD_FIELDS);
   if (count === 0xffff || onDisk === 0xffff || cdSize === 0xffffffff || cdStart === 0xffffffff) {
     throw new ArchiveError('unsupported', 'zip64 archives are not supported');
   }
@@ -179,18 +194,8 @@ function readCentral(zip: Buffer, limits: ArchiveLimits): { entries: Entry[]; cd
   let at = cdStart;
   for (let i = 0; i < count; i++) {
     if (at + 46 > eocd || zip.readUInt32LE(at) !== CENTRAL) throw new ArchiveError('invalid', 'the archive is corrupt (bad central directory entry)');
-    const madeBy = zip.readUInt16LE(at + 4) >> 8;
-    const flags = zip.readUInt16LE(at + 8);
-    const method = zip.readUInt16LE(at + 10);
-    const crc = zip.readUInt32LE(at + 16);
-    const compressedSize = zip.readUInt32LE(at + 20);
-    const size = zip.readUInt32LE(at + 24);
-    const nameLength = zip.readUInt16LE(at + 28);
-    const extraLength = zip.readUInt16LE(at + 30);
-    const commentLength = zip.readUInt16LE(at + 32);
-    const entryDisk = zip.readUInt16LE(at + 34);
-    const external = zip.readUInt32LE(at + 38);
-    const localOffset = zip.readUInt32LE(at + 42);
+    const { versionMadeBy, flags, method, crc, compressedSize, size, nameLength, extraLength, commentLength, entryDisk, external, localOffset } = readFields(zip, at, CENTRAL_FIELDS);
+    const madeBy = versionMadeBy >> 8;
     const next = at + 46 + nameLength + extraLength + commentLength;
     if (next > eocd) throw new ArchiveError('invalid', 'the archive is corrupt (central entry out of bounds)');
     const name = zip.subarray(at + 46, at + 46 + nameLength).toString((flags & 0x800) !== 0 ? 'utf8' : 'latin1');
@@ -226,10 +231,8 @@ function readLocal(zip: Buffer, entry: Entry, cdStart: number): void {
   const at = entry.localOffset;
   const name = entry.name;
   if (at + 30 > cdStart || zip.readUInt32LE(at) !== LOCAL) throw new ArchiveError('invalid', `the archive is corrupt (bad local header of ${entryName(name)})`, { entry: name });
-  const flags = zip.readUInt16LE(at + 6);
-  const method = zip.readUInt16LE(at + 8);
-  const nameLength = zip.readUInt16LE(at + 26);
-  const extraLength = zip.readUInt16LE(at + 28);
+  const local = readFields(zip, at, LOCAL_FIELDS);
+  const { flags, method, nameLength, extraLength } = local;
   const start = at + 30 + nameLength + extraLength;
   if (start > cdStart) throw new ArchiveError('invalid', `the archive is corrupt (local header of ${entryName(name)} out of bounds)`, { entry: name });
   const localName = zip.subarray(at + 30, at + 30 + nameLength);
@@ -240,9 +243,9 @@ function readLocal(zip: Buffer, entry: Entry, cdStart: number): void {
   if (method !== entry.method) throw disagree('method');
   if (hasZip64Extra(zip, at + 30 + nameLength, extraLength)) throw new ArchiveError('unsupported', 'zip64 archives are not supported', { entry: name });
   if ((flags & 0x8) === 0) {
-    if (zip.readUInt32LE(at + 14) !== entry.crc) throw disagree('CRC-32');
-    if (zip.readUInt32LE(at + 18) !== entry.compressedSize) throw disagree('compressed size');
-    if (zip.readUInt32LE(at + 22) !== entry.size) throw disagree('size');
+    if (local.crc !== entry.crc) throw disagree('CRC-32');
+    if (local.compressedSize !== entry.compressedSize) throw disagree('compressed size');
+    if (local.size !== entry.size) throw disagree('size');
   }
   entry.dataStart = start;
   entry.dataEnd = start + entry.compressedSize;

@@ -41,6 +41,12 @@ export async function invokeAsync(io: CommandIo, fnId: string, payload: string, 
   if (view.status !== 'succeeded') process.exitCode = 1;
 }
 
+/** `ringfaas invocations get`: the invocation's view now, or with --wait once it is final. */
+async function showInvocation(io: CommandIo, iid: string, opts: { wait?: boolean; timeout: number }): Promise<void> {
+  const view = opts.wait === true ? await waitDone(io, iid, { timeoutMs: opts.timeout }) : (await callApi(io, 'GET', `/invocations/${encodeURIComponent(iid)}`)).body;
+  io.stdout(json(view));
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
@@ -58,12 +64,7 @@ export function registerInvocationsCommands(program: Command, io: CommandIo = pr
     .argument('<iid>', 'invocation id')
     .option('--wait', 'poll until it is done')
     .option('--timeout <ms>', 'with --wait: give up after this long', positiveInt, 3_600_000)
-    .action(
-      run(async (iid: string, opts: { wait?: boolean; timeout: number }) => {
-        const view = opts.wait === true ? await waitDone(io, iid, { timeoutMs: opts.timeout }) : (await callApi(io, 'GET', `/invocations/${encodeURIComponent(iid)}`)).body;
-        io.stdout(json(view));
-      }),
-    );
+    .action(run((iid: string, opts: { wait?: boolean; timeout: number }) => showInvocation(io, iid, opts)));
 
   invocations
     .command('ls')

@@ -13,7 +13,7 @@ export const WorkerErrors = {
   CONTAINER_START_FAILED: { code: 'RF_WORKER_CONTAINER_START_FAILED', status: 502 },
   /** The function does not exist (or was deleted). */
   FUNCTION_NOT_FOUND: { code: 'RF_WORKER_FUNCTION_NOT_FOUND', status: 404 },
-  /** The invocation input is not valid JSON or too large. */
+  /** A request body over its limit (the input, 413) or a malformed control request (400). */
   BAD_INPUT: { code: 'RF_WORKER_BAD_INPUT', status: 400 },
   /** The runtime image is missing and could not be built. */
   IMAGE_UNAVAILABLE: { code: 'RF_WORKER_IMAGE_UNAVAILABLE', status: 503 },
@@ -49,4 +49,18 @@ export const FunctionErrors = {
    * plus the logs' room): the worker stopped reading and destroyed the container.
    */
   OUTPUT_TOO_LARGE: { code: 'RF_FUNCTION_OUTPUT_TOO_LARGE', status: 502 },
+  /**
+   * The shim could not parse the input as JSON. Routers check the input before any worker
+   * (RF_ROUTER_BAD_JSON), so only a peer that skipped the check meets this.
+   */
+  BAD_INPUT: { code: 'RF_FUNCTION_BAD_INPUT', status: 400 },
 } as const satisfies Record<string, ErrorSpec>;
+
+/**
+ * The codes a container's answer may carry, as they are: a function's own failures. Anything
+ * else a container answers becomes RF_FUNCTION_ERROR (a function that patches the shim could
+ * write any code, never a worker's).
+ */
+export const CONTAINER_ERRORS: ReadonlyMap<string, ErrorSpec> = new Map(
+  [FunctionErrors.ERROR, FunctionErrors.BAD_OUTPUT, FunctionErrors.BAD_INPUT].map((spec) => [spec.code, spec]),
+);

@@ -43,6 +43,7 @@ const RESULT_LABELS = new Map<string, InvocationResultLabel>([
   [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
   [FunctionErrors.CRASHED.code, 'crashed'],
   [FunctionErrors.OUTPUT_TOO_LARGE.code, 'output_too_large'],
+  [FunctionErrors.BAD_INPUT.code, 'bad_input'],
 ]);
 
 /** The metrics label of a request the worker refused or failed (anything else is an error). */

@@ -3,8 +3,8 @@
  * container back — or remove it when the execution cost it (timeout, crash). A function can
  * fail its own invocation, never the worker.
  */
-import { RfError, type ErrorSpec } from '../errors/index.ts';
-import { FunctionErrors, WorkerErrors } from './errors.ts';
+import { RfError } from '../errors/index.ts';
+import { CONTAINER_ERRORS, FunctionErrors, WorkerErrors } from './errors.ts';
 import type { AcquireOptions, ContainerPool, Lease, PoolFunction } from './pool/index.ts';
 import type { ShimResult } from './runtime.ts';
 import type { LoggedLines, StartKind } from '../contract/index.ts';
@@ -31,9 +31,6 @@ export interface InvocationEvents {
   onTimeout?(): void;
   onCrash?(): void;
 }
-
-/** Codes a container's answer may carry (shim-client.ts maps anything else to RF_FUNCTION_ERROR). */
-const CONTAINER_CODES: ReadonlyMap<string, ErrorSpec> = new Map([FunctionErrors.ERROR, FunctionErrors.BAD_OUTPUT].map((spec) => [spec.code, spec]));
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -99,7 +96,7 @@ export async function runOnLease(pool: ContainerPool, lease: Lease, input: Buffe
     logs: outcome.logs,
   };
   if (outcome.state === 'ok') return { state: 'ok', output: outcome.output, ...ran };
-  const spec = CONTAINER_CODES.get(outcome.code) ?? FunctionErrors.ERROR;
+  const spec = CONTAINER_ERRORS.get(outcome.code) ?? FunctionErrors.ERROR;
   return { state: 'error', error: new RfError(spec, outcome.message), ...ran };
 }
 

@@ -1,7 +1,10 @@
 /**
  * The worker's internal HTTP API (contract/protocol.ts; docs/worker-protocol.md), on raw
  * node:http because the invoke path is benchmarked: the input bytes go to the container as
- * they came (after one JSON validity check), and the answer is serialised once.
+ * they came, and the answer is serialised once. The input is parsed once, in the container
+ * (the shim hands the function its value): routers check its validity before any worker
+ * (RF_ROUTER_BAD_JSON), and a worker's callers are routers and dispatchers holding the cluster
+ * key; what a peer sends unchecked is the shim's refusal (RF_FUNCTION_BAD_INPUT).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -92,7 +95,6 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
     try {
       const input = await readBody(req, maxInputBytes);
       if (pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
-      checkJson(input);
       const waitMs = parseWaitMs(req.headers[WorkerHeaders.waitMs]);
       const entry = cache.peek(functionId) ?? (await cache.get(functionId));
       // A caller that leaves withdraws its wait for a container (an execution, once started, finishes).
@@ -247,15 +249,6 @@ const WORKER_BODY_ERRORS: RequestBodyErrors = {
 /** Reads a request body up to `limit` bytes: the one reader (contract/request-body.ts) with the worker's codes. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return readRequestBody(req, { limitBytes: limit, errors: WORKER_BODY_ERRORS });
-}
-
-function checkJson(input: Buffer): void {
-  if (input.length === 0) return;
-  try {
-    JSON.parse(input.toString('utf8'));
-  } catch {
-    throw new RfError(WorkerErrors.BAD_INPUT, 'the invocation input is not valid JSON');
-  }
 }
 
 function parseWaitMs(header: string | string[] | undefined): number {

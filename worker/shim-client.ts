@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client, errors as undiciErrors } from 'undici';
 import { RfError } from '../errors/index.ts';
-import { FunctionErrors, WorkerErrors } from './errors.ts';
+import { CONTAINER_ERRORS, FunctionErrors, WorkerErrors } from './errors.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, readBounded, type LoggedLines } from '../contract/index.ts';
 import type { ContainerExit, ContainerHandle, LoadRequest, ShimResult } from './runtime.ts';
 
@@ -123,9 +123,6 @@ export interface ShimHandleOptions {
 /** Largest answer to /load read from a shim, bytes. */
 const MAX_LOAD_ANSWER_BYTES = 64 * 1024;
 
-/** Codes a container may answer as they are: the function's own failures. */
-const CONTAINER_CODES: ReadonlySet<string> = new Set([FunctionErrors.ERROR.code, FunctionErrors.BAD_OUTPUT.code]);
-
 function notAResult(): ShimResult {
   return {
     state: 'error',
@@ -155,7 +152,7 @@ export function parseShimResult(text: string): ShimResult {
   if (v.state === 'ok') return { state: 'ok', output: v.output, logs, functionMs };
   if (v.state !== 'error') return notAResult();
   const message = typeof v.message === 'string' ? v.message : 'the function failed';
-  const code = typeof v.code === 'string' && CONTAINER_CODES.has(v.code) ? v.code : FunctionErrors.ERROR.code;
+  const code = typeof v.code === 'string' && CONTAINER_ERRORS.has(v.code) ? v.code : FunctionErrors.ERROR.code;
   return { state: 'error', code, message, logs, functionMs };
 }
 

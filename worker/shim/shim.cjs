@@ -377,14 +377,14 @@ function handleInvoke(req, res) {
     }
     /** @type {Invocation} */
     const inv = { res, logs: [], logBytes: 0, truncated: false, startedAt: performance.now(), done: false };
-    if (body === undefined) return finishError(inv, 'RF_WORKER_BAD_INPUT', 'the input is too large');
+    if (body === undefined) return finishError(inv, 'RF_FUNCTION_BAD_INPUT', 'the input is too large');
     /** @type {unknown} */
     let input = null;
     if (body.length > 0) {
       try {
         input = JSON.parse(body.toString());
       } catch {
-        return finishError(inv, 'RF_WORKER_BAD_INPUT', 'the input is not valid JSON');
+        return finishError(inv, 'RF_FUNCTION_BAD_INPUT', 'the input is not valid JSON');
       }
     }
     const deadline = Number(deadlineHeader) || Date.now() + meta.timeoutMs;

@@ -99,12 +99,15 @@ describe('worker HTTP server', () => {
     assert.deepEqual((res.body.output as { input: unknown }).input, {});
   });
 
-  test('input errors: not JSON 400, too large 413, unknown function 404, unknown route 404', async () => {
+  test('input errors: not JSON 400 (the shim\'s, the container serves on), too large 413, unknown function 404, unknown route 404', async () => {
     const id = fnId('echo');
     await deploy(stores, id, Code.echo());
     const bad = await invoke(id, '{nope');
     assert.equal(bad.status, 400);
-    assert.equal(bad.body.error.code, 'RF_WORKER_BAD_INPUT');
+    assert.equal(bad.body.error.code, 'RF_FUNCTION_BAD_INPUT');
+    const after = await invoke(id, '{"n":1}');
+    assert.equal(after.status, 200);
+    assert.equal(after.headers['x-ringfaas-instance'], bad.headers['x-ringfaas-instance'], 'the same container answers the next call');
     const large = await invoke(id, JSON.stringify({ s: 'x'.repeat(70 * 1024) }));
     assert.equal(large.status, 413);
     assert.equal(large.body.error.code, 'RF_WORKER_BAD_INPUT');

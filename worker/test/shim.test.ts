@@ -167,12 +167,12 @@ describe('shim', () => {
     assert.ok(without > 0 && without <= 2000, String(without));
   });
 
-  test('input that is not JSON is RF_WORKER_BAD_INPUT and the shim still serves', async () => {
+  test('input that is not JSON is RF_FUNCTION_BAD_INPUT and the shim still serves', async () => {
     const shim = await loadedShim('module.exports = (input) => input;');
     const bad = await call(shim, 'POST', '/invoke', '{"a":');
     assert.equal(bad.status, 200);
     assert.equal(bad.body?.state, 'error');
-    assert.equal(bad.body?.code, 'RF_WORKER_BAD_INPUT');
+    assert.equal(bad.body?.code, 'RF_FUNCTION_BAD_INPUT');
     assert.deepEqual((await invoke(shim, { a: 1 })).body?.output, { a: 1 });
   });
 
