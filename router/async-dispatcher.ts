@@ -35,7 +35,7 @@
  * attempt 2 throws → queued, in 2 s; attempt 3 throws → dead, in the dead-letter queue. A
  * client's POST /invocations/{iid}/retry sets retryBase = 3: three more attempts.
  *
- * The reconciler (`reconcile()`, with the sweeper): a record is written before its message is
+ * The upkeep (router/async-maintenance.ts, run by start()). The reconciler: a record is written before its message is
  * sent (router/async-api.ts), so a router dying in between, or storage failing at the send and
  * again at the undo, leaves a `queued` record with no message. Each record carries `dueAt`
  * (when its message is due visible; for `running`, when its attempt should have ended). A
@@ -47,7 +47,7 @@
  * is sent. Each re-send first moves dueAt to now with a conditional write, so two reconcilers
  * never both send, and a wrong guess costs one duplicate message, dropped as above.
  *
- * The feeder (`feed()`, every second while parked records exist): accept parks an invocation
+ * The feeder (every second while parked records exist): accept parks an invocation
  * (no message) when the queue holds a full window (router/async-window.ts); the feeder
  * un-parks the oldest ones while the queue is under half the window, each by a conditional
  * write (dueAt = now) and then its message, so two feeders never both send one.
@@ -65,11 +65,12 @@ import type { Logger } from 'pino';
 import { hasCode, isRfError } from '../errors/index.ts';
 import { RingErrors } from '../ring/index.ts';
 import { StorageErrors, FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, type AttemptOutcome, type InvocationRecord, type QueuedMessage, type StoredInvocation, type AsyncStores } from '../storage/index.ts';
-import { messageOf, payloadNames, type InvocationMessage } from './async-api.ts';
+import { payloadNames, type InvocationMessage } from './async-api.ts';
 import { MessageLease } from './async-lease.ts';
 import type { AsyncMetrics } from './async-metrics.ts';
 import type { Invoker } from './invoker.ts';
 import type { QueueWindow } from './async-window.ts';
+import { AsyncMaintenance } from './async-maintenance.ts';
 import { RouterErrors } from './errors.ts';
 
 export interface AsyncDispatcherOptions {
@@ -115,10 +116,6 @@ export interface AsyncDispatcherOptions {
 }
 
 const MAX_BACKOFF_MS = 300_000;
-/** Un-parks run this many at once (each a record write, then a send). */
-const FEED_PARALLEL = 16;
-/** The feeder's pause between looks when nothing was parked, doubling from 1 s up to this. */
-const FEED_MAX_IDLE_MS = 8000;
 /** Azure Queue hands out at most 32 messages per receive. */
 const MAX_RECEIVE = 32;
 /** Ring answers meaning the call never reached a function: not an attempt. */
@@ -154,6 +151,8 @@ function errorOf(body: string, status: number): { code: string; message: string 
 export class AsyncDispatcher {
   readonly #o: AsyncDispatcherOptions;
   readonly #lease: number;
+  /** The sweeper, reconciler and feeder (router/async-maintenance.ts), run by start(). */
+  readonly maintenance: AsyncMaintenance;
   readonly #running = new Set<Promise<void>>();
   #fetcher: Promise<void> | undefined;
   #feeder: Promise<void> | undefined;
@@ -165,6 +164,7 @@ export class AsyncDispatcher {
   constructor(options: AsyncDispatcherOptions) {
     this.#o = options;
     this.#lease = options.leaseMs ?? 30_000;
+    this.maintenance = new AsyncMaintenance({ ...options, leaseMs: this.#lease });
   }
 
   /** Messages held now (received and not yet settled): at most `concurrency`. */
@@ -177,12 +177,12 @@ export class AsyncDispatcher {
     if (!this.#stopped) return;
     this.#stopped = false;
     if (this.#o.concurrency > 0) this.#fetcher = this.#fetchLoop();
-    if (this.#o.window !== undefined) this.#feeder = this.#feedLoop(this.#o.window);
+    if (this.#o.window !== undefined) this.#feeder = this.maintenance.feedLoop(this.#o.window, () => this.#stopped);
     const every = this.#o.sweepIntervalMs ?? 60_000;
     if (every > 0) {
       this.#sweepTimer = setInterval(() => {
-        void this.sweep().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation sweep failed'));
-        void this.reconcile().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation reconcile failed'));
+        void this.maintenance.sweep().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation sweep failed'));
+        void this.maintenance.reconcile().catch((err: unknown) => this.#o.log.warn({ err }, 'invocation reconcile failed'));
       }, every);
       this.#sweepTimer.unref();
     }
@@ -196,115 +196,6 @@ export class AsyncDispatcher {
     await this.#fetcher;
     await this.#feeder;
     await Promise.allSettled([...this.#running]);
-  }
-
-  /** Removes up to sweepBatch expired records, their payload blobs and Idempotency-Key claims. */
-  async sweep(): Promise<number> {
-    const { invocations } = this.#o.stores;
-    const expired = await invocations.expired(this.#o.clock(), this.#o.sweepBatch ?? 200);
-    let removed = 0;
-    for (const { record, etag } of expired) {
-      const names = payloadNames(record.id);
-      if (record.inputBlob !== undefined) await invocations.deletePayload(names.input);
-      if (record.resultBlob !== undefined) await invocations.deletePayload(names.result);
-      if (record.idempotencyRow !== undefined) await invocations.releaseIdempotency(record.idempotencyRow);
-      try {
-        if (await invocations.delete(record.id, etag)) removed++;
-      } catch (err) {
-        if (!hasCode(err, StorageErrors.CONFLICT)) throw err; // changed meanwhile (a retry): kept
-      }
-    }
-    if (removed > 0) this.#o.log.info({ removed }, 'expired invocations removed');
-    return removed;
-  }
-
-  /**
-   * Re-sends the messages of up to sweepBatch records that are `queued` or `running` long past
-   * due (see the module comment); answers how many were re-sent.
-   */
-  async reconcile(): Promise<number> {
-    const { invocations, queue } = this.#o.stores;
-    const after = this.#o.reconcileAfterMs ?? Math.max(300_000, 10 * this.#lease);
-    const now = this.#o.clock();
-    const head = await queue.headInsertedAt();
-    const overdue = await invocations.overdue(Math.min(now, head ?? now) - after, now - after, this.#o.sweepBatch ?? 200);
-    let resent = 0;
-    for (const { record, etag } of overdue) {
-      const next = structuredClone(record);
-      if (next.status === 'running') {
-        const last = next.attemptLog.at(-1);
-        if (last !== undefined && last.endedAt === undefined) Object.assign(last, { endedAt: new Date(now).toISOString(), outcome: 'abandoned' });
-        next.status = 'queued';
-      }
-      next.dueAt = now;
-      try {
-        await invocations.update(next, etag);
-      } catch (err) {
-        if (hasCode(err, StorageErrors.CONFLICT) || hasCode(err, StorageErrors.NOT_FOUND)) continue; // it moved: not lost
-        throw err;
-      }
-      await queue.send(JSON.stringify(messageOf(next)));
-      resent++;
-      this.#o.metrics.reconciled.inc({ status: record.status });
-      this.#o.log.warn({ iid: record.id, status: record.status, dueAt: record.dueAt }, 'invocation past due with no message: message re-sent');
-    }
-    return resent;
-  }
-
-  /**
-   * Un-parks up to feedBatch of the oldest parked records when the window's estimate is under
-   * half its size: each by an ETag-conditional write (dueAt = now), then its message, so two
-   * feeders never both send one (a lost write race skips it). A crash between the write and
-   * the send leaves a `queued` record with no message: the reconciler's case. Answers
-   * `{ parked, sent }`: parked records found (at most the batch) and messages sent.
-   */
-  async feed(): Promise<{ parked: number; sent: number }> {
-    const window = this.#o.window;
-    if (window === undefined) return { parked: 0, sent: 0 };
-    const room = await window.room();
-    if (room <= 0) return { parked: -1, sent: 0 };
-    const { invocations, queue } = this.#o.stores;
-    const found = await invocations.parked(Math.min(this.#o.feedBatch ?? 64, room));
-    let sent = 0;
-    const unpark = async ({ record, etag }: StoredInvocation): Promise<void> => {
-      const next = structuredClone(record);
-      next.dueAt = this.#o.clock();
-      try {
-        await invocations.update(next, etag);
-      } catch (err) {
-        if (hasCode(err, StorageErrors.CONFLICT) || hasCode(err, StorageErrors.NOT_FOUND)) return; // another feeder has it
-        throw err;
-      }
-      await queue.send(JSON.stringify(messageOf(next)));
-      window.sent(1);
-      sent++;
-      this.#o.metrics.unparked.inc();
-    };
-    for (let i = 0; i < found.length; i += FEED_PARALLEL) await Promise.all(found.slice(i, i + FEED_PARALLEL).map(unpark));
-    return { parked: found.length, sent };
-  }
-
-  /** Feeds every second while parked records are found or the queue is too full to tell; else looks less often (up to FEED_MAX_IDLE_MS), sooner when this process parks one. */
-  async #feedLoop(window: QueueWindow): Promise<void> {
-    let idle = 1000;
-    let waited = 0;
-    while (!this.#stopped) {
-      if (idle > 0) {
-        await this.#o.sleep(250);
-        waited += 250;
-        if (waited < idle && !window.takeParkedHint()) continue;
-      }
-      waited = 0;
-      try {
-        const { parked, sent } = await this.feed();
-        // A full batch sent: more may be parked and the queue may have room still: at once
-        // (fast dispatchers empty a window within a second; the room read bounds the sending).
-        idle = parked === 0 ? Math.min(FEED_MAX_IDLE_MS, Math.max(1000, idle * 2)) : sent >= (this.#o.feedBatch ?? 64) ? 0 : 1000;
-      } catch (err) {
-        this.#o.log.warn({ err }, 'invocation feed failed');
-        idle = FEED_MAX_IDLE_MS;
-      }
-    }
   }
 
   async #fetchLoop(): Promise<void> {

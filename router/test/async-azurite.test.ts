@@ -26,11 +26,10 @@ import { startWorker, type RunningWorker } from '../../worker/index.ts';
 import { testProcessRuntime } from '../../worker/test/worker-fixtures.ts';
 import { Registry } from 'prom-client';
 import { loadRouterConfig } from '../config.ts';
-import { AsyncDispatcher } from '../async-dispatcher.ts';
+import { AsyncMaintenance } from '../async-maintenance.ts';
 import { createAsyncMetrics } from '../async-metrics.ts';
 import { newInvocationId, sha256 } from '../async-api.ts';
 import { DEFAULT_QUEUE_WINDOW } from '../async-window.ts';
-import type { Invoker } from '../invoker.ts';
 import type { InvocationRecord } from '../../storage/async-types.ts';
 import { startRouter, type RunningRouter } from '../main.ts';
 
@@ -327,15 +326,12 @@ describe('asynchronous invocations on Azurite', { skip, timeout: 1_500_000 + BAC
     const running: InvocationRecord = { ...base('running'), attempts: 1, attemptLog: [{ startedAt: new Date(now - 3_600_000).toISOString(), dispatcher: 'h14-gone', messageId: 'gone' }] };
     await own.invocations.create(running);
     const registry = new Registry();
-    const reconciler = new AsyncDispatcher({
+    // Upkeep only (another process's): it never invokes.
+    const reconciler = new AsyncMaintenance({
       stores: own,
-      // concurrency 0: this instance only reconciles, it never invokes.
-      invoker: {} as Invoker,
       log: pino({ level: 'silent' }),
       metrics: createAsyncMetrics(registry),
-      dispatcherId: 'h14-reconciler',
-      concurrency: 0,
-      resultTtlMs: 86_400_000,
+      leaseMs: 30_000,
       reconcileAfterMs: 60_000,
       clock: Date.now,
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

@@ -4,7 +4,7 @@
  *
  * Plain CommonJS for a bare `node` binary: no dependencies, no node_modules, no build step.
  * It is copied as is into the runtime image (/opt/ringfaas/shim.cjs) and run directly by the
- * process runtime. It speaks HTTP/1.1 on a Unix socket in a directory the worker bind-mounts
+ * process runtime: one file (over 350 lines) because it is the image's only platform code. It speaks HTTP/1.1 on a Unix socket in a directory the worker bind-mounts
  * (containers have no network), one execution at a time:
  *
  *   GET  /health   → 200 {"ok":true,"loaded":bool}
