@@ -61,23 +61,18 @@
  * One unit (over 350 lines): the fetch loop, the per-message handler and its retries share the
  * slot accounting and the lease of each message.
  */
-import type { Logger } from 'pino';
 import { hasCode, isRfError } from '../errors/index.ts';
 import { RingErrors } from '../ring/index.ts';
-import { StorageErrors, FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, type AttemptOutcome, type InvocationRecord, type QueuedMessage, type StoredInvocation, type AsyncStores } from '../storage/index.ts';
+import { StorageErrors, FINAL_STATUSES, MAX_ATTEMPT_LOG, MAX_INLINE_BYTES, type AttemptOutcome, type InvocationRecord, type QueuedMessage, type StoredInvocation } from '../storage/index.ts';
 import { payloadNames, type InvocationMessage } from './async-api.ts';
 import { MessageLease } from './async-lease.ts';
-import type { AsyncMetrics } from './async-metrics.ts';
 import type { Invoker } from './invoker.ts';
-import type { QueueWindow } from './async-window.ts';
-import { AsyncMaintenance } from './async-maintenance.ts';
+import { AsyncMaintenance, type AsyncMaintenanceOptions } from './async-maintenance.ts';
 import { RouterErrors } from './errors.ts';
 
-export interface AsyncDispatcherOptions {
-  stores: AsyncStores;
+/** The dispatcher's options; the upkeep's (router/async-maintenance.ts) pass through to it. */
+export interface AsyncDispatcherOptions extends Omit<AsyncMaintenanceOptions, 'leaseMs'> {
   invoker: Invoker;
-  log: Logger;
-  metrics: AsyncMetrics;
   /** Written into each attempt (the router id). */
   dispatcherId: string;
   /** Messages run at once (0: none; the sweeper and reconciler still run when started). */
@@ -95,24 +90,10 @@ export interface AsyncDispatcherOptions {
   resultTtlMs: number;
   /** How often expired records are swept and overdue ones reconciled; 0 disables. Default 60 000. */
   sweepIntervalMs?: number;
-  /** Records removed (and reconciled) per sweep at most. Default 200. */
-  sweepBatch?: number;
-  /** How far past due a record must be for the reconciler to re-send its message. Default max(5 min, 10 × leaseMs). */
-  reconcileAfterMs?: number;
   /** Longest wait between polls of an empty queue. Default 1000. */
   maxIdleMs?: number;
   /** Largest input read back from a blob. Default 6 MB + 1 KB. */
   maxInputBytes?: number;
-  /**
-   * The bounded queue window (router/async-window.ts) shared with this process's accept: when
-   * given, a feeder loop un-parks parked records into the queue while it has room.
-   */
-  window?: QueueWindow;
-  /** Parked records un-parked per feed at most (also bounded by the window's room). Default 64. */
-  feedBatch?: number;
-  /** ms since the epoch. */
-  clock: () => number;
-  sleep: (ms: number) => Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 300_000;

@@ -24,7 +24,10 @@ export interface AsyncMaintenanceOptions {
   sweepBatch?: number;
   /** How far past due a record must be for the reconciler to re-send its message. Default max(5 min, 10 × leaseMs). */
   reconcileAfterMs?: number;
-  /** The queue window shared with this process's accept (the feeder's room). */
+  /**
+   * The bounded queue window (router/async-window.ts) shared with this process's accept: when
+   * given, the feeder un-parks parked records into the queue while it has room.
+   */
   window?: QueueWindow;
   /** Parked records un-parked per feed at most (also bounded by the window's room). Default 64. */
   feedBatch?: number;
