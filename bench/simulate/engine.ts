@@ -127,12 +127,7 @@ export interface SimulationResult {
 }
 
 type SimEvent = Timed &
-  ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
-
-function first<T>(xs: Iterable<T>): T | undefined {
-  for (const x of xs) return x;
-  return undefined;
-}
+  ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; w: SimWorker; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
 
 /** Runs one simulation (see the file header). */
 export function simulate(o: SimulationOptions): SimulationResult {
@@ -145,7 +140,6 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const metrics = new SimMetrics(o.warmupMin * 60_000);
   metrics.onStart = o.onStart;
   const heap = new EventHeap<SimEvent>();
-  const startedCount = new Uint32Array(fns.length);
   const lastInvoked = new Float64Array(fns.length).fill(-Infinity);
   let totalLoad = 0;
   let placement: Placement | undefined;
@@ -162,11 +156,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
     duration(fn) {
       return (fns[fn] as SimFunction).duration(durRng);
     },
-    prewarmLater(fn, at, keepAliveMs) {
-      heap.push({ at, seq: 0, kind: 'prewarm', fn, token: startedCount[fn] as number, keepAliveMs });
-    },
-    started(fn) {
-      startedCount[fn] = (startedCount[fn] as number) + 1;
+    prewarmLater(w, fn, at, keepAliveMs, token) {
+      heap.push({ at, seq: 0, kind: 'prewarm', w, fn, token, keepAliveMs });
     },
   };
   const perWorkerFns = Math.max(1000, Math.ceil((8 * fns.length) / o.workers));
@@ -269,11 +260,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
     } else if (e.kind === 'snapshot') {
       e.window.recentWarm = recentWarm(e.at);
     } else if (e.kind === 'prewarm') {
-      if (startedCount[e.fn] !== e.token) return; // invoked before the pre-warm: nothing to do
-      const p = placement as Placement;
-      const homeId = p.home(e.fn);
-      const target = homeId === undefined ? first(p.choose(e.fn, e.at).candidates) : all.find((w) => w.id === homeId);
-      target?.prewarm(e.fn, e.at, e.keepAliveMs);
+      // on the worker that unloaded the container, as the real worker's pre-warm timer
+      e.w.prewarmDue(e.fn, e.at, e.keepAliveMs, e.token);
     } else {
       membership(e.what, e.at);
     }

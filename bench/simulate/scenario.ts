@@ -12,7 +12,7 @@
  *    control run's in the same window.
  * 2. Every placement × keep-alive combination at the smallest scale (events and controls).
  * 3. Keep-alive at `keepAliveWorkers` workers, ringfaas placement, over a longer run (the
- *    histogram policy needs history): fixed 5/10/15/20/30/60 min (the trade-off curve), hybrid
+ *    histogram policy needs history): fixed 5/10/15/20/30/60/120/240 min (the trade-off curve), hybrid
  *    with a 15 min fallback (the worker's default), hybrid with the paper's 4 h fallback,
  *    Greedy-Dual. Adaptive vs fixed is read against the fixed curve at equal idle memory-time.
  */
@@ -51,7 +51,7 @@ export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
   { name: 'hybrid', fallbackMin: 15 },
   { name: 'greedy-dual' },
 ];
-const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60];
+const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 const SEED_KEEPALIVE: KeepAliveSpec = { name: 'fixed', keepAliveMin: 15 };
 
 /** A run with membership events and its control run. */
@@ -297,7 +297,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     xLabel: 'idle memory-time, GB·s',
     yLabel: 'cold starts',
     series: [
-      { name: 'fixed 5..60 min', points: curve.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
+      { name: `fixed ${FIXED_CURVE_MIN[0]}..${FIXED_CURVE_MIN[FIXED_CURVE_MIN.length - 1]} min`, points: curve.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
       { name: 'hybrid (15 min fallback)', points: [[Math.round(hybrid.idleGbS), hybrid.coldStarts]] },
       { name: 'hybrid (4 h fallback)', points: [[Math.round(hybridPaper.idleGbS), hybridPaper.coldStarts]] },
       { name: 'greedy-dual', points: [[Math.round(gd.idleGbS), gd.coldStarts]] },

@@ -17,7 +17,7 @@ import { LogHistogram } from '../simulate/histogram.ts';
 import { runSimulateBench, fixedAtIdle } from '../simulate/scenario.ts';
 import { recordRun } from '../run.ts';
 import { silentProgress } from '../report/progress.ts';
-import type { Arrival } from '../simulate/workload.ts';
+import type { Arrival, SimFunction, Workload } from '../simulate/workload.ts';
 import { isRfError } from '../../errors/index.ts';
 
 const sample = (name: string): string => join(import.meta.dirname, '..', 'simulate', 'sample', name);
@@ -100,6 +100,39 @@ test('simulator: ringfaas homes are the ring/ code homes, and a join moves only 
   assert.ok(moved.every((f) => after.home(f.id) === join.worker), 'every moved home moved to the new worker');
   assert.equal(join.homesMoved, moved.length / wl.functions.length, 'the simulator counts what the ring computes');
   assert.ok(join.homesMoved! > 0.02 && join.homesMoved! < 0.1, `moved ${join.homesMoved}`);
+});
+
+/**
+ * Two functions with the same home on a 2-worker ring: `blocker` runs twice just before each
+ * call of `timer` (every 10 min), so the home is at the load bound and the timer spills to the
+ * other worker every time.
+ */
+function spilledTimerWorkload(minutes: number): Workload {
+  const ring = new Ring(['w0', 'w1'].map((id) => ({ id, address: '', capacityMb: 0, state: 'active' as const, heartbeatAt: 0 })));
+  const ids: string[] = [];
+  for (let i = 0; ids.length < 2; i++) if (ring.home(`f${i}`) === 'w0') ids.push(`f${i}`);
+  const fn = (id: string, ms: number): SimFunction => ({ id, app: id, memoryMb: 128, coldStartMs: 500, duration: () => ms });
+  const functions = [fn(ids[0] as string, 30_000), fn(ids[1] as string, 100)];
+  const make = (): Workload => ({
+    name: 'spilled timer',
+    functions,
+    minutes,
+    fresh: make,
+    arrivals(minute, out) {
+      if (minute % 10 !== 0) return;
+      const t = minute * 60_000 + 5_000;
+      out.push({ at: t - 1000, fn: 0 }, { at: t - 999, fn: 0 }, { at: t, fn: 1 });
+    },
+  });
+  return make();
+}
+
+test('simulator: a pre-warm happens on the worker whose policy unloaded the container (the pool timer), not at the home', () => {
+  const cold: number[] = [];
+  const r = simulate({ workload: spilledTimerWorkload(200), workers: 2, workerMemoryMb: 4096, placement: 'ringfaas', keepAlive: { name: 'hybrid', fallbackMin: 5 }, seed: 1, durationMin: 200, warmupMin: 60, onStart: (f, c) => f === 1 && cold.push(c ? 1 : 0) });
+  assert.ok(r.prewarms >= 10, `prewarms ${r.prewarms}`);
+  assert.equal(cold.length, 14);
+  assert.deepEqual(cold, new Array(14).fill(0), 'every timer call after the warm-up starts on its pre-warmed container');
 });
 
 test('openwhisk model: Java hash, coprime steps, and a join moves most homes', () => {
