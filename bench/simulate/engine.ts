@@ -12,7 +12,7 @@
  * worker. Keep-alive is the worker's real policy module, fed with virtual time. Membership
  * events (a worker joining, draining, dying) change the placement's worker set; for each,
  * the functions whose home moved are recorded and their cold starts in the next
- * `windowMin` minutes counted. Random streams are separate for arrivals, execution times and
+ * `windowMin` minutes counted. Random streams are separate for arrivals, execution times (one per function) and
  * placement, so a policy that draws more numbers does not change the workload.
  *
  * Worked example
@@ -37,6 +37,8 @@ import { SimMetrics, type EventWindow } from './metrics.ts';
 import { createPlacement, type Placement, type PlacementName } from './placement.ts';
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
+import { LoadTracker } from './load-tracker.ts';
+import { DEFAULT_LOAD_FACTOR, loadBound } from '../../ring/index.ts';
 import type { Arrival, SimFunction, Workload } from './workload.ts';
 
 /** A keep-alive policy of the simulator, by name and parameters. */
@@ -111,6 +113,12 @@ export interface SimulationResult {
   /** max / mean over workers of their time-averaged load (busy + queued), after the warm-up. */
   loadMaxOverAvg: number;
   meanLoad: number;
+  /** Instantaneous: the busiest worker's load / the mean load, both integrated over time (load-tracker.ts). */
+  peakOverMean: number;
+  /** The bounded-load rule's integer bound ceil(1.25 × L / n) / the mean load, integrated over time: the most the rule allows. */
+  boundOverMean: number;
+  /** Share of placements after the warm-up onto a worker at or over ring/'s bound at that moment (the rule's exceptions). */
+  overBoundShare: number;
   queueP50Ms: number;
   queueP99Ms: number;
   startDelayP99Ms: number;
@@ -136,6 +144,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const fns = workload.functions;
   const root = new Prng(o.seed);
   const durRng = root.fork('durations');
+  const durRngs: Array<Prng | undefined> = new Array(fns.length);
   const placeRng = root.fork('placement');
   const metrics = new SimMetrics(o.warmupMin * 60_000);
   metrics.onStart = o.onStart;
@@ -143,18 +152,25 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const lastInvoked = new Float64Array(fns.length).fill(-Infinity);
   let totalLoad = 0;
   let placement: Placement | undefined;
+  const loads = new LoadTracker({ c: DEFAULT_LOAD_FACTOR, fromMs: o.warmupMin * 60_000 });
+  let placed = 0;
+  let overBound = 0;
+  let activeCount = o.workers;
   const host: WorkerHost = {
     functions: fns,
     metrics,
-    loadChanged(w, before) {
+    loadChanged(w, before, now) {
       totalLoad += w.load - before;
+      loads.changed(w, before, w.load, totalLoad, now);
       placement?.loadChanged?.(w, before);
     },
     complete(at, c) {
       heap.push({ at, seq: 0, kind: 'done', c });
     },
     duration(fn) {
-      return (fns[fn] as SimFunction).duration(durRng);
+      // one stream per function (common random numbers): a run with events and its control
+      // draw the same k-th execution time of a function, so their difference is the event's
+      return (fns[fn] as SimFunction).duration((durRngs[fn] ??= durRng.fork(String(fn))));
     },
     prewarmLater(w, fn, at, keepAliveMs, token) {
       heap.push({ at, seq: 0, kind: 'prewarm', w, fn, token, keepAliveMs });
@@ -171,6 +187,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const active = (): SimWorker[] => all.filter((w) => w.state === 'active');
   placement = createPlacement(o.placement, fns, placeRng, () => totalLoad);
   placement.membership(active(), all);
+  loads.membership(active(), totalLoad, 0);
 
   const windowMs = (o.windowMin ?? 10) * 60_000;
   for (const w of o.observe ?? []) {
@@ -184,7 +201,19 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const dispatch = (fn: number, now: number, arrivedAt: number): void => {
     const p = placement as Placement;
     const choice = p.choose(fn, now);
-    for (const w of choice.candidates) if (w.tryRun(fn, now, arrivedAt)) return;
+    // the rule's check, as a router makes it: the bound with this request counted
+    const counted = now >= o.warmupMin * 60_000;
+    const bound = counted ? loadBound(totalLoad, activeCount, DEFAULT_LOAD_FACTOR) : 0;
+    const placedOn = (w: SimWorker, load: number): void => {
+      if (!counted) return;
+      placed++;
+      if (load >= bound) overBound++;
+    };
+    for (const w of choice.candidates) {
+      const load = w.load;
+      if (w.tryRun(fn, now, arrivedAt)) return placedOn(w, load);
+    }
+    placedOn(choice.waitAt, choice.waitAt.load);
     choice.waitAt.enqueue(fn, now, arrivedAt);
   };
 
@@ -221,7 +250,10 @@ export function simulate(o: SimulationOptions): SimulationResult {
         metrics.failed += failed;
       }
     }
-    p.membership(active(), all);
+    const nowActive = active();
+    p.membership(nowActive, all);
+    activeCount = nowActive.length;
+    loads.membership(nowActive, totalLoad, now);
     const after = homes();
     const moved = new Uint8Array(fns.length);
     let movedCount = 0;
@@ -297,6 +329,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const avgLoads = steady.map((w) => w.loadIntegral / Math.max(1, endMs - measuredFrom));
   const meanLoad = avgLoads.reduce((a, b) => a + b, 0) / Math.max(1, avgLoads.length);
   const wallMs = performance.now() - wall0;
+  const instant = loads.figures(endMs);
   return {
     placement: o.placement,
     keepAlive: keepAliveLabel(o.keepAlive),
@@ -310,6 +343,9 @@ export function simulate(o: SimulationOptions): SimulationResult {
     idleGbS: metrics.idleGbS,
     loadMaxOverAvg: meanLoad === 0 ? 0 : Math.max(...avgLoads) / meanLoad,
     meanLoad,
+    peakOverMean: instant.peakOverMean,
+    boundOverMean: instant.boundOverMean,
+    overBoundShare: placed === 0 ? 0 : overBound / placed,
     queueP50Ms: metrics.queueWait.percentile(50),
     queueP99Ms: metrics.queueWait.percentile(99),
     startDelayP99Ms: metrics.startDelay.percentile(99),

@@ -35,8 +35,8 @@ export interface Waiting {
 export interface WorkerHost {
   readonly functions: readonly SimFunction[];
   readonly metrics: SimMetrics;
-  /** The load (busy + queued) of `w` changed from `before`. */
-  loadChanged(w: SimWorker, before: number): void;
+  /** The load (busy + queued) of `w` changed from `before` at `now`. */
+  loadChanged(w: SimWorker, before: number, now: number): void;
   /** Schedules the end of an execution. */
   complete(at: number, c: SimContainer): void;
   /** Draws an execution time of a function. */
@@ -134,7 +134,7 @@ export class SimWorker {
   /** The load changed from `before` at `now`. */
   #changed(now: number, before: number): void {
     this.#touch(now, before);
-    this.#host.loadChanged(this, before);
+    this.#host.loadChanged(this, before, now);
   }
 
   /**

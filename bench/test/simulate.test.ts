@@ -14,6 +14,7 @@ import { simulate, type SimulationOptions } from '../simulate/engine.ts';
 import { RingfaasPlacement, OpenWhiskPlacement, pairwiseCoprimeNumbersUntil, javaHash } from '../simulate/placement.ts';
 import { Prng } from '../simulate/prng.ts';
 import { LogHistogram } from '../simulate/histogram.ts';
+import { LoadTracker } from '../simulate/load-tracker.ts';
 import { runSimulateBench, fixedAtIdle } from '../simulate/scenario.ts';
 import { recordRun } from '../run.ts';
 import { silentProgress } from '../report/progress.ts';
@@ -183,4 +184,24 @@ test('bench simulate: a small run writes a result with tables and charts (second
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('load tracker: the header example (peak and bound over the mean, integrated over time)', () => {
+  const t = new LoadTracker({ c: 1.25, fromMs: 0 });
+  const a = { load: 1 };
+  const b = { load: 0 };
+  t.membership([a, b], 1, 0);
+  a.load = 2;
+  t.changed(a, 1, 2, 2, 1000);
+  b.load = 1;
+  t.changed(b, 0, 1, 3, 1000);
+  assert.deepEqual(t.figures(2000), { peakOverMean: 1.5, boundOverMean: 1.5 });
+});
+
+test('simulator: with memory to spare, ringfaas never places a request on a worker at or over the bound', () => {
+  // over-bound placements happen only when every worker under the bound is out of memory (429)
+  const r = simulate(small({ events: [], workerMemoryMb: 65_536 }));
+  assert.equal(r.overBoundShare, 0);
+  assert.ok(r.boundOverMean >= 1, `bound/mean ${r.boundOverMean}`);
+  assert.ok(r.peakOverMean >= 1, `peak/mean ${r.peakOverMean}`);
 });
