@@ -12,8 +12,9 @@
  * worker. Keep-alive is the worker's real policy module, fed with virtual time. Membership
  * events (a worker joining, draining, dying) change the placement's worker set; for each,
  * the functions whose home moved are recorded and their cold starts in the next
- * `windowMin` minutes counted. Random streams are separate for arrivals, execution times (one per function) and
- * placement, so a policy that draws more numbers does not change the workload.
+ * `windowMin` minutes counted. Random streams are separate for arrivals, execution times
+ * (one per function) and placement, so a policy that draws more numbers does not change the
+ * workload.
  *
  * Worked example
  * --------------
@@ -204,16 +205,16 @@ export function simulate(o: SimulationOptions): SimulationResult {
     // the rule's check, as a router makes it: the bound with this request counted
     const counted = now >= o.warmupMin * 60_000;
     const bound = counted ? loadBound(totalLoad, activeCount, DEFAULT_LOAD_FACTOR) : 0;
-    const placedOn = (w: SimWorker, load: number): void => {
+    const placedOn = (load: number): void => {
       if (!counted) return;
       placed++;
       if (load >= bound) overBound++;
     };
     for (const w of choice.candidates) {
       const load = w.load;
-      if (w.tryRun(fn, now, arrivedAt)) return placedOn(w, load);
+      if (w.tryRun(fn, now, arrivedAt)) return placedOn(load);
     }
-    placedOn(choice.waitAt, choice.waitAt.load);
+    placedOn(choice.waitAt.load);
     choice.waitAt.enqueue(fn, now, arrivedAt);
   };
 
