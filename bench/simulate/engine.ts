@@ -61,6 +61,17 @@ function policyOf(k: KeepAliveSpec, maxFunctions: number): KeepAlivePolicy {
   return new GreedyDualKeepAlive({ maxFunctions });
 }
 
+/**
+ * How long a hand-off's pre-warmed container stays idle: the function's idleTimeoutMs, as
+ * worker/handoff does (the fixed window, the hybrid policy's fallback, 15 min for Greedy-Dual);
+ * asking the policy (onIdle) would count a false idle time in its histogram.
+ */
+function handoffKeepAliveMs(k: KeepAliveSpec): number {
+  if (k.name === 'fixed') return k.keepAliveMin * 60_000;
+  if (k.name === 'hybrid') return k.fallbackMin * 60_000;
+  return 15 * 60_000;
+}
+
 export type MembershipKind = 'join' | 'drain' | 'die';
 
 export interface SimulationOptions {
@@ -277,8 +288,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
       for (const [fn, count] of targets) {
         const home = after[fn] === undefined ? undefined : byId.get(after[fn] as string);
         if (home === undefined) continue;
-        const w = home.policy.onIdle((fns[fn] as SimFunction).id, now);
-        home.prewarm(fn, now, w.keepAliveMs, count);
+        home.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
       }
     }
     const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0 };
