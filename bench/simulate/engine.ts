@@ -12,8 +12,9 @@
  * worker. Keep-alive is the worker's real policy module, fed with virtual time. Membership
  * events (a worker joining, draining, dying) change the placement's worker set; for each,
  * the functions whose home moved are recorded and their cold starts in the next
- * `windowMin` minutes counted. Random streams are separate for arrivals, execution times and
- * placement, so a policy that draws more numbers does not change the workload.
+ * `windowMin` minutes counted. Random streams are separate for arrivals, execution times
+ * (one per function) and placement, so a policy that draws more numbers does not change the
+ * workload.
  *
  * Worked example
  * --------------
@@ -37,6 +38,8 @@ import { SimMetrics, type EventWindow } from './metrics.ts';
 import { createPlacement, type Placement, type PlacementName } from './placement.ts';
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
+import { LoadTracker } from './load-tracker.ts';
+import { DEFAULT_LOAD_FACTOR, loadBound } from '../../ring/index.ts';
 import type { Arrival, SimFunction, Workload } from './workload.ts';
 
 /** A keep-alive policy of the simulator, by name and parameters. */
@@ -56,6 +59,17 @@ function policyOf(k: KeepAliveSpec, maxFunctions: number): KeepAlivePolicy {
   if (k.name === 'fixed') return new FixedKeepAlive({ keepAliveMs: k.keepAliveMin * 60_000 });
   if (k.name === 'hybrid') return new HybridHistogramKeepAlive({ fallbackKeepAliveMs: k.fallbackMin * 60_000, maxFunctions });
   return new GreedyDualKeepAlive({ maxFunctions });
+}
+
+/**
+ * How long a hand-off's pre-warmed container stays idle: the function's idleTimeoutMs, as
+ * worker/handoff does (the fixed window, the hybrid policy's fallback, 15 min for Greedy-Dual);
+ * asking the policy (onIdle) would count a false idle time in its histogram.
+ */
+function handoffKeepAliveMs(k: KeepAliveSpec): number {
+  if (k.name === 'fixed') return k.keepAliveMin * 60_000;
+  if (k.name === 'hybrid') return k.fallbackMin * 60_000;
+  return 15 * 60_000;
 }
 
 export type MembershipKind = 'join' | 'drain' | 'die';
@@ -111,6 +125,12 @@ export interface SimulationResult {
   /** max / mean over workers of their time-averaged load (busy + queued), after the warm-up. */
   loadMaxOverAvg: number;
   meanLoad: number;
+  /** Instantaneous: the busiest worker's load / the mean load, both integrated over time (load-tracker.ts). */
+  peakOverMean: number;
+  /** The bounded-load rule's integer bound ceil(1.25 × L / n) / the mean load, integrated over time: the most the rule allows. */
+  boundOverMean: number;
+  /** Share of placements after the warm-up onto a worker at or over ring/'s bound at that moment (the rule's exceptions). */
+  overBoundShare: number;
   queueP50Ms: number;
   queueP99Ms: number;
   startDelayP99Ms: number;
@@ -127,12 +147,7 @@ export interface SimulationResult {
 }
 
 type SimEvent = Timed &
-  ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
-
-function first<T>(xs: Iterable<T>): T | undefined {
-  for (const x of xs) return x;
-  return undefined;
-}
+  ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; w: SimWorker; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
 
 /** Runs one simulation (see the file header). */
 export function simulate(o: SimulationOptions): SimulationResult {
@@ -141,32 +156,36 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const fns = workload.functions;
   const root = new Prng(o.seed);
   const durRng = root.fork('durations');
+  const durRngs: Array<Prng | undefined> = new Array(fns.length);
   const placeRng = root.fork('placement');
   const metrics = new SimMetrics(o.warmupMin * 60_000);
   metrics.onStart = o.onStart;
   const heap = new EventHeap<SimEvent>();
-  const startedCount = new Uint32Array(fns.length);
   const lastInvoked = new Float64Array(fns.length).fill(-Infinity);
   let totalLoad = 0;
   let placement: Placement | undefined;
+  const loads = new LoadTracker({ c: DEFAULT_LOAD_FACTOR, fromMs: o.warmupMin * 60_000 });
+  let placed = 0;
+  let overBound = 0;
+  let activeCount = o.workers;
   const host: WorkerHost = {
     functions: fns,
     metrics,
-    loadChanged(w, before) {
+    loadChanged(w, before, now) {
       totalLoad += w.load - before;
+      loads.changed(w, before, w.load, totalLoad, now);
       placement?.loadChanged?.(w, before);
     },
     complete(at, c) {
       heap.push({ at, seq: 0, kind: 'done', c });
     },
     duration(fn) {
-      return (fns[fn] as SimFunction).duration(durRng);
+      // one stream per function (common random numbers): a run with events and its control
+      // draw the same k-th execution time of a function, so their difference is the event's
+      return (fns[fn] as SimFunction).duration((durRngs[fn] ??= durRng.fork(String(fn))));
     },
-    prewarmLater(fn, at, keepAliveMs) {
-      heap.push({ at, seq: 0, kind: 'prewarm', fn, token: startedCount[fn] as number, keepAliveMs });
-    },
-    started(fn) {
-      startedCount[fn] = (startedCount[fn] as number) + 1;
+    prewarmLater(w, fn, at, keepAliveMs, token) {
+      heap.push({ at, seq: 0, kind: 'prewarm', w, fn, token, keepAliveMs });
     },
   };
   const perWorkerFns = Math.max(1000, Math.ceil((8 * fns.length) / o.workers));
@@ -180,6 +199,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const active = (): SimWorker[] => all.filter((w) => w.state === 'active');
   placement = createPlacement(o.placement, fns, placeRng, () => totalLoad);
   placement.membership(active(), all);
+  loads.membership(active(), totalLoad, 0);
 
   const windowMs = (o.windowMin ?? 10) * 60_000;
   for (const w of o.observe ?? []) {
@@ -193,7 +213,19 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const dispatch = (fn: number, now: number, arrivedAt: number): void => {
     const p = placement as Placement;
     const choice = p.choose(fn, now);
-    for (const w of choice.candidates) if (w.tryRun(fn, now, arrivedAt)) return;
+    // the rule's check, as a router makes it: the bound with this request counted
+    const counted = now >= o.warmupMin * 60_000;
+    const bound = counted ? loadBound(totalLoad, activeCount, DEFAULT_LOAD_FACTOR) : 0;
+    const placedOn = (load: number): void => {
+      if (!counted) return;
+      placed++;
+      if (load >= bound) overBound++;
+    };
+    for (const w of choice.candidates) {
+      const load = w.load;
+      if (w.tryRun(fn, now, arrivedAt)) return placedOn(load);
+    }
+    placedOn(choice.waitAt.load);
     choice.waitAt.enqueue(fn, now, arrivedAt);
   };
 
@@ -230,7 +262,10 @@ export function simulate(o: SimulationOptions): SimulationResult {
         metrics.failed += failed;
       }
     }
-    p.membership(active(), all);
+    const nowActive = active();
+    p.membership(nowActive, all);
+    activeCount = nowActive.length;
+    loads.membership(nowActive, totalLoad, now);
     const after = homes();
     const moved = new Uint8Array(fns.length);
     let movedCount = 0;
@@ -253,8 +288,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
       for (const [fn, count] of targets) {
         const home = after[fn] === undefined ? undefined : byId.get(after[fn] as string);
         if (home === undefined) continue;
-        const w = home.policy.onIdle((fns[fn] as SimFunction).id, now);
-        home.prewarm(fn, now, w.keepAliveMs, count);
+        home.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
       }
     }
     const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0 };
@@ -269,11 +303,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
     } else if (e.kind === 'snapshot') {
       e.window.recentWarm = recentWarm(e.at);
     } else if (e.kind === 'prewarm') {
-      if (startedCount[e.fn] !== e.token) return; // invoked before the pre-warm: nothing to do
-      const p = placement as Placement;
-      const homeId = p.home(e.fn);
-      const target = homeId === undefined ? first(p.choose(e.fn, e.at).candidates) : all.find((w) => w.id === homeId);
-      target?.prewarm(e.fn, e.at, e.keepAliveMs);
+      // on the worker that unloaded the container, as the real worker's pre-warm timer
+      e.w.prewarmDue(e.fn, e.at, e.keepAliveMs, e.token);
     } else {
       membership(e.what, e.at);
     }
@@ -309,6 +340,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const avgLoads = steady.map((w) => w.loadIntegral / Math.max(1, endMs - measuredFrom));
   const meanLoad = avgLoads.reduce((a, b) => a + b, 0) / Math.max(1, avgLoads.length);
   const wallMs = performance.now() - wall0;
+  const instant = loads.figures(endMs);
   return {
     placement: o.placement,
     keepAlive: keepAliveLabel(o.keepAlive),
@@ -322,6 +354,9 @@ export function simulate(o: SimulationOptions): SimulationResult {
     idleGbS: metrics.idleGbS,
     loadMaxOverAvg: meanLoad === 0 ? 0 : Math.max(...avgLoads) / meanLoad,
     meanLoad,
+    peakOverMean: instant.peakOverMean,
+    boundOverMean: instant.boundOverMean,
+    overBoundShare: placed === 0 ? 0 : overBound / placed,
     queueP50Ms: metrics.queueWait.percentile(50),
     queueP99Ms: metrics.queueWait.percentile(99),
     startDelayP99Ms: metrics.startDelay.percentile(99),

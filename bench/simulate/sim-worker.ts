@@ -35,16 +35,17 @@ export interface Waiting {
 export interface WorkerHost {
   readonly functions: readonly SimFunction[];
   readonly metrics: SimMetrics;
-  /** The load (busy + queued) of `w` changed from `before`. */
-  loadChanged(w: SimWorker, before: number): void;
+  /** The load (busy + queued) of `w` changed from `before` at `now`. */
+  loadChanged(w: SimWorker, before: number, now: number): void;
   /** Schedules the end of an execution. */
   complete(at: number, c: SimContainer): void;
   /** Draws an execution time of a function. */
   duration(fn: number): number;
-  /** A container became idle with a pre-warm window: the engine schedules the pre-warm. */
-  prewarmLater(fn: number, at: number, keepAliveMs: number): void;
-  /** An invocation of a function started (the engine cancels its pending pre-warm). */
-  started(fn: number): void;
+  /**
+   * A container became idle with a pre-warm window: the engine schedules the pre-warm on this
+   * worker (as worker/pool/idle-expiry.ts's timer), cancelled by a start of the function here.
+   */
+  prewarmLater(w: SimWorker, fn: number, at: number, keepAliveMs: number, token: number): void;
 }
 
 interface FnState {
@@ -68,6 +69,9 @@ export class SimWorker {
   busy = 0;
   readonly queue: Waiting[] = [];
   readonly #fns = new Map<number, FnState>();
+  /** Pending pre-warms by function: the token the engine's event carries (one per function, as the pool's timers). */
+  readonly #prewarms = new Map<number, number>();
+  #prewarmSeq = 0;
   /**
    * Idle containers by expiry, lazily cleaned: a min-heap of (expiry, container) entries. The
    * expiry is copied into the entry: a container reused and idle again gets a new entry, and
@@ -130,7 +134,7 @@ export class SimWorker {
   /** The load changed from `before` at `now`. */
   #changed(now: number, before: number): void {
     this.#touch(now, before);
-    this.#host.loadChanged(this, before);
+    this.#host.loadChanged(this, before, now);
   }
 
   /**
@@ -191,7 +195,9 @@ export class SimWorker {
     // the others stay the keep-alive window
     if (windows.prewarmMs > 0 && st.busy === 0 && st.idle.length === 0) {
       this.#remove(c);
-      this.#host.prewarmLater(c.fn, now + windows.prewarmMs, windows.keepAliveMs);
+      const token = ++this.#prewarmSeq;
+      this.#prewarms.set(c.fn, token);
+      this.#host.prewarmLater(this, c.fn, now + windows.prewarmMs, windows.keepAliveMs, token);
     } else if (windows.keepAliveMs <= 0) {
       this.#remove(c);
     } else {
@@ -219,6 +225,13 @@ export class SimWorker {
     }
     this.#gc(fn);
     return loaded;
+  }
+
+  /** A pre-warm scheduled by this worker is due: loads one container unless a call came first. */
+  prewarmDue(fn: number, now: number, keepAliveMs: number, token: number): void {
+    if (this.#prewarms.get(fn) !== token) return; // invoked here before the pre-warm, or replaced
+    this.#prewarms.delete(fn);
+    this.prewarm(fn, now, keepAliveMs);
   }
 
   /** Serves queued requests that fit now, oldest first (a bounded scan). */
@@ -257,6 +270,7 @@ export class SimWorker {
     this.state = 'draining';
     this.#dropAllIdle(now);
     const out = this.queue.splice(0);
+    this.#prewarms.clear();
     this.#changed(now, before);
     return out;
   }
@@ -268,6 +282,7 @@ export class SimWorker {
     this.#dropAllIdle(now);
     const failed = this.busy + this.queue.length;
     this.queue.length = 0;
+    this.#prewarms.clear();
     this.busy = 0;
     this.busyMb = 0;
     this.#changed(now, before);
@@ -307,8 +322,8 @@ export class SimWorker {
     this.busy++;
     this.busyMb += c.memoryMb;
     this.#changed(now, before);
+    this.#prewarms.delete(c.fn);
     this.policy.onInvocationStart(f.id, now, { memoryMb: f.memoryMb, cold, coldStartMs: f.coldStartMs });
-    this.#host.started(c.fn);
     this.#host.metrics.started(c.fn, now, now - arrivedAt, cold, cold ? f.coldStartMs : 0);
     this.#host.complete(now + (cold ? f.coldStartMs : 0) + this.#host.duration(c.fn), c);
   }

@@ -14,10 +14,11 @@ import { simulate, type SimulationOptions } from '../simulate/engine.ts';
 import { RingfaasPlacement, OpenWhiskPlacement, pairwiseCoprimeNumbersUntil, javaHash } from '../simulate/placement.ts';
 import { Prng } from '../simulate/prng.ts';
 import { LogHistogram } from '../simulate/histogram.ts';
+import { LoadTracker } from '../simulate/load-tracker.ts';
 import { runSimulateBench, fixedAtIdle } from '../simulate/scenario.ts';
 import { recordRun } from '../run.ts';
 import { silentProgress } from '../report/progress.ts';
-import type { Arrival } from '../simulate/workload.ts';
+import type { Arrival, SimFunction, Workload } from '../simulate/workload.ts';
 import { isRfError } from '../../errors/index.ts';
 
 const sample = (name: string): string => join(import.meta.dirname, '..', 'simulate', 'sample', name);
@@ -102,6 +103,39 @@ test('simulator: ringfaas homes are the ring/ code homes, and a join moves only 
   assert.ok(join.homesMoved! > 0.02 && join.homesMoved! < 0.1, `moved ${join.homesMoved}`);
 });
 
+/**
+ * Two functions with the same home on a 2-worker ring: `blocker` runs twice just before each
+ * call of `timer` (every 10 min), so the home is at the load bound and the timer spills to the
+ * other worker every time.
+ */
+function spilledTimerWorkload(minutes: number): Workload {
+  const ring = new Ring(['w0', 'w1'].map((id) => ({ id, address: '', capacityMb: 0, state: 'active' as const, heartbeatAt: 0 })));
+  const ids: string[] = [];
+  for (let i = 0; ids.length < 2; i++) if (ring.home(`f${i}`) === 'w0') ids.push(`f${i}`);
+  const fn = (id: string, ms: number): SimFunction => ({ id, app: id, memoryMb: 128, coldStartMs: 500, duration: () => ms });
+  const functions = [fn(ids[0] as string, 30_000), fn(ids[1] as string, 100)];
+  const make = (): Workload => ({
+    name: 'spilled timer',
+    functions,
+    minutes,
+    fresh: make,
+    arrivals(minute, out) {
+      if (minute % 10 !== 0) return;
+      const t = minute * 60_000 + 5_000;
+      out.push({ at: t - 1000, fn: 0 }, { at: t - 999, fn: 0 }, { at: t, fn: 1 });
+    },
+  });
+  return make();
+}
+
+test('simulator: a pre-warm happens on the worker whose policy unloaded the container (the pool timer), not at the home', () => {
+  const cold: number[] = [];
+  const r = simulate({ workload: spilledTimerWorkload(200), workers: 2, workerMemoryMb: 4096, placement: 'ringfaas', keepAlive: { name: 'hybrid', fallbackMin: 5 }, seed: 1, durationMin: 200, warmupMin: 60, onStart: (f, c) => f === 1 && cold.push(c ? 1 : 0) });
+  assert.ok(r.prewarms >= 10, `prewarms ${r.prewarms}`);
+  assert.equal(cold.length, 14);
+  assert.deepEqual(cold, new Array(14).fill(0), 'every timer call after the warm-up starts on its pre-warmed container');
+});
+
 test('openwhisk model: Java hash, coprime steps, and a join moves most homes', () => {
   assert.equal(javaHash('hello'), 99162322);
   assert.deepEqual(pairwiseCoprimeNumbersUntil(10), [1, 3, 7]);
@@ -150,4 +184,24 @@ test('bench simulate: a small run writes a result with tables and charts (second
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('load tracker: the header example (peak and bound over the mean, integrated over time)', () => {
+  const t = new LoadTracker({ c: 1.25, fromMs: 0 });
+  const a = { load: 1 };
+  const b = { load: 0 };
+  t.membership([a, b], 1, 0);
+  a.load = 2;
+  t.changed(a, 1, 2, 2, 1000);
+  b.load = 1;
+  t.changed(b, 0, 1, 3, 1000);
+  assert.deepEqual(t.figures(2000), { peakOverMean: 1.5, boundOverMean: 1.5 });
+});
+
+test('simulator: with memory to spare, ringfaas never places a request on a worker at or over the bound', () => {
+  // over-bound placements happen only when every worker under the bound is out of memory (429)
+  const r = simulate(small({ events: [], workerMemoryMb: 65_536 }));
+  assert.equal(r.overBoundShare, 0);
+  assert.ok(r.boundOverMean >= 1, `bound/mean ${r.boundOverMean}`);
+  assert.ok(r.peakOverMean >= 1, `peak/mean ${r.peakOverMean}`);
 });
