@@ -6,6 +6,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { Agent, fetch } from 'undici';
 
 /** Where a command reads its settings and writes its output (the process's by default). */
@@ -104,4 +105,9 @@ export function cliAction(io: Pick<CommandIo, 'stderr'>) {
         process.exitCode = 1;
       }
     };
+}
+
+/** `ringfaas <name> …`: the group's command, and the action wrapper its subcommands share. */
+export function commandGroup(program: Command, io: Pick<CommandIo, 'stderr'>, name: string, description: string): { group: Command; run: ReturnType<typeof cliAction> } {
+  return { group: program.command(name).description(description), run: cliAction(io) };
 }

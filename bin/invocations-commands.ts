@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { callApi, CliFailure, cliAction, processIo, type CommandIo } from './api-client.ts';
+import { callApi, CliFailure, commandGroup, processIo, type CommandIo } from './api-client.ts';
 
 const FINAL = new Set(['succeeded', 'failed', 'dead']);
 
@@ -55,8 +55,7 @@ function positiveInt(value: string): number {
 
 /** Registers `invocations` and `dispatcher`. */
 export function registerInvocationsCommands(program: Command, io: CommandIo = processIo()): void {
-  const run = cliAction(io);
-  const invocations = program.command('invocations').description('asynchronous invocations: get, ls, retry');
+  const { group: invocations, run } = commandGroup(program, io, 'invocations', 'asynchronous invocations: get, ls, retry');
 
   invocations
     .command('get')

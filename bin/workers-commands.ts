@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { WorkerViewEntry } from '../router/index.ts';
-import { callApi, cliAction, processIo, type CommandIo } from './api-client.ts';
+import { callApi, commandGroup, processIo, type CommandIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
 export type WorkersCommandsIo = CommandIo;
@@ -33,9 +33,7 @@ function statusOf(w: ListedWorker): string {
 
 /** Registers `ringfaas workers …` on the program. */
 export function registerWorkersCommands(program: Command, io: WorkersCommandsIo = processIo()): void {
-  const run = cliAction(io);
-
-  const workers = program.command('workers').description('the worker ring: list, add, drain and remove workers');
+  const { group: workers, run } = commandGroup(program, io, 'workers', 'the worker ring: list, add, drain and remove workers');
 
   workers
     .command('ls')

@@ -33,26 +33,32 @@ function int(name: string, text: string, min = 1): number {
   return n;
 }
 
+/** The options of `bench simulate`: flags, description, default (none: unset). */
+const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defaultValue?: string]> = [
+  ['--seed <n>', 'random seed (same seed, same result)', '1'],
+  ['--scales <list>', 'worker counts of the placement runs', '10,100,1000'],
+  ['--functions-per-worker <n>', 'generated functions per worker', '20'],
+  ['--minutes <n>', 'simulated minutes of each placement run', '60'],
+  ['--keepalive-minutes <n>', 'simulated minutes of each keep-alive run', '360'],
+  ['--keepalive-workers <n>', 'workers of the keep-alive runs', '100'],
+  ['--window-minutes <n>', 'minutes after a membership event in which its cold starts count', '5'],
+  ['--worker-memory-mb <mb>', 'memory per worker (default: sized so executions hold ~40 % of it)'],
+  ['--trace-invocations <file>', 'Azure Functions 2019 invocations_per_function_md.anon.dNN.csv (instead of the generator)'],
+  ['--trace-durations <file>', 'function_durations_percentiles.anon.dNN.csv'],
+  ['--trace-memory <file>', 'app_memory_percentiles.anon.dNN.csv'],
+  ['--max-functions <n>', 'keep at most this many functions of a trace (every k-th)'],
+  ['--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale'],
+  ['--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results')],
+  ['--no-docs', 'do not regenerate docs/benchmarks.md'],
+];
+
 /** Adds `simulate` to the `bench` command. */
 export function registerSimulateCommand(bench: Command): void {
-  bench
+  const command = bench
     .command('simulate')
-    .description('discrete-event simulation at 10/100/1000 workers: placement (ringfaas, OpenWhisk, least-loaded, random, CH-RLU) × keep-alive (fixed, hybrid histogram, Greedy-Dual), on the real ring and keep-alive code')
-    .option('--seed <n>', 'random seed (same seed, same result)', '1')
-    .option('--scales <list>', 'worker counts of the placement runs', '10,100,1000')
-    .option('--functions-per-worker <n>', 'generated functions per worker', '20')
-    .option('--minutes <n>', 'simulated minutes of each placement run', '60')
-    .option('--keepalive-minutes <n>', 'simulated minutes of each keep-alive run', '360')
-    .option('--keepalive-workers <n>', 'workers of the keep-alive runs', '100')
-    .option('--window-minutes <n>', 'minutes after a membership event in which its cold starts count', '5')
-    .option('--worker-memory-mb <mb>', 'memory per worker (default: sized so executions hold ~40 % of it)')
-    .option('--trace-invocations <file>', 'Azure Functions 2019 invocations_per_function_md.anon.dNN.csv (instead of the generator)')
-    .option('--trace-durations <file>', 'function_durations_percentiles.anon.dNN.csv')
-    .option('--trace-memory <file>', 'app_memory_percentiles.anon.dNN.csv')
-    .option('--max-functions <n>', 'keep at most this many functions of a trace (every k-th)')
-    .option('--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale')
-    .option('--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results'))
-    .option('--no-docs', 'do not regenerate docs/benchmarks.md')
+    .description('discrete-event simulation at 10/100/1000 workers: placement (ringfaas, OpenWhisk, least-loaded, random, CH-RLU) × keep-alive (fixed, hybrid histogram, Greedy-Dual), on the real ring and keep-alive code');
+  for (const [flags, description, defaultValue] of OPTIONS) command.option(flags, description, defaultValue);
+  command
     .action(async (flags: SimulateFlags) => {
       await runScenarioCommand({ scenario: 'simulate', resultsDir: flags.resultsDir, docs: flags.docs, progressSeconds: 1 }, async ({ progress }) => {
         const { runSimulateBench } = await import('./scenario.ts');

@@ -323,7 +323,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   const fixed15 = curve[FIXED_CURVE_MIN.indexOf(15)] as SimulationResult;
   for (const adaptive of [hybrid, hybridPaper, gd]) {
     const atEqualIdle = fixedAtIdle(curve, adaptive.idleGbS);
-    const coldRatio = adaptive.coldStarts === 0 ? Number.POSITIVE_INFINITY : fixed15.coldStarts / adaptive.coldStarts;
+    const coldRatio = adaptive.coldStarts === 0 ? (fixed15.coldStarts === 0 ? 1 : Number.POSITIVE_INFINITY) : fixed15.coldStarts / adaptive.coldStarts;
     const idleSaving = 1 - adaptive.idleGbS / fixed15.idleGbS;
     const eq = atEqualIdle === undefined ? 'outside the fixed curve' : `${(atEqualIdle / Math.max(1, adaptive.coldStarts)).toFixed(2)}× fewer cold starts than fixed at the same idle memory-time`;
     const met = (atEqualIdle !== undefined && atEqualIdle / Math.max(1, adaptive.coldStarts) >= 2) || (adaptive.coldStarts <= fixed15.coldStarts && idleSaving >= 0.3);

@@ -1,6 +1,8 @@
 /**
  * The functions CLI (bin/functions-commands.ts) run as a child process against a router app on
  * port 0: deploy (file, folder, zip, update), ls, get, invoke (argument and stdin), rm, errors
+ * as `code: message` with a non-zero exit, --help; and that the workers and invocations groups
+ * reach the API.
  * as `code: message` with a non-zero exit, --help.
  *
  * It runs `bin/ringfaas.js` when every command module bin/cli.ts imports exists, else a tiny
@@ -184,5 +186,15 @@ describe(`functions CLI (${fullCli ? 'bin/ringfaas.js' : 'function commands only
       assert.match(help.stdout, new RegExp(`Usage: ringfaas ${command}`));
       assert.ok(help.stdout.includes(mentions), `${command} --help mentions ${mentions}`);
     }
+  });
+
+  test('the workers and invocations groups reach the API with the key', { skip: fullCli ? false : 'only the function commands are built' }, async () => {
+    const listed = await cli(['workers', 'ls', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout), { workers: [] });
+    // This app has no asynchronous invocations: the API's refusal is the command's error.
+    const missing = await cli(['invocations', 'get', 'no-such-invocation']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^RF_[A-Z_]+: /);
   });
 });
