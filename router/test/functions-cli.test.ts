@@ -3,7 +3,6 @@
  * port 0: deploy (file, folder, zip, update), ls, get, invoke (argument and stdin), rm, errors
  * as `code: message` with a non-zero exit, --help; and that the workers and invocations groups
  * reach the API.
- * as `code: message` with a non-zero exit, --help.
  *
  * It runs `bin/ringfaas.js` when every command module bin/cli.ts imports exists, else a tiny
  * program registering only the function commands (same code path, same commander setup).
