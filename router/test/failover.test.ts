@@ -51,6 +51,8 @@ test('kill -9 of a worker under load: errors bounded to its in-flight requests, 
 
   let hold: Promise<void> | undefined;
   let stop = false;
+  let droppedAt: number | undefined;
+  let okAfterDrop = 0;
   const load = runLoad({
     concurrency: 12,
     maxRequests: 20_000,
@@ -58,7 +60,11 @@ test('kill -9 of a worker under load: errors bounded to its in-flight requests, 
     gate: async () => {
       if (hold !== undefined) await hold;
     },
-    send: (i) => forwarder.invoke(`fn-${i % 50}`, Buffer.from(JSON.stringify({ sleepMs: 20 })), testContext()),
+    send: async (i) => {
+      const res = await forwarder.invoke(`fn-${i % 50}`, Buffer.from(JSON.stringify({ sleepMs: 20 })), testContext());
+      if (droppedAt !== undefined && res.status === 200) okAfterDrop++;
+      return res;
+    },
   });
   await eventually(() => (view.describe().find((w) => w.id === 'victim')?.inFlight ?? 0) > 0, 5000, 'load on the victim');
   // New requests are held for the instant of the kill, so that "in flight at the kill" is exact.
@@ -72,15 +78,15 @@ test('kill -9 of a worker under load: errors bounded to its in-flight requests, 
   hold = undefined;
   release();
   await eventually(() => !view.ring.has('victim'), 10_000, 'the ring to drop the victim');
-  const droppedAt = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  droppedAt = Date.now();
+  // The others serve on: counted, not timed (a loaded machine serves fewer per second).
+  await eventually(() => okAfterDrop >= 50, 30_000, 'the others serving once the ring dropped the victim');
   stop = true;
   const result = await load;
 
   assert.ok(inFlightAtKill > 0);
   assert.ok(result.failures.length <= inFlightAtKill, `${result.failures.length} failures, ${inFlightAtKill} in flight at the kill`);
   for (const f of result.failures) assert.equal(f.code, 'RF_RING_WORKER_UNREACHABLE');
-  assert.equal(result.failures.filter((f) => f.at > droppedAt).length, 0, 'no failure once the ring dropped it');
-  assert.ok(result.ok > 100, `the others served on: ${result.ok}`);
+  assert.equal(result.failures.filter((f) => f.at > (droppedAt as number)).length, 0, 'no failure once the ring dropped it');
   assert.ok(view.isSuspect('victim') || !view.ring.has('victim'));
 });
