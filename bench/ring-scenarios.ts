@@ -76,10 +76,18 @@ export interface RingChangeResult {
    * Functions whose home moved to the new worker and ran in the phase before the add, and how
    * many of them had a cold first call on the new worker (0 with the warm hand-off).
    */
-  movedAfterAdd: { functions: number; coldFirstCalls: number };
+  movedAfterAdd: MovedFirstCalls;
   /** The new worker's home functions that ran before its drain, and how many had a cold first call elsewhere after it. */
-  movedAfterDrain: { functions: number; coldFirstCalls: number };
+  movedAfterDrain: MovedFirstCalls;
   phases: PhaseStats[];
+}
+
+/** Moved functions and their first calls on their new home. */
+export interface MovedFirstCalls {
+  functions: number;
+  coldFirstCalls: number;
+  /** Each function's first successful call there: x-ringfaas-start, the worker, when (epoch ms). */
+  firstCalls: Array<{ functionId: string; worker: string; start: string; at: number }>;
 }
 
 export interface FailoverResult {
@@ -247,19 +255,31 @@ async function timed(load: LoadRun, phase: string, ms: number, out: Array<[strin
   out.push([phase, Date.now() - t0]);
 }
 
-/** The worker that served most of each function's requests (spills aside). */
-/** Of `fns`, how many had a cold first successful call (in time order) on a worker `where` accepts. */
-function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, where: (workerId: string) => boolean): number {
-  const seen = new Set<string>();
-  let cold = 0;
-  for (const x of [...samples].sort((a, b) => a.at - b.at)) {
-    if (!x.ok || x.worker === undefined || !fns.has(x.functionId) || !where(x.worker) || seen.has(x.functionId)) continue;
-    seen.add(x.functionId);
-    if (x.start !== 'warm') cold++;
-  }
-  return cold;
+/**
+ * Waits (bounded by `settleTimeoutMs`) until every function answered once: on a loaded
+ * machine the first calls (cold starts) can outlast the warm-up, and a function that has not
+ * run before the change cannot show whether its hand-off was warm.
+ */
+async function everyFunctionAnswered(load: LoadRun, options: RingScenarioOptions): Promise<void> {
+  const deadline = Date.now() + (options.settleTimeoutMs ?? 20_000);
+  const answered = (): boolean => {
+    const ok = new Set((load.samples.get('warmup') ?? []).filter((x) => x.ok).map((x) => x.functionId));
+    return options.functionIds.every((id) => ok.has(id));
+  };
+  while (!answered() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
+/** Of `fns`, the first successful call (in time order) of each on a worker `where` accepts, and how many were cold. */
+function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, where: (workerId: string) => boolean): MovedFirstCalls {
+  const firstCalls: MovedFirstCalls['firstCalls'] = [];
+  for (const x of [...samples].sort((a, b) => a.at - b.at)) {
+    if (!x.ok || x.worker === undefined || !fns.has(x.functionId) || !where(x.worker) || firstCalls.some((c) => c.functionId === x.functionId)) continue;
+    firstCalls.push({ functionId: x.functionId, worker: x.worker, start: x.start ?? 'unknown', at: x.at });
+  }
+  return { functions: fns.size, coldFirstCalls: firstCalls.filter((c) => c.start !== 'warm').length, firstCalls };
+}
+
+/** The worker that served most of each function's requests (spills aside). */
 function servingWorker(samples: Sample[] | undefined): Map<string, string> {
   const counts = new Map<string, Map<string, number>>();
   for (const s of samples ?? []) {
@@ -285,6 +305,7 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
   load.start();
   try {
     await timed(load, 'warmup', Math.min(2000, phaseMs), []);
+    await everyFunctionAnswered(load, options);
     await timed(load, 'before', phaseMs, durations);
     load.phase('adding');
     const t0 = Date.now();
@@ -317,11 +338,8 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const afterDrain = [...(load.samples.get('draining') ?? []), ...(load.samples.get('after-drain') ?? [])];
     const ranAfterAdd = new Set(afterAdd.filter((x) => x.ok).map((x) => x.functionId));
     return {
-      movedAfterAdd: { functions: recentMoved.size, coldFirstCalls: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id) },
-      movedAfterDrain: {
-        functions: [...movedHere].filter((fn) => ranAfterAdd.has(fn)).length,
-        coldFirstCalls: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
-      },
+      movedAfterAdd: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id),
+      movedAfterDrain: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
       scenario: 'ring-change',
       workerId: started.id,
       joinSettleMs,
