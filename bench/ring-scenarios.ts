@@ -42,6 +42,11 @@ export interface RingScenarioOptions {
   startWorker(): Promise<ScenarioWorker>;
   /** Register the started worker through POST /workers (when it does not join by itself). */
   register?: boolean;
+  /**
+   * Deploys one more function (answers its id): after the join, functions whose home is the
+   * new worker are deployed and added to the load, so they run nowhere else before its drain.
+   */
+  deployFunction?: () => Promise<string>;
   /** Bound on waiting for every router to see a change, ms. Default 20 000. */
   settleTimeoutMs?: number;
 }
@@ -79,6 +84,11 @@ export interface RingChangeResult {
   movedAfterAdd: MovedFirstCalls;
   /** The new worker's home functions that ran before its drain, and how many had a cold first call elsewhere after it. */
   movedAfterDrain: MovedFirstCalls;
+  /**
+   * Functions deployed after the join with their home on the new worker that ran there only:
+   * their first calls elsewhere after its drain (without a hand-off, each is a cold start).
+   */
+  onlyNewAfterDrain: MovedFirstCalls;
   phases: PhaseStats[];
 }
 
@@ -86,6 +96,8 @@ export interface RingChangeResult {
 export interface MovedFirstCalls {
   functions: number;
   coldFirstCalls: number;
+  /** Every cold answer of these functions there (a rise in concurrency after the change included). */
+  coldStarts: number;
   /** Each function's first successful call there: x-ringfaas-start, the worker, when (epoch ms). */
   firstCalls: Array<{ functionId: string; worker: string; start: string; at: number }>;
 }
@@ -116,6 +128,8 @@ interface Sample {
 class LoadRun {
   readonly #pools: Pool[];
   readonly #o: RingScenarioOptions;
+  /** The functions the load cycles over (more may be added during the run). */
+  functionIds: string[];
   readonly #body: string;
   #phase = 'warmup';
   readonly samples = new Map<string, Sample[]>();
@@ -126,6 +140,7 @@ class LoadRun {
 
   constructor(options: RingScenarioOptions) {
     this.#o = options;
+    this.functionIds = [...options.functionIds];
     this.#pools = options.routerUrls.map((url) => new Pool(url, { connections: options.concurrency ?? 8 }));
     this.#body = JSON.stringify(options.input ?? {});
   }
@@ -152,7 +167,8 @@ class LoadRun {
     while (!this.#stopped) {
       const i = this.#n++;
       const pool = this.#pools[i % this.#pools.length] as Pool;
-      const functionId = this.#o.functionIds[i % this.#o.functionIds.length] as string;
+      const ids = this.functionIds;
+      const functionId = ids[i % ids.length] as string;
       const phase = this.#phase;
       const t0 = performance.now();
       let sample: Sample;
@@ -269,6 +285,16 @@ async function everyFunctionAnswered(load: LoadRun, options: RingScenarioOptions
   while (!answered() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
+/** Up to 3 new functions whose home on `ring` is `workerId` (at most 12 deployed; none without `deployFunction`). */
+async function deployHomedOn(options: RingScenarioOptions, ring: Ring<RingMemberRow>, workerId: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < 12 && out.length < 3 && options.deployFunction !== undefined; i++) {
+    const id = await options.deployFunction();
+    if (ring.home(id) === workerId) out.push(id);
+  }
+  return out;
+}
+
 /** Of `fns`, the first successful call (in time order) of each on a worker `where` accepts, and how many were cold. */
 function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, where: (workerId: string) => boolean): MovedFirstCalls {
   const firstCalls: MovedFirstCalls['firstCalls'] = [];
@@ -276,7 +302,8 @@ function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, wh
     if (!x.ok || x.worker === undefined || !fns.has(x.functionId) || !where(x.worker) || firstCalls.some((c) => c.functionId === x.functionId)) continue;
     firstCalls.push({ functionId: x.functionId, worker: x.worker, start: x.start ?? 'unknown', at: x.at });
   }
-  return { functions: fns.size, coldFirstCalls: firstCalls.filter((c) => c.start !== 'warm').length, firstCalls };
+  const coldStarts = samples.filter((x) => x.ok && x.worker !== undefined && fns.has(x.functionId) && where(x.worker) && x.start !== 'warm').length;
+  return { functions: fns.size, coldFirstCalls: firstCalls.filter((c) => c.start !== 'warm').length, coldStarts, firstCalls };
 }
 
 /** The worker that served most of each function's requests (spills aside). */
@@ -315,6 +342,9 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const started = worker;
     await settle(options, (ws) => ws.some((w) => w.id === started.id && w.inRing));
     const joinSettleMs = Date.now() - t0;
+    const ringAfter = new Ring([...membersBefore, started.id].map(memberRow));
+    const onlyNew = await deployHomedOn(options, ringAfter, started.id);
+    load.functionIds.push(...onlyNew);
     durations.push(['adding', joinSettleMs]);
     await timed(load, 'after-add', phaseMs, durations);
     load.phase('draining');
@@ -329,7 +359,6 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const common = [...before.keys()].filter((fn) => after.has(fn));
     const moved = common.filter((fn) => before.get(fn) !== after.get(fn)).length;
     const ringBefore = new Ring(membersBefore.map(memberRow));
-    const ringAfter = new Ring([...membersBefore, started.id].map(memberRow));
     const homesMoved = options.functionIds.filter((fn) => ringBefore.home(fn) !== ringAfter.home(fn)).length;
     const movedHere = new Set(options.functionIds.filter((fn) => ringAfter.home(fn) === started.id));
     const ranBefore = new Set((load.samples.get('before') ?? []).filter((x) => x.ok).map((x) => x.functionId));
@@ -340,6 +369,11 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     return {
       movedAfterAdd: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id),
       movedAfterDrain: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
+      onlyNewAfterDrain: coldFirstCalls(
+        afterDrain,
+        new Set(onlyNew.filter((fn) => afterAdd.some((x) => x.ok && x.functionId === fn && x.worker === started.id) && !afterAdd.some((x) => x.ok && x.functionId === fn && x.worker !== started.id))),
+        (w) => w !== started.id,
+      ),
       scenario: 'ring-change',
       workerId: started.id,
       joinSettleMs,

@@ -8,28 +8,40 @@
  *   its ring yet): read the membership rows, build the ring the cluster will have with this
  *   worker (the real `Ring` of ring/, live active rows + this one), ask every live peer for its
  *   hot functions (`GET /cluster/handoff/hot`: functions that started in the last
- *   `recentWindowMs`, with the containers each holds), and pre-start here, to that count, each
- *   one whose home on that ring is this worker. Then the worker registers.
+ *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts), and pre-start
+ *   here, to that count, each one whose home on that ring is this worker: one container of
+ *   every function first (those take the pooled containers, the quickest starts), then the
+ *   rest; wait until they are ready or the bound passed. Then the worker registers.
  * - **Drain** (`beforeDrain`, called before the pool stops taking work, while routers still
  *   send here): build the ring without this worker, and ask each function's next home to warm
  *   this worker's hot functions (`POST /cluster/handoff/warm` with `{functions: [{functionId,
- *   count}]}`), which answers once its containers are ready (or its time bound passed). Then
- *   the drain goes on as before.
- * Every peer call carries the cluster key header, has a time bound and a size bound on its
- * answer; a peer that fails is logged and skipped: a hand-off only saves cold starts, it never
- * blocks a join or a drain for longer than `timeoutMs`.
+ *   count}]}`), which answers once its containers are ready (or its own bound, 1 s short of
+ *   the asking worker's, passed). Then the drain goes on as before. From the start of its
+ *   drain a worker refuses warm requests (503): workers draining together (a whole cluster
+ *   stopping) neither wait on each other nor warm containers that are about to go.
+ * Every peer call carries the cluster key header, has a time bound on the whole call (a peer
+ * dripping its answer included) and a size bound on its answer; a peer that fails is logged
+ * and skipped: a hand-off only saves cold starts, it never holds a join or a drain for longer
+ * than `timeoutMs` (plus reading the membership rows).
  *
  * Worked example
  * --------------
- * Workers a, b; f and g ran on a in the last minute (f with 2 containers). c starts: on the
+ * Workers a, b; f and g ran on a in the last minute (f at most 2 at a time). c starts: on the
  * ring {a, b, c} f's home is c, g's stays a; c asks a and b for their hot functions, loads 2
- * containers of f, then registers: the routers' first call of f on c is warm.
+ * containers of f, then registers: the routers' first call of f on c is warm. Measured with
+ * Docker on the 2-core machine at load 20 (bench ring-change, docs/benchmarks.md): 3 or 4
+ * moved functions, 5 to 10 containers, 6.5 to 8.5 s; 43 ms when nothing moves.
  *
  * Known caveats
  * -------------
  * - Homes are computed from the rows this worker reads: a router whose ring differs (a row
  *   not yet seen) may still send a moved function elsewhere, where it starts as it would have.
- * - The count is the containers the old home holds (busy + idle), not a measured concurrency.
+ * - The count is the old home's peak in flight over the last one to two minutes: a function
+ *   whose concurrency rises right after the join starts its extra containers cold.
+ * - Every live peer is asked (one call each, in parallel): with hundreds of workers a join
+ *   makes hundreds of small calls, though only the peers losing homes to it could answer.
+ * - A bound reached while containers still start: a request may take one still starting (its
+ *   answer says cold-pool or cold-create, though it waits less than a whole cold start).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
