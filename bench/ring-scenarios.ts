@@ -285,6 +285,11 @@ async function everyFunctionAnswered(load: LoadRun, options: RingScenarioOptions
   while (!answered() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
+/** Whether `fn` had a successful call on `workerId` in `on` and none on another worker in `notElsewhere`. */
+function ranOnlyOn(fn: string, workerId: string, on: readonly Sample[], notElsewhere: readonly Sample[]): boolean {
+  return on.some((x) => x.ok && x.functionId === fn && x.worker === workerId) && !notElsewhere.some((x) => x.ok && x.functionId === fn && x.worker !== workerId);
+}
+
 /** Up to 3 new functions whose home on `ring` is `workerId` (at most 12 deployed; none without `deployFunction`). */
 async function deployHomedOn(options: RingScenarioOptions, ring: Ring<RingMemberRow>, workerId: string): Promise<string[]> {
   const out: string[] = [];
@@ -369,11 +374,7 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     return {
       movedAfterAdd: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id),
       movedAfterDrain: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
-      onlyNewAfterDrain: coldFirstCalls(
-        afterDrain,
-        new Set(onlyNew.filter((fn) => afterAdd.some((x) => x.ok && x.functionId === fn && x.worker === started.id) && !afterAdd.some((x) => x.ok && x.functionId === fn && x.worker !== started.id))),
-        (w) => w !== started.id,
-      ),
+      onlyNewAfterDrain: coldFirstCalls(afterDrain, new Set(onlyNew.filter((fn) => ranOnlyOn(fn, started.id, [...afterAdd, ...(load.samples.get('draining') ?? [])], afterAdd))), (w) => w !== started.id),
       scenario: 'ring-change',
       workerId: started.id,
       joinSettleMs,

@@ -214,7 +214,9 @@ export class WarmHandoff {
       if (items === undefined) throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"functions": [{"functionId": "...", "count": n}]} (at most 256 KB)');
       if (this.#leaving || this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       // answered before the asking worker's own bound on this call ends
-      const warmed = await this.warmHere(items, this.#o.clock.now() + Math.max(0, this.#o.timeoutMs - WARM_ANSWER_MARGIN_MS));
+      const t0 = this.#o.clock.now();
+      const warmed = await this.warmHere(items, t0 + Math.max(0, this.#o.timeoutMs - WARM_ANSWER_MARGIN_MS));
+      this.#o.logger.info({ functions: items.length, warmed, durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions of a draining peer');
       this.#send(res, 200, { warmed });
       return true;
     }
