@@ -29,8 +29,8 @@
  * Workers a, b; f and g ran on a in the last minute (f at most 2 at a time). c starts: on the
  * ring {a, b, c} f's home is c, g's stays a; c asks a and b for their hot functions, loads 2
  * containers of f, then registers: the routers' first call of f on c is warm. Measured with
- * Docker on the 2-core machine at load 20 (bench ring-change, docs/benchmarks.md): 3 or 4
- * moved functions, 5 to 10 containers, 6.5 to 8.5 s; 43 ms when nothing moves.
+ * Docker on the 2-core machine at load 20 (bench ring-change, docs/benchmarks.md): 1 to 3
+ * moved functions, 2 to 8 containers, 1.0 to 10.0 s; 32 to 275 ms when nothing moves.
  *
  * Known caveats
  * -------------
