@@ -169,7 +169,7 @@ export class WarmHandoff {
     for (const list of answers) for (const item of list) if (ring.home(item.functionId) === this.#o.workerId) best.set(item.functionId, Math.max(best.get(item.functionId) ?? 0, item.count));
     const items = [...best].map(([functionId, count]) => ({ functionId, count }));
     const warmed = items.length === 0 ? 0 : await this.warmHere(items, deadline);
-    this.#o.logger.info({ peers: peers.length, moved: items.length, warmed, functions: items, durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
+    this.#o.logger.info({ peers: peers.length, moved: items.length, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
     return { moved: items.length, warmed };
   }
 
