@@ -42,6 +42,11 @@ export interface RingScenarioOptions {
   startWorker(): Promise<ScenarioWorker>;
   /** Register the started worker through POST /workers (when it does not join by itself). */
   register?: boolean;
+  /**
+   * Deploys one more function (answers its id): after the join, functions whose home is the
+   * new worker are deployed and added to the load, so they run nowhere else before its drain.
+   */
+  deployFunction?: () => Promise<string>;
   /** Bound on waiting for every router to see a change, ms. Default 20 000. */
   settleTimeoutMs?: number;
 }
@@ -76,10 +81,25 @@ export interface RingChangeResult {
    * Functions whose home moved to the new worker and ran in the phase before the add, and how
    * many of them had a cold first call on the new worker (0 with the warm hand-off).
    */
-  movedAfterAdd: { functions: number; coldFirstCalls: number };
+  movedAfterAdd: MovedFirstCalls;
   /** The new worker's home functions that ran before its drain, and how many had a cold first call elsewhere after it. */
-  movedAfterDrain: { functions: number; coldFirstCalls: number };
+  movedAfterDrain: MovedFirstCalls;
+  /**
+   * Functions deployed after the join with their home on the new worker that ran there only:
+   * their first calls elsewhere after its drain (without a hand-off, each is a cold start).
+   */
+  onlyNewAfterDrain: MovedFirstCalls;
   phases: PhaseStats[];
+}
+
+/** Moved functions and their first calls on their new home. */
+export interface MovedFirstCalls {
+  functions: number;
+  coldFirstCalls: number;
+  /** Every cold answer of these functions there (a rise in concurrency after the change included). */
+  coldStarts: number;
+  /** Each function's first successful call there: x-ringfaas-start, the worker, when (epoch ms). */
+  firstCalls: Array<{ functionId: string; worker: string; start: string; at: number }>;
 }
 
 export interface FailoverResult {
@@ -108,6 +128,8 @@ interface Sample {
 class LoadRun {
   readonly #pools: Pool[];
   readonly #o: RingScenarioOptions;
+  /** The functions the load cycles over (more may be added during the run). */
+  functionIds: string[];
   readonly #body: string;
   #phase = 'warmup';
   readonly samples = new Map<string, Sample[]>();
@@ -118,6 +140,7 @@ class LoadRun {
 
   constructor(options: RingScenarioOptions) {
     this.#o = options;
+    this.functionIds = [...options.functionIds];
     this.#pools = options.routerUrls.map((url) => new Pool(url, { connections: options.concurrency ?? 8 }));
     this.#body = JSON.stringify(options.input ?? {});
   }
@@ -144,7 +167,8 @@ class LoadRun {
     while (!this.#stopped) {
       const i = this.#n++;
       const pool = this.#pools[i % this.#pools.length] as Pool;
-      const functionId = this.#o.functionIds[i % this.#o.functionIds.length] as string;
+      const ids = this.functionIds;
+      const functionId = ids[i % ids.length] as string;
       const phase = this.#phase;
       const t0 = performance.now();
       let sample: Sample;
@@ -247,19 +271,47 @@ async function timed(load: LoadRun, phase: string, ms: number, out: Array<[strin
   out.push([phase, Date.now() - t0]);
 }
 
-/** The worker that served most of each function's requests (spills aside). */
-/** Of `fns`, how many had a cold first successful call (in time order) on a worker `where` accepts. */
-function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, where: (workerId: string) => boolean): number {
-  const seen = new Set<string>();
-  let cold = 0;
-  for (const x of [...samples].sort((a, b) => a.at - b.at)) {
-    if (!x.ok || x.worker === undefined || !fns.has(x.functionId) || !where(x.worker) || seen.has(x.functionId)) continue;
-    seen.add(x.functionId);
-    if (x.start !== 'warm') cold++;
-  }
-  return cold;
+/**
+ * Waits (bounded by `settleTimeoutMs`) until every function answered once: on a loaded
+ * machine the first calls (cold starts) can outlast the warm-up, and a function that has not
+ * run before the change cannot show whether its hand-off was warm.
+ */
+async function everyFunctionAnswered(load: LoadRun, options: RingScenarioOptions): Promise<void> {
+  const deadline = Date.now() + (options.settleTimeoutMs ?? 20_000);
+  const answered = (): boolean => {
+    const ok = new Set((load.samples.get('warmup') ?? []).filter((x) => x.ok).map((x) => x.functionId));
+    return options.functionIds.every((id) => ok.has(id));
+  };
+  while (!answered() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
+/** Whether `fn` had a successful call on `workerId` in `on` and none on another worker in `notElsewhere`. */
+function ranOnlyOn(fn: string, workerId: string, on: readonly Sample[], notElsewhere: readonly Sample[]): boolean {
+  return on.some((x) => x.ok && x.functionId === fn && x.worker === workerId) && !notElsewhere.some((x) => x.ok && x.functionId === fn && x.worker !== workerId);
+}
+
+/** Up to 3 new functions whose home on `ring` is `workerId` (at most 12 deployed; none without `deployFunction`). */
+async function deployHomedOn(options: RingScenarioOptions, ring: Ring<RingMemberRow>, workerId: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < 12 && out.length < 3 && options.deployFunction !== undefined; i++) {
+    const id = await options.deployFunction();
+    if (ring.home(id) === workerId) out.push(id);
+  }
+  return out;
+}
+
+/** Of `fns`, the first successful call (in time order) of each on a worker `where` accepts, and how many were cold. */
+function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, where: (workerId: string) => boolean): MovedFirstCalls {
+  const firstCalls: MovedFirstCalls['firstCalls'] = [];
+  for (const x of [...samples].sort((a, b) => a.at - b.at)) {
+    if (!x.ok || x.worker === undefined || !fns.has(x.functionId) || !where(x.worker) || firstCalls.some((c) => c.functionId === x.functionId)) continue;
+    firstCalls.push({ functionId: x.functionId, worker: x.worker, start: x.start ?? 'unknown', at: x.at });
+  }
+  const coldStarts = samples.filter((x) => x.ok && x.worker !== undefined && fns.has(x.functionId) && where(x.worker) && x.start !== 'warm').length;
+  return { functions: fns.size, coldFirstCalls: firstCalls.filter((c) => c.start !== 'warm').length, coldStarts, firstCalls };
+}
+
+/** The worker that served most of each function's requests (spills aside). */
 function servingWorker(samples: Sample[] | undefined): Map<string, string> {
   const counts = new Map<string, Map<string, number>>();
   for (const s of samples ?? []) {
@@ -285,6 +337,7 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
   load.start();
   try {
     await timed(load, 'warmup', Math.min(2000, phaseMs), []);
+    await everyFunctionAnswered(load, options);
     await timed(load, 'before', phaseMs, durations);
     load.phase('adding');
     const t0 = Date.now();
@@ -294,6 +347,9 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const started = worker;
     await settle(options, (ws) => ws.some((w) => w.id === started.id && w.inRing));
     const joinSettleMs = Date.now() - t0;
+    const ringAfter = new Ring([...membersBefore, started.id].map(memberRow));
+    const onlyNew = await deployHomedOn(options, ringAfter, started.id);
+    load.functionIds.push(...onlyNew);
     durations.push(['adding', joinSettleMs]);
     await timed(load, 'after-add', phaseMs, durations);
     load.phase('draining');
@@ -308,7 +364,6 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const common = [...before.keys()].filter((fn) => after.has(fn));
     const moved = common.filter((fn) => before.get(fn) !== after.get(fn)).length;
     const ringBefore = new Ring(membersBefore.map(memberRow));
-    const ringAfter = new Ring([...membersBefore, started.id].map(memberRow));
     const homesMoved = options.functionIds.filter((fn) => ringBefore.home(fn) !== ringAfter.home(fn)).length;
     const movedHere = new Set(options.functionIds.filter((fn) => ringAfter.home(fn) === started.id));
     const ranBefore = new Set((load.samples.get('before') ?? []).filter((x) => x.ok).map((x) => x.functionId));
@@ -317,11 +372,9 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const afterDrain = [...(load.samples.get('draining') ?? []), ...(load.samples.get('after-drain') ?? [])];
     const ranAfterAdd = new Set(afterAdd.filter((x) => x.ok).map((x) => x.functionId));
     return {
-      movedAfterAdd: { functions: recentMoved.size, coldFirstCalls: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id) },
-      movedAfterDrain: {
-        functions: [...movedHere].filter((fn) => ranAfterAdd.has(fn)).length,
-        coldFirstCalls: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
-      },
+      movedAfterAdd: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id),
+      movedAfterDrain: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
+      onlyNewAfterDrain: coldFirstCalls(afterDrain, new Set(onlyNew.filter((fn) => ranOnlyOn(fn, started.id, [...afterAdd, ...(load.samples.get('draining') ?? [])], afterAdd))), (w) => w !== started.id),
       scenario: 'ring-change',
       workerId: started.id,
       joinSettleMs,

@@ -79,6 +79,8 @@ export interface StartWorkerOptions {
   onDrained?: () => void;
   /** Warm hand-off on join and drain (worker/handoff, docs/ring.md; default false). */
   warmHandoff?: boolean;
+  /** Bound on the warm hand-off of a join or a drain, and on each of its peer calls (default 10 000 ms). */
+  warmHandoffTimeoutMs?: number;
 }
 
 /** A running worker. */
@@ -166,6 +168,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
           clock: options.clock ?? systemClock,
           ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
           ...(options.membershipTtlMs === undefined ? {} : { membershipTtlMs: options.membershipTtlMs }),
+          ...(options.warmHandoffTimeoutMs === undefined ? {} : { timeoutMs: options.warmHandoffTimeoutMs }),
         });
 
   let drainPromise: Promise<void> | undefined;

@@ -48,6 +48,7 @@ export async function runRingBench(options: RingBenchOptions): Promise<ScenarioO
       concurrency: options.concurrency,
       phaseMs: options.phaseMs,
       startWorker: () => options.launcher.startRingfaasWorker(),
+      deployFunction: () => deployFunction(base, { functionMemoryMb: options.functionMemoryMb }),
     };
     options.progress.note(`${options.scenario} under load`);
     if (options.scenario === 'ring-change') {
@@ -59,7 +60,7 @@ export async function runRingBench(options: RingBenchOptions): Promise<ScenarioO
           `the new worker ${r.workerId} was in the router's ring ${r.joinSettleMs} ms after it started`,
           `${(r.homesMovedOnAdd * 100).toFixed(0)} % of the ${options.functions} functions got a new home on the ring with the add (about 1/(N+1) expected, N workers before); ${(r.movedOnAdd * 100).toFixed(0)} % were served mostly by another worker afterwards (bounded-load spills and cold starts blur this)`,
           `draining it took ${r.drainMs} ms; errors in all phases: ${r.phases.reduce((n, p) => n + p.errors, 0)}`,
-          `cold first calls of moved functions invoked before the change (target 0 with RINGFAAS_WARM_HANDOFF=1): after the add ${r.movedAfterAdd.coldFirstCalls} of ${r.movedAfterAdd.functions} (on the new worker), after the drain ${r.movedAfterDrain.coldFirstCalls} of ${r.movedAfterDrain.functions} (on their next home)`,
+          `cold first calls of moved functions invoked before the change (target 0 with the warm hand-off, RINGFAAS_WARM_HANDOFF=1): after the add ${r.movedAfterAdd.coldFirstCalls} of ${r.movedAfterAdd.functions} (on the new worker; ${r.movedAfterAdd.coldStarts} cold starts of them there in all), after the drain ${r.movedAfterDrain.coldFirstCalls} of ${r.movedAfterDrain.functions} (on their next home; ${r.movedAfterDrain.coldStarts} in all); functions that ran only on the new worker: ${r.onlyNewAfterDrain.coldFirstCalls} of ${r.onlyNewAfterDrain.functions} cold first calls after the drain (${r.onlyNewAfterDrain.coldStarts} cold starts in all)`,
         ],
         tables: [phaseTable(r.phases)],
         charts: [

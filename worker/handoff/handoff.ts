@@ -8,28 +8,40 @@
  *   its ring yet): read the membership rows, build the ring the cluster will have with this
  *   worker (the real `Ring` of ring/, live active rows + this one), ask every live peer for its
  *   hot functions (`GET /cluster/handoff/hot`: functions that started in the last
- *   `recentWindowMs`, with the containers each holds), and pre-start here, to that count, each
- *   one whose home on that ring is this worker. Then the worker registers.
+ *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts), and pre-start
+ *   here, to that count, each one whose home on that ring is this worker: one container of
+ *   every function first (those take the pooled containers, the quickest starts), then the
+ *   rest; wait until they are ready or the bound passed. Then the worker registers.
  * - **Drain** (`beforeDrain`, called before the pool stops taking work, while routers still
  *   send here): build the ring without this worker, and ask each function's next home to warm
  *   this worker's hot functions (`POST /cluster/handoff/warm` with `{functions: [{functionId,
- *   count}]}`), which answers once its containers are ready (or its time bound passed). Then
- *   the drain goes on as before.
- * Every peer call carries the cluster key header, has a time bound and a size bound on its
- * answer; a peer that fails is logged and skipped: a hand-off only saves cold starts, it never
- * blocks a join or a drain for longer than `timeoutMs`.
+ *   count}]}`), which answers once its containers are ready (or its own bound, 1 s short of
+ *   the asking worker's, passed). Then the drain goes on as before. From the start of its
+ *   drain a worker refuses warm requests (503): workers draining together (a whole cluster
+ *   stopping) neither wait on each other nor warm containers that are about to go.
+ * Every peer call carries the cluster key header, has a time bound on the whole call (a peer
+ * dripping its answer included) and a size bound on its answer; a peer that fails is logged
+ * and skipped: a hand-off only saves cold starts, it never holds a join or a drain for longer
+ * than `timeoutMs` (plus reading the membership rows).
  *
  * Worked example
  * --------------
- * Workers a, b; f and g ran on a in the last minute (f with 2 containers). c starts: on the
+ * Workers a, b; f and g ran on a in the last minute (f at most 2 at a time). c starts: on the
  * ring {a, b, c} f's home is c, g's stays a; c asks a and b for their hot functions, loads 2
- * containers of f, then registers: the routers' first call of f on c is warm.
+ * containers of f, then registers: the routers' first call of f on c is warm. Measured with
+ * Docker on the 2-core machine at load 20 (bench ring-change, docs/benchmarks.md): 1 to 3
+ * moved functions, 2 to 8 containers, 1.0 to 10.0 s; 32 to 275 ms when nothing moves.
  *
  * Known caveats
  * -------------
  * - Homes are computed from the rows this worker reads: a router whose ring differs (a row
  *   not yet seen) may still send a moved function elsewhere, where it starts as it would have.
- * - The count is the containers the old home holds (busy + idle), not a measured concurrency.
+ * - The count is the old home's peak in flight over the last one to two minutes: a function
+ *   whose concurrency rises right after the join starts its extra containers cold.
+ * - Every live peer is asked (one call each, in parallel): with hundreds of workers a join
+ *   makes hundreds of small calls, though only the peers losing homes to it could answer.
+ * - A bound reached while containers still start: a request may take one still starting (its
+ *   answer says cold-pool or cold-create, though it waits less than a whole cold start).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -72,11 +84,15 @@ export interface WarmHandoffOptions {
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
+/** A worker warming for a draining peer answers this long before the peer's bound on the call. */
+const WARM_ANSWER_MARGIN_MS = 1000;
 
 /** The warm hand-off of one worker: see the file header. */
 export class WarmHandoff {
   readonly #o: Required<Omit<WarmHandoffOptions, 'clusterKey'>> & { clusterKey: string | undefined };
   readonly #agent: Agent;
+  /** Set by beforeDrain: warm requests of peers are refused. */
+  #leaving = false;
 
   constructor(options: WarmHandoffOptions) {
     this.#o = {
@@ -91,32 +107,41 @@ export class WarmHandoff {
     this.#agent = new Agent({ connect: { timeout: Math.min(2000, this.#o.timeoutMs) }, keepAliveTimeout: 1000 });
   }
 
-  /** This worker's hot functions: started within the window, with the containers each holds here. */
+  /** This worker's hot functions: started within the window, each with its recent peak concurrency here. */
   hot(): WarmItem[] {
-    const ids = this.#o.recent.since(this.#o.clock.now() - this.#o.recentWindowMs).slice(0, this.#o.maxFunctions);
-    const held = new Map<string, number>();
-    for (const f of this.#o.pool.status().functions) held.set(f.functionId, (held.get(f.functionId) ?? 0) + f.idle + f.busy);
-    return ids.map((functionId) => ({ functionId, count: Math.max(1, Math.min(this.#o.maxPerFunction, held.get(functionId) ?? 1)) }));
+    const now = this.#o.clock.now();
+    const ids = this.#o.recent.since(now - this.#o.recentWindowMs).slice(0, this.#o.maxFunctions);
+    return ids.map((functionId) => ({ functionId, count: Math.max(1, Math.min(this.#o.maxPerFunction, this.#o.recent.concurrency(functionId, now))) }));
   }
 
   /** Loads `items` here and waits (bounded) until their containers are idle and ready; answers how many are. */
   async warmHere(items: readonly WarmItem[], deadline = this.#o.clock.now() + this.#o.timeoutMs): Promise<number> {
-    const wanted = new Map<string, number>();
-    for (const item of items.slice(0, this.#o.maxFunctions)) {
-      const count = Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count)));
-      try {
-        const entry = this.#o.cache.peek(item.functionId) ?? (await this.#o.cache.get(item.functionId));
-        this.#o.pool.prewarm(entry.fn, entry.fn.idleTimeoutMs, count);
-        wanted.set(item.functionId, count);
-      } catch (err) {
-        this.#o.logger.warn({ err, functionId: item.functionId }, 'hand-off: could not load a function to warm');
-      }
+    const loads = await Promise.all(
+      items.slice(0, this.#o.maxFunctions).map(async (item) => {
+        try {
+          const entry = this.#o.cache.peek(item.functionId) ?? (await this.#o.cache.get(item.functionId));
+          return { fn: entry.fn, count: Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count))), loaded: 0 };
+        } catch (err) {
+          this.#o.logger.warn({ err, functionId: item.functionId }, 'hand-off: could not load a function to warm');
+          return undefined;
+        }
+      }),
+    );
+    const todo = loads.filter((l) => l !== undefined);
+    const before = this.#loaded();
+    for (const l of todo) l.loaded = before.get(l.fn.id) ?? 0;
+    // One container of every function first: those take the pooled containers, the quickest
+    // starts, so a bound reached while the rest still start leaves every function one warm.
+    const started = new Map<string, number>();
+    for (const pass of [1, Infinity]) {
+      for (const l of todo) started.set(l.fn.id, (started.get(l.fn.id) ?? 0) + this.#o.pool.prewarm(l.fn, l.fn.idleTimeoutMs, Math.min(pass, l.count)));
     }
+    // Only what is loaded or starting can become ready: a full pool is not waited for.
+    const wanted = new Map(todo.map((l) => [l.fn.id, Math.min(l.count, l.loaded + (started.get(l.fn.id) ?? 0))]));
     const ready = (): number => {
-      const idle = new Map<string, number>();
-      for (const f of this.#o.pool.status().functions) idle.set(f.functionId, (idle.get(f.functionId) ?? 0) + f.idle + f.busy);
+      const loaded = this.#loaded();
       let n = 0;
-      for (const [id, count] of wanted) n += Math.min(count, idle.get(id) ?? 0);
+      for (const [id, count] of wanted) n += Math.min(count, loaded.get(id) ?? 0);
       return n;
     };
     const total = [...wanted.values()].reduce((a, b) => a + b, 0);
@@ -124,24 +149,36 @@ export class WarmHandoff {
     return ready();
   }
 
+  /** Containers of each function loaded here (idle or busy), every version. */
+  #loaded(): Map<string, number> {
+    const loaded = new Map<string, number>();
+    for (const f of this.#o.pool.status().functions) loaded.set(f.functionId, (loaded.get(f.functionId) ?? 0) + f.idle + f.busy);
+    return loaded;
+  }
+
   /** Before the first heartbeat: warm here the hot functions of peers whose home becomes this worker. */
   async beforeJoin(selfAddress: string): Promise<{ moved: number; warmed: number }> {
-    const deadline = this.#o.clock.now() + this.#o.timeoutMs;
+    const t0 = this.#o.clock.now();
+    const deadline = t0 + this.#o.timeoutMs;
     const peers = await this.#livePeers();
     if (peers.length === 0) return { moved: 0, warmed: 0 };
     const now = this.#o.clock.now();
     const ring = new Ring([...peers, { id: this.#o.workerId, address: selfAddress, capacityMb: this.#o.pool.capacityMb, state: 'active', heartbeatAt: now, startedAt: now } as WorkerRow]);
-    const answers = await Promise.all(peers.map((p) => this.#hotOf(p)));
+    const answers = await Promise.all(peers.map((p) => this.#hotOf(p, deadline)));
     const best = new Map<string, number>();
     for (const list of answers) for (const item of list) if (ring.home(item.functionId) === this.#o.workerId) best.set(item.functionId, Math.max(best.get(item.functionId) ?? 0, item.count));
     const items = [...best].map(([functionId, count]) => ({ functionId, count }));
     const warmed = items.length === 0 ? 0 : await this.warmHere(items, deadline);
-    this.#o.logger.info({ moved: items.length, warmed }, 'hand-off: warmed the functions whose home moves here');
+    this.#o.logger.info({ peers: peers.length, moved: items.length, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
     return { moved: items.length, warmed };
   }
 
   /** Before the pool stops: ask each hot function's next home to warm it. */
   async beforeDrain(): Promise<{ functions: number; warmed: number }> {
+    // From now on this worker warms nothing for others: its containers are about to go (and
+    // two workers draining together must not wait on each other).
+    this.#leaving = true;
+    const deadline = this.#o.clock.now() + this.#o.timeoutMs;
     const hot = this.hot();
     if (hot.length === 0) return { functions: 0, warmed: 0 };
     const peers = await this.#livePeers();
@@ -155,7 +192,7 @@ export class WarmHandoff {
     const results = await Promise.all(
       [...byHome].map(async ([id, items]) => {
         const row = ring.members.get(id) as WorkerRow;
-        const answer = await this.#call(row, 'POST', '/cluster/handoff/warm', JSON.stringify({ functions: items }));
+        const answer = await this.#call(row, 'POST', '/cluster/handoff/warm', deadline, JSON.stringify({ functions: items }));
         const warmed = (answer as { warmed?: unknown } | undefined)?.warmed;
         return typeof warmed === 'number' ? warmed : 0;
       }),
@@ -175,8 +212,11 @@ export class WarmHandoff {
       const body = await readBounded(req, MAX_BODY_BYTES);
       const items = body === undefined ? undefined : parseItems(body);
       if (items === undefined) throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"functions": [{"functionId": "...", "count": n}]} (at most 256 KB)');
-      if (this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
-      const warmed = await this.warmHere(items);
+      if (this.#leaving || this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
+      // answered before the asking worker's own bound on this call ends
+      const t0 = this.#o.clock.now();
+      const warmed = await this.warmHere(items, t0 + Math.max(0, this.#o.timeoutMs - WARM_ANSWER_MARGIN_MS));
+      this.#o.logger.info({ functions: items.length, warmed, durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions of a draining peer');
       this.#send(res, 200, { warmed });
       return true;
     }
@@ -198,22 +238,25 @@ export class WarmHandoff {
     }
   }
 
-  async #hotOf(peer: WorkerRow): Promise<WarmItem[]> {
-    const answer = await this.#call(peer, 'GET', '/cluster/handoff/hot');
+  async #hotOf(peer: WorkerRow, deadline: number): Promise<WarmItem[]> {
+    const answer = await this.#call(peer, 'GET', '/cluster/handoff/hot', deadline);
     const items = answer === undefined ? undefined : validItems((answer as { functions?: unknown }).functions);
     return items ?? [];
   }
 
-  /** One peer call, time- and size-bounded; undefined on any failure (logged). */
-  async #call(peer: WorkerRow, method: 'GET' | 'POST', path: string, body?: string): Promise<unknown> {
+  /** One peer call, size-bounded and over by `deadline` (answer read included); undefined on any failure (logged). */
+  async #call(peer: WorkerRow, method: 'GET' | 'POST', path: string, deadline: number, body?: string): Promise<unknown> {
+    const leftMs = Math.max(1, deadline - this.#o.clock.now());
     try {
       const res = await request(`${peer.address}${path}`, {
         method,
         dispatcher: this.#agent,
         headers: { 'content-type': 'application/json', ...clusterHeaders(this.#o.clusterKey) },
         ...(body === undefined ? {} : { body }),
-        headersTimeout: this.#o.timeoutMs,
-        bodyTimeout: this.#o.timeoutMs,
+        headersTimeout: leftMs,
+        bodyTimeout: leftMs,
+        // the header and body timeouts bound each wait; this bounds a peer dripping its answer
+        signal: AbortSignal.timeout(leftMs),
       });
       const bytes = await readBounded(res.body, MAX_CONTROL_ANSWER_BYTES);
       if (res.statusCode !== 200 || bytes === undefined) {

@@ -7,10 +7,14 @@
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { Ring } from '../../ring/index.ts';
 import { createMemoryStores } from '../../storage/index.ts';
 import type { WorkerRow } from '../../storage/types.ts';
+import { RingInvoker, RingView } from '../../router/index.ts';
+import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { startWorker, type RunningWorker } from '../start-worker.ts';
 import { WorkerHeaders } from '../../contract/index.ts';
 import { Code, deploy, fnId, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
@@ -68,5 +72,81 @@ describe('warm hand-off between real workers', () => {
     assert.deepEqual(drainStarts.map((s) => s.status), onlyB.map(() => 200));
     const coldAfterDrain = drainStarts.filter((s) => s.start !== 'warm').length;
     assert.equal(coldAfterDrain, 0, `cold starts of b's hot functions on a after the drain: ${coldAfterDrain} of ${onlyB.length}`);
+  });
+});
+
+describe('warm hand-off behind a router, on Azurite', { skip: azuriteSkip() }, () => {
+  const runtime = testProcessRuntime();
+  const cleanups: Array<() => Promise<unknown> | void> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await runtime.close();
+  });
+
+  test("join: a moved function's first routed call on the new worker is warm", async () => {
+    const storage: TestStores = await openTestStores('azure');
+    cleanups.push(() => storage.close());
+    const { stores } = storage;
+    const start = async (id: string): Promise<RunningWorker> => {
+      const w = await startWorker({ id, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, drainTimeoutMs: 5000 });
+      cleanups.push(() => w.close());
+      return w;
+    };
+    const a = await start(`h15-rt-a-${process.pid}`);
+    const view = new RingView({ membership: stores.membership, log: quietLogger(), pollIntervalMs: 100 });
+    await view.start();
+    const router = new RingInvoker({ view, routerId: `h15-rt-router-${process.pid}`, clusterKey: KEY });
+    cleanups.push(async () => {
+      view.stop();
+      await router.close();
+    });
+    const ctx = { requestId: 'h15-handoff', log: quietLogger() };
+    const call = async (id: string): Promise<{ status: number; worker: string; start: string }> => {
+      const res = await router.invoke(id, Buffer.from('{"n":1}'), ctx);
+      return { status: res.status, worker: String(res.headers[WorkerHeaders.worker]), start: String(res.headers[WorkerHeaders.start]) };
+    };
+    await until(() => view.ring.has(a.id), 'the router has a on its ring');
+    const ids = Array.from({ length: 12 }, () => fnId('hr'));
+    for (const id of ids) await deploy(stores, id, Code.echo('hr'));
+    for (const id of ids) assert.deepEqual(await call(id).then((r) => [r.status, r.worker]), [200, a.id]);
+
+    const b = await start(`h15-rt-b-${process.pid}`);
+    await until(() => view.ring.has(b.id), 'the router has b on its ring', 15_000);
+    const moved = ids.filter((id) => view.ring.home(id) === b.id);
+    assert.ok(moved.length > 0, 'some homes moved to the new worker');
+    const firsts = [];
+    for (const id of moved) firsts.push(await call(id));
+    assert.deepEqual(firsts.map((r) => r.status), moved.map(() => 200));
+    assert.deepEqual(firsts.map((r) => r.worker), moved.map(() => b.id), 'routed to their new home');
+    assert.deepEqual(firsts.map((r) => r.start), moved.map(() => 'warm'), 'the first routed call of each moved function was warm');
+  });
+
+  test('join: a peer that never answers (or drips its answer) holds the join no longer than the bound', async () => {
+    const stores = createMemoryStores();
+    const keys: Array<string | undefined> = [];
+    // answers headers, then one byte every 200 ms: only a bound on the whole call ends it
+    const dripping: Server = createServer((req, res) => {
+      keys.push(req.headers['x-ringfaas-cluster-key'] as string | undefined);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => res.write(' '), 200);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => dripping.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => {
+      dripping.closeAllConnections();
+      dripping.close(() => resolve());
+    }));
+    const now = Date.now();
+    const port = (dripping.address() as AddressInfo).port;
+    await stores.membership.upsert({ id: `h15-down-${process.pid}`, address: `http://127.0.0.1:${port}`, capacityMb: 4096, state: 'active', heartbeatAt: now, startedAt: now } as WorkerRow);
+    const timeoutMs = 1500;
+    const t0 = Date.now();
+    const c = await startWorker({ id: `h15-down-c-${process.pid}`, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, warmHandoffTimeoutMs: timeoutMs });
+    cleanups.push(() => c.close());
+    const joinMs = Date.now() - t0;
+    assert.equal((await stores.membership.get(c.id))?.state, 'active', 'c joined');
+    assert.deepEqual(keys, [KEY], 'the peer was asked once, with the cluster key');
+    // a start without the peer takes well under a second here; the margin is for a loaded machine
+    assert.ok(joinMs >= timeoutMs - 100 && joinMs < timeoutMs + 20_000, `join took ${joinMs} ms (bound ${timeoutMs} ms)`);
   });
 });
