@@ -31,6 +31,9 @@
  * - No network latency and no CPU contention: an execution takes its drawn time wherever it
  *   runs; memory is the only resource.
  * - A dying worker is routed around at once (real routers: on the first refused connection).
+ *
+ * One unit (over 350 lines): the event loop and the handlers of its event kinds share one
+ * run's state (workers, queues, heap, metrics).
  */
 import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import { EventHeap, type Timed } from './event-heap.ts';
