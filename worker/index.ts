@@ -14,7 +14,8 @@ export { invokeOnPool, runOnLease, type InvocationResult, type ExecutionInfo, ty
 export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheOptions } from './function-cache.ts';
 export { unpackCode, writeCode, type CodeFile } from './code.ts';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
-export { createWorkerServer, readBody, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { createWorkerServer, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { readBody } from './request-body.ts';
 export { invocationAnswer } from './invocation-answer.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { loadWorkerConfig, defaultWorkerId, type WorkerConfig } from './config.ts';

@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, RfError } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, readRequestBody, bodyLeftUnread, EMPTY_INPUT_JSON, type RequestBodyErrors } from '../contract/index.ts';
+import { WorkerHeaders, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, bodyLeftUnread, EMPTY_INPUT_JSON } from '../contract/index.ts';
+import { readBody } from './request-body.ts';
 import { invokeOnPool } from './invoke.ts';
 import { invocationAnswer, resultLabel, errorLabel } from './invocation-answer.ts';
 import type { ContainerPool } from './pool/index.ts';
@@ -237,18 +238,6 @@ function pathId(segment: string): string | undefined {
   } catch {
     return undefined; // malformed escape: no such route
   }
-}
-
-/** The worker's codes for a body read that ends early (413 keeps the code RF_WORKER_BAD_INPUT). */
-const WORKER_BODY_ERRORS: RequestBodyErrors = {
-  tooLarge: { ...WorkerErrors.BAD_INPUT, status: 413 },
-  timeout: WorkerErrors.BODY_TIMEOUT,
-  cancelled: WorkerErrors.REQUEST_CANCELLED,
-};
-
-/** Reads a request body up to `limit` bytes: the one reader (contract/request-body.ts) with the worker's codes. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return readRequestBody(req, { limitBytes: limit, errors: WORKER_BODY_ERRORS });
 }
 
 function parseWaitMs(header: string | string[] | undefined): number {

@@ -55,6 +55,7 @@ import type { FunctionCache } from '../function-cache.ts';
 import type { ContainerPool } from '../pool/index.ts';
 import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../contract/index.ts';
 import type { RecentInvocations } from './recent.ts';
+import { readBody } from '../request-body.ts';
 
 /** One function to warm, and how many containers. */
 export interface WarmItem {
@@ -209,8 +210,7 @@ export class WarmHandoff {
       return true;
     }
     if (method === 'POST' && path === '/cluster/handoff/warm') {
-      const body = await readBounded(req, MAX_BODY_BYTES);
-      const items = body === undefined ? undefined : parseItems(body);
+      const items = parseItems(await readBody(req, MAX_BODY_BYTES));
       if (items === undefined) throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"functions": [{"functionId": "...", "count": n}]} (at most 256 KB)');
       if (this.#leaving || this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       // answered before the asking worker's own bound on this call ends
