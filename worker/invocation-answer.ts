@@ -37,34 +37,34 @@ export function invocationAnswer(
   return { status: err.status, headers, body: JSON.stringify({ error: { code: err.code, message: err.message, details } }) };
 }
 
-/** The metrics label of a function's coded failure (anything else is a function error). */
-const RESULT_LABELS = new Map<string, InvocationResultLabel>([
+/**
+ * The metrics label of each code an invocation can end with: a function's coded failure (an
+ * execution's result) or a refusal or failure of the worker (a thrown error).
+ */
+const LABELS = new Map<string, InvocationResultLabel>([
   [FunctionErrors.ERROR.code, 'function_error'],
-  [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
   [FunctionErrors.CRASHED.code, 'crashed'],
   [FunctionErrors.OUTPUT_TOO_LARGE.code, 'output_too_large'],
   [FunctionErrors.BAD_INPUT.code, 'bad_input'],
-]);
-
-/** The metrics label of a request the worker refused or failed (anything else is an error). */
-const ERROR_LABELS = new Map<string, InvocationResultLabel>([
+  [FunctionErrors.LOAD_FAILED.code, 'start_failed'],
+  [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
   [WorkerErrors.AT_CAPACITY.code, 'at_capacity'],
   [WorkerErrors.DRAINING.code, 'draining'],
   [WorkerErrors.FUNCTION_NOT_FOUND.code, 'not_found'],
   [WorkerErrors.BAD_INPUT.code, 'bad_input'],
   [WorkerErrors.REQUEST_CANCELLED.code, 'cancelled'],
-  [WorkerErrors.INVOKE_TIMEOUT.code, 'timeout'],
-  [FunctionErrors.LOAD_FAILED.code, 'start_failed'],
   [WorkerErrors.CONTAINER_START_FAILED.code, 'start_failed'],
   [WorkerErrors.FUNCTION_TOO_LARGE.code, 'start_failed'],
 ]);
 
+/** A result's label: ok, or its code's (an unknown code is the function's error). */
 export function resultLabel(result: InvocationResult): InvocationResultLabel {
-  return result.state === 'ok' ? 'ok' : (RESULT_LABELS.get(result.error.code) ?? 'function_error');
+  return result.state === 'ok' ? 'ok' : (LABELS.get(result.error.code) ?? 'function_error');
 }
 
+/** A thrown error's label: its code's, else error. */
 export function errorLabel(err: unknown): InvocationResultLabel {
-  return err instanceof RfError ? (ERROR_LABELS.get(err.code) ?? 'error') : 'error';
+  return err instanceof RfError ? (LABELS.get(err.code) ?? 'error') : 'error';
 }
 
 function round(ms: number): number {
