@@ -1,5 +1,5 @@
 /**
- * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change,
+ * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change, burst,
  * failover, soak, catalogue, async, simulate, and `report` (regenerate docs/benchmarks.md).
  * This file declares the commands and wires each to its scenario; the flags are parsed by
  * command-options.ts and the run recorded by scenario-command.ts (the bench's main: they read
@@ -80,7 +80,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--stages <list>', 'stages of each run; the first warms up', '15,15,15')
     .option('--stage-seconds <s>', 'duration of each stage', '8')
     .option('--targets <list>', 'comma-separated subset of ringfaas,redis-design,limit', 'ringfaas,redis-design,limit')
-    .action(async (flags: CommonFlags & { rounds: string; stages: string; stageSeconds: string; targets: string }) => {
+    .option('--check', 'exit 3 when a ratio misses its target (a regression guard, run on demand)')
+    .action(async (flags: CommonFlags & { rounds: string; stages: string; stageSeconds: string; targets: string; check?: boolean }) => {
       const { runCompare } = await import('./scenarios/compare.ts');
       const { parseTarget } = await import('./platform/targets.ts');
       const targets: TargetSpec[] = flags.targets.split(',').map((t) => parseTarget(t.trim()));
@@ -89,7 +90,15 @@ export function registerBenchCommands(program: Command): void {
       const stageMs = positiveNumber('--stage-seconds', flags.stageSeconds) * 1000;
       const settings = settingsOf(flags, { limitContainers: Math.max(...stages) });
       const seconds = (rounds * targets.length * stages.length * stageMs) / 1000;
-      await onPlatform('compare', flags, settings, seconds, (launcher, progress) => runCompare({ targets, rounds, stages, stageMs, launcher, progress }));
+      await onPlatform('compare', flags, settings, seconds, async (launcher, progress) => {
+        const output = await runCompare({ targets, rounds, stages, stageMs, launcher, progress });
+        const missed = (output.raw as { missed: string[] }).missed;
+        if (flags.check === true && missed.length > 0) {
+          process.stderr.write(`compare --check: ${missed.length} target(s) missed: ${missed.join('; ')}\n`);
+          process.exitCode = 3;
+        }
+        return output;
+      });
     });
 
   common(bench.command('micro'))
@@ -166,6 +175,28 @@ export function registerBenchCommands(program: Command): void {
         );
       });
   }
+
+  common(bench.command('burst'))
+    .description('repeated bursts of concurrent calls: containers started by a burst after a fully served one (target 0), workers used')
+    .option('--callers <list>', 'burst sizes', '15,30')
+    .option('--repeats <n>', 'repeats per burst size, each on a new function', '3')
+    .option('--bursts <n>', 'bursts per repeat, each once the one before has answered', '3')
+    .option('--function-ms <ms>', 'how long each call runs', '400')
+    .action(async (flags: CommonFlags & { callers: string; repeats: string; bursts: string; functionMs: string }) => {
+      const { runBurst } = await import('./scenarios/burst.ts');
+      const settings = settingsOf(flags);
+      await onPlatform('burst', flags, settings, 1, (launcher, progress) =>
+        runBurst({
+          launcher,
+          callers: parseList('--callers', flags.callers),
+          repeats: positiveInt('--repeats', flags.repeats),
+          bursts: positiveInt('--bursts', flags.bursts),
+          functionMs: positiveInt('--function-ms', flags.functionMs),
+          functionMemoryMb: settings.functionMemoryMb,
+          progress,
+        }),
+      );
+    });
 
   common(bench.command('soak'))
     .description('a mixed workload at half capacity for N minutes: RSS, heap, fds, event-loop delay per process, errors, cold starts, containers')

@@ -10,7 +10,8 @@
  *                          worker for capacity before answering 429; absent/0 = answer 429 at once
  *                          x-ringfaas-request-id (optional) for logs
  *        200 body: InvokeSuccessBody; errors: ErrorBody (errors/index.ts) with the codes below
- *        every response carries x-ringfaas-worker and x-ringfaas-load; the worker's own refusals
+ *        every response carries x-ringfaas-worker and x-ringfaas-load, an executed invocation's
+ *        also x-ringfaas-idle (idle warm containers of the function, answer sequence); the worker's own refusals
  *        (RF_WORKER_AT_CAPACITY, RF_WORKER_DRAINING: the request never started) also carry
  *        x-ringfaas-refusal, which nothing a function's container answers can produce
  *   POST /functions/{functionId}/invalidate   body: { "version": n }  → 204
@@ -45,6 +46,13 @@ export const WorkerHeaders = {
    * header of a worker's answer is built by the worker; none is copied from a container.
    */
   refusal: 'x-ringfaas-refusal',
+  /**
+   * On an executed invocation's answer: `<idle> <seq>`, how many idle warm containers of the
+   * function's version the worker holds right after this execution gave its container back,
+   * and the worker's answer sequence number (routers apply the newest: router/warm-hints.ts).
+   * For routers, not clients.
+   */
+  idle: 'x-ringfaas-idle',
 } as const;
 
 /** Values of the x-ringfaas-refusal header. */

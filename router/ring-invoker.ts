@@ -3,7 +3,8 @@
  *
  * For one request: the function's preference list from the ring view (home first, suspects
  * and workers being drained left out, at most `maxCandidates`), ordered by the bounded-load
- * rule (ring/bounded-load.ts), then tried in turn:
+ * rule (ring/bounded-load.ts) — except that a worker this router heard holds an idle warm
+ * container of the function goes first (warm first: router/warm-hints.ts) — then tried in turn:
  *
  * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started), marked
  *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
@@ -34,6 +35,7 @@ import type { RingMetrics, SpillReason } from './ring-metrics.ts';
 import type { RingView } from './ring-view.ts';
 import type { WorkerRow } from '../storage/index.ts';
 import { CONNECT_ERROR_CODES } from './connect-errors.ts';
+import { WarmHints } from './warm-hints.ts';
 
 /** The largest function timeout (15 minutes) plus a container start and margin. */
 export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 900_000 + 60_000;
@@ -75,6 +77,8 @@ export interface RingInvokerOptions {
   connectionsPerWorker?: number;
   /** Sent to workers in x-ringfaas-cluster-key (contract/cluster-auth.ts). */
   clusterKey?: string;
+  /** How long a worker's report of idle warm containers is trusted (router/warm-hints.ts). Default 30 000. */
+  warmHintTtlMs?: number;
 }
 
 /** Why an attempt could not take the request (it never started executing). */
@@ -91,7 +95,7 @@ const MAX_CODE_UNAVAILABLE_RETRIES = 2;
  * worker's load report (for routers, not clients), and credentials. (Requests to workers are
  * built from scratch: a client's Authorization header never reaches a worker.)
  */
-const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load]);
+const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load, WorkerHeaders.idle]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 interface WorkerPool {
@@ -113,6 +117,7 @@ export class RingInvoker implements Invoker {
   readonly #connections: number;
   readonly #clusterKey: string | undefined;
   readonly #pools = new Map<string, WorkerPool>();
+  readonly #warm: WarmHints;
   /** forwards{result="ok"}, bound once (the hot path). */
   readonly #forwardedOk: { inc(): void } | undefined;
   #closed = false;
@@ -130,6 +135,7 @@ export class RingInvoker implements Invoker {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.#connections = options.connectionsPerWorker ?? 128;
     this.#clusterKey = options.clusterKey;
+    this.#warm = new WarmHints({ now: () => performance.now(), ...(options.warmHintTtlMs === undefined ? {} : { ttlMs: options.warmHintTtlMs }) });
     this.#view.onChange((next) => this.#closeDeparted(next));
   }
 
@@ -141,7 +147,14 @@ export class RingInvoker implements Invoker {
     const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor });
     let order = plan.order;
     let spills = plan.skipped;
-    if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+    // Warm first: a worker known to hold an idle warm container of the function goes before
+    // the bound's choice, which then decides only where a new container starts (docs/ring.md).
+    const warm = this.#warm.firstWarm(functionId, order);
+    if (warm !== undefined && warm !== order[0]) {
+      order = [warm, ...order.filter((id) => id !== warm)];
+      spills = candidates.indexOf(warm);
+      if (spills > 0) this.#metrics?.spills.inc({ reason: 'warm_elsewhere' }, spills);
+    } else if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
     let full: Set<string> | undefined;
     let codeUnavailable: ForwardedResponse | undefined;
     let codeRetries = 0;
@@ -159,6 +172,7 @@ export class RingInvoker implements Invoker {
       if (result.refusal === 'connect_error') view.markSuspect(workerId, 'connect_error');
       else if (result.refusal === 'at_capacity') {
         (full ??= new Set()).add(workerId);
+        this.#warm.refused(functionId, workerId);
       } else if (result.refusal === 'code_unavailable') {
         // Storage is out and this worker lacks the code: the workers most likely to hold it
         // are the function's own, in preference order (home first), whatever their load.
@@ -199,6 +213,7 @@ export class RingInvoker implements Invoker {
     if (this.#clusterKey !== undefined) headers[CLUSTER_KEY_HEADER] = this.#clusterKey;
     let reportedLoad: number | undefined;
     this.#view.requestStarted(workerId);
+    this.#warm.taken(functionId, workerId);
     let sent = false;
     try {
       const res = await pool.request({
@@ -213,6 +228,7 @@ export class RingInvoker implements Invoker {
       sent = true;
       const load = res.headers[WorkerHeaders.load];
       if (typeof load === 'string') reportedLoad = Number(load);
+      this.#warm.reported(functionId, workerId, res.headers[WorkerHeaders.idle]);
       const body = await readBounded(res.body, this.#maxAnswerBytes);
       if (body === undefined) {
         throw this.#fail(RingErrors.WORKER_ANSWER_TOO_LARGE, `worker '${workerId}' answered more than ${this.#maxAnswerBytes} bytes`, functionId, spills);
@@ -276,6 +292,7 @@ export class RingInvoker implements Invoker {
     for (const [id, entry] of this.#pools) {
       if (next.members.get(id)?.address === entry.address) continue;
       this.#pools.delete(id);
+      this.#warm.forgetWorker(id);
       void entry.pool.close();
     }
   }

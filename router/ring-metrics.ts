@@ -2,7 +2,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Why a request went past a worker of its preference list. */
-export type SpillReason = 'at_capacity' | 'draining' | 'bounded_load' | 'connect_error' | 'suspect' | 'code_unavailable';
+export type SpillReason = 'at_capacity' | 'draining' | 'bounded_load' | 'warm_elsewhere' | 'connect_error' | 'suspect' | 'code_unavailable';
 
 /** The ring's metrics, registered on the router's registry. */
 export class RingMetrics {

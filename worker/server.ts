@@ -60,6 +60,8 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   const maxInputBytes = deps.maxInputBytes ?? MAX_INPUT_BYTES;
   const clusterKey = deps.clusterKey;
   const keyMatches = clusterKey === undefined ? undefined : clusterKeyChecker(clusterKey);
+  /** Sequence of x-ringfaas-idle reports (routers apply the newest they have seen). */
+  let idleSeq = 0;
 
   const send = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
     const headers: Record<string, string | number> = {
@@ -108,6 +110,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
       res.off('close', onClose);
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);
+      answer.headers[WorkerHeaders.idle] = `${pool.idleCount(entry.fn)} ${++idleSeq}`;
       send(res, answer.status, answer.body, answer.headers);
     } catch (err) {
       label = errorLabel(err);

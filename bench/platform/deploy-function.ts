@@ -4,11 +4,14 @@ import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
 import { functionSource, zipIndex } from '../functions/code.ts';
 
-/** POST {base}/functions with the instance-id zip (the seed's API); answers the function id. */
-export async function deployFunction(baseUrl: string, settings: { functionMemoryMb: number; idleTimeoutMs?: number }): Promise<string> {
-  const zip = zipIndex(await functionSource('instance-id'));
+/**
+ * POST {base}/functions with the instance-id zip (the seed's API), or `source` as index.js;
+ * answers the function id.
+ */
+export async function deployFunction(baseUrl: string, settings: { functionMemoryMb: number; idleTimeoutMs?: number; source?: string }): Promise<string> {
+  const zip = zipIndex(settings.source ?? (await functionSource('instance-id')));
   const body: Record<string, unknown> = {
-    name: `bench-instance-id-${randomBytes(3).toString('hex')}`,
+    name: `bench-${settings.source === undefined ? 'instance-id' : 'custom'}-${randomBytes(3).toString('hex')}`,
     memorySize: settings.functionMemoryMb,
     zipFile: zip.toString('base64'),
   };

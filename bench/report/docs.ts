@@ -8,7 +8,7 @@ import type { BenchResult } from './result.ts';
 import { environmentLine, tableToMarkdown } from './markdown.ts';
 
 /** Scenario order in the document; unknown scenarios follow in name order. */
-const ORDER = ['compare', 'concurrency', 'backoff', 'worker', 'micro', 'ring-change', 'failover', 'soak', 'catalogue', 'async', 'simulate'];
+const ORDER = ['compare', 'concurrency', 'burst', 'backoff', 'worker', 'micro', 'ring-change', 'failover', 'soak', 'catalogue', 'async', 'simulate'];
 
 const INTRO = `# Benchmarks
 
@@ -44,6 +44,8 @@ self-contained HTML page with charts next to it in \`bench/results/\`.
 
 \`\`\`sh
 ringfaas bench compare                      # ringfaas vs redis-design vs limit, ratios (a few minutes)
+ringfaas bench compare --check              # the same, exit 3 when a ratio misses its target (regression guard)
+ringfaas bench burst                        # repeated bursts: containers a burst starts after a fully served one (target 0)
 ringfaas bench concurrency --target ringfaas --target redis-design
 ringfaas bench concurrency --target url=http://127.0.0.1:8080   # any seed-compatible platform
 ringfaas bench backoff --time-scale 60      # the seed's gaps 1..30 min, divided by 60

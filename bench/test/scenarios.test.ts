@@ -99,8 +99,11 @@ test('compare: 1 round of stages [2, 2] × 1 s, with ratios', { skip: skipRedis 
     runCompare({ targets: ['ringfaas', 'redis-design', 'limit'].map(parseTarget), rounds: 1, stages: [2, 2], stageMs: 1000, launcher, progress: silentProgress }),
   );
   await checkFiles(files, 'compare');
-  const raw = result.raw as { ratios: Record<string, number | null>; summaries: Array<{ target: string; throughputRps: number }> };
+  const raw = result.raw as { checks: Array<{ name: string; value: number | null; met: boolean | null }>; missed: string[]; summaries: Array<{ target: string; throughputRps: number }> };
   assert.deepEqual(raw.summaries.map((s) => s.target).sort(), ['limit', 'redis-design', 'ringfaas']);
-  for (const key of ['throughputVsRedis', 'p50VsRedis', 'throughputVsLimit']) assert.equal(typeof raw.ratios[key], 'number', key);
+  // Every target of issue 12 is checked, each with a value in this run (CPU from /proc included).
+  assert.equal(raw.checks.length, 7);
+  for (const c of raw.checks) assert.equal(typeof c.value, 'number', c.name);
+  assert.deepEqual(raw.missed, raw.checks.filter((c) => c.met === false).map((c) => c.name));
   assert.ok(result.tables.some((t) => t.title === 'Ratios'));
 });

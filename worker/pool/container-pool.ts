@@ -159,6 +159,11 @@ export class ContainerPool {
   }
 
   /** Idle containers of one function version, most recently used first (for tests and /status). */
+  /** How many idle warm containers of this function version the worker holds (x-ringfaas-idle). */
+  idleCount(fn: PoolFunction): number {
+    return this.#core.slots.get(slotKey(fn))?.idle.length ?? 0;
+  }
+
   idleInstances(functionId: string, version: number): string[] {
     const slot = this.#core.slots.get(`${functionId}@${version}`);
     return slot === undefined ? [] : slot.idle.map((c) => c.instanceId).reverse();
