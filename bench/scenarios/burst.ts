@@ -139,7 +139,18 @@ function burstOutput(options: BurstOptions, runs: readonly BurstRun[]): Scenario
     settings: { callers: options.callers, repeats: options.repeats, bursts: options.bursts, functionMs: options.functionMs, functionMemoryMb: options.functionMemoryMb },
     summary,
     tables: [table],
-    charts: [],
+    charts: [
+      {
+        title: 'Containers started per burst (repeats summed)',
+        kind: 'bar',
+        xLabel: 'burst',
+        yLabel: 'containers started',
+        series: options.callers.map((callers) => ({
+          name: `${callers} callers`,
+          points: Array.from({ length: options.bursts }, (_, b) => [b + 1, runs.filter((r) => r.callers === callers).reduce((n, r) => n + (r.bursts[b]?.started ?? 0), 0)] as [number, number]),
+        })),
+      },
+    ],
     raw: { runs },
   };
 }
