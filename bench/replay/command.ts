@@ -30,6 +30,9 @@ interface ReplayFlags extends CommonFlags {
   maxFunctionMemoryMb: string;
 }
 
+/** This command's default --worker-memory-mb. */
+const REPLAY_WORKER_MEMORY_MB = 4096;
+
 /** The longest compression at which 15 min still makes a valid idleTimeoutMs (≥ 1000 ms). */
 const MAX_TIME_SCALE = 900;
 
@@ -49,7 +52,12 @@ function policiesOf(text: string): keepalive.KeepAlivePolicyName[] {
 
 /** Adds `keepalive-replay` to the `bench` command. */
 export function registerKeepAliveReplayCommand(bench: Command): void {
-  common(bench.command('keepalive-replay'))
+  const command = common(bench.command('keepalive-replay'));
+  // Memory must not bind, as in the simulator's keep-alive runs: 12 functions of up to 512 MB,
+  // a few containers each at once, on 2 workers (reservations: idle containers use far less).
+  command.options.find((o) => o.long === '--worker-memory-mb')?.default(String(REPLAY_WORKER_MEMORY_MB));
+  command.setOptionValueWithSource('workerMemoryMb', String(REPLAY_WORKER_MEMORY_MB), 'default');
+  command
     .description('a time-compressed trace slice replayed against a fresh real platform per keep-alive policy: cold starts and idle memory-time')
     .option('--trace-invocations <file>', 'Azure Functions 2019 invocations_per_function_md.anon.dNN.csv (default: the generator)')
     .option('--trace-durations <file>', 'function_durations_percentiles.anon.dNN.csv (read for the workload; executions are not replayed)')
