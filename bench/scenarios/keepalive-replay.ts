@@ -13,6 +13,7 @@
  * not counted (every function's first call is cold whatever the policy, and the hybrid
  * policy needs idle times to learn from); idle memory is integrated from the same moment.
  */
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock, systemScheduler } from '../../clock/index.ts';
@@ -88,6 +89,8 @@ export interface PolicyRun {
   errorCodes: Record<string, number>;
   startSeconds: number;
   replaySeconds: number;
+  /** The machine's 1-minute load average when the replay started and ended (a shared machine). */
+  loadAverage: [atStart: number, atEnd: number];
 }
 
 /** Runs the replay once per policy, each on a fresh platform, and reports the comparison. */
@@ -141,6 +144,7 @@ async function runPolicy(options: KeepAliveReplayOptions, policy: keepalive.Keep
         readTimeoutMs: 2000,
         fromMs: warmupTraceMs / timeScale,
       });
+      const loadAtStart = loadavg()[0] ?? 0;
       const t0 = performance.now();
       let records: ReplayRecord[];
       try {
@@ -162,7 +166,7 @@ async function runPolicy(options: KeepAliveReplayOptions, policy: keepalive.Keep
       const idle = await sampler.stop();
       const replaySeconds = (performance.now() - t0) / 1000;
       const counters = await workerCounters(workers);
-      return summarise(policy, slice, records, warmupTraceMs, timeScale, { ...idle, ...counters, startSeconds, replaySeconds });
+      return summarise(policy, slice, records, warmupTraceMs, timeScale, { ...idle, ...counters, startSeconds, replaySeconds, loadAverage: [loadAtStart, loadavg()[0] ?? 0] });
     } finally {
       await target.stop();
     }
@@ -180,6 +184,7 @@ interface RunExtras {
   evictions: number;
   startSeconds: number;
   replaySeconds: number;
+  loadAverage: [number, number];
 }
 
 /** Per-policy figures from the records (exported for the test). */
@@ -221,6 +226,7 @@ export function summarise(policy: keepalive.KeepAlivePolicyName, slice: TraceSli
     errorCodes,
     startSeconds: round(extras.startSeconds),
     replaySeconds: round(extras.replaySeconds),
+    loadAverage: [round(extras.loadAverage[0]), round(extras.loadAverage[1])],
   };
 }
 
@@ -289,8 +295,8 @@ function report(options: KeepAliveReplayOptions, runs: PolicyRun[]): ScenarioOut
   }
   const policyTable: ReportTable = {
     title: 'Keep-alive policies on the real platform (one slice, a fresh platform each)',
-    columns: ['policy', 'invocations', 'cold starts', 'cold-start %', 'errors', 'idle GB·s (trace time)', 'peak idle MB', 'expiries', 'evictions', 'cold p50 ms', 'warm p50 ms', 'send lag p99 ms', 'platform start s', 'replay s', 'all invocations', 'all cold starts'],
-    rows: runs.map((r) => [r.policy, r.invocations, r.coldStarts, round(r.coldRatio * 100), r.errors, round(r.idleGbS), Math.round(r.peakIdleMb), r.expiries, r.evictions, r.latencyP50ColdMs, r.latencyP50WarmMs, r.lagP99Ms, r.startSeconds, r.replaySeconds, r.allInvocations, r.allColdStarts]),
+    columns: ['policy', 'invocations', 'cold starts', 'cold-start %', 'errors', 'idle GB·s (trace time)', 'peak idle MB', 'expiries', 'evictions', 'cold p50 ms', 'warm p50 ms', 'send lag p99 ms', 'platform start s', 'replay s', 'load avg 1 min (start–end)', 'all invocations', 'all cold starts'],
+    rows: runs.map((r) => [r.policy, r.invocations, r.coldStarts, round(r.coldRatio * 100), r.errors, round(r.idleGbS), Math.round(r.peakIdleMb), r.expiries, r.evictions, r.latencyP50ColdMs, r.latencyP50WarmMs, r.lagP99Ms, r.startSeconds, r.replaySeconds, `${r.loadAverage[0]}–${r.loadAverage[1]}`, r.allInvocations, r.allColdStarts]),
     note: `Counted after the first ${options.warmupMinutes} trace minutes; "all" columns include them. Idle memory-time: idle warm containers × their function's memory, sampled every ${options.sampleIntervalMs} ms and multiplied by ${timeScale}.`,
   };
   const functionTable: ReportTable = {
