@@ -8,7 +8,7 @@ import { RfError } from '../../errors/index.ts';
 import { KEEPALIVE_POLICIES } from '../../config/index.ts';
 import type { keepalive } from '../../worker/index.ts';
 import { BenchErrors } from '../errors.ts';
-import { common, positiveInt, positiveNumber, settingsOf, type CommonFlags } from '../command-options.ts';
+import { common, nonNegativeInt, positiveInt, positiveNumber, settingsOf, type CommonFlags } from '../command-options.ts';
 import { runScenarioCommand } from '../scenario-command.ts';
 
 interface ReplayFlags extends CommonFlags {
@@ -35,12 +35,6 @@ const REPLAY_WORKER_MEMORY_MB = 4096;
 
 /** The longest compression at which 15 min still makes a valid idleTimeoutMs (≥ 1000 ms). */
 const MAX_TIME_SCALE = 900;
-
-function nonNegativeInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be an integer >= 0, got '${text}'`);
-  return n;
-}
 
 function policiesOf(text: string): keepalive.KeepAlivePolicyName[] {
   const names = text.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
@@ -104,12 +98,10 @@ export function registerKeepAliveReplayCommand(bench: Command): void {
             },
           });
         }
-        const slice = takeSlice(workload, {
-          fromMinute,
-          minutes,
-          maxFunctions: positiveInt('--functions', flags.functions),
-          maxInvocationsPerFunction: positiveInt('--max-invocations-per-function', flags.maxInvocationsPerFunction),
-        });
+        const maxFunctions = positiveInt('--functions', flags.functions);
+        const maxInvocationsPerFunction = positiveInt('--max-invocations-per-function', flags.maxInvocationsPerFunction);
+        if (fromMinute + minutes > workload.minutes) throw new RfError(BenchErrors.OPTION_INVALID, `--from-minute + --minutes (${fromMinute + minutes}) is past the workload's ${workload.minutes} minutes`);
+        const slice = takeSlice(workload, { fromMinute, minutes, maxFunctions, maxInvocationsPerFunction });
         if (slice.functions.length === 0) throw new RfError(BenchErrors.OPTION_INVALID, `no function of ${workload.name} has 2..${flags.maxInvocationsPerFunction} invocations in minutes ${fromMinute}..${fromMinute + minutes}`);
         return runKeepAliveReplay({
           slice,
