@@ -2,7 +2,8 @@
  * The keep-alive replay: the slice and its compression, the open-loop sender on a manual
  * clock, the idle-memory integral, and one tiny replay end to end against a real platform
  * (Azurite, a worker and a router as child processes) that must count cold and warm starts
- * as the fixed window says.
+ * as the fixed window says, and as greedy-dual says on a second fresh platform (so the policy
+ * reaches the workers).
  *
  * The end-to-end run uses the process runtime: on this 2-core machine a Docker cold start
  * under load takes seconds, which would need a gentler compression and a test minutes long;
@@ -138,7 +139,7 @@ test('answers are classified by the start header; counters are read from Prometh
   assert.equal(counterValue(text, 'ringfaas_worker_missing_total'), 0);
 });
 
-test('a tiny replay on a real platform counts cold starts as the scaled fixed window says', { timeout: 180_000 }, async () => {
+test('a tiny replay on a real platform counts cold starts as the scaled fixed window says, and the workers run the policy asked for', { timeout: 240_000 }, async () => {
   // At 200×, the fixed 15 min window is 4.5 s. 'a' is called in trace minutes 0, 5 (~1.5 s
   // later: warm) and 40 (~10 s after that: expired, cold again); 'b' in minutes 0 and 2 (warm).
   const path = await writeTrace([
@@ -150,7 +151,7 @@ test('a tiny replay on a real platform counts cold starts as the scaled fixed wi
   const output = await runKeepAliveReplay({
     slice,
     source: workload.name,
-    policies: ['fixed'],
+    policies: ['fixed', 'greedy-dual'],
     timeScale: 200,
     warmupMinutes: 0,
     maxFunctionMemoryMb: 128,
@@ -170,8 +171,8 @@ test('a tiny replay on a real platform counts cold starts as the scaled fixed wi
     },
     progress: silentProgress,
   });
-  const [run] = (output.raw as { runs: PolicyRun[] }).runs;
-  assert.ok(run !== undefined);
+  const [run, greedy] = (output.raw as { runs: PolicyRun[] }).runs;
+  assert.ok(run !== undefined && greedy !== undefined);
   assert.equal(run.errors, 0, JSON.stringify(run.errorCodes));
   assert.equal(run.invocations, 5);
   assert.deepEqual(slice.functions.map((f) => f.id), ['a', 'b']);
@@ -182,4 +183,9 @@ test('a tiny replay on a real platform counts cold starts as the scaled fixed wi
   // 128 MB containers idle ~10.5 s of real time in all (a: ~1.2 s between its first calls and
   // 4.5 s after its second; b: ~0.3 s and 4.5 s), × 200: ~260 GB·s of trace time
   assert.ok(run.idleGbS > 120 && run.idleGbS < 450, `idle ${run.idleGbS} GB·s`);
+  // greedy-dual (RINGFAAS_KEEPALIVE_POLICY reached the workers): nothing expires without memory
+  // pressure, so a's third call finds its container warm
+  assert.equal(greedy.errors, 0, JSON.stringify(greedy.errorCodes));
+  assert.deepEqual(greedy.coldByFunction, [1, 1]);
+  assert.equal(greedy.expiries, 0);
 });
