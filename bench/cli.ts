@@ -1,6 +1,11 @@
 /**
+<<<<<<< HEAD
  * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change, burst,
  * failover, soak, catalogue, async, simulate, and `report` (regenerate docs/benchmarks.md).
+=======
+ * `ringfaas bench <scenario>`: concurrency, backoff, compare, micro, worker, ring-change,
+ * failover, soak, catalogue, async, simulate, keepalive-replay, and `report` (regenerate docs/benchmarks.md).
+>>>>>>> replay
  * This file declares the commands and wires each to its scenario; the flags are parsed by
  * command-options.ts and the run recorded by scenario-command.ts (the bench's main: they read
  * the environment, RINGFAAS_REDIS_URL and DOCKER_HOST).
@@ -15,6 +20,7 @@ import { regenerateDocs } from './run.ts';
 import { common, parseList, positiveInt, positiveNumber, settingsOf, type CommonFlags } from './command-options.ts';
 import { runScenarioCommand } from './scenario-command.ts';
 import { registerSimulateCommand } from './simulate/command.ts';
+import { registerKeepAliveReplayCommand } from './replay/command.ts';
 
 /** Runs a scenario on the run's platform (a target launcher), with `progressSeconds` of progress. */
 function onPlatform(
@@ -269,6 +275,7 @@ export function registerBenchCommands(program: Command): void {
     });
 
   registerSimulateCommand(bench);
+  registerKeepAliveReplayCommand(bench);
 
   bench
     .command('report')

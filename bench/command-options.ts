@@ -34,6 +34,13 @@ export function positiveInt(name: string, text: string): number {
   return n;
 }
 
+/** A non-negative integer flag. */
+export function nonNegativeInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be an integer >= 0, got '${text}'`);
+  return n;
+}
+
 /** A positive number flag. */
 export function positiveNumber(name: string, text: string): number {
   const n = Number(text);

@@ -58,6 +58,8 @@ export interface PlatformSettings {
   nodeFlags?: string[];
   /** Extra environment of ringfaas routers (e.g. RINGFAAS_ASYNC_CONCURRENCY). */
   routerEnv?: Record<string, string>;
+  /** Extra environment of workers, processes layout (e.g. RINGFAAS_KEEPALIVE_POLICY). */
+  workerEnv?: Record<string, string>;
 }
 
 /** A target ready to take invocations. */
@@ -196,7 +198,7 @@ export class TargetLauncher {
 
   /** A worker's environment (any design's): its id, the run's worker settings, and `extra`. */
   #workerEnv(id: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-    return this.#env({ ...extra, RINGFAAS_WORKER_ID: id, ...workerSettingsEnv(this.#settings) });
+    return this.#env({ ...this.#settings.workerEnv, ...extra, RINGFAAS_WORKER_ID: id, ...workerSettingsEnv(this.#settings) });
   }
 
   /** Starts a ringfaas worker (worker/main.ts) in `group`; resolves once it answers /healthz. */

@@ -8,7 +8,7 @@ import type { BenchResult } from './result.ts';
 import { environmentLine, tableToMarkdown } from './markdown.ts';
 
 /** Scenario order in the document; unknown scenarios follow in name order. */
-const ORDER = ['compare', 'concurrency', 'burst', 'backoff', 'worker', 'micro', 'ring-change', 'failover', 'soak', 'catalogue', 'async', 'simulate'];
+const ORDER = ['compare', 'concurrency', 'burst', 'backoff', 'worker', 'micro', 'ring-change', 'failover', 'soak', 'catalogue', 'async', 'simulate', 'keepalive-replay'];
 
 const INTRO = `# Benchmarks
 
@@ -56,6 +56,7 @@ ringfaas bench soak --minutes 30            # leaks: RSS, heap, fds, event-loop 
 ringfaas bench catalogue                    # 10,000 functions paged; 2,000 through a worker cache under its byte bound
 ringfaas bench async --count 10000          # durable async invocations by dispatcher concurrency, next to sync
 ringfaas bench simulate                     # placement × keep-alive at 10/100/1000 simulated workers (docs/simulation.md)
+ringfaas bench keepalive-replay             # a trace slice at 60× on the real platform, one fresh platform per keep-alive policy
 ringfaas bench report                       # regenerate this file from bench/results/
 \`\`\`
 
