@@ -19,10 +19,11 @@
 import type { Cell, ReportChart, ReportTable, ScenarioOutput } from '../report/result.ts';
 import type { Progress } from '../report/progress.ts';
 import { simulate, keepAliveLabel, type KeepAliveSpec, type SimulationOptions, type SimulationResult } from './engine.ts';
-import { GeneratedWorkload } from './generator.ts';
-import { TraceWorkload, type TraceFiles } from './azure-trace.ts';
+import type { TraceFiles } from './azure-trace.ts';
+import { sizedWorkload } from './sized-workload.ts';
 import { PLACEMENT_NAMES, type PlacementName } from './placement.ts';
-import type { Workload } from './workload.ts';
+import { affectedColdStarts, beatsEvery, formatMeanSd, totalAffectedCaused, type Pair } from './membership-impact.ts';
+import { runLoadLevels } from './load-levels.ts';
 
 export interface SimulateBenchOptions {
   seed: number;
@@ -43,6 +44,16 @@ export interface SimulateBenchOptions {
   progress: Progress;
   /** Skip the placement × keep-alive matrix. */
   skipMatrix?: boolean;
+  /** More seeds for the placement runs (membership impact: mean ± s.d. over `seed` and these). */
+  extraSeeds?: number[];
+  /** Functions per worker of the load-level runs at the largest scale (none: not run). */
+  loadLevels?: number[];
+  /** Simulated minutes of each load-level run. */
+  loadLevelMinutes?: number;
+  /** Generated functions per worker of the keep-alive runs (default functionsPerWorker). */
+  keepAliveFunctionsPerWorker?: number;
+  /** The generator's IAT CoV distribution (default the generator's IAT_COV). */
+  iatCov?: { median: number; sigma: number };
 }
 
 export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
@@ -54,33 +65,7 @@ export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
 const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 const SEED_KEEPALIVE: KeepAliveSpec = { name: 'fixed', keepAliveMin: 15 };
 
-/** A run with membership events and its control run. */
-export interface Pair {
-  run: SimulationResult;
-  control: SimulationResult;
-}
-
-interface Sized {
-  workload: Workload;
-  workerMemoryMb: number;
-  note: string;
-}
-
-async function sizedWorkload(o: SimulateBenchOptions, workers: number, minutes: number, utilisation = 0.4): Promise<Sized> {
-  if (o.trace !== undefined) {
-    const workload = await TraceWorkload.read({ files: o.trace, seed: o.seed, ...(o.maxFunctions === undefined ? {} : { maxFunctions: o.maxFunctions }) });
-    return { workload, workerMemoryMb: o.workerMemoryMb ?? 8192, note: workload.name };
-  }
-  const g = new GeneratedWorkload({ seed: o.seed, functions: workers * o.functionsPerWorker, minutes });
-  // at least twice the largest function, so every function fits on every worker
-  const largestMb = Math.max(...g.functions.map((f) => f.memoryMb));
-  const sized = Math.max(1024, Math.ceil((2 * largestMb) / 256) * 256, Math.ceil(g.expectedBusyMb / workers / utilisation / 256) * 256);
-  return {
-    workload: g,
-    workerMemoryMb: o.workerMemoryMb ?? sized,
-    note: `${g.name}; ${g.truncated} rates cut to 10^5.5/day, ${g.capped} execution times cut to a mean concurrency of 8`,
-  };
-}
+export type { Pair } from './membership-impact.ts';
 
 function eventsFor(minutes: number): NonNullable<SimulationOptions['events']> {
   return [
@@ -197,20 +182,28 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   const notes: string[] = [];
   const byScale = new Map<number, Pair[]>();
 
-  // 1. placement at every scale
+  // 1. placement at every scale, for every seed (the first seed's runs fill the tables; all
+  // seeds give the membership impact's mean ± s.d.)
+  const seeds = [o.seed, ...(o.extraSeeds ?? []).filter((x) => x !== o.seed)];
+  const variants: Array<[PlacementName, boolean]> = [['ringfaas', true], ...PLACEMENT_NAMES.map((p): [PlacementName, boolean] => [p, false])];
+  /** Per scale, per variant label: one pair per seed, in `seeds` order. */
+  const bySeeds = new Map<number, Map<string, Pair[]>>();
   for (const workers of o.scales) {
-    const s = await sizedWorkload(o, workers, o.minutes);
-    notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
-    const pairs: Pair[] = [];
-    const variants: Array<[PlacementName, boolean]> = [...PLACEMENT_NAMES.map((p): [PlacementName, boolean] => [p, false]), ['ringfaas', true]];
-    for (const [placement, handoff] of variants) {
-      o.progress.note(`simulate: ${workers} workers, ${placement}${handoff ? ' + hand-off' : ''}`);
-      pairs.push(
-        runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff }),
-      );
+    const perVariant = new Map<string, Pair[]>();
+    for (const seed of seeds) {
+      const s = await sizedWorkload(o, workers, o.minutes, seed);
+      if (seed === o.seed) notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
+      for (const [placement, handoff] of variants) {
+        o.progress.note(`simulate: ${workers} workers, seed ${seed}, ${placement}${handoff ? ' + hand-off' : ''}`);
+        const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff });
+        const name = label(pair.run);
+        perVariant.set(name, [...(perVariant.get(name) ?? []), pair]);
+      }
     }
-    byScale.set(workers, pairs);
+    bySeeds.set(workers, perVariant);
+    byScale.set(workers, [...perVariant.values()].map((pairs) => pairs[0] as Pair));
   }
+  tables.push(membershipTable(bySeeds, seeds, o.windowMin));
   const placementRows = [...byScale.values()].flat().map(pairRow);
   tables.push({
     title: 'Placement policies (fixed 15 min keep-alive), per scale',
@@ -258,6 +251,14 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
         `one join moved ${pct(join.homesMoved)} % of homes with ringfaas (target ≤ 1/N + 2 % = ${pct(limit)} %: ${join.homesMoved <= limit ? 'met' : 'MISSED'}); OpenWhisk's modulo homes: ${ow?.run.events[0]?.homesMoved === null || ow === undefined ? '–' : `${pct(ow.run.events[0]!.homesMoved!)} %`}`,
       );
     }
+    const largestSeeds = bySeeds.get(largest) ?? new Map<string, Pair[]>();
+    const othersSeeds = [...largestSeeds].filter(([name]) => !name.startsWith('ringfaas')).map(([name, pairs]) => ({ name, pairs }));
+    for (const name of ['ringfaas + hand-off', 'ringfaas']) {
+      const v = beatsEvery(largestSeeds.get(name) ?? [], othersSeeds);
+      summary.push(
+        `${largest} workers, ${name}: cold starts that join + drain + die caused on the functions whose placement they changed, within ${o.windowMin} min, paired with the control run, over seeds ${seeds.join(', ')} (mean ± s.d.): ${v.detail} (target: fewer than every other placement: ${v.met ? 'met' : 'MISSED'})`,
+      );
+    }
     const others = atLargest.filter((x) => x.run.placement !== 'ringfaas');
     const mine = [ring, ...(ringHandoff === undefined ? [] : [ringHandoff])];
     const verdict = (f: (p: Pair) => number): string =>
@@ -269,9 +270,17 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
         .join('; ');
     const list = (f: (p: Pair) => number): string => [...mine, ...others].map((x) => `${label(x.run)} ${f(x)}`).join(', ');
     summary.push(
-      `cold first calls of recently active functions that join + drain + die caused at ${largest} workers (the run minus its control run; the target is judged on these): ${list(totalCaused)} (target: fewer than every other placement: ${verdict(totalCaused)})`,
+      `seed ${o.seed} alone, the earlier measure: cold first calls of recently active functions that join + drain + die caused at ${largest} workers (all of them, run minus control; noisy): ${list(totalCaused)} (fewer than every other placement: ${verdict(totalCaused)})`,
     );
     summary.push(`the same, all cold first calls in the event windows (the control's included): ${list(totalFirstCold)} (fewer than every other placement: ${verdict(totalFirstCold)})`);
+  }
+
+  // 1b. the load level: max/avg at several per-worker loads, largest scale, ringfaas
+  if (o.trace === undefined && o.loadLevels !== undefined && o.loadLevels.length > 0) {
+    const levels = await runLoadLevels(o, Math.max(...o.scales), o.loadLevels, o.loadLevelMinutes ?? 6);
+    tables.push(levels.table);
+    summary.push(...levels.summary);
+    notes.push(...levels.notes);
   }
 
   // 2. the full matrix at the smallest scale
@@ -291,7 +300,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   // 3. keep-alive over a longer run
   // unbounded memory, as in Shahrad et al.'s simulation: keep-alive, not eviction, decides
   // what stays loaded, and the idle memory-time it costs is the figure of merit
-  const ka = { ...(await sizedWorkload(o, o.keepAliveWorkers, o.keepAliveMinutes)), workerMemoryMb: o.workerMemoryMb ?? 1_048_576 };
+  const ka = { ...(await sizedWorkload(o, o.keepAliveWorkers, o.keepAliveMinutes, o.seed, o.keepAliveFunctionsPerWorker ?? o.functionsPerWorker)), workerMemoryMb: o.workerMemoryMb ?? 1_048_576 };
   notes.push(`keep-alive runs, ${o.keepAliveWorkers} workers: ${ka.note}; ${ka.workerMemoryMb} MB per worker (unbounded unless --worker-memory-mb)`);
   const kaRun = (keepAlive: KeepAliveSpec): SimulationResult => {
     o.progress.note(`simulate: keep-alive ${keepAliveLabel(keepAlive)}`);
@@ -347,4 +356,23 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
 /** A result without its per-function arrays (the JSON stays small). */
 function strip(r: SimulationResult): unknown {
   return { ...r, events: r.events.map((e) => ({ ...e, window: { ...e.window, moved: undefined } })), observed: r.observed.map((w) => ({ ...w, moved: undefined })) };
+}
+
+/** Per scale and variant: the affected functions and the cold starts each event caused on them, mean ± s.d. over seeds. */
+function membershipTable(bySeeds: Map<number, Map<string, Pair[]>>, seeds: readonly number[], windowMin: number): ReportTable {
+  const rows: Cell[][] = [];
+  for (const [workers, perVariant] of bySeeds) {
+    for (const [name, pairs] of perVariant) {
+      const per = (i: number, f: (a: NonNullable<ReturnType<typeof affectedColdStarts>>) => number): number[] => pairs.map((p) => { const a = affectedColdStarts(p, i); return a === null ? 0 : f(a); });
+      const event = (i: number): Cell[] => [formatMeanSd(per(i, (a) => a.affected)), formatMeanSd(per(i, (a) => a.run)), formatMeanSd(per(i, (a) => a.caused))];
+      rows.push([workers, name, ...event(0), ...event(1), ...event(2), formatMeanSd(pairs.map(totalAffectedCaused))]);
+    }
+  }
+  const cols = (e: string): string[] => [`${e}: affected functions`, `${e}: their cold starts`, `${e}: caused (− control)`];
+  return {
+    title: `Cold starts caused by membership events on the functions they affected (${windowMin} min window, seeds ${seeds.join(', ')}: mean ± s.d.)`,
+    columns: ['workers', 'placement', ...cols('join'), ...cols('drain'), ...cols('die'), 'caused, all three'],
+    rows,
+    note: `Affected: the functions whose home the event moved, that had a container on the leaving worker (drain, die), or (join) with a call started on the joined worker within the window. Their cold starts within ${windowMin} min after the event, and the same functions' cold starts in the same window of the control run (same seed, no event) subtracted: bench/simulate/membership-impact.ts.`,
+  };
 }
