@@ -208,7 +208,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
 
   const windowMs = (o.windowMin ?? 10) * 60_000;
   for (const w of o.observe ?? []) {
-    const window: EventWindow = { label: w.label, fromMs: w.fromMs, toMs: w.toMs, moved: w.moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), affected: undefined, joinedWorker: undefined };
+    const window: EventWindow = { label: w.label, fromMs: w.fromMs, toMs: w.toMs, moved: w.moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), firstByFn: new Uint8Array(fns.length), affected: undefined, joinedWorker: undefined };
     metrics.windows.push(window);
     heap.push({ at: w.fromMs, seq: 0, kind: 'snapshot', window });
   }
@@ -300,7 +300,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
         home.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
       }
     }
-    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), affected, joinedWorker: what === 'join' ? worker.id : undefined };
+    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), firstByFn: new Uint8Array(fns.length), affected, joinedWorker: what === 'join' ? worker.id : undefined };
     metrics.windows.push(window);
     events.push({ kind: what, atMin: now / 60_000, worker: worker.id, homesMoved: hasHomes ? movedCount / fns.length : null, recentMoved, window, failed });
     for (const r of requeue) dispatch(r.fn, now, r.arrivedAt);

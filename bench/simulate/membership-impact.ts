@@ -14,7 +14,9 @@
  * window in the run − the same functions' cold starts in the same window of the control.
  * Summing over the affected set only leaves out the functions an event did not touch, whose
  * placements still drift from the control's once loads differ: that drift was the noise of
- * the earlier figure (all recently active functions, run − control).
+ * the earlier figure (all recently active functions, run − control). A second figure counts,
+ * of the same functions, those whose *first* call in the window was cold (run − control): at
+ * most one per function, so a bursty function's many cold starts in both runs do not swing it.
  *
  * Worked example
  * --------------
@@ -46,6 +48,12 @@ export interface AffectedColdStarts {
   control: number;
   /** run − control. */
   caused: number;
+  /** Affected functions whose first call in the window was cold, with the event. */
+  firstColdRun: number;
+  /** The same functions whose first call in the same window of the control run was cold. */
+  firstColdControl: number;
+  /** firstColdRun − firstColdControl: at most one per function, so a bursty function's many cold starts do not swing it. */
+  firstCaused: number;
 }
 
 /** Event `i` of a pair, measured on the functions it affected (see the file header). */
@@ -58,18 +66,27 @@ export function affectedColdStarts(p: Pair, i: number): AffectedColdStarts | nul
   let affected = 0;
   let run = 0;
   let control = 0;
+  let firstColdRun = 0;
+  let firstColdControl = 0;
   for (let fn = 0; fn < w.affected.length; fn++) {
     if (w.affected[fn] !== 1) continue;
     affected++;
     run += w.coldByFn[fn] as number;
     control += c.coldByFn[fn] as number;
+    if (w.firstByFn[fn] === 2) firstColdRun++;
+    if (c.firstByFn[fn] === 2) firstColdControl++;
   }
-  return { affected, run, control, caused: run - control };
+  return { affected, run, control, caused: run - control, firstColdRun, firstColdControl, firstCaused: firstColdRun - firstColdControl };
 }
 
 /** Cold starts caused by all the events of a pair, on their affected functions. */
 export function totalAffectedCaused(p: Pair): number {
   return p.run.events.reduce((n, _e, i) => n + (affectedColdStarts(p, i)?.caused ?? 0), 0);
+}
+
+/** Cold first calls caused by all the events of a pair, on their affected functions. */
+export function totalFirstCaused(p: Pair): number {
+  return p.run.events.reduce((n, _e, i) => n + (affectedColdStarts(p, i)?.firstCaused ?? 0), 0);
 }
 
 /** Mean and sample standard deviation (0 for one value). */
@@ -90,12 +107,12 @@ export function formatMeanSd(xs: readonly number[]): string {
  * the same seeds in the same order): its mean caused cold starts lower than theirs, and in
  * how many seeds it was lower.
  */
-export function beatsEvery(mine: readonly Pair[], others: ReadonlyArray<{ name: string; pairs: readonly Pair[] }>): { met: boolean; detail: string } {
-  const m = mine.map(totalAffectedCaused);
+export function beatsEvery(mine: readonly Pair[], others: ReadonlyArray<{ name: string; pairs: readonly Pair[] }>, measure: (p: Pair) => number = totalAffectedCaused): { met: boolean; detail: string } {
+  const m = mine.map(measure);
   const mMean = meanSd(m).mean;
   let met = true;
   const parts = others.map(({ name, pairs }) => {
-    const o = pairs.map(totalAffectedCaused);
+    const o = pairs.map(measure);
     const lowerIn = m.filter((x, k) => x < (o[k] as number)).length;
     const lower = mMean < meanSd(o).mean;
     if (!lower) met = false;

@@ -27,6 +27,8 @@ export interface EventWindow {
   firstCallsCold: number;
   /** Cold starts of each function inside the window, by function index (saturates at 65 535). */
   readonly coldByFn: Uint16Array;
+  /** Each function's first start inside the window: 0 none, 1 warm, 2 cold. */
+  readonly firstByFn: Uint8Array;
   /**
    * The functions whose placement the event changed (run with the event only; 1 = affected):
    * home moved, or a container on the leaving worker at the event, or (a join) a start on the
@@ -71,6 +73,7 @@ export class SimMetrics {
     for (const w of this.windows) {
       if (now < w.fromMs || now >= w.toMs) continue;
       w.invocations++;
+      if (w.firstByFn[fn] === 0) w.firstByFn[fn] = cold ? 2 : 1;
       if (cold) {
         w.coldStarts++;
         if (w.coldByFn[fn] !== 65_535) w.coldByFn[fn] = (w.coldByFn[fn] as number) + 1;

@@ -9,6 +9,7 @@ import { simulate, type SimulationOptions, type SimulationResult } from '../simu
 import { affectedColdStarts, beatsEvery, meanSd, type Pair } from '../simulate/membership-impact.ts';
 import { runLoadLevels } from '../simulate/load-levels.ts';
 import { Prng } from '../simulate/prng.ts';
+import { FunctionColdShare } from '../simulate/function-cold-share.ts';
 import { silentProgress } from '../report/progress.ts';
 import type { Arrival } from '../simulate/workload.ts';
 import type { EventWindow } from '../simulate/metrics.ts';
@@ -103,7 +104,8 @@ test('membership impact: affected = moved homes, containers on the leaving worke
     run += join!.window.coldByFn[fn] as number;
     control += c.coldByFn[fn] as number;
   });
-  assert.deepEqual(a, { affected: n, run, control, caused: run - control });
+  assert.deepEqual({ ...a, firstColdRun: 0, firstColdControl: 0, firstCaused: 0 }, { affected: n, run, control, caused: run - control, firstColdRun: 0, firstColdControl: 0, firstCaused: 0 });
+  assert.ok(a.firstColdRun <= Math.min(n, a.run) && a.firstCaused === a.firstColdRun - a.firstColdControl);
   assert.ok(n > 0 && n < 200, `affected ${n}`);
   const totalRun = join!.window.coldByFn.reduce((x, y) => x + y, 0);
   assert.equal(totalRun, join!.window.coldStarts, 'per-function counts add up to the window');
@@ -114,12 +116,12 @@ test('membership impact: affected = moved homes, containers on the leaving worke
 });
 
 test('membership impact: the header example, and the verdict over seeds', () => {
-  const window = (cold: number[], affected?: number[]): EventWindow => ({ label: 'join@6m', fromMs: 0, toMs: 1, moved: undefined, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: Uint16Array.from(cold), affected: affected === undefined ? undefined : Uint8Array.from(affected), joinedWorker: undefined });
+  const window = (cold: number[], affected?: number[]): EventWindow => ({ label: 'join@6m', fromMs: 0, toMs: 1, moved: undefined, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: Uint16Array.from(cold), firstByFn: Uint8Array.from(cold.map((c) => (c > 0 ? 2 : 1))), affected: affected === undefined ? undefined : Uint8Array.from(affected), joinedWorker: undefined });
   const fake = (runCold: number[], controlCold: number[]): Pair => ({
     run: { events: [{ window: window(runCold, [1, 1, 1, 0]) }] } as unknown as SimulationResult,
     control: { observed: [window(controlCold)] } as unknown as SimulationResult,
   });
-  assert.deepEqual(affectedColdStarts(fake([1, 1, 1, 2], [0, 1, 0, 0]), 0), { affected: 3, run: 3, control: 1, caused: 2 });
+  assert.deepEqual(affectedColdStarts(fake([1, 1, 1, 2], [0, 1, 0, 0]), 0), { affected: 3, run: 3, control: 1, caused: 2, firstColdRun: 3, firstColdControl: 1, firstCaused: 2 });
   const mine = [fake([0, 0, 0, 0], [0, 0, 0, 0]), fake([1, 0, 0, 0], [0, 0, 0, 0])];
   const other = [fake([1, 1, 0, 0], [0, 0, 0, 0]), fake([1, 0, 0, 0], [0, 0, 0, 0])];
   assert.equal(beatsEvery(mine, [{ name: 'x', pairs: other }]).met, true);
@@ -135,4 +137,14 @@ test('load levels: more functions per worker, more load per worker; the busiest 
   assert.ok(high!.mean > 4 * low!.mean, `mean load ${low!.mean} → ${high!.mean}`);
   // (the bound holds when a request is placed; loads elsewhere can fall after, so no peak ≤ bound here)
   for (const x of [low!, high!]) assert.ok(x.floor >= 1 && x.floor <= x.peak, JSON.stringify(x));
+});
+
+test('function cold share: the header example (75th percentile of per-function cold-start shares)', () => {
+  const s = new FunctionColdShare(4);
+  for (const c of [true, false, false, false]) s.record(0, c);
+  s.record(1, true);
+  s.record(1, true);
+  for (let i = 0; i < 10; i++) s.record(2, false);
+  assert.equal(s.percentile(75), 1);
+  assert.equal(s.percentile(50), 0.25);
 });
