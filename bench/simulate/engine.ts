@@ -11,8 +11,8 @@
  * worker/pool/); when all are full it waits in the FIFO queue of the policy's `waitAt`
  * worker. Keep-alive is the worker's real policy module, fed with virtual time. Membership
  * events (a worker joining, draining, dying) change the placement's worker set; for each,
- * the functions whose home moved are recorded and their cold starts in the next
- * `windowMin` minutes counted. Random streams are separate for arrivals, execution times
+ * the functions whose home moved and those it affected (membership-impact.ts) are recorded,
+ * and every function's cold starts in the next `windowMin` minutes counted. Random streams are separate for arrivals, execution times
  * (one per function) and placement, so a policy that draws more numbers does not change the
  * workload.
  *
