@@ -29,6 +29,8 @@ interface SimulateFlags {
   iatCovSigma?: string;
   keepaliveFunctionsPerWorker?: string;
   matrix: boolean;
+  placement: boolean;
+  keepalive: boolean;
   resultsDir: string;
   docs: boolean;
 }
@@ -65,6 +67,8 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--iat-cov-median <x>', 'generator: median of the non-timer functions\' inter-arrival-time CoV (default 1)'],
   ['--iat-cov-sigma <x>', 'generator: log-sigma of that CoV across functions (default 1; 0 with median 1: Poisson arrivals)'],
   ['--keepalive-functions-per-worker <n>', 'generated functions per worker of the keep-alive runs (default --functions-per-worker)'],
+  ['--no-placement', 'skip the placement runs (tables, membership impact) at --scales'],
+  ['--no-keepalive', 'skip the keep-alive runs'],
   ['--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale'],
   ['--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results')],
   ['--no-docs', 'do not regenerate docs/benchmarks.md'],
@@ -108,6 +112,8 @@ export function registerSimulateCommand(bench: Command): void {
             : { iatCov: { median: positive('--iat-cov-median', flags.iatCovMedian ?? '1'), sigma: positive('--iat-cov-sigma', flags.iatCovSigma ?? '1') } }),
           ...(flags.keepaliveFunctionsPerWorker === undefined ? {} : { keepAliveFunctionsPerWorker: int('--keepalive-functions-per-worker', flags.keepaliveFunctionsPerWorker) }),
           skipMatrix: !flags.matrix,
+          skipPlacement: !flags.placement,
+          skipKeepAlive: !flags.keepalive,
           progress,
         });
       });

@@ -45,6 +45,10 @@ export interface SimulateBenchOptions {
   progress: Progress;
   /** Skip the placement × keep-alive matrix. */
   skipMatrix?: boolean;
+  /** Skip the placement runs (section 1: tables, membership impact, targets). */
+  skipPlacement?: boolean;
+  /** Skip the keep-alive runs (section 3). */
+  skipKeepAlive?: boolean;
   /** More seeds for the placement runs (membership impact: mean ± s.d. over `seed` and these). */
   extraSeeds?: number[];
   /** Functions per worker of the load-level runs at the largest scale (none: not run). */
@@ -183,6 +187,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   const notes: string[] = [];
   const byScale = new Map<number, Pair[]>();
 
+  if (o.skipPlacement !== true) {
   // 1. placement at every scale, for every seed (the first seed's runs fill the tables; all
   // seeds give the membership impact's mean ± s.d.)
   const seeds = [o.seed, ...(o.extraSeeds ?? []).filter((x) => x !== o.seed)];
@@ -277,6 +282,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     summary.push(`the same, all cold first calls in the event windows (the control's included): ${list(totalFirstCold)} (fewer than every other placement: ${verdict(totalFirstCold)})`);
   }
 
+  }
   // 1b. the load level: max/avg at several per-worker loads, largest scale, ringfaas
   if (o.trace === undefined && o.loadLevels !== undefined && o.loadLevels.length > 0) {
     const levels = await runLoadLevels(o, Math.max(...o.scales), o.loadLevels, o.loadLevelMinutes ?? 6);
@@ -300,6 +306,8 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   }
 
   // 3. keep-alive over a longer run
+  let keepAliveRaw: unknown[] = [];
+  if (o.skipKeepAlive !== true) {
   // unbounded memory, as in Shahrad et al.'s simulation: keep-alive, not eviction, decides
   // what stays loaded, and the idle memory-time it costs is the figure of merit
   const kaSized = await sizedWorkload(o, o.keepAliveWorkers, o.keepAliveMinutes, o.seed, o.keepAliveFunctionsPerWorker ?? o.functionsPerWorker);
@@ -365,6 +373,8 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
       `${adaptive.keepAlive} vs fixed 15 min: ${coldRatio.toFixed(2)}× fewer cold starts (${adaptive.coldStarts} vs ${fixed15.coldStarts}), ${pct(idleSaving)} % less idle memory-time (${Math.round(adaptive.idleGbS)} vs ${Math.round(fixed15.idleGbS)} GB·s); ${eq} (target ≥ 2× at equal idle memory-time, or equal cold starts with ≥ 30 % less: ${met ? 'met' : 'MISSED'})`,
     );
   }
+  keepAliveRaw = [...curve, hybrid, hybridPaper, gd, ...gdBounded].map(strip);
+  }
   return {
     title: 'Simulation: placement and keep-alive policies on the real ring and keep-alive code',
     settings: { seed: o.seed, scales: o.scales, functionsPerWorker: o.functionsPerWorker, minutes: o.minutes, keepAliveMinutes: o.keepAliveMinutes, keepAliveWorkers: o.keepAliveWorkers, windowMin: o.windowMin, workerMemoryMb: o.workerMemoryMb ?? 'sized', trace: o.trace ?? 'generated', notes },
@@ -373,7 +383,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     charts,
     raw: {
       placement: [...byScale.values()].flat().map((p) => ({ run: strip(p.run), control: strip(p.control) })),
-      keepAlive: [...curve, hybrid, hybridPaper, gd, ...gdBounded].map(strip),
+      keepAlive: keepAliveRaw,
     },
   };
 }
