@@ -7,21 +7,23 @@
  * 1. Placement, at every scale (default 10, 100, 1000 workers): each placement policy, and
  *    ringfaas with warm hand-off, with the seed's fixed 15 min keep-alive, on a run with three
  *    membership events (a worker joins at 1/3 of the run, one drains at 1/2, one dies at 4/5)
- *    and on a control run without them (same seed: same arrivals and execution times).
- *    "Cold starts caused" by an event = cold starts in the `windowMin` after it minus the
- *    control run's in the same window.
+ *    and on a control run without them (same seed: same arrivals and execution times), for
+ *    `seed` and every `extraSeeds`. "Cold starts caused" by an event: on the functions it
+ *    affected, cold starts in the `windowMin` after it minus the control run's
+ *    (membership-impact.ts), mean ± s.d. over seeds.
+ * 1b. Load levels (`loadLevels`): max/avg load at several functions per worker, largest scale,
+ *    no event (load-levels.ts).
  * 2. Every placement × keep-alive combination at the smallest scale (events and controls).
- * 3. Keep-alive at `keepAliveWorkers` workers, ringfaas placement, over a longer run (the
- *    histogram policy needs history): fixed 5/10/15/20/30/60/120/240 min (the trade-off curve), hybrid
- *    with a 15 min fallback (the worker's default), hybrid with the paper's 4 h fallback,
- *    Greedy-Dual. Adaptive vs fixed is read against the fixed curve at equal idle memory-time.
+ * 3. Keep-alive at `keepAliveWorkers` workers (keepalive-comparison.ts).
+ * `skipPlacement`, `skipMatrix` and `skipKeepAlive` leave sections out.
  */
 import type { Cell, ReportChart, ReportTable, ScenarioOutput } from '../report/result.ts';
 import type { Progress } from '../report/progress.ts';
 import { simulate, keepAliveLabel, type KeepAliveSpec, type SimulationOptions, type SimulationResult } from './engine.ts';
 import type { TraceFiles } from './azure-trace.ts';
+import type { EventWindow } from './metrics.ts';
 import { sizedWorkload } from './sized-workload.ts';
-import { FunctionColdShare } from './function-cold-share.ts';
+import { runKeepAliveComparison } from './keepalive-comparison.ts';
 import { PLACEMENT_NAMES, type PlacementName } from './placement.ts';
 import { affectedColdStarts, beatsEvery, formatMeanSd, totalAffectedCaused, totalFirstCaused, type Pair } from './membership-impact.ts';
 import { runLoadLevels } from './load-levels.ts';
@@ -67,10 +69,10 @@ export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
   { name: 'hybrid', fallbackMin: 15 },
   { name: 'greedy-dual' },
 ];
-const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 const SEED_KEEPALIVE: KeepAliveSpec = { name: 'fixed', keepAliveMin: 15 };
 
 export type { Pair } from './membership-impact.ts';
+export { fixedAtIdle } from './keepalive-comparison.ts';
 
 function eventsFor(minutes: number): NonNullable<SimulationOptions['events']> {
   return [
@@ -168,17 +170,6 @@ function totalCaused(p: Pair): number {
   return [0, 1, 2].reduce((n, i) => n + (coldStartsCaused(p, i) ?? 0), 0);
 }
 
-/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
-export function fixedAtIdle(curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>, idleGbS: number): number | undefined {
-  const pts = [...curve].sort((a, b) => a.idleGbS - b.idleGbS);
-  for (let i = 1; i < pts.length; i++) {
-    const a = pts[i - 1]!;
-    const b = pts[i]!;
-    if (idleGbS >= a.idleGbS && idleGbS <= b.idleGbS) return a.coldStarts + ((idleGbS - a.idleGbS) / (b.idleGbS - a.idleGbS || 1)) * (b.coldStarts - a.coldStarts);
-  }
-  return undefined;
-}
-
 /** Runs the whole comparison (see the file header). */
 export async function runSimulateBench(o: SimulateBenchOptions): Promise<ScenarioOutput> {
   const tables: ReportTable[] = [];
@@ -188,101 +179,101 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   const byScale = new Map<number, Pair[]>();
 
   if (o.skipPlacement !== true) {
-  // 1. placement at every scale, for every seed (the first seed's runs fill the tables; all
-  // seeds give the membership impact's mean ± s.d.)
-  const seeds = [o.seed, ...(o.extraSeeds ?? []).filter((x) => x !== o.seed)];
-  const variants: Array<[PlacementName, boolean]> = [['ringfaas', true], ...PLACEMENT_NAMES.map((p): [PlacementName, boolean] => [p, false])];
-  /** Per scale, per variant label: one pair per seed, in `seeds` order. */
-  const bySeeds = new Map<number, Map<string, Pair[]>>();
-  for (const workers of o.scales) {
-    const perVariant = new Map<string, Pair[]>();
-    for (const seed of seeds) {
-      const s = await sizedWorkload(o, workers, o.minutes, seed);
-      if (seed === o.seed) notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
-      for (const [placement, handoff] of variants) {
-        o.progress.note(`simulate: ${workers} workers, seed ${seed}, ${placement}${handoff ? ' + hand-off' : ''}`);
-        const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff });
-        const name = label(pair.run);
-        perVariant.set(name, [...(perVariant.get(name) ?? []), pair]);
+    // 1. placement at every scale, for every seed (the first seed's runs fill the tables; all
+    // seeds give the membership impact's mean ± s.d.)
+    const seeds = [o.seed, ...(o.extraSeeds ?? []).filter((x) => x !== o.seed)];
+    const variants: Array<[PlacementName, boolean]> = [['ringfaas', true], ...PLACEMENT_NAMES.map((p): [PlacementName, boolean] => [p, false])];
+    /** Per scale, per variant label: one pair per seed, in `seeds` order. */
+    const bySeeds = new Map<number, Map<string, Pair[]>>();
+    for (const workers of o.scales) {
+      const perVariant = new Map<string, Pair[]>();
+      for (const seed of seeds) {
+        const s = await sizedWorkload(o, workers, o.minutes, seed);
+        if (seed === o.seed) notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
+        for (const [placement, handoff] of variants) {
+          o.progress.note(`simulate: ${workers} workers, seed ${seed}, ${placement}${handoff ? ' + hand-off' : ''}`);
+          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff });
+          const name = label(pair.run);
+          perVariant.set(name, [...(perVariant.get(name) ?? []), pair]);
+        }
       }
+      bySeeds.set(workers, perVariant);
+      byScale.set(workers, [...perVariant.values()].map((pairs) => pairs[0] as Pair));
     }
-    bySeeds.set(workers, perVariant);
-    byScale.set(workers, [...perVariant.values()].map((pairs) => pairs[0] as Pair));
-  }
-  tables.push(membershipTable(bySeeds, seeds, o.windowMin));
-  const placementRows = [...byScale.values()].flat().map(pairRow);
-  tables.push({
-    title: 'Placement policies (fixed 15 min keep-alive), per scale',
-    columns: PAIR_COLUMNS,
-    rows: placementRows,
-    note: `Steady figures from the control run (no membership event). "Cold first calls" after an event: of the functions invoked in the minute before it that had a container somewhere, those whose first invocation within ${o.windowMin} min after it was cold; in brackets the difference with the control run at the same moment (what the event caused). Max/avg load: max over workers of their time-averaged load (busy + queued) / the mean. Peak/mean: the busiest worker's load at each moment / the mean load, integrated over time. Bound/mean: ring/'s bounded-load bound ceil(1.25 × L / n) / the mean load, integrated over time (the most the rule allows). Over-bound placements: requests placed on a worker at or over the bound at that moment.`,
-  });
-  const scaleLabels = o.scales.map(String);
-  charts.push({
-    title: 'Cold first calls of recently active functions after join + drain + die',
-    kind: 'bar',
-    xLabel: 'workers',
-    yLabel: 'cold starts',
-    xLabels: scaleLabels,
-    series: [...PLACEMENT_NAMES.map((p) => [p, false] as const), ['ringfaas', true] as const].map(([p, h]) => ({
-      name: h ? `${p} + hand-off` : p,
-      points: o.scales.map((w, i): [number, number] => [i, Math.max(0, totalFirstCold((byScale.get(w) ?? []).find((x) => x.run.placement === p && x.run.handoff === h) as Pair))]),
-    })),
-  });
-  charts.push({
-    title: 'Max / avg worker load',
-    kind: 'bar',
-    xLabel: 'workers',
-    yLabel: 'max / avg',
-    xLabels: scaleLabels,
-    marker: { value: 1.25, label: 'target 1.25', axis: 'y' },
-    series: PLACEMENT_NAMES.map((p) => ({ name: p, points: o.scales.map((w, i): [number, number] => [i, (byScale.get(w) ?? []).find((x) => x.run.placement === p && !x.run.handoff)?.control.loadMaxOverAvg ?? 0]) })),
-  });
+    tables.push(membershipTable(bySeeds, seeds, o.windowMin));
+    const placementRows = [...byScale.values()].flat().map(pairRow);
+    tables.push({
+      title: 'Placement policies (fixed 15 min keep-alive), per scale',
+      columns: PAIR_COLUMNS,
+      rows: placementRows,
+      note: `Steady figures from the control run (no membership event). "Cold first calls" after an event: of the functions invoked in the minute before it that had a container somewhere, those whose first invocation within ${o.windowMin} min after it was cold; in brackets the difference with the control run at the same moment (what the event caused). Max/avg load: max over workers of their time-averaged load (busy + queued) / the mean. Peak/mean: the busiest worker's load at each moment / the mean load, integrated over time. Bound/mean: ring/'s bounded-load bound ceil(1.25 × L / n) / the mean load, integrated over time (the most the rule allows). Over-bound placements: requests placed on a worker at or over the bound at that moment.`,
+    });
+    const scaleLabels = o.scales.map(String);
+    charts.push({
+      title: 'Cold first calls of recently active functions after join + drain + die',
+      kind: 'bar',
+      xLabel: 'workers',
+      yLabel: 'cold starts',
+      xLabels: scaleLabels,
+      series: [...PLACEMENT_NAMES.map((p) => [p, false] as const), ['ringfaas', true] as const].map(([p, h]) => ({
+        name: h ? `${p} + hand-off` : p,
+        points: o.scales.map((w, i): [number, number] => [i, Math.max(0, totalFirstCold((byScale.get(w) ?? []).find((x) => x.run.placement === p && x.run.handoff === h) as Pair))]),
+      })),
+    });
+    charts.push({
+      title: 'Max / avg worker load',
+      kind: 'bar',
+      xLabel: 'workers',
+      yLabel: 'max / avg',
+      xLabels: scaleLabels,
+      marker: { value: 1.25, label: 'target 1.25', axis: 'y' },
+      series: PLACEMENT_NAMES.map((p) => ({ name: p, points: o.scales.map((w, i): [number, number] => [i, (byScale.get(w) ?? []).find((x) => x.run.placement === p && !x.run.handoff)?.control.loadMaxOverAvg ?? 0]) })),
+    });
 
-  // targets on the largest scale
-  const largest = Math.max(...o.scales);
-  const atLargest = byScale.get(largest) ?? [];
-  const ring = atLargest.find((x) => x.run.placement === 'ringfaas' && !x.run.handoff);
-  const ow = atLargest.find((x) => x.run.placement === 'openwhisk');
-  const ringHandoff = atLargest.find((x) => x.run.placement === 'ringfaas' && x.run.handoff);
-  if (ring !== undefined) {
-    const c = ring.control;
-    summary.push(
-      `${largest} workers, ringfaas max/avg load ${c.loadMaxOverAvg.toFixed(2)} (time-averaged per worker; target ≤ 1.25: ${c.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}); the bounded-load rule it is about held: ${pct(c.overBoundShare)} % of placements on a worker at or over ceil(1.25 × (L + 1) / n) (allowed only when every worker under it is out of memory), an integer bound that averaged ${c.boundOverMean.toFixed(2)} × the mean load of ${c.meanLoad.toFixed(2)} requests per worker (busiest worker at each moment: ${c.peakOverMean.toFixed(2)} × the mean)`,
-    );
-    const join = ring.run.events[0];
-    if (join?.homesMoved !== null && join !== undefined) {
-      const limit = 1 / (largest + 1) + 0.02;
+    // targets on the largest scale
+    const largest = Math.max(...o.scales);
+    const atLargest = byScale.get(largest) ?? [];
+    const ring = atLargest.find((x) => x.run.placement === 'ringfaas' && !x.run.handoff);
+    const ow = atLargest.find((x) => x.run.placement === 'openwhisk');
+    const ringHandoff = atLargest.find((x) => x.run.placement === 'ringfaas' && x.run.handoff);
+    if (ring !== undefined) {
+      const c = ring.control;
       summary.push(
-        `one join moved ${pct(join.homesMoved)} % of homes with ringfaas (target ≤ 1/N + 2 % = ${pct(limit)} %: ${join.homesMoved <= limit ? 'met' : 'MISSED'}); OpenWhisk's modulo homes: ${ow?.run.events[0]?.homesMoved === null || ow === undefined ? '–' : `${pct(ow.run.events[0]!.homesMoved!)} %`}`,
+        `${largest} workers, ringfaas max/avg load ${c.loadMaxOverAvg.toFixed(2)} (time-averaged per worker; target ≤ 1.25: ${c.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}); the bounded-load rule it is about held: ${pct(c.overBoundShare)} % of placements on a worker at or over ceil(1.25 × (L + 1) / n) (allowed only when every worker under it is out of memory), an integer bound that averaged ${c.boundOverMean.toFixed(2)} × the mean load of ${c.meanLoad.toFixed(2)} requests per worker (busiest worker at each moment: ${c.peakOverMean.toFixed(2)} × the mean)`,
       );
-    }
-    const largestSeeds = bySeeds.get(largest) ?? new Map<string, Pair[]>();
-    const othersSeeds = [...largestSeeds].filter(([name]) => !name.startsWith('ringfaas')).map(([name, pairs]) => ({ name, pairs }));
-    for (const name of ['ringfaas + hand-off', 'ringfaas']) {
-      const v = beatsEvery(largestSeeds.get(name) ?? [], othersSeeds);
-      const f = beatsEvery(largestSeeds.get(name) ?? [], othersSeeds, totalFirstCaused);
+      const join = ring.run.events[0];
+      if (join?.homesMoved !== null && join !== undefined) {
+        const limit = 1 / (largest + 1) + 0.02;
+        summary.push(
+          `one join moved ${pct(join.homesMoved)} % of homes with ringfaas (target ≤ 1/N + 2 % = ${pct(limit)} %: ${join.homesMoved <= limit ? 'met' : 'MISSED'}); OpenWhisk's modulo homes: ${ow?.run.events[0]?.homesMoved === null || ow === undefined ? '–' : `${pct(ow.run.events[0]!.homesMoved!)} %`}`,
+        );
+      }
+      const largestSeeds = bySeeds.get(largest) ?? new Map<string, Pair[]>();
+      const othersSeeds = [...largestSeeds].filter(([name]) => !name.startsWith('ringfaas')).map(([name, pairs]) => ({ name, pairs }));
+      for (const name of ['ringfaas + hand-off', 'ringfaas']) {
+        const v = beatsEvery(largestSeeds.get(name) ?? [], othersSeeds);
+        const f = beatsEvery(largestSeeds.get(name) ?? [], othersSeeds, totalFirstCaused);
+        summary.push(
+          `${largest} workers, ${name}: cold starts that join + drain + die caused on the functions whose placement they changed, within ${o.windowMin} min, paired with the control run, over seeds ${seeds.join(', ')} (mean ± s.d.): ${v.detail} (target: fewer than every other placement: ${v.met ? 'met' : 'MISSED'}); cold first calls of those functions, the same way: ${f.detail} (${f.met ? 'met' : 'MISSED'})`,
+        );
+      }
+      const others = atLargest.filter((x) => x.run.placement !== 'ringfaas');
+      const mine = [ring, ...(ringHandoff === undefined ? [] : [ringHandoff])];
+      const verdict = (f: (p: Pair) => number): string =>
+        mine
+          .map((m) => {
+            const beaten = others.filter((x) => f(x) <= f(m)).map((x) => `${label(x.run)} (${f(x)})`);
+            return `${label(m.run)} ${beaten.length === 0 ? 'met' : `MISSED against ${beaten.join(', ')}`}`;
+          })
+          .join('; ');
+      const list = (f: (p: Pair) => number): string => [...mine, ...others].map((x) => `${label(x.run)} ${f(x)}`).join(', ');
       summary.push(
-        `${largest} workers, ${name}: cold starts that join + drain + die caused on the functions whose placement they changed, within ${o.windowMin} min, paired with the control run, over seeds ${seeds.join(', ')} (mean ± s.d.): ${v.detail} (target: fewer than every other placement: ${v.met ? 'met' : 'MISSED'}); cold first calls of those functions, the same way: ${f.detail} (${f.met ? 'met' : 'MISSED'})`,
+        `seed ${o.seed} alone, the earlier measure: cold first calls of recently active functions that join + drain + die caused at ${largest} workers (all of them, run minus control; noisy): ${list(totalCaused)} (fewer than every other placement: ${verdict(totalCaused)})`,
       );
+      summary.push(`the same, all cold first calls in the event windows (the control's included): ${list(totalFirstCold)} (fewer than every other placement: ${verdict(totalFirstCold)})`);
     }
-    const others = atLargest.filter((x) => x.run.placement !== 'ringfaas');
-    const mine = [ring, ...(ringHandoff === undefined ? [] : [ringHandoff])];
-    const verdict = (f: (p: Pair) => number): string =>
-      mine
-        .map((m) => {
-          const beaten = others.filter((x) => f(x) <= f(m)).map((x) => `${label(x.run)} (${f(x)})`);
-          return `${label(m.run)} ${beaten.length === 0 ? 'met' : `MISSED against ${beaten.join(', ')}`}`;
-        })
-        .join('; ');
-    const list = (f: (p: Pair) => number): string => [...mine, ...others].map((x) => `${label(x.run)} ${f(x)}`).join(', ');
-    summary.push(
-      `seed ${o.seed} alone, the earlier measure: cold first calls of recently active functions that join + drain + die caused at ${largest} workers (all of them, run minus control; noisy): ${list(totalCaused)} (fewer than every other placement: ${verdict(totalCaused)})`,
-    );
-    summary.push(`the same, all cold first calls in the event windows (the control's included): ${list(totalFirstCold)} (fewer than every other placement: ${verdict(totalFirstCold)})`);
   }
 
-  }
   // 1b. the load level: max/avg at several per-worker loads, largest scale, ringfaas
   if (o.trace === undefined && o.loadLevels !== undefined && o.loadLevels.length > 0) {
     const levels = await runLoadLevels(o, Math.max(...o.scales), o.loadLevels, o.loadLevelMinutes ?? 6);
@@ -305,75 +296,15 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     tables.push({ title: `Every placement × keep-alive, ${workers} workers`, columns: PAIR_COLUMNS, rows });
   }
 
-  // 3. keep-alive over a longer run
+  // 3. keep-alive over a longer run (keepalive-comparison.ts)
   let keepAliveRaw: unknown[] = [];
   if (o.skipKeepAlive !== true) {
-  // unbounded memory, as in Shahrad et al.'s simulation: keep-alive, not eviction, decides
-  // what stays loaded, and the idle memory-time it costs is the figure of merit
-  const kaSized = await sizedWorkload(o, o.keepAliveWorkers, o.keepAliveMinutes, o.seed, o.keepAliveFunctionsPerWorker ?? o.functionsPerWorker);
-  const ka = { ...kaSized, workerMemoryMb: o.workerMemoryMb ?? 1_048_576 };
-  notes.push(`keep-alive runs, ${o.keepAliveWorkers} workers: ${ka.note}; ${ka.workerMemoryMb} MB per worker (unbounded unless --worker-memory-mb)`);
-  /** Each keep-alive run's 75th percentile of per-function cold-start shares (function-cold-share.ts). */
-  const p75 = new Map<SimulationResult, number>();
-  const kaRun = (keepAlive: KeepAliveSpec, workerMemoryMb = ka.workerMemoryMb): SimulationResult => {
-    o.progress.note(`simulate: keep-alive ${keepAliveLabel(keepAlive)}, ${workerMemoryMb} MB per worker`);
-    const shares = new FunctionColdShare(ka.workload.functions.length);
-    const r = simulate({ workload: ka.workload, workers: o.keepAliveWorkers, workerMemoryMb, placement: 'ringfaas', keepAlive, seed: o.seed, durationMin: o.keepAliveMinutes, warmupMin: Math.round(o.keepAliveMinutes / 4), onStart: shares.record });
-    const labelled = workerMemoryMb === ka.workerMemoryMb ? r : { ...r, keepAlive: `${r.keepAlive} (${workerMemoryMb} MB per worker)` };
-    p75.set(labelled, shares.percentile(75));
-    return labelled;
-  };
-  const curve = FIXED_CURVE_MIN.map((m) => kaRun({ name: 'fixed', keepAliveMin: m }));
-  const hybrid = kaRun({ name: 'hybrid', fallbackMin: 15 });
-  const hybridPaper = kaRun({ name: 'hybrid', fallbackMin: 240 });
-  const gdUnbounded = kaRun({ name: 'greedy-dual' });
-  // Greedy-Dual is a caching policy: with unbounded memory it never evicts (keep forever). It
-  // is compared with a memory bound per worker: the sized memory (executions hold ~40 % of it)
-  // plus the idle memory fixed 10 / 15 / 30 min hold on average, so its idle memory-time lands
-  // near theirs and is read against the fixed curve
-  const measuredS = (o.keepAliveMinutes - Math.round(o.keepAliveMinutes / 4)) * 60;
-  const gdBounded = [10, 15, 30].map((m) => {
-    const fixed = curve[FIXED_CURVE_MIN.indexOf(m)] as SimulationResult;
-    const idleMbPerWorker = (fixed.idleGbS * 1024) / measuredS / o.keepAliveWorkers;
-    return kaRun({ name: 'greedy-dual' }, Math.ceil((kaSized.workerMemoryMb + idleMbPerWorker) / 256) * 256);
-  });
-  const gd = gdUnbounded;
-  const kaRows = [...curve, hybrid, hybridPaper, gd, ...gdBounded].map((r): Cell[] => [r.keepAlive, r.invocations, r.coldStarts, pct(r.coldStartRatio), pct(p75.get(r) ?? 0), Math.round(r.idleGbS), r.prewarms, r.evicted, r2(r.queueP99Ms), r2(r.startDelayP99Ms), Math.round(r.speed)]);
-  tables.push({
-    title: `Keep-alive policies, ${o.keepAliveWorkers} workers, ringfaas placement, ${o.keepAliveMinutes} simulated minutes`,
-    columns: ['keep-alive', 'invocations', 'cold starts', 'cold-start %', 'p75 of functions\' cold-start %', 'idle GB·s', 'pre-warms', 'evictions', 'queue p99 ms', 'start delay p99 ms', 'sim s per s'],
-    rows: kaRows,
-    note: `The first ${Math.round(o.keepAliveMinutes / 4)} minutes are left out (warm-up).`,
-  });
-  charts.push({
-    title: 'Keep-alive: cold starts against idle memory-time',
-    kind: 'line',
-    xLabel: 'idle memory-time, GB·s',
-    yLabel: 'cold starts',
-    series: [
-      { name: `fixed ${FIXED_CURVE_MIN[0]}..${FIXED_CURVE_MIN[FIXED_CURVE_MIN.length - 1]} min`, points: curve.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
-      { name: 'hybrid (15 min fallback)', points: [[Math.round(hybrid.idleGbS), hybrid.coldStarts]] },
-      { name: 'hybrid (4 h fallback)', points: [[Math.round(hybridPaper.idleGbS), hybridPaper.coldStarts]] },
-      { name: 'greedy-dual (unbounded memory)', points: [[Math.round(gd.idleGbS), gd.coldStarts]] },
-      { name: 'greedy-dual (bounded memory)', points: gdBounded.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
-    ],
-  });
-  const fixed15 = curve[FIXED_CURVE_MIN.indexOf(15)] as SimulationResult;
-  for (const adaptive of [hybrid, hybridPaper, gd, ...gdBounded]) {
-    const atEqualIdle = fixedAtIdle(curve, adaptive.idleGbS);
-    const coldRatio = adaptive.coldStarts === 0 ? (fixed15.coldStarts === 0 ? 1 : Number.POSITIVE_INFINITY) : fixed15.coldStarts / adaptive.coldStarts;
-    const idleSaving = 1 - adaptive.idleGbS / fixed15.idleGbS;
-    const eq = atEqualIdle === undefined ? 'outside the fixed curve' : `${(atEqualIdle / Math.max(1, adaptive.coldStarts)).toFixed(2)}× fewer cold starts than fixed at the same idle memory-time`;
-    const met = (atEqualIdle !== undefined && atEqualIdle / Math.max(1, adaptive.coldStarts) >= 2) || (adaptive.coldStarts <= fixed15.coldStarts && idleSaving >= 0.3);
-    const p75AtIdle = fixedAtIdle(curve.map((r) => ({ idleGbS: r.idleGbS, coldStarts: p75.get(r) ?? 0 })), adaptive.idleGbS);
-    summary.push(
-      `${adaptive.keepAlive}, Shahrad et al.'s measure: 75th percentile of functions' cold-start % ${pct(p75.get(adaptive) ?? 0)} against fixed 15 min ${pct(p75.get(fixed15) ?? 0)} and the fixed curve at the same idle memory-time ${p75AtIdle === undefined ? '(outside the curve)' : pct(p75AtIdle)}`,
-    );
-    summary.push(
-      `${adaptive.keepAlive} vs fixed 15 min: ${coldRatio.toFixed(2)}× fewer cold starts (${adaptive.coldStarts} vs ${fixed15.coldStarts}), ${pct(idleSaving)} % less idle memory-time (${Math.round(adaptive.idleGbS)} vs ${Math.round(fixed15.idleGbS)} GB·s); ${eq} (target ≥ 2× at equal idle memory-time, or equal cold starts with ≥ 30 % less: ${met ? 'met' : 'MISSED'})`,
-    );
-  }
-  keepAliveRaw = [...curve, hybrid, hybridPaper, gd, ...gdBounded].map(strip);
+    const k = await runKeepAliveComparison(o);
+    tables.push(...k.tables);
+    charts.push(...k.charts);
+    summary.push(...k.summary);
+    notes.push(...k.notes);
+    keepAliveRaw = k.runs.map(strip);
   }
   return {
     title: 'Simulation: placement and keep-alive policies on the real ring and keep-alive code',
@@ -390,7 +321,8 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
 
 /** A result without its per-function arrays (the JSON stays small). */
 function strip(r: SimulationResult): unknown {
-  return { ...r, events: r.events.map((e) => ({ ...e, window: { ...e.window, moved: undefined } })), observed: r.observed.map((w) => ({ ...w, moved: undefined })) };
+  const compact = (w: EventWindow): unknown => ({ ...w, moved: undefined, recentWarm: undefined, coldByFn: undefined, firstByFn: undefined, affected: undefined });
+  return { ...r, events: r.events.map((e) => ({ ...e, window: compact(e.window) })), observed: r.observed.map(compact) };
 }
 
 /** Per scale and variant: the affected functions and the cold starts each event caused on them, mean ± s.d. over seeds. */

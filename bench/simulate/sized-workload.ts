@@ -23,7 +23,7 @@ export async function sizedWorkload(o: SimulateBenchOptions, workers: number, mi
   }
   const g = new GeneratedWorkload({ seed, functions: workers * functionsPerWorker, minutes, ...(o.iatCov === undefined ? {} : { iatCov: o.iatCov }) });
   // at least twice the largest function, so every function fits on every worker
-  const largestMb = Math.max(...g.functions.map((f) => f.memoryMb));
+  const largestMb = g.functions.reduce((m, f) => Math.max(m, f.memoryMb), 0); // (a spread overflows the stack at ~10^5 functions)
   const sized = Math.max(1024, Math.ceil((2 * largestMb) / 256) * 256, Math.ceil(g.expectedBusyMb / workers / utilisation / 256) * 256);
   return {
     workload: g,
