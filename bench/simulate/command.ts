@@ -22,9 +22,23 @@ interface SimulateFlags {
   traceDurations?: string;
   traceMemory?: string;
   maxFunctions?: string;
+  seeds?: string;
+  loadLevels?: string;
+  loadLevelMinutes: string;
+  iatCovMedian?: string;
+  iatCovSigma?: string;
+  keepaliveFunctionsPerWorker?: string;
   matrix: boolean;
+  placement: boolean;
+  keepalive: boolean;
   resultsDir: string;
   docs: boolean;
+}
+
+function positive(name: string, text: string): number {
+  const x = Number(text);
+  if (!Number.isFinite(x) || x < 0) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be a number >= 0, got '${text}'`);
+  return x;
 }
 
 function int(name: string, text: string, min = 1): number {
@@ -47,6 +61,14 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--trace-durations <file>', 'function_durations_percentiles.anon.dNN.csv'],
   ['--trace-memory <file>', 'app_memory_percentiles.anon.dNN.csv'],
   ['--max-functions <n>', 'keep at most this many functions of a trace (every k-th)'],
+  ['--seeds <list>', 'more seeds for the placement runs: membership impact as mean ± s.d. over --seed and these'],
+  ['--load-levels <list>', 'functions per worker of extra runs at the largest scale, no event: max/avg load by load level (generator only)'],
+  ['--load-level-minutes <n>', 'simulated minutes of each load-level run', '6'],
+  ['--iat-cov-median <x>', 'generator: median of the non-timer functions\' inter-arrival-time CoV (default 1)'],
+  ['--iat-cov-sigma <x>', 'generator: log-sigma of that CoV across functions (default 1; 0 with median 1: Poisson arrivals)'],
+  ['--keepalive-functions-per-worker <n>', 'generated functions per worker of the keep-alive runs (default --functions-per-worker)'],
+  ['--no-placement', 'skip the placement runs (tables, membership impact) at --scales'],
+  ['--no-keepalive', 'skip the keep-alive runs'],
   ['--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale'],
   ['--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results')],
   ['--no-docs', 'do not regenerate docs/benchmarks.md'],
@@ -82,7 +104,16 @@ export function registerSimulateCommand(bench: Command): void {
           ...(flags.workerMemoryMb === undefined ? {} : { workerMemoryMb: int('--worker-memory-mb', flags.workerMemoryMb, 128) }),
           ...(trace === undefined ? {} : { trace }),
           ...(flags.maxFunctions === undefined ? {} : { maxFunctions: int('--max-functions', flags.maxFunctions) }),
+          ...(flags.seeds === undefined ? {} : { extraSeeds: flags.seeds.split(',').map((x) => int('--seeds', x.trim(), 0)) }),
+          ...(flags.loadLevels === undefined ? {} : { loadLevels: flags.loadLevels.split(',').map((x) => int('--load-levels', x.trim())) }),
+          loadLevelMinutes: int('--load-level-minutes', flags.loadLevelMinutes, 2),
+          ...(flags.iatCovMedian === undefined && flags.iatCovSigma === undefined
+            ? {}
+            : { iatCov: { median: positive('--iat-cov-median', flags.iatCovMedian ?? '1'), sigma: positive('--iat-cov-sigma', flags.iatCovSigma ?? '1') } }),
+          ...(flags.keepaliveFunctionsPerWorker === undefined ? {} : { keepAliveFunctionsPerWorker: int('--keepalive-functions-per-worker', flags.keepaliveFunctionsPerWorker) }),
           skipMatrix: !flags.matrix,
+          skipPlacement: !flags.placement,
+          skipKeepAlive: !flags.keepalive,
           progress,
         });
       });

@@ -11,8 +11,8 @@
  * worker/pool/); when all are full it waits in the FIFO queue of the policy's `waitAt`
  * worker. Keep-alive is the worker's real policy module, fed with virtual time. Membership
  * events (a worker joining, draining, dying) change the placement's worker set; for each,
- * the functions whose home moved are recorded and their cold starts in the next
- * `windowMin` minutes counted. Random streams are separate for arrivals, execution times
+ * the functions whose home moved and those it affected (membership-impact.ts) are recorded,
+ * and every function's cold starts in the next `windowMin` minutes counted. Random streams are separate for arrivals, execution times
  * (one per function) and placement, so a policy that draws more numbers does not change the
  * workload.
  *
@@ -132,6 +132,8 @@ export interface SimulationResult {
   peakOverMean: number;
   /** The bounded-load rule's integer bound ceil(1.25 × L / n) / the mean load, integrated over time: the most the rule allows. */
   boundOverMean: number;
+  /** ceil(L / n) / the mean load, integrated over time: the floor under peakOverMean (load-tracker.ts). */
+  floorOverMean: number;
   /** Share of placements after the warm-up onto a worker at or over ring/'s bound at that moment (the rule's exceptions). */
   overBoundShare: number;
   queueP50Ms: number;
@@ -206,7 +208,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
 
   const windowMs = (o.windowMin ?? 10) * 60_000;
   for (const w of o.observe ?? []) {
-    const window: EventWindow = { label: w.label, fromMs: w.fromMs, toMs: w.toMs, moved: w.moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0 };
+    const window: EventWindow = { label: w.label, fromMs: w.fromMs, toMs: w.toMs, moved: w.moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), firstByFn: new Uint8Array(fns.length), affected: undefined, joinedWorker: undefined };
     metrics.windows.push(window);
     heap.push({ at: w.fromMs, seq: 0, kind: 'snapshot', window });
   }
@@ -253,10 +255,13 @@ export function simulate(o: SimulationOptions): SimulationResult {
     let failed = 0;
     let requeue: Array<{ fn: number; arrivedAt: number }> = [];
     let handoffFrom: Array<[number, number]> = [];
+    const affected = new Uint8Array(fns.length);
     if (what === 'join') {
       worker = newWorker(`w-join-${events.length}`, now);
     } else {
       worker = live[what === 'drain' ? Math.floor(live.length / 2) : Math.floor((2 * live.length) / 3)] as SimWorker;
+      // functions with a container on the leaving worker: the event takes their warm state
+      for (const [fn, n] of worker.functionsHere()) if (n > 0) affected[fn] = 1;
       if (what === 'drain') {
         handoffFrom = [...worker.functionsHere()].filter(([fn]) => now - (lastInvoked[fn] as number) <= 60_000);
         requeue = worker.drain(now);
@@ -277,6 +282,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
     for (let i = 0; i < fns.length; i++) {
       if (before[i] !== after[i]) {
         moved[i] = 1;
+        affected[i] = 1;
         movedCount++;
         if (now - (lastInvoked[i] as number) <= 60_000) recentMoved++;
       }
@@ -294,7 +300,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
         home.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
       }
     }
-    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0 };
+    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), firstByFn: new Uint8Array(fns.length), affected, joinedWorker: what === 'join' ? worker.id : undefined };
     metrics.windows.push(window);
     events.push({ kind: what, atMin: now / 60_000, worker: worker.id, homesMoved: hasHomes ? movedCount / fns.length : null, recentMoved, window, failed });
     for (const r of requeue) dispatch(r.fn, now, r.arrivedAt);
@@ -359,6 +365,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
     meanLoad,
     peakOverMean: instant.peakOverMean,
     boundOverMean: instant.boundOverMean,
+    floorOverMean: instant.floorOverMean,
     overBoundShare: placed === 0 ? 0 : overBound / placed,
     queueP50Ms: metrics.queueWait.percentile(50),
     queueP99Ms: metrics.queueWait.percentile(99),

@@ -12,7 +12,12 @@
  *   (1 min .. 1 day), IAT CoV 0. Otherwise its daily invocation count is log-normal in log10
  *   (DAILY_RATE: 45 % at most 24 a day, 81 % at most 1440 a day, spanning ~8 orders of
  *   magnitude), truncated at `maxPerDay` (a cost bound of the simulator, reported), and its
- *   arrivals are Poisson (IAT CoV 1) or, for 30 % of them, bursty on/off (CoV > 1).
+ *   arrivals are a renewal process: inter-arrival times (IATs) are gamma-distributed with the
+ *   mean that gives the daily count and a coefficient of variation (CoV) drawn per function,
+ *   log-normal with median `IAT_COV.median` and log-sigma `IAT_COV.sigma`, clamped to
+ *   [IAT_COV.min, IAT_COV.max] (the paper's IAT-CoV figure spreads functions below 1, regular,
+ *   and above 1, bursty; the shares are our assumption). CoV 1 is Poisson (gamma shape 1 is
+ *   the exponential): `iatCov: { median: 1, sigma: 0 }` gives the memoryless workload.
  * - Execution time: per function a log-normal mean (median 0.68 s, sigma 2.36: half the
  *   functions run under a second on average), per invocation log-normal around it (sigma 0.3),
  *   capped at 10 minutes.
@@ -43,8 +48,12 @@ export const DAILY_RATE = { mu: 1.603, sigma: 1.772 };
 export const APP_MEMORY = { medianMb: 170, p90Mb: 400, maxMb: 1536 };
 /** Mean execution time per function: log-normal, ln-mean -0.38 (0.68 s), sigma 2.36. */
 export const DURATION = { medianMs: Math.exp(-0.38) * 1000, sigma: 2.36, perInvocationSigma: 0.3, maxMs: 600_000 };
-/** Share of non-timer functions with bursty (on/off) arrivals: our assumption. */
-export const BURSTY_SHARE = 0.3;
+/**
+ * Per-function IAT CoV of non-timer functions: ln(CoV) ~ Normal(ln median, sigma), clamped.
+ * Median 1 and sigma 1: 24 % of functions under 0.5 (regular), 24 % over 2 (bursty), half
+ * within 0.5..2. Our assumption, see docs/simulation.md ("Workloads").
+ */
+export const IAT_COV = { median: 1, sigma: 1, min: 0.1, max: 5 };
 const TIMER_PERIODS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 240, 1440];
 const DAY_MS = 86_400_000;
 
@@ -64,19 +73,26 @@ export interface GeneratorOptions {
   maxConcurrency?: number;
   /** Arrivals of every function multiplied by this from `burst.fromMin` to `burst.toMin`. */
   burst?: { fromMin: number; toMin: number; factor: number };
+  /** The distribution of non-timer functions' IAT CoV (default IAT_COV); sigma 0: every function at the median. */
+  iatCov?: { median: number; sigma: number };
 }
 
-type Kind = 'timer' | 'poisson' | 'bursty';
+type Kind = 'timer' | 'renewal';
+
+/** Draws one inter-arrival time with the given mean and CoV: gamma with shape 1 / CoV². */
+export function renewalIat(rng: Prng, meanMs: number, cov: number): number {
+  const shape = 1 / (cov * cov);
+  return rng.gamma(shape, meanMs / shape);
+}
 
 interface GenFunction extends SimFunction {
   readonly kind: Kind;
   /** Mean arrivals per ms (timers: 1 / period). */
   readonly ratePerMs: number;
   readonly periodMs: number;
+  /** Coefficient of variation of its inter-arrival times (timers: 0). */
+  readonly iatCov: number;
   next: number;
-  /** Bursty: whether it is in an on period, and when that period ends. */
-  on: boolean;
-  switchAt: number;
 }
 
 /** The calibrated synthetic workload: see the file header. */
@@ -107,13 +123,16 @@ export class GeneratedWorkload implements Workload {
     let capped = 0;
     let busyMb = 0;
     const maxConcurrency = options.maxConcurrency ?? 8;
+    const covMedian = options.iatCov?.median ?? IAT_COV.median;
+    const covSigma = options.iatCov?.sigma ?? IAT_COV.sigma;
     let app = 0;
     while (this.functions.length < options.functions) {
       const appId = `app${app++}`;
       const memoryMb = Math.round(Math.min(APP_MEMORY.maxMb, Math.max(64, shape.logNormal(APP_MEMORY.medianMb, memSigma))));
       const size = Math.min(drawAppSize(shape), options.functions - this.functions.length);
       for (let i = 0; i < size; i++) {
-        const kind: Kind = shape.next() < TIMER_SHARE ? 'timer' : shape.next() < BURSTY_SHARE ? 'bursty' : 'poisson';
+        const kind: Kind = shape.next() < TIMER_SHARE ? 'timer' : 'renewal';
+        const iatCov = kind === 'timer' ? 0 : Math.min(IAT_COV.max, Math.max(IAT_COV.min, covMedian * Math.exp(covSigma * shape.normal())));
         let perDay: number;
         let periodMs = 0;
         if (kind === 'timer') {
@@ -142,25 +161,21 @@ export class GeneratedWorkload implements Workload {
           kind,
           ratePerMs,
           periodMs,
+          iatCov,
           next: 0,
-          on: false,
-          switchAt: 0,
           duration: (rng) => Math.min(DURATION.maxMs, Math.max(1, rng.logNormal(meanMs, DURATION.perInvocationSigma))),
         };
         if (kind === 'timer') fn.next = shape.next() * periodMs;
-        else if (kind === 'poisson') fn.next = shape.exponential(1 / ratePerMs);
-        else {
-          fn.on = false;
-          fn.switchAt = shape.exponential(ON_MS / BURST_DUTY);
-          fn.next = fn.switchAt;
-        }
+        // a random phase into a first gap (not the renewal process's stationary start; the
+        // warm-up minutes of a run absorb the difference)
+        else fn.next = shape.next() * renewalIat(shape, 1 / ratePerMs, iatCov);
         this.functions.push(fn);
       }
     }
     this.truncated = truncated;
     this.capped = capped;
     this.expectedBusyMb = busyMb;
-    this.name = `generated(seed ${options.seed}, ${options.functions} functions)`;
+    this.name = `generated(seed ${options.seed}, ${options.functions} functions, IAT CoV median ${covMedian}, log-sigma ${covSigma})`;
   }
 
   fresh(): GeneratedWorkload {
@@ -178,35 +193,15 @@ export class GeneratedWorkload implements Workload {
           out.push({ at: fn.next, fn: i });
           fn.next += fn.periodMs;
         }
-      } else if (fn.kind === 'poisson') {
+      } else {
         while (fn.next < end) {
           out.push({ at: fn.next, fn: i });
-          fn.next += rng.exponential(1 / (fn.ratePerMs * factor));
-        }
-      } else {
-        // on/off: on periods ON_MS long on average, at rate / duty; off periods fill the rest
-        while (fn.next < end) {
-          if (!fn.on && fn.next >= fn.switchAt) {
-            fn.on = true;
-            fn.switchAt = fn.next + rng.exponential(ON_MS);
-          }
-          if (fn.on && fn.next >= fn.switchAt) {
-            fn.on = false;
-            fn.switchAt = fn.next + rng.exponential(ON_MS * (1 / BURST_DUTY - 1));
-            fn.next = fn.switchAt;
-            continue;
-          }
-          if (fn.on) out.push({ at: fn.next, fn: i });
-          fn.next += rng.exponential(BURST_DUTY / (fn.ratePerMs * factor));
+          fn.next += renewalIat(rng, 1 / (fn.ratePerMs * factor), fn.iatCov);
         }
       }
     }
   }
 }
-
-/** Mean length of a bursty function's on period, and the share of time it is on. */
-const ON_MS = 120_000;
-const BURST_DUTY = 0.1;
 
 function drawAppSize(rng: Prng): number {
   let u = rng.next();

@@ -13,13 +13,15 @@
  * `ceil(c × L / n)`. Reported as ratios to the integrated mean: `peakOverMean` (how far the
  * busiest worker is over the mean at a moment, on average over time) and `boundOverMean`
  * (the most the rule allows: at a mean of 1.65 requests per worker the bound is 3, 1.82 × the
- * mean, whatever the hashing).
+ * mean, whatever the hashing), and `floorOverMean`, ceil(L / n) over the mean: the least any
+ * placement can give the busiest worker at a moment (2 / 1.65 = 1.21 at that mean).
  *
  * Worked example
  * --------------
  * Two workers, c = 1.25: loads (1, 0) for 1 s, then (2, 1) for 1 s. Mean 0.5 then 1.5
  * (integral 2); peak 1 then 2 (integral 3): peakOverMean 1.5; bound ceil(0.625) = 1 then
- * ceil(1.875) = 2 (integral 3): boundOverMean 1.5.
+ * ceil(1.875) = 2 (integral 3): boundOverMean 1.5; floor ceil(0.5) = 1 then ceil(1.5) = 2
+ * (integral 3): floorOverMean 1.5.
  *
  * Known caveats
  * -------------
@@ -32,6 +34,12 @@ export interface LoadFigures {
   peakOverMean: number;
   /** Integral of the rule's bound ceil(c × L / n) / integral of the mean load. */
   boundOverMean: number;
+  /**
+   * Integral of ceil(L / n) / integral of the mean load: the least the busiest worker's load
+   * can be at each moment (loads are integers, so some worker holds at least ceil(L / n)),
+   * whatever the placement; the floor under peakOverMean.
+   */
+  floorOverMean: number;
 }
 
 /** Tracks instantaneous load figures: see the file header. */
@@ -47,6 +55,7 @@ export class LoadTracker {
   #peakInt = 0;
   #meanInt = 0;
   #boundInt = 0;
+  #floorInt = 0;
 
   constructor(options: { c: number; fromMs: number }) {
     this.#c = options.c;
@@ -76,7 +85,7 @@ export class LoadTracker {
   figures(now: number): LoadFigures {
     this.#advance(now);
     const mean = this.#meanInt;
-    return { peakOverMean: mean === 0 ? 0 : this.#peakInt / mean, boundOverMean: mean === 0 ? 0 : this.#boundInt / mean };
+    return { peakOverMean: mean === 0 ? 0 : this.#peakInt / mean, boundOverMean: mean === 0 ? 0 : this.#boundInt / mean, floorOverMean: mean === 0 ? 0 : this.#floorInt / mean };
   }
 
   #add(load: number, delta: number): void {
@@ -94,6 +103,7 @@ export class LoadTracker {
       this.#peakInt += this.#max * dt;
       this.#meanInt += (this.#total / n) * dt;
       this.#boundInt += (this.#total === 0 ? 0 : loadBound(this.#total - 1, n, this.#c)) * dt;
+      this.#floorInt += Math.ceil(this.#total / n) * dt;
     }
     this.#since = Math.max(this.#since, now);
   }

@@ -25,6 +25,19 @@ export interface EventWindow {
   recentWarm: Uint8Array | undefined;
   firstCalls: number;
   firstCallsCold: number;
+  /** Cold starts of each function inside the window, by function index (saturates at 65 535). */
+  readonly coldByFn: Uint16Array;
+  /** Each function's first start inside the window: 0 none, 1 warm, 2 cold. */
+  readonly firstByFn: Uint8Array;
+  /**
+   * The functions whose placement the event changed (run with the event only; 1 = affected):
+   * home moved, or a container on the leaving worker at the event, or (a join) a start on the
+   * joined worker inside the window. Undefined in a control run: it is compared over the
+   * run's set (affectedColdStarts in scenario.ts).
+   */
+  readonly affected: Uint8Array | undefined;
+  /** The joined worker's id (a join): starts on it inside the window mark their function affected. */
+  readonly joinedWorker: string | undefined;
 }
 
 export class SimMetrics {
@@ -55,12 +68,17 @@ export class SimMetrics {
     if (to > start) this.idleMbMs += (to - start) * mb;
   }
 
-  /** An invocation started executing (or cold-starting) at `now` after waiting `waitMs`. */
-  started(fn: number, now: number, waitMs: number, cold: boolean, coldMs: number): void {
+  /** An invocation started executing (or cold-starting) on `worker` at `now` after waiting `waitMs`. */
+  started(fn: number, now: number, waitMs: number, cold: boolean, coldMs: number, worker: string): void {
     for (const w of this.windows) {
       if (now < w.fromMs || now >= w.toMs) continue;
       w.invocations++;
-      if (cold) w.coldStarts++;
+      if (w.firstByFn[fn] === 0) w.firstByFn[fn] = cold ? 2 : 1;
+      if (cold) {
+        w.coldStarts++;
+        if (w.coldByFn[fn] !== 65_535) w.coldByFn[fn] = (w.coldByFn[fn] as number) + 1;
+      }
+      if (w.affected !== undefined && worker === w.joinedWorker) w.affected[fn] = 1;
       if (w.recentWarm?.[fn] === 1) {
         w.recentWarm[fn] = 0;
         w.firstCalls++;

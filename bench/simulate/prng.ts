@@ -69,6 +69,24 @@ export class Prng {
     return median * Math.exp(sigma * this.normal());
   }
 
+  /**
+   * Gamma with the given shape k and scale θ (mean kθ, CoV 1/√k): Marsaglia and Tsang's
+   * method ("A simple method for generating gamma variables", ACM TOMS 2000); for k < 1,
+   * Gamma(k + 1) × U^(1/k).
+   */
+  gamma(shape: number, scale: number): number {
+    if (shape < 1) return this.gamma(shape + 1, scale) * (1 - this.next()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      const x = this.normal();
+      const v = (1 + c * x) ** 3;
+      if (v <= 0) continue;
+      const u = 1 - this.next();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v * scale;
+    }
+  }
+
   /** Exponential with the given mean. */
   exponential(mean: number): number {
     return -mean * Math.log(1 - this.next());

@@ -7,22 +7,26 @@
  * 1. Placement, at every scale (default 10, 100, 1000 workers): each placement policy, and
  *    ringfaas with warm hand-off, with the seed's fixed 15 min keep-alive, on a run with three
  *    membership events (a worker joins at 1/3 of the run, one drains at 1/2, one dies at 4/5)
- *    and on a control run without them (same seed: same arrivals and execution times).
- *    "Cold starts caused" by an event = cold starts in the `windowMin` after it minus the
- *    control run's in the same window.
+ *    and on a control run without them (same seed: same arrivals and execution times), for
+ *    `seed` and every `extraSeeds`. "Cold starts caused" by an event: on the functions it
+ *    affected, cold starts in the `windowMin` after it minus the control run's
+ *    (membership-impact.ts), mean ± s.d. over seeds.
+ * 1b. Load levels (`loadLevels`): max/avg load at several functions per worker, largest scale,
+ *    no event (load-levels.ts).
  * 2. Every placement × keep-alive combination at the smallest scale (events and controls).
- * 3. Keep-alive at `keepAliveWorkers` workers, ringfaas placement, over a longer run (the
- *    histogram policy needs history): fixed 5/10/15/20/30/60/120/240 min (the trade-off curve), hybrid
- *    with a 15 min fallback (the worker's default), hybrid with the paper's 4 h fallback,
- *    Greedy-Dual. Adaptive vs fixed is read against the fixed curve at equal idle memory-time.
+ * 3. Keep-alive at `keepAliveWorkers` workers (keepalive-comparison.ts).
+ * `skipPlacement`, `skipMatrix` and `skipKeepAlive` leave sections out.
  */
 import type { Cell, ReportChart, ReportTable, ScenarioOutput } from '../report/result.ts';
 import type { Progress } from '../report/progress.ts';
 import { simulate, keepAliveLabel, type KeepAliveSpec, type SimulationOptions, type SimulationResult } from './engine.ts';
-import { GeneratedWorkload } from './generator.ts';
-import { TraceWorkload, type TraceFiles } from './azure-trace.ts';
+import type { TraceFiles } from './azure-trace.ts';
+import type { EventWindow } from './metrics.ts';
+import { sizedWorkload } from './sized-workload.ts';
+import { runKeepAliveComparison } from './keepalive-comparison.ts';
 import { PLACEMENT_NAMES, type PlacementName } from './placement.ts';
-import type { Workload } from './workload.ts';
+import { affectedColdStarts, beatsEvery, formatMeanSd, totalAffectedCaused, totalFirstCaused, type Pair } from './membership-impact.ts';
+import { runLoadLevels } from './load-levels.ts';
 
 export interface SimulateBenchOptions {
   seed: number;
@@ -43,6 +47,20 @@ export interface SimulateBenchOptions {
   progress: Progress;
   /** Skip the placement × keep-alive matrix. */
   skipMatrix?: boolean;
+  /** Skip the placement runs (section 1: tables, membership impact, targets). */
+  skipPlacement?: boolean;
+  /** Skip the keep-alive runs (section 3). */
+  skipKeepAlive?: boolean;
+  /** More seeds for the placement runs (membership impact: mean ± s.d. over `seed` and these). */
+  extraSeeds?: number[];
+  /** Functions per worker of the load-level runs at the largest scale (none: not run). */
+  loadLevels?: number[];
+  /** Simulated minutes of each load-level run. */
+  loadLevelMinutes?: number;
+  /** Generated functions per worker of the keep-alive runs (default functionsPerWorker). */
+  keepAliveFunctionsPerWorker?: number;
+  /** The generator's IAT CoV distribution (default the generator's IAT_COV). */
+  iatCov?: { median: number; sigma: number };
 }
 
 export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
@@ -51,36 +69,10 @@ export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
   { name: 'hybrid', fallbackMin: 15 },
   { name: 'greedy-dual' },
 ];
-const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 const SEED_KEEPALIVE: KeepAliveSpec = { name: 'fixed', keepAliveMin: 15 };
 
-/** A run with membership events and its control run. */
-export interface Pair {
-  run: SimulationResult;
-  control: SimulationResult;
-}
-
-interface Sized {
-  workload: Workload;
-  workerMemoryMb: number;
-  note: string;
-}
-
-async function sizedWorkload(o: SimulateBenchOptions, workers: number, minutes: number, utilisation = 0.4): Promise<Sized> {
-  if (o.trace !== undefined) {
-    const workload = await TraceWorkload.read({ files: o.trace, seed: o.seed, ...(o.maxFunctions === undefined ? {} : { maxFunctions: o.maxFunctions }) });
-    return { workload, workerMemoryMb: o.workerMemoryMb ?? 8192, note: workload.name };
-  }
-  const g = new GeneratedWorkload({ seed: o.seed, functions: workers * o.functionsPerWorker, minutes });
-  // at least twice the largest function, so every function fits on every worker
-  const largestMb = Math.max(...g.functions.map((f) => f.memoryMb));
-  const sized = Math.max(1024, Math.ceil((2 * largestMb) / 256) * 256, Math.ceil(g.expectedBusyMb / workers / utilisation / 256) * 256);
-  return {
-    workload: g,
-    workerMemoryMb: o.workerMemoryMb ?? sized,
-    note: `${g.name}; ${g.truncated} rates cut to 10^5.5/day, ${g.capped} execution times cut to a mean concurrency of 8`,
-  };
-}
+export type { Pair } from './membership-impact.ts';
+export { fixedAtIdle } from './keepalive-comparison.ts';
 
 function eventsFor(minutes: number): NonNullable<SimulationOptions['events']> {
   return [
@@ -178,17 +170,6 @@ function totalCaused(p: Pair): number {
   return [0, 1, 2].reduce((n, i) => n + (coldStartsCaused(p, i) ?? 0), 0);
 }
 
-/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
-export function fixedAtIdle(curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>, idleGbS: number): number | undefined {
-  const pts = [...curve].sort((a, b) => a.idleGbS - b.idleGbS);
-  for (let i = 1; i < pts.length; i++) {
-    const a = pts[i - 1]!;
-    const b = pts[i]!;
-    if (idleGbS >= a.idleGbS && idleGbS <= b.idleGbS) return a.coldStarts + ((idleGbS - a.idleGbS) / (b.idleGbS - a.idleGbS || 1)) * (b.coldStarts - a.coldStarts);
-  }
-  return undefined;
-}
-
 /** Runs the whole comparison (see the file header). */
 export async function runSimulateBench(o: SimulateBenchOptions): Promise<ScenarioOutput> {
   const tables: ReportTable[] = [];
@@ -197,81 +178,108 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   const notes: string[] = [];
   const byScale = new Map<number, Pair[]>();
 
-  // 1. placement at every scale
-  for (const workers of o.scales) {
-    const s = await sizedWorkload(o, workers, o.minutes);
-    notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
-    const pairs: Pair[] = [];
-    const variants: Array<[PlacementName, boolean]> = [...PLACEMENT_NAMES.map((p): [PlacementName, boolean] => [p, false]), ['ringfaas', true]];
-    for (const [placement, handoff] of variants) {
-      o.progress.note(`simulate: ${workers} workers, ${placement}${handoff ? ' + hand-off' : ''}`);
-      pairs.push(
-        runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff }),
-      );
+  if (o.skipPlacement !== true) {
+    // 1. placement at every scale, for every seed (the first seed's runs fill the tables; all
+    // seeds give the membership impact's mean ± s.d.)
+    const seeds = [o.seed, ...(o.extraSeeds ?? []).filter((x) => x !== o.seed)];
+    const variants: Array<[PlacementName, boolean]> = [['ringfaas', true], ...PLACEMENT_NAMES.map((p): [PlacementName, boolean] => [p, false])];
+    /** Per scale, per variant label: one pair per seed, in `seeds` order. */
+    const bySeeds = new Map<number, Map<string, Pair[]>>();
+    for (const workers of o.scales) {
+      const perVariant = new Map<string, Pair[]>();
+      for (const seed of seeds) {
+        const s = await sizedWorkload(o, workers, o.minutes, seed);
+        if (seed === o.seed) notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
+        for (const [placement, handoff] of variants) {
+          o.progress.note(`simulate: ${workers} workers, seed ${seed}, ${placement}${handoff ? ' + hand-off' : ''}`);
+          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff });
+          const name = label(pair.run);
+          perVariant.set(name, [...(perVariant.get(name) ?? []), pair]);
+        }
+      }
+      bySeeds.set(workers, perVariant);
+      byScale.set(workers, [...perVariant.values()].map((pairs) => pairs[0] as Pair));
     }
-    byScale.set(workers, pairs);
-  }
-  const placementRows = [...byScale.values()].flat().map(pairRow);
-  tables.push({
-    title: 'Placement policies (fixed 15 min keep-alive), per scale',
-    columns: PAIR_COLUMNS,
-    rows: placementRows,
-    note: `Steady figures from the control run (no membership event). "Cold first calls" after an event: of the functions invoked in the minute before it that had a container somewhere, those whose first invocation within ${o.windowMin} min after it was cold; in brackets the difference with the control run at the same moment (what the event caused). Max/avg load: max over workers of their time-averaged load (busy + queued) / the mean. Peak/mean: the busiest worker's load at each moment / the mean load, integrated over time. Bound/mean: ring/'s bounded-load bound ceil(1.25 × L / n) / the mean load, integrated over time (the most the rule allows). Over-bound placements: requests placed on a worker at or over the bound at that moment.`,
-  });
-  const scaleLabels = o.scales.map(String);
-  charts.push({
-    title: 'Cold first calls of recently active functions after join + drain + die',
-    kind: 'bar',
-    xLabel: 'workers',
-    yLabel: 'cold starts',
-    xLabels: scaleLabels,
-    series: [...PLACEMENT_NAMES.map((p) => [p, false] as const), ['ringfaas', true] as const].map(([p, h]) => ({
-      name: h ? `${p} + hand-off` : p,
-      points: o.scales.map((w, i): [number, number] => [i, Math.max(0, totalFirstCold((byScale.get(w) ?? []).find((x) => x.run.placement === p && x.run.handoff === h) as Pair))]),
-    })),
-  });
-  charts.push({
-    title: 'Max / avg worker load',
-    kind: 'bar',
-    xLabel: 'workers',
-    yLabel: 'max / avg',
-    xLabels: scaleLabels,
-    marker: { value: 1.25, label: 'target 1.25', axis: 'y' },
-    series: PLACEMENT_NAMES.map((p) => ({ name: p, points: o.scales.map((w, i): [number, number] => [i, (byScale.get(w) ?? []).find((x) => x.run.placement === p && !x.run.handoff)?.control.loadMaxOverAvg ?? 0]) })),
-  });
+    tables.push(membershipTable(bySeeds, seeds, o.windowMin));
+    const placementRows = [...byScale.values()].flat().map(pairRow);
+    tables.push({
+      title: 'Placement policies (fixed 15 min keep-alive), per scale',
+      columns: PAIR_COLUMNS,
+      rows: placementRows,
+      note: `Steady figures from the control run (no membership event). "Cold first calls" after an event: of the functions invoked in the minute before it that had a container somewhere, those whose first invocation within ${o.windowMin} min after it was cold; in brackets the difference with the control run at the same moment (what the event caused). Max/avg load: max over workers of their time-averaged load (busy + queued) / the mean. Peak/mean: the busiest worker's load at each moment / the mean load, integrated over time. Bound/mean: ring/'s bounded-load bound ceil(1.25 × L / n) / the mean load, integrated over time (the most the rule allows). Over-bound placements: requests placed on a worker at or over the bound at that moment.`,
+    });
+    const scaleLabels = o.scales.map(String);
+    charts.push({
+      title: 'Cold first calls of recently active functions after join + drain + die',
+      kind: 'bar',
+      xLabel: 'workers',
+      yLabel: 'cold starts',
+      xLabels: scaleLabels,
+      series: [...PLACEMENT_NAMES.map((p) => [p, false] as const), ['ringfaas', true] as const].map(([p, h]) => ({
+        name: h ? `${p} + hand-off` : p,
+        points: o.scales.map((w, i): [number, number] => [i, Math.max(0, totalFirstCold((byScale.get(w) ?? []).find((x) => x.run.placement === p && x.run.handoff === h) as Pair))]),
+      })),
+    });
+    charts.push({
+      title: 'Max / avg worker load',
+      kind: 'bar',
+      xLabel: 'workers',
+      yLabel: 'max / avg',
+      xLabels: scaleLabels,
+      marker: { value: 1.25, label: 'target 1.25', axis: 'y' },
+      series: PLACEMENT_NAMES.map((p) => ({ name: p, points: o.scales.map((w, i): [number, number] => [i, (byScale.get(w) ?? []).find((x) => x.run.placement === p && !x.run.handoff)?.control.loadMaxOverAvg ?? 0]) })),
+    });
 
-  // targets on the largest scale
-  const largest = Math.max(...o.scales);
-  const atLargest = byScale.get(largest) ?? [];
-  const ring = atLargest.find((x) => x.run.placement === 'ringfaas' && !x.run.handoff);
-  const ow = atLargest.find((x) => x.run.placement === 'openwhisk');
-  const ringHandoff = atLargest.find((x) => x.run.placement === 'ringfaas' && x.run.handoff);
-  if (ring !== undefined) {
-    const c = ring.control;
-    summary.push(
-      `${largest} workers, ringfaas max/avg load ${c.loadMaxOverAvg.toFixed(2)} (time-averaged per worker; target ≤ 1.25: ${c.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}); the bounded-load rule it is about held: ${pct(c.overBoundShare)} % of placements on a worker at or over ceil(1.25 × (L + 1) / n) (allowed only when every worker under it is out of memory), an integer bound that averaged ${c.boundOverMean.toFixed(2)} × the mean load of ${c.meanLoad.toFixed(2)} requests per worker (busiest worker at each moment: ${c.peakOverMean.toFixed(2)} × the mean)`,
-    );
-    const join = ring.run.events[0];
-    if (join?.homesMoved !== null && join !== undefined) {
-      const limit = 1 / (largest + 1) + 0.02;
+    // targets on the largest scale
+    const largest = Math.max(...o.scales);
+    const atLargest = byScale.get(largest) ?? [];
+    const ring = atLargest.find((x) => x.run.placement === 'ringfaas' && !x.run.handoff);
+    const ow = atLargest.find((x) => x.run.placement === 'openwhisk');
+    const ringHandoff = atLargest.find((x) => x.run.placement === 'ringfaas' && x.run.handoff);
+    if (ring !== undefined) {
+      const c = ring.control;
       summary.push(
-        `one join moved ${pct(join.homesMoved)} % of homes with ringfaas (target ≤ 1/N + 2 % = ${pct(limit)} %: ${join.homesMoved <= limit ? 'met' : 'MISSED'}); OpenWhisk's modulo homes: ${ow?.run.events[0]?.homesMoved === null || ow === undefined ? '–' : `${pct(ow.run.events[0]!.homesMoved!)} %`}`,
+        `${largest} workers, ringfaas max/avg load ${c.loadMaxOverAvg.toFixed(2)} (time-averaged per worker; target ≤ 1.25: ${c.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}); the bounded-load rule it is about held: ${pct(c.overBoundShare)} % of placements on a worker at or over ceil(1.25 × (L + 1) / n) (allowed only when every worker under it is out of memory), an integer bound that averaged ${c.boundOverMean.toFixed(2)} × the mean load of ${c.meanLoad.toFixed(2)} requests per worker (busiest worker at each moment: ${c.peakOverMean.toFixed(2)} × the mean)`,
       );
+      const join = ring.run.events[0];
+      if (join?.homesMoved !== null && join !== undefined) {
+        const limit = 1 / (largest + 1) + 0.02;
+        summary.push(
+          `one join moved ${pct(join.homesMoved)} % of homes with ringfaas (target ≤ 1/N + 2 % = ${pct(limit)} %: ${join.homesMoved <= limit ? 'met' : 'MISSED'}); OpenWhisk's modulo homes: ${ow?.run.events[0]?.homesMoved === null || ow === undefined ? '–' : `${pct(ow.run.events[0]!.homesMoved!)} %`}`,
+        );
+      }
+      const largestSeeds = bySeeds.get(largest) ?? new Map<string, Pair[]>();
+      const othersSeeds = [...largestSeeds].filter(([name]) => !name.startsWith('ringfaas')).map(([name, pairs]) => ({ name, pairs }));
+      for (const name of ['ringfaas + hand-off', 'ringfaas']) {
+        const v = beatsEvery(largestSeeds.get(name) ?? [], othersSeeds);
+        const f = beatsEvery(largestSeeds.get(name) ?? [], othersSeeds, totalFirstCaused);
+        summary.push(
+          `${largest} workers, ${name}: cold starts that join + drain + die caused on the functions whose placement they changed, within ${o.windowMin} min, paired with the control run, over seeds ${seeds.join(', ')} (mean ± s.d.): ${v.detail} (target: fewer than every other placement: ${v.met ? 'met' : 'MISSED'}); cold first calls of those functions, the same way: ${f.detail} (${f.met ? 'met' : 'MISSED'})`,
+        );
+      }
+      const others = atLargest.filter((x) => x.run.placement !== 'ringfaas');
+      const mine = [ring, ...(ringHandoff === undefined ? [] : [ringHandoff])];
+      const verdict = (f: (p: Pair) => number): string =>
+        mine
+          .map((m) => {
+            const beaten = others.filter((x) => f(x) <= f(m)).map((x) => `${label(x.run)} (${f(x)})`);
+            return `${label(m.run)} ${beaten.length === 0 ? 'met' : `MISSED against ${beaten.join(', ')}`}`;
+          })
+          .join('; ');
+      const list = (f: (p: Pair) => number): string => [...mine, ...others].map((x) => `${label(x.run)} ${f(x)}`).join(', ');
+      summary.push(
+        `seed ${o.seed} alone, the earlier measure: cold first calls of recently active functions that join + drain + die caused at ${largest} workers (all of them, run minus control; noisy): ${list(totalCaused)} (fewer than every other placement: ${verdict(totalCaused)})`,
+      );
+      summary.push(`the same, all cold first calls in the event windows (the control's included): ${list(totalFirstCold)} (fewer than every other placement: ${verdict(totalFirstCold)})`);
     }
-    const others = atLargest.filter((x) => x.run.placement !== 'ringfaas');
-    const mine = [ring, ...(ringHandoff === undefined ? [] : [ringHandoff])];
-    const verdict = (f: (p: Pair) => number): string =>
-      mine
-        .map((m) => {
-          const beaten = others.filter((x) => f(x) <= f(m)).map((x) => `${label(x.run)} (${f(x)})`);
-          return `${label(m.run)} ${beaten.length === 0 ? 'met' : `MISSED against ${beaten.join(', ')}`}`;
-        })
-        .join('; ');
-    const list = (f: (p: Pair) => number): string => [...mine, ...others].map((x) => `${label(x.run)} ${f(x)}`).join(', ');
-    summary.push(
-      `cold first calls of recently active functions that join + drain + die caused at ${largest} workers (the run minus its control run; the target is judged on these): ${list(totalCaused)} (target: fewer than every other placement: ${verdict(totalCaused)})`,
-    );
-    summary.push(`the same, all cold first calls in the event windows (the control's included): ${list(totalFirstCold)} (fewer than every other placement: ${verdict(totalFirstCold)})`);
+  }
+
+  // 1b. the load level: max/avg at several per-worker loads, largest scale, ringfaas
+  if (o.trace === undefined && o.loadLevels !== undefined && o.loadLevels.length > 0) {
+    const levels = await runLoadLevels(o, Math.max(...o.scales), o.loadLevels, o.loadLevelMinutes ?? 6);
+    tables.push(levels.table);
+    summary.push(...levels.summary);
+    notes.push(...levels.notes);
   }
 
   // 2. the full matrix at the smallest scale
@@ -288,48 +296,15 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     tables.push({ title: `Every placement × keep-alive, ${workers} workers`, columns: PAIR_COLUMNS, rows });
   }
 
-  // 3. keep-alive over a longer run
-  // unbounded memory, as in Shahrad et al.'s simulation: keep-alive, not eviction, decides
-  // what stays loaded, and the idle memory-time it costs is the figure of merit
-  const ka = { ...(await sizedWorkload(o, o.keepAliveWorkers, o.keepAliveMinutes)), workerMemoryMb: o.workerMemoryMb ?? 1_048_576 };
-  notes.push(`keep-alive runs, ${o.keepAliveWorkers} workers: ${ka.note}; ${ka.workerMemoryMb} MB per worker (unbounded unless --worker-memory-mb)`);
-  const kaRun = (keepAlive: KeepAliveSpec): SimulationResult => {
-    o.progress.note(`simulate: keep-alive ${keepAliveLabel(keepAlive)}`);
-    return simulate({ workload: ka.workload, workers: o.keepAliveWorkers, workerMemoryMb: ka.workerMemoryMb, placement: 'ringfaas', keepAlive, seed: o.seed, durationMin: o.keepAliveMinutes, warmupMin: Math.round(o.keepAliveMinutes / 4) });
-  };
-  const curve = FIXED_CURVE_MIN.map((m) => kaRun({ name: 'fixed', keepAliveMin: m }));
-  const hybrid = kaRun({ name: 'hybrid', fallbackMin: 15 });
-  const hybridPaper = kaRun({ name: 'hybrid', fallbackMin: 240 });
-  const gd = kaRun({ name: 'greedy-dual' });
-  const kaRows = [...curve, hybrid, hybridPaper, gd].map((r): Cell[] => [r.keepAlive, r.invocations, r.coldStarts, pct(r.coldStartRatio), Math.round(r.idleGbS), r.prewarms, r.evicted, r2(r.startDelayP99Ms), Math.round(r.speed)]);
-  tables.push({
-    title: `Keep-alive policies, ${o.keepAliveWorkers} workers, ringfaas placement, ${o.keepAliveMinutes} simulated minutes`,
-    columns: ['keep-alive', 'invocations', 'cold starts', 'cold-start %', 'idle GB·s', 'pre-warms', 'evictions', 'start delay p99 ms', 'sim s per s'],
-    rows: kaRows,
-    note: `The first ${Math.round(o.keepAliveMinutes / 4)} minutes are left out (warm-up).`,
-  });
-  charts.push({
-    title: 'Keep-alive: cold starts against idle memory-time',
-    kind: 'line',
-    xLabel: 'idle memory-time, GB·s',
-    yLabel: 'cold starts',
-    series: [
-      { name: `fixed ${FIXED_CURVE_MIN[0]}..${FIXED_CURVE_MIN[FIXED_CURVE_MIN.length - 1]} min`, points: curve.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
-      { name: 'hybrid (15 min fallback)', points: [[Math.round(hybrid.idleGbS), hybrid.coldStarts]] },
-      { name: 'hybrid (4 h fallback)', points: [[Math.round(hybridPaper.idleGbS), hybridPaper.coldStarts]] },
-      { name: 'greedy-dual', points: [[Math.round(gd.idleGbS), gd.coldStarts]] },
-    ],
-  });
-  const fixed15 = curve[FIXED_CURVE_MIN.indexOf(15)] as SimulationResult;
-  for (const adaptive of [hybrid, hybridPaper, gd]) {
-    const atEqualIdle = fixedAtIdle(curve, adaptive.idleGbS);
-    const coldRatio = adaptive.coldStarts === 0 ? (fixed15.coldStarts === 0 ? 1 : Number.POSITIVE_INFINITY) : fixed15.coldStarts / adaptive.coldStarts;
-    const idleSaving = 1 - adaptive.idleGbS / fixed15.idleGbS;
-    const eq = atEqualIdle === undefined ? 'outside the fixed curve' : `${(atEqualIdle / Math.max(1, adaptive.coldStarts)).toFixed(2)}× fewer cold starts than fixed at the same idle memory-time`;
-    const met = (atEqualIdle !== undefined && atEqualIdle / Math.max(1, adaptive.coldStarts) >= 2) || (adaptive.coldStarts <= fixed15.coldStarts && idleSaving >= 0.3);
-    summary.push(
-      `${adaptive.keepAlive} vs fixed 15 min: ${coldRatio.toFixed(2)}× fewer cold starts (${adaptive.coldStarts} vs ${fixed15.coldStarts}), ${pct(idleSaving)} % less idle memory-time (${Math.round(adaptive.idleGbS)} vs ${Math.round(fixed15.idleGbS)} GB·s); ${eq} (target ≥ 2× at equal idle memory-time, or equal cold starts with ≥ 30 % less: ${met ? 'met' : 'MISSED'})`,
-    );
+  // 3. keep-alive over a longer run (keepalive-comparison.ts)
+  let keepAliveRaw: unknown[] = [];
+  if (o.skipKeepAlive !== true) {
+    const k = await runKeepAliveComparison(o);
+    tables.push(...k.tables);
+    charts.push(...k.charts);
+    summary.push(...k.summary);
+    notes.push(...k.notes);
+    keepAliveRaw = k.runs.map(strip);
   }
   return {
     title: 'Simulation: placement and keep-alive policies on the real ring and keep-alive code',
@@ -339,12 +314,32 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     charts,
     raw: {
       placement: [...byScale.values()].flat().map((p) => ({ run: strip(p.run), control: strip(p.control) })),
-      keepAlive: [...curve, hybrid, hybridPaper, gd].map(strip),
+      keepAlive: keepAliveRaw,
     },
   };
 }
 
 /** A result without its per-function arrays (the JSON stays small). */
 function strip(r: SimulationResult): unknown {
-  return { ...r, events: r.events.map((e) => ({ ...e, window: { ...e.window, moved: undefined } })), observed: r.observed.map((w) => ({ ...w, moved: undefined })) };
+  const compact = (w: EventWindow): unknown => ({ ...w, moved: undefined, recentWarm: undefined, coldByFn: undefined, firstByFn: undefined, affected: undefined });
+  return { ...r, events: r.events.map((e) => ({ ...e, window: compact(e.window) })), observed: r.observed.map(compact) };
+}
+
+/** Per scale and variant: the affected functions and the cold starts each event caused on them, mean ± s.d. over seeds. */
+function membershipTable(bySeeds: Map<number, Map<string, Pair[]>>, seeds: readonly number[], windowMin: number): ReportTable {
+  const rows: Cell[][] = [];
+  for (const [workers, perVariant] of bySeeds) {
+    for (const [name, pairs] of perVariant) {
+      const per = (i: number, f: (a: NonNullable<ReturnType<typeof affectedColdStarts>>) => number): number[] => pairs.map((p) => { const a = affectedColdStarts(p, i); return a === null ? 0 : f(a); });
+      const event = (i: number): Cell[] => [formatMeanSd(per(i, (a) => a.affected)), formatMeanSd(per(i, (a) => a.run)), formatMeanSd(per(i, (a) => a.caused))];
+      rows.push([workers, name, ...event(0), ...event(1), ...event(2), formatMeanSd(pairs.map(totalAffectedCaused)), formatMeanSd(pairs.map(totalFirstCaused))]);
+    }
+  }
+  const cols = (e: string): string[] => [`${e}: affected functions`, `${e}: their cold starts`, `${e}: caused (− control)`];
+  return {
+    title: `Cold starts caused by membership events on the functions they affected (${windowMin} min window, seeds ${seeds.join(', ')}: mean ± s.d.)`,
+    columns: ['workers', 'placement', ...cols('join'), ...cols('drain'), ...cols('die'), 'caused, all three', 'cold first calls caused, all three'],
+    rows,
+    note: `Affected: the functions whose home the event moved, that had a container on the leaving worker (drain, die), or (join) with a call started on the joined worker within the window. Their cold starts within ${windowMin} min after the event, and the same functions' cold starts in the same window of the control run (same seed, no event) subtracted; the last column counts each affected function once, when its first call in the window was cold (run − control): bench/simulate/membership-impact.ts.`,
+  };
 }

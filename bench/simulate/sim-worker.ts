@@ -324,7 +324,7 @@ export class SimWorker {
     this.#changed(now, before);
     this.#prewarms.delete(c.fn);
     this.policy.onInvocationStart(f.id, now, { memoryMb: f.memoryMb, cold, coldStartMs: f.coldStartMs });
-    this.#host.metrics.started(c.fn, now, now - arrivedAt, cold, cold ? f.coldStartMs : 0);
+    this.#host.metrics.started(c.fn, now, now - arrivedAt, cold, cold ? f.coldStartMs : 0, this.id);
     this.#host.complete(now + (cold ? f.coldStartMs : 0) + this.#host.duration(c.fn), c);
   }
 

@@ -177,8 +177,9 @@ test('bench simulate: a small run writes a result with tables and charts (second
     const { result } = await recordRun({ scenario: 'simulate', reproduce: 'test', resultsDir: dir }, () =>
       runSimulateBench({ seed: 1, scales: [10], functionsPerWorker: 10, minutes: 12, keepAliveMinutes: 16, keepAliveWorkers: 5, windowMin: 2, progress: silentProgress, skipMatrix: true }),
     );
-    assert.equal(result.tables.length, 2);
+    assert.equal(result.tables.length, 3);
     assert.equal(result.tables[0]!.rows.length, 6);
+    assert.equal(result.tables[1]!.rows.length, 6, 'membership impact: one row per placement variant');
     assert.ok(result.charts.length >= 3);
     assert.ok(result.summary.some((s) => s.includes('hybrid')));
   } finally {
@@ -195,7 +196,7 @@ test('load tracker: the header example (peak and bound over the mean, integrated
   t.changed(a, 1, 2, 2, 1000);
   b.load = 1;
   t.changed(b, 0, 1, 3, 1000);
-  assert.deepEqual(t.figures(2000), { peakOverMean: 1.5, boundOverMean: 1.5 });
+  assert.deepEqual(t.figures(2000), { peakOverMean: 1.5, boundOverMean: 1.5, floorOverMean: 1.5 });
 });
 
 test('simulator: with memory to spare, ringfaas never places a request on a worker at or over the bound', () => {

@@ -1,0 +1,150 @@
+/**
+ * The simulator's measures and calibration: the generator's inter-arrival-time CoV, the cold
+ * starts a membership event causes on the functions it affected, and the load levels.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GeneratedWorkload, IAT_COV, renewalIat } from '../simulate/generator.ts';
+import { simulate, type SimulationOptions, type SimulationResult } from '../simulate/engine.ts';
+import { affectedColdStarts, beatsEvery, meanSd, type Pair } from '../simulate/membership-impact.ts';
+import { runLoadLevels } from '../simulate/load-levels.ts';
+import { Prng } from '../simulate/prng.ts';
+import { FunctionColdShare } from '../simulate/function-cold-share.ts';
+import { silentProgress } from '../report/progress.ts';
+import type { Arrival } from '../simulate/workload.ts';
+import type { EventWindow } from '../simulate/metrics.ts';
+
+function cov(xs: readonly number[]): { mean: number; cov: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+  return { mean, cov: sd / mean };
+}
+
+test('renewal IATs: gamma draws hit the target mean and CoV (regular, Poisson, bursty)', () => {
+  const rng = new Prng(7);
+  for (const target of [0.2, 1, 3]) {
+    const c = cov(Array.from({ length: 100_000 }, () => renewalIat(rng, 60_000, target)));
+    assert.ok(Math.abs(c.mean - 60_000) / 60_000 < 0.03, `CoV ${target}: mean ${c.mean}`);
+    assert.ok(Math.abs(c.cov - target) / target < 0.06, `CoV ${target}: got ${c.cov}`);
+  }
+});
+
+test('generator: per-function IAT CoV follows IAT_COV, and each function\'s arrivals have its CoV and daily rate', () => {
+  const g = new GeneratedWorkload({ seed: 2, functions: 1000, minutes: 300 });
+  const covs = g.functions.filter((f) => f.kind !== 'timer').map((f) => f.iatCov).sort((a, b) => a - b);
+  const median = covs[covs.length >> 1] as number;
+  assert.ok(Math.abs(Math.log(median / IAT_COV.median)) < 0.1, `median CoV ${median}`);
+  const under = covs.filter((c) => c < 0.5).length / covs.length;
+  assert.ok(Math.abs(under - 0.244) < 0.04, `share under 0.5: ${under}`);
+  assert.ok(covs.every((c) => c >= IAT_COV.min && c <= IAT_COV.max));
+  // arrivals of the busiest non-timer functions: observed IAT CoV and count against their targets
+  const times = new Map<number, number[]>();
+  const out: Arrival[] = [];
+  for (let m = 0; m < 300; m++) {
+    out.length = 0;
+    g.arrivals(m, out);
+    for (const a of out) (times.get(a.fn) ?? times.set(a.fn, []).get(a.fn)!).push(a.at);
+  }
+  let checked = 0;
+  g.functions.forEach((f, i) => {
+    const t = (times.get(i) ?? []).sort((a, b) => a - b);
+    if (f.kind === 'timer' || t.length < 1500 || f.iatCov > 2) return;
+    checked++;
+    const iats = t.slice(1).map((x, k) => x - (t[k] as number));
+    const c = cov(iats);
+    assert.ok(Math.abs(c.cov - f.iatCov) / f.iatCov < 0.15, `function ${i}: CoV ${c.cov} against ${f.iatCov}`);
+    const expected = f.ratePerMs * 300 * 60_000;
+    assert.ok(Math.abs(t.length - expected) / expected < 0.15, `function ${i}: ${t.length} arrivals against ${expected}`);
+  });
+  assert.ok(checked >= 20, `checked ${checked} functions`);
+  const poisson = new GeneratedWorkload({ seed: 2, functions: 300, minutes: 10, iatCov: { median: 1, sigma: 0 } });
+  assert.ok(poisson.functions.every((f) => f.iatCov === (f.kind === 'timer' ? 0 : 1)), 'sigma 0 at median 1: the memoryless workload');
+});
+
+function run(extra: Partial<SimulationOptions>): SimulationResult {
+  return simulate({
+    workload: new GeneratedWorkload({ seed: 5, functions: 200, minutes: 20 }),
+    workers: 10,
+    workerMemoryMb: 4096,
+    placement: 'ringfaas',
+    keepAlive: { name: 'fixed', keepAliveMin: 15 },
+    seed: 5,
+    durationMin: 20,
+    warmupMin: 3,
+    windowMin: 3,
+    ...extra,
+  });
+}
+
+function pairOf(extra: Partial<SimulationOptions>): Pair {
+  const r = run(extra);
+  return { run: r, control: run({ ...extra, events: [], observe: r.events.map((e) => e.window) }) };
+}
+
+test('membership impact: affected = moved homes, containers on the leaving worker, calls on the joined one; caused = run − control on them', () => {
+  const events = [
+    { atMin: 6, kind: 'join' as const },
+    { atMin: 10, kind: 'drain' as const },
+  ];
+  const p = pairOf({ events });
+  const [join, drain] = p.run.events;
+  for (const e of [join!, drain!]) {
+    const w = e.window;
+    w.moved!.forEach((m, fn) => m === 1 && assert.equal(w.affected![fn], 1, `moved function ${fn} is affected`));
+  }
+  const a = affectedColdStarts(p, 0)!;
+  // recompute by hand from the per-function counts
+  const c = p.control.observed.find((o) => o.label === join!.window.label)!;
+  let run = 0;
+  let control = 0;
+  let n = 0;
+  join!.window.affected!.forEach((x, fn) => {
+    if (x !== 1) return;
+    n++;
+    run += join!.window.coldByFn[fn] as number;
+    control += c.coldByFn[fn] as number;
+  });
+  assert.deepEqual({ ...a, firstColdRun: 0, firstColdControl: 0, firstCaused: 0 }, { affected: n, run, control, caused: run - control, firstColdRun: 0, firstColdControl: 0, firstCaused: 0 });
+  assert.ok(a.firstColdRun <= Math.min(n, a.run) && a.firstCaused === a.firstColdRun - a.firstColdControl);
+  assert.ok(n > 0 && n < 200, `affected ${n}`);
+  const totalRun = join!.window.coldByFn.reduce((x, y) => x + y, 0);
+  assert.equal(totalRun, join!.window.coldStarts, 'per-function counts add up to the window');
+  // a placement without homes is charged for the calls it sends to the new worker
+  const ll = pairOf({ events: [{ atMin: 6, kind: 'join' }], placement: 'least-loaded' });
+  assert.equal(ll.run.events[0]!.homesMoved, null);
+  assert.ok(affectedColdStarts(ll, 0)!.affected > 0, 'least-loaded sends calls to the joined worker');
+});
+
+test('membership impact: the header example, and the verdict over seeds', () => {
+  const window = (cold: number[], affected?: number[]): EventWindow => ({ label: 'join@6m', fromMs: 0, toMs: 1, moved: undefined, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: Uint16Array.from(cold), firstByFn: Uint8Array.from(cold.map((c) => (c > 0 ? 2 : 1))), affected: affected === undefined ? undefined : Uint8Array.from(affected), joinedWorker: undefined });
+  const fake = (runCold: number[], controlCold: number[]): Pair => ({
+    run: { events: [{ window: window(runCold, [1, 1, 1, 0]) }] } as unknown as SimulationResult,
+    control: { observed: [window(controlCold)] } as unknown as SimulationResult,
+  });
+  assert.deepEqual(affectedColdStarts(fake([1, 1, 1, 2], [0, 1, 0, 0]), 0), { affected: 3, run: 3, control: 1, caused: 2, firstColdRun: 3, firstColdControl: 1, firstCaused: 2 });
+  const mine = [fake([0, 0, 0, 0], [0, 0, 0, 0]), fake([1, 0, 0, 0], [0, 0, 0, 0])];
+  const other = [fake([1, 1, 0, 0], [0, 0, 0, 0]), fake([1, 0, 0, 0], [0, 0, 0, 0])];
+  assert.equal(beatsEvery(mine, [{ name: 'x', pairs: other }]).met, true);
+  assert.equal(beatsEvery(other, [{ name: 'x', pairs: mine }]).met, false);
+  assert.deepEqual(meanSd([1, 3]), { mean: 2, sd: Math.SQRT2 });
+});
+
+test('load levels: more functions per worker, more load per worker; the busiest worker never under the floor', async () => {
+  const o = { seed: 1, scales: [20], functionsPerWorker: 10, minutes: 6, keepAliveMinutes: 8, keepAliveWorkers: 2, windowMin: 1, progress: silentProgress };
+  const { table } = await runLoadLevels(o, 20, [5, 40], 3);
+  const ring = table.rows.filter((r) => r[1] === 'ringfaas');
+  const [low, high] = ring.map((r) => ({ mean: r[3] as number, peak: r[5] as number, floor: r[6] as number }));
+  assert.ok(high!.mean > 4 * low!.mean, `mean load ${low!.mean} → ${high!.mean}`);
+  // (the bound holds when a request is placed; loads elsewhere can fall after, so no peak ≤ bound here)
+  for (const x of [low!, high!]) assert.ok(x.floor >= 1 && x.floor <= x.peak, JSON.stringify(x));
+});
+
+test('function cold share: the header example (75th percentile of per-function cold-start shares)', () => {
+  const s = new FunctionColdShare(4);
+  for (const c of [true, false, false, false]) s.record(0, c);
+  s.record(1, true);
+  s.record(1, true);
+  for (let i = 0; i < 10; i++) s.record(2, false);
+  assert.equal(s.percentile(75), 1);
+  assert.equal(s.percentile(50), 0.25);
+});
