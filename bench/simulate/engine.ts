@@ -134,8 +134,13 @@ export interface SimulationResult {
   boundOverMean: number;
   /** ceil(L / n) / the mean load, integrated over time: the floor under peakOverMean (load-tracker.ts). */
   floorOverMean: number;
-  /** Share of placements after the warm-up onto a worker at or over ring/'s bound at that moment (the rule's exceptions). */
+  /**
+   * Share of placements after the warm-up that started a container on a worker at or over
+   * ring/'s bound at that moment (the rule's exceptions: it decides where containers start).
+   */
   overBoundShare: number;
+  /** Share of placements after the warm-up that reused an idle container on a worker at or over the bound (warm first). */
+  warmOverBoundShare: number;
   queueP50Ms: number;
   queueP99Ms: number;
   startDelayP99Ms: number;
@@ -172,6 +177,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const loads = new LoadTracker({ c: DEFAULT_LOAD_FACTOR, fromMs: o.warmupMin * 60_000 });
   let placed = 0;
   let overBound = 0;
+  let warmOverBound = 0;
   let activeCount = o.workers;
   const host: WorkerHost = {
     functions: fns,
@@ -221,16 +227,20 @@ export function simulate(o: SimulationOptions): SimulationResult {
     // the rule's check, as a router makes it: the bound with this request counted
     const counted = now >= o.warmupMin * 60_000;
     const bound = counted ? loadBound(totalLoad, activeCount, DEFAULT_LOAD_FACTOR) : 0;
-    const placedOn = (load: number): void => {
+    const placedOn = (load: number, warm: boolean): void => {
       if (!counted) return;
       placed++;
-      if (load >= bound) overBound++;
+      if (load >= bound) {
+        if (warm) warmOverBound++;
+        else overBound++;
+      }
     };
     for (const w of choice.candidates) {
       const load = w.load;
-      if (w.tryRun(fn, now, arrivedAt)) return placedOn(load);
+      const warm = w.idleOf(fn) > 0;
+      if (w.tryRun(fn, now, arrivedAt)) return placedOn(load, warm);
     }
-    placedOn(choice.waitAt.load);
+    placedOn(choice.waitAt.load, false);
     choice.waitAt.enqueue(fn, now, arrivedAt);
   };
 
@@ -367,6 +377,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
     boundOverMean: instant.boundOverMean,
     floorOverMean: instant.floorOverMean,
     overBoundShare: placed === 0 ? 0 : overBound / placed,
+    warmOverBoundShare: placed === 0 ? 0 : warmOverBound / placed,
     queueP50Ms: metrics.queueWait.percentile(50),
     queueP99Ms: metrics.queueWait.percentile(99),
     startDelayP99Ms: metrics.startDelay.percentile(99),

@@ -8,7 +8,11 @@
  *   the bound, or every one under it is at capacity, the walk goes on around the whole ring
  *   (Mirrokni et al.'s rule: the next worker clockwise under the bound), so the bound holds
  *   by construction whenever some worker has room; the over-bound ones of the 16 come last;
- *   all full: wait at the home.
+ *   all full: wait at the home. Warm first, as the router (router/warm-hints.ts): a worker of
+ *   that order holding an idle warm container of the function goes first, even one at the
+ *   bound (the simulator knows the idle counts exactly; a router knows them from its workers'
+ *   last answers, so the model is the ideal of the router's estimate). `warmFirst: false`
+ *   gives the bound alone.
  * - openwhisk: a model of ShardingContainerPoolBalancer.schedule (Apache OpenWhisk):
  *   hash = |javaHash(app) ^ javaHash(fn)|, home = hash mod N over every invoker ever seen
  *   (unhealthy ones keep their index), step = the (hash mod |steps|)-th of the pairwise coprime
@@ -70,10 +74,13 @@ export class RingfaasPlacement implements Placement {
   readonly #c: number;
   readonly #totalLoad: () => number;
 
-  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25) {
+  readonly #warmFirst: boolean;
+
+  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = true) {
     this.#fns = fns;
     this.#c = loadFactor;
     this.#totalLoad = totalLoad;
+    this.#warmFirst = warmFirst;
   }
 
   membership(active: readonly SimWorker[]): void {
@@ -108,14 +115,18 @@ export class RingfaasPlacement implements Placement {
     const byId = this.#byId;
     const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
-    if (list.length >= this.#active.length) return { candidates: order, waitAt: list[0] as SimWorker };
+    // Warm first: a worker holding an idle container always runs the call, so it is tried
+    // before the rest (which may name it again, never reached).
+    const warm = this.#warmFirst ? order.find((w) => w.idleOf(fn) > 0) : undefined;
+    if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
     const under = order.filter((w) => w.load < plan.bound);
     const over = order.slice(under.length);
-    return { candidates: this.#walk(fn, under, over, plan.bound), waitAt: list[0] as SimWorker };
+    return { candidates: this.#walk(fn, under, over, plan.bound, warm), waitAt: list[0] as SimWorker };
   }
 
-  /** The 16 under the bound, then the rest of the ring under the bound (lazily), then the 16 over it. */
-  *#walk(fn: number, under: SimWorker[], over: SimWorker[], bound: number): Generator<SimWorker> {
+  /** The warm one, the 16 under the bound, then the rest of the ring under the bound (lazily), then the 16 over it. */
+  *#walk(fn: number, under: SimWorker[], over: SimWorker[], bound: number, warm: SimWorker | undefined): Generator<SimWorker> {
+    if (warm !== undefined) yield warm;
     yield* under;
     let walk = this.#walks.get(fn);
     if (walk === undefined) {

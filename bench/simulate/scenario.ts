@@ -239,7 +239,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     if (ring !== undefined) {
       const c = ring.control;
       summary.push(
-        `${largest} workers, ringfaas max/avg load ${c.loadMaxOverAvg.toFixed(2)} (time-averaged per worker; target ≤ 1.25: ${c.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}); the bounded-load rule it is about held: ${pct(c.overBoundShare)} % of placements on a worker at or over ceil(1.25 × (L + 1) / n) (allowed only when every worker under it is out of memory), an integer bound that averaged ${c.boundOverMean.toFixed(2)} × the mean load of ${c.meanLoad.toFixed(2)} requests per worker (busiest worker at each moment: ${c.peakOverMean.toFixed(2)} × the mean)`,
+        `${largest} workers, ringfaas max/avg load ${c.loadMaxOverAvg.toFixed(2)} (time-averaged per worker; target ≤ 1.25: ${c.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}); the bounded-load rule it is about held: ${pct(c.overBoundShare)} % of placements started a container on a worker at or over ceil(1.25 × (L + 1) / n) (allowed only when every worker under it is out of memory; ${pct(c.warmOverBoundShare)} % reused an idle container there, warm first), an integer bound that averaged ${c.boundOverMean.toFixed(2)} × the mean load of ${c.meanLoad.toFixed(2)} requests per worker (busiest worker at each moment: ${c.peakOverMean.toFixed(2)} × the mean)`,
       );
       const join = ring.run.events[0];
       if (join?.homesMoved !== null && join !== undefined) {

@@ -199,8 +199,9 @@ test('load tracker: the header example (peak and bound over the mean, integrated
   assert.deepEqual(t.figures(2000), { peakOverMean: 1.5, boundOverMean: 1.5, floorOverMean: 1.5 });
 });
 
-test('simulator: with memory to spare, ringfaas never places a request on a worker at or over the bound', () => {
-  // over-bound placements happen only when every worker under the bound is out of memory (429)
+test('simulator: with memory to spare, ringfaas never starts a container on a worker at or over the bound', () => {
+  // over-bound starts happen only when every worker under the bound is out of memory (429);
+  // warm first may reuse an idle container there (counted apart)
   const r = simulate(small({ events: [], workerMemoryMb: 65_536 }));
   assert.equal(r.overBoundShare, 0);
   assert.ok(r.boundOverMean >= 1, `bound/mean ${r.boundOverMean}`);
