@@ -147,9 +147,11 @@ export class RingInvoker implements Invoker {
     const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor });
     let order = plan.order;
     let spills = plan.skipped;
-    // Warm first: a worker known to hold an idle warm container of the function goes before
-    // the bound's choice, which then decides only where a new container starts (docs/ring.md).
-    const warm = this.#warm.firstWarm(functionId, order);
+    // Warm first, within the bound: among the workers under it (all of them when none is), one
+    // known to hold an idle warm container of the function goes first (docs/ring.md).
+    const bound = plan.bound;
+    const noneUnder = view.loadOf(order[0] as string) >= bound;
+    const warm = this.#warm.firstWarm(functionId, order, (id) => noneUnder || view.loadOf(id) < bound);
     if (warm !== undefined && warm !== order[0]) {
       order = [warm, ...order.filter((id) => id !== warm)];
       spills = candidates.indexOf(warm);

@@ -13,6 +13,8 @@
  * - a report with a higher `seq` than the last one applied replaces the estimate (answers
  *   arrive out of order over several connections; an older report is ignored), and so does any
  *   report once the estimate has expired (a restarted worker counts from 0 again);
+ * - the caller asks only among the workers the bounded-load rule allows (under the bound), so
+ *   warm first never breaks the rule's guarantee; it picks which allowed worker serves;
  * - a request sent there takes one (`taken`), so that a burst arriving before any answer is
  *   spread over the idle containers, not poured onto the first warm worker;
  * - a refusal (429 at capacity) sets it to 0;
@@ -20,10 +22,11 @@
  *
  * Worked example
  * --------------
- * A burst of 15 calls of f ran on w1 (8 containers) and w2 (7). The last answers were
- * `8 912` from w1 and `7 455` from w2. A second burst of 15 arrives at once: requests 1–8 find
- * w1 first with an estimate > 0 (8 → 0), requests 9–15 find w2 (7 → 0): no container is
- * started, whatever the bounded-load bound says.
+ * f's preference list is [w3, w1, w2]; w3 joined a moment ago and holds nothing of f, w1
+ * answered `3 912` (3 idle) and w2 `1 455`. Nothing is in flight, so the bound is 1 for the
+ * first call: every worker is under it, w3 would start a container, and warm first sends the
+ * call to w1 (estimate 3 → 2). The second call (bound 1, w1 now at it): under the bound are w3
+ * and w2, and w2 holds one: w2 (1 → 0). The bound alone would have sent both to w3, cold.
  *
  * Known caveats
  * -------------
@@ -69,14 +72,17 @@ export class WarmHints {
     return this.#byFunction.size;
   }
 
-  /** The first of `order` estimated to hold an idle warm container of the function, or undefined. */
-  firstWarm(functionId: string, order: readonly string[]): string | undefined {
+  /**
+   * The first of `order` estimated to hold an idle warm container of the function, among those
+   * `eligible` allows (the bounded-load rule's choice: the workers under the bound), or undefined.
+   */
+  firstWarm(functionId: string, order: readonly string[], eligible?: (workerId: string) => boolean): string | undefined {
     const workers = this.#byFunction.get(functionId);
     if (workers === undefined) return undefined;
     const oldest = this.#now() - this.#ttlMs;
     for (const id of order) {
       const e = workers.get(id);
-      if (e !== undefined && e.idle > 0 && e.at >= oldest) return id;
+      if (e !== undefined && e.idle > 0 && e.at >= oldest && (eligible === undefined || eligible(id))) return id;
     }
     return undefined;
   }
