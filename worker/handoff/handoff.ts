@@ -121,7 +121,7 @@ export class WarmHandoff {
       items.slice(0, this.#o.maxFunctions).map(async (item) => {
         try {
           const entry = this.#o.cache.peek(item.functionId) ?? (await this.#o.cache.get(item.functionId));
-          return { fn: entry.fn, count: Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count))), loaded: 0 };
+          return { fn: entry.fn, count: Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count))) };
         } catch (err) {
           this.#o.logger.warn({ err, functionId: item.functionId }, 'hand-off: could not load a function to warm');
           return undefined;
@@ -129,25 +129,13 @@ export class WarmHandoff {
       }),
     );
     const todo = loads.filter((l) => l !== undefined);
-    const before = this.#loaded();
-    for (const l of todo) l.loaded = before.get(l.fn.id) ?? 0;
-    // One container of every function first: those take the pooled containers, the quickest
-    // starts, so a bound reached while the rest still start leaves every function one warm.
-    const started = new Map<string, number>();
-    for (const pass of [1, Infinity]) {
-      for (const l of todo) started.set(l.fn.id, (started.get(l.fn.id) ?? 0) + this.#o.pool.prewarm(l.fn, l.fn.idleTimeoutMs, Math.min(pass, l.count)));
-    }
-    // Only what is loaded or starting can become ready: a full pool is not waited for.
-    const wanted = new Map(todo.map((l) => [l.fn.id, Math.min(l.count, l.loaded + (started.get(l.fn.id) ?? 0))]));
-    const ready = (): number => {
-      const loaded = this.#loaded();
-      let n = 0;
-      for (const [id, count] of wanted) n += Math.min(count, loaded.get(id) ?? 0);
-      return n;
-    };
-    const total = [...wanted.values()].reduce((a, b) => a + b, 0);
-    while (ready() < total && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    return ready();
+    // The pool's warm-ups (worker/pool/warm-ups.ts): one container of every function first,
+    // only in spare memory, a few starts at a time, traffic first.
+    const batch = this.#o.pool.warmUp(todo.map((l) => ({ fn: l.fn, count: l.count })));
+    while (!batch.done && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    batch.cancel();
+    const loaded = this.#loaded();
+    return todo.reduce((n, l) => n + Math.min(l.count, loaded.get(l.fn.id) ?? 0), 0);
   }
 
   /** Containers of each function loaded here (idle or busy), every version. */

@@ -7,8 +7,10 @@
  * `poolMemoryMb` while it sits in the cold pool. A start that needs `needMb` more than is
  * free may evict, only if evicting everything evictable would free enough (otherwise nothing
  * is evicted: a start that cannot happen must not cost warm containers):
- *   1. other pooled containers first (they are speculative), the one being specialised kept;
- *   2. then idle containers of other function versions, oldest idle first, or in the
+ *   1. idle containers of a warm-up that no request has used yet (warm-ups.ts: loaded ahead of
+ *      traffic, they give way to it first), oldest idle first;
+ *   2. other pooled containers (they are speculative), the one being specialised kept;
+ *   3. then idle containers of other function versions, oldest idle first, or in the
  *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock).
  * Idle containers of the requesting version are never evicted: they would serve it warm.
  *
@@ -41,6 +43,10 @@ export class Eviction {
     for (const c of core.cold) if (c !== keep) evictable += c.memoryMb;
     for (const c of core.idleOrder) if (c.slot !== forSlot) evictable += c.memoryMb;
     if (core.freeMb + evictable < needMb) return false;
+    for (const c of [...core.idleOrder]) {
+      if (core.freeMb >= needMb) return true;
+      if (c.warmUpKeepMs !== undefined && c.slot !== forSlot) core.remove(c, 'evicted', false);
+    }
     for (const c of [...core.cold]) {
       if (core.freeMb >= needMb) return true;
       if (c !== keep) core.remove(c, 'evicted', false);

@@ -3,7 +3,10 @@
  *
  * Algorithm
  * ---------
- * `tryStart(slot)`, for one request (claims.ts) or a pre-warm:
+ * `tryStart(slot, for)`, for one request (claims.ts), a pre-warm (idle-expiry.ts) or a
+ * warm-up (warm-ups.ts, which checks its own memory rule first):
+ *   0. a request that finds too little memory free (it would have to evict, wait or be
+ *      refused) first drops the warm-up starts not yet begun: traffic comes first;
  *   1. cold-pool: take the last pooled container (cold-pool.ts) if the extra memory
  *      (fn.memoryMb − poolMemoryMb) fits, evicting if need be (eviction.ts); resize it to
  *      fn.memoryMb, unpack the code into its code folder, load; the cold pool refills;
@@ -27,7 +30,7 @@ import { WorkerErrors } from '../errors.ts';
 import { writeCode } from '../code.ts';
 import type { ContainerHandle } from '../runtime.ts';
 import type { PoolCore } from './core.ts';
-import type { PoolFunction, PooledContainer, Slot } from './types.ts';
+import type { PoolFunction, PooledContainer, Slot, StartFor } from './types.ts';
 
 export class Starts {
   readonly #core: PoolCore;
@@ -37,30 +40,34 @@ export class Starts {
     this.#core = core;
   }
 
-  /** Starts a container for slot (pooled, else created) when memory allows. */
-  tryStart(slot: Slot): boolean {
+  /** Starts a container for slot (pooled, else created) when memory allows: the container, or undefined. */
+  tryStart(slot: Slot, startFor: StartFor = { kind: 'request' }): PooledContainer | undefined {
     const core = this.#core;
-    if (core.state !== 'active') return false;
+    if (core.state !== 'active') return undefined;
     const fn = slot.fn;
-    const { eviction, coldPool } = core.parts;
+    const { eviction, coldPool, warmUps } = core.parts;
     const pooled = core.cold.at(-1);
+    if (startFor.kind === 'request' && fn.memoryMb - (pooled?.memoryMb ?? 0) > core.freeMb) warmUps.dropQueued('traffic needs the memory');
+    const keepMs = startFor.kind === 'warm-up' ? startFor.keepMs : undefined;
     if (pooled !== undefined && eviction.makeRoom(fn.memoryMb - pooled.memoryMb, slot, pooled)) {
       core.cold.pop();
       core.reservedMb += fn.memoryMb - pooled.memoryMb;
       pooled.memoryMb = fn.memoryMb;
       pooled.state = 'starting';
       pooled.slot = slot;
+      pooled.warmUpKeepMs = keepMs;
       slot.starting++;
       core.track(this.#specialise(pooled, 'cold-pool'));
       coldPool.refill();
-      return true;
+      return pooled;
     }
-    if (!eviction.makeRoom(fn.memoryMb, slot, undefined)) return false;
+    if (!eviction.makeRoom(fn.memoryMb, slot, undefined)) return undefined;
     const c = this.newContainer(fn.memoryMb);
     c.slot = slot;
+    c.warmUpKeepMs = keepMs;
     slot.starting++;
     core.track(this.#specialise(c, 'cold-create'));
-    return true;
+    return c;
   }
 
   /** A container record reserving `memoryMb`, not started yet. */
@@ -95,6 +102,14 @@ export class Starts {
   }
 
   async #specialise(c: PooledContainer, kind: 'cold-pool' | 'cold-create'): Promise<void> {
+    try {
+      await this.#specialiseOnce(c, kind);
+    } finally {
+      this.#core.parts.warmUps.ended(c);
+    }
+  }
+
+  async #specialiseOnce(c: PooledContainer, kind: 'cold-pool' | 'cold-create'): Promise<void> {
     const core = this.#core;
     const slot = c.slot!;
     const fn = slot.fn;
