@@ -7,28 +7,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../clock/index.ts';
-import { ContainerPool, type PoolOptions, type RemoveReason } from '../pool/index.ts';
-import { FakeRuntime, fakeFn, settle } from './fake-runtime.ts';
-import { quietLogger } from './worker-fixtures.ts';
+import { fakeFn, fakePool, settle } from './fake-runtime.ts';
 
-function setup(options: Partial<PoolOptions> = {}): { pool: ContainerPool; runtime: FakeRuntime; clock: ManualClock; removed: RemoveReason[] } {
-  const runtime = new FakeRuntime();
-  const clock = new ManualClock();
-  const removed: RemoveReason[] = [];
-  const pool = new ContainerPool({
-    workerId: 'fake-warm-ups',
-    runtime,
-    capacityMb: 1024,
-    coldPoolSize: 0,
-    logger: quietLogger(),
-    clock,
-    scheduler: clock,
-    events: { onRemove: (reason) => removed.push(reason) },
-    ...options,
-  });
-  return { pool, runtime, clock, removed };
-}
+const setup = fakePool;
 
 describe('warm-ups (fake runtime, manual clock)', () => {
   test('at most warmUpConcurrency starts run at once; one container of every function first, then the rest', async () => {
