@@ -49,7 +49,7 @@ export class Starts {
     const pooled = core.cold.at(-1);
     if (startFor.kind === 'request' && fn.memoryMb - (pooled?.memoryMb ?? 0) > core.freeMb) warmUps.dropQueued('traffic needs the memory');
     const keepMs = startFor.kind === 'warm-up' ? startFor.keepMs : undefined;
-    if (pooled !== undefined && eviction.makeRoom(fn.memoryMb - pooled.memoryMb, slot, pooled)) {
+    if (pooled !== undefined && eviction.makeRoom(fn.memoryMb - pooled.memoryMb, slot, pooled, startFor.kind === 'request')) {
       core.cold.pop();
       core.reservedMb += fn.memoryMb - pooled.memoryMb;
       pooled.memoryMb = fn.memoryMb;
@@ -61,13 +61,27 @@ export class Starts {
       coldPool.refill();
       return pooled;
     }
-    if (!eviction.makeRoom(fn.memoryMb, slot, undefined)) return undefined;
+    if (!eviction.makeRoom(fn.memoryMb, slot, undefined, startFor.kind === 'request')) return undefined;
     const c = this.newContainer(fn.memoryMb);
     c.slot = slot;
     c.warmUpKeepMs = keepMs;
     slot.starting++;
     core.track(this.#specialise(c, 'cold-create'));
     return c;
+  }
+
+  /**
+   * Gives up a start in progress (a warm-up's, for traffic: eviction.ts): its memory is free
+   * at once and it no longer counts as starting, so no request can count on it; the container
+   * goes when its start returns.
+   */
+  cancel(c: PooledContainer): void {
+    const slot = c.slot!;
+    c.startCancelled = true;
+    slot.starting--;
+    this.#core.log.info({ instanceId: c.instanceId, functionId: slot.fn.id }, 'warm-up start given up for traffic');
+    this.#core.remove(c, 'evicted', false);
+    this.#core.dropSlotIfEmpty(slot);
   }
 
   /** A container record reserving `memoryMb`, not started yet. */
@@ -121,14 +135,14 @@ export class Starts {
       await this.#loadWithin(c.handle!, fn);
       c.loadMs = core.clock.now() - loadStartedAt;
     } catch (raw) {
-      slot.starting--;
+      if (c.startCancelled !== true) slot.starting--;
       const err = toStartError(raw);
-      core.log.warn({ err: raw, functionId: fn.id, version: fn.version, instanceId: c.instanceId, kind }, 'container start failed');
+      if (c.startCancelled !== true) core.log.warn({ err: raw, functionId: fn.id, version: fn.version, instanceId: c.instanceId, kind }, 'container start failed');
       this.#startFailed(slot, err);
       core.remove(c, err.code === WorkerErrors.INVOKE_TIMEOUT.code ? 'load-timeout' : err.code === 'RF_FUNCTION_LOAD_FAILED' ? 'load-failed' : 'start-failed');
       return;
     }
-    slot.starting--;
+    if (c.startCancelled !== true) slot.starting--;
     if (c.state === 'removed') {
       if (c.handle !== undefined) core.track(c.handle.remove());
       this.#startFailed(slot, new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container was removed while starting'));

@@ -161,6 +161,8 @@ export interface PooledContainer {
    * long it stays idle once ready, ms. Such a container is evicted before any other.
    */
   warmUpKeepMs?: number | undefined;
+  /** A warm-up's start given up for traffic while it ran (starts.ts `cancel`): no longer counted as starting. */
+  startCancelled?: boolean;
 }
 
 /** A request waiting for a container. */

@@ -16,7 +16,8 @@
  * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
  * Traffic first: a request that finds too little memory free drops every start not yet begun
  * (starts.ts); an idle warm-up container that no request has used is evicted before any other
- * container (eviction.ts); a request of a function whose warm-up start runs counts on that
+ * container, and as a last resort a warm-up start in progress that no request counts on is
+ * given up (eviction.ts); a request of a function whose warm-up start runs counts on that
  * start instead of starting another (claims.ts). `pump` runs when a warm-up start ends and
  * when memory is freed. `WarmUpBatch.cancel()` drops a batch's starts not yet begun (the
  * caller's time bound passed); a drain drops them all.
@@ -29,13 +30,13 @@
  *
  * Known caveats
  * -------------
- * - A warm-up start in progress holds its memory until it ends: at most `concurrency` ×
- *   the function's memory; a request that needs that memory meanwhile may still be refused.
+ * - A warm-up start given up for traffic frees its memory in the pool's account at once, while
+ *   the engine may hold it until the start returns (at most `concurrency` such starts).
  * - A worker whose free memory is below the headroom (full of idle containers) warms nothing:
  *   idle containers of traffic are not evicted for a guess.
  */
 import { slotKey, type PoolCore } from './core.ts';
-import type { PoolFunction, PooledContainer } from './types.ts';
+import type { PoolFunction, PooledContainer, Slot } from './types.ts';
 
 /** One function to warm, and how many containers of it. */
 export interface WarmUpItem {
@@ -148,6 +149,11 @@ export class WarmUps {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Warm-up starts in progress, not of `forSlot`, that no request counts on (traffic may give them up: eviction.ts). */
+  starting(forSlot: Slot): PooledContainer[] {
+    return [...this.#running.keys()].filter((c) => c.state === 'starting' && c.startCancelled !== true && c.slot !== forSlot && c.slot!.starting > c.slot!.backed);
   }
 
   /** A container start ended (ready, failed or removed): if it was a warm-up's, the next may begin. */

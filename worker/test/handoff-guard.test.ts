@@ -1,8 +1,9 @@
 /**
  * The warm hand-off's guard with a real worker (startWorker, ProcessRuntime containers,
  * in-memory stores): a worker with little spare memory, asked by a peer to warm many
- * functions, still answers real invocations (no RF_WORKER_AT_CAPACITY), runs at most two
- * warm-up starts at once, and warms only into the memory above its headroom. Before the guard
+ * functions, still answers real invocations (no RF_WORKER_AT_CAPACITY, even the one that needs
+ * a warm-up's memory), runs at most two warm-up starts at once, and warms only into the
+ * memory above its headroom. Before the guard
  * the warm-up took every free megabyte with containers still starting, and these invocations
  * were refused (the soak's RF_RING_AT_CAPACITY, docs/worker.md "Warm hand-off").
  */
@@ -48,7 +49,8 @@ describe('warm hand-off guard on a real worker', () => {
 
     const toWarm = Array.from({ length: 6 }, () => fnId('gw'));
     for (const id of toWarm) await deploy(stores, id, SLOW_LOAD);
-    const fresh = Array.from({ length: 2 }, () => fnId('gf'));
+    // two fit in the headroom; the third needs a warm-up's memory (given up or evicted for it)
+    const fresh = Array.from({ length: 3 }, () => fnId('gf'));
     for (const id of fresh) await deploy(stores, id, Code.echo('gf'));
 
     // a draining peer asks for 6 functions × 2 containers (1536 MB)
@@ -61,14 +63,15 @@ describe('warm hand-off guard on a real worker', () => {
     }, 5);
     try {
       await until(() => pool.reservedMb > 512, 'the warm-up started');
-      // real traffic of two new functions while the warm-up's containers still load
+      // real traffic of three new functions while the warm-up's containers still load
       const answers = await Promise.all(fresh.map((id) => invoke(w.address, id, { n: 1 })));
       assert.deepEqual(answers, fresh.map(() => ({ status: 200, code: undefined })), 'real invocations answered, none refused');
       const warmAnswer = await warm;
       const { warmed } = (await warmAnswer.body.json()) as { warmed: number };
       assert.equal(warmAnswer.statusCode, 200);
-      // 512 free: two 128 MB warm-ups keep the 256 MB headroom; the rest found no spare memory
-      assert.equal(warmed, 2, `warmed ${warmed}`);
+      // 512 free: two 128 MB warm-ups keep the 256 MB headroom; the rest found no spare
+      // memory, and the third request took one of the two
+      assert.ok(warmed >= 1 && warmed <= 2, `warmed ${warmed}`);
     } finally {
       clearInterval(sampling);
     }

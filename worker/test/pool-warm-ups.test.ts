@@ -78,6 +78,40 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     pool.release(other);
   });
 
+  test('last resort: a request gives up warm-up starts in progress that no request counts on, and none of it fails', async () => {
+    // capacity 1024 (headroom 256); traffic holds 512; two warm-up starts hold 256 more
+    const { pool, runtime, removed } = setup({ warmUpConcurrency: 2 });
+    const held = await pool.acquire(fakeFn({ memoryMb: 512 }));
+    runtime.holdStarts = true;
+    const [g, h] = [fakeFn(), fakeFn()];
+    const batch = pool.warmUp([{ fn: g, count: 1 }, { fn: h, count: 1 }]);
+    await settle();
+    assert.equal(pool.warmUps.running, 2);
+    assert.equal(pool.reservedMb, 768);
+    // 384 MB needed, 256 free, nothing idle or pooled: one warm-up start is given up
+    const big = pool.acquire(fakeFn({ memoryMb: 384 }));
+    await settle();
+    assert.deepEqual(removed, ['evicted']);
+    // a request of the function whose warm-up start was given up starts its own; the other
+    // warm-up start goes for its memory
+    const ofG = pool.acquire(g);
+    await settle();
+    assert.deepEqual(removed, ['evicted', 'evicted']);
+    assert.equal(pool.reservedMb, 1024);
+    runtime.finish('start');
+    const [a, b] = await Promise.all([big, ofG]);
+    assert.equal(a.start, 'cold-create');
+    assert.equal(b.start, 'cold-create');
+    await settle();
+    assert.ok(batch.done);
+    assert.equal(pool.warmUps.running, 0);
+    assert.equal(pool.warmIdle, 0, 'the given-up starts left nothing behind');
+    assert.equal(pool.reservedMb, 1024);
+    pool.release(a);
+    pool.release(b);
+    pool.release(held);
+  });
+
   test('a request of a function whose warm-up start runs counts on it; the container is then no longer a warm-up one', async () => {
     const { pool, runtime, removed } = setup({ capacityMb: 1024 });
     runtime.holdStarts = true;
