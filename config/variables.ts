@@ -318,7 +318,7 @@ export const VARIABLES = {
     doc: "divides the policy's windows",
     readBy: ['worker'],
   },
-  RINGFAAS_WARM_HANDOFF: { name: 'RINGFAAS_WARM_HANDOFF', ...warmHandoff, default: '0', doc: 'warm hand-off', readBy: ['worker'] },
+  RINGFAAS_WARM_HANDOFF: { name: 'RINGFAAS_WARM_HANDOFF', ...warmHandoff, default: '1', doc: 'warm hand-off', readBy: ['worker'] },
   DOCKER_HOST: {
     name: 'DOCKER_HOST',
     ...optional(text('a Docker engine address')),

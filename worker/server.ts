@@ -48,6 +48,12 @@ export interface WorkerServerDeps {
   clusterKey?: string;
   /** The address the worker advertises (signed in POST /cluster/prove); known once listening. */
   advertisedAddress?: () => string;
+  /**
+   * True while a joining worker warms the functions moving to it (warm hand-off), before it
+   * registers: GET /healthz then answers 503, so whoever waits for the worker to be healthy
+   * (an operator replacing a worker, a readiness probe) waits until it is in the ring.
+   */
+  joining?: () => boolean;
   /** More routes behind the cluster key (the warm hand-off's): true when one answered. */
   extraRoutes?: (method: string | undefined, path: string, req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -168,6 +174,7 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
     const path = q === -1 ? raw : raw.slice(0, q);
     const method = req.method;
     if (method === 'GET' && path === '/healthz') {
+      if (deps.joining?.() === true) return send(res, 503, JSON.stringify({ ok: false, details: { state: 'joining' } }));
       return send(res, 200, deps.health === undefined ? '{"ok":true}' : JSON.stringify({ ok: true, details: { storage: deps.health.describe() } }));
     }
     if (method === 'POST' && path === '/cluster/prove') return prove(req, res);

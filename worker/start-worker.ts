@@ -173,6 +173,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 
   let drainPromise: Promise<void> | undefined;
   let address = '';
+  /** The join's warm hand-off runs: /healthz answers 503 until the worker registers. */
+  let joining = handoff !== undefined;
   const server = createWorkerServer({
     ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
     advertisedAddress: () => address,
@@ -185,7 +187,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     registry,
     logger: log,
     ...(options.maxInputBytes === undefined ? {} : { maxInputBytes: options.maxInputBytes }),
-    ...(handoff === undefined ? {} : { extraRoutes: (method, path, req, res) => handoff.route(method, path, req, res) }),
+    ...(handoff === undefined ? {} : { extraRoutes: (method, path, req, res) => handoff.route(method, path, req, res), joining: () => joining }),
     onDrain: () => {
       void drain().then(
         () => options.onDrained?.(),
@@ -223,6 +225,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   // warm hand-off: the functions whose home moves here are warm before any router sees this worker
   if (handoff !== undefined) await handoff.beforeJoin(address).catch((err: unknown) => log.warn({ err }, 'hand-off on join failed'));
   await hb.start();
+  joining = false;
   cache.start();
   log.info({ address, capacityMb: options.capacityMb, runtime: options.runtime.kind, coldPool: pool.coldPoolIdle }, 'worker listening');
 

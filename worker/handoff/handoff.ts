@@ -8,14 +8,16 @@
  *   its ring yet): read the membership rows, build the ring the cluster will have with this
  *   worker (the real `Ring` of ring/, live active rows + this one), ask every live peer for its
  *   hot functions (`GET /cluster/handoff/hot`: functions that started in the last
- *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts), and pre-start
- *   here, to that count, each one whose home on that ring is this worker: one container of
- *   every function first (those take the pooled containers, the quickest starts), then the
- *   rest; wait until they are ready or the bound passed. Then the worker registers.
+ *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts), and warm
+ *   here, to that count, each one whose home on that ring is this worker, through the pool's
+ *   warm-ups (worker/pool/warm-ups.ts: one container of every function first, then the rest;
+ *   spare memory above a headroom only, at most 2 starts at once, traffic first); wait until
+ *   the warm-up's starts are over or the bound passed. Then the worker registers.
  * - **Drain** (`beforeDrain`, called before the pool stops taking work, while routers still
  *   send here): build the ring without this worker, and ask each function's next home to warm
  *   this worker's hot functions (`POST /cluster/handoff/warm` with `{functions: [{functionId,
- *   count}]}`), which answers once its containers are ready (or its own bound, 1 s short of
+ *   count}]}`), which warms them the same way and answers once the warm-up's starts are over
+ *   (or its own bound, 1 s short of
  *   the asking worker's, passed). Then the drain goes on as before. From the start of its
  *   drain a worker refuses warm requests (503): workers draining together (a whole cluster
  *   stopping) neither wait on each other nor warm containers that are about to go.
@@ -42,6 +44,9 @@
  *   makes hundreds of small calls, though only the peers losing homes to it could answer.
  * - A bound reached while containers still start: a request may take one still starting (its
  *   answer says cold-pool or cold-create, though it waits less than a whole cold start).
+ * - The guards cost warmth: with 2 starts at once a big hand-off on a slow engine reaches the
+ *   bound with functions not yet warm, and a worker with no spare memory above its headroom
+ *   warms nothing (those functions start cold, as without hand-off).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -115,39 +120,29 @@ export class WarmHandoff {
     return ids.map((functionId) => ({ functionId, count: Math.max(1, Math.min(this.#o.maxPerFunction, this.#o.recent.concurrency(functionId, now))) }));
   }
 
-  /** Loads `items` here and waits (bounded) until their containers are idle and ready; answers how many are. */
+  /** Warms `items` here (the pool's guarded warm-ups) and waits (bounded) until those starts are over; answers how many containers of them are loaded. */
   async warmHere(items: readonly WarmItem[], deadline = this.#o.clock.now() + this.#o.timeoutMs): Promise<number> {
     const loads = await Promise.all(
       items.slice(0, this.#o.maxFunctions).map(async (item) => {
         try {
           const entry = this.#o.cache.peek(item.functionId) ?? (await this.#o.cache.get(item.functionId));
-          return { fn: entry.fn, count: Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count))), loaded: 0 };
+          return { fn: entry.fn, count: Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count))) };
         } catch (err) {
-          this.#o.logger.warn({ err, functionId: item.functionId }, 'hand-off: could not load a function to warm');
+          // deleted since it ran (a hot list is up to a minute old): nothing to warm, no warning
+          const deleted = err instanceof RfError && err.code === WorkerErrors.FUNCTION_NOT_FOUND.code;
+          this.#o.logger[deleted ? 'debug' : 'warn']({ err, functionId: item.functionId }, 'hand-off: could not load a function to warm');
           return undefined;
         }
       }),
     );
     const todo = loads.filter((l) => l !== undefined);
-    const before = this.#loaded();
-    for (const l of todo) l.loaded = before.get(l.fn.id) ?? 0;
-    // One container of every function first: those take the pooled containers, the quickest
-    // starts, so a bound reached while the rest still start leaves every function one warm.
-    const started = new Map<string, number>();
-    for (const pass of [1, Infinity]) {
-      for (const l of todo) started.set(l.fn.id, (started.get(l.fn.id) ?? 0) + this.#o.pool.prewarm(l.fn, l.fn.idleTimeoutMs, Math.min(pass, l.count)));
-    }
-    // Only what is loaded or starting can become ready: a full pool is not waited for.
-    const wanted = new Map(todo.map((l) => [l.fn.id, Math.min(l.count, l.loaded + (started.get(l.fn.id) ?? 0))]));
-    const ready = (): number => {
-      const loaded = this.#loaded();
-      let n = 0;
-      for (const [id, count] of wanted) n += Math.min(count, loaded.get(id) ?? 0);
-      return n;
-    };
-    const total = [...wanted.values()].reduce((a, b) => a + b, 0);
-    while (ready() < total && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    return ready();
+    // The pool's warm-ups (worker/pool/warm-ups.ts): one container of every function first,
+    // only in spare memory, a few starts at a time, traffic first.
+    const batch = this.#o.pool.warmUp(todo.map((l) => ({ fn: l.fn, count: l.count })));
+    while (!batch.done && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    batch.cancel();
+    const loaded = this.#loaded();
+    return todo.reduce((n, l) => n + Math.min(l.count, loaded.get(l.fn.id) ?? 0), 0);
   }
 
   /** Containers of each function loaded here (idle or busy), every version. */

@@ -72,7 +72,7 @@ export class Claims {
         }
         signal.addEventListener('abort', () => this.settle(claim, undefined, cancelled()), { once: true });
       }
-      if (slot.starting > slot.backed || core.parts.starts.tryStart(slot)) {
+      if (slot.starting > slot.backed || core.parts.starts.tryStart(slot) !== undefined) {
         claim.backed = true;
         slot.backed++;
         return;
@@ -149,7 +149,7 @@ export class Claims {
       for (const claim of [...this.#queued]) {
         if (claim.settled) continue;
         const slot = claim.slot;
-        if (slot.starting > slot.backed || this.#core.parts.starts.tryStart(slot)) {
+        if (slot.starting > slot.backed || this.#core.parts.starts.tryStart(slot) !== undefined) {
           this.#unqueue(claim);
           claim.backed = true;
           slot.backed++;

@@ -10,7 +10,8 @@
  *   - starts.ts: cold-pool take vs fresh start, the bounded load;
  *   - cold-pool.ts: background refill with a pause after failures;
  *   - idle-expiry.ts: keep-alive windows, the one sweep timer, pre-warms;
- *   - drain.ts: refusing new work, waiting for in-flight, a bound on the wait.
+ *   - drain.ts: refusing new work, waiting for in-flight, a bound on the wait;
+ *   - warm-ups.ts: containers loaded ahead of traffic, only in spare memory, few at a time.
  * All time goes through the injected clock and scheduler (clock/): no part takes a timer of
  * its own, so the algorithm is tested on a manual clock (worker/test/pool-algorithm.test.ts).
  */
@@ -24,6 +25,7 @@ import { DrainTracker } from './drain.ts';
 import { Eviction } from './eviction.ts';
 import { IdleExpiry } from './idle-expiry.ts';
 import { Starts } from './starts.ts';
+import { WarmUps, type WarmUpBatch, type WarmUpItem } from './warm-ups.ts';
 import type { AcquireOptions, Lease, PoolFunction, PooledContainer, PoolOptions, PoolState, RemoveReason } from './types.ts';
 
 /** The container pool; see the file header. */
@@ -39,7 +41,7 @@ export class ContainerPool {
 
   constructor(options: PoolOptions) {
     const core = new PoolCore(options);
-    core.parts = { claims: new Claims(core), eviction: new Eviction(core), starts: new Starts(core), coldPool: new ColdPool(core), expiry: new IdleExpiry(core), drain: new DrainTracker(core) };
+    core.parts = { claims: new Claims(core), eviction: new Eviction(core), starts: new Starts(core), coldPool: new ColdPool(core), expiry: new IdleExpiry(core), drain: new DrainTracker(core), warmUps: new WarmUps(core) };
     this.#core = core;
     this.capacityMb = core.capacityMb;
     this.coldPoolTarget = core.parts.coldPool.target;
@@ -187,6 +189,21 @@ export class ContainerPool {
    */
   prewarm(fn: PoolFunction, keepAliveMs: number, count = 1): number {
     return this.#core.parts.expiry.prewarm(fn, keepAliveMs, count);
+  }
+
+  /**
+   * Loads containers ahead of traffic (the warm hand-off) without taking what traffic needs
+   * (warm-ups.ts: spare memory above a headroom only, a bound on starts at once, dropped or
+   * evicted first when traffic needs the memory). The batch tells when its starts are over.
+   */
+  warmUp(items: readonly WarmUpItem[]): WarmUpBatch {
+    return this.#core.parts.warmUps.request(items);
+  }
+
+  /** Warm-up starts running now, and queued. */
+  get warmUps(): { running: number; queued: number } {
+    const w = this.#core.parts.warmUps;
+    return { running: w.running, queued: w.queued };
   }
 
   /** The busy container of a lease, no longer busy (undefined when the lease is stale). */

@@ -3,7 +3,7 @@
  * function version's slot, hand a container to a request, remove a container (freeing its
  * memory), track background work and wake whoever waits for the pool to settle.
  *
- * The parts (claims, eviction, starts, cold pool, idle expiry, drain) are small classes over
+ * The parts (claims, eviction, starts, cold pool, idle expiry, drain, warm-ups) are small classes over
  * this one state, as undici's dispatchers share their base: each owns one job and reaches the
  * others through `parts`, wired once by ContainerPool.
  */
@@ -18,6 +18,7 @@ import type { DrainTracker } from './drain.ts';
 import type { Eviction } from './eviction.ts';
 import type { IdleExpiry } from './idle-expiry.ts';
 import type { Starts } from './starts.ts';
+import type { WarmUps } from './warm-ups.ts';
 import type { Lease, PoolEvents, PoolFunction, PoolOptions, PooledContainer, PoolState, RemoveReason, Slot } from './types.ts';
 
 /** The pool's parts, each one job (see their headers). */
@@ -28,6 +29,7 @@ export interface PoolParts {
   readonly coldPool: ColdPool;
   readonly expiry: IdleExpiry;
   readonly drain: DrainTracker;
+  readonly warmUps: WarmUps;
 }
 
 /** The state the parts share. */
@@ -99,6 +101,7 @@ export class PoolCore {
     const lease: Lease = { instanceId: c.instanceId, handle: c.handle!, start, fn: slot.fn, timeoutMs: Math.max(1, slot.fn.timeoutMs - loadMs) };
     c.state = 'busy';
     c.lease = lease;
+    c.warmUpKeepMs = undefined; // used: no longer a warm-up's speculative container
     slot.busy++;
     this.busy++;
     return lease;
@@ -110,7 +113,7 @@ export class PoolCore {
     });
   }
 
-  /** Removes a container and frees its memory; with `pump`, freed memory goes to waiting requests, then the cold pool. */
+  /** Removes a container and frees its memory; with `pump`, freed memory goes to waiting requests, then the cold pool, then warm-ups. */
   remove(c: PooledContainer, reason: RemoveReason, pump = true): void {
     if (c.state === 'removed') return;
     const previous = c.state;
@@ -131,6 +134,7 @@ export class PoolCore {
     if (pump) {
       this.parts.claims.pump();
       this.parts.coldPool.refill();
+      this.parts.warmUps.pump();
     }
     this.notifySettled();
   }

@@ -4,8 +4,8 @@
  * Algorithm
  * ---------
  * `drain()` turns the pool to `draining` once: new claims fail with RF_WORKER_DRAINING
- * (container-pool.ts), requests queued for capacity fail with it, the sweep and pre-warms
- * stop, pooled and idle containers go at once. Running executions and starts in progress
+ * (container-pool.ts), requests queued for capacity fail with it, the sweep, pre-warms and
+ * queued warm-ups stop, pooled and idle containers go at once. Running executions and starts in progress
  * finish; their containers go when released (release() removes instead of stacking). It
  * resolves when nothing is busy, no background task runs and no request waits.
  * A timer on the injected scheduler bounds the wait (`drainTimeoutMs`): past it every
@@ -38,6 +38,7 @@ export class DrainTracker {
       core.state = 'draining';
       core.parts.expiry.stop();
       core.parts.coldPool.stop();
+      core.parts.warmUps.dropQueued('the worker is draining');
       core.parts.claims.failQueued(new RfError(WorkerErrors.DRAINING, 'the worker is draining'));
       for (const c of [...core.cold]) core.remove(c, 'drained');
       for (const c of [...core.idleOrder]) core.remove(c, 'drained');

@@ -7,9 +7,14 @@
  * `poolMemoryMb` while it sits in the cold pool. A start that needs `needMb` more than is
  * free may evict, only if evicting everything evictable would free enough (otherwise nothing
  * is evicted: a start that cannot happen must not cost warm containers):
- *   1. other pooled containers first (they are speculative), the one being specialised kept;
- *   2. then idle containers of other function versions, oldest idle first, or in the
+ *   1. idle containers of a warm-up that no request has used yet (warm-ups.ts: loaded ahead of
+ *      traffic, they give way to it first), oldest idle first;
+ *   2. other pooled containers (they are speculative), the one being specialised kept;
+ *   3. then idle containers of other function versions, oldest idle first, or in the
  *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock).
+ *   4. for a request, last: warm-up starts in progress that no request counts on (warm-ups.ts;
+ *      starts.ts `cancel`: the memory is free at once, the container goes when its start
+ *      returns).
  * Idle containers of the requesting version are never evicted: they would serve it warm.
  *
  * Worked example: capacity 1024 MB, pool of 2 × 128 MB (256 reserved). A 256 MB function's
@@ -33,14 +38,23 @@ export class Eviction {
     this.#core = core;
   }
 
-  /** Frees `needMb` for `forSlot` if evicting can; false (and nothing evicted) otherwise. */
-  makeRoom(needMb: number, forSlot: Slot, keep: PooledContainer | undefined): boolean {
+  /**
+   * Frees `needMb` for `forSlot` if evicting can; false (and nothing evicted) otherwise. With
+   * `forRequest`, warm-up starts no request counts on may be given up too (step 4).
+   */
+  makeRoom(needMb: number, forSlot: Slot, keep: PooledContainer | undefined, forRequest = false): boolean {
     const core = this.#core;
     if (needMb <= core.freeMb) return true;
+    const warmUpStarts = forRequest ? core.parts.warmUps.starting(forSlot) : [];
     let evictable = 0;
     for (const c of core.cold) if (c !== keep) evictable += c.memoryMb;
     for (const c of core.idleOrder) if (c.slot !== forSlot) evictable += c.memoryMb;
+    for (const c of warmUpStarts) evictable += c.memoryMb;
     if (core.freeMb + evictable < needMb) return false;
+    for (const c of [...core.idleOrder]) {
+      if (core.freeMb >= needMb) return true;
+      if (c.warmUpKeepMs !== undefined && c.slot !== forSlot) core.remove(c, 'evicted', false);
+    }
     for (const c of [...core.cold]) {
       if (core.freeMb >= needMb) return true;
       if (c !== keep) core.remove(c, 'evicted', false);
@@ -52,6 +66,10 @@ export class Eviction {
         policy?.onEvict(c.slot!.fn.id, policy.evictionPriority(c.slot!.fn.id, c.idleSince, core.clock.now()));
         core.remove(c, 'evicted', false);
       }
+    }
+    for (const c of warmUpStarts) {
+      if (core.freeMb >= needMb) return true;
+      if (c.slot!.starting > c.slot!.backed) core.parts.starts.cancel(c);
     }
     return core.freeMb >= needMb;
   }

@@ -3,8 +3,9 @@
  *
  * Algorithm
  * ---------
- * When a container becomes idle (claims.ts), its expiry is set: a container loaded by
- * `prewarm()` with no request stays the pre-warm's keep-alive; otherwise, with no keep-alive
+ * When a container becomes idle (claims.ts), its expiry is set: a warm-up's container
+ * (warm-ups.ts) stays its warm-up's keep; a container loaded by `prewarm()` with no request
+ * stays the pre-warm's keep-alive; otherwise, with no keep-alive
  * policy, its function's idleTimeoutMs; with a policy (worker/keepalive), the policy's
  * window — or, when the policy prefers unloading now and loading again just before the next
  * expected call, expiry now and a pre-warm timer at `prewarmMs` (one per function version,
@@ -47,7 +48,8 @@ export class IdleExpiry {
 
   /** The container just went idle on its stack: its expiry, and the sweep timer if earlier. */
   onIdle(c: PooledContainer, fresh: boolean): void {
-    c.expiresAt = this.#expiry(c.slot!, c.idleSince, fresh);
+    // a warm-up's container (warm-ups.ts): its keep, and no idle time for the policy to learn
+    c.expiresAt = fresh && c.warmUpKeepMs !== undefined ? c.idleSince + c.warmUpKeepMs : this.#expiry(c.slot!, c.idleSince, fresh);
     if (c.expiresAt < this.#sweepAt) this.#schedule(c.expiresAt);
   }
 
@@ -61,7 +63,7 @@ export class IdleExpiry {
     const slot = core.slotFor(fn);
     slot.prewarmKeepMs = keepAliveMs;
     let started = 0;
-    while (slot.idle.length + slot.starting - slot.backed < count && core.parts.starts.tryStart(slot)) started++;
+    while (slot.idle.length + slot.starting - slot.backed < count && core.parts.starts.tryStart(slot, { kind: 'prewarm' }) !== undefined) started++;
     core.dropSlotIfEmpty(slot);
     return started;
   }

@@ -4,3 +4,4 @@
  */
 export { ContainerPool } from './container-pool.ts';
 export type { PoolOptions, PoolEvents, AcquireOptions, PoolState, Claim, Lease, PoolFunction, PooledContainer, RemoveReason, Slot, ContainerState } from './types.ts';
+export type { WarmUpBatch, WarmUpItem } from './warm-ups.ts';

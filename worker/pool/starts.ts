@@ -3,7 +3,10 @@
  *
  * Algorithm
  * ---------
- * `tryStart(slot)`, for one request (claims.ts) or a pre-warm:
+ * `tryStart(slot, for)`, for one request (claims.ts), a pre-warm (idle-expiry.ts) or a
+ * warm-up (warm-ups.ts, which checks its own memory rule first):
+ *   0. a request that finds too little memory free (it would have to evict, wait or be
+ *      refused) first drops the warm-up starts not yet begun: traffic comes first;
  *   1. cold-pool: take the last pooled container (cold-pool.ts) if the extra memory
  *      (fn.memoryMb − poolMemoryMb) fits, evicting if need be (eviction.ts); resize it to
  *      fn.memoryMb, unpack the code into its code folder, load; the cold pool refills;
@@ -27,7 +30,7 @@ import { WorkerErrors } from '../errors.ts';
 import { writeCode } from '../code.ts';
 import type { ContainerHandle } from '../runtime.ts';
 import type { PoolCore } from './core.ts';
-import type { PoolFunction, PooledContainer, Slot } from './types.ts';
+import type { PoolFunction, PooledContainer, Slot, StartFor } from './types.ts';
 
 export class Starts {
   readonly #core: PoolCore;
@@ -37,30 +40,48 @@ export class Starts {
     this.#core = core;
   }
 
-  /** Starts a container for slot (pooled, else created) when memory allows. */
-  tryStart(slot: Slot): boolean {
+  /** Starts a container for slot (pooled, else created) when memory allows: the container, or undefined. */
+  tryStart(slot: Slot, startFor: StartFor = { kind: 'request' }): PooledContainer | undefined {
     const core = this.#core;
-    if (core.state !== 'active') return false;
+    if (core.state !== 'active') return undefined;
     const fn = slot.fn;
-    const { eviction, coldPool } = core.parts;
+    const { eviction, coldPool, warmUps } = core.parts;
     const pooled = core.cold.at(-1);
-    if (pooled !== undefined && eviction.makeRoom(fn.memoryMb - pooled.memoryMb, slot, pooled)) {
+    if (startFor.kind === 'request' && fn.memoryMb - (pooled?.memoryMb ?? 0) > core.freeMb) warmUps.dropQueued('traffic needs the memory');
+    const keepMs = startFor.kind === 'warm-up' ? startFor.keepMs : undefined;
+    if (pooled !== undefined && eviction.makeRoom(fn.memoryMb - pooled.memoryMb, slot, pooled, startFor.kind === 'request')) {
       core.cold.pop();
       core.reservedMb += fn.memoryMb - pooled.memoryMb;
       pooled.memoryMb = fn.memoryMb;
       pooled.state = 'starting';
       pooled.slot = slot;
+      pooled.warmUpKeepMs = keepMs;
       slot.starting++;
       core.track(this.#specialise(pooled, 'cold-pool'));
       coldPool.refill();
-      return true;
+      return pooled;
     }
-    if (!eviction.makeRoom(fn.memoryMb, slot, undefined)) return false;
+    if (!eviction.makeRoom(fn.memoryMb, slot, undefined, startFor.kind === 'request')) return undefined;
     const c = this.newContainer(fn.memoryMb);
     c.slot = slot;
+    c.warmUpKeepMs = keepMs;
     slot.starting++;
     core.track(this.#specialise(c, 'cold-create'));
-    return true;
+    return c;
+  }
+
+  /**
+   * Gives up a start in progress (a warm-up's, for traffic: eviction.ts): its memory is free
+   * at once and it no longer counts as starting, so no request can count on it; the container
+   * goes when its start returns.
+   */
+  cancel(c: PooledContainer): void {
+    const slot = c.slot!;
+    c.startCancelled = true;
+    slot.starting--;
+    this.#core.log.info({ instanceId: c.instanceId, functionId: slot.fn.id }, 'warm-up start given up for traffic');
+    this.#core.remove(c, 'evicted', false);
+    this.#core.dropSlotIfEmpty(slot);
   }
 
   /** A container record reserving `memoryMb`, not started yet. */
@@ -95,6 +116,14 @@ export class Starts {
   }
 
   async #specialise(c: PooledContainer, kind: 'cold-pool' | 'cold-create'): Promise<void> {
+    try {
+      await this.#specialiseOnce(c, kind);
+    } finally {
+      this.#core.parts.warmUps.ended(c);
+    }
+  }
+
+  async #specialiseOnce(c: PooledContainer, kind: 'cold-pool' | 'cold-create'): Promise<void> {
     const core = this.#core;
     const slot = c.slot!;
     const fn = slot.fn;
@@ -106,14 +135,14 @@ export class Starts {
       await this.#loadWithin(c.handle!, fn);
       c.loadMs = core.clock.now() - loadStartedAt;
     } catch (raw) {
-      slot.starting--;
+      if (c.startCancelled !== true) slot.starting--;
       const err = toStartError(raw);
-      core.log.warn({ err: raw, functionId: fn.id, version: fn.version, instanceId: c.instanceId, kind }, 'container start failed');
+      if (c.startCancelled !== true) core.log.warn({ err: raw, functionId: fn.id, version: fn.version, instanceId: c.instanceId, kind }, 'container start failed');
       this.#startFailed(slot, err);
       core.remove(c, err.code === WorkerErrors.INVOKE_TIMEOUT.code ? 'load-timeout' : err.code === 'RF_FUNCTION_LOAD_FAILED' ? 'load-failed' : 'start-failed');
       return;
     }
-    slot.starting--;
+    if (c.startCancelled !== true) slot.starting--;
     if (c.state === 'removed') {
       if (c.handle !== undefined) core.track(c.handle.remove());
       this.#startFailed(slot, new RfError(WorkerErrors.CONTAINER_START_FAILED, 'the container was removed while starting'));

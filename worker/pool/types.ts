@@ -51,6 +51,13 @@ export interface PoolOptions {
   keepAlive?: KeepAlivePolicy;
   /** What a cold start is assumed to cost, for the policy (default 500 ms). */
   coldStartEstimateMs?: number;
+  /**
+   * Share of capacityMb that warm-ups (warm-ups.ts) never reserve: it is kept for traffic
+   * (default 0.25).
+   */
+  warmUpHeadroomShare?: number;
+  /** Most warm-up container starts running at once (default 2). */
+  warmUpConcurrency?: number;
 }
 
 /**
@@ -102,6 +109,12 @@ export type RemoveReason =
   | 'load-timeout'
   | 'drain-timeout';
 
+/**
+ * Who a container start is for: a request (claims.ts), the keep-alive policy's pre-warm
+ * (idle-expiry.ts), or a warm-up (warm-ups.ts), whose container stays `keepMs` once ready.
+ */
+export type StartFor = { kind: 'request' } | { kind: 'prewarm' } | { kind: 'warm-up'; keepMs: number };
+
 /** The warm stack of one function version and the requests waiting for it. */
 export interface Slot {
   readonly key: string;
@@ -143,6 +156,13 @@ export interface PooledContainer {
   exit: ContainerExit | undefined;
   /** How long loading the function took, ms (counts against the first execution's timeout). */
   loadMs?: number;
+  /**
+   * Set while it is a warm-up's container that no request has used yet (warm-ups.ts): how
+   * long it stays idle once ready, ms. Such a container is evicted before any other.
+   */
+  warmUpKeepMs?: number | undefined;
+  /** A warm-up's start given up for traffic while it ran (starts.ts `cancel`): no longer counted as starting. */
+  startCancelled?: boolean;
 }
 
 /** A request waiting for a container. */

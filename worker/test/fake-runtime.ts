@@ -6,7 +6,9 @@
  * the pool writes nothing to disk.
  */
 import type { ContainerExit, ContainerHandle, ContainerRuntime, ContainerSpec, LoadRequest, ShimResult } from '../runtime.ts';
-import type { PoolFunction } from '../pool/index.ts';
+import { ManualClock } from '../../clock/index.ts';
+import { ContainerPool, type PoolFunction, type PoolOptions, type RemoveReason } from '../pool/index.ts';
+import { quietLogger } from './worker-fixtures.ts';
 
 interface Gate {
   resolve(): void;
@@ -126,4 +128,23 @@ export function fakeFn(overrides: Partial<Omit<PoolFunction, 'files'>> = {}): Po
  */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** A pool (1024 MB, no cold pool) on a fresh fake runtime and a manual clock, recording why containers were removed. */
+export function fakePool(options: Partial<PoolOptions> = {}): { pool: ContainerPool; runtime: FakeRuntime; clock: ManualClock; removed: RemoveReason[] } {
+  const runtime = new FakeRuntime();
+  const clock = new ManualClock();
+  const removed: RemoveReason[] = [];
+  const pool = new ContainerPool({
+    workerId: 'fake',
+    runtime,
+    capacityMb: 1024,
+    coldPoolSize: 0,
+    logger: quietLogger(),
+    clock,
+    scheduler: clock,
+    events: { onRemove: (reason) => removed.push(reason) },
+    ...options,
+  });
+  return { pool, runtime, clock, removed };
 }

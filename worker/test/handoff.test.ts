@@ -8,7 +8,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { Ring } from '../../ring/index.ts';
 import { createMemoryStores } from '../../storage/index.ts';
@@ -20,6 +20,14 @@ import { WorkerHeaders } from '../../contract/index.ts';
 import { Code, deploy, fnId, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
 
 const KEY = `h15-handoff-key-${process.pid}-0123456789abcdef`;
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 async function invoke(base: string, id: string): Promise<{ status: number; start: string }> {
   const res = await request(`${base}/invoke/${encodeURIComponent(id)}`, {
@@ -140,10 +148,23 @@ describe('warm hand-off behind a router, on Azurite', { skip: azuriteSkip() }, (
     const port = (dripping.address() as AddressInfo).port;
     await stores.membership.upsert({ id: `h15-down-${process.pid}`, address: `http://127.0.0.1:${port}`, capacityMb: 4096, state: 'active', heartbeatAt: now, startedAt: now } as WorkerRow);
     const timeoutMs = 1500;
+    const workerPort = await freePort();
     const t0 = Date.now();
-    const c = await startWorker({ id: `h15-down-c-${process.pid}`, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, warmHandoffTimeoutMs: timeoutMs });
+    const starting = startWorker({ id: `h15-down-c-${process.pid}`, port: workerPort, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, warmHandoffTimeoutMs: timeoutMs });
+    // while it warms, before it registers, its health check says so (whoever waits for it waits for the join)
+    const healthWhileJoining = new Set<string>();
+    let started = false;
+    void starting.then(() => (started = true), () => (started = true));
+    while (!started) {
+      const h = await request(`http://127.0.0.1:${workerPort}/healthz`).then(async (r) => `${r.statusCode} ${await r.body.text()}`, () => 'not listening');
+      if (!started) healthWhileJoining.add(h);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const c = await starting;
     cleanups.push(() => c.close());
     const joinMs = Date.now() - t0;
+    assert.ok(healthWhileJoining.has('503 {"ok":false,"details":{"state":"joining"}}'), [...healthWhileJoining].join(' | '));
+    assert.equal((await request(`${c.address}/healthz`)).statusCode, 200);
     assert.equal((await stores.membership.get(c.id))?.state, 'active', 'c joined');
     assert.deepEqual(keys, [KEY], 'the peer was asked once, with the cluster key');
     // a start without the peer takes well under a second here; the margin is for a loaded machine

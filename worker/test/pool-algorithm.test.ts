@@ -8,29 +8,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../clock/index.ts';
-import { ContainerPool, type Lease, type PoolOptions, type RemoveReason } from '../pool/index.ts';
-import { FakeRuntime, fakeFn, settle } from './fake-runtime.ts';
+import type { Lease } from '../pool/index.ts';
+import { fakeFn, fakePool, settle } from './fake-runtime.ts';
 import { rejectsWith } from './pool-fixture.ts';
-import { quietLogger } from './worker-fixtures.ts';
 
-function setup(options: Partial<PoolOptions> = {}): { pool: ContainerPool; runtime: FakeRuntime; clock: ManualClock; removed: RemoveReason[] } {
-  const runtime = new FakeRuntime();
-  const clock = new ManualClock();
-  const removed: RemoveReason[] = [];
-  const pool = new ContainerPool({
-    workerId: 'fake',
-    runtime,
-    capacityMb: 1024,
-    coldPoolSize: 0,
-    logger: quietLogger(),
-    clock,
-    scheduler: clock,
-    events: { onRemove: (reason) => removed.push(reason) },
-    ...options,
-  });
-  return { pool, runtime, clock, removed };
-}
+const setup = fakePool;
 
 /** Whether the promise has settled by now (after the pool's pending work ran). */
 async function isSettled(promise: Promise<unknown>): Promise<boolean> {

@@ -1,0 +1,200 @@
+/**
+ * Warm-ups: containers loaded ahead of traffic (the warm hand-off, worker/handoff/) that never
+ * take what traffic needs.
+ *
+ * Algorithm
+ * ---------
+ * `request(items)` queues one container start per container wanted: for each function, until
+ * its idle plus unclaimed starting containers reach `count`; one of every function first, then
+ * the rest, so a warm-up cut short leaves as many functions as it can with one container.
+ * Queued starts are taken in order (`pump`) while fewer than `concurrency` warm-up starts
+ * run (default 2: an engine is not flooded with starts while it also serves traffic). One
+ * taken begins only if the function still needs it (a request may have started one
+ * meanwhile) and the memory free after it is still at least the headroom, a share of the
+ * worker's memory kept for traffic (default 25 %); otherwise it is dropped, not waited for (a
+ * warm-up ending frees no memory). A warm-up reserves only spare memory and evicts nothing.
+ * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
+ * Traffic first: a request that finds too little memory free drops every start not yet begun
+ * (starts.ts); an idle warm-up container that no request has used is evicted before any other
+ * container, and as a last resort a warm-up start in progress that no request counts on is
+ * given up (eviction.ts); a request of a function whose warm-up start runs counts on that
+ * start instead of starting another (claims.ts). `pump` runs when a warm-up start ends and
+ * when memory is freed. `WarmUpBatch.cancel()` drops a batch's starts not yet begun (the
+ * caller's time bound passed); a drain drops them all.
+ *
+ * Worked example: capacity 2048 MB (headroom 512), 1280 reserved by traffic, a batch of f ×2
+ * and g ×1, 128 MB each. Queue: f, g, f. f and g begin (free 768 → 512); the second f waits
+ * for one of them to end (2 run), then is dropped: 512 − 128 < 512. Requests of new functions h
+ * and i meanwhile find 512 free and start (256 free). A request of j once 128 is free has to
+ * evict: f and g, idle and unused, go first.
+ *
+ * Known caveats
+ * -------------
+ * - A warm-up start given up for traffic frees its memory in the pool's account at once, while
+ *   the engine may hold it until the start returns (at most `concurrency` such starts).
+ * - A worker whose free memory is below the headroom (full of idle containers) warms nothing:
+ *   idle containers of traffic are not evicted for a guess.
+ */
+import { slotKey, type PoolCore } from './core.ts';
+import type { PoolFunction, PooledContainer, Slot } from './types.ts';
+
+/** One function to warm, and how many containers of it. */
+export interface WarmUpItem {
+  fn: PoolFunction;
+  count: number;
+}
+
+interface QueuedStart {
+  fn: PoolFunction;
+  /** Idle plus unclaimed starting containers of fn wanted. */
+  target: number;
+  batch: WarmUpBatch;
+}
+
+/** What became of one `request()`: its starts queued, running, begun and dropped. */
+export class WarmUpBatch {
+  queued = 0;
+  starting = 0;
+  begun = 0;
+  dropped = 0;
+  readonly #owner: WarmUps;
+
+  constructor(owner: WarmUps) {
+    this.#owner = owner;
+  }
+
+  /** Nothing queued and nothing starting any more. */
+  get done(): boolean {
+    return this.queued === 0 && this.starting === 0;
+  }
+
+  /** Drops this batch's starts not yet begun (those running go on). */
+  cancel(): void {
+    this.#owner.drop(this);
+  }
+}
+
+export class WarmUps {
+  readonly concurrency: number;
+  readonly headroomMb: number;
+  readonly #core: PoolCore;
+  #queue: QueuedStart[] = [];
+  /** Warm-up starts running, by container. */
+  readonly #running = new Map<PooledContainer, WarmUpBatch>();
+  #pumping = false;
+
+  constructor(core: PoolCore) {
+    this.#core = core;
+    this.concurrency = Math.max(1, core.opts.warmUpConcurrency ?? 2);
+    this.headroomMb = Math.ceil(core.capacityMb * Math.min(1, Math.max(0, core.opts.warmUpHeadroomShare ?? 0.25)));
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Queues the starts `items` need (see the header) and begins what may begin now. */
+  request(items: readonly WarmUpItem[]): WarmUpBatch {
+    const core = this.#core;
+    const batch = new WarmUpBatch(this);
+    if (core.state !== 'active') return batch;
+    const needs: Array<{ item: WarmUpItem; need: number }> = [];
+    for (const item of items) {
+      if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
+      const need = item.count - this.#have(item.fn) - this.#queuedOf(item.fn);
+      if (need > 0) needs.push({ item, need });
+    }
+    const longest = Math.max(0, ...needs.map((n) => n.need));
+    for (let round = 0; round < longest; round++) {
+      for (const { item, need } of needs) {
+        if (round >= need) continue;
+        this.#queue.push({ fn: item.fn, target: item.count, batch });
+        batch.queued++;
+      }
+    }
+    this.pump();
+    return batch;
+  }
+
+  /** Begins queued starts while the rules of the header allow. */
+  pump(): void {
+    const core = this.#core;
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      if (core.parts.claims.queued > 0) this.dropQueued('requests wait for memory');
+      while (this.#queue.length > 0 && core.state === 'active' && this.#running.size < this.concurrency) {
+        const next = this.#queue.shift()!;
+        next.batch.queued--;
+        if (this.#have(next.fn) >= next.target) continue;
+        if (core.freeMb - next.fn.memoryMb < this.headroomMb) {
+          // no spare memory now: ending warm-ups free none, so it is not waited for
+          next.batch.dropped++;
+          continue;
+        }
+        const slot = core.slotFor(next.fn);
+        const c = slot.retired ? undefined : core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs });
+        if (c === undefined) {
+          next.batch.dropped++;
+          core.dropSlotIfEmpty(slot);
+          continue;
+        }
+        this.#running.set(c, next.batch);
+        next.batch.starting++;
+        next.batch.begun++;
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Warm-up starts in progress, not of `forSlot`, that no request counts on (traffic may give them up: eviction.ts). */
+  starting(forSlot: Slot): PooledContainer[] {
+    return [...this.#running.keys()].filter((c) => c.state === 'starting' && c.startCancelled !== true && c.slot !== forSlot && c.slot!.starting > c.slot!.backed);
+  }
+
+  /** A container start ended (ready, failed or removed): if it was a warm-up's, the next may begin. */
+  ended(c: PooledContainer): void {
+    const batch = this.#running.get(c);
+    if (batch === undefined) return;
+    this.#running.delete(c);
+    batch.starting--;
+    this.#core.notifySettled();
+    this.pump();
+  }
+
+  /** Drops every start not yet begun (traffic needs the memory, or a drain). */
+  dropQueued(reason: string): void {
+    if (this.#queue.length === 0) return;
+    this.#core.log.info({ dropped: this.#queue.length, reason }, 'warm-up starts dropped');
+    for (const q of this.#queue) {
+      q.batch.queued--;
+      q.batch.dropped++;
+    }
+    this.#queue = [];
+  }
+
+  /** Drops the starts of `batch` not yet begun. */
+  drop(batch: WarmUpBatch): void {
+    this.#queue = this.#queue.filter((q) => {
+      if (q.batch !== batch) return true;
+      batch.queued--;
+      batch.dropped++;
+      return false;
+    });
+  }
+
+  /** Idle and unclaimed starting containers of fn's version. */
+  #have(fn: PoolFunction): number {
+    const slot = this.#core.slots.get(slotKey(fn));
+    return slot === undefined ? 0 : slot.idle.length + slot.starting - slot.backed;
+  }
+
+  #queuedOf(fn: PoolFunction): number {
+    const key = slotKey(fn);
+    return this.#queue.filter((q) => slotKey(q.fn) === key).length;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The pool's warm-ups (worker/pool/warm-ups.ts) on a fake runtime and a manual clock: a
+ * warm-up reserves only spare memory above the headroom, runs a bounded number of starts at
+ * once, gives way to traffic (queued starts dropped, unused warm containers evicted first),
+ * and a request of a warming function counts on its start. handoff-guard.test.ts checks the
+ * same rules through real workers and real containers.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fakeFn, fakePool, settle } from './fake-runtime.ts';
+
+const setup = fakePool;
+
+describe('warm-ups (fake runtime, manual clock)', () => {
+  test('at most warmUpConcurrency starts run at once; one container of every function first, then the rest', async () => {
+    const { pool, runtime } = setup({ capacityMb: 4096, warmUpConcurrency: 2 });
+    runtime.holdStarts = true;
+    const [f, g, h] = [fakeFn(), fakeFn(), fakeFn()];
+    const batch = pool.warmUp([{ fn: f, count: 3 }, { fn: g, count: 1 }, { fn: h, count: 2 }]);
+    await settle();
+    let most = 0;
+    const order: string[] = [];
+    while (runtime.held('start') > 0) {
+      most = Math.max(most, pool.warmUps.running);
+      assert.ok(runtime.held('start') <= 2, `starts at once: ${runtime.held('start')}`);
+      runtime.finish('start', 1);
+      await settle();
+    }
+    for (const c of runtime.containers) order.push(c.loaded!.functionId);
+    assert.equal(most, 2);
+    assert.ok(batch.done);
+    assert.equal(batch.begun, 6);
+    assert.deepEqual(order.slice(0, 3).sort(), [f.id, g.id, h.id].sort(), 'one of each first');
+    assert.deepEqual(pool.status().functions.map((s) => [s.functionId, s.idle]).sort(), [[f.id, 3], [g.id, 1], [h.id, 2]].sort());
+  });
+
+  test('a warm-up reserves only spare memory above the headroom, and evicts nothing', async () => {
+    // capacity 1024, headroom 25 % = 256; 512 held by traffic
+    const { pool } = setup({ warmUpConcurrency: 8 });
+    const busy = fakeFn({ memoryMb: 512 });
+    const lease = await pool.acquire(busy);
+    const batch = pool.warmUp([{ fn: fakeFn(), count: 8 }]);
+    await settle();
+    assert.ok(batch.done);
+    assert.equal(batch.begun, 2, '512 free: two 128 MB containers keep 256 free');
+    assert.equal(pool.reservedMb, 768);
+    assert.equal(batch.dropped, 6);
+    pool.release(lease);
+  });
+
+  test('traffic first: a request finding too little memory drops the queued warm-up starts, and unused warm containers are evicted first', async () => {
+    const { pool, runtime, removed } = setup({ warmUpConcurrency: 1 });
+    runtime.holdStarts = true;
+    const warmFns = [fakeFn(), fakeFn(), fakeFn()];
+    const batch = pool.warmUp(warmFns.map((fn) => ({ fn, count: 1 })));
+    await settle();
+    assert.equal(runtime.held('start'), 1);
+    runtime.finish('start', 1);
+    await settle();
+    assert.equal(runtime.held('start'), 1, 'the next warm-up start began');
+    // traffic: 768 MB needed, 128 + 128 reserved by the warm-ups, 768 free: the request
+    // fits (no pressure) and the warm-up's third start stays queued
+    runtime.holdStarts = false;
+    const big = await pool.acquire(fakeFn({ memoryMb: 768 }));
+    assert.equal(big.start, 'cold-create');
+    assert.equal(pool.warmUps.queued, 1);
+    // traffic needing more than is free: the queued start is dropped, the idle unused warm
+    // container is evicted rather than the request refused
+    const other = await pool.acquire(fakeFn({ memoryMb: 128 }));
+    assert.equal(other.start, 'cold-create');
+    assert.equal(pool.warmUps.queued, 0);
+    assert.deepEqual(removed, ['evicted']);
+    runtime.finish('start');
+    await settle();
+    assert.ok(batch.done);
+    assert.equal(batch.dropped, 1);
+    pool.release(big);
+    pool.release(other);
+  });
+
+  test('last resort: a request gives up warm-up starts in progress that no request counts on, and none of it fails', async () => {
+    // capacity 1024 (headroom 256); traffic holds 512; two warm-up starts hold 256 more
+    const { pool, runtime, removed } = setup({ warmUpConcurrency: 2 });
+    const held = await pool.acquire(fakeFn({ memoryMb: 512 }));
+    runtime.holdStarts = true;
+    const [g, h] = [fakeFn(), fakeFn()];
+    const batch = pool.warmUp([{ fn: g, count: 1 }, { fn: h, count: 1 }]);
+    await settle();
+    assert.equal(pool.warmUps.running, 2);
+    assert.equal(pool.reservedMb, 768);
+    // 384 MB needed, 256 free, nothing idle or pooled: one warm-up start is given up
+    const big = pool.acquire(fakeFn({ memoryMb: 384 }));
+    await settle();
+    assert.deepEqual(removed, ['evicted']);
+    // a request of the function whose warm-up start was given up starts its own; the other
+    // warm-up start goes for its memory
+    const ofG = pool.acquire(g);
+    await settle();
+    assert.deepEqual(removed, ['evicted', 'evicted']);
+    assert.equal(pool.reservedMb, 1024);
+    runtime.finish('start');
+    const [a, b] = await Promise.all([big, ofG]);
+    assert.equal(a.start, 'cold-create');
+    assert.equal(b.start, 'cold-create');
+    await settle();
+    assert.ok(batch.done);
+    assert.equal(pool.warmUps.running, 0);
+    assert.equal(pool.warmIdle, 0, 'the given-up starts left nothing behind');
+    assert.equal(pool.reservedMb, 1024);
+    pool.release(a);
+    pool.release(b);
+    pool.release(held);
+  });
+
+  test('a request of a function whose warm-up start runs counts on it; the container is then no longer a warm-up one', async () => {
+    const { pool, runtime, removed } = setup({ capacityMb: 1024 });
+    runtime.holdStarts = true;
+    const f = fakeFn();
+    pool.warmUp([{ fn: f, count: 1 }]);
+    await settle();
+    const call = pool.acquire(f);
+    await settle();
+    assert.equal(runtime.started, 1, 'no second start');
+    runtime.finish('start');
+    const lease = await call;
+    assert.equal(lease.start, 'cold-create');
+    pool.release(lease);
+    // now used: an ordinary idle container. A later warm-up's unused one (idle more recently)
+    // is evicted before it when a request needs the memory.
+    runtime.holdStarts = false;
+    const g = fakeFn();
+    pool.warmUp([{ fn: g, count: 1 }]);
+    await settle();
+    const [fIdle] = pool.idleInstances(f.id, f.version);
+    const [gIdle] = pool.idleInstances(g.id, g.version);
+    const big = await pool.acquire(fakeFn({ memoryMb: 896 }));
+    assert.equal(big.start, 'cold-create');
+    assert.deepEqual(removed, ['evicted']);
+    assert.equal(runtime.container(gIdle!).removed, true, "the warm-up's unused container went");
+    assert.equal(runtime.container(fIdle!).removed, false, 'the used one stayed');
+    pool.release(big);
+  });
+
+  test('a drain drops the queued warm-up starts; a cancelled batch drops its own', async () => {
+    const { pool, runtime } = setup({ capacityMb: 4096, warmUpConcurrency: 1 });
+    runtime.holdStarts = true;
+    const a = pool.warmUp([{ fn: fakeFn(), count: 3 }]);
+    const b = pool.warmUp([{ fn: fakeFn(), count: 2 }]);
+    await settle();
+    assert.deepEqual([a.queued, b.queued], [2, 2]);
+    b.cancel();
+    assert.deepEqual([a.queued, b.queued, b.dropped], [2, 0, 2]);
+    const drained = pool.drain();
+    assert.equal(a.queued, 0);
+    runtime.finish('start');
+    await drained;
+    assert.ok(a.done && b.done);
+    assert.equal(runtime.started, 1);
+  });
+});
