@@ -147,16 +147,19 @@ export class RingInvoker implements Invoker {
     const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor });
     let order = plan.order;
     let spills = plan.skipped;
-    // Warm first, within the bound: among the workers under it (all of them when none is), one
-    // known to hold an idle warm container of the function goes first (docs/ring.md).
-    const bound = plan.bound;
-    const noneUnder = view.loadOf(order[0] as string) >= bound;
-    const warm = this.#warm.firstWarm(functionId, order, (id) => noneUnder || view.loadOf(id) < bound);
-    if (warm !== undefined && warm !== order[0]) {
-      order = [warm, ...order.filter((id) => id !== warm)];
-      spills = candidates.indexOf(warm);
-      if (spills > 0) this.#metrics?.spills.inc({ reason: 'warm_elsewhere' }, spills);
-    } else if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+    if (spills > 0) {
+      this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+      // Warm first when spilling: the bound moved the request off its home, so among the
+      // workers under the bound one known to hold an idle warm container goes first (docs/ring.md).
+      const bound = plan.bound;
+      const warm = this.#warm.firstWarm(functionId, order, (id) => view.loadOf(id) < bound);
+      if (warm !== undefined && warm !== order[0]) {
+        order = [warm, ...order.filter((id) => id !== warm)];
+        const passed = candidates.indexOf(warm) - spills;
+        spills += passed;
+        this.#metrics?.spills.inc({ reason: 'warm_elsewhere' }, passed);
+      }
+    }
     let full: Set<string> | undefined;
     let codeUnavailable: ForwardedResponse | undefined;
     let codeRetries = 0;

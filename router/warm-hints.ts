@@ -13,8 +13,10 @@
  * - a report with a higher `seq` than the last one applied replaces the estimate (answers
  *   arrive out of order over several connections; an older report is ignored), and so does any
  *   report once the estimate has expired (a restarted worker counts from 0 again);
- * - the caller asks only among the workers the bounded-load rule allows (under the bound), so
- *   warm first never breaks the rule's guarantee; it picks which allowed worker serves;
+ * - the router asks only when the bound moved a call off its home, and only among the workers
+ *   under the bound: the home keeps its calls whenever the rule allows (a ring change moves
+ *   functions, and their old homes' warm containers must not hold them), and the rule's
+ *   guarantee holds; warm first picks which allowed worker a spill goes to;
  * - a request sent there takes one (`taken`), so that a burst arriving before any answer is
  *   spread over the idle containers, not poured onto the first warm worker;
  * - a refusal (429 at capacity) sets it to 0;
@@ -22,11 +24,10 @@
  *
  * Worked example
  * --------------
- * f's preference list is [w3, w1, w2]; w3 joined a moment ago and holds nothing of f, w1
- * answered `3 912` (3 idle) and w2 `1 455`. Nothing is in flight, so the bound is 1 for the
- * first call: every worker is under it, w3 would start a container, and warm first sends the
- * call to w1 (estimate 3 → 2). The second call (bound 1, w1 now at it): under the bound are w3
- * and w2, and w2 holds one: w2 (1 → 0). The bound alone would have sent both to w3, cold.
+ * f's preference list is [w1, w3, w2]; w3 joined a moment ago and holds nothing of f, w2
+ * answered `2 455` (2 idle). With 1 call in flight on w1 the bound is 1: w1 is at it, the call
+ * spills, and under the bound are w3 and w2; the bound alone sends it to w3, which starts a
+ * container; warm first sends it to w2 (estimate 2 → 1).
  *
  * Known caveats
  * -------------

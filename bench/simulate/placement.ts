@@ -8,11 +8,11 @@
  *   the bound, or every one under it is at capacity, the walk goes on around the whole ring
  *   (Mirrokni et al.'s rule: the next worker clockwise under the bound), so the bound holds
  *   by construction whenever some worker has room; the over-bound ones of the 16 come last;
- *   all full: wait at the home. Warm first, as the router (router/warm-hints.ts): among the
- *   workers under the bound (all of them when none is), one holding an idle warm container of
- *   the function goes first (the simulator knows the idle counts exactly; a router knows them
- *   from its workers' last answers, so the model is the ideal of the router's estimate).
- *   `warmFirst: false` gives the bound alone.
+ *   all full: wait at the home. Warm first when spilling, as the router (router/warm-hints.ts):
+ *   when the bound moves a call off its home, among the workers under the bound one holding an
+ *   idle warm container of the function goes first (the simulator knows the idle counts
+ *   exactly; a router knows them from its workers' last answers, so the model is the ideal of
+ *   the router's estimate). `warmFirst: false` gives the bound alone.
  * - openwhisk: a model of ShardingContainerPoolBalancer.schedule (Apache OpenWhisk):
  *   hash = |javaHash(app) ^ javaHash(fn)|, home = hash mod N over every invoker ever seen
  *   (unhealthy ones keep their index), step = the (hash mod |steps|)-th of the pairwise coprime
@@ -115,10 +115,9 @@ export class RingfaasPlacement implements Placement {
     const byId = this.#byId;
     const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
-    // Warm first, within the bound: a worker holding an idle container always runs the call,
-    // so it is tried before the rest (which may name it again, never reached).
-    const noneUnder = (order[0] as SimWorker).load >= plan.bound;
-    const warm = this.#warmFirst ? order.find((w) => w.idleOf(fn) > 0 && (noneUnder || w.load < plan.bound)) : undefined;
+    // Warm first when spilling: a worker holding an idle container always runs the call, so it
+    // is tried before the rest (which may name it again, never reached).
+    const warm = this.#warmFirst && plan.skipped > 0 ? order.find((w) => w.idleOf(fn) > 0 && w.load < plan.bound) : undefined;
     if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
     const under = order.filter((w) => w.load < plan.bound);
     const over = order.slice(under.length);

@@ -1,11 +1,12 @@
 /**
  * Warm reuse under repeated bursts (issue 12): a burst of N concurrent calls of a slow
- * function, then at once the same burst again. The second burst must start no container:
- * N warm ones have just answered — also after a worker joined, which the bounded-load rule
- * alone would give a share of the burst (and so new containers): warm first. Counted by containers started (x-ringfaas-start), not time:
- * every execution waits at a barrier (a loopback HTTP server of the test) until all N of its
- * burst run, so that a burst is a burst even on a loaded machine.
- * Real router (startRouter) and two real workers (process runtime) over shared memory stores.
+ * function, then at once the same burst again. The second burst must start no container: N
+ * warm ones have just answered. And after a worker joined, the bound's spills go to a worker
+ * holding an idle container rather than to the new one, which would start one (warm first).
+ * Counted by containers started (x-ringfaas-start), not time: every execution waits at a
+ * barrier (a loopback HTTP server of the test) until all N of its burst run, so that a burst is
+ * a burst even on a loaded machine.
+ * Real router (startRouter) and real workers (process runtime) over shared memory stores.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,25 +132,24 @@ test('a repeated burst of 15 calls starts no container the second time', async (
   assert.equal(started(second), 0, `containers started in the second burst (first started ${started(first)}): ${JSON.stringify(second)}`);
 });
 
-test('after a worker joins, a burst runs on the warm containers the bound allows before it starts any', async () => {
-  // A function whose home in the ring of three is the worker about to join: with the bound
-  // alone, 6 concurrent calls give it 3, each a new container, beside 6 idle ones elsewhere.
+test('a spill goes to a worker holding an idle warm container, not to the next one in order, which would start one', async () => {
+  // A function whose order in the ring of three will be [w1 or w2, w3, the other]: w3 joins
+  // later, cold. With the bound alone, the spills of 6 concurrent calls go to w3 (the next in
+  // order), each a new container, beside the idle ones the third worker holds.
   const three = new Ring(['burst-w1', 'burst-w2', 'burst-w3'].map((id) => ({ id, address: '', capacityMb: 0, state: 'active' as const, heartbeatAt: 0 })));
-  let id = await deploy('burst-join');
-  for (let i = 0; three.home(id) !== 'burst-w3'; i++) {
-    if (i > 30) throw new Error('no function homed on burst-w3 in 30 tries');
-    id = await deploy(`burst-join-${i}`);
+  let id = await deploy('burst-spill');
+  for (let i = 0; three.preferenceList(id, 3)[1] !== 'burst-w3'; i++) {
+    if (i > 30) throw new Error('no function with burst-w3 second in 30 tries');
+    id = await deploy(`burst-spill-${i}`);
   }
   const first = await burst(id, 6);
   assert.equal(started(first), 6);
   await addWorker('burst-w3');
   await ringOf(3);
-  // Warm first, within the bound: each call goes to an allowed worker holding an idle
-  // container; only the last, when the one worker still holding one is at the bound, starts one.
   const second = await burst(id, 6);
   assert.ok(started(second) <= 1, `containers started after the join: ${JSON.stringify(second)}`);
-  // More calls than warm containers: the rest start where the bound says, on the new home.
+  // More calls than warm containers: the rest start where the bound says, the new worker included.
   const third = await burst(id, 9);
   assert.ok(started(third) <= 3, `a burst of 9 on 7 warm containers: ${JSON.stringify(third)}`);
-  assert.ok(third.some((s) => s.worker === 'burst-w3'), `the new home took none of the calls: ${JSON.stringify(third)}`);
+  assert.ok(third.some((s) => s.worker === 'burst-w3'), `the new worker took none of the calls: ${JSON.stringify(third)}`);
 });
