@@ -3,8 +3,9 @@
  *
  * For one request: the function's preference list from the ring view (home first, suspects
  * and workers being drained left out, at most `maxCandidates`), ordered by the bounded-load
- * rule (ring/bounded-load.ts) — except that a worker this router heard holds an idle warm
- * container of the function goes first (warm first: router/warm-hints.ts) — then tried in turn:
+ * rule (ring/bounded-load.ts) — and when that rule moves the request off its home, a worker
+ * under the bound that this router heard holds an idle warm container of the function goes
+ * first (warm first when spilling: router/warm-hints.ts) — then tried in turn:
  *
  * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started), marked
  *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
