@@ -48,7 +48,7 @@ export interface StartRouterOptions {
   stores?: Stores;
   limits?: Partial<RouterLimits>;
   /** Ring knobs (tests shorten the poll). */
-  ring?: { pollIntervalMs?: number; ttlMs?: number };
+  ring?: { pollIntervalMs?: number; ttlMs?: number; warmFirst?: boolean };
   /** Sent to workers as x-ringfaas-cluster-key (the dashboard's /status reads). */
   clusterKey?: string;
   /** Dashboard knobs (tests shorten them). */
@@ -64,9 +64,10 @@ export interface RunningRouter {
 }
 
 /** The ring's Invoker of a router or dispatcher process: its id, the output bound, the cluster key. */
-export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey'>, view: RingView, metrics: RingMetrics): RingInvoker {
+export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey'>, view: RingView, metrics: RingMetrics, warmFirst = false): RingInvoker {
   return new RingInvoker({
     view,
+    warmFirst,
     routerId: config.routerId,
     metrics,
     maxOutputBytes: config.maxOutputBytes,
@@ -112,7 +113,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   });
   await view.start();
   const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };
-  const invoker = createRingInvoker(config, view, ringMetrics);
+  const invoker = createRingInvoker(config, view, ringMetrics, options.ring?.warmFirst ?? false);
   const notifier = new WorkerChangeNotifier({ view, ...key });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25, ...key });
   const dashboard = new Dashboard({

@@ -3,9 +3,9 @@
  *
  * For one request: the function's preference list from the ring view (home first, suspects
  * and workers being drained left out, at most `maxCandidates`), ordered by the bounded-load
- * rule (ring/bounded-load.ts) — and when that rule moves the request off its home, a worker
- * under the bound that this router heard holds an idle warm container of the function goes
- * first (warm first when spilling: router/warm-hints.ts) — then tried in turn:
+ * rule (ring/bounded-load.ts) — and, with `warmFirst`, when that rule moves the request off its
+ * home, a worker under the bound that this router heard holds an idle warm container of the
+ * function goes first (router/warm-hints.ts) — then tried in turn:
  *
  * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started), marked
  *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
@@ -80,6 +80,12 @@ export interface RingInvokerOptions {
   clusterKey?: string;
   /** How long a worker's report of idle warm containers is trusted (router/warm-hints.ts). Default 30 000. */
   warmHintTtlMs?: number;
+  /**
+   * Warm first when spilling (docs/ring.md). Default false: on the compare benchmark it cost
+   * throughput (0.47–0.49 of the bare chain against 0.62 without, back to back), not yet
+   * explained.
+   */
+  warmFirst?: boolean;
 }
 
 /** Why an attempt could not take the request (it never started executing). */
@@ -119,6 +125,7 @@ export class RingInvoker implements Invoker {
   readonly #clusterKey: string | undefined;
   readonly #pools = new Map<string, WorkerPool>();
   readonly #warm: WarmHints;
+  readonly #warmFirst: boolean;
   /** forwards{result="ok"}, bound once (the hot path). */
   readonly #forwardedOk: { inc(): void } | undefined;
   #closed = false;
@@ -136,6 +143,7 @@ export class RingInvoker implements Invoker {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.#connections = options.connectionsPerWorker ?? 128;
     this.#clusterKey = options.clusterKey;
+    this.#warmFirst = options.warmFirst ?? false;
     this.#warm = new WarmHints({ now: () => performance.now(), ...(options.warmHintTtlMs === undefined ? {} : { ttlMs: options.warmHintTtlMs }) });
     this.#view.onChange((next) => this.#closeDeparted(next));
   }
@@ -148,8 +156,8 @@ export class RingInvoker implements Invoker {
     const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor });
     let order = plan.order;
     let spills = plan.skipped;
-    if (spills > 0) {
-      this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+    if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+    if (spills > 0 && this.#warmFirst) {
       // Warm first when spilling: the bound moved the request off its home, so among the
       // workers under the bound one known to hold an idle warm container goes first (docs/ring.md).
       const bound = plan.bound;

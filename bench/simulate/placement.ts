@@ -12,7 +12,7 @@
  *   when the bound moves a call off its home, among the workers under the bound one holding an
  *   idle warm container of the function goes first (the simulator knows the idle counts
  *   exactly; a router knows them from its workers' last answers, so the model is the ideal of
- *   the router's estimate). `warmFirst: false` gives the bound alone.
+ *   the router's estimate). Off by default, as on the platform (router/ring-invoker.ts).
  * - openwhisk: a model of ShardingContainerPoolBalancer.schedule (Apache OpenWhisk):
  *   hash = |javaHash(app) ^ javaHash(fn)|, home = hash mod N over every invoker ever seen
  *   (unhealthy ones keep their index), step = the (hash mod |steps|)-th of the pairwise coprime
@@ -79,7 +79,7 @@ export class RingfaasPlacement implements Placement {
 
   readonly #warmFirst: boolean;
 
-  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = true) {
+  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false) {
     this.#fns = fns;
     this.#c = loadFactor;
     this.#totalLoad = totalLoad;

@@ -50,7 +50,7 @@ before(async () => {
   for (const id of ['burst-w1', 'burst-w2']) await addWorker(id);
   const config = loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'unused-stores-given', RINGFAAS_PORT: '0' }, [], { routerId: 'burst-router' });
   // A long membership TTL: a loaded machine may delay heartbeats, and this test is about warm reuse.
-  router = await startRouter({ config, stores, log: quiet, ring: { pollIntervalMs: 100, ttlMs: 60_000 } });
+  router = await startRouter({ config, stores, log: quiet, ring: { pollIntervalMs: 100, ttlMs: 60_000, warmFirst: true } });
   await ringOf(2);
 });
 
