@@ -186,7 +186,7 @@ export class RingInvoker implements Invoker {
       if (result.refusal === 'connect_error') view.markSuspect(workerId, 'connect_error');
       else if (result.refusal === 'at_capacity') {
         (full ??= new Set()).add(workerId);
-        this.#warm.refused(functionId, workerId);
+        if (this.#warmFirst) this.#warm.refused(functionId, workerId);
       } else if (result.refusal === 'code_unavailable') {
         // Storage is out and this worker lacks the code: the workers most likely to hold it
         // are the function's own, in preference order (home first), whatever their load.
@@ -227,7 +227,7 @@ export class RingInvoker implements Invoker {
     if (this.#clusterKey !== undefined) headers[CLUSTER_KEY_HEADER] = this.#clusterKey;
     let reportedLoad: number | undefined;
     this.#view.requestStarted(workerId);
-    this.#warm.taken(functionId, workerId);
+    if (this.#warmFirst) this.#warm.taken(functionId, workerId);
     let sent = false;
     try {
       const res = await pool.request({
@@ -242,7 +242,7 @@ export class RingInvoker implements Invoker {
       sent = true;
       const load = res.headers[WorkerHeaders.load];
       if (typeof load === 'string') reportedLoad = Number(load);
-      this.#warm.reported(functionId, workerId, res.headers[WorkerHeaders.idle]);
+      if (this.#warmFirst) this.#warm.reported(functionId, workerId, res.headers[WorkerHeaders.idle]);
       const body = await readBounded(res.body, this.#maxAnswerBytes);
       if (body === undefined) {
         throw this.#fail(RingErrors.WORKER_ANSWER_TOO_LARGE, `worker '${workerId}' answered more than ${this.#maxAnswerBytes} bytes`, functionId, spills);
