@@ -173,7 +173,8 @@ class LoadRun {
       const t0 = performance.now();
       let sample: Sample;
       try {
-        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        // The detail headers: the start kind and the worker without parsing the body.
+        const headers: Record<string, string> = { 'content-type': 'application/json', 'x-ringfaas-details': '1' };
         if (this.#o.apiKey !== undefined) headers.authorization = `Bearer ${this.#o.apiKey}`;
         const res = await pool.request({ path: `/functions/${encodeURIComponent(functionId)}/invoke`, method: 'POST', headers, body: this.#body });
         const text = await res.body.text();

@@ -9,9 +9,12 @@
  *        request headers:  x-ringfaas-wait-ms  (optional) how long the request may queue at this
  *                          worker for capacity before answering 429; absent/0 = answer 429 at once
  *                          x-ringfaas-request-id (optional) for logs
+ *                          x-ringfaas-details: 1 (optional) also answer x-ringfaas-instance
+ *                          x-ringfaas-report-idle: 1 (optional) also answer x-ringfaas-idle
  *        200 body: InvokeSuccessBody; errors: ErrorBody (errors/index.ts) with the codes below
  *        every response carries x-ringfaas-worker and x-ringfaas-load, an executed invocation's
- *        also x-ringfaas-idle (idle warm containers of the function, answer sequence); the worker's own refusals
+ *        also x-ringfaas-start (and, when asked, x-ringfaas-instance and x-ringfaas-idle: idle
+ *        warm containers of the function, answer sequence); no Date header; the worker's own refusals
  *        (RF_WORKER_AT_CAPACITY, RF_WORKER_DRAINING: the request never started) also carry
  *        x-ringfaas-refusal, which nothing a function's container answers can produce
  *   POST /functions/{functionId}/invalidate   body: { "version": n }  → 204
@@ -30,7 +33,7 @@ export const WorkerHeaders = {
   worker: 'x-ringfaas-worker',
   /** The worker's current load: in-flight executions, as a decimal integer. */
   load: 'x-ringfaas-load',
-  /** The container instance id that ran the invocation. */
+  /** The container instance id that ran the invocation (only when the request asked for details; always in the body's `logs`). */
   instance: 'x-ringfaas-instance',
   /** How the container was obtained: see StartKind. (Version and durations: the body's `logs`.) */
   start: 'x-ringfaas-start',
@@ -38,6 +41,13 @@ export const WorkerHeaders = {
   waitMs: 'x-ringfaas-wait-ms',
   /** Request: correlation id for logs. */
   requestId: 'x-ringfaas-request-id',
+  /**
+   * Request, `1`: answer the detail headers too (x-ringfaas-instance). Routers send it when
+   * their client asked for details (docs/api.md); every header costs each hop on the hot path.
+   */
+  details: 'x-ringfaas-details',
+  /** Request, `1`: answer x-ringfaas-idle too (routers that send warm first, router/warm-hints.ts). */
+  reportIdle: 'x-ringfaas-report-idle',
   /**
    * Set by the worker itself, only on its refusals of a request that never started
    * (`at-capacity`, `draining`, and `code-unavailable`: it does not hold the function's code
@@ -47,7 +57,7 @@ export const WorkerHeaders = {
    */
   refusal: 'x-ringfaas-refusal',
   /**
-   * On an executed invocation's answer: `<idle> <seq>`, how many idle warm containers of the
+   * On an executed invocation's answer to a request with x-ringfaas-report-idle: `<idle> <seq>`, how many idle warm containers of the
    * function's version the worker holds right after this execution gave its container back,
    * and the worker's answer sequence number (routers apply the newest: router/warm-hints.ts).
    * For routers, not clients.

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RfError, errorBody, hasCode, isRfError } from '../errors/index.ts';
 import type { Stores, StorageHealthView } from '../storage/index.ts';
-import { EMPTY_INPUT_JSON } from '../contract/index.ts';
+import { EMPTY_INPUT_JSON, WorkerHeaders } from '../contract/index.ts';
 import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
@@ -219,14 +219,16 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     call.res.once('close', onClose);
     let answer: Awaited<ReturnType<Invoker['invoke']>>;
     try {
-      answer = await deps.invoker.invoke(param(call, 'id'), input, { ...call.ctx, signal: left.signal });
+      // x-ringfaas-details: 1 asks for the detail headers (docs/api.md); the worker gets it too.
+      const details = call.req.headers[WorkerHeaders.details] === '1';
+      answer = await deps.invoker.invoke(param(call, 'id'), input, { ...call.ctx, signal: left.signal, details });
     } catch (err) {
       deps.dashboard?.failed(isRfError(err) ? err.status : 500, performance.now() - invokeStarted);
       throw err;
     } finally {
       call.res.off('close', onClose);
     }
-    deps.dashboard?.invoked(param(call, 'id'), answer.status, answer.headers, performance.now() - invokeStarted);
+    deps.dashboard?.invoked(param(call, 'id'), answer.status, answer.headers[WorkerHeaders.worker], answer.served, performance.now() - invokeStarted);
     // The Invoker's headers are already the client's (ForwardedResponse): one filter, there.
     call.res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
     call.res.end(answer.body);

@@ -120,10 +120,9 @@ export class Dashboard {
   }
 
   /** Counts an answered invocation (the invoke route calls it; cheap: a few additions). */
-  invoked(functionId: string, status: number, headers: Readonly<Record<string, string>>, latencyMs: number): void {
-    const spills = Number(headers['x-ringfaas-spills'] ?? 0) || 0;
-    const start = headers['x-ringfaas-start'];
-    const servedBy = headers['x-ringfaas-worker'];
+  invoked(functionId: string, status: number, servedBy: string | undefined, served: { spills: number; start: string | undefined } | undefined, latencyMs: number): void {
+    const spills = served?.spills ?? 0;
+    const start = served?.start;
     const cold = start === 'cold-pool' || start === 'cold-create';
     if (spills > 0 && servedBy !== undefined) {
       const home = this.#o.view.ring.home(functionId);

@@ -15,6 +15,8 @@ export interface ForwardedResponse {
    */
   headers: Record<string, string>;
   body: Buffer | string;
+  /** How it was served, for the router's own counts (the dashboard), whether or not the client asked for details. */
+  served?: { spills: number; start: string | undefined };
 }
 
 /** Context of one client request. */
@@ -23,13 +25,16 @@ export interface RequestContext {
   log: Logger;
   /** Aborted when the client leaves before its answer: an invocation still queued at a worker is withdrawn. */
   signal?: AbortSignal;
+  /** The client asked for the detail headers (x-ringfaas-details: 1, docs/api.md). */
+  details?: boolean;
 }
 
 /** Runs invocations on the ring. */
 export interface Invoker {
   /**
    * Forwards one invocation to the function's worker (home, else spill), and answers what the
-   * worker answered (plus x-ringfaas-* headers: worker, spills). Ring-level failures are
+   * worker answered (x-ringfaas-worker; with `ctx.details` also instance, start, spills and
+   * router). Ring-level failures are
    * RfErrors (RF_RING_EMPTY, RF_RING_AT_CAPACITY, RF_RING_WORKER_UNREACHABLE...).
    */
   invoke(functionId: string, input: Buffer, ctx: RequestContext): Promise<ForwardedResponse>;

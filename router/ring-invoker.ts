@@ -43,7 +43,7 @@ export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 900_000 + 60_000;
 /** Slack over a worker's own bound (headers of the JSON envelope, rounding). */
 const ANSWER_MARGIN_BYTES = 64 * 1024;
 
-/** Headers the router adds to every forwarded answer. */
+/** Headers the router adds to a forwarded answer whose client asked for details (x-ringfaas-details: 1). */
 export const RouterHeaders = {
   /** How many workers the request passed over before the one that served it. */
   spills: 'x-ringfaas-spills',
@@ -103,6 +103,8 @@ const MAX_CODE_UNAVAILABLE_RETRIES = 2;
  * built from scratch: a client's Authorization header never reaches a worker.)
  */
 const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load, WorkerHeaders.idle]);
+/** Also not copied unless the client asked for details (docs/api.md): the start kind (the body's `logs` has it). */
+const DETAIL_ONLY: ReadonlySet<string> = new Set([WorkerHeaders.start, WorkerHeaders.instance]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 interface WorkerPool {
@@ -222,9 +224,12 @@ export class RingInvoker implements Invoker {
     const address = ring.members.get(workerId)?.address;
     if (address === undefined) return { ok: false, refusal: 'connect_error' };
     const pool = this.#pool(workerId, address);
-    const headers: Record<string, string> = { 'content-type': 'application/json', [WorkerHeaders.requestId]: ctx.requestId };
+    // Only what the worker reads: every header costs both ends on the hot path.
+    const headers: Record<string, string> = { [WorkerHeaders.requestId]: ctx.requestId };
     if (waitMs > 0) headers[WorkerHeaders.waitMs] = String(waitMs);
     if (this.#clusterKey !== undefined) headers[CLUSTER_KEY_HEADER] = this.#clusterKey;
+    if (ctx.details === true) headers[WorkerHeaders.details] = '1';
+    if (this.#warmFirst) headers[WorkerHeaders.reportIdle] = '1';
     let reportedLoad: number | undefined;
     this.#view.requestStarted(workerId);
     if (this.#warmFirst) this.#warm.taken(functionId, workerId);
@@ -252,10 +257,10 @@ export class RingInvoker implements Invoker {
         return { ok: false, refusal: res.statusCode === 429 ? 'at_capacity' : 'draining' };
       }
       if (res.statusCode === 503 && refusal === 'code-unavailable' && errorCodeOfBody(body) === CODE_UNAVAILABLE_CODE) {
-        return { ok: false, refusal: 'code_unavailable', response: { status: 503, headers: this.#responseHeaders(res.headers, spills), body } };
+        return { ok: false, refusal: 'code_unavailable', response: this.#response(503, res.headers, body, spills, ctx.details === true) };
       }
       this.#forwardedOk?.inc();
-      return { ok: true, response: { status: res.statusCode, headers: this.#responseHeaders(res.headers, spills), body } };
+      return { ok: true, response: this.#response(res.statusCode, res.headers, body, spills, ctx.details === true) };
     } catch (err) {
       if (err instanceof RfError) throw err;
       if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
@@ -276,16 +281,20 @@ export class RingInvoker implements Invoker {
     return new RfError(RouterErrors.REQUEST_CANCELLED, 'the client left before the invocation was answered', { details: { functionId, spills } });
   }
 
-  #responseHeaders(source: Record<string, string | string[] | undefined>, spills: number): Record<string, string> {
-    const out: Record<string, string> = {};
+  /** The client's answer: the worker's headers filtered, and the detail headers when asked for. */
+  #response(status: number, source: Record<string, string | string[] | undefined>, body: Buffer, spills: number, details: boolean): ForwardedResponse {
+    const headers: Record<string, string> = {};
     for (const name in source) {
       const value = source[name];
-      if (value === undefined || NOT_FORWARDED.has(name)) continue;
-      out[name] = typeof value === 'string' ? value : value.join(', ');
+      if (value === undefined || NOT_FORWARDED.has(name) || (!details && DETAIL_ONLY.has(name))) continue;
+      headers[name] = typeof value === 'string' ? value : value.join(', ');
     }
-    out[RouterHeaders.spills] = String(spills);
-    out[RouterHeaders.router] = this.#routerId;
-    return out;
+    if (details) {
+      headers[RouterHeaders.spills] = String(spills);
+      headers[RouterHeaders.router] = this.#routerId;
+    }
+    const start = source[WorkerHeaders.start];
+    return { status, headers, body, served: { spills, start: typeof start === 'string' ? start : undefined } };
   }
 
   #pool(workerId: string, address: string): Pool {

@@ -11,14 +11,17 @@ import type { InvocationResultLabel } from './metrics.ts';
 /**
  * The answer to one execution: its output or coded error, with the execution's `logs` (lines,
  * where and how it ran, durations) in the body and only what a caller reads without parsing it
- * (instance, start kind) in headers: every header costs each hop on the hot path.
+ * (the start kind; the instance when `details` was asked) in headers: every header costs each
+ * hop on the hot path.
  */
 export function invocationAnswer(
   result: InvocationResult,
   workerId: string,
   workerMs: number,
+  detailHeaders = false,
 ): { status: number; headers: Record<string, string>; body: string } {
-  const headers = { [WorkerHeaders.instance]: result.instanceId, [WorkerHeaders.start]: result.start };
+  const headers: Record<string, string> = { [WorkerHeaders.start]: result.start };
+  if (detailHeaders) headers[WorkerHeaders.instance] = result.instanceId;
   const logs: InvocationLogs = {
     ...result.logs,
     workerId,

@@ -77,6 +77,8 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
       [WorkerHeaders.load]: String(pool.load),
     };
     if (extra !== undefined) Object.assign(headers, extra);
+    // Internal answers carry no Date: routers never pass it on, and every header costs.
+    res.sendDate = false;
     res.writeHead(status, headers);
     res.end(body);
   };
@@ -115,8 +117,8 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
       const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? EMPTY_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents, requestId(req));
       res.off('close', onClose);
       label = resultLabel(result);
-      const answer = invocationAnswer(result, workerId, performance.now() - receivedAt);
-      answer.headers[WorkerHeaders.idle] = `${pool.idleCount(entry.fn)} ${++idleSeq}`;
+      const answer = invocationAnswer(result, workerId, performance.now() - receivedAt, req.headers[WorkerHeaders.details] === '1');
+      if (req.headers[WorkerHeaders.reportIdle] === '1') answer.headers[WorkerHeaders.idle] = `${pool.idleCount(entry.fn)} ${++idleSeq}`;
       send(res, answer.status, answer.body, answer.headers);
     } catch (err) {
       label = errorLabel(err);

@@ -36,7 +36,7 @@ function asRecord(v: unknown): Record<string, unknown> | undefined {
 }
 
 /** Extracts the instance id and the function's own duration from an answer body. */
-export function parseInvokeBody(text: string): { instanceId?: string; durationMs?: number; errorCode?: string } {
+export function parseInvokeBody(text: string): { instanceId?: string; durationMs?: number; start?: string; errorCode?: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -49,11 +49,16 @@ export function parseInvokeBody(text: string): { instanceId?: string; durationMs
   if (error !== undefined && typeof error.code === 'string') return { errorCode: error.code };
   // The seed's answer is {output, logs}; other platforms answer the function's output directly.
   const output = asRecord(top.output) ?? top;
-  const result: { instanceId?: string; durationMs?: number } = {};
+  const logs = asRecord(top.logs);
+  const result: { instanceId?: string; durationMs?: number; start?: string } = {};
+  // The container: as the function reports it, else as the platform does (ringfaas: logs.instanceId).
   if (typeof output.instanceId === 'string') result.instanceId = output.instanceId;
+  else if (typeof logs?.instanceId === 'string') result.instanceId = logs.instanceId;
+  // How it started (ringfaas: logs.start; the header only comes with x-ringfaas-details).
+  if (typeof logs?.start === 'string') result.start = logs.start;
   // The function's duration: as the platform measured it (ringfaas: logs.functionMs), else
   // as the function reports it.
-  const functionMs = asRecord(top.logs)?.functionMs;
+  const functionMs = logs?.functionMs;
   if (typeof functionMs === 'number') result.durationMs = functionMs;
   else if (typeof output.durationMs === 'number') result.durationMs = output.durationMs;
   return result;
@@ -89,7 +94,7 @@ export function createLoadClient(invokeUrl: string, options: LoadClientOptions):
         if (instanceId !== undefined) sample.instanceId = instanceId;
         const worker = header(res.headers, 'x-ringfaas-worker');
         if (worker !== undefined) sample.worker = worker;
-        const start = header(res.headers, 'x-ringfaas-start');
+        const start = parsed.start ?? header(res.headers, 'x-ringfaas-start');
         if (start !== undefined) sample.start = start;
         if (res.statusCode !== 200) sample.error = parsed.errorCode ?? `HTTP_${res.statusCode}`;
         return sample;

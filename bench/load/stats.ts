@@ -17,7 +17,7 @@ export interface Sample {
   instanceId?: string;
   /** Worker that ran it (x-ringfaas-worker). */
   worker?: string;
-  /** x-ringfaas-start: warm, cold-pool, cold-create; absent for foreign targets. */
+  /** How it started (the body's logs.start, else x-ringfaas-start): warm, cold-pool, cold-create; absent for foreign targets. */
   start?: string;
   /** Error code (RF_…) or transport error code for failed requests. */
   error?: string;
@@ -44,7 +44,7 @@ export interface StageStats {
   instances: number;
   /** Instances first seen in this stage (cumulative over the run before it). */
   newInstances: number;
-  /** Cold starts: by the x-ringfaas-start header when present, else new instances. */
+  /** Cold starts: by the start kind (logs.start) when present, else new instances. */
   coldStarts: number;
   /** Requests per worker id. */
   workers: Record<string, number>;

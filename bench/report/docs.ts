@@ -34,7 +34,8 @@ self-contained HTML page with charts next to it in \`bench/results/\`.
 - **Load.** Closed loop, as in the seed: each caller re-issues its request as soon as the
   previous answer arrives; keep-alive connections (undici Pool). A stage counts requests that
   completed inside its window. Percentiles are nearest-rank.
-- **Cold starts** are counted from the \`x-ringfaas-start\` header (anything but \`warm\`), or for
+- **Cold starts** are counted from the answer's \`logs.start\` (anything but \`warm\`; the load
+  generator asks for no detail headers, as a client would not), or for
   foreign targets as instance ids not seen before in the run.
 - **compare** runs the targets alternately, round after round, on identical worker sets (same
   worker count, memory, runtime), and reports medians over rounds of the stages after the

@@ -5,7 +5,7 @@
  * should start none; a burst larger than a worker holds must still spread over workers.
  *
  * Per burst size and repeat (each repeat on a freshly deployed function, so the first burst
- * starts cold): containers started (answers whose x-ringfaas-start is not `warm`) in each
+ * starts cold): containers started (answers whose start kind is not `warm`) in each
  * burst, workers that served it, errors.
  */
 import type { ReportTable, ScenarioOutput } from '../report/result.ts';
@@ -31,7 +31,7 @@ export interface BurstOptions {
 }
 
 interface BurstStats {
-  /** Answers that started a container (x-ringfaas-start is not `warm`). */
+  /** Answers that started a container (start kind not `warm`). */
   started: number;
   /** Distinct containers that served the burst (the function answers its container's id). */
   containers: number;

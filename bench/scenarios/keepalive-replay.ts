@@ -4,7 +4,7 @@
  * workers and a router, each its own process as `npm start` runs them — with the workers
  * started with RINGFAAS_KEEPALIVE_POLICY=<policy> and RINGFAAS_KEEPALIVE_TIME_SCALE=<k>, and
  * every function deployed with idleTimeoutMs = 15 min / k (the fixed window, and the hybrid
- * policy's fallback). Per policy: invocations, cold starts (x-ringfaas-start: anything but
+ * policy's fallback). Per policy: invocations, cold starts (the answer's logs.start: anything but
  * `warm`), errors, and the idle memory-time of the function containers (GET /status of each
  * worker, bench/replay/idle-memory.ts), scaled back to trace time.
  *
@@ -49,7 +49,7 @@ export interface KeepAliveReplayOptions {
   progress: Progress;
 }
 
-/** How an answer started: the worker's x-ringfaas-start header, or an error. */
+/** How an answer started: its start kind (logs.start), or an error. */
 export type StartClass = 'cold' | 'warm' | 'error';
 
 /** Classifies one answer (see the file header); an answer without the header is an error. */

@@ -174,7 +174,7 @@ export async function runSoak(options: SoakOptions): Promise<ScenarioOutput> {
       outstanding++;
       inFlightById.set(fn.id, (inFlightById.get(fn.id) ?? 0) + 1);
       try {
-        const res = await request(`${base}/functions/${fn.id}/invoke`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+        const res = await request(`${base}/functions/${fn.id}/invoke`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', 'x-ringfaas-details': '1' }, body: '{"n":1}' });
         const text = await res.body.text();
         requests++;
         intervalRequests++;

@@ -87,7 +87,7 @@ describe('ringfaas dev (npm start)', { skip }, () => {
       id = (await json(created)).id as string;
       const served: Array<{ worker: string | null; instance: string | null; start: string | null }> = [];
       for (const p of [port, port + 1, port, port + 1]) {
-        const res = await fetch(`http://127.0.0.1:${p}/functions/${id}/invoke`, { method: 'POST', body: '{"name":"ring"}' });
+        const res = await fetch(`http://127.0.0.1:${p}/functions/${id}/invoke`, { method: 'POST', body: '{"name":"ring"}', headers: { 'x-ringfaas-details': '1' } });
         assert.equal(res.status, 200);
         assert.deepEqual((await json(res)).output, { hello: 'ring' });
         served.push({ worker: res.headers.get('x-ringfaas-worker'), instance: res.headers.get('x-ringfaas-instance'), start: res.headers.get('x-ringfaas-start') });

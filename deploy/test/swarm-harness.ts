@@ -40,7 +40,8 @@ export interface CallResult {
 export async function call(apiKey: string, url: string, method: string, body?: unknown, timeoutMs = 60_000): Promise<CallResult> {
   const res = await fetch(url, {
     method,
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    // the detail headers: the tests read the spills and the serving router
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'x-ringfaas-details': '1' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(timeoutMs),
   });

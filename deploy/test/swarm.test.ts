@@ -36,7 +36,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 async function call(url: string, method: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(url, {
     method,
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'x-ringfaas-details': '1' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(60_000),
   });

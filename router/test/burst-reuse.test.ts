@@ -111,7 +111,7 @@ async function burst(functionId: string, callers: number): Promise<Served[]> {
 async function burstCalls(functionId: string, callers: number): Promise<Served[]> {
   return Promise.all(
     Array.from({ length: callers }, async () => {
-      const res = await fetch(`${router.url}/functions/${functionId}/invoke`, { method: 'POST', body: '{}' });
+      const res = await fetch(`${router.url}/functions/${functionId}/invoke`, { method: 'POST', body: '{}', headers: { 'x-ringfaas-details': '1' } });
       const text = await res.text();
       assert.equal(res.status, 200, text);
       assert.equal(res.headers.get('x-ringfaas-idle'), null, 'the workers\' idle report is for routers only');

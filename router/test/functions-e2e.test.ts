@@ -69,8 +69,19 @@ test('deploy, invoke, update, invoke the new version, delete', async () => {
   assert.deepEqual(first.body.output, { msg: 'hello ada', v: 1 });
   assert.ok(Array.isArray(first.body.logs.lines));
   assert.equal(first.headers.get('x-ringfaas-worker'), 'e2e-worker-1');
-  const second = await json(`/functions/${id}/invoke`, { method: 'POST', body: '{"name":"bob"}' });
+  assert.ok(first.headers.get('x-request-id'));
+  // Without x-ringfaas-details only the worker's header: the rest is in the body's logs.
+  for (const name of ['x-ringfaas-start', 'x-ringfaas-instance', 'x-ringfaas-spills', 'x-ringfaas-router', 'x-ringfaas-load', 'x-ringfaas-idle']) {
+    assert.equal(first.headers.get(name), null, name);
+  }
+  assert.equal(first.body.logs.workerId, 'e2e-worker-1');
+  const second = await json(`/functions/${id}/invoke`, { method: 'POST', body: '{"name":"bob"}', headers: { 'x-ringfaas-details': '1' } });
   assert.equal(second.headers.get('x-ringfaas-start'), 'warm');
+  assert.equal(second.body.logs.start, 'warm');
+  assert.equal(second.headers.get('x-ringfaas-instance'), second.body.logs.instanceId);
+  assert.equal(second.headers.get('x-ringfaas-spills'), '0');
+  assert.ok(second.headers.get('x-ringfaas-router'));
+  assert.equal(second.headers.get('x-ringfaas-load'), null, 'the load report is for routers');
 
   const updated = await json(`/functions/${id}`, { method: 'PUT', body: JSON.stringify({ code: 'module.exports = (input) => ({ msg: `bye ${input.name}`, v: 2 })' }) });
   assert.equal(updated.status, 200);

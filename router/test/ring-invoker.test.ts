@@ -59,7 +59,7 @@ test('affinity: two routers over the same membership send a function to the same
     const fnId = `fn-${f}`;
     const served: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await (i % 2 === 0 ? r1 : r2).forwarder.invoke(fnId, input({ i }), testContext());
+      const res = await (i % 2 === 0 ? r1 : r2).forwarder.invoke(fnId, input({ i }), { ...testContext(), details: true });
       assert.equal(res.status, 200);
       assert.equal(res.headers['x-ringfaas-spills'], '0');
       assert.equal(res.headers['x-ringfaas-router'], i % 2 === 0 ? 'r1' : 'r2');
@@ -86,6 +86,13 @@ test("the answer's headers are the client's: no load report, no hop-by-hop or le
   for (const name of ['x-ringfaas-load', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'x-ringfaas-cluster-key', 'authorization', 'x-ringfaas-refusal']) {
     assert.equal(res.headers[name], undefined, `${name} is not relayed`);
   }
+  // The detail headers only when the client asked (x-ringfaas-details: 1); the router counts either way.
+  for (const name of ['x-ringfaas-start', 'x-ringfaas-instance', 'x-ringfaas-spills', 'x-ringfaas-router']) assert.equal(res.headers[name], undefined, name);
+  assert.deepEqual(res.served, { spills: 0, start: 'cold-create' });
+  const detailed = await forwarder.invoke('fn-headers', input(), { ...testContext(), details: true });
+  assert.equal(detailed.headers['x-ringfaas-start'], 'warm');
+  assert.equal(detailed.headers['x-ringfaas-instance'], 'h-i1');
+  assert.equal(detailed.headers['x-ringfaas-spills'], '0');
   assert.equal(res.headers['x-ringfaas-worker'], 'h');
   assert.equal(res.headers['content-type'], 'application/json');
 });
@@ -113,7 +120,7 @@ test('spill: the overflow of a saturated home is served by several other workers
   const servedBy = new Set(answers.map((a) => a.headers['x-ringfaas-worker']));
   assert.ok(servedBy.has('w1'), 'the home served what it could');
   assert.ok(servedBy.size >= 4, `overflow spread over several neighbours: ${[...servedBy]}`);
-  assert.ok(answers.some((a) => Number(a.headers['x-ringfaas-spills']) >= 2), 'some requests went past more than one worker');
+  assert.ok(answers.some((a) => (a.served?.spills ?? 0) >= 2), 'some requests went past more than one worker');
   assert.ok((await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'at_capacity' })) > 0);
 });
 
@@ -144,7 +151,7 @@ test('every candidate full: the request waits at home, then RF_RING_AT_CAPACITY'
   await new Promise((resolve) => setTimeout(resolve, 50));
   const waited = await forwarder.invoke('w', input({ sleepMs: 0 }), testContext());
   assert.equal(waited.status, 200);
-  assert.equal(waited.headers['x-ringfaas-spills'], '2');
+  assert.equal(waited.served?.spills, 2);
   for (const a of await Promise.all(long)) assert.equal(a.status, 200);
   assert.equal(await metricValue(registry, 'ringfaas_ring_waits_total'), 1);
 
@@ -165,12 +172,12 @@ test('connection refused: routed around at once (suspect), served by the next wo
   const fnIds = Array.from({ length: 100 }, (_, i) => `cr-${i}`).filter((id) => view.ring.home(id) === dead.id).slice(0, 5);
   const first = await forwarder.invoke(fnIds[0] as string, input(), testContext());
   assert.equal(first.status, 200);
-  assert.equal(first.headers['x-ringfaas-spills'], '1');
+  assert.equal(first.served?.spills, 1);
   assert.equal(first.headers['x-ringfaas-worker'], view.ring.preferenceList(fnIds[0] as string)[1]);
   assert.ok(view.isSuspect(dead.id));
   for (const fnId of fnIds.slice(1)) {
     const res = await forwarder.invoke(fnId, input(), testContext());
-    assert.equal(res.headers['x-ringfaas-spills'], '0', 'a suspect is not tried again');
+    assert.equal(res.served?.spills, 0, 'a suspect is not tried again');
     assert.equal(res.headers['x-ringfaas-worker'], view.ring.preferenceList(fnId)[1], 'the next in line takes over, as the ring will');
   }
   assert.equal(await metricValue(registry, 'ringfaas_ring_spills_total', { reason: 'connect_error' }), 1);

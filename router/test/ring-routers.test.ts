@@ -64,7 +64,7 @@ test('two routers: one warm worker per function, updates reach every worker, sam
   const served: string[] = [];
   const starts: string[] = [];
   for (let i = 0; i < 6; i++) {
-    const res = await fetch(`${i % 2 === 0 ? a : b}/functions/${id}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i }) });
+    const res = await fetch(`${i % 2 === 0 ? a : b}/functions/${id}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-ringfaas-details': '1' }, body: JSON.stringify({ i }) });
     assert.equal(res.status, 200);
     await res.arrayBuffer();
     served.push(res.headers.get('x-ringfaas-worker') ?? '');

@@ -394,7 +394,7 @@ $('#invoke-form').addEventListener('submit', async (e) => {
   out.replaceChildren(h('p', { class: 'muted' }, 'Invoking…'));
   const started = performance.now();
   try {
-    const { json, res } = await api('POST', `/functions/${encodeURIComponent(id)}/invoke`, input);
+    const { json, res } = await api('POST', `/functions/${encodeURIComponent(id)}/invoke`, input, { 'x-ringfaas-details': '1' });
     const latency = performance.now() - started;
     const logs = json.logs ?? {};
     out.replaceChildren(

@@ -130,7 +130,7 @@ describe('containment attacks on a real platform (Docker workers)', { skip, time
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.id as string;
   };
-  const invoke = (id: string, input: unknown = {}) => api(`/functions/${id}/invoke`, { method: 'POST', body: JSON.stringify(input) });
+  const invoke = (id: string, input: unknown = {}) => api(`/functions/${id}/invoke`, { method: 'POST', body: JSON.stringify(input), headers: { 'x-ringfaas-details': '1' } });
   const workerRow = async (id: string) => backing.stores.membership.get(id);
   const status = async (id: string): Promise<any> => {
     const row = await workerRow(id);

@@ -11,6 +11,9 @@ import { startWorker, type RunningWorker } from '../start-worker.ts';
 import { WorkerHeaders, type InvokeSuccessBody, type WorkerStatus } from '../../contract/index.ts';
 import { Code, CountingRuntime, deploy, fnId, quietLogger, testProcessRuntime, until } from './worker-fixtures.ts';
 
+/** Asks for the detail headers (x-ringfaas-instance). */
+const DETAILS = { [WorkerHeaders.details]: '1' };
+
 interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -69,7 +72,7 @@ describe('worker HTTP server', () => {
   test('an invocation answers the output, the logs object and the x-ringfaas headers', async () => {
     const id = fnId('echo');
     await deploy(stores, id, Code.echo('hello'));
-    const first = await invoke(id, '{"a":[1,2]}');
+    const first = await invoke(id, '{"a":[1,2]}', DETAILS);
     assert.equal(first.status, 200, JSON.stringify(first.body));
     const body = first.body as InvokeSuccessBody;
     assert.deepEqual((body.output as { input: unknown }).input, { a: [1, 2] });
@@ -88,7 +91,13 @@ describe('worker HTTP server', () => {
 
     const second = await invoke(id);
     assert.equal(second.headers[WorkerHeaders.start], 'warm');
-    assert.equal(second.headers[WorkerHeaders.instance], body.logs.instanceId);
+    // Without x-ringfaas-details: no instance, no idle report, no Date (every header costs).
+    assert.equal(second.headers[WorkerHeaders.instance], undefined);
+    assert.equal(second.headers[WorkerHeaders.idle], undefined);
+    assert.equal(second.headers.date, undefined);
+    assert.equal((second.body as InvokeSuccessBody).logs.instanceId, body.logs.instanceId);
+    const reported = await invoke(id, '{}', { [WorkerHeaders.reportIdle]: '1' });
+    assert.match(String(reported.headers[WorkerHeaders.idle]), /^1 \d+$/, 'one idle warm container after the call');
   });
 
   test('an empty body is the input {}, as through a router', async () => {
@@ -102,11 +111,12 @@ describe('worker HTTP server', () => {
   test('input errors: not JSON 400 (the shim\'s, the container serves on), too large 413, unknown function 404, unknown route 404', async () => {
     const id = fnId('echo');
     await deploy(stores, id, Code.echo());
-    const bad = await invoke(id, '{nope');
+    const bad = await invoke(id, '{nope', DETAILS);
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'RF_FUNCTION_BAD_INPUT');
-    const after = await invoke(id, '{"n":1}');
+    const after = await invoke(id, '{"n":1}', DETAILS);
     assert.equal(after.status, 200);
+    assert.ok(bad.headers['x-ringfaas-instance']);
     assert.equal(after.headers['x-ringfaas-instance'], bad.headers['x-ringfaas-instance'], 'the same container answers the next call');
     const large = await invoke(id, JSON.stringify({ s: 'x'.repeat(70 * 1024) }));
     assert.equal(large.status, 413);
@@ -175,12 +185,12 @@ describe('worker HTTP server', () => {
     await deploy(stores, id, Code.slow(), { memorySize: 1024 });
     // A pooled container being started reserves memory that cannot be evicted: let it settle.
     await until(() => worker.pool.coldPoolIdle === 1, 'the cold pool to settle');
-    const slow = invoke(id, '{"ms":400}');
+    const slow = invoke(id, '{"ms":400}', DETAILS);
     await until(() => worker.pool.busy > 0, 'the first call to run');
     const refused = await invoke(id);
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error.code, 'RF_WORKER_AT_CAPACITY');
-    const waited = invoke(id, '{"ms":1}', { [WorkerHeaders.waitMs]: '10000' });
+    const waited = invoke(id, '{"ms":1}', { [WorkerHeaders.waitMs]: '10000', ...DETAILS });
     const [first, second] = await Promise.all([slow, waited]);
     assert.equal(first.status, 200);
     assert.equal(second.status, 200);
