@@ -78,6 +78,7 @@ export interface RouterApp {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_INPUT = Buffer.from(EMPTY_INPUT_JSON);
+const INVOKE_ROUTE = '/functions/{id}/invoke';
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** 5xx codes raised on purpose, with client-safe messages. */
 const DELIBERATE_5XX_PREFIXES = ['RF_RING_', 'RF_WORKER_', 'RF_FUNCTION_', 'RF_STORAGE_UNAVAILABLE', 'RF_ROUTER_'];
@@ -193,7 +194,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     return deps.async.api;
   };
   const sendInvocation = (res: ServerResponse, status: number, view: unknown): void => sendJson(res, status, view);
-  route('POST', '/functions/{id}/invoke', 'invoke', async (call) => {
+  route('POST', INVOKE_ROUTE, 'invoke', async (call) => {
     let input = await body(call, limits.maxInvokeBodyBytes);
     if (input.length === 0) input = EMPTY_INPUT;
     else parseJson(input); // validity only: the worker gets the raw bytes
@@ -312,7 +313,9 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
       .finally(() => {
         const durationMs = performance.now() - started;
         metrics.observe(method, template, res.statusCode, durationMs / 1000);
-        if (deps.log.isLevelEnabled('info')) ctx.log.info({ method, route: template, status: res.statusCode, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request completed');
+        // An answered invocation is the hot path: counted in metrics, its line at debug (docs/operations.md).
+        const level = template === INVOKE_ROUTE && res.statusCode < 400 ? 'debug' : 'info';
+        if (deps.log.isLevelEnabled(level)) ctx.log[level]({ method, route: template, status: res.statusCode, durationMs: Math.round(durationMs * 1000) / 1000 }, 'request completed');
       });
   }
 
