@@ -222,7 +222,11 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     try {
       // x-ringfaas-details: 1 asks for the detail headers (docs/api.md); the worker gets it too.
       const details = call.req.headers[WorkerHeaders.details] === '1';
-      answer = await deps.invoker.invoke(param(call, 'id'), input, { ...call.ctx, signal: left.signal, details });
+      // Set on the request's own context, not spread into a copy: a spread would read the lazy
+      // `log` getter and make a child logger for every invocation.
+      call.ctx.signal = left.signal;
+      call.ctx.details = details;
+      answer = await deps.invoker.invoke(param(call, 'id'), input, call.ctx);
     } catch (err) {
       deps.dashboard?.failed(isRfError(err) ? err.status : 500, performance.now() - invokeStarted);
       throw err;
