@@ -11,6 +11,7 @@ import { affectedColdStarts, beatsEvery, meanSd, type Pair } from '../simulate/m
 import { runLoadLevels } from '../simulate/load-levels.ts';
 import { Prng } from '../simulate/prng.ts';
 import { FunctionColdShare } from '../simulate/function-cold-share.ts';
+import { fixedIdleAtColdStarts } from '../simulate/keepalive-comparison.ts';
 import { silentProgress } from '../report/progress.ts';
 import type { Arrival } from '../simulate/workload.ts';
 import type { EventWindow } from '../simulate/metrics.ts';
@@ -166,4 +167,18 @@ test('function cold share: the header example (75th percentile of per-function c
   for (let i = 0; i < 10; i++) s.record(2, false);
   assert.equal(s.percentile(75), 1);
   assert.equal(s.percentile(50), 0.25);
+  // grouped by application: a and b in application 0, c in application 1, d in 2 (no call)
+  const apps = new FunctionColdShare(4, [0, 0, 1, 2]);
+  for (const c of [true, false, false, false]) apps.record(0, c);
+  apps.record(1, true);
+  apps.record(1, true);
+  for (let i = 0; i < 10; i++) apps.record(2, false);
+  assert.equal(apps.percentile(75), 0.5);
+  assert.equal(apps.percentile(50), 0);
+});
+
+test('fixedIdleAtColdStarts: the idle memory-time the fixed curve needs for a count of cold starts', () => {
+  const curve = [{ idleGbS: 10, coldStarts: 100 }, { idleGbS: 20, coldStarts: 50 }];
+  assert.equal(fixedIdleAtColdStarts(curve, 75), 15);
+  assert.equal(fixedIdleAtColdStarts(curve, 40), undefined);
 });
