@@ -74,7 +74,7 @@ export const DURATION = { medianMs: Math.exp(-0.38) * 1000, sigma: 2.36, perInvo
  * Per-function IAT CoV of non-timer functions: ln(CoV) ~ Normal(ln median, sigma), clamped.
  * The median (1.15) puts 40 % of the generated applications' IAT CoV above 1, the paper's
  * figure (section 3; measured by workload-characterisation.ts over a 2-day window, seeds
- * 1-3 of 1 200 functions: 0.383 at median 1.1, 0.416 at 1.2); the sigma (1) and the clamp
+ * 1-3 of 1 200 functions: 0.383 at median 1.1, 0.405 at 1.15, 0.416 at 1.2); the sigma (1) and the clamp
  * are our assumption.
  */
 export const IAT_COV = { median: 1.15, sigma: 1, min: 0.1, max: 5 };
