@@ -22,7 +22,11 @@ export class FunctionColdShare {
   readonly #groupOf: ArrayLike<number> | undefined;
 
   constructor(functions: number, groupOf?: ArrayLike<number>) {
-    const groups = groupOf === undefined ? functions : Math.max(0, ...Array.from(groupOf)) + 1;
+    let groups = functions;
+    if (groupOf !== undefined) {
+      groups = 0;
+      for (let i = 0; i < groupOf.length; i++) groups = Math.max(groups, (groupOf[i] as number) + 1);
+    }
     this.#calls = new Uint32Array(groups);
     this.#cold = new Uint32Array(groups);
     this.#groupOf = groupOf;
