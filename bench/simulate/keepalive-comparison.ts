@@ -20,26 +20,27 @@ const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
-export function fixedAtIdle(curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>, idleGbS: number): number | undefined {
-  const pts = [...curve].sort((a, b) => a.idleGbS - b.idleGbS);
+type CurvePoint = { idleGbS: number; coldStarts: number };
+
+/** `y` of the curve at `x` (linear between its points, sorted by `x`); undefined outside it. */
+function along(curve: readonly CurvePoint[], at: number, x: keyof CurvePoint, y: keyof CurvePoint): number | undefined {
+  const pts = [...curve].sort((a, b) => a[x] - b[x]);
   for (let i = 1; i < pts.length; i++) {
     const a = pts[i - 1]!;
     const b = pts[i]!;
-    if (idleGbS >= a.idleGbS && idleGbS <= b.idleGbS) return a.coldStarts + ((idleGbS - a.idleGbS) / (b.idleGbS - a.idleGbS || 1)) * (b.coldStarts - a.coldStarts);
+    if (at >= a[x] && at <= b[x]) return a[y] + ((at - a[x]) / (b[x] - a[x] || 1)) * (b[y] - a[y]);
   }
   return undefined;
 }
 
+/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
+export function fixedAtIdle(curve: readonly CurvePoint[], idleGbS: number): number | undefined {
+  return along(curve, idleGbS, 'idleGbS', 'coldStarts');
+}
+
 /** Idle memory-time of the fixed curve at a given count of cold starts (linear between its points). */
-export function fixedIdleAtColdStarts(curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>, coldStarts: number): number | undefined {
-  const pts = [...curve].sort((a, b) => a.coldStarts - b.coldStarts);
-  for (let i = 1; i < pts.length; i++) {
-    const a = pts[i - 1]!;
-    const b = pts[i]!;
-    if (coldStarts >= a.coldStarts && coldStarts <= b.coldStarts) return a.idleGbS + ((coldStarts - a.coldStarts) / (b.coldStarts - a.coldStarts || 1)) * (b.idleGbS - a.idleGbS);
-  }
-  return undefined;
+export function fixedIdleAtColdStarts(curve: readonly CurvePoint[], coldStarts: number): number | undefined {
+  return along(curve, coldStarts, 'coldStarts', 'idleGbS');
 }
 
 /** Runs the keep-alive comparison (see the file header). */
