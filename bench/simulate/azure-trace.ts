@@ -14,7 +14,7 @@
  * Counts are kept sparse (only non-zero minutes), so a day of the full trace fits in memory;
  * `maxFunctions` keeps a deterministic sample (every k-th row) when the file has more. A
  * function without a duration row gets the generator's duration law; an app without a
- * memory row 170 MB (the median). Within a minute, arrivals are spread uniformly (the trace
+ * memory row the median of the paper's average-allocated-memory fit (140 MB). Within a minute, arrivals are spread uniformly (the trace
  * has no finer times). Lines longer than 64 KiB or malformed rows are an error naming the line.
  */
 import { createReadStream } from 'node:fs';

@@ -5,8 +5,10 @@
  * fallback (the worker's) and with the paper's 4 h, Greedy-Dual with unbounded memory (it then
  * never evicts) and with three memory bounds (the sized memory plus the idle memory fixed
  * 10 / 15 / 30 min hold on average). Each adaptive policy is read against the fixed curve at
- * equal idle memory-time (linear between its points); the 75th percentile of per-function
- * cold-start shares (function-cold-share.ts) is reported beside the total.
+ * equal idle memory-time (linear between its points) and at equal cold starts (the idle
+ * memory-time the fixed curve needs for the policy's cold starts); the 75th percentile of
+ * per-function and of per-application cold-start shares (function-cold-share.ts; the latter
+ * is Shahrad et al.'s measure) is reported beside the total.
  */
 import type { ReportChart, ReportTable, Cell } from '../report/result.ts';
 import { simulate, keepAliveLabel, type KeepAliveSpec, type SimulationResult } from './engine.ts';
@@ -18,15 +20,27 @@ const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
-export function fixedAtIdle(curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>, idleGbS: number): number | undefined {
-  const pts = [...curve].sort((a, b) => a.idleGbS - b.idleGbS);
+type CurvePoint = { idleGbS: number; coldStarts: number };
+
+/** `y` of the curve at `x` (linear between its points, sorted by `x`); undefined outside it. */
+function along(curve: readonly CurvePoint[], at: number, x: keyof CurvePoint, y: keyof CurvePoint): number | undefined {
+  const pts = [...curve].sort((a, b) => a[x] - b[x]);
   for (let i = 1; i < pts.length; i++) {
     const a = pts[i - 1]!;
     const b = pts[i]!;
-    if (idleGbS >= a.idleGbS && idleGbS <= b.idleGbS) return a.coldStarts + ((idleGbS - a.idleGbS) / (b.idleGbS - a.idleGbS || 1)) * (b.coldStarts - a.coldStarts);
+    if (at >= a[x] && at <= b[x]) return a[y] + ((at - a[x]) / (b[x] - a[x] || 1)) * (b[y] - a[y]);
   }
   return undefined;
+}
+
+/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
+export function fixedAtIdle(curve: readonly CurvePoint[], idleGbS: number): number | undefined {
+  return along(curve, idleGbS, 'idleGbS', 'coldStarts');
+}
+
+/** Idle memory-time of the fixed curve at a given count of cold starts (linear between its points). */
+export function fixedIdleAtColdStarts(curve: readonly CurvePoint[], coldStarts: number): number | undefined {
+  return along(curve, coldStarts, 'coldStarts', 'idleGbS');
 }
 
 /** Runs the keep-alive comparison (see the file header). */
@@ -42,12 +56,22 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
   notes.push(`keep-alive runs, ${o.keepAliveWorkers} workers: ${ka.note}; ${ka.workerMemoryMb} MB per worker (unbounded unless --worker-memory-mb)`);
   /** Each keep-alive run's 75th percentile of per-function cold-start shares (function-cold-share.ts). */
   const p75 = new Map<SimulationResult, number>();
+  /** The same over applications (Shahrad et al.'s unit). */
+  const p75App = new Map<SimulationResult, number>();
+  const appIndex = new Map<string, number>();
+  const appOf = ka.workload.functions.map((f) => appIndex.get(f.app) ?? (appIndex.set(f.app, appIndex.size), appIndex.size - 1));
   const kaRun = (keepAlive: KeepAliveSpec, workerMemoryMb = ka.workerMemoryMb): SimulationResult => {
     o.progress.note(`simulate: keep-alive ${keepAliveLabel(keepAlive)}, ${workerMemoryMb} MB per worker`);
     const shares = new FunctionColdShare(ka.workload.functions.length);
-    const r = simulate({ workload: ka.workload, workers: o.keepAliveWorkers, workerMemoryMb, placement: 'ringfaas', keepAlive, seed: o.seed, durationMin: o.keepAliveMinutes, warmupMin: Math.round(o.keepAliveMinutes / 4), onStart: shares.record });
+    const appShares = new FunctionColdShare(ka.workload.functions.length, appOf);
+    const onStart = (fn: number, cold: boolean): void => {
+      shares.record(fn, cold);
+      appShares.record(fn, cold);
+    };
+    const r = simulate({ workload: ka.workload, workers: o.keepAliveWorkers, workerMemoryMb, placement: 'ringfaas', keepAlive, seed: o.seed, durationMin: o.keepAliveMinutes, warmupMin: Math.round(o.keepAliveMinutes / 4), onStart });
     const labelled = workerMemoryMb === ka.workerMemoryMb ? r : { ...r, keepAlive: `${r.keepAlive} (${workerMemoryMb} MB per worker)` };
     p75.set(labelled, shares.percentile(75));
+    p75App.set(labelled, appShares.percentile(75));
     return labelled;
   };
   const curve = FIXED_CURVE_MIN.map((m) => kaRun({ name: 'fixed', keepAliveMin: m }));
@@ -65,10 +89,10 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
     return kaRun({ name: 'greedy-dual' }, Math.ceil((kaSized.workerMemoryMb + idleMbPerWorker) / 256) * 256);
   });
   const gd = gdUnbounded;
-  const kaRows = [...curve, hybrid, hybridPaper, gd, ...gdBounded].map((r): Cell[] => [r.keepAlive, r.invocations, r.coldStarts, pct(r.coldStartRatio), pct(p75.get(r) ?? 0), Math.round(r.idleGbS), r.prewarms, r.evicted, r2(r.queueP99Ms), r2(r.startDelayP99Ms), Math.round(r.speed)]);
+  const kaRows = [...curve, hybrid, hybridPaper, gd, ...gdBounded].map((r): Cell[] => [r.keepAlive, r.invocations, r.coldStarts, pct(r.coldStartRatio), pct(p75.get(r) ?? 0), pct(p75App.get(r) ?? 0), Math.round(r.idleGbS), r.prewarms, r.evicted, r2(r.queueP99Ms), r2(r.startDelayP99Ms), Math.round(r.speed)]);
   tables.push({
     title: `Keep-alive policies, ${o.keepAliveWorkers} workers, ringfaas placement, ${o.keepAliveMinutes} simulated minutes`,
-    columns: ['keep-alive', 'invocations', 'cold starts', 'cold-start %', 'p75 of functions\' cold-start %', 'idle GB·s', 'pre-warms', 'evictions', 'queue p99 ms', 'start delay p99 ms', 'sim s per s'],
+    columns: ['keep-alive', 'invocations', 'cold starts', 'cold-start %', 'p75 of functions\' cold-start %', 'p75 of applications\' cold-start %', 'idle GB·s', 'pre-warms', 'evictions', 'queue p99 ms', 'start delay p99 ms', 'sim s per s'],
     rows: kaRows,
     note: `The first ${Math.round(o.keepAliveMinutes / 4)} minutes are left out (warm-up).`,
   });
@@ -92,9 +116,15 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
     const idleSaving = 1 - adaptive.idleGbS / fixed15.idleGbS;
     const eq = atEqualIdle === undefined ? 'outside the fixed curve' : `${(atEqualIdle / Math.max(1, adaptive.coldStarts)).toFixed(2)}× fewer cold starts than fixed at the same idle memory-time`;
     const met = (atEqualIdle !== undefined && atEqualIdle / Math.max(1, adaptive.coldStarts) >= 2) || (adaptive.coldStarts <= fixed15.coldStarts && idleSaving >= 0.3);
-    const p75AtIdle = fixedAtIdle(curve.map((r) => ({ idleGbS: r.idleGbS, coldStarts: p75.get(r) ?? 0 })), adaptive.idleGbS);
+    for (const [unit, m] of [['functions', p75], ['applications', p75App]] as const) {
+      const atIdle = fixedAtIdle(curve.map((r) => ({ idleGbS: r.idleGbS, coldStarts: m.get(r) ?? 0 })), adaptive.idleGbS);
+      summary.push(
+        `${adaptive.keepAlive}, Shahrad et al.'s measure: 75th percentile of ${unit}' cold-start % ${pct(m.get(adaptive) ?? 0)} against fixed 15 min ${pct(m.get(fixed15) ?? 0)} and the fixed curve at the same idle memory-time ${atIdle === undefined ? '(outside the curve)' : pct(atIdle)}`,
+      );
+    }
+    const idleAtCold = fixedIdleAtColdStarts(curve, adaptive.coldStarts);
     summary.push(
-      `${adaptive.keepAlive}, Shahrad et al.'s measure: 75th percentile of functions' cold-start % ${pct(p75.get(adaptive) ?? 0)} against fixed 15 min ${pct(p75.get(fixed15) ?? 0)} and the fixed curve at the same idle memory-time ${p75AtIdle === undefined ? '(outside the curve)' : pct(p75AtIdle)}`,
+      `${adaptive.keepAlive} at equal cold starts: the fixed curve needs ${idleAtCold === undefined ? '(outside the curve)' : `${Math.round(idleAtCold)} GB·s for ${adaptive.coldStarts}: the policy uses ${pct(1 - adaptive.idleGbS / idleAtCold)} % less`} (target ≥ 30 % less)`,
     );
     summary.push(
       `${adaptive.keepAlive} vs fixed 15 min: ${coldRatio.toFixed(2)}× fewer cold starts (${adaptive.coldStarts} vs ${fixed15.coldStarts}), ${pct(idleSaving)} % less idle memory-time (${Math.round(adaptive.idleGbS)} vs ${Math.round(fixed15.idleGbS)} GB·s); ${eq} (target ≥ 2× at equal idle memory-time, or equal cold starts with ≥ 30 % less: ${met ? 'met' : 'MISSED'})`,

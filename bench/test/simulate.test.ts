@@ -148,7 +148,7 @@ test('trace parser: the shipped sample in the Azure 2019 format', async () => {
   const wl = await TraceWorkload.read({ files: SAMPLE, seed: 1 });
   assert.equal(wl.functions.length, 8);
   assert.equal(wl.functions[0]!.memoryMb, 150);
-  assert.equal(wl.functions[7]!.memoryMb, 170, 'an app without a memory row gets the median');
+  assert.equal(wl.functions[7]!.memoryMb, 140, 'an app without a memory row gets the median (of the Burr fit of average allocated memory, 139.7 MB)');
   const out: Arrival[] = [];
   wl.arrivals(0, out);
   const timer = out.filter((a) => a.fn === 1);

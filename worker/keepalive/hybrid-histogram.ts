@@ -39,8 +39,11 @@
  * -------------
  * - No ARIMA branch: functions with mostly OOB ITs (invoked less than every 4 h) get the
  *   fallback, which is what a fixed policy does for them.
- * - The CoV threshold (2) and the minimum sample count are ours: the paper checks the CoV but
- *   we could not verify its threshold value (docs/simulation.md).
+ * - The CoV threshold (2) is the one two independent re-implementations of the paper use
+ *   (docs/simulation.md, "Policies"); the minimum sample count (2) is ours: the paper gives
+ *   none.
+ * - Idle times are sampled at most once a bin width (see above); the paper records one per
+ *   invocation from its per-minute trace.
  * - The histogram is per function (the paper's is per application: the trace's HashApp);
  *   a worker does not know applications.
  */
