@@ -42,7 +42,7 @@ import { createPlacement, type Placement, type PlacementName } from './placement
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
 import { LoadTracker } from './load-tracker.ts';
-import { DEFAULT_LOAD_FACTOR, loadBound, type BoundRule } from '../../ring/index.ts';
+import { DEFAULT_LOAD_FACTOR, loadBound, Ring, type BoundRule } from '../../ring/index.ts';
 import type { Arrival, SimFunction, Workload } from './workload.ts';
 
 /** A keep-alive policy of the simulator, by name and parameters. */
@@ -96,6 +96,15 @@ export interface SimulationOptions {
   observe?: ReadonlyArray<Pick<EventWindow, 'label' | 'fromMs' | 'toMs' | 'moved'>>;
   /** Warm hand-off on joins and drains (see docs/ring.md). */
   handoff?: boolean;
+  /**
+   * Where the hand-off warms (ring placements): 'home' (the default, as worker/handoff does:
+   * a join warms the functions whose home moved to the new worker, a drain warms the leaving
+   * worker's functions on their next home) or 'successor' (an option measured for the worker:
+   * a drain warms each function on the worker after the leaving one in its preference list,
+   * the one that takes its place, home or spill target; a join also warms on the new worker the
+   * functions it now precedes a worker holding their containers in the first 16 of their list).
+   */
+  handoffTarget?: 'home' | 'successor';
   /** Called on every start after the warm-up (analyses: cold starts per function). */
   onStart?: (fn: number, cold: boolean) => void;
   /** Called on every start, warm-up included (analyses: hand-off-misses.ts). */
@@ -268,6 +277,39 @@ export function simulate(o: SimulationOptions): SimulationResult {
 
   const homes = (): Array<string | undefined> => fns.map((_, i) => (placement as Placement).home(i));
 
+  /**
+   * The 'successor' hand-off's targets (SimulationOptions.handoffTarget). Drain: each function
+   * with a container on the leaving worker at position k of its preference list (first 16) is
+   * warmed on the worker at k + 1, the one that takes its place. Join: each recently invoked
+   * function whose list puts the new worker at k ≥ 1, right before a worker holding its
+   * containers, is warmed on the new worker to that count (spills reach it first now).
+   */
+  const successorTargets = (what: MembershipKind, worker: SimWorker, drainFns: readonly number[], before: readonly SimWorker[], after: readonly SimWorker[], byId: Map<string, SimWorker>, now: number): { drain: Map<number, SimWorker>; join: Array<[number, number]> } => {
+    const ringOf = (ws: readonly SimWorker[]): Ring => new Ring(ws.map((w) => ({ id: w.id, address: '', capacityMb: 0, state: 'active', heartbeatAt: 0 })));
+    const drain = new Map<number, SimWorker>();
+    const join: Array<[number, number]> = [];
+    if (what === 'drain') {
+      const ring = ringOf(before);
+      for (const fn of drainFns) {
+        const list = ring.preferenceList((fns[fn] as SimFunction).id, 17);
+        const k = list.indexOf(worker.id);
+        const next = k < 0 ? undefined : byId.get(list[k + 1] as string);
+        if (next !== undefined) drain.set(fn, next);
+      }
+    } else if (what === 'join') {
+      const ring = ringOf(after);
+      for (let fn = 0; fn < fns.length; fn++) {
+        if (now - (lastInvoked[fn] as number) > 60_000) continue;
+        const list = ring.preferenceList((fns[fn] as SimFunction).id, 16);
+        const k = list.indexOf(worker.id);
+        if (k < 1 || k + 1 >= list.length) continue;
+        const displaced = byId.get(list[k + 1] as string)?.containersOf(fn) ?? 0;
+        if (displaced > 0) join.push([fn, displaced]);
+      }
+    }
+    return { drain, join };
+  };
+
   const membership = (what: MembershipKind, now: number): void => {
     const p = placement as Placement;
     const before = homes();
@@ -317,11 +359,17 @@ export function simulate(o: SimulationOptions): SimulationResult {
         what === 'join'
           ? fns.map((_, i) => i).filter((i) => moved[i] === 1 && now - (lastInvoked[i] as number) <= 60_000).map((i) => [i, Math.max(1, ...before[i] === undefined ? [] : [byId.get(before[i] as string)?.containersOf(i) ?? 0])])
           : handoffFrom;
+      const successor = o.handoffTarget === 'successor' && hasHomes ? successorTargets(what, worker, handoffFrom.map(([fn]) => fn), live, nowActive, byId, now) : undefined;
       for (const [fn, count] of targets) {
-        const home = after[fn] === undefined ? undefined : byId.get(after[fn] as string);
-        if (home === undefined) continue;
-        home.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
-        handedOff[fn] = 1 + Math.min(254, home.idleOf(fn));
+        const target = successor?.drain.get(fn) ?? (after[fn] === undefined ? undefined : byId.get(after[fn] as string));
+        if (target === undefined) continue;
+        target.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
+        handedOff[fn] = 1 + Math.min(254, target.idleOf(fn));
+      }
+      for (const [fn, count] of successor?.join ?? []) {
+        if (moved[fn] === 1) continue; // warmed above
+        worker.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
+        handedOff[fn] = 1 + Math.min(254, worker.idleOf(fn));
       }
     }
     const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), firstByFn: new Uint8Array(fns.length), affected, joinedWorker: what === 'join' ? worker.id : undefined, ...(handedOff === undefined ? {} : { handedOff }) };

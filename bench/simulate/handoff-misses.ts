@@ -44,10 +44,10 @@ import { simulate, type SimulationOptions, type SimulationResult } from './engin
 export type MissCause = 'die' | 'not handed off (last call > 60 s before)' | 'not handed off (join: home not moved, a call on the new worker)' | 'not handed off (drain: not on the drained worker)' | 'loaded nothing' | 'off the new home' | 'on the new home';
 
 export interface MissTally {
-  /** Cold first calls in the run that were not cold in the control, by cause. */
-  caused: Map<MissCause, number>;
-  /** Cold first calls in the control that were warm in the run, by cause. */
-  saved: Map<MissCause, number>;
+  /** Cold first calls in the run that were not cold in the control, by event kind and cause ("join: off the new home"). */
+  caused: Map<string, number>;
+  /** Cold first calls in the control that were warm in the run, by event kind and cause. */
+  saved: Map<string, number>;
   /** For the "not handed off (> 60 s)" ones caused: seconds between the last start and the event. */
   lastStartAgoS: number[];
   /** For the "off the new home" ones caused: whether the worker it ran on had the function warm in the control's first call too (same worker). */
@@ -122,7 +122,8 @@ export function handoffMisses(base: SimulationOptions, tally: MissTally = { caus
       else if (r?.worker !== ring.home((fns[fn] as { id: string }).id)) cause = 'off the new home';
       else cause = 'on the new home';
       const into = runCold ? tally.caused : tally.saved;
-      into.set(cause, (into.get(cause) ?? 0) + 1);
+      const key = `${e.kind}: ${cause}` as const;
+      into.set(key, (into.get(key) ?? 0) + 1);
       if (runCold && cause === 'not handed off (last call > 60 s before)') tally.lastStartAgoS.push(Math.round(ago));
       if (runCold && cause === 'off the new home' && r?.worker === c?.worker) tally.offHomeOnControlWorker++;
     }
