@@ -13,7 +13,10 @@
  * their time-averaged load / the mean: the issue's figure), peak/mean (the busiest worker's
  * load at each moment / the mean, integrated over time), the floor under peak/mean (ceil(L/n)
  * / the mean: what any placement gives at best, loads being integers) and the rule's bound
- * (ceil(1.25 × L / n) / the mean).
+ * (ceil(1.25 × L / n) / the mean). ringfaas runs once per bound rule in `boundRules` (ring/'s
+ * BoundRule: 'ceil', the platform's, and/or 'floor', an option measured here), each with the
+ * share of placements that started off the ring home (spills), the cold-start share and
+ * queueing p50/p99 beside the load figures.
  *
  * Worked example
  * --------------
