@@ -42,7 +42,8 @@ import { createPlacement, type Placement, type PlacementName } from './placement
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
 import { LoadTracker } from './load-tracker.ts';
-import { DEFAULT_LOAD_FACTOR, loadBound, Ring, type BoundRule } from '../../ring/index.ts';
+import { DEFAULT_LOAD_FACTOR, loadBound, type BoundRule } from '../../ring/index.ts';
+import { successorTargets } from './handoff-targets.ts';
 import type { Arrival, SimFunction, Workload } from './workload.ts';
 
 /** A keep-alive policy of the simulator, by name and parameters. */
@@ -277,39 +278,6 @@ export function simulate(o: SimulationOptions): SimulationResult {
 
   const homes = (): Array<string | undefined> => fns.map((_, i) => (placement as Placement).home(i));
 
-  /**
-   * The 'successor' hand-off's targets (SimulationOptions.handoffTarget). Drain: each function
-   * with a container on the leaving worker at position k of its preference list (first 16) is
-   * warmed on the worker at k + 1, the one that takes its place. Join: each recently invoked
-   * function whose list puts the new worker at k ≥ 1, right before a worker holding its
-   * containers, is warmed on the new worker to that count (spills reach it first now).
-   */
-  const successorTargets = (what: MembershipKind, worker: SimWorker, drainFns: readonly number[], before: readonly SimWorker[], after: readonly SimWorker[], byId: Map<string, SimWorker>, now: number): { drain: Map<number, SimWorker>; join: Array<[number, number]> } => {
-    const ringOf = (ws: readonly SimWorker[]): Ring => new Ring(ws.map((w) => ({ id: w.id, address: '', capacityMb: 0, state: 'active', heartbeatAt: 0 })));
-    const drain = new Map<number, SimWorker>();
-    const join: Array<[number, number]> = [];
-    if (what === 'drain') {
-      const ring = ringOf(before);
-      for (const fn of drainFns) {
-        const list = ring.preferenceList((fns[fn] as SimFunction).id, 17);
-        const k = list.indexOf(worker.id);
-        const next = k < 0 ? undefined : byId.get(list[k + 1] as string);
-        if (next !== undefined) drain.set(fn, next);
-      }
-    } else if (what === 'join') {
-      const ring = ringOf(after);
-      for (let fn = 0; fn < fns.length; fn++) {
-        if (now - (lastInvoked[fn] as number) > 60_000) continue;
-        const list = ring.preferenceList((fns[fn] as SimFunction).id, 16);
-        const k = list.indexOf(worker.id);
-        if (k < 1 || k + 1 >= list.length) continue;
-        const displaced = byId.get(list[k + 1] as string)?.containersOf(fn) ?? 0;
-        if (displaced > 0) join.push([fn, displaced]);
-      }
-    }
-    return { drain, join };
-  };
-
   const membership = (what: MembershipKind, now: number): void => {
     const p = placement as Placement;
     const before = homes();
@@ -359,7 +327,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
         what === 'join'
           ? fns.map((_, i) => i).filter((i) => moved[i] === 1 && now - (lastInvoked[i] as number) <= 60_000).map((i) => [i, Math.max(1, ...before[i] === undefined ? [] : [byId.get(before[i] as string)?.containersOf(i) ?? 0])])
           : handoffFrom;
-      const successor = o.handoffTarget === 'successor' && hasHomes ? successorTargets(what, worker, handoffFrom.map(([fn]) => fn), live, nowActive, byId, now) : undefined;
+      const successor = o.handoffTarget === 'successor' && hasHomes ? successorTargets({ what, worker, drainFns: handoffFrom.map(([fn]) => fn), before: live, after: nowActive, byId, functions: fns, recent: (fn) => now - (lastInvoked[fn] as number) <= 60_000 }) : undefined;
       for (const [fn, count] of targets) {
         const target = successor?.drain.get(fn) ?? (after[fn] === undefined ? undefined : byId.get(after[fn] as string));
         if (target === undefined) continue;

@@ -172,9 +172,14 @@ test('hand-off misses: the causes add up to the cold first calls caused (run −
     { atMin: 14, kind: 'die' as const },
   ];
   const base = { workload: new GeneratedWorkload({ seed: 5, functions: 200, minutes: 20 }), workers: 10, workerMemoryMb: 4096, placement: 'ringfaas' as const, keepAlive: { name: 'fixed' as const, keepAliveMin: 15 }, seed: 5, durationMin: 20, warmupMin: 3, windowMin: 3, events };
-  const tally = handoffMisses(base);
   const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
-  const p = pairOf({ events, handoff: true });
-  assert.equal(sum(tally.caused) - sum(tally.saved), totalFirstCaused(p));
-  assert.ok(sum(tally.caused) + sum(tally.saved) > 0, 'some first calls differ between run and control');
+  for (const handoffTarget of ['home', 'successor'] as const) {
+    const tally = handoffMisses({ ...base, handoffTarget });
+    const p = pairOf({ events, handoff: true, handoffTarget });
+    assert.equal(sum(tally.caused) - sum(tally.saved), totalFirstCaused(p), handoffTarget);
+    assert.ok(sum(tally.caused) + sum(tally.saved) > 0, `${handoffTarget}: some first calls differ between run and control`);
+  }
+  // the successor target warms more on a join (functions the new worker now precedes) than the home target
+  const prewarms = (handoffTarget: 'home' | 'successor'): number => run({ events: [events[0]!], handoff: true, handoffTarget }).prewarms;
+  assert.ok(prewarms('successor') > prewarms('home'), `pre-warms successor ${prewarms('successor')} against home ${prewarms('home')}`);
 });
