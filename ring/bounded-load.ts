@@ -16,6 +16,15 @@
  *
  *     order = [accepting candidates in preference order] ++ [over-bound candidates in order]
  *
+ * An option, `rule: 'floor'` (not the default), bounds a worker at
+ *
+ *     bound = max(ceil((L + 1) / n), floor(c × (L + 1) / n))
+ *
+ * instead: never over c × the average where an integer bound can be, and at least the
+ * average rounded up, so that some worker is still always under it (the loads sum to L, and
+ * n × ceil((L + 1) / n) ≥ L + 1). At low load it spills more: it exists so that the simulator
+ * can measure that trade (docs/simulation.md); the routers use the default.
+ *
  * The over-bound ones stay in the plan because the bound is about balance, not capacity: when
  * every worker under the bound answers "at capacity" (HTTP 429) the busy ones may still have
  * a warm container free. At least one of all n workers is always under the bound (the loads
@@ -34,7 +43,9 @@
  * while it holds at most 2. Function f has the preference list [w1, w3, w2, w4]: w1 (5) is over,
  * w3 (0) accepts, w2 (3) is over, w4 (0) accepts; the plan is [w3, w4, w1, w2] with one
  * bounded-load skip (w1) before the first worker tried. With L = 0 the bound is
- * ceil(1.25 / 4) = 1: every idle worker accepts and f goes home to w1.
+ * ceil(1.25 / 4) = 1: every idle worker accepts and f goes home to w1. With `rule: 'floor'`
+ * and L = 8 the bound is max(ceil(2.25), floor(2.8125)) = 3 as well; with 100 workers and
+ * L = 199 it is max(2, floor(2.5)) = 2 where the default gives ceil(2.5) = 3.
  *
  * Known caveats
  * -------------
@@ -49,11 +60,20 @@
 
 export const DEFAULT_LOAD_FACTOR = 1.25;
 
-/** The most requests one worker may hold: ceil(c × (totalLoad + 1) / n). */
-export function loadBound(totalLoad: number, workerCount: number, c: number = DEFAULT_LOAD_FACTOR): number {
+/**
+ * How the bound is rounded: 'ceil' (the default, Mirrokni et al.'s ceil(c × (L + 1) / n)) or
+ * 'floor' (max(ceil((L + 1) / n), floor(c × (L + 1) / n)): never over c × the average where
+ * an integer can be; an option measured by the simulator, see the header).
+ */
+export type BoundRule = 'ceil' | 'floor';
+
+/** The most requests one worker may hold: ceil(c × (totalLoad + 1) / n), or with rule 'floor' see BoundRule. */
+export function loadBound(totalLoad: number, workerCount: number, c: number = DEFAULT_LOAD_FACTOR, rule: BoundRule = 'ceil'): number {
   if (workerCount <= 0) return 0;
   if (c === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
-  return Math.ceil((c * (totalLoad + 1)) / workerCount);
+  const allowed = (c * (totalLoad + 1)) / workerCount;
+  if (rule === 'ceil') return Math.ceil(allowed);
+  return Math.max(Math.ceil((totalLoad + 1) / workerCount), Math.floor(allowed));
 }
 
 /** The workers to try, in order, for one request. */
@@ -77,11 +97,13 @@ export interface SpillInput {
   workerCount: number;
   /** Balance factor, > 1. Default 1.25. */
   c?: number;
+  /** How the bound is rounded (BoundRule). Default 'ceil'. */
+  rule?: BoundRule;
 }
 
 /** Orders the candidates for one request by the bounded-load rule (see the header). */
 export function planSpill(input: SpillInput): SpillPlan {
-  const bound = loadBound(input.totalLoad, input.workerCount, input.c ?? DEFAULT_LOAD_FACTOR);
+  const bound = loadBound(input.totalLoad, input.workerCount, input.c ?? DEFAULT_LOAD_FACTOR, input.rule ?? 'ceil');
   const under: string[] = [];
   let over: string[] | undefined;
   let skipped = 0;

@@ -2,5 +2,5 @@
 export { Ring, isLiveRow, DEFAULT_VNODES, DEFAULT_MEMBER_TTL_MS } from './ring.ts';
 export type { RingMemberRow, RingHash, RingOptions, MembershipRingOptions } from './ring.ts';
 export { planSpill, loadBound, DEFAULT_LOAD_FACTOR } from './bounded-load.ts';
-export type { SpillPlan, SpillInput } from './bounded-load.ts';
+export type { SpillPlan, SpillInput, BoundRule } from './bounded-load.ts';
 export { RingErrors } from './errors.ts';

@@ -29,6 +29,7 @@ interface SimulateFlags {
   iatCovMedian?: string;
   iatCovSigma?: string;
   keepaliveFunctionsPerWorker?: string;
+  boundRules: string;
   matrix: boolean;
   placement: boolean;
   keepalive: boolean;
@@ -46,6 +47,11 @@ function int(name: string, text: string, min = 1): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be an integer >= ${min}, got '${text}'`);
   return n;
+}
+
+function boundRule(text: string): 'ceil' | 'floor' {
+  if (text === 'ceil' || text === 'floor') return text;
+  throw new RfError(BenchErrors.OPTION_INVALID, `--bound-rules takes ceil and/or floor, got '${text}'`);
 }
 
 /** The options of `bench simulate`: flags, description, default (none: unset). */
@@ -68,6 +74,7 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--iat-cov-median <x>', 'generator: median of the non-timer functions\' inter-arrival-time CoV (default 1.15: 40 % of applications above 1, as in the trace)'],
   ['--iat-cov-sigma <x>', 'generator: log-sigma of that CoV across functions (default 1; 0 with median 1: Poisson arrivals)'],
   ['--keepalive-functions-per-worker <n>', 'generated functions per worker of the keep-alive runs (default --functions-per-worker)'],
+  ['--bound-rules <list>', "ringfaas's bound rounding, ring/'s rule: ceil (the platform's) and/or floor (max(ceil(avg), floor(1.25 × avg))); load levels run each, placement runs the first", 'ceil'],
   ['--no-placement', 'skip the placement runs (tables, membership impact) at --scales'],
   ['--no-keepalive', 'skip the keep-alive runs'],
   ['--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale'],
@@ -112,6 +119,7 @@ export function registerSimulateCommand(bench: Command): void {
             ? {}
             : { iatCov: { median: positive('--iat-cov-median', flags.iatCovMedian ?? String(IAT_COV.median)), sigma: positive('--iat-cov-sigma', flags.iatCovSigma ?? String(IAT_COV.sigma)) } }),
           ...(flags.keepaliveFunctionsPerWorker === undefined ? {} : { keepAliveFunctionsPerWorker: int('--keepalive-functions-per-worker', flags.keepaliveFunctionsPerWorker) }),
+          boundRules: flags.boundRules.split(',').map((x) => boundRule(x.trim())),
           skipMatrix: !flags.matrix,
           skipPlacement: !flags.placement,
           skipKeepAlive: !flags.keepalive,

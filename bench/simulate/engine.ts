@@ -42,7 +42,8 @@ import { createPlacement, type Placement, type PlacementName } from './placement
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
 import { LoadTracker } from './load-tracker.ts';
-import { DEFAULT_LOAD_FACTOR, loadBound } from '../../ring/index.ts';
+import { DEFAULT_LOAD_FACTOR, loadBound, type BoundRule } from '../../ring/index.ts';
+import { successorTargets } from './handoff-targets.ts';
 import type { Arrival, SimFunction, Workload } from './workload.ts';
 
 /** A keep-alive policy of the simulator, by name and parameters. */
@@ -96,8 +97,21 @@ export interface SimulationOptions {
   observe?: ReadonlyArray<Pick<EventWindow, 'label' | 'fromMs' | 'toMs' | 'moved'>>;
   /** Warm hand-off on joins and drains (see docs/ring.md). */
   handoff?: boolean;
+  /**
+   * Where the hand-off warms (ring placements): 'home' (the default, as worker/handoff does:
+   * a join warms the functions whose home moved to the new worker, a drain warms the leaving
+   * worker's functions on their next home) or 'successor' (an option measured for the worker:
+   * a drain warms each function on the worker after the leaving one in its preference list,
+   * the one that takes its place, home or spill target; a join also warms on the new worker the
+   * functions it now precedes a worker holding their containers in the first 16 of their list).
+   */
+  handoffTarget?: 'home' | 'successor';
   /** Called on every start after the warm-up (analyses: cold starts per function). */
   onStart?: (fn: number, cold: boolean) => void;
+  /** Called on every start, warm-up included (analyses: hand-off-misses.ts). */
+  onAnyStart?: (fn: number, now: number, cold: boolean, worker: string) => void;
+  /** ringfaas's bound rounding (ring/'s BoundRule; default 'ceil', the platform's). */
+  boundRule?: BoundRule;
 }
 
 /** One membership event's figures. */
@@ -141,6 +155,10 @@ export interface SimulationResult {
   overBoundShare: number;
   /** Share of placements after the warm-up that reused an idle container on a worker at or over the bound (warm first). */
   warmOverBoundShare: number;
+  /** Share of placements after the warm-up that started off the placement's `waitAt` worker (ringfaas, CH-RLU: the ring home): the spills. */
+  offHomeShare: number;
+  /** The bound rounding used (ringfaas; the figures' bound/mean and over-bound use it too). */
+  boundRule: BoundRule;
   queueP50Ms: number;
   queueP99Ms: number;
   startDelayP99Ms: number;
@@ -170,12 +188,15 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const placeRng = root.fork('placement');
   const metrics = new SimMetrics(o.warmupMin * 60_000);
   metrics.onStart = o.onStart;
+  metrics.onAnyStart = o.onAnyStart;
   const heap = new EventHeap<SimEvent>();
   const lastInvoked = new Float64Array(fns.length).fill(-Infinity);
   let totalLoad = 0;
   let placement: Placement | undefined;
-  const loads = new LoadTracker({ c: DEFAULT_LOAD_FACTOR, fromMs: o.warmupMin * 60_000 });
+  const rule = o.boundRule ?? 'ceil';
+  const loads = new LoadTracker({ c: DEFAULT_LOAD_FACTOR, fromMs: o.warmupMin * 60_000, rule });
   let placed = 0;
+  let offHome = 0;
   let overBound = 0;
   let warmOverBound = 0;
   let activeCount = o.workers;
@@ -208,7 +229,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   };
   for (let i = 0; i < o.workers; i++) newWorker(`w${i}`, 0);
   const active = (): SimWorker[] => all.filter((w) => w.state === 'active');
-  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad);
+  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad, rule);
   placement.membership(active(), all);
   loads.membership(active(), totalLoad, 0);
 
@@ -226,10 +247,11 @@ export function simulate(o: SimulationOptions): SimulationResult {
     const choice = p.choose(fn, now);
     // the rule's check, as a router makes it: the bound with this request counted
     const counted = now >= o.warmupMin * 60_000;
-    const bound = counted ? loadBound(totalLoad, activeCount, DEFAULT_LOAD_FACTOR) : 0;
-    const placedOn = (load: number, warm: boolean): void => {
+    const bound = counted ? loadBound(totalLoad, activeCount, DEFAULT_LOAD_FACTOR, rule) : 0;
+    const placedOn = (load: number, warm: boolean, w: SimWorker): void => {
       if (!counted) return;
       placed++;
+      if (w !== choice.waitAt) offHome++;
       if (load >= bound) {
         if (warm) warmOverBound++;
         else overBound++;
@@ -238,9 +260,9 @@ export function simulate(o: SimulationOptions): SimulationResult {
     for (const w of choice.candidates) {
       const load = w.load;
       const warm = w.idleOf(fn) > 0;
-      if (w.tryRun(fn, now, arrivedAt)) return placedOn(load, warm);
+      if (w.tryRun(fn, now, arrivedAt)) return placedOn(load, warm, w);
     }
-    placedOn(choice.waitAt.load, false);
+    placedOn(choice.waitAt.load, false, choice.waitAt);
     choice.waitAt.enqueue(fn, now, arrivedAt);
   };
 
@@ -297,20 +319,28 @@ export function simulate(o: SimulationOptions): SimulationResult {
         if (now - (lastInvoked[i] as number) <= 60_000) recentMoved++;
       }
     }
-    if (o.handoff === true) {
+    const handedOff = o.handoff === true ? new Uint8Array(fns.length) : undefined;
+    if (handedOff !== undefined) {
       // warm the moved, recently invoked functions on their new home, to their recent concurrency
       const byId = new Map(all.map((w) => [w.id, w]));
       const targets: Array<[number, number]> =
         what === 'join'
           ? fns.map((_, i) => i).filter((i) => moved[i] === 1 && now - (lastInvoked[i] as number) <= 60_000).map((i) => [i, Math.max(1, ...before[i] === undefined ? [] : [byId.get(before[i] as string)?.containersOf(i) ?? 0])])
           : handoffFrom;
+      const successor = o.handoffTarget === 'successor' && hasHomes ? successorTargets({ what, worker, drainFns: handoffFrom.map(([fn]) => fn), before: live, after: nowActive, byId, functions: fns, recent: (fn) => now - (lastInvoked[fn] as number) <= 60_000 }) : undefined;
       for (const [fn, count] of targets) {
-        const home = after[fn] === undefined ? undefined : byId.get(after[fn] as string);
-        if (home === undefined) continue;
-        home.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
+        const target = successor?.drain.get(fn) ?? (after[fn] === undefined ? undefined : byId.get(after[fn] as string));
+        if (target === undefined) continue;
+        target.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
+        handedOff[fn] = 1 + Math.min(254, target.idleOf(fn));
+      }
+      for (const [fn, count] of successor?.join ?? []) {
+        if (moved[fn] === 1) continue; // warmed above
+        worker.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
+        handedOff[fn] = 1 + Math.min(254, worker.idleOf(fn));
       }
     }
-    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), firstByFn: new Uint8Array(fns.length), affected, joinedWorker: what === 'join' ? worker.id : undefined };
+    const window: EventWindow = { label: `${what}@${now / 60_000}m`, fromMs: now, toMs: now + windowMs, moved, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: warmBefore, firstCalls: 0, firstCallsCold: 0, coldByFn: new Uint16Array(fns.length), firstByFn: new Uint8Array(fns.length), affected, joinedWorker: what === 'join' ? worker.id : undefined, ...(handedOff === undefined ? {} : { handedOff }) };
     metrics.windows.push(window);
     events.push({ kind: what, atMin: now / 60_000, worker: worker.id, homesMoved: hasHomes ? movedCount / fns.length : null, recentMoved, window, failed });
     for (const r of requeue) dispatch(r.fn, now, r.arrivedAt);
@@ -378,6 +408,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
     floorOverMean: instant.floorOverMean,
     overBoundShare: placed === 0 ? 0 : overBound / placed,
     warmOverBoundShare: placed === 0 ? 0 : warmOverBound / placed,
+    offHomeShare: placed === 0 ? 0 : offHome / placed,
+    boundRule: rule,
     queueP50Ms: metrics.queueWait.percentile(50),
     queueP99Ms: metrics.queueWait.percentile(99),
     startDelayP99Ms: metrics.startDelay.percentile(99),

@@ -27,7 +27,7 @@
  * -------------
  * - Workers that are not active (draining) still count in L, as the routers' total does.
  */
-import { loadBound } from '../../ring/index.ts';
+import { loadBound, type BoundRule } from '../../ring/index.ts';
 
 export interface LoadFigures {
   /** Integral of the busiest active worker's load / integral of the mean load. */
@@ -45,6 +45,7 @@ export interface LoadFigures {
 /** Tracks instantaneous load figures: see the file header. */
 export class LoadTracker {
   readonly #c: number;
+  readonly #rule: BoundRule;
   readonly #fromMs: number;
   /** Active workers per load value. */
   #counts: number[] = [];
@@ -57,8 +58,9 @@ export class LoadTracker {
   #boundInt = 0;
   #floorInt = 0;
 
-  constructor(options: { c: number; fromMs: number }) {
+  constructor(options: { c: number; fromMs: number; rule?: BoundRule }) {
     this.#c = options.c;
+    this.#rule = options.rule ?? 'ceil';
     this.#fromMs = options.fromMs;
   }
 
@@ -102,7 +104,7 @@ export class LoadTracker {
       const n = this.#active.size;
       this.#peakInt += this.#max * dt;
       this.#meanInt += (this.#total / n) * dt;
-      this.#boundInt += (this.#total === 0 ? 0 : loadBound(this.#total - 1, n, this.#c)) * dt;
+      this.#boundInt += (this.#total === 0 ? 0 : loadBound(this.#total - 1, n, this.#c, this.#rule)) * dt;
       this.#floorInt += Math.ceil(this.#total / n) * dt;
     }
     this.#since = Math.max(this.#since, now);

@@ -28,6 +28,11 @@
  * -------------
  * - The set is taken from the run; an affected function's cold start in the control is one
  *   the event did not cause, and is subtracted.
+ * - "Caused" is the excess over the control. The plain count (totalWindowColdStarts,
+ *   totalAffectedRun: the cold starts in the windows, the control's not subtracted) is the
+ *   other reading of "cold starts after a membership change"; both are reported, and they rank
+ *   the placements differently: a placement cold most of the time has a large plain count and
+ *   nothing for an event to add.
  * - Over seeds, mean ± sample standard deviation; a placement is said to beat another only
  *   when its mean is lower, and the count of seeds in which it is lower is given beside.
  */
@@ -87,6 +92,25 @@ export function totalAffectedCaused(p: Pair): number {
 /** Cold first calls caused by all the events of a pair, on their affected functions. */
 export function totalFirstCaused(p: Pair): number {
   return p.run.events.reduce((n, _e, i) => n + (affectedColdStarts(p, i)?.firstCaused ?? 0), 0);
+}
+
+/**
+ * The plain count, the issue's other reading of "cold starts after a membership change": all
+ * cold starts (every function) inside the windows of all the events of the run, the control's
+ * not subtracted.
+ */
+export function totalWindowColdStarts(p: Pair): number {
+  return p.run.events.reduce((n, e) => n + e.window.coldStarts, 0);
+}
+
+/** The same windows in the control run (no event): what the plain count is without the events. */
+export function totalControlWindowColdStarts(p: Pair): number {
+  return p.run.events.reduce((n, e) => n + (p.control.observed.find((o) => o.label === e.window.label)?.coldStarts ?? 0), 0);
+}
+
+/** Plain count on the affected functions only: their cold starts in the windows of all the events, the control's not subtracted. */
+export function totalAffectedRun(p: Pair): number {
+  return p.run.events.reduce((n, _e, i) => n + (affectedColdStarts(p, i)?.run ?? 0), 0);
 }
 
 /** Mean and sample standard deviation (0 for one value). */

@@ -38,6 +38,12 @@ export interface EventWindow {
   readonly affected: Uint8Array | undefined;
   /** The joined worker's id (a join): starts on it inside the window mark their function affected. */
   readonly joinedWorker: string | undefined;
+  /**
+   * The warm hand-off of the event (run with hand-off only), by function index: 0 not handed
+   * off, else 1 + its idle containers on the new home right after the hand-off (saturates at 255). Analyses only
+   * (hand-off-misses.ts).
+   */
+  handedOff?: Uint8Array;
 }
 
 export class SimMetrics {
@@ -57,6 +63,8 @@ export class SimMetrics {
   readonly windows: EventWindow[] = [];
   /** Called on every counted start (after the warm-up): per-function breakdowns in analyses. */
   onStart: ((fn: number, cold: boolean) => void) | undefined;
+  /** Called on every start, warm-up included, with its time and worker (analyses: hand-off-misses.ts). */
+  onAnyStart: ((fn: number, now: number, cold: boolean, worker: string) => void) | undefined;
 
   constructor(warmupMs: number) {
     this.warmupMs = warmupMs;
@@ -70,6 +78,7 @@ export class SimMetrics {
 
   /** An invocation started executing (or cold-starting) on `worker` at `now` after waiting `waitMs`. */
   started(fn: number, now: number, waitMs: number, cold: boolean, coldMs: number, worker: string): void {
+    this.onAnyStart?.(fn, now, cold, worker);
     for (const w of this.windows) {
       if (now < w.fromMs || now >= w.toMs) continue;
       w.invocations++;

@@ -30,7 +30,7 @@
  * One file over 350 lines: five policies of 20–80 lines behind one interface, meant to be read
  * side by side.
  */
-import { planSpill, Ring, type RingMemberRow } from '../../ring/index.ts';
+import { planSpill, Ring, type BoundRule, type RingMemberRow } from '../../ring/index.ts';
 import type { Prng } from './prng.ts';
 import type { SimWorker } from './sim-worker.ts';
 import type { SimFunction } from './workload.ts';
@@ -78,12 +78,14 @@ export class RingfaasPlacement implements Placement {
   readonly #totalLoad: () => number;
 
   readonly #warmFirst: boolean;
+  readonly #rule: BoundRule;
 
-  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false) {
+  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false, rule: BoundRule = 'ceil') {
     this.#fns = fns;
     this.#c = loadFactor;
     this.#totalLoad = totalLoad;
     this.#warmFirst = warmFirst;
+    this.#rule = rule;
   }
 
   membership(active: readonly SimWorker[]): void {
@@ -116,7 +118,7 @@ export class RingfaasPlacement implements Placement {
   choose(fn: number): PlacementChoice {
     const { workers: list, ids } = this.#entry(fn);
     const byId = this.#byId;
-    const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c });
+    const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
     // Warm first when spilling: a worker holding an idle container always runs the call, so it
     // is tried before the rest (which may name it again, never reached).
@@ -345,10 +347,10 @@ export class ChRluPlacement implements Placement {
 }
 
 /** A placement policy by name. */
-export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number): Placement {
+export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number, rule: BoundRule = 'ceil'): Placement {
   switch (name) {
     case 'ringfaas':
-      return new RingfaasPlacement(fns, totalLoad);
+      return new RingfaasPlacement(fns, totalLoad, 1.25, false, rule);
     case 'openwhisk':
       return new OpenWhiskPlacement(fns, rng);
     case 'least-loaded':

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { GeneratedWorkload, IAT_COV, burrQuantile, renewalIat } from '../simulate/generator.ts';
 import { characterise } from '../simulate/workload-characterisation.ts';
 import { simulate, type SimulationOptions, type SimulationResult } from '../simulate/engine.ts';
-import { affectedColdStarts, beatsEvery, meanSd, type Pair } from '../simulate/membership-impact.ts';
+import { affectedColdStarts, beatsEvery, meanSd, totalAffectedRun, totalControlWindowColdStarts, totalFirstCaused, totalWindowColdStarts, type Pair } from '../simulate/membership-impact.ts';
+import { handoffMisses } from '../simulate/handoff-misses.ts';
 import { runLoadLevels } from '../simulate/load-levels.ts';
 import { Prng } from '../simulate/prng.ts';
 import { FunctionColdShare } from '../simulate/function-cold-share.ts';
@@ -136,12 +137,15 @@ test('membership impact: affected = moved homes, containers on the leaving worke
 });
 
 test('membership impact: the header example, and the verdict over seeds', () => {
-  const window = (cold: number[], affected?: number[]): EventWindow => ({ label: 'join@6m', fromMs: 0, toMs: 1, moved: undefined, invocations: 0, coldStarts: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: Uint16Array.from(cold), firstByFn: Uint8Array.from(cold.map((c) => (c > 0 ? 2 : 1))), affected: affected === undefined ? undefined : Uint8Array.from(affected), joinedWorker: undefined });
+  const window = (cold: number[], affected?: number[]): EventWindow => ({ label: 'join@6m', fromMs: 0, toMs: 1, moved: undefined, invocations: 0, movedInvocations: 0, movedColdStarts: 0, recentWarm: undefined, firstCalls: 0, firstCallsCold: 0, coldByFn: Uint16Array.from(cold), coldStarts: cold.reduce((a, b) => a + b, 0), firstByFn: Uint8Array.from(cold.map((c) => (c > 0 ? 2 : 1))), affected: affected === undefined ? undefined : Uint8Array.from(affected), joinedWorker: undefined });
   const fake = (runCold: number[], controlCold: number[]): Pair => ({
     run: { events: [{ window: window(runCold, [1, 1, 1, 0]) }] } as unknown as SimulationResult,
     control: { observed: [window(controlCold)] } as unknown as SimulationResult,
   });
   assert.deepEqual(affectedColdStarts(fake([1, 1, 1, 2], [0, 1, 0, 0]), 0), { affected: 3, run: 3, control: 1, caused: 2, firstColdRun: 3, firstColdControl: 1, firstCaused: 2 });
+  // the plain count: every function's cold starts in the window (f4 included), the control's not subtracted
+  const example = fake([1, 1, 1, 2], [0, 1, 0, 0]);
+  assert.deepEqual([totalWindowColdStarts(example), totalControlWindowColdStarts(example), totalAffectedRun(example)], [5, 1, 3]);
   const mine = [fake([0, 0, 0, 0], [0, 0, 0, 0]), fake([1, 0, 0, 0], [0, 0, 0, 0])];
   const other = [fake([1, 1, 0, 0], [0, 0, 0, 0]), fake([1, 0, 0, 0], [0, 0, 0, 0])];
   assert.equal(beatsEvery(mine, [{ name: 'x', pairs: other }]).met, true);
@@ -153,7 +157,8 @@ test('load levels: more functions per worker, more load per worker; the busiest 
   const o = { seed: 1, scales: [20], functionsPerWorker: 10, minutes: 6, keepAliveMinutes: 8, keepAliveWorkers: 2, windowMin: 1, progress: silentProgress };
   const { table } = await runLoadLevels(o, 20, [5, 40], 3);
   const ring = table.rows.filter((r) => r[1] === 'ringfaas');
-  const [low, high] = ring.map((r) => ({ mean: r[3] as number, peak: r[5] as number, floor: r[6] as number }));
+  const col = (name: string): number => table.columns.findIndex((c) => c.startsWith(name));
+  const [low, high] = ring.map((r) => ({ mean: r[col('mean load')] as number, peak: r[col('peak/mean')] as number, floor: r[col('floor')] as number }));
   assert.ok(high!.mean > 4 * low!.mean, `mean load ${low!.mean} → ${high!.mean}`);
   // (the bound holds when a request is placed; loads elsewhere can fall after, so no peak ≤ bound here)
   for (const x of [low!, high!]) assert.ok(x.floor >= 1 && x.floor <= x.peak, JSON.stringify(x));
@@ -181,4 +186,34 @@ test('fixedIdleAtColdStarts: the idle memory-time the fixed curve needs for a co
   const curve = [{ idleGbS: 10, coldStarts: 100 }, { idleGbS: 20, coldStarts: 50 }];
   assert.equal(fixedIdleAtColdStarts(curve, 75), 15);
   assert.equal(fixedIdleAtColdStarts(curve, 40), undefined);
+});
+
+test("load levels: the bound rule 'floor' bounds tighter and spills more than 'ceil' (runs each rule given)", async () => {
+  const o = { seed: 1, scales: [20], functionsPerWorker: 10, minutes: 6, keepAliveMinutes: 8, keepAliveWorkers: 2, windowMin: 1, progress: silentProgress, boundRules: ['ceil' as const, 'floor' as const] };
+  const { table } = await runLoadLevels(o, 20, [10], 3);
+  const col = (name: string): number => table.columns.findIndex((c) => c.startsWith(name));
+  const byRule = (rule: string): Array<string | number | null> => table.rows.find((r) => r[1] === 'ringfaas' && r[col('bound rule')] === rule)!;
+  const [ceil, floor] = [byRule('ceil'), byRule('floor')];
+  assert.ok((floor[col('bound/mean')] as number) < (ceil[col('bound/mean')] as number), `bound/mean ${floor[col('bound/mean')]} against ${ceil[col('bound/mean')]}`);
+  assert.ok((floor[col('off-home')] as number) > (ceil[col('off-home')] as number), `spills ${floor[col('off-home')]} against ${ceil[col('off-home')]}`);
+  assert.equal(floor[col('over-bound')], 0);
+});
+
+test('hand-off misses: the causes add up to the cold first calls caused (run − control) of the same pair', () => {
+  const events = [
+    { atMin: 6, kind: 'join' as const },
+    { atMin: 10, kind: 'drain' as const },
+    { atMin: 14, kind: 'die' as const },
+  ];
+  const base = { workload: new GeneratedWorkload({ seed: 5, functions: 200, minutes: 20 }), workers: 10, workerMemoryMb: 4096, placement: 'ringfaas' as const, keepAlive: { name: 'fixed' as const, keepAliveMin: 15 }, seed: 5, durationMin: 20, warmupMin: 3, windowMin: 3, events };
+  const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+  for (const handoffTarget of ['home', 'successor'] as const) {
+    const tally = handoffMisses({ ...base, handoffTarget });
+    const p = pairOf({ events, handoff: true, handoffTarget });
+    assert.equal(sum(tally.caused) - sum(tally.saved), totalFirstCaused(p), handoffTarget);
+    assert.ok(sum(tally.caused) + sum(tally.saved) > 0, `${handoffTarget}: some first calls differ between run and control`);
+  }
+  // the successor target warms more on a join (functions the new worker now precedes) than the home target
+  const prewarms = (handoffTarget: 'home' | 'successor'): number => run({ events: [events[0]!], handoff: true, handoffTarget }).prewarms;
+  assert.ok(prewarms('successor') > prewarms('home'), `pre-warms successor ${prewarms('successor')} against home ${prewarms('home')}`);
 });

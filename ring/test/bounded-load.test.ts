@@ -65,3 +65,35 @@ test('placing requests one by one keeps every worker within the bound', () => {
     { numRuns: 100 },
   );
 });
+
+test("rule 'floor': never over c × the average when an integer allows it, never under the average rounded up; the default is unchanged", () => {
+  // the header's examples
+  assert.equal(loadBound(8, 4, 1.25, 'floor'), 3);
+  assert.equal(loadBound(199, 100, 1.25, 'floor'), 2);
+  assert.equal(loadBound(199, 100, 1.25), 3);
+  assert.equal(loadBound(0, 4, 1.25, 'floor'), 1);
+  fc.assert(
+    fc.property(fc.nat({ max: 100_000 }), fc.integer({ min: 1, max: 2000 }), fc.double({ min: 1, max: 3, noNaN: true }), (total, n, c) => {
+      const floor = loadBound(total, n, c, 'floor');
+      const avg = (total + 1) / n;
+      assert.ok(floor >= Math.ceil(avg), 'under the average rounded up: nobody might be under it');
+      assert.ok(floor <= Math.max(Math.ceil(avg), c * avg), 'over c × the average where ceil(avg) is not');
+      assert.ok(floor <= loadBound(total, n, c));
+      assert.equal(loadBound(total, n, c), Math.ceil(c * avg));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("rule 'floor': with every worker a candidate someone is still under the bound", () => {
+  fc.assert(
+    fc.property(loadsArb, (loads) => {
+      const ids = loads.map((_, i) => `w${i}`);
+      const total = loads.reduce((a, b) => a + b, 0);
+      const plan = planSpill({ candidates: ids, loadOf: (id) => loads[Number(id.slice(1))] ?? 0, totalLoad: total, workerCount: ids.length, rule: 'floor' });
+      assert.ok(ids.some((id) => (loads[Number(id.slice(1))] ?? 0) < plan.bound));
+      assert.equal(plan.bound, loadBound(total, ids.length, 1.25, 'floor'));
+    }),
+    { numRuns: 500 },
+  );
+});

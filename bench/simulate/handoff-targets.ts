@@ -1,0 +1,75 @@
+/**
+ * The 'successor' hand-off's targets (SimulationOptions.handoffTarget, an option measured for
+ * the worker's hand-off; the default warms homes only, as worker/handoff does).
+ *
+ * Algorithm
+ * ---------
+ * With bounded loads a function runs on its home and on the next workers of its preference
+ * list (its spill targets). Drain: each function handed over by the leaving worker, found at
+ * position k of its preference list (first 17) on the ring before the drain, is warmed on the
+ * worker at k + 1: the one that takes the leaving worker's place (its next home when k = 0, as
+ * today; its next spill target otherwise). Join: each recently invoked function whose
+ * preference list (first 16) on the new ring puts the new worker at k ≥ 1, right before a
+ * worker holding containers of it, is warmed on the new worker to that worker's count: its
+ * spills reach the new worker first now. (Functions whose home moved, k = 0, are the default
+ * hand-off's.)
+ *
+ * Worked example
+ * --------------
+ * f's list is [a, b, c]: home a at the bound, spills on b. b drains: the default warms f on
+ * its home a (where it already runs); this warms it on c, where its next spill goes. d joins
+ * with f's list now [a, d, b, c] and 2 containers of f on b: d warms 2 containers of f.
+ *
+ * Known caveats
+ * -------------
+ * - The new worker warms more functions than with the default; in the simulator loading may
+ *   evict idle containers (SimWorker.prewarm), the worker warms only in spare memory.
+ */
+import { Ring } from '../../ring/index.ts';
+import type { SimWorker } from './sim-worker.ts';
+import type { SimFunction } from './workload.ts';
+
+export interface SuccessorInput {
+  what: 'join' | 'drain' | 'die';
+  /** The joining or leaving worker. */
+  worker: SimWorker;
+  /** Drain: the functions the leaving worker hands over. */
+  drainFns: readonly number[];
+  /** Active workers before and after the event. */
+  before: readonly SimWorker[];
+  after: readonly SimWorker[];
+  byId: ReadonlyMap<string, SimWorker>;
+  functions: readonly SimFunction[];
+  /** Invoked within the hand-off's window (the last minute). */
+  recent: (fn: number) => boolean;
+}
+
+function ringOf(ws: readonly SimWorker[]): Ring {
+  return new Ring(ws.map((w) => ({ id: w.id, address: '', capacityMb: 0, state: 'active', heartbeatAt: 0 })));
+}
+
+/** Drain: function → the worker to warm it on; join: [function, count] to warm on the new worker (see the header). */
+export function successorTargets(i: SuccessorInput): { drain: Map<number, SimWorker>; join: Array<[number, number]> } {
+  const drain = new Map<number, SimWorker>();
+  const join: Array<[number, number]> = [];
+  if (i.what === 'drain') {
+    const ring = ringOf(i.before);
+    for (const fn of i.drainFns) {
+      const list = ring.preferenceList((i.functions[fn] as SimFunction).id, 17);
+      const k = list.indexOf(i.worker.id);
+      const next = k < 0 ? undefined : i.byId.get(list[k + 1] as string);
+      if (next !== undefined) drain.set(fn, next);
+    }
+  } else if (i.what === 'join') {
+    const ring = ringOf(i.after);
+    for (let fn = 0; fn < i.functions.length; fn++) {
+      if (!i.recent(fn)) continue;
+      const list = ring.preferenceList((i.functions[fn] as SimFunction).id, 16);
+      const k = list.indexOf(i.worker.id);
+      if (k < 1 || k + 1 >= list.length) continue;
+      const displaced = i.byId.get(list[k + 1] as string)?.containersOf(fn) ?? 0;
+      if (displaced > 0) join.push([fn, displaced]);
+    }
+  }
+  return { drain, join };
+}
