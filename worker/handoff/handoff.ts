@@ -62,6 +62,17 @@ import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../con
 import type { RecentInvocations } from './recent.ts';
 import { readBody } from '../request-body.ts';
 
+/** What one warm-up here came to. */
+export interface WarmResult {
+  /** Containers of the asked functions loaded here (idle or busy), at most the count asked of each. */
+  warmed: number;
+  /** Warm-up starts begun, and dropped (no spare memory above the headroom, traffic waiting, the bound). */
+  begun: number;
+  dropped: number;
+  /** Memory reserved here afterwards. */
+  reservedMb: number;
+}
+
 /** One function to warm, and how many containers. */
 export interface WarmItem {
   functionId: string;
@@ -120,8 +131,12 @@ export class WarmHandoff {
     return ids.map((functionId) => ({ functionId, count: Math.max(1, Math.min(this.#o.maxPerFunction, this.#o.recent.concurrency(functionId, now))) }));
   }
 
-  /** Warms `items` here (the pool's guarded warm-ups) and waits (bounded) until those starts are over; answers how many containers of them are loaded. */
-  async warmHere(items: readonly WarmItem[], deadline = this.#o.clock.now() + this.#o.timeoutMs): Promise<number> {
+  /**
+   * Warms `items` here (the pool's guarded warm-ups) and waits (bounded) until those starts are
+   * over; answers how many containers of them are loaded, and how many starts began and were
+   * dropped (no spare memory above the headroom, traffic waiting, or the bound).
+   */
+  async warmHere(items: readonly WarmItem[], deadline = this.#o.clock.now() + this.#o.timeoutMs): Promise<WarmResult> {
     const loads = await Promise.all(
       items.slice(0, this.#o.maxFunctions).map(async (item) => {
         try {
@@ -142,7 +157,7 @@ export class WarmHandoff {
     while (!batch.done && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     batch.cancel();
     const loaded = this.#loaded();
-    return todo.reduce((n, l) => n + Math.min(l.count, loaded.get(l.fn.id) ?? 0), 0);
+    return { warmed: todo.reduce((n, l) => n + Math.min(l.count, loaded.get(l.fn.id) ?? 0), 0), begun: batch.begun, dropped: batch.dropped, reservedMb: this.#o.pool.reservedMb };
   }
 
   /** Containers of each function loaded here (idle or busy), every version. */
@@ -164,8 +179,9 @@ export class WarmHandoff {
     const best = new Map<string, number>();
     for (const list of answers) for (const item of list) if (ring.home(item.functionId) === this.#o.workerId) best.set(item.functionId, Math.max(best.get(item.functionId) ?? 0, item.count));
     const items = [...best].map(([functionId, count]) => ({ functionId, count }));
-    const warmed = items.length === 0 ? 0 : await this.warmHere(items, deadline);
-    this.#o.logger.info({ peers: peers.length, moved: items.length, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
+    const result = items.length === 0 ? undefined : await this.warmHere(items, deadline);
+    const warmed = result?.warmed ?? 0;
+    this.#o.logger.info({ peers: peers.length, moved: items.length, ...result, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
     return { moved: items.length, warmed };
   }
 
@@ -210,8 +226,8 @@ export class WarmHandoff {
       if (this.#leaving || this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       // answered before the asking worker's own bound on this call ends
       const t0 = this.#o.clock.now();
-      const warmed = await this.warmHere(items, t0 + Math.max(0, this.#o.timeoutMs - WARM_ANSWER_MARGIN_MS));
-      this.#o.logger.info({ functions: items.length, warmed, durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions of a draining peer');
+      const { warmed, ...how } = await this.warmHere(items, t0 + Math.max(0, this.#o.timeoutMs - WARM_ANSWER_MARGIN_MS));
+      this.#o.logger.info({ functions: items.length, warmed, ...how, capacityMb: this.#o.pool.capacityMb, durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions of a draining peer');
       this.#send(res, 200, { warmed });
       return true;
     }
