@@ -165,10 +165,10 @@ export function registerBenchCommands(program: Command): void {
       .option('--functions <n>', 'functions the load cycles over', '8')
       .option('--concurrency <n>', 'concurrent callers', '8')
       .option('--phase-seconds <s>', 'steady load before and after each change', '5')
-      .option('--warm-handoff <on|off>', "the workers' warm hand-off (sets RINGFAAS_WARM_HANDOFF for them)", 'on')
-      .action(async (flags: CommonFlags & { functions: string; concurrency: string; phaseSeconds: string; warmHandoff: string }) => {
+      .option('--warm-handoff <on|off>', "the workers' warm hand-off (sets RINGFAAS_WARM_HANDOFF for them; default: off when RINGFAAS_WARM_HANDOFF=0, else on)")
+      .action(async (flags: CommonFlags & { functions: string; concurrency: string; phaseSeconds: string; warmHandoff?: string }) => {
         const { runRingBench } = await import('./scenarios/ring.ts');
-        const warmHandoff = onOff('--warm-handoff', flags.warmHandoff);
+        const warmHandoff = onOff('--warm-handoff', flags.warmHandoff ?? (process.env.RINGFAAS_WARM_HANDOFF === '0' ? 'off' : 'on'));
         const settings = settingsOf(flags, { workerEnv: { RINGFAAS_WARM_HANDOFF: warmHandoff === 'on' ? '1' : '0' } });
         await onPlatform(scenario, flags, settings, 1, (launcher, progress) =>
           runRingBench({
