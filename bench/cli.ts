@@ -17,7 +17,7 @@ import type { PlatformSettings, TargetLauncher, TargetSpec } from './platform/ta
 import type { Progress } from './report/progress.ts';
 import type { ScenarioOutput } from './report/result.ts';
 import { regenerateDocs } from './run.ts';
-import { common, parseList, positiveInt, positiveNumber, settingsOf, type CommonFlags } from './command-options.ts';
+import { common, onOff, parseList, positiveInt, positiveNumber, settingsOf, type CommonFlags } from './command-options.ts';
 import { runScenarioCommand } from './scenario-command.ts';
 import { registerSimulateCommand } from './simulate/command.ts';
 import { registerKeepAliveReplayCommand } from './replay/command.ts';
@@ -165,9 +165,11 @@ export function registerBenchCommands(program: Command): void {
       .option('--functions <n>', 'functions the load cycles over', '8')
       .option('--concurrency <n>', 'concurrent callers', '8')
       .option('--phase-seconds <s>', 'steady load before and after each change', '5')
-      .action(async (flags: CommonFlags & { functions: string; concurrency: string; phaseSeconds: string }) => {
+      .option('--warm-handoff <on|off>', "the workers' warm hand-off (sets RINGFAAS_WARM_HANDOFF for them; default: off when RINGFAAS_WARM_HANDOFF=0, else on)")
+      .action(async (flags: CommonFlags & { functions: string; concurrency: string; phaseSeconds: string; warmHandoff?: string }) => {
         const { runRingBench } = await import('./scenarios/ring.ts');
-        const settings = settingsOf(flags);
+        const warmHandoff = onOff('--warm-handoff', flags.warmHandoff ?? (process.env.RINGFAAS_WARM_HANDOFF === '0' ? 'off' : 'on'));
+        const settings = settingsOf(flags, { workerEnv: { RINGFAAS_WARM_HANDOFF: warmHandoff === 'on' ? '1' : '0' } });
         await onPlatform(scenario, flags, settings, 1, (launcher, progress) =>
           runRingBench({
             scenario,
@@ -176,6 +178,7 @@ export function registerBenchCommands(program: Command): void {
             concurrency: positiveInt('--concurrency', flags.concurrency),
             phaseMs: positiveNumber('--phase-seconds', flags.phaseSeconds) * 1000,
             functionMemoryMb: settings.functionMemoryMb,
+            warmHandoff,
             progress,
           }),
         );

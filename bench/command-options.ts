@@ -48,6 +48,12 @@ export function positiveNumber(name: string, text: string): number {
   return n;
 }
 
+/** An on/off flag. */
+export function onOff(name: string, text: string): 'on' | 'off' {
+  if (text !== 'on' && text !== 'off') throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be on or off, got '${text}'`);
+  return text;
+}
+
 /** Parses "1,2,4" or "1-15" (or a mix: "1-4,8,15"). */
 export function parseList(name: string, text: string): number[] {
   const out: number[] = [];

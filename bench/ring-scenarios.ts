@@ -3,20 +3,28 @@
  *
  * - ring-change: steady load; a worker is added (it joins the ring of every router), then
  *   drained through one router's DELETE /workers/{id}; per phase: requests, errors, cold
- *   starts, latency, and how long until every router's ring showed the change.
+ *   starts, latency, and how long until every router's ring showed the change. The drain's
+ *   warm hand-off is measured on functions deployed after the join with their home on the new
+ *   worker and called one at a time, with the load paused, just before the drain (so that no
+ *   bounded-load spill warms them elsewhere) and once each just after it (so that none is
+ *   spilled past its next home): without a hand-off each first call is a cold start.
  * - failover: steady load; a worker is killed (SIGKILL); failed requests, and time until every
  *   router's ring dropped it (its heartbeat lapsed), and errors after that.
  *
  * The caller supplies running routers, deployed functions and a way to start a worker (the
  * bench wiring in bench/cli.ts starts real workers; tests can use any protocol-speaking one).
  *
- * One unit (over 350 lines): ring-change and failover are two runs of the same load, phases
- * and client-side measurement.
+ * The load and its phases are bench/ring-load.ts; what is measured from the samples,
+ * bench/ring-change-measures.ts.
  */
-import { Pool } from 'undici';
 import { Ring, type RingMemberRow } from '../ring/index.ts';
 import { RfError } from '../errors/index.ts';
 import { BenchErrors } from './errors.ts';
+import { coldFirstCalls, drainFirstCalls, servingWorker, type DrainFirstCalls, type MovedFirstCalls } from './ring-change-measures.ts';
+import { LoadRun, stats, type LoadOptions, type PhaseStats } from './ring-load.ts';
+
+export type { DrainFirstCalls, MovedFirstCalls } from './ring-change-measures.ts';
+export type { PhaseStats } from './ring-load.ts';
 
 /** A worker the scenario started and may kill. */
 export interface ScenarioWorker {
@@ -26,16 +34,7 @@ export interface ScenarioWorker {
   kill(): Promise<void>;
 }
 
-export interface RingScenarioOptions {
-  /** Router base URLs; requests are spread round-robin over them. */
-  routerUrls: string[];
-  apiKey?: string;
-  /** Ids of deployed functions the load cycles over. */
-  functionIds: string[];
-  /** Input of every invocation. Default {}. */
-  input?: unknown;
-  /** Concurrent closed-loop clients. Default 8. */
-  concurrency?: number;
+export interface RingScenarioOptions extends LoadOptions {
   /** Steady load before and after each change, ms. Default 5000. */
   phaseMs?: number;
   /** Starts one more worker. */
@@ -44,26 +43,13 @@ export interface RingScenarioOptions {
   register?: boolean;
   /**
    * Deploys one more function (answers its id): after the join, functions whose home is the
-   * new worker are deployed and added to the load, so they run nowhere else before its drain.
+   * new worker are deployed and called one at a time before its drain (the drain's measure).
    */
   deployFunction?: () => Promise<string>;
+  /** Functions deployed for the drain's measure, at most. Default 4 (up to 4 × 4 deployed to find them). */
+  drainFunctions?: number;
   /** Bound on waiting for every router to see a change, ms. Default 20 000. */
   settleTimeoutMs?: number;
-}
-
-/** What one phase of load saw. */
-export interface PhaseStats {
-  phase: string;
-  durationMs: number;
-  requests: number;
-  errors: number;
-  errorCodes: Record<string, number>;
-  /** Answers with x-ringfaas-start other than `warm`. */
-  coldStarts: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Requests served per worker. */
-  servedBy: Record<string, number>;
 }
 
 export interface RingChangeResult {
@@ -82,24 +68,20 @@ export interface RingChangeResult {
    * many of them had a cold first call on the new worker (0 with the warm hand-off).
    */
   movedAfterAdd: MovedFirstCalls;
-  /** The new worker's home functions that ran before its drain, and how many had a cold first call elsewhere after it. */
+  /**
+   * The new worker's home functions that ran before its drain, and how many had a cold first
+   * call elsewhere after it (they ran on their old homes before the add, and spill there under
+   * load: usually warm there with or without a hand-off).
+   */
   movedAfterDrain: MovedFirstCalls;
   /**
-   * Functions deployed after the join with their home on the new worker that ran there only:
-   * their first calls elsewhere after its drain (without a hand-off, each is a cold start).
+   * The drain's measure: functions deployed after the join with their home on the new worker,
+   * called there one at a time (the load paused) in the seconds before its drain, that ran
+   * nowhere else: their first calls after the drain, one at a time (without a hand-off, each
+   * is a cold start on its next home).
    */
-  onlyNewAfterDrain: MovedFirstCalls;
+  onlyNewAfterDrain: DrainFirstCalls;
   phases: PhaseStats[];
-}
-
-/** Moved functions and their first calls on their new home. */
-export interface MovedFirstCalls {
-  functions: number;
-  coldFirstCalls: number;
-  /** Every cold answer of these functions there (a rise in concurrency after the change included). */
-  coldStarts: number;
-  /** Each function's first successful call there: x-ringfaas-start, the worker, when (epoch ms). */
-  firstCalls: Array<{ functionId: string; worker: string; start: string; at: number }>;
 }
 
 export interface FailoverResult {
@@ -112,120 +94,6 @@ export interface FailoverResult {
   /** ms from the kill until every router's ring dropped the worker. */
   settleMs: number;
   phases: PhaseStats[];
-}
-
-interface Sample {
-  latencyMs: number;
-  ok: boolean;
-  code: string;
-  start: string | undefined;
-  worker: string | undefined;
-  functionId: string;
-  at: number;
-}
-
-/** Closed-loop load over the routers, with samples split into named phases. */
-class LoadRun {
-  readonly #pools: Pool[];
-  readonly #o: RingScenarioOptions;
-  /** The functions the load cycles over (more may be added during the run). */
-  functionIds: string[];
-  readonly #body: string;
-  #phase = 'warmup';
-  readonly samples = new Map<string, Sample[]>();
-  #stopped = false;
-  #done: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
-  #n = 0;
-
-  constructor(options: RingScenarioOptions) {
-    this.#o = options;
-    this.functionIds = [...options.functionIds];
-    this.#pools = options.routerUrls.map((url) => new Pool(url, { connections: options.concurrency ?? 8 }));
-    this.#body = JSON.stringify(options.input ?? {});
-  }
-
-  start(): void {
-    this.#done = Promise.all(Array.from({ length: this.#o.concurrency ?? 8 }, () => this.#loop())).then(() => undefined);
-  }
-
-  phase(name: string): void {
-    this.#phase = name;
-  }
-
-  /** Stops the clients and closes the connections (idempotent). */
-  stop(): Promise<void> {
-    this.#stopped = true;
-    this.#closing ??= (async () => {
-      await this.#done;
-      await Promise.all(this.#pools.map((p) => p.close()));
-    })();
-    return this.#closing;
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
-      const i = this.#n++;
-      const pool = this.#pools[i % this.#pools.length] as Pool;
-      const ids = this.functionIds;
-      const functionId = ids[i % ids.length] as string;
-      const phase = this.#phase;
-      const t0 = performance.now();
-      let sample: Sample;
-      try {
-        // The detail headers: the start kind and the worker without parsing the body.
-        const headers: Record<string, string> = { 'content-type': 'application/json', 'x-ringfaas-details': '1' };
-        if (this.#o.apiKey !== undefined) headers.authorization = `Bearer ${this.#o.apiKey}`;
-        const res = await pool.request({ path: `/functions/${encodeURIComponent(functionId)}/invoke`, method: 'POST', headers, body: this.#body });
-        const text = await res.body.text();
-        const ok = res.statusCode === 200;
-        let code = ok ? '' : `HTTP_${res.statusCode}`;
-        if (!ok) {
-          try {
-            code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? code;
-          } catch {
-            // not JSON: the HTTP status is the code
-          }
-        }
-        const header = (name: string): string | undefined => {
-          const v = res.headers[name];
-          return typeof v === 'string' ? v : undefined;
-        };
-        sample = { latencyMs: performance.now() - t0, ok, code, start: header('x-ringfaas-start'), worker: header('x-ringfaas-worker'), functionId, at: Date.now() };
-      } catch (err) {
-        sample = { latencyMs: performance.now() - t0, ok: false, code: String((err as { code?: unknown }).code ?? 'ERROR'), start: undefined, worker: undefined, functionId, at: Date.now() };
-      }
-      let list = this.samples.get(phase);
-      if (list === undefined) this.samples.set(phase, (list = []));
-      list.push(sample);
-    }
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
-function stats(phase: string, samples: Sample[], durationMs: number): PhaseStats {
-  const latencies = samples.filter((s) => s.ok).map((s) => s.latencyMs).sort((a, b) => a - b);
-  const errorCodes: Record<string, number> = {};
-  const servedBy: Record<string, number> = {};
-  for (const s of samples) {
-    if (!s.ok) errorCodes[s.code] = (errorCodes[s.code] ?? 0) + 1;
-    if (s.ok && s.worker !== undefined) servedBy[s.worker] = (servedBy[s.worker] ?? 0) + 1;
-  }
-  return {
-    phase,
-    durationMs,
-    requests: samples.length,
-    errors: samples.filter((s) => !s.ok).length,
-    errorCodes,
-    coldStarts: samples.filter((s) => s.ok && s.start !== undefined && s.start !== 'warm').length,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    servedBy,
-  };
 }
 
 /** Polls every router's GET /workers until `check` holds for all of them. Answers the ms waited. */
@@ -286,47 +154,57 @@ async function everyFunctionAnswered(load: LoadRun, options: RingScenarioOptions
   while (!answered() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
-/** Whether `fn` had a successful call on `workerId` in `on` and none on another worker in `notElsewhere`. */
-function ranOnlyOn(fn: string, workerId: string, on: readonly Sample[], notElsewhere: readonly Sample[]): boolean {
-  return on.some((x) => x.ok && x.functionId === fn && x.worker === workerId) && !notElsewhere.some((x) => x.ok && x.functionId === fn && x.worker !== workerId);
-}
-
-/** Up to 3 new functions whose home on `ring` is `workerId` (at most 12 deployed; none without `deployFunction`). */
+/** Up to `drainFunctions` new functions whose home on `ring` is `workerId` (at most 4 times as many deployed; none without `deployFunction`). */
 async function deployHomedOn(options: RingScenarioOptions, ring: Ring<RingMemberRow>, workerId: string): Promise<string[]> {
+  const want = options.drainFunctions ?? 4;
   const out: string[] = [];
-  for (let i = 0; i < 12 && out.length < 3 && options.deployFunction !== undefined; i++) {
+  for (let i = 0; i < 4 * want && out.length < want && options.deployFunction !== undefined; i++) {
     const id = await options.deployFunction();
     if (ring.home(id) === workerId) out.push(id);
   }
   return out;
 }
 
-/** Of `fns`, the first successful call (in time order) of each on a worker `where` accepts, and how many were cold. */
-function coldFirstCalls(samples: readonly Sample[], fns: ReadonlySet<string>, where: (workerId: string) => boolean): MovedFirstCalls {
-  const firstCalls: MovedFirstCalls['firstCalls'] = [];
-  for (const x of [...samples].sort((a, b) => a.at - b.at)) {
-    if (!x.ok || x.worker === undefined || !fns.has(x.functionId) || !where(x.worker) || firstCalls.some((c) => c.functionId === x.functionId)) continue;
-    firstCalls.push({ functionId: x.functionId, worker: x.worker, start: x.start ?? 'unknown', at: x.at });
+/**
+ * Waits (bounded, 5 s; not an error when it passes) until every router counts no request in
+ * flight and no recent reported load on any worker: the bounded-load rule then sends a lone
+ * request to its home (ring/bounded-load.ts: with L = 0 every idle worker accepts).
+ */
+async function routersQuiet(options: RingScenarioOptions): Promise<void> {
+  const deadline = Date.now() + 5000;
+  const headers: Record<string, string> = options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
+  while (Date.now() < deadline) {
+    const quiet = await Promise.all(
+      options.routerUrls.map(async (url) => {
+        try {
+          const res = await fetch(`${url}/workers`, { headers });
+          const workers = ((await res.json()) as { workers?: Array<{ inFlight?: number; reportedLoad?: number | null }> }).workers ?? [];
+          return workers.every((w) => (w.inFlight ?? 0) === 0 && (w.reportedLoad ?? 0) === 0);
+        } catch {
+          return false;
+        }
+      }),
+    );
+    if (quiet.every(Boolean)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const coldStarts = samples.filter((x) => x.ok && x.worker !== undefined && fns.has(x.functionId) && where(x.worker) && x.start !== 'warm').length;
-  return { functions: fns.size, coldFirstCalls: firstCalls.filter((c) => c.start !== 'warm').length, coldStarts, firstCalls };
 }
 
-/** The worker that served most of each function's requests (spills aside). */
-function servingWorker(samples: Sample[] | undefined): Map<string, string> {
-  const counts = new Map<string, Map<string, number>>();
-  for (const s of samples ?? []) {
-    if (!s.ok || s.worker === undefined) continue;
-    let perWorker = counts.get(s.functionId);
-    if (perWorker === undefined) counts.set(s.functionId, (perWorker = new Map()));
-    perWorker.set(s.worker, (perWorker.get(s.worker) ?? 0) + 1);
+/**
+ * A phase in which the load's callers pause and `fns` are called one at a time, `rounds`
+ * times each, once the routers are quiet: each call goes to the function's home, none spills.
+ */
+async function callsOneAtATime(load: LoadRun, options: RingScenarioOptions, phase: string, fns: readonly string[], rounds: number, out: Array<[string, number]>): Promise<void> {
+  load.phase(phase);
+  const t0 = Date.now();
+  await load.pause();
+  try {
+    await routersQuiet(options);
+    for (let round = 0; round < rounds; round++) for (const fn of fns) await load.callOnce(fn);
+  } finally {
+    load.resume();
   }
-  const byFn = new Map<string, string>();
-  for (const [fn, perWorker] of counts) {
-    const top = [...perWorker].sort((a, b) => b[1] - a[1])[0];
-    if (top !== undefined) byFn.set(fn, top[0]);
-  }
-  return byFn;
+  out.push([phase, Date.now() - t0]);
 }
 
 /** ring-change: add a worker under load, then drain it. */
@@ -349,15 +227,17 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     await settle(options, (ws) => ws.some((w) => w.id === started.id && w.inRing));
     const joinSettleMs = Date.now() - t0;
     const ringAfter = new Ring([...membersBefore, started.id].map(memberRow));
-    const onlyNew = await deployHomedOn(options, ringAfter, started.id);
-    load.functionIds.push(...onlyNew);
     durations.push(['adding', joinSettleMs]);
+    const onlyNew = await deployHomedOn(options, ringAfter, started.id);
     await timed(load, 'after-add', phaseMs, durations);
+    // the drain's measure: functions only the new worker ran, invoked seconds before its drain
+    await callsOneAtATime(load, options, 'one-at-a-time', onlyNew, 2, durations);
     load.phase('draining');
     const d0 = Date.now();
     await removeWorker(options, started.id);
     const drainMs = Date.now() - d0;
     durations.push(['draining', drainMs]);
+    await callsOneAtATime(load, options, 'first-after-drain', onlyNew, 1, durations);
     await timed(load, 'after-drain', phaseMs, durations);
     await load.stop();
     const before = servingWorker(load.samples.get('before'));
@@ -370,12 +250,13 @@ export async function runRingChange(options: RingScenarioOptions): Promise<RingC
     const ranBefore = new Set((load.samples.get('before') ?? []).filter((x) => x.ok).map((x) => x.functionId));
     const recentMoved = new Set([...movedHere].filter((fn) => ranBefore.has(fn)));
     const afterAdd = [...(load.samples.get('adding') ?? []), ...(load.samples.get('after-add') ?? [])];
-    const afterDrain = [...(load.samples.get('draining') ?? []), ...(load.samples.get('after-drain') ?? [])];
+    const afterDrain = ['draining', 'first-after-drain', 'after-drain'].flatMap((phase) => load.samples.get(phase) ?? []);
+    const beforeDrain = ['warmup', 'before', 'adding', 'after-add', 'one-at-a-time'].flatMap((phase) => load.samples.get(phase) ?? []);
     const ranAfterAdd = new Set(afterAdd.filter((x) => x.ok).map((x) => x.functionId));
     return {
       movedAfterAdd: coldFirstCalls(afterAdd, recentMoved, (w) => w === started.id),
       movedAfterDrain: coldFirstCalls(afterDrain, new Set([...movedHere].filter((fn) => ranAfterAdd.has(fn))), (w) => w !== started.id),
-      onlyNewAfterDrain: coldFirstCalls(afterDrain, new Set(onlyNew.filter((fn) => ranOnlyOn(fn, started.id, [...afterAdd, ...(load.samples.get('draining') ?? [])], afterAdd))), (w) => w !== started.id),
+      onlyNewAfterDrain: drainFirstCalls(onlyNew, started.id, beforeDrain, afterDrain, (fn) => ringBefore.home(fn)),
       scenario: 'ring-change',
       workerId: started.id,
       joinSettleMs,

@@ -6,12 +6,17 @@
  * HMAC under the cluster key (contract/cluster-auth.ts) before anything is written, and an id
  * that heartbeats at one address cannot be moved to another.
  *
- * Drain, step by step: this router stops sending it new work at once; the worker is told
- * POST /drain (it answers 503 RF_WORKER_DRAINING to new invocations from then on, which other
- * routers spill past until they read the `draining` row, within one poll); its row is set to
- * `draining` (off every router's ring); this call waits until the worker has no invocation in
- * flight (GET /status), bounded by `drainTimeoutMs`; then the row is removed. No request is
- * lost: new ones spill, running ones finish.
+ * Drain, step by step: the worker is told POST /drain; a worker with the warm hand-off
+ * (worker/handoff) first warms its hot functions on their next homes while it still serves,
+ * so this call waits (GET /status) until the worker's state is no longer `active` (its pool
+ * stops taking work: at once without a hand-off); only then does this router stop sending it
+ * new work and set its row to `draining` (off every router's ring): a function's first call
+ * on its next home comes after its warm-up there, not during it. From then on the worker
+ * answers 503 RF_WORKER_DRAINING to new invocations, which other routers spill past until they
+ * read the `draining` row, within one poll. This call then waits until the worker has no
+ * invocation in flight (GET /status); both waits together are bounded by `drainTimeoutMs`;
+ * then the row is removed. No request is lost: new ones spill, running ones finish. A worker
+ * that does not answer POST /drain is taken off the ring at once.
  */
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
@@ -149,13 +154,16 @@ export class RingWorkersApi implements WorkersApi {
     const row = (await membership.get(workerId)) ?? view.row(workerId);
     if (row === undefined) throw new RfError(RingErrors.WORKER_NOT_FOUND, `no worker '${workerId}' in the membership`);
     const started = this.#clock.now();
-    view.markDraining(workerId);
+    const deadline = started + (this.#o.drainTimeoutMs ?? 30_000);
     // The worker is told first, so that a heartbeat of its own cannot set the row back to active.
     const drain = await this.#call(row.address, '/drain', 'POST');
+    let reachable = drain !== undefined;
+    // Its warm hand-off runs while it still serves: the ring changes once the next homes are warm.
+    if (reachable) reachable = await this.#waitNotActive(row.address, deadline);
+    view.markDraining(workerId);
     await this.#setDraining(workerId);
     let inFlight: number | null = null;
-    let reachable = drain !== undefined;
-    if (reachable) ({ inFlight, reachable } = await this.#waitIdle(row.address));
+    if (reachable) ({ inFlight, reachable } = await this.#waitIdle(row.address, deadline));
     await membership.remove(workerId);
     await view.refresh();
     const drained = !reachable || inFlight === 0;
@@ -177,9 +185,23 @@ export class RingWorkersApi implements WorkersApi {
     }
   }
 
-  /** Polls GET /status until nothing is in flight, the worker is gone, or the drain timeout. */
-  async #waitIdle(address: string): Promise<{ inFlight: number | null; reachable: boolean }> {
-    const deadline = this.#clock.now() + (this.#o.drainTimeoutMs ?? 30_000);
+  /**
+   * Polls GET /status until the worker's state is not `active` (its warm hand-off is over and
+   * its pool takes no new work), the worker is gone (answers false), or `deadline`.
+   */
+  async #waitNotActive(address: string, deadline: number): Promise<boolean> {
+    for (;;) {
+      const status = await this.#call(address, '/status', 'GET');
+      if (status === undefined) return false; // it finished and left
+      const parsed = status.status === 200 ? statusBody.safeParse(status.json) : undefined;
+      // a worker that does not tell its state is not waited for
+      if (parsed?.success !== true || parsed.data.state !== 'active' || this.#clock.now() >= deadline) return true;
+      await new Promise((resolve) => setTimeout(resolve, this.#o.drainPollMs ?? 200));
+    }
+  }
+
+  /** Polls GET /status until nothing is in flight, the worker is gone, or `deadline`. */
+  async #waitIdle(address: string, deadline: number): Promise<{ inFlight: number | null; reachable: boolean }> {
     let inFlight: number | null = null;
     for (;;) {
       const status = await this.#call(address, '/status', 'GET');

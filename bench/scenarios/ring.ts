@@ -15,6 +15,8 @@ export interface RingBenchOptions {
   concurrency: number;
   phaseMs: number;
   functionMemoryMb: number;
+  /** The workers' warm hand-off (RINGFAAS_WARM_HANDOFF), as set for this run; shown in the summary. */
+  warmHandoff: 'on' | 'off';
   progress: Progress;
 }
 
@@ -55,12 +57,15 @@ export async function runRingBench(options: RingBenchOptions): Promise<ScenarioO
       const r = await runRingChange(scenarioOptions);
       return {
         title: 'Ring change: add then drain a worker under load',
-        settings: { functions: options.functions, concurrency: options.concurrency, phaseMs: options.phaseMs },
+        settings: { functions: options.functions, concurrency: options.concurrency, phaseMs: options.phaseMs, warmHandoff: options.warmHandoff },
         summary: [
+          `warm hand-off ${options.warmHandoff} (RINGFAAS_WARM_HANDOFF=${options.warmHandoff === 'on' ? 1 : 0} on every worker); target with it on: 0 cold first calls of moved functions invoked in the last minute, no failed request`,
+          `join, hand-off ${options.warmHandoff}: cold first calls on the new worker of the functions whose home moved to it and that ran just before: ${r.movedAfterAdd.coldFirstCalls} of ${r.movedAfterAdd.functions} (${r.movedAfterAdd.coldStarts} cold starts of them there in all)`,
+          `drain, hand-off ${options.warmHandoff}: cold first calls after the drain of the functions that ran only on the drained worker, one at a time, in the seconds before it: ${r.onlyNewAfterDrain.coldFirstCalls} of ${r.onlyNewAfterDrain.firstCalls.length} (${r.onlyNewAfterDrain.onNextHome} served by their next home; ${r.onlyNewAfterDrain.functions} such functions, ${r.onlyNewAfterDrain.functions - r.onlyNewAfterDrain.firstCalls.length} of them not served elsewhere after the drain; ${r.onlyNewAfterDrain.called - r.onlyNewAfterDrain.functions} of the ${r.onlyNewAfterDrain.called} called left out: they also ran elsewhere before it)`,
           `the new worker ${r.workerId} was in the router's ring ${r.joinSettleMs} ms after it started`,
           `${(r.homesMovedOnAdd * 100).toFixed(0)} % of the ${options.functions} functions got a new home on the ring with the add (about 1/(N+1) expected, N workers before); ${(r.movedOnAdd * 100).toFixed(0)} % were served mostly by another worker afterwards (bounded-load spills and cold starts blur this)`,
           `draining it took ${r.drainMs} ms; errors in all phases: ${r.phases.reduce((n, p) => n + p.errors, 0)}`,
-          `cold first calls of moved functions invoked before the change (target 0 with the warm hand-off, RINGFAAS_WARM_HANDOFF=1): after the add ${r.movedAfterAdd.coldFirstCalls} of ${r.movedAfterAdd.functions} (on the new worker; ${r.movedAfterAdd.coldStarts} cold starts of them there in all), after the drain ${r.movedAfterDrain.coldFirstCalls} of ${r.movedAfterDrain.functions} (on their next home; ${r.movedAfterDrain.coldStarts} in all); functions that ran only on the new worker: ${r.onlyNewAfterDrain.coldFirstCalls} of ${r.onlyNewAfterDrain.functions} cold first calls after the drain (${r.onlyNewAfterDrain.coldStarts} cold starts in all)`,
+          `the functions the drain moved back under load (they ran on their old homes before the add, and spill there: warm with or without a hand-off): ${r.movedAfterDrain.coldFirstCalls} of ${r.movedAfterDrain.functions} cold first calls on their next home (${r.movedAfterDrain.coldStarts} cold starts in all)`,
         ],
         tables: [phaseTable(r.phases)],
         charts: [

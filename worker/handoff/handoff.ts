@@ -46,7 +46,13 @@
  *   answer says cold-pool or cold-create, though it waits less than a whole cold start).
  * - The guards cost warmth: with 2 starts at once a big hand-off on a slow engine reaches the
  *   bound with functions not yet warm, and a worker with no spare memory above its headroom
- *   warms nothing (those functions start cold, as without hand-off).
+ *   warms nothing (those functions start cold, as without hand-off). That is the usual case
+ *   for a drain: its next homes are workers that have served for a while, their memory full
+ *   of idle containers (bench ring-change, Docker, 2048 MB workers: 1792 to 2048 MB reserved,
+ *   every warm-up start dropped; with 4096 MB workers the drain's moved functions were warm).
+ * - A drain through a router: the router keeps the worker on its ring until its state leaves
+ *   `active` (router/workers-api.ts), i.e. until this hand-off is over; a router that takes a
+ *   worker off its ring without asking it (a crash, a lapsed heartbeat) gets no hand-off.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -61,6 +67,17 @@ import type { ContainerPool } from '../pool/index.ts';
 import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../contract/index.ts';
 import type { RecentInvocations } from './recent.ts';
 import { readBody } from '../request-body.ts';
+
+/** What one warm-up here came to. */
+export interface WarmResult {
+  /** Containers of the asked functions loaded here (idle or busy), at most the count asked of each. */
+  warmed: number;
+  /** Warm-up starts begun, and dropped (no spare memory above the headroom, traffic waiting, the bound). */
+  begun: number;
+  dropped: number;
+  /** Memory reserved here afterwards. */
+  reservedMb: number;
+}
 
 /** One function to warm, and how many containers. */
 export interface WarmItem {
@@ -120,8 +137,12 @@ export class WarmHandoff {
     return ids.map((functionId) => ({ functionId, count: Math.max(1, Math.min(this.#o.maxPerFunction, this.#o.recent.concurrency(functionId, now))) }));
   }
 
-  /** Warms `items` here (the pool's guarded warm-ups) and waits (bounded) until those starts are over; answers how many containers of them are loaded. */
-  async warmHere(items: readonly WarmItem[], deadline = this.#o.clock.now() + this.#o.timeoutMs): Promise<number> {
+  /**
+   * Warms `items` here (the pool's guarded warm-ups) and waits (bounded) until those starts are
+   * over; answers how many containers of them are loaded, and how many starts began and were
+   * dropped (no spare memory above the headroom, traffic waiting, or the bound).
+   */
+  async warmHere(items: readonly WarmItem[], deadline = this.#o.clock.now() + this.#o.timeoutMs): Promise<WarmResult> {
     const loads = await Promise.all(
       items.slice(0, this.#o.maxFunctions).map(async (item) => {
         try {
@@ -142,7 +163,7 @@ export class WarmHandoff {
     while (!batch.done && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     batch.cancel();
     const loaded = this.#loaded();
-    return todo.reduce((n, l) => n + Math.min(l.count, loaded.get(l.fn.id) ?? 0), 0);
+    return { warmed: todo.reduce((n, l) => n + Math.min(l.count, loaded.get(l.fn.id) ?? 0), 0), begun: batch.begun, dropped: batch.dropped, reservedMb: this.#o.pool.reservedMb };
   }
 
   /** Containers of each function loaded here (idle or busy), every version. */
@@ -164,8 +185,9 @@ export class WarmHandoff {
     const best = new Map<string, number>();
     for (const list of answers) for (const item of list) if (ring.home(item.functionId) === this.#o.workerId) best.set(item.functionId, Math.max(best.get(item.functionId) ?? 0, item.count));
     const items = [...best].map(([functionId, count]) => ({ functionId, count }));
-    const warmed = items.length === 0 ? 0 : await this.warmHere(items, deadline);
-    this.#o.logger.info({ peers: peers.length, moved: items.length, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
+    const result = items.length === 0 ? undefined : await this.warmHere(items, deadline);
+    const warmed = result?.warmed ?? 0;
+    this.#o.logger.info({ peers: peers.length, moved: items.length, ...result, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
     return { moved: items.length, warmed };
   }
 
@@ -210,8 +232,8 @@ export class WarmHandoff {
       if (this.#leaving || this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       // answered before the asking worker's own bound on this call ends
       const t0 = this.#o.clock.now();
-      const warmed = await this.warmHere(items, t0 + Math.max(0, this.#o.timeoutMs - WARM_ANSWER_MARGIN_MS));
-      this.#o.logger.info({ functions: items.length, warmed, durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions of a draining peer');
+      const { warmed, ...how } = await this.warmHere(items, t0 + Math.max(0, this.#o.timeoutMs - WARM_ANSWER_MARGIN_MS));
+      this.#o.logger.info({ functions: items.length, warmed, ...how, capacityMb: this.#o.pool.capacityMb, durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions of a draining peer');
       this.#send(res, 200, { warmed });
       return true;
     }

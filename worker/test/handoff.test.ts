@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { Ring } from '../../ring/index.ts';
 import { createMemoryStores } from '../../storage/index.ts';
 import type { WorkerRow } from '../../storage/types.ts';
-import { RingInvoker, RingView } from '../../router/index.ts';
+import { RingInvoker, RingView, RingWorkersApi } from '../../router/index.ts';
 import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { startWorker, type RunningWorker } from '../start-worker.ts';
 import { WorkerHeaders } from '../../contract/index.ts';
@@ -80,6 +80,59 @@ describe('warm hand-off between real workers', () => {
     assert.deepEqual(drainStarts.map((s) => s.status), onlyB.map(() => 200));
     const coldAfterDrain = drainStarts.filter((s) => s.start !== 'warm').length;
     assert.equal(coldAfterDrain, 0, `cold starts of b's hot functions on a after the drain: ${coldAfterDrain} of ${onlyB.length}`);
+  });
+});
+
+describe('warm hand-off on a drain through a router', () => {
+  const runtime = testProcessRuntime();
+  const stores = createMemoryStores();
+  const cleanups: Array<() => Promise<unknown> | void> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await runtime.close();
+  });
+
+  // The bug: DELETE /workers took the worker off the router's ring at once, while its hand-off
+  // had only begun, so the first routed calls on the next home started cold.
+  test("DELETE /workers: the first routed call of a function only the drained worker ran is warm on its next home", async () => {
+    const start = async (id: string): Promise<RunningWorker> => {
+      const w = await startWorker({ id, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, drainTimeoutMs: 5000 });
+      cleanups.push(() => w.close());
+      return w;
+    };
+    const a = await start(`h15-dr-a-${process.pid}`);
+    const b = await start(`h15-dr-b-${process.pid}`);
+    const view = new RingView({ membership: stores.membership, log: quietLogger(), pollIntervalMs: 100 });
+    await view.start();
+    const router = new RingInvoker({ view, routerId: `h15-dr-router-${process.pid}`, clusterKey: KEY });
+    const api = new RingWorkersApi({ view, membership: stores.membership, routerId: `h15-dr-router-${process.pid}`, clusterKey: KEY, drainPollMs: 20 });
+    cleanups.push(async () => {
+      view.stop();
+      await router.close();
+      await api.close();
+    });
+    const ctx = { requestId: 'h15-drain', log: quietLogger() };
+    const call = async (id: string): Promise<{ status: number; worker: string; start: string }> => {
+      const res = await router.invoke(id, Buffer.from('{"n":1}'), ctx);
+      return { status: res.status, worker: String(res.headers[WorkerHeaders.worker]), start: String(res.headers[WorkerHeaders.start]) };
+    };
+    await until(() => view.ring.has(a.id) && view.ring.has(b.id), 'the router has a and b on its ring');
+    const onB: string[] = [];
+    while (onB.length < 4) {
+      const id = fnId('hdr');
+      if (view.ring.home(id) !== b.id) continue;
+      await deploy(stores, id, Code.echo('hdr'));
+      onB.push(id);
+    }
+    // one call each, one at a time: each runs on b only (its home; no load to spill it)
+    for (const id of onB) assert.deepEqual(await call(id).then((r) => [r.status, r.worker]), [200, b.id]);
+
+    const removed = await api.remove(b.id, ctx);
+    assert.equal((removed.body as { drained: boolean }).drained, true);
+    const firsts = [];
+    for (const id of onB) firsts.push(await call(id));
+    assert.deepEqual(firsts.map((r) => [r.status, r.worker]), onB.map(() => [200, a.id]), 'routed to their next home');
+    assert.deepEqual(firsts.map((r) => r.start), onB.map(() => 'warm'), 'the first routed call of each was warm');
   });
 });
 
