@@ -83,6 +83,8 @@ export interface WarmResult {
 export interface WarmItem {
   functionId: string;
   count: number;
+  /** How long ago it last started on the worker that lists it (a warm-up may take the place of containers idle longer: worker/pool/warm-ups.ts). */
+  idleForMs?: number;
 }
 
 export interface WarmHandoffOptions {
@@ -134,7 +136,11 @@ export class WarmHandoff {
   hot(): WarmItem[] {
     const now = this.#o.clock.now();
     const ids = this.#o.recent.since(now - this.#o.recentWindowMs).slice(0, this.#o.maxFunctions);
-    return ids.map((functionId) => ({ functionId, count: Math.max(1, Math.min(this.#o.maxPerFunction, this.#o.recent.concurrency(functionId, now))) }));
+    return ids.map((functionId) => ({
+      functionId,
+      count: Math.max(1, Math.min(this.#o.maxPerFunction, this.#o.recent.concurrency(functionId, now))),
+      idleForMs: Math.max(0, now - (this.#o.recent.lastStart(functionId) ?? now)),
+    }));
   }
 
   /**
@@ -147,7 +153,7 @@ export class WarmHandoff {
       items.slice(0, this.#o.maxFunctions).map(async (item) => {
         try {
           const entry = this.#o.cache.peek(item.functionId) ?? (await this.#o.cache.get(item.functionId));
-          return { fn: entry.fn, count: Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count))) };
+          return { fn: entry.fn, count: Math.max(1, Math.min(this.#o.maxPerFunction, Math.floor(item.count))), ...(item.idleForMs === undefined ? {} : { idleForMs: item.idleForMs }) };
         } catch (err) {
           // deleted since it ran (a hot list is up to a minute old): nothing to warm, no warning
           const deleted = err instanceof RfError && err.code === WorkerErrors.FUNCTION_NOT_FOUND.code;
@@ -159,7 +165,7 @@ export class WarmHandoff {
     const todo = loads.filter((l) => l !== undefined);
     // The pool's warm-ups (worker/pool/warm-ups.ts): one container of every function first,
     // only in spare memory, a few starts at a time, traffic first.
-    const batch = this.#o.pool.warmUp(todo.map((l) => ({ fn: l.fn, count: l.count })));
+    const batch = this.#o.pool.warmUp(todo);
     while (!batch.done && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     batch.cancel();
     const loaded = this.#loaded();
@@ -228,7 +234,7 @@ export class WarmHandoff {
     }
     if (method === 'POST' && path === '/cluster/handoff/warm') {
       const items = parseItems(await readBody(req, MAX_BODY_BYTES));
-      if (items === undefined) throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"functions": [{"functionId": "...", "count": n}]} (at most 256 KB)');
+      if (items === undefined) throw new RfError(WorkerErrors.BAD_INPUT, 'the body must be {"functions": [{"functionId": "...", "count": n, "idleForMs"?: n}]} (at most 256 KB)');
       if (this.#leaving || this.#o.pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       // answered before the asking worker's own bound on this call ends
       const t0 = this.#o.clock.now();
@@ -298,10 +304,12 @@ function validItems(value: unknown): WarmItem[] | undefined {
   if (!Array.isArray(value)) return undefined;
   const out: WarmItem[] = [];
   for (const v of value) {
-    const item = v as { functionId?: unknown; count?: unknown } | null;
+    const item = v as { functionId?: unknown; count?: unknown; idleForMs?: unknown } | null;
     if (item === null || typeof item !== 'object' || typeof item.functionId !== 'string' || item.functionId.length === 0 || item.functionId.length > 256) return undefined;
     if (typeof item.count !== 'number' || !Number.isFinite(item.count) || item.count < 1) return undefined;
-    out.push({ functionId: item.functionId, count: item.count });
+    const idle = item.idleForMs;
+    if (idle !== undefined && (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)) return undefined;
+    out.push({ functionId: item.functionId, count: item.count, ...(idle === undefined ? {} : { idleForMs: idle }) });
   }
   return out;
 }

@@ -74,6 +74,27 @@ export class Eviction {
     return core.freeMb >= needMb;
   }
 
+  /**
+   * For a warm-up of a function last used at `usedAt` (warm-ups.ts): frees `needMb` by evicting
+   * idle containers that went idle before `usedAt` (least recently used first), none of
+   * `forSlot` and none of another warm-up; only if they free enough, otherwise nothing. A
+   * request of that function would evict the same ones (oldest idle first): the warm-up only
+   * does it ahead of the request.
+   */
+  makeRoomFromOlder(needMb: number, forSlot: Slot, usedAt: number): boolean {
+    const core = this.#core;
+    if (needMb <= core.freeMb) return true;
+    const older = [...core.idleOrder].filter((c) => c.slot !== forSlot && c.warmUpKeepMs === undefined && c.idleSince < usedAt);
+    if (core.freeMb + older.reduce((mb, c) => mb + c.memoryMb, 0) < needMb) return false;
+    const policy = core.opts.keepAlive;
+    for (const c of older) {
+      if (core.freeMb >= needMb) break;
+      policy?.onEvict(c.slot!.fn.id, policy.evictionPriority(c.slot!.fn.id, c.idleSince, core.clock.now()));
+      core.remove(c, 'evicted', false);
+    }
+    return core.freeMb >= needMb;
+  }
+
   /** Idle containers in eviction order: oldest idle first, or by the policy's priority. */
   #order(): PooledContainer[] {
     const core = this.#core;

@@ -11,8 +11,12 @@
  * run (default 2: an engine is not flooded with starts while it also serves traffic). One
  * taken begins only if the function still needs it (a request may have started one
  * meanwhile) and the memory free after it is still at least the headroom, a share of the
- * worker's memory kept for traffic (default 25 %); otherwise it is dropped, not waited for (a
- * warm-up ending frees no memory). A warm-up reserves only spare memory and evicts nothing.
+ * worker's memory kept for traffic (default 25 %). Otherwise, when the item says when its
+ * function was last used (`idleForMs`: the hand-off's hot functions), it may evict idle containers
+ * that went idle before that, least recently used first, until the headroom is free again after
+ * the start, as a request of that function would
+ * (eviction.ts `makeRoomFromOlder`: never of a more recently used function, never another
+ * warm-up's); failing both it is dropped, not waited for (a warm-up ending frees no memory).
  * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
  * Traffic first: a request that finds too little memory free drops every start not yet begun
  * (starts.ts); an idle warm-up container that no request has used is evicted before any other
@@ -32,8 +36,9 @@
  * -------------
  * - A warm-up start given up for traffic frees its memory in the pool's account at once, while
  *   the engine may hold it until the start returns (at most `concurrency` such starts).
- * - A worker whose free memory is below the headroom (full of idle containers) warms nothing:
- *   idle containers of traffic are not evicted for a guess.
+ * - A worker whose free memory is below the headroom (full of idle containers) warms only
+ *   functions used more recently than some of its idle containers, in their place: the
+ *   memory in use stays the same, and no container used after the warmed function is evicted.
  */
 import { slotKey, type PoolCore } from './core.ts';
 import type { PoolFunction, PooledContainer, Slot } from './types.ts';
@@ -42,10 +47,17 @@ import type { PoolFunction, PooledContainer, Slot } from './types.ts';
 export interface WarmUpItem {
   fn: PoolFunction;
   count: number;
+  /**
+   * How long ago the function was last used (the hand-off: on the peer it leaves): with no
+   * spare memory above the headroom, its starts may evict idle containers that went idle before
+   * that (see the header). Absent: they evict nothing.
+   */
+  idleForMs?: number;
 }
 
 interface QueuedStart {
   fn: PoolFunction;
+  usedAt: number | undefined;
   /** Idle plus unclaimed starting containers of fn wanted. */
   target: number;
   batch: WarmUpBatch;
@@ -111,7 +123,8 @@ export class WarmUps {
     for (let round = 0; round < longest; round++) {
       for (const { item, need } of needs) {
         if (round >= need) continue;
-        this.#queue.push({ fn: item.fn, target: item.count, batch });
+        const usedAt = item.idleForMs === undefined ? undefined : core.clock.now() - item.idleForMs;
+        this.#queue.push({ fn: item.fn, usedAt, target: item.count, batch });
         batch.queued++;
       }
     }
@@ -130,12 +143,15 @@ export class WarmUps {
         const next = this.#queue.shift()!;
         next.batch.queued--;
         if (this.#have(next.fn) >= next.target) continue;
-        if (core.freeMb - next.fn.memoryMb < this.headroomMb) {
-          // no spare memory now: ending warm-ups free none, so it is not waited for
+        const slot = core.slotFor(next.fn);
+        const spare = core.freeMb - next.fn.memoryMb >= this.headroomMb;
+        // No spare memory: containers idle since before the function's last use may give way
+        // (a request of it would evict them); ending warm-ups free none, so nothing is waited for.
+        if (!spare && (next.usedAt === undefined || !core.parts.eviction.makeRoomFromOlder(next.fn.memoryMb + this.headroomMb, slot, next.usedAt))) {
           next.batch.dropped++;
+          core.dropSlotIfEmpty(slot);
           continue;
         }
-        const slot = core.slotFor(next.fn);
         const c = slot.retired ? undefined : core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs });
         if (c === undefined) {
           next.batch.dropped++;

@@ -114,7 +114,7 @@ describe('warm hand-off on a drain through a router', () => {
     const ctx = { requestId: 'h15-drain', log: quietLogger() };
     const call = async (id: string): Promise<{ status: number; worker: string; start: string }> => {
       const res = await router.invoke(id, Buffer.from('{"n":1}'), ctx);
-      return { status: res.status, worker: String(res.headers[WorkerHeaders.worker]), start: String(res.headers[WorkerHeaders.start]) };
+      return { status: res.status, worker: String(res.headers[WorkerHeaders.worker]), start: String(res.served?.start) };
     };
     await until(() => view.ring.has(a.id) && view.ring.has(b.id), 'the router has a and b on its ring');
     const onB: string[] = [];
@@ -164,7 +164,7 @@ describe('warm hand-off behind a router, on Azurite', { skip: azuriteSkip() }, (
     const ctx = { requestId: 'h15-handoff', log: quietLogger() };
     const call = async (id: string): Promise<{ status: number; worker: string; start: string }> => {
       const res = await router.invoke(id, Buffer.from('{"n":1}'), ctx);
-      return { status: res.status, worker: String(res.headers[WorkerHeaders.worker]), start: String(res.headers[WorkerHeaders.start]) };
+      return { status: res.status, worker: String(res.headers[WorkerHeaders.worker]), start: String(res.served?.start) };
     };
     await until(() => view.ring.has(a.id), 'the router has a on its ring');
     const ids = Array.from({ length: 12 }, () => fnId('hr'));

@@ -48,6 +48,32 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     pool.release(lease);
   });
 
+  test('with no spare memory, a hot function from a peer (idleForMs) takes the place of containers idle since before its last use, least recently used first, never of ones used after it', async () => {
+    // capacity 1024, headroom 256; six functions' containers go idle at 0, 1, ... 5 s: 768 held, 256 free
+    const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
+    const idleFns = Array.from({ length: 6 }, () => fakeFn());
+    for (const fn of idleFns) {
+      pool.release(await pool.acquire(fn));
+      clock.advance(1000);
+    }
+    clock.advance(4000); // now 10 s
+    const without = pool.warmUp([{ fn: fakeFn(), count: 1 }]);
+    await settle();
+    assert.equal(without.dropped, 1, 'no last use given: nothing evicted, nothing warmed');
+    // last used 7.5 s ago (at 2.5 s): the containers idle since 0, 1 and 2 s may give way
+    const hot = fakeFn();
+    const batch = pool.warmUp([{ fn: hot, count: 4, idleForMs: 7500 }]);
+    await settle();
+    assert.ok(batch.done);
+    assert.equal(batch.begun, 3);
+    assert.equal(batch.dropped, 1, 'the fourth would need a container used after the hot function');
+    assert.deepEqual(removed, ['evicted', 'evicted', 'evicted']);
+    const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 1, 1, 1], 'the three least recently used went');
+    assert.equal(idleOf.get(hot.id), 3);
+    assert.equal(pool.reservedMb, 768, 'the memory in use is the same: the headroom stays free');
+  });
+
   test('traffic first: a request finding too little memory drops the queued warm-up starts, and unused warm containers are evicted first', async () => {
     const { pool, runtime, removed } = setup({ warmUpConcurrency: 1 });
     runtime.holdStarts = true;
