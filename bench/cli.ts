@@ -17,7 +17,7 @@ import type { PlatformSettings, TargetLauncher, TargetSpec } from './platform/ta
 import type { Progress } from './report/progress.ts';
 import type { ScenarioOutput } from './report/result.ts';
 import { regenerateDocs } from './run.ts';
-import { common, onOff, parseList, positiveInt, positiveNumber, settingsOf, type CommonFlags } from './command-options.ts';
+import { common, nonNegativeInt, onOff, parseList, positiveInt, positiveNumber, settingsOf, type CommonFlags } from './command-options.ts';
 import { runScenarioCommand } from './scenario-command.ts';
 import { registerSimulateCommand } from './simulate/command.ts';
 import { registerKeepAliveReplayCommand } from './replay/command.ts';
@@ -83,21 +83,23 @@ export function registerBenchCommands(program: Command): void {
   common(bench.command('compare'))
     .description('ringfaas vs the Redis design vs the bare forwarding chain, alternated rounds, ratios')
     .option('--rounds <n>', 'rounds (medians are reported)', '3')
+    .option('--warmup-rounds <n>', 'whole rounds run first and not counted (processes still speeding up)', '1')
     .option('--stages <list>', 'stages of each run; the first warms up', '15,15,15')
     .option('--stage-seconds <s>', 'duration of each stage', '8')
     .option('--targets <list>', 'comma-separated subset of ringfaas,redis-design,limit', 'ringfaas,redis-design,limit')
     .option('--check', 'exit 3 when a ratio misses its target (a regression guard, run on demand)')
-    .action(async (flags: CommonFlags & { rounds: string; stages: string; stageSeconds: string; targets: string; check?: boolean }) => {
+    .action(async (flags: CommonFlags & { rounds: string; warmupRounds: string; stages: string; stageSeconds: string; targets: string; check?: boolean }) => {
       const { runCompare } = await import('./scenarios/compare.ts');
       const { parseTarget } = await import('./platform/targets.ts');
       const targets: TargetSpec[] = flags.targets.split(',').map((t) => parseTarget(t.trim()));
       const rounds = positiveInt('--rounds', flags.rounds);
+      const warmupRounds = nonNegativeInt('--warmup-rounds', flags.warmupRounds);
       const stages = parseList('--stages', flags.stages);
       const stageMs = positiveNumber('--stage-seconds', flags.stageSeconds) * 1000;
       const settings = settingsOf(flags, { limitContainers: Math.max(...stages) });
-      const seconds = (rounds * targets.length * stages.length * stageMs) / 1000;
+      const seconds = ((rounds + warmupRounds) * targets.length * stages.length * stageMs) / 1000;
       await onPlatform('compare', flags, settings, seconds, async (launcher, progress) => {
-        const output = await runCompare({ targets, rounds, stages, stageMs, launcher, progress });
+        const output = await runCompare({ targets, rounds, warmupRounds, stages, stageMs, launcher, progress });
         const missed = (output.raw as { missed: string[] }).missed;
         if (flags.check === true && missed.length > 0) {
           process.stderr.write(`compare --check: ${missed.length} target(s) missed: ${missed.join('; ')}\n`);

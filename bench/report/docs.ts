@@ -40,6 +40,8 @@ self-contained HTML page with charts next to it in \`bench/results/\`.
 - **compare** runs the targets alternately, round after round, on identical worker sets (same
   worker count, memory, runtime), and reports medians over rounds of the stages after the
   first (the first stage at 15 callers warms the function up and is where cold starts belong).
+  One whole round per target runs first and is not counted (\`--warmup-rounds\`, default 1):
+  the processes are still speeding up then.
 
 ## Reproduce
 

@@ -6,7 +6,9 @@
  * first stage warms the function up (its cold starts are expected); the later stages are
  * measured. Per target: the median over rounds of the median over measured stages of
  * throughput and p50, and the cold starts seen after the first stage. Reported as ratios
- * measured in the same run.
+ * measured in the same run. `warmupRounds` whole rounds run first and are not counted: every
+ * process is still speeding up (JIT, source loaded through tsx) for tens of seconds, and
+ * medians that include it move the ratio with whichever target warms faster.
  */
 import { median, type StageStats } from '../load/stats.ts';
 import type { ReportChart, ScenarioOutput } from '../report/result.ts';
@@ -54,6 +56,8 @@ function cpuOf(summary: TargetSummary | undefined, prefix: string): number | und
 export interface CompareOptions {
   targets: TargetSpec[];
   rounds: number;
+  /** Rounds run before the measured ones and not counted (default 0). */
+  warmupRounds?: number;
   stages: readonly number[];
   stageMs: number;
   launcher: TargetLauncher;
@@ -135,12 +139,15 @@ export async function runCompare(options: CompareOptions): Promise<ScenarioOutpu
     }
     const perTargetS = (options.stages.length * options.stageMs) / 1000;
     let done = 0;
-    for (let round = 1; round <= options.rounds; round++) {
+    const warmup = options.warmupRounds ?? 0;
+    for (let round = 1 - warmup; round <= options.rounds; round++) {
       // Alternate the order so that no target always runs right after the same other one.
-      const order = round % 2 === 1 ? running : [...running].reverse();
+      const order = (round + warmup) % 2 === 1 ? running : [...running].reverse();
       for (const target of order) {
-        const runs = await loadTarget(target, options.stages, options.stageMs, options.progress, done, `round ${round}/${options.rounds} ${target.name}`);
+        const label = round < 1 ? `warm-up round ${round + warmup}/${warmup} ${target.name}` : `round ${round}/${options.rounds} ${target.name}`;
+        const runs = await loadTarget(target, options.stages, options.stageMs, options.progress, done, label);
         done += perTargetS;
+        if (round < 1) continue; // not counted
         const list = perRun.get(target.name) ?? [];
         list.push({ round, stages: runs.map((r) => r.stats) });
         perRun.set(target.name, list);
@@ -196,7 +203,7 @@ export async function runCompare(options: CompareOptions): Promise<ScenarioOutpu
   ];
   return {
     title: 'Compare: ringfaas vs the Redis design vs the bare forwarding chain',
-    settings: { targets: options.targets.map((t) => t.kind), rounds: options.rounds, stages: options.stages, stageMs: options.stageMs },
+    settings: { targets: options.targets.map((t) => t.kind), rounds: options.rounds, warmupRounds: options.warmupRounds ?? 0, stages: options.stages, stageMs: options.stageMs },
     summary,
     tables: [
       {

@@ -95,13 +95,15 @@ test('backoff: a gap beyond the scaled idle timeout finds its container expired'
   }
 });
 
-test('compare: 1 round of stages [2, 2] × 1 s, with ratios', { skip: skipRedis }, async () => {
+test('compare: a warm-up round, then 1 round of stages [2, 2] × 1 s, with ratios', { skip: skipRedis }, async () => {
   const { files, result } = await recordRun({ scenario: 'compare', reproduce: 'test', resultsDir: dir }, () =>
-    runCompare({ targets: ['ringfaas', 'redis-design', 'limit'].map(parseTarget), rounds: 1, stages: [2, 2], stageMs: 1000, launcher, progress: silentProgress }),
+    runCompare({ targets: ['ringfaas', 'redis-design', 'limit'].map(parseTarget), rounds: 1, warmupRounds: 1, stages: [2, 2], stageMs: 1000, launcher, progress: silentProgress }),
   );
   await checkFiles(files, 'compare');
   const raw = result.raw as { checks: Array<{ name: string; value: number | null; met: boolean | null }>; missed: string[]; summaries: Array<{ target: string; throughputRps: number }> };
   assert.deepEqual(raw.summaries.map((s) => s.target).sort(), ['limit', 'redis-design', 'ringfaas']);
+  const rounds = (raw.summaries as unknown as Array<{ rounds: Array<{ round: number }> }>).map((s) => s.rounds.map((r) => r.round));
+  assert.deepEqual(rounds, [[1], [1], [1]], 'the warm-up round is not counted');
   // Every target of issue 12 is checked; each has a value in this run but the CPU ratios, which
   // need each component in its own process (this smoke hosts a platform in one).
   assert.equal(raw.checks.length, 7);
