@@ -103,7 +103,7 @@ const MAX_CODE_UNAVAILABLE_RETRIES = 2;
  * built from scratch: a client's Authorization header never reaches a worker.)
  */
 const NOT_FORWARDED = new Set([WorkerHeaders.refusal, 'authorization', CLUSTER_KEY_HEADER, 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'x-request-id', WorkerHeaders.load, WorkerHeaders.idle]);
-/** Also not copied unless the client asked for details (docs/api.md): the start kind (the body's `logs` has it). */
+/** Also not copied unless the client asked for details (docs/api.md): the start kind and the instance (the body's `logs` has both). */
 const DETAIL_ONLY: ReadonlySet<string> = new Set([WorkerHeaders.start, WorkerHeaders.instance]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
