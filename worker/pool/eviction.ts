@@ -59,13 +59,9 @@ export class Eviction {
       if (core.freeMb >= needMb) return true;
       if (c !== keep) core.remove(c, 'evicted', false);
     }
-    const policy = core.opts.keepAlive;
     for (const c of this.#order()) {
       if (core.freeMb >= needMb) return true;
-      if (c.slot !== forSlot) {
-        policy?.onEvict(c.slot!.fn.id, policy.evictionPriority(c.slot!.fn.id, c.idleSince, core.clock.now()));
-        core.remove(c, 'evicted', false);
-      }
+      if (c.slot !== forSlot) this.#evictIdle(c);
     }
     for (const c of warmUpStarts) {
       if (core.freeMb >= needMb) return true;
@@ -86,13 +82,19 @@ export class Eviction {
     if (needMb <= core.freeMb) return true;
     const older = [...core.idleOrder].filter((c) => c.slot !== forSlot && c.warmUpKeepMs === undefined && c.idleSince < usedAt);
     if (core.freeMb + older.reduce((mb, c) => mb + c.memoryMb, 0) < needMb) return false;
-    const policy = core.opts.keepAlive;
     for (const c of older) {
       if (core.freeMb >= needMb) break;
-      policy?.onEvict(c.slot!.fn.id, policy.evictionPriority(c.slot!.fn.id, c.idleSince, core.clock.now()));
-      core.remove(c, 'evicted', false);
+      this.#evictIdle(c);
     }
     return core.freeMb >= needMb;
+  }
+
+  /** Evicts one idle container, telling the keep-alive policy (Greedy-Dual ages its clock). */
+  #evictIdle(c: PooledContainer): void {
+    const core = this.#core;
+    const policy = core.opts.keepAlive;
+    policy?.onEvict(c.slot!.fn.id, policy.evictionPriority(c.slot!.fn.id, c.idleSince, core.clock.now()));
+    core.remove(c, 'evicted', false);
   }
 
   /** Idle containers in eviction order: oldest idle first, or by the policy's priority. */
