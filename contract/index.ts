@@ -21,3 +21,20 @@ export {
 } from './cluster-auth.ts';
 export { isLoopbackHost, urlHost, LOG_LEVELS, type LogLevel } from './loopback.ts';
 export { readRequestBody, bodyLeftUnread, DEFAULT_BODY_TIMEOUT_MS, type RequestBodyErrors, type ReadRequestBodyOptions } from './request-body.ts';
+export {
+  INVOKE_CHANNEL_PROTOCOL,
+  INVOKE_CHANNEL_PATH,
+  FrameType,
+  FRAME_HEADER_BYTES,
+  REQUEST_FIELDS_MAX_BYTES,
+  ChannelProtocolError,
+  FrameReader,
+  FrameWriter,
+  encodeRequest,
+  encodeCancel,
+  encodeAnswer,
+  decodeRequest,
+  decodeAnswer,
+  type ChannelRequest,
+  type ChannelAnswer,
+} from './invoke-channel.ts';

@@ -37,6 +37,7 @@ import type { RingView } from './ring-view.ts';
 import type { WorkerRow } from '../storage/index.ts';
 import { CONNECT_ERROR_CODES } from './connect-errors.ts';
 import { WarmHints } from './warm-hints.ts';
+import { ChannelError, WorkerChannel, channelCapable } from './worker-channel.ts';
 
 /** The largest function timeout (15 minutes) plus a container start and margin. */
 export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 900_000 + 60_000;
@@ -86,6 +87,11 @@ export interface RingInvokerOptions {
    * explained.
    */
   warmFirst?: boolean;
+  /**
+   * Send invocations over each worker's invoke channel (one framed connection, router/worker-channel.ts)
+   * rather than HTTP/1.1. Default true; workers that refuse it are asked over HTTP.
+   */
+  invokeChannel?: boolean;
 }
 
 /** Why an attempt could not take the request (it never started executing). */
@@ -112,6 +118,20 @@ interface WorkerPool {
   pool: Pool;
 }
 
+interface WorkerChannelEntry {
+  address: string;
+  channel: WorkerChannel;
+}
+
+/** A worker's answer, whichever way it came. */
+interface WorkerExchange {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  /** x-ringfaas-load: the worker's in-flight executions. */
+  load: number | undefined;
+}
+
 /** The ring's Invoker: lookup, bounded-load order, spill, wait at home. */
 export class RingInvoker implements Invoker {
   readonly #view: RingView;
@@ -126,6 +146,8 @@ export class RingInvoker implements Invoker {
   readonly #connections: number;
   readonly #clusterKey: string | undefined;
   readonly #pools = new Map<string, WorkerPool>();
+  readonly #channels = new Map<string, WorkerChannelEntry>();
+  readonly #useChannel: boolean;
   readonly #warm: WarmHints;
   readonly #warmFirst: boolean;
   /** forwards{result="ok"}, bound once (the hot path). */
@@ -146,6 +168,7 @@ export class RingInvoker implements Invoker {
     this.#connections = options.connectionsPerWorker ?? 128;
     this.#clusterKey = options.clusterKey;
     this.#warmFirst = options.warmFirst ?? false;
+    this.#useChannel = options.invokeChannel ?? true;
     this.#warm = new WarmHints({ now: () => performance.now(), ...(options.warmHintTtlMs === undefined ? {} : { ttlMs: options.warmHintTtlMs }) });
     this.#view.onChange((next) => this.#closeDeparted(next));
   }
@@ -216,13 +239,72 @@ export class RingInvoker implements Invoker {
   async close(): Promise<void> {
     this.#closed = true;
     const pools = [...this.#pools.values()];
+    const channels = [...this.#channels.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((p) => p.pool.close()));
+    this.#channels.clear();
+    await Promise.all([...pools.map((p) => p.pool.close()), ...channels.map((c) => c.channel.close())]);
   }
 
   async #attempt(ring: Ring<WorkerRow>, workerId: string, functionId: string, input: Buffer, ctx: RequestContext, waitMs: number, spills: number): Promise<AttemptResult> {
     const address = ring.members.get(workerId)?.address;
     if (address === undefined) return { ok: false, refusal: 'connect_error' };
+    let reportedLoad: number | undefined;
+    this.#view.requestStarted(workerId);
+    if (this.#warmFirst) this.#warm.taken(functionId, workerId);
+    try {
+      const channel = this.#channelFor(workerId, address);
+      const answer =
+        channel !== undefined && channel.refusedStatus() === undefined
+          ? await this.#overChannel(channel, workerId, address, functionId, input, ctx, waitMs, spills)
+          : await this.#overHttp(workerId, address, functionId, input, ctx, waitMs, spills);
+      if (answer === 'not_sent') return { ok: false, refusal: 'connect_error' };
+      reportedLoad = answer.load;
+      if (this.#warmFirst) this.#warm.reported(functionId, workerId, answer.headers[WorkerHeaders.idle]);
+      const { status, headers, body } = answer;
+      const refusal = headers[WorkerHeaders.refusal];
+      if ((status === 429 || status === 503) && refusal !== undefined && isRetryable(body)) {
+        return { ok: false, refusal: status === 429 ? 'at_capacity' : 'draining' };
+      }
+      if (status === 503 && refusal === 'code-unavailable' && errorCodeOfBody(body) === CODE_UNAVAILABLE_CODE) {
+        return { ok: false, refusal: 'code_unavailable', response: this.#response(503, headers, body, spills, ctx.details === true) };
+      }
+      this.#forwardedOk?.inc();
+      return { ok: true, response: this.#response(status, headers, body, spills, ctx.details === true) };
+    } finally {
+      this.#view.requestEnded(workerId, reportedLoad);
+    }
+  }
+
+  /** The worker's answer over its invoke channel; a refused upgrade falls back to HTTP for this attempt. */
+  async #overChannel(channel: WorkerChannel, workerId: string, address: string, functionId: string, input: Buffer, ctx: RequestContext, waitMs: number, spills: number): Promise<WorkerExchange | 'not_sent'> {
+    try {
+      const answer = await channel.request(
+        { functionId, requestId: ctx.requestId, waitMs, details: ctx.details === true, reportIdle: this.#warmFirst, input },
+        this.#requestTimeoutMs + waitMs,
+        ctx.signal,
+      );
+      return { status: answer.status, headers: answer.headers, body: answer.body, load: answer.load };
+    } catch (err) {
+      if (!(err instanceof ChannelError)) throw err;
+      switch (err.reason) {
+        case 'connect':
+          return 'not_sent';
+        case 'refused':
+          return this.#overHttp(workerId, address, functionId, input, ctx, waitMs, spills);
+        case 'aborted':
+          throw this.#cancelled(functionId, spills);
+        case 'timeout':
+          ctx.log.warn({ err, functionId, workerId }, 'worker did not answer in time');
+          throw this.#fail(RingErrors.WORKER_TIMEOUT, `worker '${workerId}' did not answer in time`, functionId, spills, err);
+        case 'broken':
+          ctx.log.warn({ err, functionId, workerId }, 'worker failed after the request was sent');
+          throw this.#fail(RingErrors.WORKER_UNREACHABLE, `the connection to worker '${workerId}' broke; the invocation may have run and is not retried`, functionId, spills, err);
+      }
+    }
+  }
+
+  /** The worker's answer over HTTP/1.1 (workers without the channel, https addresses, or the channel turned off). */
+  async #overHttp(workerId: string, address: string, functionId: string, input: Buffer, ctx: RequestContext, waitMs: number, spills: number): Promise<WorkerExchange | 'not_sent'> {
     const pool = this.#pool(workerId, address);
     // Only what the worker reads: every header costs both ends on the hot path.
     const headers: Record<string, string> = { [WorkerHeaders.requestId]: ctx.requestId };
@@ -230,9 +312,6 @@ export class RingInvoker implements Invoker {
     if (this.#clusterKey !== undefined) headers[CLUSTER_KEY_HEADER] = this.#clusterKey;
     if (ctx.details === true) headers[WorkerHeaders.details] = '1';
     if (this.#warmFirst) headers[WorkerHeaders.reportIdle] = '1';
-    let reportedLoad: number | undefined;
-    this.#view.requestStarted(workerId);
-    if (this.#warmFirst) this.#warm.taken(functionId, workerId);
     let sent = false;
     try {
       const res = await pool.request({
@@ -246,34 +325,38 @@ export class RingInvoker implements Invoker {
       });
       sent = true;
       const load = res.headers[WorkerHeaders.load];
-      if (typeof load === 'string') reportedLoad = Number(load);
-      if (this.#warmFirst) this.#warm.reported(functionId, workerId, res.headers[WorkerHeaders.idle]);
       const body = await readBounded(res.body, this.#maxAnswerBytes);
       if (body === undefined) {
         throw this.#fail(RingErrors.WORKER_ANSWER_TOO_LARGE, `worker '${workerId}' answered more than ${this.#maxAnswerBytes} bytes`, functionId, spills);
       }
-      const refusal = res.headers[WorkerHeaders.refusal];
-      if ((res.statusCode === 429 || res.statusCode === 503) && refusal !== undefined && isRetryable(body)) {
-        return { ok: false, refusal: res.statusCode === 429 ? 'at_capacity' : 'draining' };
-      }
-      if (res.statusCode === 503 && refusal === 'code-unavailable' && errorCodeOfBody(body) === CODE_UNAVAILABLE_CODE) {
-        return { ok: false, refusal: 'code_unavailable', response: this.#response(503, res.headers, body, spills, ctx.details === true) };
-      }
-      this.#forwardedOk?.inc();
-      return { ok: true, response: this.#response(res.statusCode, res.headers, body, spills, ctx.details === true) };
+      return { status: res.statusCode, headers: res.headers, body, load: typeof load === 'string' ? Number(load) : undefined };
     } catch (err) {
       if (err instanceof RfError) throw err;
       if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
       const code = errorCode(err);
-      if (!sent && CONNECT_ERROR_CODES.has(code)) return { ok: false, refusal: 'connect_error' };
+      if (!sent && CONNECT_ERROR_CODES.has(code)) return 'not_sent';
       ctx.log.warn({ err, functionId, workerId, code }, 'worker failed after the request was sent');
       if (TIMEOUT_CODES.has(code)) {
         throw this.#fail(RingErrors.WORKER_TIMEOUT, `worker '${workerId}' did not answer in time`, functionId, spills, err);
       }
       throw this.#fail(RingErrors.WORKER_UNREACHABLE, `the connection to worker '${workerId}' broke; the invocation may have run and is not retried`, functionId, spills, err);
-    } finally {
-      this.#view.requestEnded(workerId, reportedLoad);
     }
+  }
+
+  /** The worker's invoke channel (opened on first use), or undefined when HTTP is to be used. */
+  #channelFor(workerId: string, address: string): WorkerChannel | undefined {
+    if (!this.#useChannel || !channelCapable(address)) return undefined;
+    const known = this.#channels.get(workerId);
+    if (known !== undefined && known.address === address) return known.channel;
+    if (known !== undefined) void known.channel.close();
+    const channel = new WorkerChannel({
+      address,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      maxAnswerBytes: this.#maxAnswerBytes,
+      ...(this.#clusterKey === undefined ? {} : { clusterKey: this.#clusterKey }),
+    });
+    if (!this.#closed) this.#channels.set(workerId, { address, channel });
+    return channel;
   }
 
   /** The client left: nothing more is tried (the worker withdraws what still waits when its connection closes). */
@@ -282,7 +365,7 @@ export class RingInvoker implements Invoker {
   }
 
   /** The client's answer: the worker's headers filtered, and the detail headers when asked for. */
-  #response(status: number, source: Record<string, string | string[] | undefined>, body: Buffer, spills: number, details: boolean): ForwardedResponse {
+  #response(status: number, source: WorkerExchange['headers'], body: Buffer, spills: number, details: boolean): ForwardedResponse {
     const headers: Record<string, string> = {};
     for (const name in source) {
       const value = source[name];
@@ -312,6 +395,12 @@ export class RingInvoker implements Invoker {
   }
 
   #closeDeparted(next: Ring<WorkerRow>): void {
+    for (const [id, entry] of this.#channels) {
+      if (next.members.get(id)?.address === entry.address) continue;
+      this.#channels.delete(id);
+      this.#warm.forgetWorker(id);
+      void entry.channel.close();
+    }
     for (const [id, entry] of this.#pools) {
       if (next.members.get(id)?.address === entry.address) continue;
       this.#pools.delete(id);

@@ -15,6 +15,8 @@ export { FunctionCache, toPoolFunction, type CachedFunction, type FunctionCacheO
 export { unpackCode, writeCode, type CodeFile } from './code.ts';
 export { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
 export { createWorkerServer, MAX_INPUT_BYTES, type WorkerServerDeps } from './server.ts';
+export { InvokeChannels, type InvokeChannelsDeps } from './invoke-channel.ts';
+export type { WorkerAnswer, InvocationCall } from './invocation-handler.ts';
 export { readBody } from './request-body.ts';
 export { invocationAnswer } from './invocation-answer.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';

@@ -10,16 +10,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { errorBody, RfError } from '../errors/index.ts';
+import { RfError } from '../errors/index.ts';
 import { WorkerErrors } from './errors.ts';
-import { WorkerHeaders, type WorkerStatus, REFUSAL_OF_CODE, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, bodyLeftUnread, EMPTY_INPUT_JSON } from '../contract/index.ts';
+import { WorkerHeaders, type WorkerStatus, CLUSTER_KEY_HEADER, clusterKeyChecker, isChallenge, membershipProof, type ProveAnswer, bodyLeftUnread } from '../contract/index.ts';
 import { readBody } from './request-body.ts';
-import { invokeOnPool } from './invoke.ts';
-import { invocationAnswer, resultLabel, errorLabel } from './invocation-answer.ts';
+import { errorLabel } from './invocation-answer.ts';
+import { createInvocationHandler, errorAnswer } from './invocation-handler.ts';
+import { InvokeChannels } from './invoke-channel.ts';
+import type { Duplex } from 'node:stream';
 import type { ContainerPool } from './pool/index.ts';
 import type { FunctionCache } from './function-cache.ts';
 import type { StorageHealth } from '../storage/index.ts';
-import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
+import type { WorkerMetrics } from './metrics.ts';
 
 /** Largest invocation input accepted, bytes (as AWS Lambda's synchronous payload limit). */
 export const MAX_INPUT_BYTES = 6 * 1024 * 1024;
@@ -61,13 +63,11 @@ export interface WorkerServerDeps {
 const JSON_TYPE = 'application/json';
 
 /** Creates (does not start) the worker's HTTP server. */
-export function createWorkerServer(deps: WorkerServerDeps): Server {
+export function createWorkerServer(deps: WorkerServerDeps): { server: Server; channels: InvokeChannels } {
   const { pool, cache, metrics, logger, workerId } = deps;
   const maxInputBytes = deps.maxInputBytes ?? MAX_INPUT_BYTES;
   const clusterKey = deps.clusterKey;
   const keyMatches = clusterKey === undefined ? undefined : clusterKeyChecker(clusterKey);
-  /** Sequence of x-ringfaas-idle reports (routers apply the newest they have seen). */
-  let idleSeq = 0;
 
   const send = (res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void => {
     const headers: Record<string, string | number> = {
@@ -83,49 +83,42 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
     res.end(body);
   };
 
-  const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown, extra?: Record<string, string>): void => {
+  const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    const answer = errorAnswer(err, logger, { reqId: requestId(req), method: req.method, url: req.url });
     // A body left unread (refused, stalled, cut) is not drained: the connection closes.
-    if (bodyLeftUnread(req)) extra = { ...extra, connection: 'close' };
-    if (err instanceof RfError) {
-      if (err.status === 413 || err.status === 401) extra = { ...extra, connection: 'close' };
-      // Only the worker's own refusals carry the mark routers spill on (never a container's bytes).
-      const refusal = REFUSAL_OF_CODE.get(err.code);
-      if (refusal !== undefined) extra = { ...extra, [WorkerHeaders.refusal]: refusal };
-      send(res, err.status, JSON.stringify(errorBody(err)), extra);
-      return;
-    }
-    const reqId = requestId(req);
-    logger.error({ err, reqId, method: req.method, url: req.url }, 'request failed');
-    const internal = new RfError(WorkerErrors.INTERNAL, `internal error (request id ${reqId})`);
-    send(res, internal.status, JSON.stringify(errorBody(internal)), extra);
+    if (bodyLeftUnread(req) || answer.status === 413 || answer.status === 401) answer.headers.connection = 'close';
+    send(res, answer.status, answer.body, answer.headers);
   };
+
+  const runInvocation = createInvocationHandler({ workerId, pool, cache, metrics, logger });
 
   const invoke = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
     const receivedAt = performance.now();
-    let label: InvocationResultLabel = 'error';
+    let input: Buffer;
     try {
-      const input = await readBody(req, maxInputBytes);
-      if (pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
-      const waitMs = parseWaitMs(req.headers[WorkerHeaders.waitMs]);
-      const entry = cache.peek(functionId) ?? (await cache.get(functionId));
-      // A caller that leaves withdraws its wait for a container (an execution, once started, finishes).
-      const left = new AbortController();
-      const onClose = (): void => {
-        if (!res.writableFinished) left.abort();
-      };
-      res.once('close', onClose);
-      const result = await invokeOnPool(pool, entry.fn, input.length === 0 ? EMPTY_INPUT : input, { waitMs, signal: left.signal }, metrics.invocationEvents, requestId(req));
-      res.off('close', onClose);
-      label = resultLabel(result);
-      const answer = invocationAnswer(result, workerId, performance.now() - receivedAt, req.headers[WorkerHeaders.details] === '1');
-      if (req.headers[WorkerHeaders.reportIdle] === '1') answer.headers[WorkerHeaders.idle] = `${pool.idleCount(entry.fn)} ${++idleSeq}`;
-      send(res, answer.status, answer.body, answer.headers);
+      input = await readBody(req, maxInputBytes);
     } catch (err) {
-      label = errorLabel(err);
-      sendError(req, res, err);
-    } finally {
-      metrics.invocation(label, performance.now() - receivedAt);
+      metrics.invocation(errorLabel(err), performance.now() - receivedAt);
+      throw err;
     }
+    // A caller that leaves withdraws its wait for a container (an execution, once started, finishes).
+    const left = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) left.abort();
+    };
+    res.once('close', onClose);
+    const answer = await runInvocation({
+      functionId,
+      input,
+      requestId: requestId(req),
+      waitMs: parseWaitMs(req.headers[WorkerHeaders.waitMs]),
+      details: req.headers[WorkerHeaders.details] === '1',
+      reportIdle: req.headers[WorkerHeaders.reportIdle] === '1',
+      signal: left.signal,
+      receivedAt,
+    });
+    res.off('close', onClose);
+    send(res, answer.status, answer.body, answer.headers);
   };
 
   const invalidate = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
@@ -217,6 +210,15 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
     throw new RfError(WorkerErrors.ROUTE_NOT_FOUND, `no route ${method ?? ''} ${path}`);
   };
 
+  const channels = new InvokeChannels({
+    workerId,
+    run: runInvocation,
+    load: () => pool.load,
+    active: () => pool.state === 'active',
+    ...(keyMatches === undefined ? {} : { keyMatches }),
+    maxInputBytes,
+    logger,
+  });
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
       if (res.headersSent) {
@@ -230,10 +232,9 @@ export function createWorkerServer(deps: WorkerServerDeps): Server {
   // Routers keep connections alive; outlive their idle timeout so they close first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  return server;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => channels.upgrade(req, socket, head));
+  return { server, channels };
 }
-
-const EMPTY_INPUT = Buffer.from(EMPTY_INPUT_JSON);
 
 function requestId(req: IncomingMessage): string {
   const id = req.headers[WorkerHeaders.requestId];
@@ -255,7 +256,7 @@ function pathId(segment: string): string | undefined {
 function parseWaitMs(header: string | string[] | undefined): number {
   if (typeof header !== 'string') return 0;
   const ms = Number(header);
-  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 15 * 60_000) : 0;
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
 }
 
 function parseVersion(body: Buffer): number {

@@ -175,7 +175,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   let address = '';
   /** The join's warm hand-off runs: /healthz answers 503 until the worker registers. */
   let joining = handoff !== undefined;
-  const server = createWorkerServer({
+  const { server, channels } = createWorkerServer({
     ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
     advertisedAddress: () => address,
     workerId: options.id,
@@ -244,6 +244,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         (err: unknown) => log.warn({ err }, 'sweep of containers left behind failed'),
       );
       await hb.stop();
+      await channels.close();
       await closeServer(server);
       await handoff?.close();
       log.info({}, 'worker drained');

@@ -75,6 +75,25 @@ test('affinity: two routers over the same membership send a function to the same
   assert.deepEqual(body.output.input, { x: 1 }, 'the input reaches the worker as is, the answer comes back as is');
 });
 
+test('invocations go over the invoke channel; a worker without it (404 on the upgrade) is asked over HTTP', async () => {
+  const ws = await workers([{ id: 'ch', slots: 4 }, { id: 'plain', slots: 4, channel: false }]);
+  const membership = new MemoryMembershipStore();
+  await registerAll(membership, ws);
+  const { view, forwarder } = await router(membership, { loadFactor: Infinity });
+  for (const w of ws) {
+    const fnId = Array.from({ length: 100 }, (_, i) => `ch-${i}`).find((id) => view.ring.home(id) === w.id) as string;
+    const answers = await Promise.all([1, 2, 3].map((i) => forwarder.invoke(fnId, input({ i }), testContext())));
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      assert.equal(a.headers['x-ringfaas-worker'], w.id);
+    }
+  }
+  const [ch, plain] = ws as [FixtureWorker, FixtureWorker];
+  assert.equal(ch.overChannel(), 3, 'all three over the channel');
+  assert.equal(plain.overChannel(), 0);
+  assert.equal([...plain.served.values()].reduce((a, b) => a + b, 0), 3, 'all three over HTTP');
+});
+
 test("the answer's headers are the client's: no load report, no hop-by-hop or length header, no credential", async () => {
   const ws = await workers([{ id: 'h', slots: 2 }]);
   const membership = new MemoryMembershipStore();
@@ -141,6 +160,12 @@ test('bounded loads: a busy home is skipped before it answers 429', async () => 
   for (const w of ws) assert.equal(w.rejected(), 0, 'no worker had to answer 429');
 });
 
+/** Waits (bounded) until every fixture worker runs one invocation. */
+async function bothBusy(ws: FixtureWorker[]): Promise<void> {
+  for (let i = 0; i < 500 && !ws.every((w) => w.inFlight() === 1); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(ws.every((w) => w.inFlight() === 1), 'both workers busy');
+}
+
 test('every candidate full: the request waits at home, then RF_RING_AT_CAPACITY', async () => {
   const ws = await workers([{ id: 'f1', slots: 1 }, { id: 'f2', slots: 1 }]);
   const membership = new MemoryMembershipStore();
@@ -148,7 +173,7 @@ test('every candidate full: the request waits at home, then RF_RING_AT_CAPACITY'
   const { forwarder, registry } = await router(membership, { loadFactor: Number.POSITIVE_INFINITY, homeWaitMs: 2000 });
   // two long requests fill both; a third waits at home and gets the slot when one ends
   const long = [forwarder.invoke('w', input({ sleepMs: 300 }), testContext()), forwarder.invoke('w', input({ sleepMs: 300 }), testContext())];
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await bothBusy(ws);
   const waited = await forwarder.invoke('w', input({ sleepMs: 0 }), testContext());
   assert.equal(waited.status, 200);
   assert.equal(waited.served?.spills, 2);
@@ -157,7 +182,7 @@ test('every candidate full: the request waits at home, then RF_RING_AT_CAPACITY'
 
   const { forwarder: impatient } = await router(membership, { loadFactor: Number.POSITIVE_INFINITY, homeWaitMs: 50 });
   const busy = [impatient.invoke('w', input({ sleepMs: 1000 }), testContext()), impatient.invoke('w', input({ sleepMs: 1000 }), testContext())];
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await bothBusy(ws);
   await assert.rejects(impatient.invoke('w', input(), testContext()), (err) => isRfError(err) && err.code === 'RF_RING_AT_CAPACITY' && err.status === 503);
   await Promise.all(busy);
 });
@@ -218,7 +243,7 @@ async function rawWorker(id: string, answer: (res: import('node:http').ServerRes
   const server = createServer((req, res) => {
     req.resume();
     req.once('end', () => {
-      hits++;
+      if (req.method === 'POST') hits++; // not the invoke channel's upgrade request (refused here: answered as HTTP)
       answer(res);
     });
   });

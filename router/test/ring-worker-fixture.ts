@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { WorkerHeaders, CLUSTER_KEY_HEADER, membershipProof } from '../../contract/index.ts';
+import { InvokeChannels, MAX_INPUT_BYTES, type WorkerAnswer } from '../../worker/index.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/types.ts';
 
 export interface FixtureWorkerOptions {
@@ -28,6 +29,8 @@ export interface FixtureWorkerOptions {
    * without it (what a router must never retry).
    */
   codeUnavailable?: 'marked' | 'unmarked';
+  /** Serve the invoke channel (the worker's own InvokeChannels) beside HTTP. Default true. */
+  channel?: boolean;
 }
 
 export interface FixtureWorker {
@@ -42,6 +45,8 @@ export interface FixtureWorker {
   inFlight(): number;
   /** 429 answers given. */
   rejected(): number;
+  /** Invocations that came over the invoke channel (the others came over HTTP). */
+  overChannel(): number;
   /** Code-unavailable answers given (options.codeUnavailable). */
   codeRefusals(): number;
   draining(): boolean;
@@ -61,6 +66,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
   let inFlight = 0;
   let rejected = 0;
   let codeRefusals = 0;
+  let overChannel = 0;
   let draining = false;
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -75,12 +81,17 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     res.end(payload);
   };
 
+  /** Takes a slot (inFlight counts it at once: invocations arriving together cannot all see one free slot). */
   const acquire = async (waitMs: number): Promise<boolean> => {
-    if (inFlight < options.slots) return true;
+    if (inFlight < options.slots) {
+      inFlight++;
+      return true;
+    }
     if (waitMs <= 0) return false;
     return new Promise<boolean>((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
+        inFlight++;
         resolve(true);
       };
       const timer = setTimeout(() => {
@@ -92,33 +103,54 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     });
   };
 
-  const invoke = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (draining) return send(res, 503, { error: { code: 'RF_WORKER_DRAINING', message: 'draining' } }, { [WorkerHeaders.refusal]: 'draining' });
+  /** One invocation, whichever way it came (HTTP or the invoke channel). */
+  const run = async (functionId: string, raw: Buffer, waitMs: number): Promise<WorkerAnswer> => {
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}): WorkerAnswer => ({ status, headers, body: JSON.stringify(body) });
+    if (draining) return answer(503, { error: { code: 'RF_WORKER_DRAINING', message: 'draining' } }, { [WorkerHeaders.refusal]: 'draining' });
     if (options.codeUnavailable !== undefined) {
       codeRefusals++;
       const mark: Record<string, string> = options.codeUnavailable === 'marked' ? { [WorkerHeaders.refusal]: 'code-unavailable' } : {};
-      return send(res, 503, { error: { code: 'RF_STORAGE_UNAVAILABLE', message: 'storage unreachable' } }, mark);
+      return answer(503, { error: { code: 'RF_STORAGE_UNAVAILABLE', message: 'storage unreachable' } }, mark);
     }
-    const waitMs = Number(req.headers[WorkerHeaders.waitMs] ?? 0);
     if (!(await acquire(waitMs))) {
       rejected++;
-      return send(res, 429, { error: { code: 'RF_WORKER_AT_CAPACITY', message: 'no capacity' } }, { [WorkerHeaders.refusal]: 'at-capacity' });
+      return answer(429, { error: { code: 'RF_WORKER_AT_CAPACITY', message: 'no capacity' } }, { [WorkerHeaders.refusal]: 'at-capacity' });
     }
-    inFlight++;
     const count = served.get(functionId) ?? 0;
     served.set(functionId, count + 1);
-    const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { sleepMs?: number };
+    const input = JSON.parse(raw.toString('utf8') || '{}') as { sleepMs?: number };
     await new Promise((resolve) => setTimeout(resolve, input.sleepMs ?? options.delayMs ?? 0));
     inFlight--;
     const start = count === 0 ? 'cold-create' : 'warm';
-    send(res, 200, { output: { input, worker: options.id }, logs: { lines: [], truncated: false, workerId: options.id, instanceId: 'i1', start, version: 1, functionMs: 0, workerMs: 0 } }, {
+    waiters.shift()?.();
+    return answer(200, { output: { input, worker: options.id }, logs: { lines: [], truncated: false, workerId: options.id, instanceId: 'i1', start, version: 1, functionMs: 0, workerMs: 0 } }, {
       [WorkerHeaders.start]: start,
       [WorkerHeaders.instance]: `${options.id}-i1`,
     });
-    waiters.shift()?.();
   };
+
+  const invoke = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const a = await run(functionId, Buffer.concat(chunks), Number(req.headers[WorkerHeaders.waitMs] ?? 0));
+    const payload = a.body;
+    res.writeHead(a.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), [WorkerHeaders.worker]: options.id, [WorkerHeaders.load]: String(inFlight), ...a.headers });
+    res.end(payload);
+  };
+
+  // The worker's own invoke-channel end, over this fixture's invocations (options.channel).
+  const channels = new InvokeChannels({
+    workerId: options.id,
+    run: (call) => {
+      overChannel++;
+      return run(call.functionId, call.input, call.waitMs);
+    },
+    load: () => inFlight,
+    active: () => !draining,
+    ...(options.clusterKey === undefined ? {} : { keyMatches: (presented) => presented === options.clusterKey }),
+    maxInputBytes: MAX_INPUT_BYTES,
+    logger: quietLogger(),
+  });
 
   let address = '';
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -164,6 +196,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
       res.destroy(err instanceof Error ? err : undefined);
     });
   });
+  if (options.channel !== false) server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -181,12 +214,14 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     deletes,
     inFlight: () => inFlight,
     codeRefusals: () => codeRefusals,
+    overChannel: () => overChannel,
     rejected: () => rejected,
     draining: () => draining,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        void channels.close();
       }),
     kill: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

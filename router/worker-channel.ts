@@ -1,0 +1,266 @@
+/**
+ * A router's invoke channel to one worker (contract/invoke-channel.ts; docs/worker-protocol.md):
+ * one TCP connection, opened on first use by an HTTP upgrade carrying the cluster key, on which
+ * every invocation for that worker is a REQUEST frame answered by an ANSWER frame. The frames
+ * written in one tick go out in one write.
+ *
+ * Outcomes of `request` (ChannelError.reason), as the RingInvoker needs them:
+ * - `connect`: the connection could not be opened (refused, timed out): nothing was sent;
+ * - `refused`: the worker answered the upgrade with an HTTP error (`status`): nothing was sent;
+ *   the caller uses HTTP for this attempt (404, a worker without the channel, for a minute);
+ * - `broken`: the connection closed or carried a malformed frame after the request was written:
+ *   the function may have run, so it is not re-sent;
+ * - `timeout`: no answer within the request's time bound (a CANCEL is sent);
+ * - `aborted`: the caller's signal fired (a CANCEL is sent; the worker withdraws a wait).
+ *
+ * Bounds: the upgrade answer is read up to 8 KiB within the connect timeout; an ANSWER frame up
+ * to `maxAnswerBytes`; every request has a deadline, checked by one timer per channel.
+ */
+import { connect, type Socket } from 'node:net';
+import {
+  CLUSTER_KEY_HEADER,
+  ChannelProtocolError,
+  FrameReader,
+  FrameType,
+  FrameWriter,
+  INVOKE_CHANNEL_PATH,
+  INVOKE_CHANNEL_PROTOCOL,
+  decodeAnswer,
+  encodeCancel,
+  encodeRequest,
+  type ChannelAnswer,
+  type ChannelRequest,
+} from '../contract/index.ts';
+
+export type ChannelFailure = 'connect' | 'refused' | 'broken' | 'timeout' | 'aborted';
+
+/** Why a request on the channel got no answer. */
+export class ChannelError extends Error {
+  override readonly name = 'ChannelError';
+  constructor(
+    readonly reason: ChannelFailure,
+    message: string,
+    /** The worker's HTTP status when it refused the upgrade. */
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface WorkerChannelOptions {
+  /** The worker's http:// address. */
+  address: string;
+  clusterKey?: string;
+  connectTimeoutMs: number;
+  /** Largest ANSWER frame read (the worker's output bound plus envelope). */
+  maxAnswerBytes: number;
+  /** Clock for deadlines (performance.now by default). */
+  now?: () => number;
+}
+
+/** How long a worker that does not know the channel (404 on the upgrade) is asked over HTTP. */
+const NO_CHANNEL_RETRY_MS = 60_000;
+/** How long after another refused upgrade (401, 503) before the next try. */
+const REFUSED_RETRY_MS = 1000;
+const MAX_UPGRADE_ANSWER_BYTES = 8 * 1024;
+const DEADLINE_SWEEP_MS = 250;
+const KEEPALIVE_MS = 30_000;
+
+interface Pending {
+  resolve(answer: ChannelAnswer): void;
+  reject(err: ChannelError): void;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Whether an address can carry the channel (plain http://; https workers are asked over HTTP). */
+export function channelCapable(address: string): boolean {
+  return address.startsWith('http://');
+}
+
+export class WorkerChannel {
+  readonly #options: WorkerChannelOptions;
+  readonly #now: () => number;
+  readonly #pending = new Map<number, Pending>();
+  #socket: Socket | undefined;
+  #writer: FrameWriter | undefined;
+  #opening: Promise<void> | undefined;
+  #nextStream = 1;
+  #sweep: NodeJS.Timeout | undefined;
+  #refused: { until: number; status: number } | undefined;
+  #closed = false;
+  #idle: (() => void) | undefined;
+
+  constructor(options: WorkerChannelOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** The worker refused the upgrade recently (status): use HTTP until then. */
+  refusedStatus(): number | undefined {
+    const refused = this.#refused;
+    if (refused === undefined) return undefined;
+    if (this.#now() >= refused.until) {
+      this.#refused = undefined;
+      return undefined;
+    }
+    return refused.status;
+  }
+
+  /** Sends one invocation and resolves with its answer; rejects with a ChannelError. */
+  request(request: ChannelRequest, timeoutMs: number, signal?: AbortSignal): Promise<ChannelAnswer> {
+    if (this.#closed) return Promise.reject(new ChannelError('connect', 'the channel is closed'));
+    if (this.#socket !== undefined && this.#writer !== undefined) return this.#send(this.#writer, request, timeoutMs, signal);
+    this.#opening ??= this.#open().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening.then(() => {
+      if (this.#writer === undefined) throw new ChannelError('connect', 'the channel closed before the request was sent');
+      return this.#send(this.#writer, request, timeoutMs, signal);
+    });
+  }
+
+  /** Closes the channel once the open requests are answered (or timed out). */
+  close(): Promise<void> {
+    this.#closed = true;
+    if (this.#pending.size === 0) {
+      this.#socket?.end();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#idle = () => {
+        this.#socket?.end();
+        resolve();
+      };
+    });
+  }
+
+  #send(writer: FrameWriter, request: ChannelRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<ChannelAnswer> {
+    if (signal?.aborted === true) return Promise.reject(new ChannelError('aborted', 'the caller left'));
+    let frame: Buffer;
+    const stream = this.#nextStream;
+    this.#nextStream = this.#nextStream >= 0xffffffff ? 1 : this.#nextStream + 1;
+    try {
+      frame = encodeRequest(stream, request);
+    } catch (err) {
+      return Promise.reject(new ChannelError('connect', (err as Error).message, undefined, { cause: err }));
+    }
+    return new Promise<ChannelAnswer>((resolve, reject) => {
+      const pending: Pending = { resolve, reject, deadline: this.#now() + timeoutMs, signal, onAbort: undefined };
+      if (signal !== undefined) {
+        pending.onAbort = () => this.#settle(stream, new ChannelError('aborted', 'the caller left'), true);
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#pending.set(stream, pending);
+      this.#sweep ??= setInterval(() => this.#expire(), DEADLINE_SWEEP_MS).unref();
+      writer.send(frame);
+    });
+  }
+
+  /** Ends one request: with its answer, or with an error (then a CANCEL when `cancel`). */
+  #settle(stream: number, outcome: ChannelAnswer | ChannelError, cancel = false): void {
+    const pending = this.#pending.get(stream);
+    if (pending === undefined) return;
+    this.#pending.delete(stream);
+    if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
+    if (cancel) this.#writer?.send(encodeCancel(stream));
+    if (outcome instanceof ChannelError) pending.reject(outcome);
+    else pending.resolve(outcome);
+    if (this.#pending.size === 0) {
+      if (this.#sweep !== undefined) clearInterval(this.#sweep);
+      this.#sweep = undefined;
+      this.#idle?.();
+    }
+  }
+
+  #expire(): void {
+    const now = this.#now();
+    for (const [stream, pending] of this.#pending) {
+      if (pending.deadline <= now) this.#settle(stream, new ChannelError('timeout', 'the worker did not answer in time'), true);
+    }
+  }
+
+  /** The connection broke: every open request fails as `broken` (they were written). */
+  #lost(reason: string, cause?: unknown): void {
+    this.#socket = undefined;
+    this.#writer = undefined;
+    for (const stream of [...this.#pending.keys()]) this.#settle(stream, new ChannelError('broken', reason, undefined, { cause }));
+  }
+
+  #open(): Promise<void> {
+    const url = new URL(this.#options.address);
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const port = Number(url.port === '' ? 80 : url.port);
+    return new Promise<void>((resolve, reject) => {
+      const socket = connect({ host, port });
+      let answered = false;
+      let head = Buffer.alloc(0);
+      const timer = setTimeout(() => fail(new ChannelError('connect', `no upgrade answer within ${this.#options.connectTimeoutMs} ms`)), this.#options.connectTimeoutMs);
+      const fail = (err: ChannelError): void => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      socket.once('error', (err: NodeJS.ErrnoException) => fail(new ChannelError('connect', `connect failed: ${err.code ?? err.message}`, undefined, { cause: err })));
+      socket.once('close', () => fail(new ChannelError('connect', 'the worker closed the connection during the upgrade')));
+      socket.once('connect', () => {
+        socket.setNoDelay(true);
+        const key = this.#options.clusterKey === undefined ? '' : `${CLUSTER_KEY_HEADER}: ${this.#options.clusterKey}\r\n`;
+        socket.write(`GET ${INVOKE_CHANNEL_PATH} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: Upgrade\r\nUpgrade: ${INVOKE_CHANNEL_PROTOCOL}\r\n${key}\r\n`);
+      });
+      const onHead = (chunk: Buffer): void => {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end === -1) {
+          if (head.length > MAX_UPGRADE_ANSWER_BYTES) fail(new ChannelError('connect', 'the upgrade answer is too long'));
+          return;
+        }
+        socket.off('data', onHead);
+        const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+        if (status !== 101) {
+          this.#refused = { until: this.#now() + (status === 404 ? NO_CHANNEL_RETRY_MS : REFUSED_RETRY_MS), status };
+          fail(new ChannelError('refused', `the worker refused the invoke channel (HTTP ${status})`, status));
+          return;
+        }
+        answered = true;
+        clearTimeout(timer);
+        this.#attach(socket, head.subarray(end + 4));
+        resolve();
+      };
+      socket.on('data', onHead);
+    });
+  }
+
+  #attach(socket: Socket, rest: Buffer): void {
+    socket.removeAllListeners('error');
+    socket.removeAllListeners('close');
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    const writer = new FrameWriter((buf) => {
+      if (!socket.destroyed) socket.write(buf);
+    });
+    this.#socket = socket;
+    this.#writer = writer;
+    const reader = new FrameReader(this.#options.maxAnswerBytes, (type, stream, body) => {
+      if (type !== FrameType.ANSWER) throw new ChannelProtocolError(`a worker sent frame type ${type}`);
+      this.#settle(stream, decodeAnswer(body));
+    });
+    const onData = (chunk: Buffer): void => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        socket.destroy();
+        if (this.#socket === socket) this.#lost(`the worker sent a malformed frame: ${(err as Error).message}`, err);
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => {
+      if (this.#socket === socket) this.#lost('the connection to the worker closed');
+    });
+    if (rest.length > 0) onData(rest);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The worker's end of the invoke channel (contract/invoke-channel.ts; docs/worker-protocol.md):
+ * it accepts the upgrade of a router's connection, then answers each REQUEST frame with an
+ * ANSWER frame through the same handler as POST /invoke/{id} (worker/invocation-handler.ts).
+ *
+ * Bounds: the cluster key is checked on the upgrade (as on every HTTP request); a frame is at
+ * most the largest input plus its fields; at most `maxStreams` invocations are open per
+ * connection; a malformed frame, a stream number reused while open, or too many open streams
+ * close the connection, which withdraws what still waits for a container (an execution, once
+ * started, finishes and its answer is dropped). The answers written in one tick go out in one
+ * write.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { errorBody, RfError, type ErrorSpec } from '../errors/index.ts';
+import {
+  CLUSTER_KEY_HEADER,
+  ChannelProtocolError,
+  FrameReader,
+  FrameType,
+  FrameWriter,
+  INVOKE_CHANNEL_PATH,
+  INVOKE_CHANNEL_PROTOCOL,
+  REQUEST_FIELDS_MAX_BYTES,
+  WorkerHeaders,
+  decodeRequest,
+  encodeAnswer,
+} from '../contract/index.ts';
+import { WorkerErrors } from './errors.ts';
+import type { InvocationCall, WorkerAnswer } from './invocation-handler.ts';
+
+/** Open invocations per connection before it is closed as misbehaving. */
+export const DEFAULT_MAX_STREAMS = 4096;
+/** TCP keep-alive probes on an idle channel (a router that vanished is noticed). */
+const KEEPALIVE_MS = 30_000;
+
+export interface InvokeChannelsDeps {
+  workerId: string;
+  run: (call: InvocationCall) => Promise<WorkerAnswer>;
+  /** The worker's in-flight executions (the ANSWER's load field). */
+  load: () => number;
+  /** Whether the worker takes invocations (a draining worker refuses the upgrade). */
+  active: () => boolean;
+  /** Absent: no key required (loopback only). */
+  keyMatches?: (presented: string | string[] | undefined) => boolean;
+  maxInputBytes: number;
+  logger: Logger;
+  maxStreams?: number;
+}
+
+const CONTENT_TYPE = 'application/json';
+
+/** The worker's open invoke channels. */
+export class InvokeChannels {
+  readonly #deps: InvokeChannelsDeps;
+  readonly #maxStreams: number;
+  readonly #sockets = new Set<Duplex>();
+
+  constructor(deps: InvokeChannelsDeps) {
+    this.#deps = deps;
+    this.#maxStreams = deps.maxStreams ?? DEFAULT_MAX_STREAMS;
+  }
+
+  /** How many channels are open. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** The server's 'upgrade' handler. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '';
+    const token = req.headers.upgrade?.toLowerCase();
+    if (url !== INVOKE_CHANNEL_PATH || token !== INVOKE_CHANNEL_PROTOCOL) return refuse(socket, WorkerErrors.ROUTE_NOT_FOUND, `no upgrade to ${token ?? '(none)'} on ${url}`);
+    if (this.#deps.keyMatches !== undefined && !this.#deps.keyMatches(req.headers[CLUSTER_KEY_HEADER])) {
+      return refuse(socket, WorkerErrors.UNAUTHORIZED, `missing or wrong ${CLUSTER_KEY_HEADER} header`);
+    }
+    if (!this.#deps.active()) return refuse(socket, WorkerErrors.DRAINING, 'the worker is draining');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${INVOKE_CHANNEL_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`);
+    const tcp = socket as Partial<Socket>;
+    tcp.setNoDelay?.(true);
+    tcp.setKeepAlive?.(true, KEEPALIVE_MS);
+    tcp.setTimeout?.(0);
+    this.#sockets.add(socket);
+    this.#serve(socket, head);
+  }
+
+  /** Ends every channel once its open invocations are answered (the worker drains first). */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.#sockets].map(
+        (socket) =>
+          new Promise<void>((resolve) => {
+            if (socket.destroyed) return resolve();
+            socket.once('close', () => resolve());
+            socket.end();
+            setTimeout(() => socket.destroy(), 2000).unref();
+          }),
+      ),
+    );
+  }
+
+  #serve(socket: Duplex, head: Buffer): void {
+    const deps = this.#deps;
+    const open = new Map<number, AbortController>();
+    const writer = new FrameWriter((buf) => {
+      if (!socket.destroyed && socket.writable) socket.write(buf);
+    });
+    const fail = (err: unknown): void => {
+      deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'invoke channel closed: protocol error');
+      socket.destroy();
+    };
+    const answer = (stream: number, a: WorkerAnswer): void => {
+      if (!open.delete(stream)) return; // closed or withdrawn meanwhile
+      const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, [WorkerHeaders.worker]: deps.workerId, ...a.headers };
+      writer.send(encodeAnswer(stream, { status: a.status, load: deps.load(), headers, body: a.body }));
+    };
+    const reader = new FrameReader(5 + REQUEST_FIELDS_MAX_BYTES + deps.maxInputBytes, (type, stream, body) => {
+      if (type === FrameType.CANCEL) {
+        open.get(stream)?.abort();
+        return;
+      }
+      if (type !== FrameType.REQUEST) throw new ChannelProtocolError(`a router sent frame type ${type}`);
+      if (open.has(stream)) throw new ChannelProtocolError(`stream ${stream} reused while open`);
+      if (open.size >= this.#maxStreams) throw new ChannelProtocolError(`more than ${this.#maxStreams} open invocations`);
+      const receivedAt = performance.now();
+      const request = decodeRequest(body);
+      const left = new AbortController();
+      open.set(stream, left);
+      deps
+        .run({ ...request, requestId: request.requestId.length > 0 ? request.requestId : `channel-${stream}`, signal: left.signal, receivedAt })
+        .then((a) => answer(stream, a), fail);
+    });
+    const onData = (chunk: Buffer): void => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      for (const left of open.values()) left.abort();
+      open.clear();
+    });
+    if (head.length > 0) onData(head);
+  }
+}
+
+/** An HTTP error answer to an upgrade request, then the connection closes. */
+function refuse(socket: Duplex, spec: ErrorSpec, message: string): void {
+  const body = JSON.stringify(errorBody(new RfError(spec, message)));
+  socket.end(`HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
