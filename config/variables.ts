@@ -60,7 +60,8 @@ const onOff: Accepts<boolean> = {
   accepts: '`1` or `true` = on, anything else = off',
 };
 
-const warmHandoff: Accepts<boolean> = {
+/** `0` or `1`, read as a boolean (switches whose default is on). */
+const zeroOrOne: Accepts<boolean> = {
   schema: oneOf(['0', '1']).schema.transform((v) => v === '1'),
   accepts: oneOf(['0', '1']).accepts,
 };
@@ -171,6 +172,13 @@ export const VARIABLES = {
     default: String(6 * 1024 * 1024),
     doc: "an invocation's output bound",
     readBy: ['router', 'worker'],
+  },
+  RINGFAAS_INVOKE_CHANNEL: {
+    name: 'RINGFAAS_INVOKE_CHANNEL',
+    ...zeroOrOne,
+    default: '1',
+    doc: "invocations to workers over each worker's invoke channel",
+    readBy: ['router', 'dispatcher'],
   },
   RINGFAAS_STORAGE_TIMEOUT_MS: {
     name: 'RINGFAAS_STORAGE_TIMEOUT_MS',
@@ -318,7 +326,7 @@ export const VARIABLES = {
     doc: "divides the policy's windows",
     readBy: ['worker'],
   },
-  RINGFAAS_WARM_HANDOFF: { name: 'RINGFAAS_WARM_HANDOFF', ...warmHandoff, default: '1', doc: 'warm hand-off', readBy: ['worker'] },
+  RINGFAAS_WARM_HANDOFF: { name: 'RINGFAAS_WARM_HANDOFF', ...zeroOrOne, default: '1', doc: 'warm hand-off', readBy: ['worker'] },
   DOCKER_HOST: {
     name: 'DOCKER_HOST',
     ...optional(text('a Docker engine address')),

@@ -19,6 +19,8 @@ export interface RouterConfig {
   readonly insecure: boolean;
   /** An invocation's output bound, bytes: a worker's answer is read up to this plus its envelope. */
   readonly maxOutputBytes: number;
+  /** Invocations go to workers over their invoke channel (router/worker-channel.ts); off: HTTP/1.1. */
+  readonly invokeChannel: boolean;
   /** The cluster key sent on every call to a worker (contract/cluster-auth.ts). */
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
@@ -48,6 +50,7 @@ const ROUTER_VARIABLES = {
   routerId: V.RINGFAAS_ROUTER_ID,
   insecure: V.RINGFAAS_INSECURE,
   maxOutputBytes: V.RINGFAAS_MAX_OUTPUT_BYTES,
+  invokeChannel: V.RINGFAAS_INVOKE_CHANNEL,
   clusterKey: V.RINGFAAS_CLUSTER_KEY,
   tlsCert: V.RINGFAAS_TLS_CERT,
   tlsKey: V.RINGFAAS_TLS_KEY,
@@ -101,6 +104,7 @@ export function loadRouterConfig(
     routerId: c.routerId,
     insecure,
     maxOutputBytes: c.maxOutputBytes,
+    invokeChannel: c.invokeChannel,
     clusterKey: c.clusterKey,
     tls: c.tlsCert !== undefined && c.tlsKey !== undefined ? Object.freeze({ certFile: c.tlsCert, keyFile: c.tlsKey }) : undefined,
     storageTimeoutMs: c.storageTimeoutMs,

@@ -64,10 +64,11 @@ export interface RunningRouter {
 }
 
 /** The ring's Invoker of a router or dispatcher process: its id, the output bound, the cluster key. */
-export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey'>, view: RingView, metrics: RingMetrics, warmFirst = false): RingInvoker {
+export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey' | 'invokeChannel'>, view: RingView, metrics: RingMetrics, warmFirst = false): RingInvoker {
   return new RingInvoker({
     view,
     warmFirst,
+    invokeChannel: config.invokeChannel,
     routerId: config.routerId,
     metrics,
     maxOutputBytes: config.maxOutputBytes,
