@@ -3,7 +3,7 @@
  * (docs/worker-protocol.md, "Invoke channel"). HTTP/1.1 costs each hop a request line, headers
  * to format and parse, and a write per request and per answer on a connection of its own; over
  * the channel a router sends every invocation to a worker on one connection, in binary frames,
- * and the frames written in one tick go out in one write.
+ * and the frames written in one turn of the event loop go out in one write.
  *
  * Opening
  * -------
@@ -251,8 +251,10 @@ export class FrameReader {
 }
 
 /**
- * Writes frames in batches: the frames queued during one tick go to the socket in one write
- * (one system call for many invocations under load; one frame goes as it is).
+ * Writes frames in batches: the frames queued during one turn of the event loop (every socket
+ * read in its poll phase) go to the socket in one write, in its check phase (setImmediate). Under
+ * load that is one system call for many invocations arriving on different client connections; a
+ * process.nextTick flush would write after each of them. One frame goes as it is.
  */
 export class FrameWriter {
   readonly #write: (buf: Buffer) => void;
@@ -267,7 +269,7 @@ export class FrameWriter {
     this.#queue.push(buf);
     if (this.#scheduled) return;
     this.#scheduled = true;
-    process.nextTick(() => this.flush());
+    setImmediate(() => this.flush());
   }
 
   /** Writes what is queued now. */

@@ -2,7 +2,7 @@
  * A router's invoke channel to one worker (contract/invoke-channel.ts; docs/worker-protocol.md):
  * one TCP connection, opened on first use by an HTTP upgrade carrying the cluster key, on which
  * every invocation for that worker is a REQUEST frame answered by an ANSWER frame. The frames
- * written in one tick go out in one write.
+ * written in one turn of the event loop go out in one write.
  *
  * Outcomes of `request` (ChannelError.reason), as the RingInvoker needs them:
  * - `connect`: the connection could not be opened (refused, timed out): nothing was sent;

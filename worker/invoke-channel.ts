@@ -7,8 +7,8 @@
  * most the largest input plus its fields; at most `maxStreams` invocations are open per
  * connection; a malformed frame, a stream number reused while open, or too many open streams
  * close the connection, which withdraws what still waits for a container (an execution, once
- * started, finishes and its answer is dropped). The answers written in one tick go out in one
- * write.
+ * started, finishes and its answer is dropped). The answers written in one turn of the event
+ * loop go out in one write.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';

@@ -68,7 +68,7 @@ test('bounds: a frame over the reader\'s limit, an unknown type and truncated fi
   assert.throws(() => encodeRequest(1, { ...hello, requestId: 'x'.repeat(256) }), RangeError);
 });
 
-test('the writer sends the frames queued in one tick in one write', async () => {
+test('the writer sends the frames queued in one turn of the event loop in one write', async () => {
   const writes: Buffer[] = [];
   const writer = new FrameWriter((buf) => writes.push(buf));
   writer.send(encodeCancel(1));
@@ -76,6 +76,8 @@ test('the writer sends the frames queued in one tick in one write', async () => 
   writer.send(encodeCancel(3));
   assert.equal(writes.length, 0);
   await new Promise((resolve) => process.nextTick(resolve));
+  assert.equal(writes.length, 0, 'not after each callback: after the poll phase');
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(writes.length, 1);
   const { reader, frames } = collect(100);
   reader.push(writes[0] as Buffer);
