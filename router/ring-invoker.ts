@@ -23,8 +23,11 @@
  * one in preference order) with x-ringfaas-wait-ms, where it may queue for `homeWaitMs`; a
  * second 429 is RF_RING_AT_CAPACITY.
  *
- * One keep-alive undici Pool per worker, reused across requests and closed (gracefully) when
- * the worker leaves the ring.
+ * The request goes over the worker's invoke channel (router/worker-channel.ts: one framed,
+ * multiplexed connection per worker) when it has one, else over one keep-alive undici Pool per
+ * worker; both are reused across requests and closed (gracefully) when the worker leaves the
+ * ring. The outcomes above are the same either way (a channel that cannot be opened is a refused
+ * connection; one that breaks after the request was written is a failure after sending).
  */
 import { Pool } from 'undici';
 import { RfError } from '../errors/index.ts';
