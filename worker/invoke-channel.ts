@@ -150,8 +150,19 @@ export class InvokeChannels {
   }
 }
 
-/** An HTTP error answer to an upgrade request, then the connection closes. */
+/** How long a refused upgrade's answer may take to leave before its connection is destroyed. */
+const REFUSAL_LINGER_MS = 2000;
+
+/**
+ * An HTTP error answer to an upgrade request, then the connection closes: destroyed once the
+ * answer is written (as node:http does after `connection: close`), not only ended. The server's
+ * sockets are half-open (allowHalfOpen), and an upgraded socket is no longer the HTTP server's to
+ * time out: ended only, it stayed open as long as the peer kept its side open, so a peer without
+ * the key could hold connections (and a drain's server.close()) forever.
+ */
 function refuse(socket: Duplex, spec: ErrorSpec, message: string): void {
   const body = JSON.stringify(errorBody(new RfError(spec, message)));
-  socket.end(`HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.on('error', () => socket.destroy());
+  setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+  socket.end(`HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }

@@ -1,0 +1,76 @@
+/**
+ * The invoke channel under a hostile or unlucky peer (review of the channel): a peer without the
+ * cluster key, a keyed peer's partial frames, a worker draining with channels open, and the
+ * router's channel closed while it opens. Real worker (startWorker, ProcessRuntime), real sockets.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMemoryStores } from '../../storage/index.ts';
+import { startWorker, type RunningWorker, INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, CLUSTER_KEY_HEADER } from '../../worker/index.ts';
+import { Code, deploy, fnId, quietLogger, testProcessRuntime } from '../../worker/test/worker-fixtures.ts';
+
+const KEY = 'k'.repeat(40);
+
+/** A raw connection to the worker that keeps its own side open after the worker's FIN (allowHalfOpen). */
+function rawPeer(address: string): { socket: Socket; received: Promise<string>; closed: Promise<void> } {
+  const port = Number(new URL(address).port);
+  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  socket.on('error', () => undefined);
+  let seen = '';
+  const received = new Promise<string>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      seen += d.toString('latin1');
+      if (seen.includes('\r\n\r\n')) resolve(seen);
+    });
+    socket.on('end', () => resolve(seen));
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, received, closed };
+}
+
+function upgradeHead(key: string | undefined): string {
+  return `GET ${INVOKE_CHANNEL_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${INVOKE_CHANNEL_PROTOCOL}\r\n${key === undefined ? '' : `${CLUSTER_KEY_HEADER}: ${key}\r\n`}\r\n`;
+}
+
+describe('invoke channel review', () => {
+  const runtime = testProcessRuntime();
+  const stores = createMemoryStores();
+  const workers: RunningWorker[] = [];
+  const start = async (name: string): Promise<RunningWorker> => {
+    const w = await startWorker({ id: `${name}-${process.pid}`, capacityMb: 256, coldPoolSize: 0, runtime, stores, logger: quietLogger(), clusterKey: KEY, heartbeatMs: 100, drainTimeoutMs: 2000 });
+    workers.push(w);
+    return w;
+  };
+  after(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await runtime.close();
+  });
+
+  test('a peer without the key that keeps its side open after the 401 is disconnected, and does not hold up the drain', async () => {
+    const worker = await start('nokey-drain');
+    const peer = rawPeer(worker.address);
+    peer.socket.write(upgradeHead('x'.repeat(40)));
+    assert.match(await peer.received, /^HTTP\/1\.1 401 /);
+    const drained = worker.drain().then(() => 'drained');
+    const outcome = await Promise.race([drained, sleep(8000, 'hung')]);
+    peer.socket.destroy();
+    await drained;
+    assert.equal(outcome, 'drained', 'the drain finished although a refused peer kept its connection open');
+  });
+
+  test('a refused upgrade\'s connection is closed by the worker even when the peer keeps its side open', async () => {
+    const worker = await start('nokey-hold');
+    const peers = [rawPeer(worker.address), rawPeer(worker.address)];
+    peers[0]?.socket.write(upgradeHead('x'.repeat(40)));
+    peers[1]?.socket.write(upgradeHead(undefined).replace(INVOKE_CHANNEL_PROTOCOL, 'websocket'));
+    assert.match((await peers[0]?.received) ?? '', /^HTTP\/1\.1 401 /);
+    assert.match((await peers[1]?.received) ?? '', /^HTTP\/1\.1 (401|404) /);
+    const connections = (): Promise<number> => new Promise((resolve, reject) => worker.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const deadline = Date.now() + 4000;
+    while ((await connections()) > 0 && Date.now() < deadline) await sleep(50);
+    assert.equal(await connections(), 0, 'the worker holds no connection of a peer it refused');
+    for (const p of peers) p.socket.destroy();
+  });
+});
