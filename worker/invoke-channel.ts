@@ -5,10 +5,10 @@
  *
  * Bounds: the cluster key is checked on the upgrade (as on every HTTP request); a frame is at
  * most the largest input plus its fields; at most `maxStreams` invocations are open per
- * connection; a malformed frame, a stream number reused while open, or too many open streams
- * close the connection, which withdraws what still waits for a container (an execution, once
- * started, finishes and its answer is dropped). The answers written in one turn of the event
- * loop go out in one write.
+ * connection (a REQUEST past that is refused at capacity, marked as a refusal: the router spills
+ * it); a malformed frame or a stream number reused while open close the connection, which
+ * withdraws what still waits for a container (an execution, once started, finishes and its
+ * answer is dropped). The answers written in one turn of the event loop go out in one write.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -29,7 +29,7 @@ import {
   encodeAnswer,
 } from '../contract/index.ts';
 import { WorkerErrors } from './errors.ts';
-import type { InvocationCall, WorkerAnswer } from './invocation-handler.ts';
+import { errorAnswer, type InvocationCall, type WorkerAnswer } from './invocation-handler.ts';
 
 /** Open invocations per connection before it is closed as misbehaving. */
 export const DEFAULT_MAX_STREAMS = 4096;
@@ -112,7 +112,9 @@ export class InvokeChannels {
       socket.destroy();
     };
     const answer = (stream: number, a: WorkerAnswer): void => {
-      if (!open.delete(stream)) return; // closed or withdrawn meanwhile
+      if (open.delete(stream)) send(stream, a); // else closed or withdrawn meanwhile
+    };
+    const send = (stream: number, a: WorkerAnswer): void => {
       const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, [WorkerHeaders.worker]: deps.workerId, ...a.headers };
       writer.send(encodeAnswer(stream, { status: a.status, load: deps.load(), headers, body: a.body }));
     };
@@ -123,9 +125,15 @@ export class InvokeChannels {
       }
       if (type !== FrameType.REQUEST) throw new ChannelProtocolError(`a router sent frame type ${type}`);
       if (open.has(stream)) throw new ChannelProtocolError(`stream ${stream} reused while open`);
-      if (open.size >= this.#maxStreams) throw new ChannelProtocolError(`more than ${this.#maxStreams} open invocations`);
       const receivedAt = performance.now();
       const request = decodeRequest(body);
+      if (open.size >= this.#maxStreams) {
+        // Refused alone, as a full queue refuses it: closing the connection failed every open
+        // invocation on it (a router has no bound of its own on a channel's streams).
+        const refused = errorAnswer(new RfError(WorkerErrors.AT_CAPACITY, `more than ${this.#maxStreams} open invocations on this channel`), deps.logger, { reqId: request.requestId });
+        send(stream, refused);
+        return;
+      }
       const left = new AbortController();
       open.set(stream, left);
       deps

@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryStores } from '../../storage/index.ts';
 import { startWorker, type RunningWorker, INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, CLUSTER_KEY_HEADER } from '../../worker/index.ts';
+import { ChannelError, WorkerChannel } from '../worker-channel.ts';
 import { Code, deploy, fnId, quietLogger, testProcessRuntime } from '../../worker/test/worker-fixtures.ts';
 
 const KEY = 'k'.repeat(40);
@@ -38,12 +39,20 @@ describe('invoke channel review', () => {
   const runtime = testProcessRuntime();
   const stores = createMemoryStores();
   const workers: RunningWorker[] = [];
-  const start = async (name: string): Promise<RunningWorker> => {
-    const w = await startWorker({ id: `${name}-${process.pid}`, capacityMb: 256, coldPoolSize: 0, runtime, stores, logger: quietLogger(), clusterKey: KEY, heartbeatMs: 100, drainTimeoutMs: 2000 });
+  const channels: WorkerChannel[] = [];
+  const channel = (worker: RunningWorker): WorkerChannel => {
+    const c = new WorkerChannel({ address: worker.address, connectTimeoutMs: 2000, maxAnswerBytes: 1024 * 1024, clusterKey: KEY });
+    channels.push(c);
+    return c;
+  };
+  const request = (functionId: string, input: unknown, waitMs = 0) => ({ functionId, requestId: `t-${functionId}`, waitMs, details: false, reportIdle: false, input: Buffer.from(JSON.stringify(input)) });
+  const start = async (name: string, maxQueue?: number): Promise<RunningWorker> => {
+    const w = await startWorker({ id: `${name}-${process.pid}`, capacityMb: 128, coldPoolSize: 0, runtime, stores, logger: quietLogger(), clusterKey: KEY, heartbeatMs: 100, drainTimeoutMs: 2000, ...(maxQueue === undefined ? {} : { maxQueue }) });
     workers.push(w);
     return w;
   };
   after(async () => {
+    await Promise.all(channels.map((c) => c.close()));
     await Promise.all(workers.map((w) => w.close()));
     await runtime.close();
   });
@@ -72,5 +81,25 @@ describe('invoke channel review', () => {
     while ((await connections()) > 0 && Date.now() < deadline) await sleep(50);
     assert.equal(await connections(), 0, 'the worker holds no connection of a peer it refused');
     for (const p of peers) p.socket.destroy();
+  });
+
+  test('more open invocations than the worker allows on one channel: the extra ones are refused at capacity (spilled), the others are not failed', async () => {
+    const worker = await start('streams', 6000);
+    const slow = fnId('streams');
+    await deploy(stores, slow, Code.slow());
+    const c = channel(worker);
+    const running = c.request(request(slow, { ms: 1500 }), 30_000);
+    await sleep(300);
+    // 4096 open streams is the worker's default bound: one running, the rest queued for 1 s
+    const queued = Array.from({ length: 4100 }, () => c.request(request(slow, { ms: 1 }, 1000), 30_000).then((a) => a, (err: unknown) => err));
+    const outcomes = await Promise.all([running.then((a) => a, (err: unknown) => err), ...queued]);
+    const broken = outcomes.filter((o) => o instanceof ChannelError);
+    assert.equal(broken.length, 0, `invocations failed with the connection: ${String(broken[0])}`);
+    const statuses = new Set(outcomes.map((o) => (o as { status: number }).status));
+    assert.deepEqual([...statuses].sort(), [200, 429]);
+    for (const o of outcomes) {
+      const a = o as { status: number; headers: Record<string, string> };
+      if (a.status === 429) assert.equal(a.headers['x-ringfaas-refusal'], 'at-capacity', 'a refusal the router spills on');
+    }
   });
 });
