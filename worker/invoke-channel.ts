@@ -149,6 +149,9 @@ export class InvokeChannels {
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
+    // The router closed its side (it has nothing open here): close ours. The server's sockets
+    // are half-open, so without this both ends stayed open for good.
+    socket.once('end', () => socket.end());
     socket.once('close', () => {
       this.#sockets.delete(socket);
       for (const left of open.values()) left.abort();

@@ -102,4 +102,17 @@ describe('invoke channel review', () => {
       if (a.status === 429) assert.equal(a.headers['x-ringfaas-refusal'], 'at-capacity', 'a refusal the router spills on');
     }
   });
+
+  test('a router channel closed once its requests are answered leaves no connection open at either end', async () => {
+    const worker = await start('close-idle');
+    const id = fnId('close-idle');
+    await deploy(stores, id, Code.echo());
+    const c = channel(worker);
+    assert.equal((await c.request(request(id, {}), 30_000)).status, 200);
+    await c.close();
+    const connections = (): Promise<number> => new Promise((resolve, reject) => worker.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const deadline = Date.now() + 3000;
+    while ((await connections()) > 0 && Date.now() < deadline) await sleep(50);
+    assert.equal(await connections(), 0, 'the worker kept its side of a channel the router closed');
+  });
 });
