@@ -115,4 +115,31 @@ describe('invoke channel review', () => {
     while ((await connections()) > 0 && Date.now() < deadline) await sleep(50);
     assert.equal(await connections(), 0, 'the worker kept its side of a channel the router closed');
   });
+
+  test('a router channel closed while it opens leaves no connection open at the worker', async () => {
+    const worker = await start('close-opening');
+    const id = fnId('close-opening');
+    await deploy(stores, id, Code.echo());
+    const c = channel(worker);
+    const sent = c.request(request(id, {}), 30_000).then((a) => a.status, (err: unknown) => err);
+    await c.close();
+    const outcome = await sent;
+    assert.ok(outcome === 200 || (outcome instanceof ChannelError && outcome.reason === 'connect'), String(outcome));
+    const connections = (): Promise<number> => new Promise((resolve, reject) => worker.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const deadline = Date.now() + 3000;
+    while ((await connections()) > 0 && Date.now() < deadline) await sleep(50);
+    assert.equal(await connections(), 0, 'the closed channel\'s connection was left open');
+  });
+
+  test('close() called twice while a request is open: both resolve once it is answered', async () => {
+    const worker = await start('close-twice');
+    const slow = fnId('close-twice');
+    await deploy(stores, slow, Code.slow());
+    const c = channel(worker);
+    const answered = c.request(request(slow, { ms: 300 }), 30_000);
+    await sleep(100);
+    const closes = Promise.all([c.close(), c.close()]).then(() => 'closed');
+    assert.equal((await answered).status, 200);
+    assert.equal(await Promise.race([closes, sleep(3000, 'hung')]), 'closed');
+  });
 });
