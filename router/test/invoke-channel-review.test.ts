@@ -142,4 +142,21 @@ describe('invoke channel review', () => {
     assert.equal((await answered).status, 200);
     assert.equal(await Promise.race([closes, sleep(3000, 'hung')]), 'closed');
   });
+
+  test('a drain with a channel open: the running invocation is answered on it, a new one is refused as draining (a refusal), the drain completes', async () => {
+    const worker = await start('drain-open');
+    const slow = fnId('drain-open');
+    await deploy(stores, slow, Code.slow());
+    const c = channel(worker);
+    const running = c.request(request(slow, { ms: 1000 }), 30_000);
+    await sleep(300);
+    const drained = worker.drain().then(() => 'drained');
+    await sleep(50);
+    const refused = await c.request(request(slow, { ms: 1 }), 30_000);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['x-ringfaas-refusal'], 'draining');
+    assert.equal((await running).status, 200);
+    assert.equal(await Promise.race([drained, sleep(10_000, 'hung')]), 'drained');
+    await assert.rejects(c.request(request(slow, {}), 5000), (err) => err instanceof ChannelError && (err.reason === 'connect' || err.reason === 'refused'));
+  });
 });
