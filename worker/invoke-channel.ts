@@ -4,7 +4,8 @@
  * ANSWER frame through the same handler as POST /invoke/{id} (worker/invocation-handler.ts).
  *
  * Bounds: the cluster key is checked on the upgrade (as on every HTTP request); a frame is at
- * most the largest input plus its fields; at most `maxStreams` invocations are open per
+ * most the largest input plus its fields, and once begun must arrive whole within
+ * `frameTimeoutMs` (an HTTP body's bound); at most `maxStreams` invocations are open per
  * connection (a REQUEST past that is refused at capacity, marked as a refusal: the router spills
  * it); a malformed frame or a stream number reused while open close the connection, which
  * withdraws what still waits for a container (an execution, once started, finishes and its
@@ -18,6 +19,7 @@ import { errorBody, RfError, type ErrorSpec } from '../errors/index.ts';
 import {
   CLUSTER_KEY_HEADER,
   ChannelProtocolError,
+  DEFAULT_BODY_TIMEOUT_MS,
   FrameReader,
   FrameType,
   FrameWriter,
@@ -48,6 +50,8 @@ export interface InvokeChannelsDeps {
   maxInputBytes: number;
   logger: Logger;
   maxStreams?: number;
+  /** How long a frame, once begun, may take to arrive whole (as an HTTP body's bound). Default DEFAULT_BODY_TIMEOUT_MS. */
+  frameTimeoutMs?: number;
 }
 
 const CONTENT_TYPE = 'application/json';
@@ -118,7 +122,27 @@ export class InvokeChannels {
       const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, [WorkerHeaders.worker]: deps.workerId, ...a.headers };
       writer.send(encodeAnswer(stream, { status: a.status, load: deps.load(), headers, body: a.body }));
     };
+    // A frame begun must arrive whole within the bound (as an HTTP body must): the timer is armed
+    // while a frame is partial, and fires on a connection that completed no frame meanwhile.
+    const frameTimeoutMs = deps.frameTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    let framesRead = 0;
+    let stall: NodeJS.Timeout | undefined;
+    const watchStall = (): void => {
+      if (!reader.partial || socket.destroyed) {
+        if (stall !== undefined) clearTimeout(stall);
+        stall = undefined;
+        return;
+      }
+      if (stall !== undefined) return;
+      const at = framesRead;
+      stall = setTimeout(() => {
+        stall = undefined;
+        if (reader.partial && framesRead === at) fail(new ChannelProtocolError(`a frame did not arrive whole within ${frameTimeoutMs} ms`));
+        else watchStall();
+      }, frameTimeoutMs);
+    };
     const reader = new FrameReader(5 + REQUEST_FIELDS_MAX_BYTES + deps.maxInputBytes, (type, stream, body) => {
+      framesRead++;
       if (type === FrameType.CANCEL) {
         open.get(stream)?.abort();
         return;
@@ -146,6 +170,7 @@ export class InvokeChannels {
       } catch (err) {
         fail(err);
       }
+      watchStall();
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
@@ -154,6 +179,7 @@ export class InvokeChannels {
     socket.once('end', () => socket.end());
     socket.once('close', () => {
       this.#sockets.delete(socket);
+      if (stall !== undefined) clearTimeout(stall);
       for (const left of open.values()) left.abort();
       open.clear();
     });

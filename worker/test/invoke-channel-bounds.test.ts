@@ -1,0 +1,91 @@
+/**
+ * The worker's end of the invoke channel (worker/invoke-channel.ts) on a bare node:http server,
+ * with a handler that answers at once: a frame begun and never finished closes its connection
+ * within the frame bound, while a connection that keeps completing frames is kept.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, encodeRequest } from '../../contract/index.ts';
+import { InvokeChannels } from '../invoke-channel.ts';
+import { quietLogger } from './worker-fixtures.ts';
+
+const FRAME_TIMEOUT_MS = 300;
+
+async function channelServer(): Promise<{ server: Server; port: number; answered: () => number }> {
+  let answered = 0;
+  const channels = new InvokeChannels({
+    workerId: 'w',
+    run: async () => {
+      answered++;
+      return { status: 200, headers: {}, body: '{}' };
+    },
+    load: () => 0,
+    active: () => true,
+    maxInputBytes: 1024,
+    logger: quietLogger(),
+    frameTimeoutMs: FRAME_TIMEOUT_MS,
+  });
+  const server = createServer((_req, res) => res.end());
+  server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port, answered: () => answered };
+}
+
+async function upgraded(port: number): Promise<{ socket: Socket; closed: Promise<number> }> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => undefined);
+  const started = performance.now();
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now() - started)));
+  await new Promise<void>((resolve) => {
+    let seen = '';
+    const onData = (d: Buffer): void => {
+      seen += d.toString('latin1');
+      if (!seen.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      resolve();
+    };
+    socket.on('data', onData);
+    socket.write(`GET ${INVOKE_CHANNEL_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${INVOKE_CHANNEL_PROTOCOL}\r\n\r\n`);
+  });
+  return { socket, closed };
+}
+
+const frame = (stream: number): Buffer => encodeRequest(stream, { functionId: 'f', requestId: 'r', waitMs: 0, details: false, reportIdle: false, input: Buffer.from('{}') });
+
+test('a frame begun and never finished closes its connection within the frame bound (every wait has a time bound)', async () => {
+  const { server, port } = await channelServer();
+  try {
+    const { socket, closed } = await upgraded(port);
+    socket.write(frame(1).subarray(0, 6));
+    const outcome = await Promise.race([closed, sleep(FRAME_TIMEOUT_MS * 5, 'open')]);
+    socket.destroy();
+    assert.equal(typeof outcome, 'number', 'the worker still held the connection with its partial frame');
+  } finally {
+    server.close();
+  }
+});
+
+test('a connection that keeps completing frames, each in pieces, is not closed by the frame bound', async () => {
+  const { server, port, answered } = await channelServer();
+  try {
+    const { socket, closed } = await upgraded(port);
+    let isClosed = false;
+    void closed.then(() => (isClosed = true));
+    // for 4 bounds, a frame in two pieces every bound/3: always a frame partial at some moment
+    for (let stream = 1; stream <= 12; stream++) {
+      const bytes = frame(stream);
+      socket.write(bytes.subarray(0, 5));
+      await sleep(FRAME_TIMEOUT_MS / 3);
+      socket.write(bytes.subarray(5));
+    }
+    await sleep(50);
+    assert.equal(isClosed, false);
+    assert.equal(answered(), 12);
+    socket.destroy();
+  } finally {
+    server.close();
+  }
+});
