@@ -134,6 +134,8 @@ export class WorkerChannel {
     this.#closing = new Promise((resolve) => {
       this.#idle = () => {
         this.#idle = undefined;
+        // A CANCEL queued this turn goes before the end (written after it, it was an error).
+        this.#writer?.flush();
         this.#socket?.end();
         resolve();
       };

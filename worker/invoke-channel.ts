@@ -60,7 +60,8 @@ const CONTENT_TYPE = 'application/json';
 export class InvokeChannels {
   readonly #deps: InvokeChannelsDeps;
   readonly #maxStreams: number;
-  readonly #sockets = new Set<Duplex>();
+  /** Each open channel's socket and its writer (flushed before the socket ends). */
+  readonly #sockets = new Map<Duplex, FrameWriter>();
 
   constructor(deps: InvokeChannelsDeps) {
     this.#deps = deps;
@@ -86,7 +87,6 @@ export class InvokeChannels {
     tcp.setNoDelay?.(true);
     tcp.setKeepAlive?.(true, KEEPALIVE_MS);
     tcp.setTimeout?.(0);
-    this.#sockets.add(socket);
     this.#serve(socket, head);
   }
 
@@ -94,10 +94,12 @@ export class InvokeChannels {
   async close(): Promise<void> {
     await Promise.all(
       [...this.#sockets].map(
-        (socket) =>
+        ([socket, writer]) =>
           new Promise<void>((resolve) => {
             if (socket.destroyed) return resolve();
             socket.once('close', () => resolve());
+            // Answers queued this turn (the drain's last executions) go before the end.
+            writer.flush();
             socket.end();
             setTimeout(() => socket.destroy(), 2000).unref();
           }),
@@ -111,6 +113,7 @@ export class InvokeChannels {
     const writer = new FrameWriter((buf) => {
       if (!socket.destroyed && socket.writable) socket.write(buf);
     });
+    this.#sockets.set(socket, writer);
     const fail = (err: unknown): void => {
       deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'invoke channel closed: protocol error');
       socket.destroy();

@@ -1,7 +1,8 @@
 /**
  * The worker's end of the invoke channel (worker/invoke-channel.ts) on a bare node:http server,
  * with a handler that answers at once: a frame begun and never finished closes its connection
- * within the frame bound, while a connection that keeps completing frames is kept.
+ * within the frame bound, while a connection that keeps completing frames is kept; an answer
+ * queued in the turn the channels close still goes out.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,6 +86,37 @@ test('a connection that keeps completing frames, each in pieces, is not closed b
     assert.equal(isClosed, false);
     assert.equal(answered(), 12);
     socket.destroy();
+  } finally {
+    server.close();
+  }
+});
+
+test('close() right after an invocation is answered (same turn of the event loop): the answer still reaches the router', async () => {
+  let finish: (() => void) | undefined;
+  const channels = new InvokeChannels({
+    workerId: 'w',
+    run: () => new Promise((resolve) => (finish = () => resolve({ status: 200, headers: {}, body: '{"done":true}' }))),
+    load: () => 0,
+    active: () => true,
+    maxInputBytes: 1024,
+    logger: quietLogger(),
+  });
+  const server = createServer((_req, res) => res.end());
+  server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { socket, closed } = await upgraded((server.address() as { port: number }).port);
+    let received = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+    socket.write(frame(1));
+    while (finish === undefined) await sleep(5);
+    // the drain's last execution ends and the channels close in the same turn
+    finish();
+    await Promise.resolve();
+    await channels.close();
+    await closed;
+    assert.ok(received.length > 9, 'the answer was dropped by the close');
+    assert.equal(received.readUInt8(4), 3, 'an ANSWER frame');
   } finally {
     server.close();
   }
