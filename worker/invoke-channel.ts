@@ -154,6 +154,12 @@ export class InvokeChannels {
       if (open.has(stream)) throw new ChannelProtocolError(`stream ${stream} reused while open`);
       const receivedAt = performance.now();
       const request = decodeRequest(body);
+      if (request.input.length > deps.maxInputBytes) {
+        // As over HTTP (413, the input not run); the frame bound leaves room for the fields.
+        const tooLarge = new RfError({ ...WorkerErrors.BAD_INPUT, status: 413 }, `the input is larger than the limit of ${deps.maxInputBytes} bytes`, { details: { limitBytes: deps.maxInputBytes } });
+        send(stream, errorAnswer(tooLarge, deps.logger, { reqId: request.requestId }));
+        return;
+      }
       if (open.size >= this.#maxStreams) {
         // Refused alone, as a full queue refuses it: closing the connection failed every open
         // invocation on it (a router has no bound of its own on a channel's streams).

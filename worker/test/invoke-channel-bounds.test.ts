@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, encodeRequest } from '../../contract/index.ts';
+import { FrameReader, INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, decodeAnswer, encodeRequest } from '../../contract/index.ts';
 import { InvokeChannels } from '../invoke-channel.ts';
 import { quietLogger } from './worker-fixtures.ts';
 
@@ -117,6 +117,25 @@ test('close() right after an invocation is answered (same turn of the event loop
     await closed;
     assert.ok(received.length > 9, 'the answer was dropped by the close');
     assert.equal(received.readUInt8(4), 3, 'an ANSWER frame');
+  } finally {
+    server.close();
+  }
+});
+
+test('an input over the worker\'s input bound is answered 413 as over HTTP, not run, and the connection serves on', async () => {
+  const { server, port, answered } = await channelServer();
+  try {
+    const { socket } = await upgraded(port);
+    const answers: Array<{ stream: number; status: number }> = [];
+    const reader = new FrameReader(1 << 20, (_type, stream, body) => answers.push({ stream, status: decodeAnswer(body).status }));
+    socket.on('data', (d: Buffer) => reader.push(d));
+    const big = encodeRequest(1, { functionId: 'f', requestId: 'r', waitMs: 0, details: false, reportIdle: false, input: Buffer.alloc(2000, 0x20) });
+    socket.write(Buffer.concat([big, frame(2)]));
+    const deadline = Date.now() + 2000;
+    while (answers.length < 2 && Date.now() < deadline) await sleep(10);
+    assert.deepEqual(answers, [{ stream: 1, status: 413 }, { stream: 2, status: 200 }]);
+    assert.equal(answered(), 1, 'only the request within the bound ran');
+    socket.destroy();
   } finally {
     server.close();
   }
