@@ -170,7 +170,7 @@ export class InvokeChannels {
       const left = new AbortController();
       open.set(stream, left);
       deps
-        .run({ ...request, requestId: request.requestId.length > 0 ? request.requestId : `channel-${stream}`, signal: left.signal, receivedAt })
+        .run({ ...request, input: ownBytes(request.input), requestId: request.requestId.length > 0 ? request.requestId : `channel-${stream}`, signal: left.signal, receivedAt })
         .then((a) => answer(stream, a), fail);
     });
     const onData = (chunk: Buffer): void => {
@@ -194,6 +194,18 @@ export class InvokeChannels {
     });
     if (head.length > 0) onData(head);
   }
+}
+
+/** Slack an input may keep alive beside its own bytes (its frame's fields and up to a socket read after it). */
+const INPUT_SLACK_BYTES = 128 * 1024;
+
+/**
+ * The input as bytes of its own when it is a small part of what it came in: a frame is a view of
+ * the read (or of the frames joined), and an invocation holds its input while it waits and runs,
+ * so a small input behind a large one kept the large one's memory alive for as long.
+ */
+function ownBytes(input: Buffer): Buffer {
+  return input.buffer.byteLength > input.length + INPUT_SLACK_BYTES ? Buffer.from(input) : input;
 }
 
 /** How long a refused upgrade's answer may take to leave before its connection is destroyed. */

@@ -140,3 +140,35 @@ test('an input over the worker\'s input bound is answered 413 as over HTTP, not 
     server.close();
   }
 });
+
+test('a small input that came behind a large one in the same read does not keep the large frame\'s memory alive', async () => {
+  const inputs: Buffer[] = [];
+  const channels = new InvokeChannels({
+    workerId: 'w',
+    run: async (call) => {
+      inputs.push(call.input);
+      return { status: 200, headers: {}, body: '{}' };
+    },
+    load: () => 0,
+    active: () => true,
+    maxInputBytes: 4 * 1024 * 1024,
+    logger: quietLogger(),
+  });
+  const server = createServer((_req, res) => res.end());
+  server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { socket } = await upgraded((server.address() as { port: number }).port);
+    const big = encodeRequest(1, { functionId: 'f', requestId: 'r', waitMs: 0, details: false, reportIdle: false, input: Buffer.alloc(3 * 1024 * 1024, 0x20) });
+    socket.write(Buffer.concat([big, frame(2)]));
+    const deadline = Date.now() + 3000;
+    while (inputs.length < 2 && Date.now() < deadline) await sleep(10);
+    const small = inputs[1] as Buffer;
+    assert.equal(small.length, 2);
+    // a queued or long-running invocation holds its input: it must not hold 3 MB with it
+    assert.ok(small.buffer.byteLength <= 256 * 1024, `a 2-byte input keeps ${small.buffer.byteLength} bytes alive`);
+    socket.destroy();
+  } finally {
+    server.close();
+  }
+});
