@@ -221,6 +221,11 @@ export class FrameReader {
     this.#onFrame = onFrame;
   }
 
+  /** Whether part of a frame has arrived and its rest not yet. */
+  get partial(): boolean {
+    return this.#parts.length > 0;
+  }
+
   push(chunk: Buffer): void {
     if (this.#parts.length > 0) {
       this.#parts.push(chunk);

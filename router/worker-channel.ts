@@ -91,6 +91,7 @@ export class WorkerChannel {
   #sweep: NodeJS.Timeout | undefined;
   #refused: { until: number; status: number } | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
 
   constructor(options: WorkerChannelOptions) {
@@ -122,19 +123,33 @@ export class WorkerChannel {
     });
   }
 
-  /** Closes the channel once the open requests are answered (or timed out). */
+  /**
+   * Closes the channel once the open requests are answered (or timed out), and once an opening
+   * in progress has ended (its connection is closed too, with the requests that waited for it).
+   * Every call returns the same promise.
+   */
   close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
     this.#closed = true;
-    if (this.#pending.size === 0) {
-      this.#socket?.end();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
+    this.#closing = new Promise((resolve) => {
       this.#idle = () => {
+        this.#idle = undefined;
+        // A CANCEL queued this turn goes before the end (written after it, it was an error).
+        this.#writer?.flush();
         this.#socket?.end();
         resolve();
       };
     });
+    const opening = this.#opening;
+    // Chained after the requests that wait for the opening: they are pending by then.
+    if (opening !== undefined) void opening.then(() => this.#idleCheck(), () => this.#idleCheck());
+    else this.#idleCheck();
+    return this.#closing;
+  }
+
+  /** Ends a closed channel with nothing left open on it. */
+  #idleCheck(): void {
+    if (this.#pending.size === 0 && this.#opening === undefined) this.#idle?.();
   }
 
   #send(writer: FrameWriter, request: ChannelRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<ChannelAnswer> {
@@ -171,7 +186,7 @@ export class WorkerChannel {
     if (this.#pending.size === 0) {
       if (this.#sweep !== undefined) clearInterval(this.#sweep);
       this.#sweep = undefined;
-      this.#idle?.();
+      this.#idleCheck();
     }
   }
 

@@ -4,11 +4,12 @@
  * ANSWER frame through the same handler as POST /invoke/{id} (worker/invocation-handler.ts).
  *
  * Bounds: the cluster key is checked on the upgrade (as on every HTTP request); a frame is at
- * most the largest input plus its fields; at most `maxStreams` invocations are open per
- * connection; a malformed frame, a stream number reused while open, or too many open streams
- * close the connection, which withdraws what still waits for a container (an execution, once
- * started, finishes and its answer is dropped). The answers written in one turn of the event
- * loop go out in one write.
+ * most the largest input plus its fields, and once begun must arrive whole within
+ * `frameTimeoutMs` (an HTTP body's bound); at most `maxStreams` invocations are open per
+ * connection (a REQUEST past that is refused at capacity, marked as a refusal: the router spills
+ * it); a malformed frame or a stream number reused while open close the connection, which
+ * withdraws what still waits for a container (an execution, once started, finishes and its
+ * answer is dropped). The answers written in one turn of the event loop go out in one write.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -18,6 +19,7 @@ import { errorBody, RfError, type ErrorSpec } from '../errors/index.ts';
 import {
   CLUSTER_KEY_HEADER,
   ChannelProtocolError,
+  DEFAULT_BODY_TIMEOUT_MS,
   FrameReader,
   FrameType,
   FrameWriter,
@@ -29,7 +31,7 @@ import {
   encodeAnswer,
 } from '../contract/index.ts';
 import { WorkerErrors } from './errors.ts';
-import type { InvocationCall, WorkerAnswer } from './invocation-handler.ts';
+import { errorAnswer, type InvocationCall, type WorkerAnswer } from './invocation-handler.ts';
 
 /** Open invocations per connection before it is closed as misbehaving. */
 export const DEFAULT_MAX_STREAMS = 4096;
@@ -48,6 +50,8 @@ export interface InvokeChannelsDeps {
   maxInputBytes: number;
   logger: Logger;
   maxStreams?: number;
+  /** How long a frame, once begun, may take to arrive whole (as an HTTP body's bound). Default DEFAULT_BODY_TIMEOUT_MS. */
+  frameTimeoutMs?: number;
 }
 
 const CONTENT_TYPE = 'application/json';
@@ -56,7 +60,8 @@ const CONTENT_TYPE = 'application/json';
 export class InvokeChannels {
   readonly #deps: InvokeChannelsDeps;
   readonly #maxStreams: number;
-  readonly #sockets = new Set<Duplex>();
+  /** Each open channel's socket and its writer (flushed before the socket ends). */
+  readonly #sockets = new Map<Duplex, FrameWriter>();
 
   constructor(deps: InvokeChannelsDeps) {
     this.#deps = deps;
@@ -82,7 +87,6 @@ export class InvokeChannels {
     tcp.setNoDelay?.(true);
     tcp.setKeepAlive?.(true, KEEPALIVE_MS);
     tcp.setTimeout?.(0);
-    this.#sockets.add(socket);
     this.#serve(socket, head);
   }
 
@@ -90,10 +94,12 @@ export class InvokeChannels {
   async close(): Promise<void> {
     await Promise.all(
       [...this.#sockets].map(
-        (socket) =>
+        ([socket, writer]) =>
           new Promise<void>((resolve) => {
             if (socket.destroyed) return resolve();
             socket.once('close', () => resolve());
+            // Answers queued this turn (the drain's last executions) go before the end.
+            writer.flush();
             socket.end();
             setTimeout(() => socket.destroy(), 2000).unref();
           }),
@@ -107,29 +113,64 @@ export class InvokeChannels {
     const writer = new FrameWriter((buf) => {
       if (!socket.destroyed && socket.writable) socket.write(buf);
     });
+    this.#sockets.set(socket, writer);
     const fail = (err: unknown): void => {
       deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'invoke channel closed: protocol error');
       socket.destroy();
     };
     const answer = (stream: number, a: WorkerAnswer): void => {
-      if (!open.delete(stream)) return; // closed or withdrawn meanwhile
+      if (open.delete(stream)) send(stream, a); // else closed or withdrawn meanwhile
+    };
+    const send = (stream: number, a: WorkerAnswer): void => {
       const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, [WorkerHeaders.worker]: deps.workerId, ...a.headers };
       writer.send(encodeAnswer(stream, { status: a.status, load: deps.load(), headers, body: a.body }));
     };
+    // A frame begun must arrive whole within the bound (as an HTTP body must): the timer is armed
+    // while a frame is partial, and fires on a connection that completed no frame meanwhile.
+    const frameTimeoutMs = deps.frameTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    let framesRead = 0;
+    let stall: NodeJS.Timeout | undefined;
+    const watchStall = (): void => {
+      if (!reader.partial || socket.destroyed) {
+        if (stall !== undefined) clearTimeout(stall);
+        stall = undefined;
+        return;
+      }
+      if (stall !== undefined) return;
+      const at = framesRead;
+      stall = setTimeout(() => {
+        stall = undefined;
+        if (reader.partial && framesRead === at) fail(new ChannelProtocolError(`a frame did not arrive whole within ${frameTimeoutMs} ms`));
+        else watchStall();
+      }, frameTimeoutMs);
+    };
     const reader = new FrameReader(5 + REQUEST_FIELDS_MAX_BYTES + deps.maxInputBytes, (type, stream, body) => {
+      framesRead++;
       if (type === FrameType.CANCEL) {
         open.get(stream)?.abort();
         return;
       }
       if (type !== FrameType.REQUEST) throw new ChannelProtocolError(`a router sent frame type ${type}`);
       if (open.has(stream)) throw new ChannelProtocolError(`stream ${stream} reused while open`);
-      if (open.size >= this.#maxStreams) throw new ChannelProtocolError(`more than ${this.#maxStreams} open invocations`);
       const receivedAt = performance.now();
       const request = decodeRequest(body);
+      if (request.input.length > deps.maxInputBytes) {
+        // As over HTTP (413, the input not run); the frame bound leaves room for the fields.
+        const tooLarge = new RfError({ ...WorkerErrors.BAD_INPUT, status: 413 }, `the input is larger than the limit of ${deps.maxInputBytes} bytes`, { details: { limitBytes: deps.maxInputBytes } });
+        send(stream, errorAnswer(tooLarge, deps.logger, { reqId: request.requestId }));
+        return;
+      }
+      if (open.size >= this.#maxStreams) {
+        // Refused alone, as a full queue refuses it: closing the connection failed every open
+        // invocation on it (a router has no bound of its own on a channel's streams).
+        const refused = errorAnswer(new RfError(WorkerErrors.AT_CAPACITY, `more than ${this.#maxStreams} open invocations on this channel`), deps.logger, { reqId: request.requestId });
+        send(stream, refused);
+        return;
+      }
       const left = new AbortController();
       open.set(stream, left);
       deps
-        .run({ ...request, requestId: request.requestId.length > 0 ? request.requestId : `channel-${stream}`, signal: left.signal, receivedAt })
+        .run({ ...request, input: ownBytes(request.input), requestId: request.requestId.length > 0 ? request.requestId : `channel-${stream}`, signal: left.signal, receivedAt })
         .then((a) => answer(stream, a), fail);
     });
     const onData = (chunk: Buffer): void => {
@@ -138,11 +179,16 @@ export class InvokeChannels {
       } catch (err) {
         fail(err);
       }
+      watchStall();
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
+    // The router closed its side (it has nothing open here): close ours. The server's sockets
+    // are half-open, so without this both ends stayed open for good.
+    socket.once('end', () => socket.end());
     socket.once('close', () => {
       this.#sockets.delete(socket);
+      if (stall !== undefined) clearTimeout(stall);
       for (const left of open.values()) left.abort();
       open.clear();
     });
@@ -150,8 +196,31 @@ export class InvokeChannels {
   }
 }
 
-/** An HTTP error answer to an upgrade request, then the connection closes. */
+/** Slack an input may keep alive beside its own bytes (its frame's fields and up to a socket read after it). */
+const INPUT_SLACK_BYTES = 128 * 1024;
+
+/**
+ * The input as bytes of its own when it is a small part of what it came in: a frame is a view of
+ * the read (or of the frames joined), and an invocation holds its input while it waits and runs,
+ * so a small input behind a large one kept the large one's memory alive for as long.
+ */
+function ownBytes(input: Buffer): Buffer {
+  return input.buffer.byteLength > input.length + INPUT_SLACK_BYTES ? Buffer.from(input) : input;
+}
+
+/** How long a refused upgrade's answer may take to leave before its connection is destroyed. */
+const REFUSAL_LINGER_MS = 2000;
+
+/**
+ * An HTTP error answer to an upgrade request, then the connection closes: destroyed once the
+ * answer is written (as node:http does after `connection: close`), not only ended. The server's
+ * sockets are half-open (allowHalfOpen), and an upgraded socket is no longer the HTTP server's to
+ * time out: ended only, it stayed open as long as the peer kept its side open, so a peer without
+ * the key could hold connections (and a drain's server.close()) forever.
+ */
 function refuse(socket: Duplex, spec: ErrorSpec, message: string): void {
   const body = JSON.stringify(errorBody(new RfError(spec, message)));
-  socket.end(`HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.on('error', () => socket.destroy());
+  setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+  socket.end(`HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
