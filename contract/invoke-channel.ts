@@ -150,56 +150,70 @@ export function encodeAnswer(stream: number, a: { status: number; load: number; 
   return buf;
 }
 
+/** Reads a frame body's fields in order, each checked against the body's end. */
+class Fields {
+  readonly #body: Buffer;
+  readonly #frame: string;
+  #at = 0;
+
+  constructor(body: Buffer, frame: 'REQUEST' | 'ANSWER') {
+    this.#body = body;
+    this.#frame = frame;
+  }
+
+  u8(): number {
+    return this.#body.readUInt8(this.#take(1));
+  }
+
+  u16(): number {
+    return this.#body.readUInt16BE(this.#take(2));
+  }
+
+  u32(): number {
+    return this.#body.readUInt32BE(this.#take(4));
+  }
+
+  text(bytes: number, encoding: 'utf8' | 'latin1' = 'utf8'): string {
+    const at = this.#take(bytes);
+    return this.#body.toString(encoding, at, at + bytes);
+  }
+
+  /** What follows the fields. */
+  rest(): Buffer {
+    return this.#body.subarray(this.#at);
+  }
+
+  #take(bytes: number): number {
+    const at = this.#at;
+    if (at + bytes > this.#body.length) throw new ChannelProtocolError(`truncated ${this.#frame} frame`);
+    this.#at = at + bytes;
+    return at;
+  }
+}
+
 /** Reads the fields of a REQUEST body. Throws ChannelProtocolError when they do not fit. */
 export function decodeRequest(body: Buffer): ChannelRequest {
-  let o = 0;
-  const need = (n: number): void => {
-    if (o + n > body.length) throw new ChannelProtocolError('truncated REQUEST frame');
-  };
-  need(2);
-  const fnBytes = body.readUInt16BE(o);
-  o += 2;
-  need(fnBytes + 1);
-  const functionId = body.toString('utf8', o, o + fnBytes);
-  o += fnBytes;
-  const idBytes = body.readUInt8(o);
-  o += 1;
-  need(idBytes + 5);
-  const requestId = body.toString('utf8', o, o + idBytes);
-  o += idBytes;
-  const waitMs = body.readUInt32BE(o);
-  const flags = body.readUInt8(o + 4);
-  o += 5;
-  return { functionId, requestId, waitMs, details: (flags & DETAILS_FLAG) !== 0, reportIdle: (flags & REPORT_IDLE_FLAG) !== 0, input: body.subarray(o) };
+  const f = new Fields(body, 'REQUEST');
+  const functionId = f.text(f.u16());
+  const requestId = f.text(f.u8());
+  const waitMs = f.u32();
+  const flags = f.u8();
+  return { functionId, requestId, waitMs, details: (flags & DETAILS_FLAG) !== 0, reportIdle: (flags & REPORT_IDLE_FLAG) !== 0, input: f.rest() };
 }
 
 /** Reads an ANSWER body. Throws ChannelProtocolError when its fields do not fit. */
 export function decodeAnswer(body: Buffer): ChannelAnswer {
-  let o = 0;
-  const need = (n: number): void => {
-    if (o + n > body.length) throw new ChannelProtocolError('truncated ANSWER frame');
-  };
-  need(7);
-  const status = body.readUInt16BE(0);
-  const load = body.readUInt32BE(2);
-  const count = body.readUInt8(6);
-  o = 7;
+  const f = new Fields(body, 'ANSWER');
+  const status = f.u16();
+  const load = f.u32();
+  const count = f.u8();
   const headers: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
-    need(1);
-    const nameBytes = body.readUInt8(o);
-    o += 1;
-    need(nameBytes + 2);
-    const name = body.toString('latin1', o, o + nameBytes);
-    o += nameBytes;
-    const valueBytes = body.readUInt16BE(o);
-    o += 2;
-    need(valueBytes);
-    headers[name] = body.toString('utf8', o, o + valueBytes);
-    o += valueBytes;
+    const name = f.text(f.u8(), 'latin1');
+    headers[name] = f.text(f.u16());
   }
   if (status < 100 || status > 599) throw new ChannelProtocolError(`ANSWER status ${status} out of range`);
-  return { status, load, headers, body: body.subarray(o) };
+  return { status, load, headers, body: f.rest() };
 }
 
 /**
