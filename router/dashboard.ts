@@ -125,7 +125,7 @@ export class Dashboard {
     const start = served?.start;
     const cold = start === 'cold-pool' || start === 'cold-create';
     if (spills > 0 && servedBy !== undefined) {
-      const home = this.#o.view.ring.home(functionId);
+      const home = this.#o.view.home(functionId);
       this.#window.record({ status, latencyMs, cold, spills, servedBy, ...(home === undefined ? {} : { spilledFrom: home }) });
     } else {
       this.#window.record({ status, latencyMs, cold, spills });

@@ -33,6 +33,11 @@ export class PreferenceMemo {
     return list;
   }
 
+  /** The ring's home of `key`: the head of its memoised list when there is one (no hashing). */
+  home(ring: Ring<WorkerRow>, key: string): string | undefined {
+    return this.#lists.get(key)?.[0] ?? ring.home(key);
+  }
+
   /** Drops every list (the ring changed). */
   clear(): void {
     this.#lists.clear();

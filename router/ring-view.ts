@@ -145,6 +145,11 @@ export class RingView {
     return usable.length > 0 ? usable : list;
   }
 
+  /** The function's home on the current ring (memoised with its preference list). */
+  home(key: string): string | undefined {
+    return this.#preferences.home(this.#ring, key);
+  }
+
   /** The load estimate of a worker: max(own in-flight, last reported load). */
   loadOf(workerId: string): number {
     return this.#traffic.loadOf(workerId);

@@ -160,3 +160,17 @@ test('describe() shows the latest heartbeat, not the one of the last ring change
   assert.equal(entry?.heartbeatAgeMs, 300);
   assert.equal(view.row('a')?.heartbeatAt, c.now() - 300);
 });
+
+test("home(): the ring's home, from the memoised preference list once there is one, and again after a ring change", async () => {
+  const { membership, c, view } = await setup();
+  for (const id of ['a', 'b', 'c']) await membership.upsert(row(id, c.now()));
+  await view.refresh();
+  const keys = Array.from({ length: 50 }, (_, i) => `fn-${i}`);
+  for (const key of keys) assert.equal(view.home(key), view.ring.home(key), 'before any list is memoised');
+  for (const key of keys) view.candidates(key, 3);
+  for (const key of keys) assert.equal(view.home(key), view.ring.home(key), 'from the memo');
+  await membership.upsert(row('d', c.now()));
+  await view.refresh();
+  assert.ok(keys.some((key) => view.ring.home(key) === 'd'), 'some homes moved to the new worker');
+  for (const key of keys) assert.equal(view.home(key), view.ring.home(key), 'the memo was dropped with the old ring');
+});
