@@ -30,7 +30,16 @@
  * One file over 350 lines: five policies of 20–80 lines behind one interface, meant to be read
  * side by side.
  */
-import { planSpill, Ring, type BoundRule, type RingMemberRow } from '../../ring/index.ts';
+import { ExecutionTimes, planSpill, Ring, SustainedLoad, type BoundRule, type RingMemberRow, type SustainedLoadOptions } from '../../ring/index.ts';
+
+/**
+ * ringfaas's sustained-load bound in the simulator: ring/'s options, and whether the request
+ * being placed counts with its expected share of the window (`perRequest`, default true: the
+ * function's mean execution time learned from its completed executions, ring/execution-times.ts).
+ */
+export interface SustainedSpec extends SustainedLoadOptions {
+  perRequest?: boolean;
+}
 import type { Prng } from './prng.ts';
 import type { SimWorker } from './sim-worker.ts';
 import type { SimFunction } from './workload.ts';
@@ -48,11 +57,13 @@ export interface PlacementChoice {
 
 export interface Placement {
   readonly name: PlacementName;
-  /** The workers changed (joined, drained, died): `active` are the ones taking work. */
-  membership(active: readonly SimWorker[], all: readonly SimWorker[]): void;
+  /** The workers changed (joined, drained, died) at `now`: `active` are the ones taking work. */
+  membership(active: readonly SimWorker[], all: readonly SimWorker[], now: number): void;
   choose(fn: number, now: number): PlacementChoice;
-  /** A worker's load changed (policies that index workers by load listen). */
-  loadChanged?(w: SimWorker, before: number): void;
+  /** A worker's load changed at `now` (policies that index or average workers by load listen). */
+  loadChanged?(w: SimWorker, before: number, now: number): void;
+  /** An execution of `fn` finished after `execMs` (policies that learn execution times listen). */
+  completed?(fn: number, execMs: number): void;
   /** The function's home worker id (where its containers gather), or undefined when the policy has none. */
   home(fn: number): string | undefined;
 }
@@ -79,16 +90,23 @@ export class RingfaasPlacement implements Placement {
 
   readonly #warmFirst: boolean;
   readonly #rule: BoundRule;
+  /** The sustained-load bound's averages (ring/sustained-load.ts), when it is on. */
+  readonly #sustained: SustainedLoad | undefined;
+  /** Learned execution times (the sustained bound's `perRequest`). */
+  readonly #times: ExecutionTimes | undefined;
 
-  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false, rule: BoundRule = 'ceil') {
+  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false, rule: BoundRule = 'ceil', sustained?: SustainedSpec) {
     this.#fns = fns;
     this.#c = loadFactor;
     this.#totalLoad = totalLoad;
     this.#warmFirst = warmFirst;
     this.#rule = rule;
+    this.#sustained = sustained === undefined ? undefined : new SustainedLoad(sustained);
+    this.#times = sustained === undefined || sustained.perRequest === false ? undefined : new ExecutionTimes();
   }
 
-  membership(active: readonly SimWorker[]): void {
+  membership(active: readonly SimWorker[], _all: readonly SimWorker[] = active, now = 0): void {
+    this.#sustained?.membership(active, now);
     this.#active = active;
     this.#byId = new Map(active.map((w) => [w.id, w]));
     this.#ring = new Ring(active.map((w) => row(w.id)));
@@ -115,14 +133,25 @@ export class RingfaasPlacement implements Placement {
     return l;
   }
 
-  choose(fn: number): PlacementChoice {
+  /** A worker's load changed: the sustained-load averages follow. */
+  loadChanged(w: SimWorker, _before: number, now: number): void {
+    this.#sustained?.changed(w.id, w.load, now);
+  }
+
+  completed(fn: number, execMs: number): void {
+    this.#times?.observe((this.#fns[fn] as SimFunction).id, execMs);
+  }
+
+  choose(fn: number, now = 0): PlacementChoice {
     const { workers: list, ids } = this.#entry(fn);
     const byId = this.#byId;
-    const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule });
+    const s = this.#sustained;
+    const held = s?.heldAt(now, this.#times === undefined ? 0 : s.requestShare(((globalThis as any).__oracle?.[fn] as number | undefined) ?? this.#times.expectedMs((this.#fns[fn] as SimFunction).id) ?? 0));
+    const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule, ...(held === undefined ? {} : { held }) });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
     // Warm first when spilling: a worker holding an idle container always runs the call, so it
     // is tried before the rest (which may name it again, never reached).
-    const warm = this.#warmFirst && plan.skipped > 0 ? order.find((w) => w.idleOf(fn) > 0 && w.load < plan.bound) : undefined;
+    const warm = this.#warmFirst && plan.skipped > 0 ? order.slice(0, plan.accepting).find((w) => w.idleOf(fn) > 0) : undefined;
     if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
     const under = order.filter((w) => w.load < plan.bound);
     const over = order.slice(under.length);
@@ -347,10 +376,10 @@ export class ChRluPlacement implements Placement {
 }
 
 /** A placement policy by name. */
-export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number, rule: BoundRule = 'ceil'): Placement {
+export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number, rule: BoundRule = 'ceil', sustained?: SustainedSpec): Placement {
   switch (name) {
     case 'ringfaas':
-      return new RingfaasPlacement(fns, totalLoad, 1.25, false, rule);
+      return new RingfaasPlacement(fns, totalLoad, 1.25, false, rule, sustained);
     case 'openwhisk':
       return new OpenWhiskPlacement(fns, rng);
     case 'least-loaded':
