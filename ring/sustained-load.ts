@@ -14,23 +14,28 @@
  *     s(t) = load + (s(t0) − load) × exp(−(t − t0) / windowMs)
  *
  * and the same average of the cluster's total load over the workers it tracks, S(t) (the
- * average is linear, so S is the sum of the workers' s). A worker is *held* when
+ * average is linear, so S is the sum of the workers' s). For one request r, a worker is *held*
+ * when
  *
- *     s(worker) > max(c × S / n, floorLoad)
+ *     x(worker) + share(r) > max(c × S / n, floorLoad)
  *
- * `planSpill` (bounded-load.ts) puts the held workers that are under the instantaneous bound
- * behind the accepting ones and before the over-bound ones, in preference order: a held home
- * takes no new placement while some candidate accepts, its smoothed load falls back under
- * c × the smoothed mean, and it accepts again. It still takes bursts up to the integer bound,
- * and sheds only what would hold its *average* over c × the mean. `floorLoad` (default 1)
- * keeps the rule from holding a worker that averages one request or less: at low load the
- * instantaneous bound is 1–2 anyway, and holding there would only spill (and cold-start) the
- * one steady request of a function.
+ * where x = s, or with `withCurrent` x = max(s, load now), and share(r) = min(1, E[exec(r)] /
+ * windowMs) (`requestShare`; the caller's estimate, execution-times.ts; an unknown one counts 1),
+ * what r would add to the average: about 0 for a short request, 1 for one that runs a whole
+ * window. `planSpill` (bounded-load.ts) puts the held workers that are under the
+ * instantaneous bound behind the accepting ones and before the over-bound ones, in preference
+ * order: a held home takes no new placement while some candidate accepts, its average falls
+ * back under c × the averaged mean, and it accepts again. It still takes short bursts up to the
+ * integer bound, and sheds what would hold its *average* over c × the mean; `withCurrent` and
+ * the share keep a long request (one that pins the load for minutes) off a worker already at
+ * the threshold, which the average alone, lagging by the window, does not see. `floorLoad`
+ * (default 1) keeps the rule from holding a worker that averages one request or less.
  *
  * Guarantees kept (docs/ring.md): a held worker is under the instantaneous bound, so with
- * every worker as a candidate the first worker tried is still under that bound; and not every
- * worker can be held (the mean of the s is S / n ≤ c × S / n for c ≥ 1, so some worker's s is
- * at most the threshold). Over-bound workers stay in the plan, last.
+ * every worker as a candidate the first worker tried is still under that bound (all of them may
+ * be held: then the order is the instantaneous rule's); over-bound workers stay in the plan,
+ * last. With share 0 and without `withCurrent` not every worker can be held (the mean of the s
+ * is S / n ≤ c × S / n for c ≥ 1).
  *
  * Worked example
  * --------------
@@ -70,6 +75,12 @@ export interface SustainedLoadOptions {
   windowMs?: number;
   /** A worker whose average is at most this is never held. Default DEFAULT_SUSTAINED_FLOOR_LOAD. */
   floorLoad?: number;
+  /**
+   * Count the worker's current load too: held when max(s, load) + addedLoad > threshold, so a
+   * request expected to run a whole window does not go where the load already is at the
+   * threshold. Default false (the average only).
+   */
+  withCurrent?: boolean;
 }
 
 interface Smoothed {
@@ -85,6 +96,7 @@ export class SustainedLoad {
   readonly c: number;
   readonly windowMs: number;
   readonly floorLoad: number;
+  readonly withCurrent: boolean;
   readonly #workers = new Map<string, Smoothed>();
   /** The same average of the tracked workers' total load. */
   readonly #total: Smoothed = { s: 0, load: 0, at: 0 };
@@ -95,6 +107,7 @@ export class SustainedLoad {
     this.windowMs = options.windowMs ?? DEFAULT_SUSTAINED_WINDOW_MS;
     if (!(this.windowMs > 0)) throw new RangeError(`sustained-load windowMs must be > 0, got ${this.windowMs}`);
     this.floorLoad = options.floorLoad ?? DEFAULT_SUSTAINED_FLOOR_LOAD;
+    this.withCurrent = options.withCurrent ?? false;
   }
 
   /**
@@ -154,12 +167,16 @@ export class SustainedLoad {
    */
   heldAt(now: number, addedLoad = 0): (id: string) => boolean {
     const threshold = this.threshold(now);
-    return (id) => this.smoothedOf(id, now) + addedLoad > threshold;
+    if (!this.withCurrent) return (id) => this.smoothedOf(id, now) + addedLoad > threshold;
+    return (id) => Math.max(this.smoothedOf(id, now), this.#workers.get(id)?.load ?? 0) + addedLoad > threshold;
   }
 
-  /** What one request expected to run `expectedMs` adds to a worker's average: min(1, expectedMs / windowMs). */
-  requestShare(expectedMs: number): number {
-    return Math.min(1, Math.max(0, expectedMs) / this.windowMs);
+  /**
+   * What one request expected to run `expectedMs` adds to a worker's average: min(1,
+   * expectedMs / windowMs); undefined (not known yet) counts as a whole request, the safe side.
+   */
+  requestShare(expectedMs: number | undefined): number {
+    return expectedMs === undefined ? 1 : Math.min(1, Math.max(0, expectedMs) / this.windowMs);
   }
 
   #advanceTotal(now: number): void {

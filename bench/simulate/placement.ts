@@ -8,7 +8,10 @@
  *   the bound, or every one under it is at capacity, the walk goes on around the whole ring
  *   (Mirrokni et al.'s rule: the next worker clockwise under the bound), so the bound holds
  *   by construction whenever some worker has room; the over-bound ones of the 16 come last;
- *   all full: wait at the home. Warm first when spilling, as the router (router/warm-hints.ts):
+ *   all full: wait at the home. With a sustained-load bound (ring/sustained-load.ts, an
+ *   option) the held workers are passed over the same way: the 16 that accept, the rest of the
+ *   ring that accepts, the held ones, the over-bound ones. Warm first when spilling, as the
+ *   router (router/warm-hints.ts):
  *   when the bound moves a call off its home, among the workers under the bound one holding an
  *   idle warm container of the function goes first (the simulator knows the idle counts
  *   exactly; a router knows them from its workers' last answers, so the model is the ideal of
@@ -33,12 +36,14 @@
 import { ExecutionTimes, planSpill, Ring, SustainedLoad, type BoundRule, type RingMemberRow, type SustainedLoadOptions } from '../../ring/index.ts';
 
 /**
- * ringfaas's sustained-load bound in the simulator: ring/'s options, and whether the request
- * being placed counts with its expected share of the window (`perRequest`, default true: the
- * function's mean execution time learned from its completed executions, ring/execution-times.ts).
+ * ringfaas's sustained-load bound in the simulator (ring/sustained-load.ts): c, window, floor,
+ * and by default the whole rule: the worker's current load counts (`withCurrent`) and the
+ * request being placed counts with its expected share of the window (the function's mean
+ * execution time learned from its completed executions, ring/execution-times.ts; a function
+ * not yet seen to complete counts as a whole request). `plain`: the average alone.
  */
-export interface SustainedSpec extends SustainedLoadOptions {
-  perRequest?: boolean;
+export interface SustainedSpec extends Omit<SustainedLoadOptions, 'withCurrent'> {
+  plain?: boolean;
 }
 import type { Prng } from './prng.ts';
 import type { SimWorker } from './sim-worker.ts';
@@ -92,7 +97,7 @@ export class RingfaasPlacement implements Placement {
   readonly #rule: BoundRule;
   /** The sustained-load bound's averages (ring/sustained-load.ts), when it is on. */
   readonly #sustained: SustainedLoad | undefined;
-  /** Learned execution times (the sustained bound's `perRequest`). */
+  /** Learned execution times (the sustained bound's request share; none when `plain`). */
   readonly #times: ExecutionTimes | undefined;
 
   constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false, rule: BoundRule = 'ceil', sustained?: SustainedSpec) {
@@ -101,8 +106,8 @@ export class RingfaasPlacement implements Placement {
     this.#totalLoad = totalLoad;
     this.#warmFirst = warmFirst;
     this.#rule = rule;
-    this.#sustained = sustained === undefined ? undefined : new SustainedLoad(sustained);
-    this.#times = sustained === undefined || sustained.perRequest === false ? undefined : new ExecutionTimes();
+    this.#sustained = sustained === undefined ? undefined : new SustainedLoad({ ...sustained, withCurrent: sustained.plain !== true });
+    this.#times = sustained === undefined || sustained.plain === true ? undefined : new ExecutionTimes();
   }
 
   membership(active: readonly SimWorker[], _all: readonly SimWorker[] = active, now = 0): void {
@@ -146,29 +151,37 @@ export class RingfaasPlacement implements Placement {
     const { workers: list, ids } = this.#entry(fn);
     const byId = this.#byId;
     const s = this.#sustained;
-    const held = s?.heldAt(now, this.#times === undefined ? 0 : s.requestShare(((globalThis as any).__oracle?.[fn] as number | undefined) ?? this.#times.expectedMs((this.#fns[fn] as SimFunction).id) ?? 0));
+    const held = s?.heldAt(now, this.#times === undefined ? 0 : s.requestShare(this.#times.expectedMs((this.#fns[fn] as SimFunction).id)));
     const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule, ...(held === undefined ? {} : { held }) });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
     // Warm first when spilling: a worker holding an idle container always runs the call, so it
     // is tried before the rest (which may name it again, never reached).
     const warm = this.#warmFirst && plan.skipped > 0 ? order.slice(0, plan.accepting).find((w) => w.idleOf(fn) > 0) : undefined;
     if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
+    const accepting = order.slice(0, plan.accepting);
     const under = order.filter((w) => w.load < plan.bound);
+    const heldUnder = under.slice(plan.accepting);
     const over = order.slice(under.length);
-    return { candidates: this.#walk(fn, under, over, plan.bound, warm), waitAt: list[0] as SimWorker };
+    return { candidates: this.#walk(fn, accepting, heldUnder, over, plan.bound, held, warm), waitAt: list[0] as SimWorker };
   }
 
-  /** The warm one, the 16 under the bound, then the rest of the ring under the bound (lazily), then the 16 over it. */
-  *#walk(fn: number, under: SimWorker[], over: SimWorker[], bound: number, warm: SimWorker | undefined): Generator<SimWorker> {
+  /**
+   * The warm one, the 16 that accept, the rest of the ring that accepts (lazily), the held ones
+   * of the 16 (under the bound, sustained-load.ts), the held ones of the rest, then the 16 over
+   * the bound: a held worker is passed over as long as any worker of the ring accepts.
+   */
+  *#walk(fn: number, accepting: SimWorker[], heldUnder: SimWorker[], over: SimWorker[], bound: number, held: ((id: string) => boolean) | undefined, warm: SimWorker | undefined): Generator<SimWorker> {
     if (warm !== undefined) yield warm;
-    yield* under;
+    yield* accepting;
     let walk = this.#walks.get(fn);
     if (walk === undefined) {
       if (this.#walks.size >= 4096) this.#walks.clear();
       walk = this.#ring.preferenceList((this.#fns[fn] as SimFunction).id).slice(MAX_CANDIDATES).map((id) => this.#byId.get(id) as SimWorker);
       this.#walks.set(fn, walk);
     }
-    for (const w of walk) if (w.load < bound) yield w;
+    for (const w of walk) if (w.load < bound && held?.(w.id) !== true) yield w;
+    yield* heldUnder;
+    if (held !== undefined) for (const w of walk) if (w.load < bound && held(w.id)) yield w;
     yield* over;
   }
 

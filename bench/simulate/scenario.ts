@@ -24,7 +24,7 @@ import type { TraceFiles } from './azure-trace.ts';
 import type { EventWindow } from './metrics.ts';
 import { sizedWorkload } from './sized-workload.ts';
 import { runKeepAliveComparison } from './keepalive-comparison.ts';
-import { PLACEMENT_NAMES, type PlacementName } from './placement.ts';
+import { PLACEMENT_NAMES, type PlacementName, type SustainedSpec } from './placement.ts';
 import { affectedColdStarts, beatsEvery, formatMeanSd, totalAffectedCaused, totalAffectedRun, totalControlWindowColdStarts, totalFirstCaused, totalWindowColdStarts, type Pair } from './membership-impact.ts';
 import { runLoadLevels } from './load-levels.ts';
 import type { BoundRule } from '../../ring/index.ts';
@@ -64,6 +64,8 @@ export interface SimulateBenchOptions {
   iatCov?: { median: number; sigma: number };
   /** ringfaas's bound roundings (ring/'s BoundRule): the load levels run each; the placement runs use the first. Default ['ceil']. */
   boundRules?: BoundRule[];
+  /** Sustained-load bounds (ring/sustained-load.ts): the load levels also run ringfaas (first bound rule) with each; placement runs none. */
+  sustained?: SustainedSpec[];
 }
 
 export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [

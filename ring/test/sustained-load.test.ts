@@ -141,3 +141,42 @@ test('options are checked', () => {
   assert.throws(() => new SustainedLoad({ c: 0.9 }), RangeError);
   assert.throws(() => new SustainedLoad({ c: 1.2, windowMs: 0 }), RangeError);
 });
+
+test('ExecutionTimes: the worked example, unknown keys, the key bound', async () => {
+  const { ExecutionTimes } = await import('../index.ts');
+  const t = new ExecutionTimes({ alpha: 0.25, maxKeys: 2 });
+  assert.equal(t.expectedMs('f'), undefined);
+  t.observe('f', 1000);
+  t.observe('f', 3000);
+  assert.equal(t.expectedMs('f'), 1500);
+  t.observe('g', 10);
+  t.observe('f', 1500); // f observed last: g is the oldest
+  t.observe('h', 20);
+  assert.equal(t.size, 2);
+  assert.equal(t.expectedMs('g'), undefined);
+  assert.equal(t.expectedMs('f'), 1500);
+  assert.throws(() => new ExecutionTimes({ alpha: 0 }), RangeError);
+});
+
+test('requestShare and heldAt: a request expected to run a whole window counts as one more request', () => {
+  const s = new SustainedLoad({ c: 1.25, windowMs: 10_000 });
+  assert.equal(s.requestShare(2_500), 0.25);
+  assert.equal(s.requestShare(600_000), 1);
+  s.membership([{ id: 'a', load: 2 }, { id: 'b', load: 2 }], 0);
+  // both average 2 (= the mean): under 1.25 × 2 = 2.5 alone, over it with a long request
+  assert.equal(s.heldAt(1_000)('a'), false);
+  assert.equal(s.heldAt(1_000, s.requestShare(2_000))('a'), false);
+  assert.equal(s.heldAt(1_000, s.requestShare(60_000))('a'), true);
+  assert.equal(s.requestShare(undefined), 1, 'not known yet: a whole request');
+});
+
+test('withCurrent: a worker whose load just rose is held before its average follows', () => {
+  for (const withCurrent of [false, true]) {
+    const s = new SustainedLoad({ c: 1.25, windowMs: 10_000, withCurrent });
+    s.membership([{ id: 'a', load: 1 }, { id: 'b', load: 1 }, { id: 'c', load: 1 }], 0);
+    s.changed('a', 3, 60_000); // a burst of two long requests on a
+    // a second later a's average is still 1.19 (threshold 1.25 × 1.06 = 1.33); its load is 3
+    const held = s.heldAt(61_000);
+    assert.equal(held('a'), withCurrent, `withCurrent ${withCurrent}`);
+  }
+});
