@@ -27,6 +27,7 @@ interface SimulateFlags {
   seeds?: string;
   loadLevels?: string;
   loadLevelMinutes: string;
+  loadLevelWarmupMinutes?: string;
   iatCovMedian?: string;
   iatCovSigma?: string;
   keepaliveFunctionsPerWorker?: string;
@@ -83,6 +84,7 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--seeds <list>', 'more seeds for the placement runs: membership impact as mean ± s.d. over --seed and these'],
   ['--load-levels <list>', 'functions per worker of extra runs at the largest scale, no event: max/avg load by load level (generator only)'],
   ['--load-level-minutes <n>', 'simulated minutes of each load-level run', '6'],
+  ['--load-level-warmup-minutes <n>', 'minutes of each load-level run left out of its figures (default: a sixth of the run, at least 1)'],
   ['--iat-cov-median <x>', 'generator: median of the non-timer functions\' inter-arrival-time CoV (default 1.15: 40 % of applications above 1, as in the trace)'],
   ['--iat-cov-sigma <x>', 'generator: log-sigma of that CoV across functions (default 1; 0 with median 1: Poisson arrivals)'],
   ['--keepalive-functions-per-worker <n>', 'generated functions per worker of the keep-alive runs (default --functions-per-worker)'],
@@ -106,6 +108,9 @@ export function registerSimulateCommand(bench: Command): void {
       await runScenarioCommand({ scenario: 'simulate', resultsDir: flags.resultsDir, docs: flags.docs, progressSeconds: 1 }, async ({ progress }) => {
         const { runSimulateBench } = await import('./scenario.ts');
         const scales = flags.scales.split(',').map((s) => int('--scales', s.trim()));
+        if (flags.loadLevelWarmupMinutes !== undefined && int('--load-level-warmup-minutes', flags.loadLevelWarmupMinutes) >= int('--load-level-minutes', flags.loadLevelMinutes, 2)) {
+          throw new RfError(BenchErrors.OPTION_INVALID, `--load-level-warmup-minutes must be under --load-level-minutes, got ${flags.loadLevelWarmupMinutes} of ${flags.loadLevelMinutes}`);
+        }
         const trace =
           flags.traceInvocations === undefined
             ? undefined
@@ -128,6 +133,7 @@ export function registerSimulateCommand(bench: Command): void {
           ...(flags.seeds === undefined ? {} : { extraSeeds: flags.seeds.split(',').map((x) => int('--seeds', x.trim(), 0)) }),
           ...(flags.loadLevels === undefined ? {} : { loadLevels: flags.loadLevels.split(',').map((x) => int('--load-levels', x.trim())) }),
           loadLevelMinutes: int('--load-level-minutes', flags.loadLevelMinutes, 2),
+          ...(flags.loadLevelWarmupMinutes === undefined ? {} : { loadLevelWarmupMin: int('--load-level-warmup-minutes', flags.loadLevelWarmupMinutes) }),
           ...(flags.iatCovMedian === undefined && flags.iatCovSigma === undefined
             ? {}
             : { iatCov: { median: positive('--iat-cov-median', flags.iatCovMedian ?? String(IAT_COV.median)), sigma: positive('--iat-cov-sigma', flags.iatCovSigma ?? String(IAT_COV.sigma)) } }),

@@ -70,7 +70,7 @@ export async function runLoadLevels(o: SimulateBenchOptions, workers: number, le
     const rings: SimulationResult[] = [];
     for (const [placement, boundRule, sustained] of runs) {
       o.progress.note(`simulate: load level ${perWorker} functions per worker, ${placement}${placement === 'ringfaas' ? ` (${boundRule}${sustained === undefined ? '' : ` + ${sustainedLabel(sustained)}`})` : ''}`);
-      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: Math.max(1, Math.round(minutes / 6)), boundRule, ...(sustained === undefined ? {} : { sustained }) });
+      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6)), boundRule, ...(sustained === undefined ? {} : { sustained }) });
       if (placement === 'ringfaas') rings.push(r);
       else leastLoaded = r;
       rows.push([perWorker, placement, placement === 'ringfaas' ? ruleLabel(r) : '–', r.invocations, r2(r.meanLoad), r2(r.loadMaxOverAvg), r2(r.peakOverMean), r2(r.floorOverMean), r2(r.boundOverMean), pct(r.overBoundShare), pct(r.offHomeShare), pct(r.coldStartRatio), Math.round(r.idleGbS), r2(r.queueP50Ms), r2(r.queueP99Ms), Math.round(r.speed)]);
@@ -83,7 +83,7 @@ export async function runLoadLevels(o: SimulateBenchOptions, workers: number, le
   }
   return {
     table: {
-      title: `Max/avg worker load by load level, ${workers} workers, no membership event (${minutes} simulated minutes each)`,
+      title: `Max/avg worker load by load level, ${workers} workers, no membership event (${minutes} simulated minutes each, the first ${o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6))} left out)`,
       columns: ['functions per worker', 'placement', 'bound rule', 'invocations', 'mean load (requests per worker)', 'max/avg load (time-averaged per worker)', 'peak/mean (instant)', 'floor ceil(L/n)/mean', 'bound/mean', 'over-bound placements %', 'off-home placements (spills) %', 'cold-start %', 'idle GB·s', 'queue p50 ms', 'queue p99 ms', 'sim s per s'],
       rows,
       note: 'Max/avg: max over workers of their time-averaged load (running + waiting) / the mean of those averages. Peak/mean: the busiest worker\'s load at each moment over the mean load, both integrated over time. Floor: ceil(L / n) integrated over time, over the mean: no placement gives the busiest worker less at a moment. Bound: ring/\'s ceil(1.25 × L / n) (rule ceil, the default) or max(ceil(L / n), floor(1.25 × L / n)) (rule floor), the most the rule allows; a sustained-load bound (\"+ sustained c / window\") holds workers whose load averaged over the window is over c × the averaged mean, under that bound. Off-home: placements that started on a worker other than the ring home (ringfaas; least-loaded has no home: 0).',

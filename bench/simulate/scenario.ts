@@ -58,6 +58,8 @@ export interface SimulateBenchOptions {
   loadLevels?: number[];
   /** Simulated minutes of each load-level run. */
   loadLevelMinutes?: number;
+  /** Minutes of each load-level run left out of its figures (default max(1, round(minutes / 6))). */
+  loadLevelWarmupMin?: number;
   /** Generated functions per worker of the keep-alive runs (default functionsPerWorker). */
   keepAliveFunctionsPerWorker?: number;
   /** The generator's IAT CoV distribution (default the generator's IAT_COV). */
