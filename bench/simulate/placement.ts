@@ -34,6 +34,9 @@
  * side by side.
  */
 import { ExecutionTimes, planSpill, Ring, SustainedLoad, type BoundRule, type RingMemberRow, type SustainedLoadOptions } from '../../ring/index.ts';
+import type { Prng } from './prng.ts';
+import type { SimWorker } from './sim-worker.ts';
+import type { SimFunction } from './workload.ts';
 
 /**
  * ringfaas's sustained-load bound in the simulator (ring/sustained-load.ts): c, window, floor,
@@ -45,9 +48,6 @@ import { ExecutionTimes, planSpill, Ring, SustainedLoad, type BoundRule, type Ri
 export interface SustainedSpec extends Omit<SustainedLoadOptions, 'withCurrent'> {
   plain?: boolean;
 }
-import type { Prng } from './prng.ts';
-import type { SimWorker } from './sim-worker.ts';
-import type { SimFunction } from './workload.ts';
 
 export type PlacementName = 'ringfaas' | 'openwhisk' | 'least-loaded' | 'random' | 'ch-rlu';
 export const PLACEMENT_NAMES: readonly PlacementName[] = ['ringfaas', 'openwhisk', 'least-loaded', 'random', 'ch-rlu'];
