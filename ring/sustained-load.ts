@@ -57,8 +57,8 @@
  *   times must not go back (a change dated before the last one counts as at the last one).
  */
 
-/** The time constant of the average, ms: the rule's default. */
-export const DEFAULT_SUSTAINED_WINDOW_MS = 10_000;
+/** The time constant of the average, ms: the rule's default (the best measured trade, docs/simulation.md). */
+export const DEFAULT_SUSTAINED_WINDOW_MS = 30_000;
 /** A worker averaging this many requests or fewer is never held. */
 export const DEFAULT_SUSTAINED_FLOOR_LOAD = 1;
 

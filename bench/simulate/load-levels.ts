@@ -35,7 +35,7 @@
 import type { Cell, ReportTable } from '../report/result.ts';
 import { simulate, type SimulationResult } from './engine.ts';
 import type { PlacementName, SustainedSpec } from './placement.ts';
-import type { BoundRule } from '../../ring/index.ts';
+import { DEFAULT_SUSTAINED_WINDOW_MS, type BoundRule } from '../../ring/index.ts';
 import type { SimulateBenchOptions } from './scenario.ts';
 import { sizedWorkload } from './sized-workload.ts';
 
@@ -43,7 +43,7 @@ const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** A sustained-load spec as a report label: `sustained 1.25 / 10 s` (`, plain` without the request's share). */
 export function sustainedLabel(s: SustainedSpec): string {
-  return `sustained ${s.c} / ${(s.windowMs ?? 10_000) / 1000} s${s.plain === true ? ', plain' : ''}`;
+  return `sustained ${s.c} / ${(s.windowMs ?? DEFAULT_SUSTAINED_WINDOW_MS) / 1000} s${s.plain === true ? ', plain' : ''}`;
 }
 
 /** The rule column of a ringfaas run: the bound rule, and the sustained bound if any. */
