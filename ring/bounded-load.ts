@@ -16,6 +16,14 @@
  *
  *     order = [accepting candidates in preference order] ++ [over-bound candidates in order]
  *
+ * An option, `held` (sustained-load.ts, not the default), names workers that are under the
+ * bound but whose load *averaged over time* is over c × the averaged mean: they do not accept
+ * either, and come between the two groups, in preference order:
+ *
+ *     order = [accepting] ++ [held, under the bound] ++ [over-bound]
+ *
+ * so the first worker tried is still under the bound whenever a candidate is.
+ *
  * An option, `rule: 'floor'` (not the default), bounds a worker at
  *
  *     bound = max(ceil((L + 1) / n), floor(c × (L + 1) / n))
@@ -78,10 +86,12 @@ export function loadBound(totalLoad: number, workerCount: number, c: number = DE
 
 /** The workers to try, in order, for one request. */
 export interface SpillPlan {
-  /** Candidates under the bound in preference order, then the ones over it. */
+  /** Candidates under the bound in preference order (the held ones after the others), then the ones over it. */
   readonly order: string[];
-  /** How many over-bound candidates preceded the first worker of `order` in preference order. */
+  /** How many over-bound or held candidates preceded the first worker of `order` in preference order. */
   readonly skipped: number;
+  /** How many workers at the start of `order` accept (under the bound and not held). */
+  readonly accepting: number;
   /** The bound used. */
   readonly bound: number;
 }
@@ -99,23 +109,32 @@ export interface SpillInput {
   c?: number;
   /** How the bound is rounded (BoundRule). Default 'ceil'. */
   rule?: BoundRule;
+  /**
+   * Workers held by a sustained-load bound (sustained-load.ts): under the bound but behind
+   * the accepting ones. Default: none held.
+   */
+  held?: (workerId: string) => boolean;
 }
 
 /** Orders the candidates for one request by the bounded-load rule (see the header). */
 export function planSpill(input: SpillInput): SpillPlan {
   const bound = loadBound(input.totalLoad, input.workerCount, input.c ?? DEFAULT_LOAD_FACTOR, input.rule ?? 'ceil');
-  const under: string[] = [];
+  const accepting: string[] = [];
+  let held: string[] | undefined;
   let over: string[] | undefined;
   let skipped = 0;
   for (const id of input.candidates) {
-    if (input.loadOf(id) < bound) {
-      under.push(id);
-    } else {
-      if (under.length === 0) skipped++;
-      (over ??= []).push(id);
+    if (input.loadOf(id) >= bound) (over ??= []).push(id);
+    else if (input.held?.(id) === true) (held ??= []).push(id);
+    else {
+      accepting.push(id);
+      continue;
     }
+    if (accepting.length === 0) skipped++;
   }
-  if (over === undefined) return { order: under, skipped: 0, bound };
-  if (under.length === 0) skipped = 0; // nothing under the bound: the home is tried first anyway
-  return { order: under.concat(over), skipped, bound };
+  if (over === undefined && held === undefined) return { order: accepting, skipped: 0, accepting: accepting.length, bound };
+  const order = accepting.concat(held ?? [], over ?? []);
+  // nothing accepts: the first tried is the first held one, or (none held) the home anyway
+  if (accepting.length === 0) skipped = held === undefined ? 0 : input.candidates.indexOf(held[0] as string);
+  return { order, skipped, accepting: accepting.length, bound };
 }

@@ -9,6 +9,7 @@ import { BenchErrors } from '../errors.ts';
 import { projectRoot } from '../platform/children.ts';
 import { runScenarioCommand } from '../scenario-command.ts';
 import { IAT_COV } from './generator.ts';
+import type { SustainedSpec } from './placement.ts';
 
 interface SimulateFlags {
   seed: string;
@@ -26,10 +27,12 @@ interface SimulateFlags {
   seeds?: string;
   loadLevels?: string;
   loadLevelMinutes: string;
+  loadLevelWarmupMinutes?: string;
   iatCovMedian?: string;
   iatCovSigma?: string;
   keepaliveFunctionsPerWorker?: string;
   boundRules: string;
+  sustained?: string;
   matrix: boolean;
   placement: boolean;
   keepalive: boolean;
@@ -54,6 +57,16 @@ function boundRule(text: string): 'ceil' | 'floor' {
   throw new RfError(BenchErrors.OPTION_INVALID, `--bound-rules takes ceil and/or floor, got '${text}'`);
 }
 
+/** One `--sustained` entry: `c/windowSeconds`, optionally `/plain` (the average alone: no current load, no request share). */
+function sustainedSpec(text: string): SustainedSpec {
+  const [c, windowS, plain, ...rest] = text.split('/');
+  const spec = { c: Number(c), windowMs: Number(windowS) * 1000, ...(plain === 'plain' ? { plain: true } : {}) };
+  if (!(spec.c >= 1) || !(spec.windowMs > 0) || (plain !== undefined && plain !== 'plain') || rest.length > 0) {
+    throw new RfError(BenchErrors.OPTION_INVALID, `--sustained takes c/windowSeconds[/plain] entries with c >= 1 and a window > 0, got '${text}'`);
+  }
+  return spec;
+}
+
 /** The options of `bench simulate`: flags, description, default (none: unset). */
 const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defaultValue?: string]> = [
   ['--seed <n>', 'random seed (same seed, same result)', '1'],
@@ -71,10 +84,12 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--seeds <list>', 'more seeds for the placement runs: membership impact as mean ± s.d. over --seed and these'],
   ['--load-levels <list>', 'functions per worker of extra runs at the largest scale, no event: max/avg load by load level (generator only)'],
   ['--load-level-minutes <n>', 'simulated minutes of each load-level run', '6'],
+  ['--load-level-warmup-minutes <n>', 'minutes of each load-level run left out of its figures (default: a sixth of the run, at least 1)'],
   ['--iat-cov-median <x>', 'generator: median of the non-timer functions\' inter-arrival-time CoV (default 1.15: 40 % of applications above 1, as in the trace)'],
   ['--iat-cov-sigma <x>', 'generator: log-sigma of that CoV across functions (default 1; 0 with median 1: Poisson arrivals)'],
   ['--keepalive-functions-per-worker <n>', 'generated functions per worker of the keep-alive runs (default --functions-per-worker)'],
   ['--bound-rules <list>', "ringfaas's bound rounding, ring/'s rule: ceil (the platform's) and/or floor (max(ceil(avg), floor(1.25 × avg))); load levels run each, placement runs the first", 'ceil'],
+  ['--sustained <list>', "ringfaas with a sustained-load bound too (ring/sustained-load.ts), in the load levels only: c/windowSeconds[/plain] entries, e.g. 1.25/30 (plain: the average alone)"],
   ['--no-placement', 'skip the placement runs (tables, membership impact) at --scales'],
   ['--no-keepalive', 'skip the keep-alive runs'],
   ['--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale'],
@@ -93,6 +108,9 @@ export function registerSimulateCommand(bench: Command): void {
       await runScenarioCommand({ scenario: 'simulate', resultsDir: flags.resultsDir, docs: flags.docs, progressSeconds: 1 }, async ({ progress }) => {
         const { runSimulateBench } = await import('./scenario.ts');
         const scales = flags.scales.split(',').map((s) => int('--scales', s.trim()));
+        if (flags.loadLevelWarmupMinutes !== undefined && int('--load-level-warmup-minutes', flags.loadLevelWarmupMinutes) >= int('--load-level-minutes', flags.loadLevelMinutes, 2)) {
+          throw new RfError(BenchErrors.OPTION_INVALID, `--load-level-warmup-minutes must be under --load-level-minutes, got ${flags.loadLevelWarmupMinutes} of ${flags.loadLevelMinutes}`);
+        }
         const trace =
           flags.traceInvocations === undefined
             ? undefined
@@ -115,11 +133,13 @@ export function registerSimulateCommand(bench: Command): void {
           ...(flags.seeds === undefined ? {} : { extraSeeds: flags.seeds.split(',').map((x) => int('--seeds', x.trim(), 0)) }),
           ...(flags.loadLevels === undefined ? {} : { loadLevels: flags.loadLevels.split(',').map((x) => int('--load-levels', x.trim())) }),
           loadLevelMinutes: int('--load-level-minutes', flags.loadLevelMinutes, 2),
+          ...(flags.loadLevelWarmupMinutes === undefined ? {} : { loadLevelWarmupMin: int('--load-level-warmup-minutes', flags.loadLevelWarmupMinutes) }),
           ...(flags.iatCovMedian === undefined && flags.iatCovSigma === undefined
             ? {}
             : { iatCov: { median: positive('--iat-cov-median', flags.iatCovMedian ?? String(IAT_COV.median)), sigma: positive('--iat-cov-sigma', flags.iatCovSigma ?? String(IAT_COV.sigma)) } }),
           ...(flags.keepaliveFunctionsPerWorker === undefined ? {} : { keepAliveFunctionsPerWorker: int('--keepalive-functions-per-worker', flags.keepaliveFunctionsPerWorker) }),
           boundRules: flags.boundRules.split(',').map((x) => boundRule(x.trim())),
+          ...(flags.sustained === undefined ? {} : { sustained: flags.sustained.split(',').map((x) => sustainedSpec(x.trim())) }),
           skipMatrix: !flags.matrix,
           skipPlacement: !flags.placement,
           skipKeepAlive: !flags.keepalive,

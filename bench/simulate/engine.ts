@@ -38,7 +38,7 @@
 import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import { EventHeap, type Timed } from './event-heap.ts';
 import { SimMetrics, type EventWindow } from './metrics.ts';
-import { createPlacement, type Placement, type PlacementName } from './placement.ts';
+import { createPlacement, type Placement, type PlacementName, type SustainedSpec } from './placement.ts';
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
 import { LoadTracker } from './load-tracker.ts';
@@ -112,6 +112,8 @@ export interface SimulationOptions {
   onAnyStart?: (fn: number, now: number, cold: boolean, worker: string) => void;
   /** ringfaas's bound rounding (ring/'s BoundRule; default 'ceil', the platform's). */
   boundRule?: BoundRule;
+  /** ringfaas's sustained-load bound (ring/sustained-load.ts; default off, as on the platform). */
+  sustained?: SustainedSpec;
 }
 
 /** One membership event's figures. */
@@ -159,6 +161,8 @@ export interface SimulationResult {
   offHomeShare: number;
   /** The bound rounding used (ringfaas; the figures' bound/mean and over-bound use it too). */
   boundRule: BoundRule;
+  /** The sustained-load bound used (ringfaas), or undefined. */
+  sustained: SustainedSpec | undefined;
   queueP50Ms: number;
   queueP99Ms: number;
   startDelayP99Ms: number;
@@ -175,7 +179,7 @@ export interface SimulationResult {
 }
 
 type SimEvent = Timed &
-  ({ kind: 'done'; c: SimContainer } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; w: SimWorker; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
+  ({ kind: 'done'; c: SimContainer; execMs: number } | { kind: 'snapshot'; window: EventWindow } | { kind: 'prewarm'; w: SimWorker; fn: number; token: number; keepAliveMs: number } | { kind: 'member'; what: MembershipKind });
 
 /** Runs one simulation (see the file header). */
 export function simulate(o: SimulationOptions): SimulationResult {
@@ -200,21 +204,24 @@ export function simulate(o: SimulationOptions): SimulationResult {
   let overBound = 0;
   let warmOverBound = 0;
   let activeCount = o.workers;
+  /** The execution time just drawn (a worker draws it, then schedules the completion). */
+  let lastExecMs = 0;
   const host: WorkerHost = {
     functions: fns,
     metrics,
     loadChanged(w, before, now) {
       totalLoad += w.load - before;
       loads.changed(w, before, w.load, totalLoad, now);
-      placement?.loadChanged?.(w, before);
+      placement?.loadChanged?.(w, before, now);
     },
     complete(at, c) {
-      heap.push({ at, seq: 0, kind: 'done', c });
+      heap.push({ at, seq: 0, kind: 'done', c, execMs: lastExecMs });
     },
     duration(fn) {
       // one stream per function (common random numbers): a run with events and its control
       // draw the same k-th execution time of a function, so their difference is the event's
-      return (fns[fn] as SimFunction).duration((durRngs[fn] ??= durRng.fork(String(fn))));
+      lastExecMs = (fns[fn] as SimFunction).duration((durRngs[fn] ??= durRng.fork(String(fn))));
+      return lastExecMs;
     },
     prewarmLater(w, fn, at, keepAliveMs, token) {
       heap.push({ at, seq: 0, kind: 'prewarm', w, fn, token, keepAliveMs });
@@ -229,8 +236,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
   };
   for (let i = 0; i < o.workers; i++) newWorker(`w${i}`, 0);
   const active = (): SimWorker[] => all.filter((w) => w.state === 'active');
-  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad, rule);
-  placement.membership(active(), all);
+  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad, rule, o.sustained);
+  placement.membership(active(), all, 0);
   loads.membership(active(), totalLoad, 0);
 
   const windowMs = (o.windowMin ?? 10) * 60_000;
@@ -303,7 +310,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
       }
     }
     const nowActive = active();
-    p.membership(nowActive, all);
+    p.membership(nowActive, all, now);
     activeCount = nowActive.length;
     loads.membership(nowActive, totalLoad, now);
     const after = homes();
@@ -348,7 +355,10 @@ export function simulate(o: SimulationOptions): SimulationResult {
 
   const runEvent = (e: SimEvent): void => {
     if (e.kind === 'done') {
-      if (e.c.worker.state !== 'dead') e.c.worker.release(e.c, e.at);
+      if (e.c.worker.state !== 'dead') {
+        e.c.worker.release(e.c, e.at);
+        placement?.completed?.(e.c.fn, e.execMs); // as a router learns it from the answer
+      }
     } else if (e.kind === 'snapshot') {
       e.window.recentWarm = recentWarm(e.at);
     } else if (e.kind === 'prewarm') {
@@ -410,6 +420,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
     warmOverBoundShare: placed === 0 ? 0 : warmOverBound / placed,
     offHomeShare: placed === 0 ? 0 : offHome / placed,
     boundRule: rule,
+    sustained: o.sustained,
     queueP50Ms: metrics.queueWait.percentile(50),
     queueP99Ms: metrics.queueWait.percentile(99),
     startDelayP99Ms: metrics.startDelay.percentile(99),

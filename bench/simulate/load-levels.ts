@@ -15,8 +15,10 @@
  * / the mean: what any placement gives at best, loads being integers) and the rule's bound
  * (ceil(1.25 × L / n) / the mean). ringfaas runs once per bound rule in `boundRules` (ring/'s
  * BoundRule: 'ceil', the platform's, and/or 'floor', an option measured here), each with the
- * share of placements that started off the ring home (spills), the cold-start share and
- * queueing p50/p99 beside the load figures.
+ * share of placements that started off the ring home (spills), the cold-start share, idle
+ * memory-time and queueing p50/p99 beside the load figures; and once more, with the first bound
+ * rule, per sustained-load bound in `sustained` (ring/sustained-load.ts, an option measured
+ * here).
  *
  * Worked example
  * --------------
@@ -32,12 +34,22 @@
  */
 import type { Cell, ReportTable } from '../report/result.ts';
 import { simulate, type SimulationResult } from './engine.ts';
-import type { PlacementName } from './placement.ts';
-import type { BoundRule } from '../../ring/index.ts';
+import type { PlacementName, SustainedSpec } from './placement.ts';
+import { DEFAULT_SUSTAINED_WINDOW_MS, type BoundRule } from '../../ring/index.ts';
 import type { SimulateBenchOptions } from './scenario.ts';
 import { sizedWorkload } from './sized-workload.ts';
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** A sustained-load spec as a report label: `sustained 1.25 / 10 s` (`, plain` without the request's share). */
+export function sustainedLabel(s: SustainedSpec): string {
+  return `sustained ${s.c} / ${(s.windowMs ?? DEFAULT_SUSTAINED_WINDOW_MS) / 1000} s${s.plain === true ? ', plain' : ''}`;
+}
+
+/** The rule column of a ringfaas run: the bound rule, and the sustained bound if any. */
+function ruleLabel(r: SimulationResult): string {
+  return r.sustained === undefined ? r.boundRule : `${r.boundRule} + ${sustainedLabel(r.sustained)}`;
+}
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 
 /** Runs the load levels at `workers` (see the file header). */
@@ -48,28 +60,33 @@ export async function runLoadLevels(o: SimulateBenchOptions, workers: number, le
   for (const perWorker of levels) {
     const s = await sizedWorkload(o, workers, minutes, o.seed, perWorker);
     notes.push(`load level ${perWorker} functions per worker, ${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
-    const runs: Array<[PlacementName, BoundRule]> = [...(o.boundRules ?? ['ceil']).map((rule): [PlacementName, BoundRule] => ['ringfaas', rule]), ['least-loaded', 'ceil']];
+    const firstRule = o.boundRules?.[0] ?? 'ceil';
+    const runs: Array<[PlacementName, BoundRule, SustainedSpec | undefined]> = [
+      ...(o.boundRules ?? ['ceil']).map((rule): [PlacementName, BoundRule, undefined] => ['ringfaas', rule, undefined]),
+      ...(o.sustained ?? []).map((s): [PlacementName, BoundRule, SustainedSpec] => ['ringfaas', firstRule, s]),
+      ['least-loaded', 'ceil', undefined],
+    ];
     let leastLoaded: SimulationResult | undefined;
     const rings: SimulationResult[] = [];
-    for (const [placement, boundRule] of runs) {
-      o.progress.note(`simulate: load level ${perWorker} functions per worker, ${placement}${placement === 'ringfaas' ? ` (${boundRule})` : ''}`);
-      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: Math.max(1, Math.round(minutes / 6)), boundRule });
+    for (const [placement, boundRule, sustained] of runs) {
+      o.progress.note(`simulate: load level ${perWorker} functions per worker, ${placement}${placement === 'ringfaas' ? ` (${boundRule}${sustained === undefined ? '' : ` + ${sustainedLabel(sustained)}`})` : ''}`);
+      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6)), boundRule, ...(sustained === undefined ? {} : { sustained }) });
       if (placement === 'ringfaas') rings.push(r);
       else leastLoaded = r;
-      rows.push([perWorker, placement, placement === 'ringfaas' ? boundRule : '–', r.invocations, r2(r.meanLoad), r2(r.loadMaxOverAvg), r2(r.peakOverMean), r2(r.floorOverMean), r2(r.boundOverMean), pct(r.overBoundShare), pct(r.offHomeShare), pct(r.coldStartRatio), r2(r.queueP50Ms), r2(r.queueP99Ms), Math.round(r.speed)]);
+      rows.push([perWorker, placement, placement === 'ringfaas' ? ruleLabel(r) : '–', r.invocations, r2(r.meanLoad), r2(r.loadMaxOverAvg), r2(r.peakOverMean), r2(r.floorOverMean), r2(r.boundOverMean), pct(r.overBoundShare), pct(r.offHomeShare), pct(r.coldStartRatio), Math.round(r.idleGbS), r2(r.queueP50Ms), r2(r.queueP99Ms), Math.round(r.speed)]);
     }
     for (const ring of rings) {
       summary.push(
-        `load level ${perWorker} functions per worker (${workers} workers, mean ${ring.meanLoad.toFixed(2)} requests in flight per worker): ringfaas (bound rule ${ring.boundRule}) max/avg ${ring.loadMaxOverAvg.toFixed(2)} (target ≤ 1.25: ${ring.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}), peak/mean ${ring.peakOverMean.toFixed(2)} against the floor ceil(L/n)/mean ${ring.floorOverMean.toFixed(2)} and the rule's bound ${ring.boundOverMean.toFixed(2)}; spilled off home ${pct(ring.offHomeShare)} %, cold starts ${pct(ring.coldStartRatio)} %; least-loaded max/avg ${leastLoaded?.loadMaxOverAvg.toFixed(2) ?? '–'}`,
+        `load level ${perWorker} functions per worker (${workers} workers, mean ${ring.meanLoad.toFixed(2)} requests in flight per worker): ringfaas (bound rule ${ruleLabel(ring)}) max/avg ${ring.loadMaxOverAvg.toFixed(2)} (target ≤ 1.25: ${ring.loadMaxOverAvg <= 1.25 ? 'met' : 'MISSED'}), peak/mean ${ring.peakOverMean.toFixed(2)} against the floor ceil(L/n)/mean ${ring.floorOverMean.toFixed(2)} and the rule's bound ${ring.boundOverMean.toFixed(2)}; spilled off home ${pct(ring.offHomeShare)} %, cold starts ${pct(ring.coldStartRatio)} %; least-loaded max/avg ${leastLoaded?.loadMaxOverAvg.toFixed(2) ?? '–'}`,
       );
     }
   }
   return {
     table: {
-      title: `Max/avg worker load by load level, ${workers} workers, no membership event (${minutes} simulated minutes each)`,
-      columns: ['functions per worker', 'placement', 'bound rule', 'invocations', 'mean load (requests per worker)', 'max/avg load (time-averaged per worker)', 'peak/mean (instant)', 'floor ceil(L/n)/mean', 'bound/mean', 'over-bound placements %', 'off-home placements (spills) %', 'cold-start %', 'queue p50 ms', 'queue p99 ms', 'sim s per s'],
+      title: `Max/avg worker load by load level, ${workers} workers, no membership event (${minutes} simulated minutes each, the first ${o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6))} left out)`,
+      columns: ['functions per worker', 'placement', 'bound rule', 'invocations', 'mean load (requests per worker)', 'max/avg load (time-averaged per worker)', 'peak/mean (instant)', 'floor ceil(L/n)/mean', 'bound/mean', 'over-bound placements %', 'off-home placements (spills) %', 'cold-start %', 'idle GB·s', 'queue p50 ms', 'queue p99 ms', 'sim s per s'],
       rows,
-      note: 'Max/avg: max over workers of their time-averaged load (running + waiting) / the mean of those averages. Peak/mean: the busiest worker\'s load at each moment over the mean load, both integrated over time. Floor: ceil(L / n) integrated over time, over the mean: no placement gives the busiest worker less at a moment. Bound: ring/\'s ceil(1.25 × L / n) (rule ceil, the default) or max(ceil(L / n), floor(1.25 × L / n)) (rule floor), the most the rule allows. Off-home: placements that started on a worker other than the ring home (ringfaas; least-loaded has no home: 0).',
+      note: 'Max/avg: max over workers of their time-averaged load (running + waiting) / the mean of those averages. Peak/mean: the busiest worker\'s load at each moment over the mean load, both integrated over time. Floor: ceil(L / n) integrated over time, over the mean: no placement gives the busiest worker less at a moment. Bound: ring/\'s ceil(1.25 × L / n) (rule ceil, the default) or max(ceil(L / n), floor(1.25 × L / n)) (rule floor), the most the rule allows; a sustained-load bound (\"+ sustained c / window\") holds workers whose load averaged over the window is over c × the averaged mean, under that bound. Off-home: placements that started on a worker other than the ring home (ringfaas; least-loaded has no home: 0).',
     },
     summary,
     notes,

@@ -8,7 +8,10 @@
  *   the bound, or every one under it is at capacity, the walk goes on around the whole ring
  *   (Mirrokni et al.'s rule: the next worker clockwise under the bound), so the bound holds
  *   by construction whenever some worker has room; the over-bound ones of the 16 come last;
- *   all full: wait at the home. Warm first when spilling, as the router (router/warm-hints.ts):
+ *   all full: wait at the home. With a sustained-load bound (ring/sustained-load.ts, an
+ *   option) the held workers are passed over the same way: the 16 that accept, the rest of the
+ *   ring that accepts, the held ones, the over-bound ones. Warm first when spilling, as the
+ *   router (router/warm-hints.ts):
  *   when the bound moves a call off its home, among the workers under the bound one holding an
  *   idle warm container of the function goes first (the simulator knows the idle counts
  *   exactly; a router knows them from its workers' last answers, so the model is the ideal of
@@ -30,10 +33,21 @@
  * One file over 350 lines: five policies of 20–80 lines behind one interface, meant to be read
  * side by side.
  */
-import { planSpill, Ring, type BoundRule, type RingMemberRow } from '../../ring/index.ts';
+import { ExecutionTimes, planSpill, Ring, SustainedLoad, type BoundRule, type RingMemberRow, type SustainedLoadOptions } from '../../ring/index.ts';
 import type { Prng } from './prng.ts';
 import type { SimWorker } from './sim-worker.ts';
 import type { SimFunction } from './workload.ts';
+
+/**
+ * ringfaas's sustained-load bound in the simulator (ring/sustained-load.ts): c, window, floor,
+ * and by default the whole rule: the worker's current load counts (`withCurrent`) and the
+ * request being placed counts with its expected share of the window (the function's mean
+ * execution time learned from its completed executions, ring/execution-times.ts; a function
+ * not yet seen to complete counts as a whole request). `plain`: the average alone.
+ */
+export interface SustainedSpec extends Omit<SustainedLoadOptions, 'withCurrent'> {
+  plain?: boolean;
+}
 
 export type PlacementName = 'ringfaas' | 'openwhisk' | 'least-loaded' | 'random' | 'ch-rlu';
 export const PLACEMENT_NAMES: readonly PlacementName[] = ['ringfaas', 'openwhisk', 'least-loaded', 'random', 'ch-rlu'];
@@ -48,11 +62,13 @@ export interface PlacementChoice {
 
 export interface Placement {
   readonly name: PlacementName;
-  /** The workers changed (joined, drained, died): `active` are the ones taking work. */
-  membership(active: readonly SimWorker[], all: readonly SimWorker[]): void;
+  /** The workers changed (joined, drained, died) at `now`: `active` are the ones taking work. */
+  membership(active: readonly SimWorker[], all: readonly SimWorker[], now: number): void;
   choose(fn: number, now: number): PlacementChoice;
-  /** A worker's load changed (policies that index workers by load listen). */
-  loadChanged?(w: SimWorker, before: number): void;
+  /** A worker's load changed at `now` (policies that index or average workers by load listen). */
+  loadChanged?(w: SimWorker, before: number, now: number): void;
+  /** An execution of `fn` finished after `execMs` (policies that learn execution times listen). */
+  completed?(fn: number, execMs: number): void;
   /** The function's home worker id (where its containers gather), or undefined when the policy has none. */
   home(fn: number): string | undefined;
 }
@@ -79,16 +95,23 @@ export class RingfaasPlacement implements Placement {
 
   readonly #warmFirst: boolean;
   readonly #rule: BoundRule;
+  /** The sustained-load bound's averages (ring/sustained-load.ts), when it is on. */
+  readonly #sustained: SustainedLoad | undefined;
+  /** Learned execution times (the sustained bound's request share; none when `plain`). */
+  readonly #times: ExecutionTimes | undefined;
 
-  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false, rule: BoundRule = 'ceil') {
+  constructor(fns: readonly SimFunction[], totalLoad: () => number, loadFactor = 1.25, warmFirst = false, rule: BoundRule = 'ceil', sustained?: SustainedSpec) {
     this.#fns = fns;
     this.#c = loadFactor;
     this.#totalLoad = totalLoad;
     this.#warmFirst = warmFirst;
     this.#rule = rule;
+    this.#sustained = sustained === undefined ? undefined : new SustainedLoad({ ...sustained, withCurrent: sustained.plain !== true });
+    this.#times = sustained === undefined || sustained.plain === true ? undefined : new ExecutionTimes();
   }
 
-  membership(active: readonly SimWorker[]): void {
+  membership(active: readonly SimWorker[], _all: readonly SimWorker[] = active, now = 0): void {
+    this.#sustained?.membership(active, now);
     this.#active = active;
     this.#byId = new Map(active.map((w) => [w.id, w]));
     this.#ring = new Ring(active.map((w) => row(w.id)));
@@ -115,31 +138,50 @@ export class RingfaasPlacement implements Placement {
     return l;
   }
 
-  choose(fn: number): PlacementChoice {
+  /** A worker's load changed: the sustained-load averages follow. */
+  loadChanged(w: SimWorker, _before: number, now: number): void {
+    this.#sustained?.changed(w.id, w.load, now);
+  }
+
+  completed(fn: number, execMs: number): void {
+    this.#times?.observe((this.#fns[fn] as SimFunction).id, execMs);
+  }
+
+  choose(fn: number, now = 0): PlacementChoice {
     const { workers: list, ids } = this.#entry(fn);
     const byId = this.#byId;
-    const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule });
+    const s = this.#sustained;
+    const held = s?.heldAt(now, this.#times === undefined ? 0 : s.requestShare(this.#times.expectedMs((this.#fns[fn] as SimFunction).id)));
+    const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule, ...(held === undefined ? {} : { held }) });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
     // Warm first when spilling: a worker holding an idle container always runs the call, so it
     // is tried before the rest (which may name it again, never reached).
-    const warm = this.#warmFirst && plan.skipped > 0 ? order.find((w) => w.idleOf(fn) > 0 && w.load < plan.bound) : undefined;
+    const warm = this.#warmFirst && plan.skipped > 0 ? order.slice(0, plan.accepting).find((w) => w.idleOf(fn) > 0) : undefined;
     if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
+    const accepting = order.slice(0, plan.accepting);
     const under = order.filter((w) => w.load < plan.bound);
+    const heldUnder = under.slice(plan.accepting);
     const over = order.slice(under.length);
-    return { candidates: this.#walk(fn, under, over, plan.bound, warm), waitAt: list[0] as SimWorker };
+    return { candidates: this.#walk(fn, accepting, heldUnder, over, plan.bound, held, warm), waitAt: list[0] as SimWorker };
   }
 
-  /** The warm one, the 16 under the bound, then the rest of the ring under the bound (lazily), then the 16 over it. */
-  *#walk(fn: number, under: SimWorker[], over: SimWorker[], bound: number, warm: SimWorker | undefined): Generator<SimWorker> {
+  /**
+   * The warm one, the 16 that accept, the rest of the ring that accepts (lazily), the held ones
+   * of the 16 (under the bound, sustained-load.ts), the held ones of the rest, then the 16 over
+   * the bound: a held worker is passed over as long as any worker of the ring accepts.
+   */
+  *#walk(fn: number, accepting: SimWorker[], heldUnder: SimWorker[], over: SimWorker[], bound: number, held: ((id: string) => boolean) | undefined, warm: SimWorker | undefined): Generator<SimWorker> {
     if (warm !== undefined) yield warm;
-    yield* under;
+    yield* accepting;
     let walk = this.#walks.get(fn);
     if (walk === undefined) {
       if (this.#walks.size >= 4096) this.#walks.clear();
       walk = this.#ring.preferenceList((this.#fns[fn] as SimFunction).id).slice(MAX_CANDIDATES).map((id) => this.#byId.get(id) as SimWorker);
       this.#walks.set(fn, walk);
     }
-    for (const w of walk) if (w.load < bound) yield w;
+    for (const w of walk) if (w.load < bound && held?.(w.id) !== true) yield w;
+    yield* heldUnder;
+    if (held !== undefined) for (const w of walk) if (w.load < bound && held(w.id)) yield w;
     yield* over;
   }
 
@@ -347,10 +389,10 @@ export class ChRluPlacement implements Placement {
 }
 
 /** A placement policy by name. */
-export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number, rule: BoundRule = 'ceil'): Placement {
+export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number, rule: BoundRule = 'ceil', sustained?: SustainedSpec): Placement {
   switch (name) {
     case 'ringfaas':
-      return new RingfaasPlacement(fns, totalLoad, 1.25, false, rule);
+      return new RingfaasPlacement(fns, totalLoad, 1.25, false, rule, sustained);
     case 'openwhisk':
       return new OpenWhiskPlacement(fns, rng);
     case 'least-loaded':

@@ -24,7 +24,7 @@ import type { TraceFiles } from './azure-trace.ts';
 import type { EventWindow } from './metrics.ts';
 import { sizedWorkload } from './sized-workload.ts';
 import { runKeepAliveComparison } from './keepalive-comparison.ts';
-import { PLACEMENT_NAMES, type PlacementName } from './placement.ts';
+import { PLACEMENT_NAMES, type PlacementName, type SustainedSpec } from './placement.ts';
 import { affectedColdStarts, beatsEvery, formatMeanSd, totalAffectedCaused, totalAffectedRun, totalControlWindowColdStarts, totalFirstCaused, totalWindowColdStarts, type Pair } from './membership-impact.ts';
 import { runLoadLevels } from './load-levels.ts';
 import type { BoundRule } from '../../ring/index.ts';
@@ -58,12 +58,16 @@ export interface SimulateBenchOptions {
   loadLevels?: number[];
   /** Simulated minutes of each load-level run. */
   loadLevelMinutes?: number;
+  /** Minutes of each load-level run left out of its figures (default max(1, round(minutes / 6))). */
+  loadLevelWarmupMin?: number;
   /** Generated functions per worker of the keep-alive runs (default functionsPerWorker). */
   keepAliveFunctionsPerWorker?: number;
   /** The generator's IAT CoV distribution (default the generator's IAT_COV). */
   iatCov?: { median: number; sigma: number };
   /** ringfaas's bound roundings (ring/'s BoundRule): the load levels run each; the placement runs use the first. Default ['ceil']. */
   boundRules?: BoundRule[];
+  /** Sustained-load bounds (ring/sustained-load.ts): the load levels also run ringfaas (first bound rule) with each; placement runs none. */
+  sustained?: SustainedSpec[];
 }
 
 export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [

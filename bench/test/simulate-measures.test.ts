@@ -201,6 +201,20 @@ test("load levels: the bound rule 'floor' bounds tighter than 'ceil', and no sta
   assert.equal(floor[col('over-bound')], 0);
 });
 
+test('load levels: a sustained-load bound runs beside the bound rules, changes the placements, never starts over the instantaneous bound, and is deterministic', async () => {
+  const o = { seed: 1, scales: [20], functionsPerWorker: 20, minutes: 6, keepAliveMinutes: 8, keepAliveWorkers: 2, windowMin: 1, progress: silentProgress, sustained: [{ c: 1.1, windowMs: 5_000 }] };
+  const { table } = await runLoadLevels(o, 20, [20], 4);
+  const col = (name: string): number => table.columns.findIndex((c) => c.startsWith(name));
+  const byRule = (rule: string): Array<string | number | null> => table.rows.find((r) => r[1] === 'ringfaas' && r[col('bound rule')] === rule)!;
+  const [ceil, sustained] = [byRule('ceil'), byRule('ceil + sustained 1.1 / 5 s')];
+  assert.ok(sustained !== undefined, 'the sustained run is reported');
+  assert.equal(sustained[col('over-bound')], 0);
+  assert.notDeepEqual(sustained.slice(3), ceil.slice(3), 'the held workers changed where requests went');
+  assert.equal(typeof sustained[col('idle GB')], 'number');
+  const again = await runLoadLevels(o, 20, [20], 4);
+  assert.deepEqual(again.table.rows.map((r) => r.slice(0, -1)), table.rows.map((r) => r.slice(0, -1)), 'same seed, same figures (speed aside)');
+});
+
 test('hand-off misses: the causes add up to the cold first calls caused (run − control) of the same pair', () => {
   const events = [
     { atMin: 6, kind: 'join' as const },
