@@ -297,11 +297,8 @@ export class RingInvoker implements Invoker {
         case 'aborted':
           throw this.#cancelled(functionId, spills);
         case 'timeout':
-          ctx.log.warn({ err, functionId, workerId }, 'worker did not answer in time');
-          throw this.#fail(RingErrors.WORKER_TIMEOUT, `worker '${workerId}' did not answer in time`, functionId, spills, err);
         case 'broken':
-          ctx.log.warn({ err, functionId, workerId }, 'worker failed after the request was sent');
-          throw this.#fail(RingErrors.WORKER_UNREACHABLE, `the connection to worker '${workerId}' broke; the invocation may have run and is not retried`, functionId, spills, err);
+          throw this.#failedAfterSending(err.reason === 'timeout', err, workerId, functionId, spills, ctx);
       }
     }
   }
@@ -338,12 +335,15 @@ export class RingInvoker implements Invoker {
       if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
       const code = errorCode(err);
       if (!sent && CONNECT_ERROR_CODES.has(code)) return 'not_sent';
-      ctx.log.warn({ err, functionId, workerId, code }, 'worker failed after the request was sent');
-      if (TIMEOUT_CODES.has(code)) {
-        throw this.#fail(RingErrors.WORKER_TIMEOUT, `worker '${workerId}' did not answer in time`, functionId, spills, err);
-      }
-      throw this.#fail(RingErrors.WORKER_UNREACHABLE, `the connection to worker '${workerId}' broke; the invocation may have run and is not retried`, functionId, spills, err);
+      throw this.#failedAfterSending(TIMEOUT_CODES.has(code), err, workerId, functionId, spills, ctx);
     }
+  }
+
+  /** A request sent (over either transport) and then not answered: logged, never re-sent (it may have run). */
+  #failedAfterSending(timedOut: boolean, err: unknown, workerId: string, functionId: string, spills: number, ctx: RequestContext): RfError {
+    ctx.log.warn({ err, functionId, workerId }, 'worker failed after the request was sent');
+    if (timedOut) return this.#fail(RingErrors.WORKER_TIMEOUT, `worker '${workerId}' did not answer in time`, functionId, spills, err);
+    return this.#fail(RingErrors.WORKER_UNREACHABLE, `the connection to worker '${workerId}' broke; the invocation may have run and is not retried`, functionId, spills, err);
   }
 
   /** The worker's invoke channel (opened on first use), or undefined when HTTP is to be used. */

@@ -31,6 +31,7 @@ import {
   encodeAnswer,
 } from '../contract/index.ts';
 import { WorkerErrors } from './errors.ts';
+import { INPUT_TOO_LARGE } from './request-body.ts';
 import { errorAnswer, type InvocationCall, type WorkerAnswer } from './invocation-handler.ts';
 
 /** Open invocations per connection before it is closed as misbehaving. */
@@ -156,7 +157,7 @@ export class InvokeChannels {
       const request = decodeRequest(body);
       if (request.input.length > deps.maxInputBytes) {
         // As over HTTP (413, the input not run); the frame bound leaves room for the fields.
-        const tooLarge = new RfError({ ...WorkerErrors.BAD_INPUT, status: 413 }, `the input is larger than the limit of ${deps.maxInputBytes} bytes`, { details: { limitBytes: deps.maxInputBytes } });
+        const tooLarge = new RfError(INPUT_TOO_LARGE, `the input is larger than the limit of ${deps.maxInputBytes} bytes`, { details: { limitBytes: deps.maxInputBytes } });
         send(stream, errorAnswer(tooLarge, deps.logger, { reqId: request.requestId }));
         return;
       }

@@ -8,8 +8,11 @@ import { readRequestBody, type RequestBodyErrors } from '../contract/index.ts';
 import { WorkerErrors } from './errors.ts';
 
 /** The worker's codes for a body read that ends early (413 keeps the code RF_WORKER_BAD_INPUT). */
+/** An input over the worker's bound: RF_WORKER_BAD_INPUT with status 413 (HTTP body and invoke-channel frame alike). */
+export const INPUT_TOO_LARGE = { ...WorkerErrors.BAD_INPUT, status: 413 } as const;
+
 const WORKER_BODY_ERRORS: RequestBodyErrors = {
-  tooLarge: { ...WorkerErrors.BAD_INPUT, status: 413 },
+  tooLarge: INPUT_TOO_LARGE,
   timeout: WorkerErrors.BODY_TIMEOUT,
   cancelled: WorkerErrors.REQUEST_CANCELLED,
 };
