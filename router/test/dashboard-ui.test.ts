@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type HTTPRequest, type Page } from 'puppeteer-core';
 import { dockerAvailable, skipUnless } from '../../testing/services.ts';
 import { azuriteSkip } from '../../testing/stores.ts';
 import { freePort, startAzurite, type AzuriteHandle } from '../../storage/azurite.ts';
@@ -165,8 +165,23 @@ describe('dashboard in headless Chromium against ringfaas dev', { skip }, () => 
     await page.$eval('#deploy-form [name=name]', (el) => ((el as unknown as { value: string }).value = ''));
     await page.type('#deploy-form [name=name]', 'from-page');
     await page.$eval('#deploy-form [name=code]', (el) => ((el as unknown as { value: string }).value = "module.exports = async (input, context) => { console.log('hi from the page'); return { greeting: 'hello ' + input.name }; };"));
+    // The list's refresh is held back 1.5 s, as on a loaded machine, so that a result shown
+    // before the invoke form targets the new function is caught below.
+    await page.setRequestInterception(true);
+    const slowList = (req: HTTPRequest): void => {
+      if (req.isInterceptResolutionHandled()) return;
+      if (req.method() === 'GET' && new URL(req.url()).pathname === '/functions') setTimeout(() => void req.continue(), 1500);
+      else void req.continue();
+    };
+    page.on('request', slowList);
     await page.click('#deploy-submit');
     await page.waitForFunction(() => /from-page is at version 1/.test(document.querySelector('#deploy-result')?.textContent ?? ''), { timeout: 30_000 });
+    // Once the result is shown, the invoke form already targets the function just deployed.
+    const pageFn = await page.$eval('#deploy-result', (el) => /\(([^,()]+),/.exec(el.textContent ?? '')?.[1] ?? '');
+    assert.notEqual(pageFn, '');
+    assert.equal(await page.$eval('#invoke-fn', (el) => (el as unknown as { value: string }).value), pageFn);
+    page.off('request', slowList);
+    await page.setRequestInterception(false);
     await page.$eval('#invoke-form textarea', (el) => ((el as unknown as { value: string }).value = '{"name":"dashboard"}'));
     await page.click('#invoke-form button[type=submit]');
     await page.waitForSelector('[data-out=output]', { timeout: 60_000 });

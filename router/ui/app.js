@@ -355,10 +355,16 @@ $('#deploy-form').addEventListener('submit', async (e) => {
   try {
     const body = await deployBody(form);
     const { json } = id ? await api('PUT', `/functions/${encodeURIComponent(id)}`, body) : await api('POST', '/functions', body);
+    // The list and the invoke form are brought up to date before the result is shown, so that
+    // "Invoke" right after the message calls the function just deployed, not the one selected before.
+    await loadFunctions();
+    if (!state.functions.some((f) => f.id === json.id)) {
+      state.functions = [...state.functions, json].sort((a, b) => a.name.localeCompare(b.name));
+      renderFunctions();
+    }
+    $('#invoke-fn').value = json.id;
     out.className = 'result okay';
     out.textContent = `${json.name} is at version ${json.version} (${json.id}, ${fmtBytes(json.codeSize)}).`;
-    await loadFunctions();
-    $('#invoke-fn').value = json.id;
   } catch (err) {
     forbidden(err);
     out.className = 'result error';
