@@ -291,6 +291,13 @@ export const VARIABLES = {
     doc: 'most requests waiting for capacity at once',
     readBy: ['worker'],
   },
+  RINGFAAS_WORKER_MAX_CREATING: {
+    name: 'RINGFAAS_WORKER_MAX_CREATING',
+    ...integer(1, 256),
+    default: '2',
+    doc: 'most containers being created on the engine at once',
+    readBy: ['worker'],
+  },
   RINGFAAS_WORKER_DRAIN_TIMEOUT_MS: {
     name: 'RINGFAAS_WORKER_DRAIN_TIMEOUT_MS',
     ...integer(0, 3_600_000),

@@ -27,6 +27,7 @@ const WORKER_VARIABLES = {
   heartbeatMs: V.RINGFAAS_HEARTBEAT_MS,
   membershipTtlMs: V.RINGFAAS_MEMBERSHIP_TTL_MS,
   maxQueue: V.RINGFAAS_WORKER_MAX_QUEUE,
+  maxCreating: V.RINGFAAS_WORKER_MAX_CREATING,
   maxOutputBytes: V.RINGFAAS_MAX_OUTPUT_BYTES,
   drainTimeoutMs: V.RINGFAAS_WORKER_DRAIN_TIMEOUT_MS,
   /** The cluster key routers present (contract/cluster-auth.ts); required beyond loopback. */

@@ -121,6 +121,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
       heartbeatMs: config.heartbeatMs,
       membershipTtlMs: config.membershipTtlMs,
       maxQueue: config.maxQueue,
+      maxCreating: config.maxCreating,
       maxOutputBytes: config.maxOutputBytes,
       drainTimeoutMs: config.drainTimeoutMs,
       ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),

@@ -57,6 +57,8 @@ export interface StartWorkerOptions {
   scheduler?: Scheduler;
   /** Most requests waiting for capacity (default 1000). */
   maxQueue?: number;
+  /** Most containers being created at once (default DEFAULT_MAX_CREATING of pool/). */
+  maxCreating?: number;
   /** Bytes of function code cached (default 256 MB; RINGFAAS_WORKER_CODE_CACHE_MB). */
   codeCacheBytes?: number;
   /** Staleness bound of cached functions (default 2000 ms; RINGFAAS_FUNCTION_REVALIDATE_MS). */
@@ -117,6 +119,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.poolMemoryMb === undefined ? {} : { poolMemoryMb: options.poolMemoryMb }),
     network: options.network ?? false,
     maxQueue: options.maxQueue ?? 1000,
+    ...(options.maxCreating === undefined ? {} : { maxCreating: options.maxCreating }),
     ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
     logger: log,

@@ -73,6 +73,9 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Run
     runtime: options.runtime,
     capacityMb: options.capacityMb,
     coldPoolSize: options.coldPoolSize ?? 2,
+    // The seed's design as published: a cold request always starts a container (it has no
+    // refusal to spill on), so creations at once are not bounded here.
+    maxCreating: Number.POSITIVE_INFINITY,
     logger: log,
     events: { onRemove: () => void coldQueue?.reconcile() },
   });

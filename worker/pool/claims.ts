@@ -10,7 +10,10 @@
  *   3. a new start (starts.ts: cold pool, else created, evicting if need be);
  *   4. else, with waitMs > 0 and fewer than maxQueue waiting, wait in a FIFO queue for
  *      capacity until waitMs passes (a timer on the injected scheduler); otherwise fail at
- *      once with 429 RF_WORKER_AT_CAPACITY (the router spills on it).
+ *      once with 429 RF_WORKER_AT_CAPACITY (the router spills on it). A request held only by
+ *      the bound on creations at once (memory is there, or evictable) waits at least
+ *      CREATION_WAIT_MS whatever its waitMs: the worker is busy, not full, and a spill would
+ *      start the container on a worker the router's bounds did not choose.
  *
  * A start is made for exactly one request, so N concurrent cold requests start at most N
  * containers (no thundering herd). `deliver(c)`: a released container goes to a queued
@@ -34,6 +37,12 @@ import type { StartKind } from '../../contract/index.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { PoolCore } from './core.ts';
 import type { AcquireOptions, Claim, Lease, PooledContainer, Slot } from './types.ts';
+
+/**
+ * Least wait of a request held only by the bound on creations at once (starts.ts): memory is
+ * there, a place to create frees within a creation's time.
+ */
+export const CREATION_WAIT_MS = 10_000;
 
 export class Claims {
   readonly #core: PoolCore;
@@ -77,7 +86,10 @@ export class Claims {
         slot.backed++;
         return;
       }
-      const waitMs = options.waitMs ?? 0;
+      // Memory for it but no creation place: the worker is busy creating, not full, so the
+      // request waits for a place (or a release) at least CREATION_WAIT_MS instead of spilling.
+      const onlyCreating = !core.mayCreate && core.parts.eviction.couldMakeRoom(slot.fn.memoryMb, slot, undefined, core.parts.warmUps.starting(slot));
+      const waitMs = onlyCreating ? Math.max(options.waitMs ?? 0, CREATION_WAIT_MS) : (options.waitMs ?? 0);
       if (waitMs > 0 && this.#queued.length < this.#maxQueue) {
         claim.queued = true;
         this.#queued.push(claim);

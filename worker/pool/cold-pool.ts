@@ -5,8 +5,9 @@
  * Algorithm
  * ---------
  * `refill()` starts containers of `poolMemoryMb` while all of these hold: the pool is active,
- * the refill is not paused, nobody waits for capacity (waiting requests come first), the
- * pooled plus starting containers are fewer than `coldPoolSize`, and `poolMemoryMb` is free.
+ * the refill is not paused, nobody waits for capacity (waiting requests come first), fewer
+ * than `maxCreating` containers are being created (starts.ts), the pooled plus starting
+ * containers are fewer than `coldPoolSize`, and `poolMemoryMb` is free.
  * It runs after every removal (memory freed) and after a pooled container is taken
  * (starts.ts). A started container joins the pool (`cold`, taken last-in first) and may serve
  * a request queued meanwhile. A failed start pauses the refill for `refillBackoffMs` (a
@@ -41,6 +42,7 @@ export class ColdPool {
       core.state === 'active' &&
       this.#backoff === undefined &&
       core.parts.claims.queued === 0 &&
+      core.mayCreate &&
       core.cold.length + this.#starting < this.target &&
       core.freeMb >= core.poolMemoryMb
     ) {

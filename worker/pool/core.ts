@@ -19,7 +19,7 @@ import type { Eviction } from './eviction.ts';
 import type { IdleExpiry } from './idle-expiry.ts';
 import type { Starts } from './starts.ts';
 import type { WarmUps } from './warm-ups.ts';
-import type { Lease, PoolEvents, PoolFunction, PoolOptions, PooledContainer, PoolState, RemoveReason, Slot } from './types.ts';
+import { DEFAULT_MAX_CREATING, type Lease, type PoolEvents, type PoolFunction, type PoolOptions, type PooledContainer, type PoolState, type RemoveReason, type Slot } from './types.ts';
 
 /** The pool's parts, each one job (see their headers). */
 export interface PoolParts {
@@ -59,6 +59,9 @@ export class PoolCore {
   busy = 0;
   /** Requests waiting for a container (all slots). */
   waiting = 0;
+  /** Containers being created on the engine now (starts.ts `startHandle`). */
+  creating = 0;
+  readonly maxCreating: number;
   parts!: PoolParts;
   #settledWaiters: Array<() => void> = [];
 
@@ -72,6 +75,12 @@ export class PoolCore {
     this.clock = options.clock ?? systemClock;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.events = options.events ?? {};
+    this.maxCreating = Math.max(1, options.maxCreating ?? DEFAULT_MAX_CREATING);
+  }
+
+  /** Whether another container may be created now (the bound of starts.ts). */
+  get mayCreate(): boolean {
+    return this.creating < this.maxCreating;
   }
 
   get freeMb(): number {
@@ -108,8 +117,9 @@ export class PoolCore {
   }
 
   atCapacity(): RfError {
-    return new RfError(WorkerErrors.AT_CAPACITY, 'no idle container and no memory to start one', {
-      details: { capacityMb: this.capacityMb, reservedMb: this.reservedMb },
+    const why = this.mayCreate ? 'no memory to start one' : `${this.creating} containers being created already`;
+    return new RfError(WorkerErrors.AT_CAPACITY, `no idle container and ${why}`, {
+      details: { capacityMb: this.capacityMb, reservedMb: this.reservedMb, creating: this.creating },
     });
   }
 

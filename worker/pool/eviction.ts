@@ -46,11 +46,7 @@ export class Eviction {
     const core = this.#core;
     if (needMb <= core.freeMb) return true;
     const warmUpStarts = forRequest ? core.parts.warmUps.starting(forSlot) : [];
-    let evictable = 0;
-    for (const c of core.cold) if (c !== keep) evictable += c.memoryMb;
-    for (const c of core.idleOrder) if (c.slot !== forSlot) evictable += c.memoryMb;
-    for (const c of warmUpStarts) evictable += c.memoryMb;
-    if (core.freeMb + evictable < needMb) return false;
+    if (!this.couldMakeRoom(needMb, forSlot, keep, warmUpStarts)) return false;
     for (const c of [...core.idleOrder]) {
       if (core.freeMb >= needMb) return true;
       if (c.warmUpKeepMs !== undefined && c.slot !== forSlot) core.remove(c, 'evicted', false);
@@ -68,6 +64,16 @@ export class Eviction {
       if (c.slot!.starting > c.slot!.backed) core.parts.starts.cancel(c);
     }
     return core.freeMb >= needMb;
+  }
+
+  /** Whether evicting everything evictable for `forSlot` (and giving up `warmUpStarts`) would free `needMb`; evicts nothing. */
+  couldMakeRoom(needMb: number, forSlot: Slot, keep: PooledContainer | undefined, warmUpStarts: readonly PooledContainer[]): boolean {
+    const core = this.#core;
+    let evictable = 0;
+    for (const c of core.cold) if (c !== keep) evictable += c.memoryMb;
+    for (const c of core.idleOrder) if (c.slot !== forSlot) evictable += c.memoryMb;
+    for (const c of warmUpStarts) evictable += c.memoryMb;
+    return core.freeMb + evictable >= needMb;
   }
 
   /**

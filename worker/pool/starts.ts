@@ -10,9 +10,14 @@
  *   1. cold-pool: take the last pooled container (cold-pool.ts) if the extra memory
  *      (fn.memoryMb − poolMemoryMb) fits, evicting if need be (eviction.ts); resize it to
  *      fn.memoryMb, unpack the code into its code folder, load; the cold pool refills;
- *   2. cold-create: otherwise create and start a container if fn.memoryMb fits (again after
- *      eviction), then unpack and load the same way;
+ *   2. cold-create: otherwise, while fewer than `maxCreating` containers are being created
+ *      (requests, pre-warms, warm-ups and cold-pool refills together), create and start a
+ *      container if fn.memoryMb fits (again after eviction), then unpack and load the same way;
  *   3. otherwise false: nothing started (the caller queues or answers 429).
+ * The bound on creations comes before eviction: a start that cannot begin costs no warm
+ * container. A request it refuses waits in the claims queue, where a released container of its
+ * function serves it first (claims.ts `deliver`), or the next creation that may begin (every
+ * creation's end pumps the queue, then warm-ups, then the cold pool's refill).
  * The load is bounded by the function's timeoutMs on the injected scheduler (a module whose
  * top level never finishes fails 504 RF_WORKER_INVOKE_TIMEOUT) and its duration counts
  * against the first execution's timeout. A ready container is delivered (claims.ts); a
@@ -61,7 +66,7 @@ export class Starts {
       coldPool.refill();
       return pooled;
     }
-    if (!eviction.makeRoom(fn.memoryMb, slot, undefined, startFor.kind === 'request')) return undefined;
+    if (!core.mayCreate || !eviction.makeRoom(fn.memoryMb, slot, undefined, startFor.kind === 'request')) return undefined;
     const c = this.newContainer(fn.memoryMb);
     c.slot = slot;
     c.warmUpKeepMs = keepMs;
@@ -93,10 +98,21 @@ export class Starts {
     return c;
   }
 
-  /** Creates the container through the runtime; an idle or pooled one that exits is removed. */
+  /**
+   * Creates the container through the runtime; an idle or pooled one that exits is removed.
+   * Counted in `creating` from the call (synchronously, so the caller's bound check holds) to
+   * the engine's answer; its end lets waiting work create.
+   */
   async startHandle(c: PooledContainer): Promise<void> {
     const core = this.#core;
-    const handle = await core.opts.runtime.start({ instanceId: c.instanceId, workerId: core.opts.workerId, memoryMb: c.memoryMb, network: core.opts.network ?? false });
+    core.creating++;
+    let handle: ContainerHandle;
+    try {
+      handle = await core.opts.runtime.start({ instanceId: c.instanceId, workerId: core.opts.workerId, memoryMb: c.memoryMb, network: core.opts.network ?? false });
+    } finally {
+      core.creating--;
+      this.#creationEnded();
+    }
     c.handle = handle;
     if (c.state === 'removed') {
       // Removed while it was being created (a forced drain, an eviction): it goes now.
@@ -113,6 +129,14 @@ export class Starts {
       },
       () => undefined,
     );
+  }
+
+  /** A creation ended: requests waiting for capacity first, then warm-ups, then the cold pool. */
+  #creationEnded(): void {
+    const { claims, warmUps, coldPool } = this.#core.parts;
+    claims.pump();
+    warmUps.pump();
+    coldPool.refill();
   }
 
   async #specialise(c: PooledContainer, kind: 'cold-pool' | 'cold-create'): Promise<void> {

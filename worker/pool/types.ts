@@ -58,7 +58,21 @@ export interface PoolOptions {
   warmUpHeadroomShare?: number;
   /** Most warm-up container starts running at once (default 2). */
   warmUpConcurrency?: number;
+  /**
+   * Most containers being created on the engine at once, for requests, pre-warms, warm-ups and
+   * the cold pool together (default DEFAULT_MAX_CREATING; starts.ts).
+   */
+  maxCreating?: number;
 }
+
+/**
+ * Default bound on container creations at once. A creation costs the engine a few hundred
+ * milliseconds of CPU; unbounded, an overloaded worker kept starting containers for requests
+ * a release would have served within milliseconds, evicting warm ones to make room, until
+ * most of its memory was containers still starting (the soak at 70 req/s on 2 cores). 2 served
+ * more than 4 at 100 req/s on that machine (bench/analysis.md, "Creations at once").
+ */
+export const DEFAULT_MAX_CREATING = 2;
 
 /**
  * How a request waits: `waitMs` > 0 queues it for capacity that long; `signal` (the client

@@ -8,7 +8,9 @@
  * its idle plus unclaimed starting containers reach `count`; one of every function first, then
  * the rest, so a warm-up cut short leaves as many functions as it can with one container.
  * Queued starts are taken in order (`pump`) while fewer than `concurrency` warm-up starts
- * run (default 2: an engine is not flooded with starts while it also serves traffic). One
+ * run (default 2: an engine is not flooded with starts while it also serves traffic) and the
+ * pool's bound on creations at once leaves room, one place kept for traffic when the bound is
+ * 2 or more (starts.ts; a creation's end pumps again). One
  * taken begins only if the function still needs it (a request may have started one
  * meanwhile) and the memory free after it is still at least the headroom, a share of the
  * worker's memory kept for traffic (default 25 %). Otherwise, when the item says when its
@@ -139,7 +141,7 @@ export class WarmUps {
     this.#pumping = true;
     try {
       if (core.parts.claims.queued > 0) this.dropQueued('requests wait for memory');
-      while (this.#queue.length > 0 && core.state === 'active' && this.#running.size < this.concurrency) {
+      while (this.#queue.length > 0 && core.state === 'active' && this.#running.size < this.concurrency && core.creating < Math.max(1, core.maxCreating - 1)) {
         const next = this.#queue.shift()!;
         next.batch.queued--;
         if (this.#have(next.fn) >= next.target) continue;

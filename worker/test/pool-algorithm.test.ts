@@ -54,7 +54,7 @@ describe('ContainerPool algorithm (fake runtime, manual clock)', () => {
   });
 
   test('claims: N concurrent cold requests start N containers; a released one serves a waiting request and its start lands on the stack', async () => {
-    const { pool, runtime } = setup();
+    const { pool, runtime } = setup({ maxCreating: 64 }); // the bound has its own tests (pool-creations)
     const fn = fakeFn();
     const warm = await pool.acquire(fn);
     runtime.holdStarts = true;

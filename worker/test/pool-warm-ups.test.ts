@@ -9,7 +9,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeFn, fakePool, settle } from './fake-runtime.ts';
 
-const setup = fakePool;
+// The bound on creations at once has its own tests (pool-creations.test.ts); here it is
+// out of the way.
+const setup: typeof fakePool = (options = {}) => fakePool({ maxCreating: 64, ...options });
 
 describe('warm-ups (fake runtime, manual clock)', () => {
   test('at most warmUpConcurrency starts run at once; one container of every function first, then the rest', async () => {

@@ -49,7 +49,8 @@ describe('ContainerPool (process runtime)', () => {
   });
 
   test('15 concurrent calls to a new function start at most 15 containers; later calls reuse them', async () => {
-    const pool = makePool({ capacityMb: 4096 });
+    // No bound on creations at once here (pool-creations.test.ts has its tests): 15 containers.
+    const pool = makePool({ capacityMb: 4096, maxCreating: 64 });
     const fn = poolFn(Code.slow());
     const startedBefore = runtime.started;
     const slowInput = Buffer.from('{"ms":300}');
