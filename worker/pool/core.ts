@@ -83,6 +83,11 @@ export class PoolCore {
     return this.creating < this.maxCreating;
   }
 
+  /** Whether a container may be created ahead of traffic (warm-ups): one place is kept for requests when the bound is 2 or more. */
+  get mayCreateAhead(): boolean {
+    return this.creating < Math.max(1, this.maxCreating - 1);
+  }
+
   get freeMb(): number {
     return this.capacityMb - this.reservedMb;
   }

@@ -141,7 +141,7 @@ export class WarmUps {
     this.#pumping = true;
     try {
       if (core.parts.claims.queued > 0) this.dropQueued('requests wait for memory');
-      while (this.#queue.length > 0 && core.state === 'active' && this.#running.size < this.concurrency && core.creating < Math.max(1, core.maxCreating - 1)) {
+      while (this.#queue.length > 0 && core.state === 'active' && this.#running.size < this.concurrency && core.mayCreateAhead) {
         const next = this.#queue.shift()!;
         next.batch.queued--;
         if (this.#have(next.fn) >= next.target) continue;

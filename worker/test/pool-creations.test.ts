@@ -1,8 +1,8 @@
 /**
  * The bound on containers being created at once (starts.ts, `maxCreating`), on the fake
  * runtime and a manual clock: requests, the cold pool's refill and warm-ups all count against
- * it; a request past it evicts nothing, fails at once or waits, and is served by a released
- * container of its function or by the next creation.
+ * it; a request past it evicts nothing, waits (at least CREATION_WAIT_MS), and is served by a
+ * released container of its function or by the next creation.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,7 +79,6 @@ describe('ContainerPool: containers being created at once (fake runtime, manual 
     await filling;
     await settle();
     assert.equal(pool.status().coldPool.idle, 3);
-
   });
 
   test('warm-ups wait for the bound rather than being dropped, and begin as creations end', async () => {
