@@ -37,6 +37,9 @@ import type { ContainerHandle } from '../runtime.ts';
 import type { PoolCore } from './core.ts';
 import type { PoolFunction, PooledContainer, Slot, StartFor } from './types.ts';
 
+/** Longest a creation counts against the bound on creations at once (a hung engine call gives its place up). */
+export const CREATION_PLACE_MS = 30_000;
+
 export class Starts {
   readonly #core: PoolCore;
   #seq = 0;
@@ -101,17 +104,26 @@ export class Starts {
   /**
    * Creates the container through the runtime; an idle or pooled one that exits is removed.
    * Counted in `creating` from the call (synchronously, so the caller's bound check holds) to
-   * the engine's answer; its end lets waiting work create.
+   * the engine's answer, or for at most CREATION_PLACE_MS: an engine call that hangs does not
+   * keep the worker from creating. Its end lets waiting work create.
    */
   async startHandle(c: PooledContainer): Promise<void> {
     const core = this.#core;
     core.creating++;
+    let placeHeld = true;
+    const freePlace = (): void => {
+      if (!placeHeld) return;
+      placeHeld = false;
+      core.creating--;
+      this.#creationEnded();
+    };
+    const placeBound = core.scheduler.setTimer(CREATION_PLACE_MS, freePlace);
     let handle: ContainerHandle;
     try {
       handle = await core.opts.runtime.start({ instanceId: c.instanceId, workerId: core.opts.workerId, memoryMb: c.memoryMb, network: core.opts.network ?? false });
     } finally {
-      core.creating--;
-      this.#creationEnded();
+      placeBound.cancel();
+      freePlace();
     }
     c.handle = handle;
     if (c.state === 'removed') {

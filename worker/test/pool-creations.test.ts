@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRfError } from '../../errors/index.ts';
+import { CREATION_PLACE_MS } from '../pool/starts.ts';
 import { fakeFn, fakePool, settle } from './fake-runtime.ts';
 
 describe('ContainerPool: containers being created at once (fake runtime, manual clock)', () => {
@@ -98,5 +99,23 @@ describe('ContainerPool: containers being created at once (fake runtime, manual 
     assert.ok(batch.done);
     assert.equal(batch.begun, 2);
     assert.equal(batch.dropped, 0);
+  });
+
+  test('a creation the engine never answers gives its place up after CREATION_PLACE_MS', async () => {
+    const { pool, runtime, clock } = fakePool({ maxCreating: 1 });
+    runtime.holdStarts = true;
+    const hung = pool.acquire(fakeFn());
+    const next = pool.acquire(fakeFn(), { waitMs: 60_000 });
+    await settle();
+    assert.equal(runtime.started, 1);
+    clock.advance(CREATION_PLACE_MS - 1);
+    await settle();
+    assert.equal(runtime.started, 1, 'the place is still held');
+    clock.advance(1);
+    await settle();
+    assert.equal(runtime.started, 2, 'past the bound the waiting request creates');
+    runtime.finish('start');
+    assert.equal((await next).start, 'cold-create');
+    assert.equal((await hung).start, 'cold-create');
   });
 });
