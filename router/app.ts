@@ -18,6 +18,7 @@ import { createAuthenticator, WWW_AUTHENTICATE, type Scope } from './auth.ts';
 import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
 import { readBody } from './http-body.ts';
+import { ClientLeft } from './client-left.ts';
 import { pageQuery } from './page-query.ts';
 import { RouteTable, type Call, type Route } from './route-table.ts';
 import { createHttpMetrics } from './http-metrics.ts';
@@ -213,9 +214,9 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     }
     const invokeStarted = performance.now();
     // A client that leaves withdraws its invocation where it still waits (at a worker's queue).
-    const left = new AbortController();
+    const left = new ClientLeft();
     const onClose = (): void => {
-      if (!call.res.writableFinished) left.abort();
+      if (!call.res.writableFinished) left.leave();
     };
     call.res.once('close', onClose);
     let answer: Awaited<ReturnType<Invoker['invoke']>>;
@@ -224,7 +225,7 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
       const details = call.req.headers[WorkerHeaders.details] === '1';
       // Set on the request's own context, not spread into a copy: a spread would read the lazy
       // `log` getter and make a child logger for every invocation.
-      call.ctx.signal = left.signal;
+      call.ctx.left = left;
       call.ctx.details = details;
       answer = await deps.invoker.invoke(param(call, 'id'), input, call.ctx);
     } catch (err) {

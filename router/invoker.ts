@@ -4,6 +4,7 @@
  * router/main.ts wires one implementation of each into the app.
  */
 import type { Logger } from 'pino';
+import type { ClientLeft } from './client-left.ts';
 
 /** An answer to send to the client as is. */
 export interface ForwardedResponse {
@@ -23,8 +24,8 @@ export interface ForwardedResponse {
 export interface RequestContext {
   requestId: string;
   log: Logger;
-  /** Aborted when the client leaves before its answer: an invocation still queued at a worker is withdrawn. */
-  signal?: AbortSignal;
+  /** The client leaving before its answer: an invocation still queued at a worker is withdrawn. */
+  left?: ClientLeft;
   /** The client asked for the detail headers (x-ringfaas-details: 1, docs/api.md). */
   details?: boolean;
 }

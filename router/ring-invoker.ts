@@ -204,7 +204,7 @@ export class RingInvoker implements Invoker {
     for (let i = 0; i < order.length; i++) {
       const workerId = order[i] as string;
       if (i > 0) this.#metrics?.retries.inc();
-      if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
+      if (ctx.left?.left === true) throw this.#cancelled(functionId, spills);
       tried.add(workerId);
       const result = await this.#attempt(ring, workerId, functionId, input, ctx, 0, spills);
       if (result.ok) return result.response;
@@ -227,7 +227,7 @@ export class RingInvoker implements Invoker {
       if (codeUnavailable !== undefined) return codeUnavailable;
       throw this.#fail(RingErrors.NO_WORKER_AVAILABLE, 'every candidate worker refused the connection or is draining', functionId, spills);
     }
-    if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
+    if (ctx.left?.left === true) throw this.#cancelled(functionId, spills);
     const waitAt = candidates.find((id) => full.has(id)) as string;
     this.#metrics?.waits.inc();
     this.#metrics?.retries.inc();
@@ -284,7 +284,7 @@ export class RingInvoker implements Invoker {
       const answer = await channel.request(
         { functionId, requestId: ctx.requestId, waitMs, details: ctx.details === true, reportIdle: this.#warmFirst, input },
         this.#requestTimeoutMs + waitMs,
-        ctx.signal,
+        ctx.left,
       );
       return { status: answer.status, headers: answer.headers, body: answer.body, load: answer.load };
     } catch (err) {
@@ -321,7 +321,7 @@ export class RingInvoker implements Invoker {
         body: input,
         headersTimeout: this.#requestTimeoutMs + waitMs,
         bodyTimeout: this.#requestTimeoutMs,
-        ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+        ...(ctx.left === undefined ? {} : { signal: ctx.left.signal }),
       });
       sent = true;
       const load = res.headers[WorkerHeaders.load];
@@ -332,7 +332,7 @@ export class RingInvoker implements Invoker {
       return { status: res.statusCode, headers: res.headers, body, load: typeof load === 'string' ? Number(load) : undefined };
     } catch (err) {
       if (err instanceof RfError) throw err;
-      if (ctx.signal?.aborted === true) throw this.#cancelled(functionId, spills);
+      if (ctx.left?.left === true) throw this.#cancelled(functionId, spills);
       const code = errorCode(err);
       if (!sent && CONNECT_ERROR_CODES.has(code)) return 'not_sent';
       throw this.#failedAfterSending(TIMEOUT_CODES.has(code), err, workerId, functionId, spills, ctx);

@@ -11,7 +11,7 @@
  * - `broken`: the connection closed or carried a malformed frame after the request was written:
  *   the function may have run, so it is not re-sent;
  * - `timeout`: no answer within the request's time bound (a CANCEL is sent);
- * - `aborted`: the caller's signal fired (a CANCEL is sent; the worker withdraws a wait).
+ * - `aborted`: the client left (ClientLeft; a CANCEL is sent, the worker withdraws a wait).
  *
  * Bounds: the upgrade answer is read up to 8 KiB within the connect timeout; an ANSWER frame up
  * to `maxAnswerBytes`; every request has a deadline, checked by one timer per channel.
@@ -31,6 +31,7 @@ import {
   type ChannelAnswer,
   type ChannelRequest,
 } from '../contract/index.ts';
+import type { ClientLeft } from './client-left.ts';
 
 export type ChannelFailure = 'connect' | 'refused' | 'broken' | 'timeout' | 'aborted';
 
@@ -71,8 +72,8 @@ interface Pending {
   resolve(answer: ChannelAnswer): void;
   reject(err: ChannelError): void;
   deadline: number;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Removes the client-left listener (none: no client to watch). */
+  unwatch: (() => void) | undefined;
 }
 
 /** Whether an address can carry the channel (plain http://; https workers are asked over HTTP). */
@@ -111,15 +112,15 @@ export class WorkerChannel {
   }
 
   /** Sends one invocation and resolves with its answer; rejects with a ChannelError. */
-  request(request: ChannelRequest, timeoutMs: number, signal?: AbortSignal): Promise<ChannelAnswer> {
+  request(request: ChannelRequest, timeoutMs: number, left?: ClientLeft): Promise<ChannelAnswer> {
     if (this.#closed) return Promise.reject(new ChannelError('connect', 'the channel is closed'));
-    if (this.#socket !== undefined && this.#writer !== undefined) return this.#send(this.#writer, request, timeoutMs, signal);
+    if (this.#socket !== undefined && this.#writer !== undefined) return this.#send(this.#writer, request, timeoutMs, left);
     this.#opening ??= this.#open().finally(() => {
       this.#opening = undefined;
     });
     return this.#opening.then(() => {
       if (this.#writer === undefined) throw new ChannelError('connect', 'the channel closed before the request was sent');
-      return this.#send(this.#writer, request, timeoutMs, signal);
+      return this.#send(this.#writer, request, timeoutMs, left);
     });
   }
 
@@ -152,8 +153,8 @@ export class WorkerChannel {
     if (this.#pending.size === 0 && this.#opening === undefined) this.#idle?.();
   }
 
-  #send(writer: FrameWriter, request: ChannelRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<ChannelAnswer> {
-    if (signal?.aborted === true) return Promise.reject(new ChannelError('aborted', 'the caller left'));
+  #send(writer: FrameWriter, request: ChannelRequest, timeoutMs: number, left: ClientLeft | undefined): Promise<ChannelAnswer> {
+    if (left?.left === true) return Promise.reject(new ChannelError('aborted', 'the caller left'));
     let frame: Buffer;
     const stream = this.#nextStream;
     this.#nextStream = this.#nextStream >= 0xffffffff ? 1 : this.#nextStream + 1;
@@ -163,11 +164,8 @@ export class WorkerChannel {
       return Promise.reject(new ChannelError('connect', (err as Error).message, undefined, { cause: err }));
     }
     return new Promise<ChannelAnswer>((resolve, reject) => {
-      const pending: Pending = { resolve, reject, deadline: this.#now() + timeoutMs, signal, onAbort: undefined };
-      if (signal !== undefined) {
-        pending.onAbort = () => this.#settle(stream, new ChannelError('aborted', 'the caller left'), true);
-        signal.addEventListener('abort', pending.onAbort, { once: true });
-      }
+      const pending: Pending = { resolve, reject, deadline: this.#now() + timeoutMs, unwatch: undefined };
+      if (left !== undefined) pending.unwatch = left.onLeave(() => this.#settle(stream, new ChannelError('aborted', 'the caller left'), true));
       this.#pending.set(stream, pending);
       this.#sweep ??= setInterval(() => this.#expire(), DEADLINE_SWEEP_MS).unref();
       writer.send(frame);
@@ -179,7 +177,7 @@ export class WorkerChannel {
     const pending = this.#pending.get(stream);
     if (pending === undefined) return;
     this.#pending.delete(stream);
-    if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
+    pending.unwatch?.();
     if (cancel) this.#writer?.send(encodeCancel(stream));
     if (outcome instanceof ChannelError) pending.reject(outcome);
     else pending.resolve(outcome);

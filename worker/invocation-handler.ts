@@ -9,7 +9,7 @@ import { EMPTY_INPUT_JSON, REFUSAL_OF_CODE, WorkerHeaders } from '../contract/in
 import { WorkerErrors } from './errors.ts';
 import { invokeOnPool } from './invoke.ts';
 import { invocationAnswer, resultLabel, errorLabel } from './invocation-answer.ts';
-import type { ContainerPool } from './pool/index.ts';
+import type { AcquireOptions, ContainerPool } from './pool/index.ts';
 import type { FunctionCache } from './function-cache.ts';
 import type { InvocationResultLabel, WorkerMetrics } from './metrics.ts';
 
@@ -32,8 +32,12 @@ export interface InvocationCall {
   details: boolean;
   /** Answer x-ringfaas-idle. */
   reportIdle: boolean;
-  /** Aborted when the caller left: a wait for a container is withdrawn. */
-  signal: AbortSignal;
+  /**
+   * Aborted when the caller left: a wait for a container is withdrawn. Its signal is read only
+   * when the request waits for one (an AbortSignal is made on its first read, an EventTarget per
+   * request that the hot path, served by an idle container, does without).
+   */
+  left: AbortController;
   /** performance.now() when the request arrived (the worker's duration counts from it). */
   receivedAt: number;
 }
@@ -73,7 +77,14 @@ export function createInvocationHandler(deps: InvocationHandlerDeps): (call: Inv
       if (pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       const entry = cache.peek(call.functionId) ?? (await cache.get(call.functionId));
       const waitMs = Math.min(call.waitMs, MAX_WAIT_MS);
-      const result = await invokeOnPool(pool, entry.fn, call.input.length === 0 ? EMPTY_INPUT : call.input, { waitMs, signal: call.signal }, metrics.invocationEvents, call.requestId);
+      // The pool reads `signal` only when the request has to wait (see InvocationCall.left).
+      const acquire: AcquireOptions = {
+        waitMs,
+        get signal() {
+          return call.left.signal;
+        },
+      };
+      const result = await invokeOnPool(pool, entry.fn, call.input.length === 0 ? EMPTY_INPUT : call.input, acquire, metrics.invocationEvents, call.requestId);
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - call.receivedAt, call.details);
       if (call.reportIdle) answer.headers[WorkerHeaders.idle] = `${pool.idleCount(entry.fn)} ${++idleSeq}`;

@@ -171,7 +171,7 @@ export class InvokeChannels {
       const left = new AbortController();
       open.set(stream, left);
       deps
-        .run({ ...request, input: ownBytes(request.input), requestId: request.requestId.length > 0 ? request.requestId : `channel-${stream}`, signal: left.signal, receivedAt })
+        .run({ ...request, input: ownBytes(request.input), requestId: request.requestId.length > 0 ? request.requestId : `channel-${stream}`, left, receivedAt })
         .then((a) => answer(stream, a), fail);
     });
     const onData = (chunk: Buffer): void => {

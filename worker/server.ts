@@ -114,7 +114,7 @@ export function createWorkerServer(deps: WorkerServerDeps): { server: Server; ch
       waitMs: parseWaitMs(req.headers[WorkerHeaders.waitMs]),
       details: req.headers[WorkerHeaders.details] === '1',
       reportIdle: req.headers[WorkerHeaders.reportIdle] === '1',
-      signal: left.signal,
+      left,
       receivedAt,
     });
     res.off('close', onClose);

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { MemoryMembershipStore } from '../../storage/index.ts';
 import { isRfError } from '../../errors/index.ts';
 import { RingInvoker } from '../ring-invoker.ts';
+import { ClientLeft } from '../client-left.ts';
 import { RingMetrics } from '../ring-metrics.ts';
 import { RingView } from '../ring-view.ts';
 import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker, type FixtureWorkerOptions } from './ring-worker-fixture.ts';
@@ -310,19 +311,19 @@ test('a client that leaves: the request to the worker is aborted at once and no 
   const membership = new MemoryMembershipStore();
   await registerAll(membership, ws);
   const { forwarder } = await router(membership);
-  const left = new AbortController();
+  const left = new ClientLeft();
   const started = performance.now();
-  const call = forwarder.invoke('fn-left', input(), { ...testContext(), signal: left.signal });
-  setTimeout(() => left.abort(), 200);
+  const call = forwarder.invoke('fn-left', input(), { ...testContext(), left });
+  setTimeout(() => left.leave(), 200);
   await assert.rejects(call, (err: unknown) => isRfError(err) && err.code === 'RF_ROUTER_REQUEST_CANCELLED');
   assert.ok(performance.now() - started < 4000, 'answered long before the function would have finished');
   const tried = ws.reduce((sum, w) => sum + (w.served.get('fn-left') ?? 0), 0);
   assert.ok(tried <= 1, `at most the home worker saw it (${tried})`);
 
   // Already gone before the first attempt: no worker is contacted.
-  const gone = new AbortController();
-  gone.abort();
-  await assert.rejects(forwarder.invoke('fn-gone', input(), { ...testContext(), signal: gone.signal }), (err: unknown) => isRfError(err) && err.code === 'RF_ROUTER_REQUEST_CANCELLED');
+  const gone = new ClientLeft();
+  gone.leave();
+  await assert.rejects(forwarder.invoke('fn-gone', input(), { ...testContext(), left: gone }), (err: unknown) => isRfError(err) && err.code === 'RF_ROUTER_REQUEST_CANCELLED');
   assert.equal(ws.reduce((sum, w) => sum + (w.served.get('fn-gone') ?? 0), 0), 0);
 });
 

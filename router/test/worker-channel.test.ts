@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { createMemoryStores } from '../../storage/index.ts';
 import { startWorker, type RunningWorker, INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, CLUSTER_KEY_HEADER } from '../../worker/index.ts';
 import { ChannelError, WorkerChannel } from '../worker-channel.ts';
+import { ClientLeft } from '../client-left.ts';
 import { Code, deploy, fnId, quietLogger, testProcessRuntime } from '../../worker/test/worker-fixtures.ts';
 
 const KEY = 'k'.repeat(40);
@@ -71,10 +72,10 @@ describe('invoke channel', () => {
     const c = channel();
     const first = c.request(request(slow, { ms: 1500 }), 30_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const leave = new AbortController();
-    const second = c.request(request(slow, { ms: 10 }, 20_000), 30_000, leave.signal);
+    const leave = new ClientLeft();
+    const second = c.request(request(slow, { ms: 10 }, 20_000), 30_000, leave);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    leave.abort();
+    leave.leave();
     await assert.rejects(second, (err) => err instanceof ChannelError && err.reason === 'aborted');
     assert.equal((await first).status, 200);
     const metrics = await worker.registry.metrics();

@@ -77,6 +77,8 @@ export const DEFAULT_MAX_CREATING = 2;
 /**
  * How a request waits: `waitMs` > 0 queues it for capacity that long; `signal` (the client
  * left) withdraws it while it waits (a start it caused goes on and serves the next request).
+ * `signal` is read only when no idle container serves the request at once, so a caller may
+ * make it lazily (worker/invocation-handler.ts does: an AbortSignal per request costs).
  */
 export interface AcquireOptions {
   waitMs?: number;
