@@ -48,6 +48,7 @@ self-contained HTML page with charts next to it in \`bench/results/\`.
 \`\`\`sh
 ringfaas bench compare                      # ringfaas vs redis-design vs limit, ratios (a few minutes)
 ringfaas bench compare --check              # the same, exit 3 when a ratio misses its target (regression guard)
+npm run build && node dist/bin/cli.js bench compare   # every target compiled, as the platform image runs (no tsx)
 ringfaas bench burst                        # repeated bursts: containers a burst starts after a fully served one (target 0)
 ringfaas bench concurrency --target ringfaas --target redis-design
 ringfaas bench concurrency --target url=http://127.0.0.1:8080   # any seed-compatible platform
