@@ -113,6 +113,9 @@ describe('a swarm over three Docker engines (two in network namespaces)', { skip
       await run(join(root, 'deploy/swarm/down.sh'), [], { env: { ...env, RINGFAAS_DOWN_VOLUMES: '1' } }).catch((err: unknown) => process.stderr.write(`down.sh: ${String(err)}\n`));
     }
     for (const engine of engines) await engine.remove();
+    // Nothing of a removed engine runs on (its containers outlived a dockerd killed mid-shutdown).
+    const left = (await run('pgrep', ['-f', 'containerd-shim-runc-v2 .*-address /run/docker-exec']).catch(() => ({ stdout: '' }))).stdout.trim();
+    assert.equal(left, '', `containerd shims of removed engines still run (pids ${left})`);
   });
 
   /** What the workers logged at warn level or above since `since`: the cause of a failure. */

@@ -7,7 +7,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -111,6 +111,8 @@ export async function startNamespacedEngine(name: string, subnet: number): Promi
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const socket = `unix://${dir}/run/docker.sock`;
   await waitFor(`the engine ${name}`, 120_000, async () => ((await docker(['info', '--format', '{{.ServerVersion}}'], socket)) !== '' ? true : undefined));
+  // The engine's private mount namespace (child.pid is dockerd: nsenter, unshare and sh exec).
+  const mountNs = await readlink(`/proc/${child.pid}/ns/mnt`).catch(() => undefined);
   let stopped = false;
   const stop = async (graceMs = 30_000): Promise<void> => {
     if (stopped) return exited;
@@ -122,12 +124,49 @@ export async function startNamespacedEngine(name: string, subnet: number): Promi
   };
   const remove = async (): Promise<void> => {
     await stop(15_000).catch(() => undefined);
+    if (mountNs !== undefined) await killEngineTree(mountNs);
     await run('ip', ['netns', 'delete', name]).catch(() => undefined);
     await run('ip', ['link', 'delete', `${name}a`]).catch(() => undefined);
     // Leftover overlay mounts lived in the engine's private mount namespace, gone with it.
     if (existsSync(dir)) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
   return { name, address, hostAddress, socket, stop, remove };
+}
+
+/**
+ * SIGKILLs what a stopped engine left running: every process still in its mount namespace
+ * (containerd and the containers' shims outlive a dockerd stopped or killed mid-shutdown) and
+ * their descendants (the containers' processes, in namespaces of their own). Without it, each
+ * run left its function containers running on the host. Never the caller's own namespace.
+ */
+async function killEngineTree(mountNs: string): Promise<void> {
+  if (mountNs === (await readlink('/proc/self/ns/mnt').catch(() => undefined))) return;
+  const parents = new Map<number, number>();
+  const doomed = new Set<number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue; // gone meanwhile
+    parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    if ((await readlink(`/proc/${pid}/ns/mnt`).catch(() => undefined)) === mountNs) doomed.add(pid);
+  }
+  for (let grew = doomed.size > 0; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (!doomed.has(pid) && doomed.has(ppid)) {
+        doomed.add(pid);
+        grew = true;
+      }
+    }
+  }
+  for (const pid of doomed) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /**
