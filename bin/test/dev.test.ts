@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { dockerAvailable, skipUnless } from '../../testing/services.ts';
 import { azuriteSkip } from '../../testing/stores.ts';
-import { freePort } from '../../storage/azurite.ts';
+import { freePortRun } from '../../testing/ports.ts';
 
 const projectRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -68,7 +68,7 @@ describe('ringfaas dev (npm start)', { skip }, () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   test('starts 2 routers and 3 workers, serves warm through both, stops clean on Ctrl-C, keeps functions', async () => {
-    const port = await freePort('127.0.0.1');
+    const port = await freePortRun('127.0.0.1', 2); // the launcher's two routers
     const env: NodeJS.ProcessEnv = { ...process.env, RINGFAAS_DATA_DIR: dataDir, RINGFAAS_PORT: String(port), RINGFAAS_LOG_LEVEL: 'warn' };
     delete env.RINGFAAS_STORAGE_CONNECTION_STRING;
     delete env.RINGFAAS_API_KEYS;

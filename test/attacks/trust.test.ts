@@ -20,7 +20,8 @@ import Docker from 'dockerode';
 import { pino } from 'pino';
 import { dockerAvailable, dockerSocketPath, skipUnless } from '../../testing/services.ts';
 import { azuriteSkip } from '../../testing/stores.ts';
-import { AZURITE_ACCOUNT_KEY, freePort } from '../../storage/azurite.ts';
+import { AZURITE_ACCOUNT_KEY } from '../../storage/azurite.ts';
+import { freePortRun } from '../../testing/ports.ts';
 import { createMemoryStores, openStores } from '../../storage/index.ts';
 import { selectRuntime } from '../../worker/runtime-select.ts';
 import { membershipProof } from '../../contract/index.ts';
@@ -142,7 +143,7 @@ describe('attacks on trust against ringfaas dev', { skip }, () => {
 
   before(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ringfaas-h9a-attacks-'));
-    const port = await freePort('127.0.0.1');
+    const port = await freePortRun('127.0.0.1', 2); // the launcher's two routers
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       RINGFAAS_DATA_DIR: dataDir,
