@@ -66,6 +66,21 @@ const zeroOrOne: Accepts<boolean> = {
   accepts: oneOf(['0', '1']).accepts,
 };
 
+/** `off`, or `c/windowSeconds` (c ≥ 1, window 1..3600 s) → the sustained-load bound's settings, or undefined (off). */
+const sustainedLoad: Accepts<{ c: number; windowMs: number } | undefined> = {
+  schema: z
+    .string()
+    .regex(/^(off|\d+(\.\d+)?\/\d+(\.\d+)?)$/, 'must be off or c/windowSeconds, e.g. 1.25/30')
+    .transform((v) => {
+      if (v === 'off') return undefined;
+      const [c, seconds] = v.split('/').map(Number) as [number, number];
+      return { c, windowMs: seconds * 1000 };
+    })
+    .refine((v) => v === undefined || (v.c >= 1 && v.c <= 10), 'must have c in 1..10')
+    .refine((v) => v === undefined || (v.windowMs >= 1000 && v.windowMs <= 3_600_000), 'must have a window of 1..3600 s'),
+  accepts: '`off`, or `c/windowSeconds`: c 1..10, window 1..3600',
+};
+
 /** The table, by variable name. */
 export const VARIABLES = {
   RINGFAAS_STORAGE_CONNECTION_STRING: {
@@ -178,6 +193,13 @@ export const VARIABLES = {
     ...zeroOrOne,
     default: '1',
     doc: "invocations to workers over each worker's invoke channel",
+    readBy: ['router', 'dispatcher'],
+  },
+  RINGFAAS_SUSTAINED_LOAD: {
+    name: 'RINGFAAS_SUSTAINED_LOAD',
+    ...sustainedLoad,
+    default: '1.25/30',
+    doc: "the sustained-load bound: a worker whose load averaged over the window is over c × the averaged mean takes new requests only when no other worker does",
     readBy: ['router', 'dispatcher'],
   },
   RINGFAAS_STORAGE_TIMEOUT_MS: {

@@ -19,7 +19,10 @@
  *
  *     x(worker) + share(r) > max(c × S / n, floorLoad)
  *
- * where x = s, or with `withCurrent` x = max(s, load now), and share(r) = min(1, E[exec(r)] /
+ * and s(worker) > floorLoad (a worker averaging the floor or less is never held, whatever
+ * its load now or the request: at the start of a burst every average is low, and the
+ * instantaneous bound alone decides), where x = s, or with `withCurrent` x = max(s, load
+ * now), and share(r) = min(1, E[exec(r)] /
  * windowMs) (`requestShare`; the caller's estimate, execution-times.ts; an unknown one counts 1),
  * what r would add to the average: about 0 for a short request, 1 for one that runs a whole
  * window. `planSpill` (bounded-load.ts) puts the held workers that are under the
@@ -161,14 +164,20 @@ export class SustainedLoad {
 
   /**
    * A held-test for one placement at `now` (the threshold computed once), for planSpill's
-   * `held`: s(worker) + `addedLoad` > threshold. `addedLoad` is what the request being placed
+   * `held`: s(worker) > floorLoad and s(worker) (with `withCurrent`: max(s, load now)) +
+   * `addedLoad` > threshold. `addedLoad` is what the request being placed
    * would add to the worker's average (requestShare: about 0 for a short request, 1 for one
    * that runs a whole window or more).
    */
   heldAt(now: number, addedLoad = 0): (id: string) => boolean {
     const threshold = this.threshold(now);
-    if (!this.withCurrent) return (id) => this.smoothedOf(id, now) + addedLoad > threshold;
-    return (id) => Math.max(this.smoothedOf(id, now), this.#workers.get(id)?.load ?? 0) + addedLoad > threshold;
+    const floor = this.floorLoad;
+    return (id) => {
+      const s = this.smoothedOf(id, now);
+      if (s <= floor) return false; // a worker averaging the floor or less is never held
+      const x = this.withCurrent ? Math.max(s, this.#workers.get(id)?.load ?? 0) : s;
+      return x + addedLoad > threshold;
+    };
   }
 
   /**

@@ -37,7 +37,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const ringMetrics = new RingMetrics(registry);
-  const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs });
+  const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs, ...(config.sustainedLoad === undefined ? {} : { sustained: config.sustainedLoad }) });
   await view.start();
   // The same as a router's: workers beyond loopback refuse a call without the key.
   const invoker = createRingInvoker(config, view, ringMetrics);

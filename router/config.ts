@@ -21,6 +21,8 @@ export interface RouterConfig {
   readonly maxOutputBytes: number;
   /** Invocations go to workers over their invoke channel (router/worker-channel.ts); off: HTTP/1.1. */
   readonly invokeChannel: boolean;
+  /** The sustained-load bound (RINGFAAS_SUSTAINED_LOAD), undefined when off. */
+  readonly sustainedLoad: { c: number; windowMs: number } | undefined;
   /** The cluster key sent on every call to a worker (contract/cluster-auth.ts). */
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
@@ -51,6 +53,7 @@ const ROUTER_VARIABLES = {
   insecure: V.RINGFAAS_INSECURE,
   maxOutputBytes: V.RINGFAAS_MAX_OUTPUT_BYTES,
   invokeChannel: V.RINGFAAS_INVOKE_CHANNEL,
+  sustainedLoad: V.RINGFAAS_SUSTAINED_LOAD,
   clusterKey: V.RINGFAAS_CLUSTER_KEY,
   tlsCert: V.RINGFAAS_TLS_CERT,
   tlsKey: V.RINGFAAS_TLS_KEY,
@@ -105,6 +108,7 @@ export function loadRouterConfig(
     insecure,
     maxOutputBytes: c.maxOutputBytes,
     invokeChannel: c.invokeChannel,
+    sustainedLoad: c.sustainedLoad,
     clusterKey: c.clusterKey,
     tls: c.tlsCert !== undefined && c.tlsKey !== undefined ? Object.freeze({ certFile: c.tlsCert, keyFile: c.tlsKey }) : undefined,
     storageTimeoutMs: c.storageTimeoutMs,

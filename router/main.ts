@@ -111,6 +111,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     health,
     ...(options.ring?.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.ring.pollIntervalMs }),
     ttlMs: options.ring?.ttlMs ?? config.membershipTtlMs,
+    ...(config.sustainedLoad === undefined ? {} : { sustained: config.sustainedLoad }),
   });
   await view.start();
   const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };

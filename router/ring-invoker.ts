@@ -3,7 +3,9 @@
  *
  * For one request: the function's preference list from the ring view (home first, suspects
  * and workers being drained left out, at most `maxCandidates`), ordered by the bounded-load
- * rule (ring/bounded-load.ts) — and, with `warmFirst`, when that rule moves the request off its
+ * rule (ring/bounded-load.ts; with the sustained-load bound, ring/sustained-load.ts, workers whose
+ * averaged load is over it after the accepting ones; when no candidate accepts, the next worker
+ * of the whole ring that does goes first) — and, with `warmFirst`, when that rule moves the request off its
  * home, a worker under the bound that this router heard holds an idle warm container of the
  * function goes first (router/warm-hints.ts) — then tried in turn:
  *
@@ -181,9 +183,20 @@ export class RingInvoker implements Invoker {
     const ring = view.ring;
     if (ring.size === 0) throw this.#fail(RingErrors.EMPTY, 'no live worker is on the ring', functionId, 0);
     const candidates = view.candidates(functionId, this.#maxCandidates);
-    const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor });
+    const held = view.heldFor(functionId);
+    const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor, ...(held === undefined ? {} : { held }) });
     let order = plan.order;
     let spills = plan.skipped;
+    if (plan.accepting === 0 && ring.size > this.#maxCandidates) {
+      // None of the candidates accepts: the next worker of the whole ring that does goes first
+      // (Mirrokni et al.'s walk, docs/ring.md), before the held and over-bound candidates.
+      const bound = plan.bound;
+      const next = view.beyondCandidates(functionId, this.#maxCandidates).find((id) => view.loadOf(id) < bound && held?.(id) !== true);
+      if (next !== undefined) {
+        order = [next, ...order];
+        spills = candidates.length;
+      }
+    }
     if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
     if (spills > 0 && this.#warmFirst) {
       // Warm first when spilling: the bound moved the request off its home, so among the
@@ -228,7 +241,7 @@ export class RingInvoker implements Invoker {
       throw this.#fail(RingErrors.NO_WORKER_AVAILABLE, 'every candidate worker refused the connection or is draining', functionId, spills);
     }
     if (ctx.left?.left === true) throw this.#cancelled(functionId, spills);
-    const waitAt = candidates.find((id) => full.has(id)) as string;
+    const waitAt = candidates.find((id) => full.has(id)) ?? (full.values().next().value as string);
     this.#metrics?.waits.inc();
     this.#metrics?.retries.inc();
     ctx.log.debug({ functionId, workerId: waitAt, waitMs: this.#homeWaitMs }, 'every candidate full, waiting at home');
@@ -252,6 +265,7 @@ export class RingInvoker implements Invoker {
     const address = ring.members.get(workerId)?.address;
     if (address === undefined) return { ok: false, refusal: 'connect_error' };
     let reportedLoad: number | undefined;
+    const startedAt = performance.now();
     this.#view.requestStarted(workerId);
     if (this.#warmFirst) this.#warm.taken(functionId, workerId);
     try {
@@ -272,6 +286,7 @@ export class RingInvoker implements Invoker {
         return { ok: false, refusal: 'code_unavailable', response: this.#response(503, headers, body, spills, ctx.details === true) };
       }
       this.#forwardedOk?.inc();
+      this.#view.executed(functionId, performance.now() - startedAt);
       return { ok: true, response: this.#response(status, headers, body, spills, ctx.details === true) };
     } finally {
       this.#view.requestEnded(workerId, reportedLoad);

@@ -6,6 +6,11 @@
  * `GET /workers` listing (workers-listing.ts). This file reads the membership and builds the
  * ring; callers use only the view.
  *
+ * With the sustained-load bound on (ring/sustained-load.ts, RINGFAAS_SUSTAINED_LOAD), the view
+ * also keeps each worker's load estimate averaged over time (following every change of the
+ * estimate, on the view's clock) and each function's answer time as this router saw it, and
+ * gives the invoker the held-test for one request (`heldFor`).
+ *
  * Suspects are skipped in every preference list, which sends their functions exactly where
  * the ring will send them once their row lapses.
  *
@@ -22,7 +27,7 @@
  * (a log line at its start and end, the ringfaas_storage_degraded gauge, /healthz).
  */
 import type { Logger } from 'pino';
-import { Ring, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/index.ts';
+import { Ring, SustainedLoad, ExecutionTimes, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/index.ts';
 import type { MembershipStore, WorkerRow, StorageHealth } from '../storage/index.ts';
 import type { RingMetrics } from './ring-metrics.ts';
 import { systemClock, type Clock } from '../clock/index.ts';
@@ -51,7 +56,15 @@ export interface RingViewOptions {
   /** Ring options (the same on every router, or they disagree on homes). */
   vnodes?: number;
   hash?: RingHash;
+  /**
+   * The sustained-load bound (ring/sustained-load.ts, docs/ring.md): balance factor on the
+   * averaged mean and the average's time constant. Default: off.
+   */
+  sustained?: { c: number; windowMs: number };
 }
+
+/** Functions whose execution time a router remembers (the least recently answered is forgotten first). */
+const MAX_EXECUTION_TIMES = 10_000;
 
 /** Called after the ring changed. */
 export type RingChangeListener = (next: Ring<WorkerRow>, previous: Ring<WorkerRow>) => void;
@@ -67,6 +80,10 @@ export class RingView {
   readonly #poller: Poller<boolean>;
   readonly #localDraining = new Set<string>();
   readonly #listeners: RingChangeListener[] = [];
+  /** Each worker's load averaged over time (this router's estimates), when the sustained bound is on. */
+  readonly #sustained: SustainedLoad | undefined;
+  /** Functions' execution times as this router saw them (the bound's request share), when it is on. */
+  readonly #times: ExecutionTimes | undefined;
   /** The last read row of each worker (fresher than the ring's, which dates from its build). */
   #rowsById = new Map<string, WorkerRow>();
   #ring: Ring<WorkerRow>;
@@ -85,7 +102,10 @@ export class RingView {
       metrics: options.metrics,
       suspectMinMs: options.suspectMinMs ?? 2000,
       reportedLoadTtlMs: options.reportedLoadTtlMs ?? 3000,
+      ...(options.sustained === undefined ? {} : { onLoad: (id, load) => this.#sustained?.changed(id, load, this.#clock.now()) }),
     });
+    this.#sustained = options.sustained === undefined ? undefined : new SustainedLoad({ ...options.sustained, withCurrent: true });
+    this.#times = options.sustained === undefined ? undefined : new ExecutionTimes({ maxKeys: MAX_EXECUTION_TIMES });
     this.#poller = new Poller({ read: () => this.#refresh(), intervalMs: this.pollIntervalMs });
     this.#ring = this.#build([]);
   }
@@ -143,6 +163,30 @@ export class RingView {
     if (this.#localDraining.size === 0 && this.#traffic.suspectCount === 0) return list;
     const usable = list.filter((id) => !this.#localDraining.has(id) && !this.#traffic.isSuspect(id));
     return usable.length > 0 ? usable : list;
+  }
+
+  /**
+   * The workers of `key`'s preference list past its first `k` (the rest of the ring, in order),
+   * without suspects and workers this router is draining: where a request goes on when none of
+   * its candidates accepts (ring-invoker.ts). Not memoised: only such requests ask.
+   */
+  beyondCandidates(key: string, k: number): string[] {
+    if (this.#ring.size <= k) return [];
+    return this.#ring.preferenceList(key).slice(k).filter((id) => !this.#localDraining.has(id) && !this.#traffic.isSuspect(id));
+  }
+
+  /**
+   * The sustained-load bound's held-test for one request of function `key` (its share: the
+   * function's execution time as this router saw it), or undefined when the bound is off.
+   */
+  heldFor(key: string): ((workerId: string) => boolean) | undefined {
+    const s = this.#sustained;
+    return s === undefined ? undefined : s.heldAt(this.#clock.now(), s.requestShare(this.#times?.expectedMs(key)));
+  }
+
+  /** A request of function `key` was answered after `ms` (learned for the sustained bound; nothing when it is off). */
+  executed(key: string, ms: number): void {
+    this.#times?.observe(key, ms);
   }
 
   /** The function's home on the current ring (memoised with its preference list). */
@@ -226,6 +270,7 @@ export class RingView {
     if (next.sameMembers(previous)) return false;
     this.#ring = next;
     this.#preferences.clear();
+    this.#sustained?.membership(next.ids.map((id) => ({ id, load: this.#traffic.loadOf(id) })), now);
     this.#opts.metrics?.ringChanges.inc();
     const joined = next.ids.filter((id) => !previous.has(id) || previous.members.get(id)?.address !== next.members.get(id)?.address);
     const left = previous.ids.filter((id) => !next.has(id));

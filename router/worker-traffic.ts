@@ -38,6 +38,8 @@ export interface WorkerTrafficOptions {
   suspectMinMs: number;
   /** A reported load older than this is forgotten, ms. */
   reportedLoadTtlMs: number;
+  /** Called when a worker's load estimate changes (the sustained-load averages follow it). */
+  onLoad?: (workerId: string, load: number) => void;
 }
 
 /** Per-worker traffic state of one router: loads and suspects. */
@@ -90,7 +92,7 @@ export class WorkerTraffic {
   requestStarted(workerId: string): void {
     const t = this.#entry(workerId);
     t.inFlight++;
-    this.#recount(t);
+    this.#recount(workerId, t);
   }
 
   /** Counts a request finished; `reportedLoad` is the worker's x-ringfaas-load, when answered. */
@@ -101,7 +103,7 @@ export class WorkerTraffic {
       t.reportedLoad = reportedLoad;
       t.reportedAt = this.#o.clock.now();
     }
-    this.#recount(t);
+    this.#recount(workerId, t);
   }
 
   /**
@@ -127,7 +129,7 @@ export class WorkerTraffic {
         this.#totalLoad -= t.counted;
         this.#entries.delete(id);
       } else {
-        this.#recount(t);
+        this.#recount(id, t);
       }
     }
     this.#updateSuspectGauge();
@@ -142,10 +144,12 @@ export class WorkerTraffic {
     return t;
   }
 
-  #recount(t: WorkerTrafficEntry): void {
+  #recount(workerId: string, t: WorkerTrafficEntry): void {
     const load = t.inFlight > t.reportedLoad ? t.inFlight : t.reportedLoad;
+    if (load === t.counted) return;
     this.#totalLoad += load - t.counted;
     t.counted = load;
+    this.#o.onLoad?.(workerId, load);
   }
 
   #updateSuspectGauge(): void {

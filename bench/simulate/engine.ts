@@ -38,7 +38,7 @@
 import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import { EventHeap, type Timed } from './event-heap.ts';
 import { SimMetrics, type EventWindow } from './metrics.ts';
-import { createPlacement, type Placement, type PlacementName, type SustainedSpec } from './placement.ts';
+import { createPlacement, ROUTERS_SUSTAINED, type Placement, type PlacementName, type SustainedSpec } from './placement.ts';
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
 import { LoadTracker } from './load-tracker.ts';
@@ -112,8 +112,11 @@ export interface SimulationOptions {
   onAnyStart?: (fn: number, now: number, cold: boolean, worker: string) => void;
   /** ringfaas's bound rounding (ring/'s BoundRule; default 'ceil', the platform's). */
   boundRule?: BoundRule;
-  /** ringfaas's sustained-load bound (ring/sustained-load.ts; default off, as on the platform). */
-  sustained?: SustainedSpec;
+  /**
+   * ringfaas's sustained-load bound (ring/sustained-load.ts); default: the routers'
+   * (RINGFAAS_SUSTAINED_LOAD's default, ROUTERS_SUSTAINED); 'off': the instantaneous bound alone.
+   */
+  sustained?: SustainedSpec | 'off';
 }
 
 /** One membership event's figures. */
@@ -236,7 +239,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
   };
   for (let i = 0; i < o.workers; i++) newWorker(`w${i}`, 0);
   const active = (): SimWorker[] => all.filter((w) => w.state === 'active');
-  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad, rule, o.sustained);
+  const sustained = o.sustained === 'off' ? undefined : (o.sustained ?? ROUTERS_SUSTAINED);
+  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad, rule, sustained);
   placement.membership(active(), all, 0);
   loads.membership(active(), totalLoad, 0);
 
@@ -420,7 +424,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
     warmOverBoundShare: placed === 0 ? 0 : warmOverBound / placed,
     offHomeShare: placed === 0 ? 0 : offHome / placed,
     boundRule: rule,
-    sustained: o.sustained,
+    sustained: o.placement === 'ringfaas' ? sustained : undefined,
     queueP50Ms: metrics.queueWait.percentile(50),
     queueP99Ms: metrics.queueWait.percentile(99),
     startDelayP99Ms: metrics.startDelay.percentile(99),

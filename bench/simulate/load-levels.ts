@@ -17,8 +17,9 @@
  * BoundRule: 'ceil', the platform's, and/or 'floor', an option measured here), each with the
  * share of placements that started off the ring home (spills), the cold-start share, idle
  * memory-time and queueing p50/p99 beside the load figures; and once more, with the first bound
- * rule, per sustained-load bound in `sustained` (ring/sustained-load.ts, an option measured
- * here).
+ * rule, per sustained-load bound in `sustained` (ring/sustained-load.ts; by default the
+ * routers' own, RINGFAAS_SUSTAINED_LOAD's default: the platform's rule is the first bound rule
+ * plus that bound; the rows without it show what the bound adds).
  *
  * Worked example
  * --------------
@@ -34,7 +35,7 @@
  */
 import type { Cell, ReportTable } from '../report/result.ts';
 import { simulate, type SimulationResult } from './engine.ts';
-import type { PlacementName, SustainedSpec } from './placement.ts';
+import { ROUTERS_SUSTAINED, type PlacementName, type SustainedSpec } from './placement.ts';
 import { DEFAULT_SUSTAINED_WINDOW_MS, type BoundRule } from '../../ring/index.ts';
 import type { SimulateBenchOptions } from './scenario.ts';
 import { sizedWorkload } from './sized-workload.ts';
@@ -61,16 +62,16 @@ export async function runLoadLevels(o: SimulateBenchOptions, workers: number, le
     const s = await sizedWorkload(o, workers, minutes, o.seed, perWorker);
     notes.push(`load level ${perWorker} functions per worker, ${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
     const firstRule = o.boundRules?.[0] ?? 'ceil';
-    const runs: Array<[PlacementName, BoundRule, SustainedSpec | undefined]> = [
-      ...(o.boundRules ?? ['ceil']).map((rule): [PlacementName, BoundRule, undefined] => ['ringfaas', rule, undefined]),
-      ...(o.sustained ?? []).map((s): [PlacementName, BoundRule, SustainedSpec] => ['ringfaas', firstRule, s]),
-      ['least-loaded', 'ceil', undefined],
+    const runs: Array<[PlacementName, BoundRule, SustainedSpec | 'off']> = [
+      ...(o.boundRules ?? ['ceil']).map((rule): [PlacementName, BoundRule, 'off'] => ['ringfaas', rule, 'off']),
+      ...(o.sustained ?? (ROUTERS_SUSTAINED === undefined ? [] : [ROUTERS_SUSTAINED])).map((s): [PlacementName, BoundRule, SustainedSpec] => ['ringfaas', firstRule, s]),
+      ['least-loaded', 'ceil', 'off'],
     ];
     let leastLoaded: SimulationResult | undefined;
     const rings: SimulationResult[] = [];
     for (const [placement, boundRule, sustained] of runs) {
-      o.progress.note(`simulate: load level ${perWorker} functions per worker, ${placement}${placement === 'ringfaas' ? ` (${boundRule}${sustained === undefined ? '' : ` + ${sustainedLabel(sustained)}`})` : ''}`);
-      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6)), boundRule, ...(sustained === undefined ? {} : { sustained }) });
+      o.progress.note(`simulate: load level ${perWorker} functions per worker, ${placement}${placement === 'ringfaas' ? ` (${boundRule}${sustained === 'off' ? '' : ` + ${sustainedLabel(sustained)}`})` : ''}`);
+      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6)), boundRule, sustained });
       if (placement === 'ringfaas') rings.push(r);
       else leastLoaded = r;
       rows.push([perWorker, placement, placement === 'ringfaas' ? ruleLabel(r) : '–', r.invocations, r2(r.meanLoad), r2(r.loadMaxOverAvg), r2(r.peakOverMean), r2(r.floorOverMean), r2(r.boundOverMean), pct(r.overBoundShare), pct(r.offHomeShare), pct(r.coldStartRatio), Math.round(r.idleGbS), r2(r.queueP50Ms), r2(r.queueP99Ms), Math.round(r.speed)]);

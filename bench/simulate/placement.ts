@@ -34,6 +34,7 @@
  * side by side.
  */
 import { ExecutionTimes, planSpill, Ring, SustainedLoad, type BoundRule, type RingMemberRow, type SustainedLoadOptions } from '../../ring/index.ts';
+import { VARIABLES } from '../../config/index.ts';
 import type { Prng } from './prng.ts';
 import type { SimWorker } from './sim-worker.ts';
 import type { SimFunction } from './workload.ts';
@@ -48,6 +49,13 @@ import type { SimFunction } from './workload.ts';
 export interface SustainedSpec extends Omit<SustainedLoadOptions, 'withCurrent'> {
   plain?: boolean;
 }
+
+/**
+ * The routers' sustained-load bound: RINGFAAS_SUSTAINED_LOAD's default, read from the
+ * configuration table (so the simulated ringfaas is the platform's rule), or undefined when
+ * that default is off.
+ */
+export const ROUTERS_SUSTAINED: SustainedSpec | undefined = VARIABLES.RINGFAAS_SUSTAINED_LOAD.schema.parse(VARIABLES.RINGFAAS_SUSTAINED_LOAD.default);
 
 export type PlacementName = 'ringfaas' | 'openwhisk' | 'least-loaded' | 'random' | 'ch-rlu';
 export const PLACEMENT_NAMES: readonly PlacementName[] = ['ringfaas', 'openwhisk', 'least-loaded', 'random', 'ch-rlu'];

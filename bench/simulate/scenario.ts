@@ -66,7 +66,11 @@ export interface SimulateBenchOptions {
   iatCov?: { median: number; sigma: number };
   /** ringfaas's bound roundings (ring/'s BoundRule): the load levels run each; the placement runs use the first. Default ['ceil']. */
   boundRules?: BoundRule[];
-  /** Sustained-load bounds (ring/sustained-load.ts): the load levels also run ringfaas (first bound rule) with each; placement runs none. */
+  /**
+   * Sustained-load bounds (ring/sustained-load.ts): the load levels run ringfaas (first bound
+   * rule) without and with each; the placement runs use the first, none when empty. Default:
+   * the routers' (ROUTERS_SUSTAINED).
+   */
   sustained?: SustainedSpec[];
 }
 
@@ -199,7 +203,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
         if (seed === o.seed) notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
         for (const [placement, handoff] of variants) {
           o.progress.note(`simulate: ${workers} workers, seed ${seed}, ${placement}${handoff ? ' + hand-off' : ''}`);
-          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff, boundRule: o.boundRules?.[0] ?? 'ceil' });
+          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff, boundRule: o.boundRules?.[0] ?? 'ceil', ...(o.sustained === undefined ? {} : { sustained: o.sustained[0] ?? 'off' }) });
           const name = label(pair.run);
           perVariant.set(name, [...(perVariant.get(name) ?? []), pair]);
         }

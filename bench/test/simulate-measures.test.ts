@@ -156,7 +156,10 @@ test('membership impact: the header example, and the verdict over seeds', () => 
 test('load levels: more functions per worker, more load per worker; the busiest worker never under the floor', async () => {
   const o = { seed: 1, scales: [20], functionsPerWorker: 10, minutes: 6, keepAliveMinutes: 8, keepAliveWorkers: 2, windowMin: 1, progress: silentProgress };
   const { table } = await runLoadLevels(o, 20, [5, 40], 3);
-  const ring = table.rows.filter((r) => r[1] === 'ringfaas');
+  // per level: ringfaas with the bound rule alone, then with the routers' sustained-load bound
+  const ringRows = (level: number) => table.rows.filter((r) => r[0] === level && r[1] === 'ringfaas');
+  assert.deepEqual(ringRows(5).map((r) => r[2]), ['ceil', 'ceil + sustained 1.25 / 30 s']);
+  const ring = [5, 40].map((level) => ringRows(level)[0]!);
   const col = (name: string): number => table.columns.findIndex((c) => c.startsWith(name));
   const [low, high] = ring.map((r) => ({ mean: r[col('mean load')] as number, peak: r[col('peak/mean')] as number, floor: r[col('floor')] as number }));
   assert.ok(high!.mean > 4 * low!.mean, `mean load ${low!.mean} → ${high!.mean}`);

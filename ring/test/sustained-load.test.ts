@@ -180,3 +180,13 @@ test('withCurrent: a worker whose load just rose is held before its average foll
     assert.equal(held('a'), withCurrent, `withCurrent ${withCurrent}`);
   }
 });
+
+test('the floor: a worker averaging floorLoad or less is never held, whatever its load now or the request', () => {
+  const s = new SustainedLoad({ c: 1.25, windowMs: 30_000, withCurrent: true });
+  s.membership([{ id: 'a', load: 0 }, { id: 'b', load: 0 }], 0);
+  s.changed('a', 3, 1_000); // a burst of three on a, a second old at 2 s: a averages 0.1
+  const held = s.heldAt(2_000, s.requestShare(undefined));
+  assert.equal(held('a'), false, 'at the start of a burst the instantaneous bound alone decides');
+  // 60 s later a averages ~2.6 (> the floor) and its load is 3: held for a long request
+  assert.equal(s.heldAt(61_000, 1)('a'), true);
+});
