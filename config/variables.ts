@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { LOG_LEVELS, MIN_CLUSTER_KEY_LENGTH } from '../contract/index.ts';
-import { DEFAULT_MEMBER_TTL_MS } from '../ring/index.ts';
+import { DEFAULT_MEMBER_TTL_MS, type SustainedBound } from '../ring/index.ts';
 import { parseDurationMs } from './duration.ts';
 import { decimal, integer, integerOrOff, matching, oneOf, optional, required, text, url, type Accepts, type Variable } from './variable.ts';
 
@@ -67,7 +67,7 @@ const zeroOrOne: Accepts<boolean> = {
 };
 
 /** `off`, or `c/windowSeconds` (c ≥ 1, window 1..3600 s) → the sustained-load bound's settings, or undefined (off). */
-const sustainedLoad: Accepts<{ c: number; windowMs: number } | undefined> = {
+const sustainedLoad: Accepts<SustainedBound | undefined> = {
   schema: z
     .string()
     .regex(/^(off|\d+(\.\d+)?\/\d+(\.\d+)?)$/, 'must be off or c/windowSeconds, e.g. 1.25/30')

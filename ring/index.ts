@@ -4,6 +4,6 @@ export type { RingMemberRow, RingHash, RingOptions, MembershipRingOptions } from
 export { planSpill, loadBound, DEFAULT_LOAD_FACTOR } from './bounded-load.ts';
 export type { SpillPlan, SpillInput, BoundRule } from './bounded-load.ts';
 export { SustainedLoad, smoothLoad, DEFAULT_SUSTAINED_WINDOW_MS, DEFAULT_SUSTAINED_FLOOR_LOAD } from './sustained-load.ts';
-export type { SustainedLoadOptions } from './sustained-load.ts';
+export type { SustainedLoadOptions, SustainedBound } from './sustained-load.ts';
 export { ExecutionTimes, DEFAULT_EXECUTION_ALPHA } from './execution-times.ts';
 export { RingErrors } from './errors.ts';

@@ -71,6 +71,14 @@ export function smoothLoad(prev: number, value: number, dtMs: number, windowMs: 
   return value + (prev - value) * Math.exp(-dtMs / windowMs);
 }
 
+/** The bound's settings as routers are configured with them (RINGFAAS_SUSTAINED_LOAD). */
+export interface SustainedBound {
+  /** Balance factor on the smoothed mean, ≥ 1. */
+  c: number;
+  /** Time constant of the average, ms. */
+  windowMs: number;
+}
+
 export interface SustainedLoadOptions {
   /** Balance factor on the smoothed mean, ≥ 1. */
   c: number;

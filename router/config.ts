@@ -7,6 +7,7 @@
 import { isLoopbackHost, type LogLevel } from '../contract/index.ts';
 import { VARIABLES as V, readVariables, settle, type Environment } from '../config/index.ts';
 import { parseApiKey } from './auth.ts';
+import type { SustainedBound } from '../ring/index.ts';
 
 export interface RouterConfig {
   readonly port: number;
@@ -22,7 +23,7 @@ export interface RouterConfig {
   /** Invocations go to workers over their invoke channel (router/worker-channel.ts); off: HTTP/1.1. */
   readonly invokeChannel: boolean;
   /** The sustained-load bound (RINGFAAS_SUSTAINED_LOAD), undefined when off. */
-  readonly sustainedLoad: { c: number; windowMs: number } | undefined;
+  readonly sustainedLoad: SustainedBound | undefined;
   /** The cluster key sent on every call to a worker (contract/cluster-auth.ts). */
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */

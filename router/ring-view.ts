@@ -27,7 +27,7 @@
  * (a log line at its start and end, the ringfaas_storage_degraded gauge, /healthz).
  */
 import type { Logger } from 'pino';
-import { Ring, SustainedLoad, ExecutionTimes, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash } from '../ring/index.ts';
+import { Ring, SustainedLoad, ExecutionTimes, isLiveRow, DEFAULT_MEMBER_TTL_MS, type RingHash, type SustainedBound } from '../ring/index.ts';
 import type { MembershipStore, WorkerRow, StorageHealth } from '../storage/index.ts';
 import type { RingMetrics } from './ring-metrics.ts';
 import { systemClock, type Clock } from '../clock/index.ts';
@@ -60,7 +60,7 @@ export interface RingViewOptions {
    * The sustained-load bound (ring/sustained-load.ts, docs/ring.md): balance factor on the
    * averaged mean and the average's time constant. Default: off.
    */
-  sustained?: { c: number; windowMs: number };
+  sustained?: SustainedBound;
 }
 
 /** Functions whose execution time a router remembers (the least recently answered is forgotten first). */

@@ -8,6 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryMembershipStore } from '../../storage/index.ts';
+import { ManualClock } from '../../clock/index.ts';
 import { RingInvoker } from '../ring-invoker.ts';
 import { RingView } from '../ring-view.ts';
 import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker } from './ring-worker-fixture.ts';
@@ -17,15 +18,10 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-function manualClock(start = Date.now()): { now(): number; advance(ms: number): void } {
-  let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
-}
-
 async function setup(options: { sustained: boolean; maxCandidates?: number }) {
   const ws: FixtureWorker[] = await Promise.all(['a', 'b', 'c'].map((id) => startFixtureWorker({ id, slots: 8 })));
   const membership = new MemoryMembershipStore();
-  const clock = manualClock();
+  const clock = new ManualClock(Date.now());
   for (const w of ws) await membership.upsert(rowFor(w, clock.now()));
   const view = new RingView({
     membership,
