@@ -33,8 +33,10 @@ export {
   encodeRequest,
   encodeCancel,
   encodeAnswer,
+  encodeGoaway,
   decodeRequest,
   decodeAnswer,
+  decodeGoaway,
   type ChannelRequest,
   type ChannelAnswer,
 } from './invoke-channel.ts';

@@ -35,6 +35,10 @@
  * - ANSWER (worker → router): `u16 status | u32 load | u8 header count | (u8 name length | name |
  *   u16 value length | value) × count | body`: exactly the worker's HTTP answer (status, its
  *   x-ringfaas-* and content-type headers, body), with x-ringfaas-load as the `load` field.
+ * - GOAWAY (worker → router, stream 0): `u64 requests read`: the worker is closing the
+ *   connection. It answers the REQUESTs it had read before (the first `requests read` of the
+ *   connection) and reads no other: the router sends none after it, and one it wrote after those
+ *   never ran (it is tried on another worker).
  *
  * Each side bounds what it reads: a frame longer than the reader's limit, an unknown type or a
  * malformed body closes the connection (the router then fails what it had in flight on it with
@@ -57,6 +61,7 @@ export const FrameType = {
   REQUEST: 1,
   CANCEL: 2,
   ANSWER: 3,
+  GOAWAY: 4,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -148,6 +153,19 @@ export function encodeAnswer(stream: number, a: { status: number; load: number; 
   if (typeof a.body === 'string') buf.write(a.body, o);
   else a.body.copy(buf, o);
   return buf;
+}
+
+/** A GOAWAY frame: the worker read this many REQUEST frames on the connection and reads no more. */
+export function encodeGoaway(requestsRead: number): Buffer {
+  const { buf, at } = frame(FrameType.GOAWAY, 0, 8);
+  buf.writeBigUInt64BE(BigInt(requestsRead), at);
+  return buf;
+}
+
+/** Reads a GOAWAY body. Throws ChannelProtocolError when it is not 8 bytes. */
+export function decodeGoaway(body: Buffer): number {
+  if (body.length !== 8) throw new ChannelProtocolError(`GOAWAY body of ${body.length} bytes (8 expected)`);
+  return Number(body.readBigUInt64BE(0));
 }
 
 /** Reads a frame body's fields in order, each checked against the body's end. */
@@ -255,7 +273,7 @@ export class FrameReader {
       if (length < 5 || length > this.#maxFrameBytes) throw new ChannelProtocolError(`frame of ${length} bytes (at most ${this.#maxFrameBytes})`);
       if (chunk.length - o - 4 < length) break;
       const type = chunk.readUInt8(o + 4);
-      if (type !== FrameType.REQUEST && type !== FrameType.CANCEL && type !== FrameType.ANSWER) throw new ChannelProtocolError(`unknown frame type ${type}`);
+      if (type !== FrameType.REQUEST && type !== FrameType.CANCEL && type !== FrameType.ANSWER && type !== FrameType.GOAWAY) throw new ChannelProtocolError(`unknown frame type ${type}`);
       const stream = chunk.readUInt32BE(o + 5);
       this.#onFrame(type, stream, chunk.subarray(o + FRAME_HEADER_BYTES, o + 4 + length));
       o += 4 + length;

@@ -11,8 +11,10 @@
  *
  * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started), marked
  *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
- *   the worker send) → next;
+ *   the worker send) → next (a draining worker is taken off this router's ring at once);
  * - connection refused / connect timeout (never sent) → mark the worker suspect, next;
+ * - written on an invoke channel the worker then closed (GOAWAY) without reading it (never ran)
+ *   → next, as a draining refusal;
  * - 503 RF_STORAGE_UNAVAILABLE marked `code-unavailable` (a worker without the function's code
  *   while storage is out; nothing started) → the untried candidates in preference order, home
  *   first, at most MAX_CODE_UNAVAILABLE_RETRIES times, then that answer as it is;
@@ -225,6 +227,7 @@ export class RingInvoker implements Invoker {
       this.#metrics?.spills.inc({ reason: result.refusal satisfies SpillReason });
       ctx.log.debug({ functionId, workerId, refusal: result.refusal }, 'invocation spilled');
       if (result.refusal === 'connect_error') view.markSuspect(workerId, 'connect_error');
+      else if (result.refusal === 'draining') view.markDraining(workerId);
       else if (result.refusal === 'at_capacity') {
         (full ??= new Set()).add(workerId);
         if (this.#warmFirst) this.#warm.refused(functionId, workerId);
@@ -275,6 +278,7 @@ export class RingInvoker implements Invoker {
           ? await this.#overChannel(channel, workerId, address, functionId, input, ctx, waitMs, spills)
           : await this.#overHttp(workerId, address, functionId, input, ctx, waitMs, spills);
       if (answer === 'not_sent') return { ok: false, refusal: 'connect_error' };
+      if (answer === 'not_read') return { ok: false, refusal: 'draining' };
       reportedLoad = answer.load;
       if (this.#warmFirst) this.#warm.reported(functionId, workerId, answer.headers[WorkerHeaders.idle]);
       const { status, headers, body } = answer;
@@ -293,8 +297,11 @@ export class RingInvoker implements Invoker {
     }
   }
 
-  /** The worker's answer over its invoke channel; a refused upgrade falls back to HTTP for this attempt. */
-  async #overChannel(channel: WorkerChannel, workerId: string, address: string, functionId: string, input: Buffer, ctx: RequestContext, waitMs: number, spills: number): Promise<WorkerExchange | 'not_sent'> {
+  /**
+   * The worker's answer over its invoke channel; a refused upgrade falls back to HTTP for this
+   * attempt. `not_read`: the worker closed the channel (GOAWAY) before it read the request.
+   */
+  async #overChannel(channel: WorkerChannel, workerId: string, address: string, functionId: string, input: Buffer, ctx: RequestContext, waitMs: number, spills: number): Promise<WorkerExchange | 'not_sent' | 'not_read'> {
     try {
       const answer = await channel.request(
         { functionId, requestId: ctx.requestId, waitMs, details: ctx.details === true, reportIdle: this.#warmFirst, input },
@@ -307,6 +314,8 @@ export class RingInvoker implements Invoker {
       switch (err.reason) {
         case 'connect':
           return 'not_sent';
+        case 'closing':
+          return 'not_read';
         case 'refused':
           return this.#overHttp(workerId, address, functionId, input, ctx, waitMs, spills);
         case 'aborted':
@@ -371,6 +380,8 @@ export class RingInvoker implements Invoker {
       address,
       connectTimeoutMs: this.#connectTimeoutMs,
       maxAnswerBytes: this.#maxAnswerBytes,
+      // Sent only at the end of a drain: no new work goes there, before this router's next poll.
+      onGoaway: () => this.#view.markDraining(workerId),
       ...(this.#clusterKey === undefined ? {} : { clusterKey: this.#clusterKey }),
     });
     if (!this.#closed) this.#channels.set(workerId, { address, channel });

@@ -78,7 +78,8 @@ export class RingView {
   readonly #traffic: WorkerTraffic;
   readonly #preferences = new PreferenceMemo();
   readonly #poller: Poller<boolean>;
-  readonly #localDraining = new Set<string>();
+  /** Workers known to be draining before their row says so: the startedAt of the row they were marked on. */
+  readonly #localDraining = new Map<string, number | undefined>();
   readonly #listeners: RingChangeListener[] = [];
   /** Each worker's load averaged over time (this router's estimates), when the sustained bound is on. */
   readonly #sustained: SustainedLoad | undefined;
@@ -208,9 +209,13 @@ export class RingView {
     this.#traffic.markSuspect(workerId, this.row(workerId)?.heartbeatAt ?? 0, reason);
   }
 
-  /** Takes a worker off this router's ring for new work at once (a drain started here). */
+  /**
+   * Takes a worker off this router's ring for new work at once: a drain started here, or the
+   * worker said it drains (a draining refusal, its invoke channel's GOAWAY). Until its row says
+   * draining or goes; a row of a new start (another startedAt) ends it too.
+   */
   markDraining(workerId: string): void {
-    this.#localDraining.add(workerId);
+    this.#localDraining.set(workerId, this.row(workerId)?.startedAt);
   }
 
   /** Counts a request sent to a worker. */
@@ -259,9 +264,9 @@ export class RingView {
     this.#membershipFailing = false;
     const byId = new Map(rows.map((row) => [row.id, row]));
     this.#rowsById = byId;
-    for (const id of this.#localDraining) {
+    for (const [id, startedAt] of this.#localDraining) {
       const row = byId.get(id);
-      if (row === undefined || row.state === 'draining') this.#localDraining.delete(id);
+      if (row === undefined || row.state === 'draining' || row.startedAt !== startedAt) this.#localDraining.delete(id);
     }
     this.#traffic.sweep(byId, now, (row) => isLiveRow(row, now, this.ttlMs));
     const previous = this.#ring;

@@ -11,7 +11,10 @@
  * - `broken`: the connection closed or carried a malformed frame after the request was written:
  *   the function may have run, so it is not re-sent;
  * - `timeout`: no answer within the request's time bound (a CANCEL is sent);
- * - `aborted`: the client left (ClientLeft; a CANCEL is sent, the worker withdraws a wait).
+ * - `aborted`: the client left (ClientLeft; a CANCEL is sent, the worker withdraws a wait);
+ * - `closing`: the worker sent GOAWAY before it read the request: it never ran there (the
+ *   caller tries another worker). The requests it read are answered on that connection; the
+ *   next request opens a new one.
  *
  * Bounds: the upgrade answer is read up to 8 KiB within the connect timeout; an ANSWER frame up
  * to `maxAnswerBytes`; every request has a deadline, checked by one timer per channel.
@@ -26,6 +29,7 @@ import {
   INVOKE_CHANNEL_PATH,
   INVOKE_CHANNEL_PROTOCOL,
   decodeAnswer,
+  decodeGoaway,
   encodeCancel,
   encodeRequest,
   type ChannelAnswer,
@@ -33,7 +37,7 @@ import {
 } from '../contract/index.ts';
 import type { ClientLeft } from './client-left.ts';
 
-export type ChannelFailure = 'connect' | 'refused' | 'broken' | 'timeout' | 'aborted';
+export type ChannelFailure = 'connect' | 'refused' | 'broken' | 'timeout' | 'aborted' | 'closing';
 
 /** Why a request on the channel got no answer. */
 export class ChannelError extends Error {
@@ -58,6 +62,8 @@ export interface WorkerChannelOptions {
   maxAnswerBytes: number;
   /** Clock for deadlines (performance.now by default). */
   now?: () => number;
+  /** Called when the worker sends GOAWAY (it does at the end of its drain). */
+  onGoaway?: () => void;
 }
 
 /** How long a worker that does not know the channel (404 on the upgrade) is asked over HTTP. */
@@ -68,12 +74,26 @@ const MAX_UPGRADE_ANSWER_BYTES = 8 * 1024;
 const DEADLINE_SWEEP_MS = 250;
 const KEEPALIVE_MS = 30_000;
 
+/** One upgraded connection: the channel's current one, or one closing after its worker's GOAWAY. */
+interface Connection {
+  socket: Socket;
+  writer: FrameWriter;
+  /** REQUEST frames written on it (a request's `seq` is its place among them). */
+  written: number;
+  /** Requests written on it and not yet settled. */
+  open: number;
+  /** The worker sent GOAWAY: nothing more is written; it ends once `open` is 0. */
+  goneAway: boolean;
+}
+
 interface Pending {
   resolve(answer: ChannelAnswer): void;
   reject(err: ChannelError): void;
   deadline: number;
   /** Removes the client-left listener (none: no client to watch). */
   unwatch: (() => void) | undefined;
+  conn: Connection;
+  seq: number;
 }
 
 /** Whether an address can carry the channel (plain http://; https workers are asked over HTTP). */
@@ -85,8 +105,8 @@ export class WorkerChannel {
   readonly #options: WorkerChannelOptions;
   readonly #now: () => number;
   readonly #pending = new Map<number, Pending>();
-  #socket: Socket | undefined;
-  #writer: FrameWriter | undefined;
+  /** The connection new requests go on. */
+  #conn: Connection | undefined;
   #opening: Promise<void> | undefined;
   #nextStream = 1;
   #sweep: NodeJS.Timeout | undefined;
@@ -114,13 +134,13 @@ export class WorkerChannel {
   /** Sends one invocation and resolves with its answer; rejects with a ChannelError. */
   request(request: ChannelRequest, timeoutMs: number, left?: ClientLeft): Promise<ChannelAnswer> {
     if (this.#closed) return Promise.reject(new ChannelError('connect', 'the channel is closed'));
-    if (this.#socket !== undefined && this.#writer !== undefined) return this.#send(this.#writer, request, timeoutMs, left);
+    if (this.#conn !== undefined) return this.#send(this.#conn, request, timeoutMs, left);
     this.#opening ??= this.#open().finally(() => {
       this.#opening = undefined;
     });
     return this.#opening.then(() => {
-      if (this.#writer === undefined) throw new ChannelError('connect', 'the channel closed before the request was sent');
-      return this.#send(this.#writer, request, timeoutMs, left);
+      if (this.#conn === undefined) throw new ChannelError('connect', 'the channel closed before the request was sent');
+      return this.#send(this.#conn, request, timeoutMs, left);
     });
   }
 
@@ -135,9 +155,9 @@ export class WorkerChannel {
     this.#closing = new Promise((resolve) => {
       this.#idle = () => {
         this.#idle = undefined;
-        // A CANCEL queued this turn goes before the end (written after it, it was an error).
-        this.#writer?.flush();
-        this.#socket?.end();
+        const conn = this.#conn;
+        this.#conn = undefined;
+        if (conn !== undefined) end(conn);
         resolve();
       };
     });
@@ -153,7 +173,7 @@ export class WorkerChannel {
     if (this.#pending.size === 0 && this.#opening === undefined) this.#idle?.();
   }
 
-  #send(writer: FrameWriter, request: ChannelRequest, timeoutMs: number, left: ClientLeft | undefined): Promise<ChannelAnswer> {
+  #send(conn: Connection, request: ChannelRequest, timeoutMs: number, left: ClientLeft | undefined): Promise<ChannelAnswer> {
     if (left?.left === true) return Promise.reject(new ChannelError('aborted', 'the caller left'));
     let frame: Buffer;
     const stream = this.#nextStream;
@@ -164,11 +184,12 @@ export class WorkerChannel {
       return Promise.reject(new ChannelError('connect', (err as Error).message, undefined, { cause: err }));
     }
     return new Promise<ChannelAnswer>((resolve, reject) => {
-      const pending: Pending = { resolve, reject, deadline: this.#now() + timeoutMs, unwatch: undefined };
+      const pending: Pending = { resolve, reject, deadline: this.#now() + timeoutMs, unwatch: undefined, conn, seq: ++conn.written };
       if (left !== undefined) pending.unwatch = left.onLeave(() => this.#settle(stream, new ChannelError('aborted', 'the caller left'), true));
       this.#pending.set(stream, pending);
+      conn.open++;
       this.#sweep ??= setInterval(() => this.#expire(), DEADLINE_SWEEP_MS).unref();
-      writer.send(frame);
+      conn.writer.send(frame);
     });
   }
 
@@ -178,7 +199,10 @@ export class WorkerChannel {
     if (pending === undefined) return;
     this.#pending.delete(stream);
     pending.unwatch?.();
-    if (cancel) this.#writer?.send(encodeCancel(stream));
+    const conn = pending.conn;
+    conn.open--;
+    if (cancel && !conn.socket.destroyed) conn.writer.send(encodeCancel(stream));
+    if (conn.goneAway && conn.open === 0) end(conn);
     if (outcome instanceof ChannelError) pending.reject(outcome);
     else pending.resolve(outcome);
     if (this.#pending.size === 0) {
@@ -195,11 +219,26 @@ export class WorkerChannel {
     }
   }
 
-  /** The connection broke: every open request fails as `broken` (they were written). */
-  #lost(reason: string, cause?: unknown): void {
-    this.#socket = undefined;
-    this.#writer = undefined;
-    for (const stream of [...this.#pending.keys()]) this.#settle(stream, new ChannelError('broken', reason, undefined, { cause }));
+  /** A connection broke: every request open on it fails as `broken` (they were written). */
+  #lost(conn: Connection, reason: string, cause?: unknown): void {
+    if (this.#conn === conn) this.#conn = undefined;
+    for (const [stream, pending] of [...this.#pending]) {
+      if (pending.conn === conn) this.#settle(stream, new ChannelError('broken', reason, undefined, { cause }));
+    }
+  }
+
+  /**
+   * The worker's GOAWAY: new requests go on a new connection; the requests written after the
+   * first `requestsRead` were not read (never ran) and fail as `closing`; the others are answered.
+   */
+  #goneAway(conn: Connection, requestsRead: number): void {
+    if (this.#conn === conn) this.#conn = undefined;
+    conn.goneAway = true;
+    this.#options.onGoaway?.();
+    for (const [stream, pending] of [...this.#pending]) {
+      if (pending.conn === conn && pending.seq > requestsRead) this.#settle(stream, new ChannelError('closing', 'the worker closed the channel before it read the request'));
+    }
+    if (conn.open === 0) end(conn);
   }
 
   #open(): Promise<void> {
@@ -253,27 +292,33 @@ export class WorkerChannel {
     socket.removeAllListeners('close');
     socket.setKeepAlive(true, KEEPALIVE_MS);
     const writer = new FrameWriter((buf) => {
-      if (!socket.destroyed) socket.write(buf);
+      if (!socket.destroyed && socket.writable) socket.write(buf);
     });
-    this.#socket = socket;
-    this.#writer = writer;
+    const conn: Connection = { socket, writer, written: 0, open: 0, goneAway: false };
+    this.#conn = conn;
     const reader = new FrameReader(this.#options.maxAnswerBytes, (type, stream, body) => {
+      if (type === FrameType.GOAWAY) return this.#goneAway(conn, decodeGoaway(body));
       if (type !== FrameType.ANSWER) throw new ChannelProtocolError(`a worker sent frame type ${type}`);
-      this.#settle(stream, decodeAnswer(body));
+      // An answer for a stream not open on this connection is stray: ignored.
+      if (this.#pending.get(stream)?.conn === conn) this.#settle(stream, decodeAnswer(body));
     });
     const onData = (chunk: Buffer): void => {
       try {
         reader.push(chunk);
       } catch (err) {
         socket.destroy();
-        if (this.#socket === socket) this.#lost(`the worker sent a malformed frame: ${(err as Error).message}`, err);
+        this.#lost(conn, `the worker sent a malformed frame: ${(err as Error).message}`, err);
       }
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => {
-      if (this.#socket === socket) this.#lost('the connection to the worker closed');
-    });
+    socket.once('close', () => this.#lost(conn, 'the connection to the worker closed'));
     if (rest.length > 0) onData(rest);
   }
+}
+
+/** Ends our side of a connection, the frames queued this turn first (a CANCEL written after the end was an error). */
+function end(conn: Connection): void {
+  conn.writer.flush();
+  if (!conn.socket.destroyed) conn.socket.end();
 }

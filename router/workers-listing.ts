@@ -36,7 +36,7 @@ export interface WorkersListingInput {
   rowsById: ReadonlyMap<string, WorkerRow>;
   traffic: WorkerTraffic;
   /** Workers this router is draining. */
-  localDraining: ReadonlySet<string>;
+  localDraining: { has(id: string): boolean };
   now: number;
   ttlMs: number;
 }

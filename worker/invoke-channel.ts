@@ -10,6 +10,8 @@
  * it); a malformed frame or a stream number reused while open close the connection, which
  * withdraws what still waits for a container (an execution, once started, finishes and its
  * answer is dropped). The answers written in one turn of the event loop go out in one write.
+ * Closing (`close`, at the end of a drain) sends GOAWAY with the count of REQUESTs read: the
+ * router tries whatever it wrote after those on another worker, and they are not read here.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -29,6 +31,7 @@ import {
   WorkerHeaders,
   decodeRequest,
   encodeAnswer,
+  encodeGoaway,
 } from '../contract/index.ts';
 import { WorkerErrors } from './errors.ts';
 import { INPUT_TOO_LARGE } from './request-body.ts';
@@ -38,6 +41,8 @@ import { errorAnswer, type InvocationCall, type WorkerAnswer } from './invocatio
 export const DEFAULT_MAX_STREAMS = 4096;
 /** TCP keep-alive probes on an idle channel (a router that vanished is noticed). */
 const KEEPALIVE_MS = 30_000;
+/** How long a closing channel may take to answer what is open and to end. */
+const CLOSE_GRACE_MS = 5000;
 
 export interface InvokeChannelsDeps {
   workerId: string;
@@ -61,8 +66,8 @@ const CONTENT_TYPE = 'application/json';
 export class InvokeChannels {
   readonly #deps: InvokeChannelsDeps;
   readonly #maxStreams: number;
-  /** Each open channel's socket and its writer (flushed before the socket ends). */
-  readonly #sockets = new Map<Duplex, FrameWriter>();
+  /** Each open channel's socket and how it is closed. */
+  readonly #sockets = new Map<Duplex, (graceMs: number) => Promise<void>>();
 
   constructor(deps: InvokeChannelsDeps) {
     this.#deps = deps;
@@ -91,21 +96,14 @@ export class InvokeChannels {
     this.#serve(socket, head);
   }
 
-  /** Ends every channel once its open invocations are answered (the worker drains first). */
-  async close(): Promise<void> {
-    await Promise.all(
-      [...this.#sockets].map(
-        ([socket, writer]) =>
-          new Promise<void>((resolve) => {
-            if (socket.destroyed) return resolve();
-            socket.once('close', () => resolve());
-            // Answers queued this turn (the drain's last executions) go before the end.
-            writer.flush();
-            socket.end();
-            setTimeout(() => socket.destroy(), 2000).unref();
-          }),
-      ),
-    );
+  /**
+   * Closes every channel: a GOAWAY tells the router how many REQUESTs were read (it tries the
+   * ones it wrote after those elsewhere: none of them runs here), the invocations already open
+   * are answered, then the connection ends. Bounded: a channel still open after `graceMs` is
+   * destroyed (the worker drains its executions before it calls this).
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    await Promise.all([...this.#sockets.values()].map((goAway) => goAway(graceMs)));
   }
 
   #serve(socket: Duplex, head: Buffer): void {
@@ -114,13 +112,34 @@ export class InvokeChannels {
     const writer = new FrameWriter((buf) => {
       if (!socket.destroyed && socket.writable) socket.write(buf);
     });
-    this.#sockets.set(socket, writer);
+    // GOAWAY: the count of REQUESTs read (each one answered); later ones are not read.
+    let requestsRead = 0;
+    let goingAway = false;
+    const endOnceAnswered = (): void => {
+      if (!goingAway || open.size > 0 || !socket.writable) return;
+      writer.flush();
+      socket.end();
+    };
+    this.#sockets.set(socket, (graceMs) => new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve();
+      socket.once('close', () => resolve());
+      setTimeout(() => socket.destroy(), graceMs).unref();
+      if (!goingAway) {
+        goingAway = true;
+        writer.send(encodeGoaway(requestsRead));
+      }
+      // Answers queued this turn (the drain's last executions) go before the GOAWAY and the end.
+      writer.flush();
+      endOnceAnswered();
+    }));
     const fail = (err: unknown): void => {
       deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'invoke channel closed: protocol error');
       socket.destroy();
     };
     const answer = (stream: number, a: WorkerAnswer): void => {
-      if (open.delete(stream)) send(stream, a); // else closed or withdrawn meanwhile
+      if (!open.delete(stream)) return; // closed or withdrawn meanwhile
+      send(stream, a);
+      endOnceAnswered();
     };
     const send = (stream: number, a: WorkerAnswer): void => {
       const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, [WorkerHeaders.worker]: deps.workerId, ...a.headers };
@@ -152,6 +171,9 @@ export class InvokeChannels {
         return;
       }
       if (type !== FrameType.REQUEST) throw new ChannelProtocolError(`a router sent frame type ${type}`);
+      // After the GOAWAY: not read, not run (the router tries it elsewhere).
+      if (goingAway) return;
+      requestsRead++;
       if (open.has(stream)) throw new ChannelProtocolError(`stream ${stream} reused while open`);
       const receivedAt = performance.now();
       const request = decodeRequest(body);

@@ -12,9 +12,11 @@ import {
   FrameType,
   FrameWriter,
   decodeAnswer,
+  decodeGoaway,
   decodeRequest,
   encodeAnswer,
   encodeCancel,
+  encodeGoaway,
   encodeRequest,
   type ChannelRequest,
 } from '../index.ts';
@@ -82,4 +84,15 @@ test('the writer sends the frames queued in one turn of the event loop in one wr
   const { reader, frames } = collect(100);
   reader.push(writes[0] as Buffer);
   assert.deepEqual(frames.map((f) => f.stream), [1, 2, 3]);
+});
+
+test('GOAWAY carries the requests read as a u64 on stream 0; a body of another size is a protocol error; docs/worker-protocol.md lists every frame type', () => {
+  const { reader, frames } = collect(1024);
+  reader.push(encodeGoaway(2 ** 40 + 3));
+  assert.equal(frames[0]?.type, FrameType.GOAWAY);
+  assert.equal(frames[0]?.stream, 0);
+  assert.equal(decodeGoaway(frames[0]!.body), 2 ** 40 + 3);
+  assert.throws(() => decodeGoaway(Buffer.alloc(4)), ChannelProtocolError);
+  const doc = readFileSync(new URL('../../docs/worker-protocol.md', import.meta.url), 'utf8');
+  for (const [name, type] of Object.entries(FrameType)) assert.match(doc, new RegExp(`^\\| ${type} ${name} \\|`, 'm'), `${type} ${name} in the frames table`);
 });

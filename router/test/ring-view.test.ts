@@ -103,6 +103,21 @@ test('loads: own in-flight, refined by the reported load while it is recent', as
   assert.equal(view.totalLoad, 0);
 });
 
+test('a worker marked draining (a GOAWAY, a draining refusal) comes back only as a new start: a row of another startedAt', async () => {
+  const { membership, c, view } = await setup();
+  for (const id of ['a', 'b']) await membership.upsert(row(id, c.now()));
+  await view.refresh();
+  const key = Array.from({ length: 50 }, (_, i) => `k${i}`).find((k) => view.ring.home(k) === 'a') as string;
+  view.markDraining('a');
+  c.advance(500);
+  await membership.upsert(row('a', c.now()));
+  await view.refresh();
+  assert.deepEqual(view.candidates(key, 2), ['b'], 'the same start heartbeating: still draining here');
+  await membership.upsert({ ...row('a', c.now()), startedAt: c.now() });
+  await view.refresh();
+  assert.deepEqual(view.candidates(key, 2), ['a', 'b'], 'restarted under the same id: taken again');
+});
+
 test('a drain started by this router takes the worker off at once; membership read failures keep the last ring', async () => {
   const { membership, c, view } = await setup();
   for (const id of ['a', 'b']) await membership.upsert(row(id, c.now()));

@@ -50,6 +50,8 @@ export interface FixtureWorker {
   /** Code-unavailable answers given (options.codeUnavailable). */
   codeRefusals(): number;
   draining(): boolean;
+  /** Closes the worker's invoke channels (GOAWAY), as the end of a drain does. */
+  closeChannels(): Promise<void>;
   /** Graceful close. */
   close(): Promise<void>;
   /** Drops every connection at once and stops listening (a crash, as seen from outside). */
@@ -217,6 +219,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     overChannel: () => overChannel,
     rejected: () => rejected,
     draining: () => draining,
+    closeChannels: () => channels.close(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,13 +2,13 @@
  * The router's WorkerChannel against a scripted worker (a raw TCP server speaking the upgrade
  * and the frames by hand): an upgrade answer in pieces or too long, answers for unknown streams,
  * a worker that never answers (the deadline sweep and its CANCEL), one that closes mid-frame or
- * sends a frame type it may not.
+ * sends a frame type it may not, one that sends GOAWAY with requests written after the ones it read.
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FrameReader, FrameType, decodeRequest, encodeAnswer } from '../../contract/index.ts';
+import { FrameReader, FrameType, decodeRequest, encodeAnswer, encodeGoaway } from '../../contract/index.ts';
 import { ChannelError, WorkerChannel } from '../worker-channel.ts';
 
 const SWITCH = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: ringfaas-invoke/1\r\nConnection: Upgrade\r\n\r\n';
@@ -150,5 +150,31 @@ describe('WorkerChannel against a scripted worker', () => {
       assert.deepEqual(outcomes, ['broken', 'broken'], misbehave);
       assert.equal(requests, 2, 'nothing was sent again');
     }
+  });
+
+  test('GOAWAY: the requests the worker read are answered, the ones written after fail as closing (never ran), the next request opens a new connection', async () => {
+    let connections = 0;
+    const fake = await scripted((socket, _frames, onFrame) => {
+      const connection = ++connections;
+      const held: number[] = [];
+      onFrame((f) => {
+        if (connection > 1) return void socket.write(answerOf(f.stream, `new-${f.functionId}`));
+        held.push(f.stream);
+        if (held.length !== 3) return;
+        // read two, then go away: the third was written but is not read; then answer the two and end
+        socket.write(encodeGoaway(2));
+        setTimeout(() => socket.end(Buffer.concat([answerOf(held[1] as number, 'b'), answerOf(held[0] as number, 'a')])), 50);
+      });
+    });
+    fake.server.prependListener('connection', (socket: Socket) => socket.once('data', () => socket.write(SWITCH)));
+    servers.push(fake.server);
+    const c = open(fake.address);
+    const outcome = (p: Promise<{ body: Buffer }>) => p.then((a) => a.body.toString(), (err: unknown) => (err instanceof ChannelError ? err.reason : String(err)));
+    const first = [c.request(req('a'), 5000), c.request(req('b'), 5000), c.request(req('c'), 5000)].map(outcome);
+    assert.equal(await first[2], 'closing');
+    const after = await outcome(c.request(req('d'), 5000));
+    assert.deepEqual(await Promise.all(first), ['a', 'b', 'closing']);
+    assert.equal(after, 'new-d');
+    assert.equal(connections, 2, 'the request after the GOAWAY went on a new connection');
   });
 });

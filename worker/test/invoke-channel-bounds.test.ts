@@ -2,14 +2,15 @@
  * The worker's end of the invoke channel (worker/invoke-channel.ts) on a bare node:http server,
  * with a handler that answers at once: a frame begun and never finished closes its connection
  * within the frame bound, while a connection that keeps completing frames is kept; an answer
- * queued in the turn the channels close still goes out.
+ * queued in the turn the channels close still goes out; closing sends GOAWAY with the count of
+ * requests read, answers those, and neither runs nor answers a request that comes after it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FrameReader, INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, decodeAnswer, encodeRequest } from '../../contract/index.ts';
+import { FrameReader, FrameType, INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, decodeAnswer, decodeGoaway, encodeRequest } from '../../contract/index.ts';
 import { InvokeChannels } from '../invoke-channel.ts';
 import { quietLogger } from './worker-fixtures.ts';
 
@@ -168,6 +169,46 @@ test('a small input that came behind a large one in the same read does not keep 
     // a queued or long-running invocation holds its input: it must not hold 3 MB with it
     assert.ok(small.buffer.byteLength <= 256 * 1024, `a 2-byte input keeps ${small.buffer.byteLength} bytes alive`);
     socket.destroy();
+  } finally {
+    server.close();
+  }
+});
+
+test('close() sends GOAWAY with the requests read, answers them, then ends; a request written after it is neither run nor answered', async () => {
+  const finishers: Array<() => void> = [];
+  let ran = 0;
+  const channels = new InvokeChannels({
+    workerId: 'w',
+    run: () => {
+      ran++;
+      return new Promise((resolve) => finishers.push(() => resolve({ status: 200, headers: {}, body: '{}' })));
+    },
+    load: () => 0,
+    active: () => true,
+    maxInputBytes: 1024,
+    logger: quietLogger(),
+  });
+  const server = createServer((_req, res) => res.end());
+  server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { socket, closed } = await upgraded((server.address() as { port: number }).port);
+    const frames: Array<{ type: number; stream: number; body: Buffer }> = [];
+    const reader = new FrameReader(1 << 20, (type, stream, body) => frames.push({ type, stream, body: Buffer.from(body) }));
+    socket.on('data', (d: Buffer) => reader.push(d));
+    socket.write(Buffer.concat([frame(1), frame(2)]));
+    while (finishers.length < 2) await sleep(5);
+    const closing = channels.close();
+    while (frames.length === 0) await sleep(5);
+    assert.equal(frames[0]?.type, FrameType.GOAWAY);
+    assert.equal(decodeGoaway(frames[0]!.body), 2, 'two requests read');
+    socket.write(frame(3));
+    await sleep(50);
+    for (const finish of finishers) finish();
+    await closing;
+    await closed;
+    assert.equal(ran, 2, 'the request written after the GOAWAY did not run');
+    assert.deepEqual(frames.slice(1).map((f) => [f.type, f.stream]), [[FrameType.ANSWER, 1], [FrameType.ANSWER, 2]], 'the two read are answered, the third is not');
   } finally {
     server.close();
   }
