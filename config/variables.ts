@@ -18,7 +18,7 @@ import { parseDurationMs } from './duration.ts';
 import { decimal, integer, integerOrOff, matching, oneOf, optional, required, text, url, type Accepts, type Variable } from './variable.ts';
 
 /** The worker's keep-alive policies (worker/keepalive), `fixed` the default. */
-export const KEEPALIVE_POLICIES = ['fixed', 'hybrid', 'greedy-dual'] as const;
+export const KEEPALIVE_POLICIES = ['fixed', 'hybrid', 'hazard', 'greedy-dual'] as const;
 
 /** The worker's container runtimes; `auto` chooses at start. */
 export const RUNTIME_CHOICES = ['auto', 'docker', 'process'] as const;

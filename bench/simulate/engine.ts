@@ -35,7 +35,7 @@
  * One unit (over 350 lines): the event loop and the handlers of its event kinds share one
  * run's state (workers, queues, heap, metrics).
  */
-import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
+import { FixedKeepAlive, GreedyDualKeepAlive, HazardKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import { EventHeap, type Timed } from './event-heap.ts';
 import { SimMetrics, type EventWindow } from './metrics.ts';
 import { createPlacement, ROUTERS_SUSTAINED, type Placement, type PlacementName, type SustainedSpec } from './placement.ts';
@@ -50,18 +50,21 @@ import type { Arrival, SimFunction, Workload } from './workload.ts';
 export type KeepAliveSpec =
   | { name: 'fixed'; keepAliveMin: number }
   | { name: 'hybrid'; fallbackMin: number }
+  | { name: 'hazard'; keepAliveMin: number }
   | { name: 'greedy-dual' };
 
 /** The label of a keep-alive spec in reports. */
 export function keepAliveLabel(k: KeepAliveSpec): string {
   if (k.name === 'fixed') return `fixed ${k.keepAliveMin} min`;
   if (k.name === 'hybrid') return `hybrid (fallback ${k.fallbackMin} min)`;
+  if (k.name === 'hazard') return `hazard (priced at ${k.keepAliveMin} min)`;
   return 'greedy-dual';
 }
 
 function policyOf(k: KeepAliveSpec, maxFunctions: number): KeepAlivePolicy {
   if (k.name === 'fixed') return new FixedKeepAlive({ keepAliveMs: k.keepAliveMin * 60_000 });
   if (k.name === 'hybrid') return new HybridHistogramKeepAlive({ fallbackKeepAliveMs: k.fallbackMin * 60_000, maxFunctions });
+  if (k.name === 'hazard') return new HazardKeepAlive({ keepAliveMs: k.keepAliveMin * 60_000, maxFunctions });
   return new GreedyDualKeepAlive({ maxFunctions });
 }
 
@@ -73,6 +76,7 @@ function policyOf(k: KeepAliveSpec, maxFunctions: number): KeepAlivePolicy {
 function handoffKeepAliveMs(k: KeepAliveSpec): number {
   if (k.name === 'fixed') return k.keepAliveMin * 60_000;
   if (k.name === 'hybrid') return k.fallbackMin * 60_000;
+  if (k.name === 'hazard') return k.keepAliveMin * 60_000;
   return 15 * 60_000;
 }
 

@@ -2,7 +2,8 @@
  * The keep-alive comparison of `bench simulate` (its section 3): at `keepAliveWorkers`
  * workers, ringfaas placement, over a longer run (the histogram policy needs history), the
  * fixed policy at 5..240 min (the trade-off curve), the hybrid histogram policy with a 15 min
- * fallback (the worker's) and with the paper's 4 h, Greedy-Dual with unbounded memory (it then
+ * fallback (the worker's) and with the paper's 4 h, the hazard policy priced at 15, 30 and 60 min
+ * (worker/keepalive/hazard.ts), Greedy-Dual with unbounded memory (it then
  * never evicts) and with three memory bounds (the sized memory plus the idle memory fixed
  * 10 / 15 / 30 min hold on average). Each adaptive policy is read against the fixed curve at
  * equal idle memory-time (linear between its points) and at equal cold starts (the idle
@@ -17,6 +18,8 @@ import type { SimulateBenchOptions } from './scenario.ts';
 import { sizedWorkload } from './sized-workload.ts';
 
 const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
+/** The hazard policy's keep-alive settings (its price of memory): the worker's default (15 min) and two above. */
+const HAZARD_PRICE_MIN = [15, 30, 60];
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
@@ -77,6 +80,7 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
   const curve = FIXED_CURVE_MIN.map((m) => kaRun({ name: 'fixed', keepAliveMin: m }));
   const hybrid = kaRun({ name: 'hybrid', fallbackMin: 15 });
   const hybridPaper = kaRun({ name: 'hybrid', fallbackMin: 240 });
+  const hazard = HAZARD_PRICE_MIN.map((m) => kaRun({ name: 'hazard', keepAliveMin: m }));
   const gdUnbounded = kaRun({ name: 'greedy-dual' });
   // Greedy-Dual is a caching policy: with unbounded memory it never evicts (keep forever). It
   // is compared with a memory bound per worker: the sized memory (executions hold ~40 % of it)
@@ -89,7 +93,7 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
     return kaRun({ name: 'greedy-dual' }, Math.ceil((kaSized.workerMemoryMb + idleMbPerWorker) / 256) * 256);
   });
   const gd = gdUnbounded;
-  const kaRows = [...curve, hybrid, hybridPaper, gd, ...gdBounded].map((r): Cell[] => [r.keepAlive, r.invocations, r.coldStarts, pct(r.coldStartRatio), pct(p75.get(r) ?? 0), pct(p75App.get(r) ?? 0), Math.round(r.idleGbS), r.prewarms, r.evicted, r2(r.queueP99Ms), r2(r.startDelayP99Ms), Math.round(r.speed)]);
+  const kaRows = [...curve, hybrid, hybridPaper, ...hazard, gd, ...gdBounded].map((r): Cell[] => [r.keepAlive, r.invocations, r.coldStarts, pct(r.coldStartRatio), pct(p75.get(r) ?? 0), pct(p75App.get(r) ?? 0), Math.round(r.idleGbS), r.prewarms, r.evicted, r2(r.queueP99Ms), r2(r.startDelayP99Ms), Math.round(r.speed)]);
   tables.push({
     title: `Keep-alive policies, ${o.keepAliveWorkers} workers, ringfaas placement, ${o.keepAliveMinutes} simulated minutes`,
     columns: ['keep-alive', 'invocations', 'cold starts', 'cold-start %', 'p75 of functions\' cold-start %', 'p75 of applications\' cold-start %', 'idle GB·s', 'pre-warms', 'evictions', 'queue p99 ms', 'start delay p99 ms', 'sim s per s'],
@@ -105,12 +109,13 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
       { name: `fixed ${FIXED_CURVE_MIN[0]}..${FIXED_CURVE_MIN[FIXED_CURVE_MIN.length - 1]} min`, points: curve.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
       { name: 'hybrid (15 min fallback)', points: [[Math.round(hybrid.idleGbS), hybrid.coldStarts]] },
       { name: 'hybrid (4 h fallback)', points: [[Math.round(hybridPaper.idleGbS), hybridPaper.coldStarts]] },
+      { name: `hazard (priced at ${HAZARD_PRICE_MIN.join(', ')} min)`, points: hazard.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
       { name: 'greedy-dual (unbounded memory)', points: [[Math.round(gd.idleGbS), gd.coldStarts]] },
       { name: 'greedy-dual (bounded memory)', points: gdBounded.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
     ],
   });
   const fixed15 = curve[FIXED_CURVE_MIN.indexOf(15)] as SimulationResult;
-  for (const adaptive of [hybrid, hybridPaper, gd, ...gdBounded]) {
+  for (const adaptive of [hybrid, hybridPaper, ...hazard, gd, ...gdBounded]) {
     const atEqualIdle = fixedAtIdle(curve, adaptive.idleGbS);
     const coldRatio = adaptive.coldStarts === 0 ? (fixed15.coldStarts === 0 ? 1 : Number.POSITIVE_INFINITY) : fixed15.coldStarts / adaptive.coldStarts;
     const idleSaving = 1 - adaptive.idleGbS / fixed15.idleGbS;
@@ -130,5 +135,5 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
       `${adaptive.keepAlive} vs fixed 15 min: ${coldRatio.toFixed(2)}× fewer cold starts (${adaptive.coldStarts} vs ${fixed15.coldStarts}), ${pct(idleSaving)} % less idle memory-time (${Math.round(adaptive.idleGbS)} vs ${Math.round(fixed15.idleGbS)} GB·s); ${eq} (target ≥ 2× at equal idle memory-time, or equal cold starts with ≥ 30 % less: ${met ? 'met' : 'MISSED'})`,
     );
   }
-  return { tables, charts, summary, notes, runs: [...curve, hybrid, hybridPaper, gd, ...gdBounded] };
+  return { tables, charts, summary, notes, runs: [...curve, hybrid, hybridPaper, ...hazard, gd, ...gdBounded] };
 }

@@ -78,6 +78,7 @@ export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
   { name: 'fixed', keepAliveMin: 15 },
   { name: 'fixed', keepAliveMin: 10 },
   { name: 'hybrid', fallbackMin: 15 },
+  { name: 'hazard', keepAliveMin: 15 },
   { name: 'greedy-dual' },
 ];
 const SEED_KEEPALIVE: KeepAliveSpec = { name: 'fixed', keepAliveMin: 15 };

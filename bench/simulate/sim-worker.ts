@@ -190,7 +190,7 @@ export class SimWorker {
       return;
     }
     const f = this.#host.functions[c.fn] as SimFunction;
-    const windows = this.policy.onIdle(f.id, now, undefined, st.busy + st.idle.length);
+    const windows = this.policy.onIdle(f.id, now, undefined, st.busy + st.idle.length, st.busy);
     // as worker/pool/idle-expiry.ts: only the function's last container is unloaded for a pre-warm later;
     // the others stay the keep-alive window
     if (windows.prewarmMs > 0 && st.busy === 0 && st.idle.length === 0) {
@@ -323,7 +323,7 @@ export class SimWorker {
     this.busyMb += c.memoryMb;
     this.#changed(now, before);
     this.#prewarms.delete(c.fn);
-    this.policy.onInvocationStart(f.id, now, { memoryMb: f.memoryMb, cold, coldStartMs: f.coldStartMs });
+    this.policy.onInvocationStart(f.id, now, { memoryMb: f.memoryMb, cold, coldStartMs: f.coldStartMs, running: st.busy });
     this.#host.metrics.started(c.fn, now, now - arrivedAt, cold, cold ? f.coldStartMs : 0, this.id);
     this.#host.complete(now + (cold ? f.coldStartMs : 0) + this.#host.duration(c.fn), c);
   }

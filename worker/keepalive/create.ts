@@ -3,14 +3,15 @@ import type { KeepAlivePolicy, KeepAlivePolicyName } from './policy.ts';
 import { FixedKeepAlive } from './fixed.ts';
 import { HybridHistogramKeepAlive } from './hybrid-histogram.ts';
 import { GreedyDualKeepAlive } from './greedy-dual.ts';
+import { HazardKeepAlive } from './hazard.ts';
 
-export const KEEPALIVE_POLICY_NAMES: readonly KeepAlivePolicyName[] = ['hybrid', 'fixed', 'greedy-dual'];
+export const KEEPALIVE_POLICY_NAMES: readonly KeepAlivePolicyName[] = ['hybrid', 'hazard', 'fixed', 'greedy-dual'];
 
 export interface CreateKeepAliveOptions {
   /** The fixed window, and the hybrid policy's fallback, ms (default 15 min). */
   idleTimeoutMs?: number;
   /**
-   * Divides every time window of the policy (histogram bins and range included) by this, so
+   * Divides every time window of the histogram policies (bins and range) by this, so
    * a time-compressed trace replay sees the policy it would see in real time. Default 1.
    */
   timeScale?: number;
@@ -25,6 +26,8 @@ export function createKeepAlivePolicy(name: KeepAlivePolicyName, options: Create
       return new FixedKeepAlive({ keepAliveMs: idleTimeoutMs });
     case 'hybrid':
       return new HybridHistogramKeepAlive({ binMs: 60_000 / scale, rangeMs: (4 * 3_600_000) / scale, fallbackKeepAliveMs: idleTimeoutMs });
+    case 'hazard':
+      return new HazardKeepAlive({ binMs: 60_000 / scale, rangeMs: (4 * 3_600_000) / scale, keepAliveMs: idleTimeoutMs });
     case 'greedy-dual':
       return new GreedyDualKeepAlive();
   }

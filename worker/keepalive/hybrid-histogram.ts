@@ -6,12 +6,8 @@
  * ---------
  * Each function keeps a histogram of its idle times (IT: from the end of its last execution to
  * the start of the next), in bins of `binMs` (1 min) over `rangeMs` (4 h); an IT beyond the
- * range is counted as out of bounds (OOB). ITs are sampled at the histogram's granularity, as
- * the paper's per-minute trace does: at most one sample per bin width (the first invocation
- * after it), and 0 when an execution started after the last end (the function was still busy),
- * so a function running many overlapping calls adds one "IT 0" a minute, not one per call
- * (counted per call, the short gaps inside a burst would drown the gaps between bursts and the
- * 99th percentile would fall in the first bin). When the function goes idle:
+ * range is counted as out of bounds (OOB), sampled as worker/keepalive/idle-times.ts says (at
+ * most one IT a bin width; 0 while the function is still busy). When the function goes idle:
  *
  * - the histogram is *representative* when it has at least `minSamples` ITs, at most
  *   `maxOobShare` of them OOB, and the coefficient of variation (CoV) of its bin counts is at
@@ -48,6 +44,7 @@
  *   a worker does not know applications.
  */
 import { BoundedMap } from './bounded-map.ts';
+import { IdleTimes } from './idle-times.ts';
 import type { InvocationInfo, KeepAlivePolicy, KeepAliveWindows } from './policy.ts';
 
 export interface HybridPolicyOptions {
@@ -73,25 +70,13 @@ export interface HybridPolicyOptions {
   maxFunctions?: number;
 }
 
-interface FunctionHistogram {
-  bins: Uint32Array;
-  inBounds: number;
-  oob: number;
-  /** When a container of the function last went idle (undefined: never). */
-  lastEndMs: number | undefined;
-  /** When an execution last started. */
-  lastStartMs: number;
-  /** When the last IT sample was taken. */
-  lastSampleMs: number;
-}
-
 /** The hybrid histogram policy: see the file header. */
 export class HybridHistogramKeepAlive implements KeepAlivePolicy {
   readonly name: string;
   readonly binMs: number;
   readonly binCount: number;
   readonly #o: Required<Omit<HybridPolicyOptions, 'binMs' | 'rangeMs' | 'maxFunctions'>>;
-  readonly #fns: BoundedMap<FunctionHistogram>;
+  readonly #fns: BoundedMap<IdleTimes>;
 
   constructor(options: HybridPolicyOptions = {}) {
     this.binMs = options.binMs ?? 60_000;
@@ -112,26 +97,14 @@ export class HybridHistogramKeepAlive implements KeepAlivePolicy {
   }
 
   onInvocationStart(functionId: string, nowMs: number, _info: InvocationInfo): void {
-    const h = this.#fns.upsert(functionId, () => ({ bins: new Uint32Array(this.binCount), inBounds: 0, oob: 0, lastEndMs: undefined, lastStartMs: Number.NEGATIVE_INFINITY, lastSampleMs: Number.NEGATIVE_INFINITY }));
-    const lastStart = h.lastStartMs;
-    h.lastStartMs = nowMs;
-    if (h.lastEndMs === undefined || nowMs - h.lastSampleMs < this.binMs) return;
-    h.lastSampleMs = nowMs;
-    // still busy (an execution started after the last end): IT 0
-    const it = h.lastEndMs < lastStart ? 0 : Math.max(0, nowMs - h.lastEndMs);
-    const bin = Math.floor(it / this.binMs);
-    if (bin >= this.binCount) h.oob++;
-    else {
-      h.bins[bin] = (h.bins[bin] as number) + 1;
-      h.inBounds++;
-    }
+    this.#fns.upsert(functionId, () => new IdleTimes(this.binMs, this.binCount)).started(nowMs);
   }
 
   onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded = 0): KeepAliveWindows {
     const h = this.#fns.get(functionId);
     const fallback = { prewarmMs: 0, keepAliveMs: defaultKeepAliveMs ?? this.#o.fallbackKeepAliveMs };
     if (h === undefined) return fallback;
-    h.lastEndMs = nowMs;
+    h.ended(nowMs);
     // a surplus container (others of the function still loaded): the function is not idle, so
     // its idle-time windows say nothing about it; it keeps the fallback window (the paper's
     // policy is per application, one instance)
@@ -157,35 +130,15 @@ export class HybridHistogramKeepAlive implements KeepAlivePolicy {
     this.#fns.delete(functionId);
   }
 
-  private windowsOf(h: FunctionHistogram): KeepAliveWindows & { representative: boolean } {
-    const total = h.inBounds + h.oob;
+  private windowsOf(h: IdleTimes): KeepAliveWindows & { representative: boolean } {
+    const total = h.total;
     const fallback = { prewarmMs: 0, keepAliveMs: this.#o.fallbackKeepAliveMs, representative: false };
     if (total < this.#o.minSamples || h.oob > this.#o.maxOobShare * total || h.inBounds === 0) return fallback;
-    if (binCov(h.bins, h.inBounds) < this.#o.minCov) return fallback;
-    const head = this.#percentileBin(h, this.#o.headPercentile) * this.binMs; // low edge of the bin
-    const tail = (this.#percentileBin(h, this.#o.tailPercentile) + 1) * this.binMs; // high edge
+    if (h.binCov() < this.#o.minCov) return fallback;
+    const head = h.percentileBin(this.#o.headPercentile) * this.binMs; // low edge of the bin
+    const tail = (h.percentileBin(this.#o.tailPercentile) + 1) * this.binMs; // high edge
     const prewarmMs = Math.floor(head * (1 - this.#o.marginShare));
     const keepAliveMs = Math.ceil(tail * (1 + this.#o.marginShare)) - prewarmMs;
     return { prewarmMs, keepAliveMs, representative: true };
   }
-
-  /** The bin holding the p-th percentile of the in-bound ITs (nearest rank). */
-  #percentileBin(h: FunctionHistogram, p: number): number {
-    const rank = Math.max(1, Math.ceil((p / 100) * h.inBounds));
-    let seen = 0;
-    for (let i = 0; i < h.bins.length; i++) {
-      seen += h.bins[i] as number;
-      if (seen >= rank) return i;
-    }
-    return h.bins.length - 1;
-  }
-}
-
-/** Coefficient of variation of the bin counts (standard deviation / mean). */
-function binCov(bins: Uint32Array, total: number): number {
-  const mean = total / bins.length;
-  if (mean === 0) return 0;
-  let sq = 0;
-  for (const count of bins) sq += (count - mean) ** 2;
-  return Math.sqrt(sq / bins.length) / mean;
 }

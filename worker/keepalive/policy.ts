@@ -15,6 +15,8 @@ export interface InvocationInfo {
   cold: boolean;
   /** What a cold start of this function costs, ms (an estimate; Greedy-Dual weighs by it). */
   coldStartMs: number;
+  /** Executions of the function on this worker with this one (its concurrency now). Default 1. */
+  running?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface KeepAliveWindows {
 }
 
 /** Names of the built-in policies (the values of RINGFAAS_KEEPALIVE_POLICY and the simulator's --keepalive). */
-export type KeepAlivePolicyName = 'fixed' | 'hybrid' | 'greedy-dual';
+export type KeepAlivePolicyName = 'fixed' | 'hybrid' | 'hazard' | 'greedy-dual';
 
 /** A keep-alive policy; one instance per worker (it keeps per-function state, bounded). */
 export interface KeepAlivePolicy {
@@ -44,9 +46,11 @@ export interface KeepAlivePolicy {
    * the fixed policy applies and the hybrid policy falls back to. `othersLoaded` is how many
    * other containers of the function are still loaded (busy or idle) on this worker: the
    * hybrid policy's learned windows are about the function going idle, so they apply to its
-   * last container only (default 0).
+   * last container only (default 0). `busy` is how many executions of the function still run on
+   * this worker (default 0): the container going idle is the (busy + 1)-th, the one a LIFO
+   * stack gives out when the concurrency next reaches busy + 1 (the hazard policy learns per rank).
    */
-  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded?: number): KeepAliveWindows;
+  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded?: number, busy?: number): KeepAliveWindows;
   /**
    * Eviction priority of an idle container of `functionId` that became idle at `idleSinceMs`;
    * under memory pressure the lowest goes first. Fixed and hybrid: the idle time (oldest first).

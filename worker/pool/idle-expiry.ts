@@ -43,7 +43,7 @@ export class IdleExpiry {
     if (policy === undefined) return;
     this.#prewarms.get(slot.key)?.cancel();
     this.#prewarms.delete(slot.key);
-    policy.onInvocationStart(slot.fn.id, core.clock.now(), { memoryMb: slot.fn.memoryMb, cold: slot.idle.length === 0, coldStartMs: core.opts.coldStartEstimateMs ?? 500 });
+    policy.onInvocationStart(slot.fn.id, core.clock.now(), { memoryMb: slot.fn.memoryMb, cold: slot.idle.length === 0, coldStartMs: core.opts.coldStartEstimateMs ?? 500, running: slot.busy + 1 });
   }
 
   /** The container just went idle on its stack: its expiry, and the sweep timer if earlier. */
@@ -85,7 +85,7 @@ export class IdleExpiry {
       return now + keep; // loaded by prewarm(): not an idle time of the function
     }
     if (policy === undefined) return now + slot.fn.idleTimeoutMs;
-    const w = policy.onIdle(slot.fn.id, now, slot.fn.idleTimeoutMs, slot.busy + Math.max(0, slot.idle.length - 1));
+    const w = policy.onIdle(slot.fn.id, now, slot.fn.idleTimeoutMs, slot.busy + Math.max(0, slot.idle.length - 1), slot.busy);
     if (w.prewarmMs > 0 && slot.busy === 0 && slot.idle.length <= 1) {
       const fn = slot.fn;
       this.#prewarms.get(slot.key)?.cancel();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FixedKeepAlive, GreedyDualKeepAlive, HybridHistogramKeepAlive, createKeepAlivePolicy } from '../keepalive/index.ts';
+import { FixedKeepAlive, GreedyDualKeepAlive, HazardKeepAlive, HybridHistogramKeepAlive, createKeepAlivePolicy } from '../keepalive/index.ts';
 
 const MIN = 60_000;
 const info = { memoryMb: 128, cold: false, coldStartMs: 500 };
@@ -65,6 +65,71 @@ test('hybrid: frequent calls keep the container loaded (no pre-warm) for the 99t
   assert.equal(w.representative, true);
   assert.equal(w.prewarmMs, 0);
   assert.equal(w.keepAliveMs, Math.ceil(4 * MIN * 1.1));
+});
+
+/** Feeds `policy` calls of `fn` separated by the given idle times (each call runs 100 ms). */
+function feed(p: HazardKeepAlive, fn: string, idleTimesMs: readonly number[], memoryMb = 128): number {
+  let t = 0;
+  for (const it of idleTimesMs) {
+    p.onInvocationStart(fn, t, { ...info, memoryMb });
+    t += 100;
+    p.onIdle(fn, t);
+    t += it;
+  }
+  p.onInvocationStart(fn, t, { ...info, memoryMb });
+  return t;
+}
+
+test('hazard: the header examples (a timer pre-warmed, a rare function unloaded at once, a bursty one held a minute); a lone IT is not a window', () => {
+  const p = new HazardKeepAlive();
+  feed(p, 'timer', Array.from({ length: 20 }, () => 9.9 * MIN));
+  assert.deepEqual(p.windows('timer'), { prewarmMs: 9 * MIN * 0.9, keepAliveMs: Math.ceil(10 * MIN * 1.1) - 9 * MIN * 0.9 });
+  feed(p, 'rare', [20, 70, 130, 190, 250, 300, 45, 160].map((m) => m * MIN));
+  assert.deepEqual(p.windows('rare'), { prewarmMs: 0, keepAliveMs: 0 });
+  // bursty: 6 ITs under a minute (one call a minute: each sampled), 4 spread over hours
+  feed(p, 'bursty', [59_900, 59_900, 59_900, 59_900, 59_900, 59_900, 70 * MIN, 130 * MIN, 170 * MIN, 200 * MIN]);
+  assert.deepEqual(p.windows('bursty'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
+  // without the run count, each of these lone ITs' bins would be held (1/4 > the cost of one bin)
+  feed(p, 'sparse', [40, 100, 170].map((m) => m * MIN));
+  assert.deepEqual(p.windows('sparse'), { prewarmMs: 0, keepAliveMs: 0 });
+});
+
+test('hazard: a frequent function is held; the price scales with memory and the keep-alive setting; a new function gets the setting', () => {
+  const p = new HazardKeepAlive();
+  const gaps = [3, 7, 2, 11, 5, 4, 9, 6, 1, 8].map((m) => m * MIN + 1000);
+  feed(p, 'often', gaps);
+  const held = p.windows('often');
+  assert.equal(held.prewarmMs, 0, 'no call came within a minute, but a pre-warm so soon is not worth a container start');
+  assert.ok(held.prewarmMs + held.keepAliveMs >= 12 * MIN, `held past the longest gap: ${held.keepAliveMs}`);
+  feed(p, 'often-large', gaps, 8 * 1024);
+  assert.ok(p.windows('often-large').keepAliveMs < held.keepAliveMs, 'a container 64x larger is worth holding for less time');
+  assert.ok(p.windows('often', 1 * MIN).keepAliveMs < held.keepAliveMs, 'memory priced higher (a 1 min setting): held less');
+  const fresh = new HazardKeepAlive();
+  fresh.onInvocationStart('new', 0, info);
+  assert.deepEqual(fresh.onIdle('new', 100, 20 * MIN), { prewarmMs: 0, keepAliveMs: 20 * MIN }, 'no IT yet: the function\'s own setting');
+});
+
+test('hazard: each concurrency rank learns its own idle times; a container that is not the last is never unloaded for a pre-warm', () => {
+  const p = new HazardKeepAlive();
+  // the first container is needed every few minutes, a second one (two calls at once) about every 2-5 h
+  let t = 0;
+  const secondGaps = [20, 70, 130, 190, 250].map((m) => m * MIN);
+  for (const gap of secondGaps) {
+    p.onInvocationStart('f', t, { ...info, running: 1 });
+    p.onInvocationStart('f', t + 10, { ...info, running: 2 });
+    p.onIdle('f', t + 100, 15 * MIN, 1, 1); // the second container goes idle, one still runs
+    p.onIdle('f', t + 200, 15 * MIN, 1, 0);
+    for (let at = t + 3 * MIN; at < t + gap; at += 3 * MIN) {
+      p.onInvocationStart('f', at, { ...info, running: 1 });
+      p.onIdle('f', at + 100, 15 * MIN, 1, 0);
+    }
+    t += gap;
+  }
+  assert.deepEqual(p.windows('f', 15 * MIN, 2, false), { prewarmMs: 0, keepAliveMs: 0 }, 'the second container: unloaded at once');
+  assert.ok(p.windows('f', 15 * MIN, 1, false).keepAliveMs >= 3 * MIN, 'the first: held past its gap');
+  // a timer's container while another of the function is loaded: held from the idle moment
+  feed(p, 'timer', Array.from({ length: 20 }, () => 9.9 * MIN));
+  assert.deepEqual(p.windows('timer', 15 * MIN, 1, false), { prewarmMs: 0, keepAliveMs: Math.ceil(10 * MIN * 1.1) });
 });
 
 test('greedy-dual: priority = clock + frequency x cost / size, and eviction inflates the clock (header example)', () => {

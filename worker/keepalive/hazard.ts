@@ -1,0 +1,213 @@
+/**
+ * The hazard keep-alive policy: an idle container stays loaded while a call that needs it is
+ * likely enough to be worth the memory it holds, learned from the function's own idle times,
+ * apart for each of its containers by concurrency rank.
+ *
+ * Algorithm
+ * ---------
+ * Ranks. The k-th container of a function (k = its executions running once this one started)
+ * is needed again when the concurrency next reaches k; with LIFO warm stacks the container that
+ * goes idle as the concurrency falls to k − 1 is the one given out then. So each rank k ≤ 8 has
+ * its own idle-time histogram (idle-times.ts: 1 min bins over 4 h): the times from the
+ * concurrency falling below k to its reaching k again. Rank 1 is the function's idle time.
+ *
+ * Windows. From the histogram of n ITs: p_j = the share of ITs in bin j, S_j = the share not
+ * before bin j (OOB included: still idle when bin j begins). Holding the container through bin
+ * j costs its memory for binMs × S_j on average and turns the next start of its rank warm with
+ * probability p_j. With a price of memory λ (cold starts per MB·ms), bin j is worth
+ *
+ *     v_j = p_j − λ × memoryMb × binMs × S_j
+ *
+ * and the window held is the run of bins [a, e) with the largest sum of v_j among the runs that
+ * hold at least `minRunSamples` (3) ITs, or all of them while there are fewer (one pass over the
+ * bins: a maximum subarray with prefix sums; without the count, on a sparse histogram each lone
+ * IT's bin would be worth holding by itself). a = 0: loaded for e bins from the idle moment;
+ * a > 0: unloaded, one pre-warmed a bins later and kept e − a bins; a run that starts in the first
+ * two bins is held from the idle moment (a pre-warm so soon is not worth its container start),
+ * and only the function's last loaded container is pre-warmed (others' runs start at 0, as
+ * worker/pool/idle-expiry.ts does); both edges widened by `marginShare` (10 %), as the hybrid
+ * policy does. No run with a positive sum: unloaded at once.
+ *
+ * Price. Set by the function's keep-alive setting (its idleTimeoutMs, 15 min by default):
+ * λ = 1 / (keepAliveMs × referenceMb). For calls of rate r (Poisson),
+ * v_j = (r − λ × memoryMb) × binMs × S_j: a container of the reference memory (128 MB) is held
+ * for good when its rank is needed more than once per keep-alive window, not at all otherwise.
+ * The fixed policy holds every container for the same window; this one spends memory where a
+ * held GB·s saves the most cold starts: frequent and small functions, the minutes after a call
+ * of a bursty one (a hazard that falls with the time idle), the minutes before a timer's next
+ * call (pre-warm), a function's first containers more than its burst's last; not rare calls.
+ *
+ * With no IT yet (`minSamples` 1), and for ranks above 8, the window is the keep-alive setting
+ * (the fixed policy). Under memory pressure the container idle longest goes first. State:
+ * at most 2 × maxFunctions histograms (least recently used dropped), ~1 KB each.
+ *
+ * Worked example
+ * --------------
+ * 128 MB, keep-alive 15 min: λ × 128 MB × 1 min = 1/15 ≈ 0.067 per bin of survival.
+ * - A timer every 10 min, 20 ITs all in bin 9: v_j = −0.067 for j < 9, v_9 = 1 − 0.067,
+ *   0 after: the run is [9, 10): pre-warm at 9 × 0.9 = 8.1 min, keep until 10 × 1.1 = 11 min
+ *   (2.9 min), where the fixed policy holds the container all the time.
+ * - Calls about every 2 h (Poisson): S_j ≈ 1 and p_j ≈ 1/120 over the first hours: no run of
+ *   3 ITs has a positive sum: unloaded at once (fixed 15 min holds it 15 min for a 12 % chance).
+ * - 10 ITs, 6 under a minute and 4 spread over hours (bursty): v_0 = 0.6 − 0.067; any run that
+ *   reaches a later IT crosses over an hour of bins at −0.067 × S ≈ −0.027: held 1 min (× 1.1).
+ */
+import { BoundedMap } from './bounded-map.ts';
+import { IdleTimes } from './idle-times.ts';
+import type { InvocationInfo, KeepAlivePolicy, KeepAliveWindows } from './policy.ts';
+
+export interface HazardPolicyOptions {
+  /** Width of one histogram bin, ms. Default 60 000 (1 minute). */
+  binMs?: number;
+  /** Range of the histogram, ms. Default 4 h. */
+  rangeMs?: number;
+  /** The keep-alive setting that prices memory (and the window before enough ITs), ms. Default 15 min. */
+  keepAliveMs?: number;
+  /** Memory of the function priced at one call per keep-alive window, MB. Default 128. */
+  referenceMb?: number;
+  /** Fewest ITs for the histogram to be used. Default 1. */
+  minSamples?: number;
+  /**
+   * Fewest ITs inside the window held (default 3, or every IT while there are fewer): on a
+   * sparse histogram every lone IT's bin is worth holding on its own (1/n against the cost of
+   * one bin), which predicts nothing.
+   */
+  minRunSamples?: number;
+  /** Margin taken off the pre-warm and added to the end of the window. Default 0.1. */
+  marginShare?: number;
+  /** Functions tracked at once: twice as many histograms are kept (least recently used dropped). Default 10 000. */
+  maxFunctions?: number;
+}
+
+/** The earliest pre-warm, in bins: a window that starts sooner is held from the idle moment. */
+const MIN_PREWARM_BINS = 2;
+
+/** The idle times of one rank of a function's containers, and the function's memory. */
+interface RankState {
+  its: IdleTimes;
+  memoryMb: number;
+  /** The last windows answered and what they were computed from (an IT is added at most once a bin). */
+  cached?: { total: number; memoryMb: number; keepAliveMs: number; mayPrewarm: boolean; windows: KeepAliveWindows };
+}
+
+/** Containers of one function learned apart (the concurrency ranks); beyond, the keep-alive setting. */
+export const MAX_RANKS = 8;
+
+/** The key of a function's rank (1 = its first container). */
+const rankKey = (functionId: string, rank: number): string => `${rank} ${functionId}`;
+
+/** The hazard policy: see the file header. */
+export class HazardKeepAlive implements KeepAlivePolicy {
+  readonly name: string;
+  readonly binMs: number;
+  readonly binCount: number;
+  readonly #keepAliveMs: number;
+  readonly #referenceMb: number;
+  readonly #minSamples: number;
+  readonly #minRunSamples: number;
+  readonly #margin: number;
+  /** Per function and rank; bounded by histograms, not functions (most functions have one rank). */
+  readonly #ranks: BoundedMap<RankState>;
+
+  constructor(options: HazardPolicyOptions = {}) {
+    this.binMs = options.binMs ?? 60_000;
+    const rangeMs = options.rangeMs ?? 4 * 3_600_000;
+    if (!(this.binMs > 0) || !(rangeMs >= this.binMs)) throw new RangeError('binMs must be > 0 and rangeMs >= binMs');
+    this.binCount = Math.ceil(rangeMs / this.binMs);
+    this.#keepAliveMs = options.keepAliveMs ?? 15 * 60_000;
+    this.#referenceMb = options.referenceMb ?? 128;
+    this.#minSamples = options.minSamples ?? 1;
+    this.#minRunSamples = options.minRunSamples ?? 3;
+    this.#margin = options.marginShare ?? 0.1;
+    this.#ranks = new BoundedMap(2 * (options.maxFunctions ?? 10_000));
+    this.name = `hazard(${Math.round(this.#keepAliveMs / 60_000)}m)`;
+  }
+
+  onInvocationStart(functionId: string, nowMs: number, info: InvocationInfo): void {
+    const rank = Math.max(1, info.running ?? 1);
+    if (rank > MAX_RANKS) return;
+    const r = this.#ranks.upsert(rankKey(functionId, rank), () => ({ its: new IdleTimes(this.binMs, this.binCount), memoryMb: info.memoryMb }));
+    r.memoryMb = info.memoryMb;
+    r.its.started(nowMs);
+  }
+
+  onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded = 0, busy = 0): KeepAliveWindows {
+    const keepAliveMs = defaultKeepAliveMs ?? this.#keepAliveMs;
+    const r = this.#ranks.get(rankKey(functionId, busy + 1));
+    if (r === undefined) return { prewarmMs: 0, keepAliveMs };
+    r.its.ended(nowMs);
+    // only the function's last container is unloaded for a pre-warm (worker/pool/idle-expiry.ts)
+    return this.windows(functionId, keepAliveMs, busy + 1, othersLoaded === 0);
+  }
+
+  /**
+   * The windows the histogram of `functionId`'s `rank`-th container gives now with the given
+   * keep-alive setting; `mayPrewarm` false: held from the idle moment or not at all.
+   */
+  windows(functionId: string, keepAliveMs = this.#keepAliveMs, rank = 1, mayPrewarm = true): KeepAliveWindows {
+    const r = this.#ranks.peek(rankKey(functionId, rank));
+    if (r === undefined || r.its.total < this.#minSamples) return { prewarmMs: 0, keepAliveMs };
+    const c = r.cached;
+    if (c !== undefined && c.total === r.its.total && c.memoryMb === r.memoryMb && c.keepAliveMs === keepAliveMs && c.mayPrewarm === mayPrewarm) return c.windows;
+    const windows = Object.freeze(this.#windowsOf(r.its, r.memoryMb, keepAliveMs, mayPrewarm));
+    r.cached = { total: r.its.total, memoryMb: r.memoryMb, keepAliveMs, mayPrewarm, windows };
+    return windows;
+  }
+
+  evictionPriority(_functionId: string, idleSinceMs: number, _nowMs: number): number {
+    return idleSinceMs;
+  }
+
+  onEvict(_functionId: string, _priority: number): void {}
+
+  forget(functionId: string): void {
+    for (let rank = 1; rank <= MAX_RANKS; rank++) this.#ranks.delete(rankKey(functionId, rank));
+  }
+
+  #windowsOf(its: IdleTimes, memoryMb: number, keepAliveMs: number, mayPrewarm: boolean): KeepAliveWindows {
+    const n = its.total;
+    const bins = its.bins;
+    const k = Math.min(this.#minRunSamples, n);
+    // the cost of holding one bin while the function is surely still idle, in calls
+    const binCost = keepAliveMs > 0 ? (memoryMb * this.binMs) / (keepAliveMs * this.#referenceMb) : Number.POSITIVE_INFINITY;
+    // value[0..j) and ITs[0..j) as prefix sums; the best run [a, e) holds at least k ITs: for
+    // each end e, the smallest value prefix among the starts a with ITs[a..e) >= k (those
+    // starts only grow with e, so one running minimum serves); without a pre-warm, a = 0
+    let value = 0;
+    let count = 0;
+    let survivors = n;
+    const prefixValue = new Float64Array(bins.length + 1);
+    const prefixCount = new Uint32Array(bins.length + 1);
+    let best = 0;
+    let bestStart = 0;
+    let bestEnd = 0;
+    let minValue = Number.POSITIVE_INFINITY;
+    let minAt = 0;
+    let nextStart = 0;
+    const lastStart = mayPrewarm ? bins.length : 0;
+    for (let j = 0; j < bins.length; j++) {
+      const c = bins[j] as number;
+      value += c / n - binCost * (survivors / n);
+      count += c;
+      survivors -= c;
+      prefixValue[j + 1] = value;
+      prefixCount[j + 1] = count;
+      while (nextStart <= Math.min(j, lastStart) && count - (prefixCount[nextStart] as number) >= k) {
+        if ((prefixValue[nextStart] as number) < minValue) {
+          minValue = prefixValue[nextStart] as number;
+          minAt = nextStart;
+        }
+        nextStart++;
+      }
+      if (value - minValue > best) {
+        best = value - minValue;
+        bestStart = minAt;
+        bestEnd = j + 1;
+      }
+    }
+    if (best <= 0) return { prewarmMs: 0, keepAliveMs: 0 };
+    // a pre-warm a bin or so after the idle moment is not worth its container start: held from then
+    const prewarmMs = bestStart < MIN_PREWARM_BINS ? 0 : Math.floor(bestStart * this.binMs * (1 - this.#margin));
+    return { prewarmMs, keepAliveMs: Math.ceil(bestEnd * this.binMs * (1 + this.#margin)) - prewarmMs };
+  }
+}
