@@ -101,7 +101,7 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
 export function registerSimulateCommand(bench: Command): void {
   const command = bench
     .command('simulate')
-    .description('discrete-event simulation at 10/100/1000 workers: placement (ringfaas, OpenWhisk, least-loaded, random, CH-RLU) × keep-alive (fixed, hybrid histogram, Greedy-Dual), on the real ring and keep-alive code');
+    .description('discrete-event simulation at 10/100/1000 workers: placement (ringfaas, OpenWhisk, least-loaded, random, CH-RLU) × keep-alive (fixed, hybrid histogram, hazard, Greedy-Dual), on the real ring and keep-alive code');
   for (const [flags, description, defaultValue] of OPTIONS) command.option(flags, description, defaultValue);
   command
     .action(async (flags: SimulateFlags) => {

@@ -2,7 +2,7 @@
  * The keep-alive comparison of `bench simulate` (its section 3): at `keepAliveWorkers`
  * workers, ringfaas placement, over a longer run (the histogram policy needs history), the
  * fixed policy at 5..240 min (the trade-off curve), the hybrid histogram policy with a 15 min
- * fallback (the worker's) and with the paper's 4 h, the hazard policy priced at 15, 30 and 60 min
+ * fallback (the worker's) and with the paper's 4 h, the hazard policy priced at 10, 15 and 30 min
  * (worker/keepalive/hazard.ts), Greedy-Dual with unbounded memory (it then
  * never evicts) and with three memory bounds (the sized memory plus the idle memory fixed
  * 10 / 15 / 30 min hold on average). Each adaptive policy is read against the fixed curve at
@@ -18,8 +18,8 @@ import type { SimulateBenchOptions } from './scenario.ts';
 import { sizedWorkload } from './sized-workload.ts';
 
 const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
-/** The hazard policy's keep-alive settings (its price of memory): the worker's default (15 min) and two above. */
-const HAZARD_PRICE_MIN = [15, 30, 60];
+/** The hazard policy's keep-alive settings (its price of memory): the worker's default (15 min) and one either side. */
+const HAZARD_PRICE_MIN = [10, 15, 30];
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 

@@ -11,19 +11,22 @@ import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameReader, FrameType, INVOKE_CHANNEL_PATH, INVOKE_CHANNEL_PROTOCOL, decodeAnswer, decodeGoaway, encodeRequest } from '../../contract/index.ts';
-import { InvokeChannels } from '../invoke-channel.ts';
+import { InvokeChannels, type InvokeChannelsDeps } from '../invoke-channel.ts';
 import { quietLogger } from './worker-fixtures.ts';
 
 const FRAME_TIMEOUT_MS = 300;
 
-async function channelServer(): Promise<{ server: Server; port: number; answered: () => number }> {
+/** A bare server with the worker's channel end; `run` answers at once by default (counted). */
+async function channelServer(run?: InvokeChannelsDeps['run']): Promise<{ server: Server; port: number; channels: InvokeChannels; answered: () => number }> {
   let answered = 0;
   const channels = new InvokeChannels({
     workerId: 'w',
-    run: async () => {
-      answered++;
-      return { status: 200, headers: {}, body: '{}' };
-    },
+    run:
+      run ??
+      (async () => {
+        answered++;
+        return { status: 200, headers: {}, body: '{}' };
+      }),
     load: () => 0,
     active: () => true,
     maxInputBytes: 1024,
@@ -33,7 +36,7 @@ async function channelServer(): Promise<{ server: Server; port: number; answered
   const server = createServer((_req, res) => res.end());
   server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as { port: number }).port, answered: () => answered };
+  return { server, port: (server.address() as { port: number }).port, channels, answered: () => answered };
 }
 
 async function upgraded(port: number): Promise<{ socket: Socket; closed: Promise<number> }> {
@@ -94,19 +97,9 @@ test('a connection that keeps completing frames, each in pieces, is not closed b
 
 test('close() right after an invocation is answered (same turn of the event loop): the answer still reaches the router', async () => {
   let finish: (() => void) | undefined;
-  const channels = new InvokeChannels({
-    workerId: 'w',
-    run: () => new Promise((resolve) => (finish = () => resolve({ status: 200, headers: {}, body: '{"done":true}' }))),
-    load: () => 0,
-    active: () => true,
-    maxInputBytes: 1024,
-    logger: quietLogger(),
-  });
-  const server = createServer((_req, res) => res.end());
-  server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { server, port, channels } = await channelServer(() => new Promise((resolve) => (finish = () => resolve({ status: 200, headers: {}, body: '{"done":true}' }))));
   try {
-    const { socket, closed } = await upgraded((server.address() as { port: number }).port);
+    const { socket, closed } = await upgraded(port);
     let received = Buffer.alloc(0);
     socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
     socket.write(frame(1));
@@ -177,22 +170,12 @@ test('a small input that came behind a large one in the same read does not keep 
 test('close() sends GOAWAY with the requests read, answers them, then ends; a request written after it is neither run nor answered', async () => {
   const finishers: Array<() => void> = [];
   let ran = 0;
-  const channels = new InvokeChannels({
-    workerId: 'w',
-    run: () => {
-      ran++;
-      return new Promise((resolve) => finishers.push(() => resolve({ status: 200, headers: {}, body: '{}' })));
-    },
-    load: () => 0,
-    active: () => true,
-    maxInputBytes: 1024,
-    logger: quietLogger(),
+  const { server, port, channels } = await channelServer(() => {
+    ran++;
+    return new Promise((resolve) => finishers.push(() => resolve({ status: 200, headers: {}, body: '{}' })));
   });
-  const server = createServer((_req, res) => res.end());
-  server.on('upgrade', (req, socket, head) => channels.upgrade(req, socket, head));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const { socket, closed } = await upgraded((server.address() as { port: number }).port);
+    const { socket, closed } = await upgraded(port);
     const frames: Array<{ type: number; stream: number; body: Buffer }> = [];
     const reader = new FrameReader(1 << 20, (type, stream, body) => frames.push({ type, stream, body: Buffer.from(body) }));
     socket.on('data', (d: Buffer) => reader.push(d));
