@@ -37,8 +37,9 @@
  *   x-ringfaas-* and content-type headers, body), with x-ringfaas-load as the `load` field.
  * - GOAWAY (worker → router, stream 0): `u64 requests read`: the worker is closing the
  *   connection. It answers the REQUESTs it had read before (the first `requests read` of the
- *   connection) and reads no other: the router sends none after it, and one it wrote after those
- *   never ran (it is tried on another worker).
+ *   connection) and reads no other: the router writes no new REQUEST on it (CANCELs for the ones
+ *   read may follow), and one it wrote after those never ran (it is tried on another worker).
+ *   One per connection; a later one is ignored.
  *
  * Each side bounds what it reads: a frame longer than the reader's limit, an unknown type or a
  * malformed body closes the connection (the router then fails what it had in flight on it with

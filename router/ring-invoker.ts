@@ -251,6 +251,7 @@ export class RingInvoker implements Invoker {
     const result = await this.#attempt(ring, waitAt, functionId, input, ctx, this.#homeWaitMs, spills);
     if (result.ok) return result.response;
     if (result.refusal === 'connect_error') view.markSuspect(waitAt, 'connect_error');
+    else if (result.refusal === 'draining') view.markDraining(waitAt);
     throw this.#fail(RingErrors.AT_CAPACITY, `every worker that could run function '${functionId}' is at capacity`, functionId, spills + 1);
   }
 

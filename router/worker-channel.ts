@@ -297,7 +297,12 @@ export class WorkerChannel {
     const conn: Connection = { socket, writer, written: 0, open: 0, goneAway: false };
     this.#conn = conn;
     const reader = new FrameReader(this.#options.maxAnswerBytes, (type, stream, body) => {
-      if (type === FrameType.GOAWAY) return this.#goneAway(conn, decodeGoaway(body));
+      if (type === FrameType.GOAWAY) {
+        if (stream !== 0) throw new ChannelProtocolError(`GOAWAY on stream ${stream}`);
+        // one per connection: a later one could only lower the count of requests already read
+        if (!conn.goneAway) this.#goneAway(conn, decodeGoaway(body));
+        return;
+      }
       if (type !== FrameType.ANSWER) throw new ChannelProtocolError(`a worker sent frame type ${type}`);
       // An answer for a stream not open on this connection is stray: ignored.
       if (this.#pending.get(stream)?.conn === conn) this.#settle(stream, decodeAnswer(body));
@@ -317,8 +322,13 @@ export class WorkerChannel {
   }
 }
 
-/** Ends our side of a connection, the frames queued this turn first (a CANCEL written after the end was an error). */
+/** How long a connection we ended may wait for the worker to close its side. */
+const END_GRACE_MS = 5000;
+
+/** Ends our side of a connection, the frames queued this turn first (a CANCEL written after the end was an error); destroyed if the worker keeps its side open. */
 function end(conn: Connection): void {
   conn.writer.flush();
-  if (!conn.socket.destroyed) conn.socket.end();
+  if (conn.socket.destroyed || !conn.socket.writable) return;
+  conn.socket.end();
+  setTimeout(() => conn.socket.destroy(), END_GRACE_MS).unref();
 }

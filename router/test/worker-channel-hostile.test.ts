@@ -161,14 +161,17 @@ describe('WorkerChannel against a scripted worker', () => {
         if (connection > 1) return void socket.write(answerOf(f.stream, `new-${f.functionId}`));
         held.push(f.stream);
         if (held.length !== 3) return;
-        // read two, then go away: the third was written but is not read; then answer the two and end
-        socket.write(encodeGoaway(2));
+        // read two, then go away: the third was written but is not read; a second GOAWAY (a lower
+        // count) is ignored; then answer the two and end
+        socket.write(Buffer.concat([encodeGoaway(2), encodeGoaway(0)]));
         setTimeout(() => socket.end(Buffer.concat([answerOf(held[1] as number, 'b'), answerOf(held[0] as number, 'a')])), 50);
       });
     });
     fake.server.prependListener('connection', (socket: Socket) => socket.once('data', () => socket.write(SWITCH)));
     servers.push(fake.server);
-    const c = open(fake.address);
+    let goaways = 0;
+    const c = new WorkerChannel({ address: fake.address, connectTimeoutMs: 2000, maxAnswerBytes: 64 * 1024, onGoaway: () => goaways++ });
+    channels.push(c);
     const outcome = (p: Promise<{ body: Buffer }>) => p.then((a) => a.body.toString(), (err: unknown) => (err instanceof ChannelError ? err.reason : String(err)));
     const first = [c.request(req('a'), 5000), c.request(req('b'), 5000), c.request(req('c'), 5000)].map(outcome);
     assert.equal(await first[2], 'closing');
@@ -176,5 +179,6 @@ describe('WorkerChannel against a scripted worker', () => {
     assert.deepEqual(await Promise.all(first), ['a', 'b', 'closing']);
     assert.equal(after, 'new-d');
     assert.equal(connections, 2, 'the request after the GOAWAY went on a new connection');
+    assert.equal(goaways, 1, 'the router heard it once (it takes the worker off its ring)');
   });
 });

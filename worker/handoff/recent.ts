@@ -108,9 +108,9 @@ export function recordingPolicy(inner: KeepAlivePolicy, recent: RecentInvocation
       recent.record(functionId, nowMs);
       inner.onInvocationStart(functionId, nowMs, info);
     },
-    onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded?: number): KeepAliveWindows {
+    onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded?: number, busy?: number): KeepAliveWindows {
       recent.ended(functionId, othersLoaded ?? 0);
-      return inner.onIdle(functionId, nowMs, defaultKeepAliveMs, othersLoaded);
+      return inner.onIdle(functionId, nowMs, defaultKeepAliveMs, othersLoaded, busy);
     },
     evictionPriority: (functionId, idleSinceMs, nowMs) => inner.evictionPriority(functionId, idleSinceMs, nowMs),
     onEvict: (functionId, priority) => inner.onEvict(functionId, priority),

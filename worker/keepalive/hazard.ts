@@ -173,7 +173,8 @@ export class HazardKeepAlive implements KeepAlivePolicy {
   #windowsOf(its: IdleTimes, memoryMb: number, keepAliveMs: number, mayPrewarm: boolean): KeepAliveWindows {
     const n = its.total;
     const bins = its.bins;
-    const k = Math.min(this.#minRunSamples, n);
+    // OOB ITs lie in no run: "all of them while fewer" counts the ones in bounds
+    const k = Math.min(this.#minRunSamples, its.inBounds);
     // the cost of holding one bin while the function is surely still idle, in calls
     const binCost = keepAliveMs > 0 ? (memoryMb * this.binMs) / (keepAliveMs * this.#referenceMb) : Number.POSITIVE_INFINITY;
     // value[0..j) and ITs[0..j) as prefix sums; the best run [a, e) holds at least k ITs: for
@@ -212,8 +213,10 @@ export class HazardKeepAlive implements KeepAlivePolicy {
       }
     }
     if (best <= 0) return { prewarmMs: 0, keepAliveMs: 0 };
-    // a pre-warm a bin or so after the idle moment is not worth its container start: held from then
-    const prewarmMs = bestStart < MIN_PREWARM_BINS ? 0 : Math.floor(bestStart * this.binMs * (1 - this.#margin));
+    // a pre-warm a bin or so after the idle moment is not worth its container start: held from
+    // then, when holding those first bins too still pays
+    const fromIdle = bestStart === 0 || (bestStart < MIN_PREWARM_BINS && (prefixValue[bestEnd] as number) > 0);
+    const prewarmMs = fromIdle ? 0 : Math.floor(bestStart * this.binMs * (1 - this.#margin));
     return { prewarmMs, keepAliveMs: Math.ceil(bestEnd * this.binMs * (1 + this.#margin)) - prewarmMs };
   }
 }

@@ -15,7 +15,10 @@ export interface InvocationInfo {
   cold: boolean;
   /** What a cold start of this function costs, ms (an estimate; Greedy-Dual weighs by it). */
   coldStartMs: number;
-  /** Executions of the function on this worker with this one (its concurrency now). Default 1. */
+  /**
+   * Executions of the function on this worker with this one: those running and those waiting
+   * for a container (a start or a release) ahead of it. Default 1.
+   */
   running?: number;
 }
 

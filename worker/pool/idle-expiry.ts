@@ -43,7 +43,7 @@ export class IdleExpiry {
     if (policy === undefined) return;
     this.#prewarms.get(slot.key)?.cancel();
     this.#prewarms.delete(slot.key);
-    policy.onInvocationStart(slot.fn.id, core.clock.now(), { memoryMb: slot.fn.memoryMb, cold: slot.idle.length === 0, coldStartMs: core.opts.coldStartEstimateMs ?? 500, running: slot.busy + 1 });
+    policy.onInvocationStart(slot.fn.id, core.clock.now(), { memoryMb: slot.fn.memoryMb, cold: slot.idle.length === 0, coldStartMs: core.opts.coldStartEstimateMs ?? 500, running: slot.busy + slot.waiting.length + 1 });
   }
 
   /** The container just went idle on its stack: its expiry, and the sweep timer if earlier. */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecentInvocations, recordingPolicy } from '../handoff/index.ts';
-import { createKeepAlivePolicy } from '../keepalive/index.ts';
+import { HazardKeepAlive, createKeepAlivePolicy } from '../keepalive/index.ts';
 
 test('concurrency: the peak in flight over the last one to two windows (the header example)', () => {
   const r = new RecentInvocations({ windowMs: 60_000 });
@@ -55,4 +55,24 @@ test('recordingPolicy: starts and idle steps reach the record; the windows are t
   assert.equal(r.concurrency('f', 7), 2);
   p.onInvocationStart('f', 8, { memoryMb: 128, cold: false, coldStartMs: 500 });
   assert.equal(r.concurrency('f', 8), 2, 'one ended, one started: still 2 in flight at most');
+});
+
+test('recordingPolicy passes every argument on: a rank-learning policy behind it sees the concurrency at starts and idles', () => {
+  const MIN = 60_000;
+  const direct = new HazardKeepAlive();
+  const wrapped = new HazardKeepAlive();
+  const p = recordingPolicy(wrapped, new RecentInvocations());
+  // a second container needed every ~2-5 h (two calls at once), its idle times learned on rank 2
+  let t = 0;
+  for (const gap of [20, 70, 130, 190, 250].map((m) => m * MIN)) {
+    for (const policy of [direct, p]) {
+      policy.onInvocationStart('f', t, { memoryMb: 128, cold: false, coldStartMs: 500, running: 1 });
+      policy.onInvocationStart('f', t + 10, { memoryMb: 128, cold: false, coldStartMs: 500, running: 2 });
+      policy.onIdle('f', t + 100, 15 * MIN, 1, 1);
+      policy.onIdle('f', t + 200, 15 * MIN, 1, 0);
+    }
+    t += gap;
+  }
+  assert.deepEqual(direct.windows('f', 15 * MIN, 2, false), { prewarmMs: 0, keepAliveMs: 0 }, 'learned: the second container is not worth holding');
+  assert.deepEqual(wrapped.windows('f', 15 * MIN, 2, false), direct.windows('f', 15 * MIN, 2, false));
 });

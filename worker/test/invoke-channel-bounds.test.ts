@@ -58,6 +58,15 @@ async function upgraded(port: number): Promise<{ socket: Socket; closed: Promise
   return { socket, closed };
 }
 
+/** Resolves once `check()` holds; fails the test after 5 s (every wait has a bound). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 const frame = (stream: number): Buffer => encodeRequest(stream, { functionId: 'f', requestId: 'r', waitMs: 0, details: false, reportIdle: false, input: Buffer.from('{}') });
 
 test('a frame begun and never finished closes its connection within the frame bound (every wait has a time bound)', async () => {
@@ -103,9 +112,9 @@ test('close() right after an invocation is answered (same turn of the event loop
     let received = Buffer.alloc(0);
     socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
     socket.write(frame(1));
-    while (finish === undefined) await sleep(5);
+    await until(() => finish !== undefined, 'the invocation running');
     // the drain's last execution ends and the channels close in the same turn
-    finish();
+    finish!();
     await Promise.resolve();
     await channels.close();
     await closed;
@@ -180,9 +189,9 @@ test('close() sends GOAWAY with the requests read, answers them, then ends; a re
     const reader = new FrameReader(1 << 20, (type, stream, body) => frames.push({ type, stream, body: Buffer.from(body) }));
     socket.on('data', (d: Buffer) => reader.push(d));
     socket.write(Buffer.concat([frame(1), frame(2)]));
-    while (finishers.length < 2) await sleep(5);
+    await until(() => finishers.length === 2, 'both requests running');
     const closing = channels.close();
-    while (frames.length === 0) await sleep(5);
+    await until(() => frames.length > 0, 'a frame after close()');
     assert.equal(frames[0]?.type, FrameType.GOAWAY);
     assert.equal(decodeGoaway(frames[0]!.body), 2, 'two requests read');
     socket.write(frame(3));

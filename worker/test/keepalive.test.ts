@@ -89,6 +89,9 @@ test('hazard: the header examples (a timer pre-warmed, a rare function unloaded 
   // bursty: 6 ITs under a minute (one call a minute: each sampled), 4 spread over hours
   feed(p, 'bursty', [59_900, 59_900, 59_900, 59_900, 59_900, 59_900, 70 * MIN, 130 * MIN, 170 * MIN, 200 * MIN]);
   assert.deepEqual(p.windows('bursty'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
+  // fewer ITs in bounds than the run count: all of those in bounds make the run (the OOB one lies in none)
+  feed(p, 'one-and-oob', [30_000, 300 * MIN]);
+  assert.deepEqual(p.windows('one-and-oob'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
   // without the run count, each of these lone ITs' bins would be held (1/4 > the cost of one bin)
   feed(p, 'sparse', [40, 100, 170].map((m) => m * MIN));
   assert.deepEqual(p.windows('sparse'), { prewarmMs: 0, keepAliveMs: 0 });
