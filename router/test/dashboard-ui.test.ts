@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type HTTPRequest, type Page } from 'puppeteer-core';
 import { dockerAvailable, skipUnless } from '../../testing/services.ts';
 import { azuriteSkip } from '../../testing/stores.ts';
-import { freePort, startAzurite, type AzuriteHandle } from '../../storage/azurite.ts';
+import { startAzurite, type AzuriteHandle } from '../../storage/azurite.ts';
+import { freePortRun } from '../../testing/ports.ts';
 
 /** The page's document, as the functions run in the browser see it (the project compiles without the DOM lib). */
 declare const document: {
@@ -106,7 +107,7 @@ describe('dashboard in headless Chromium against ringfaas dev', { skip }, () => 
   test('ring, workers, functions (deploy and invoke from the page), traffic, and a killed worker leaving the ring', { timeout: 600_000 }, async () => {
     // Azurite started here, with a start timeout a loaded machine can meet (the launcher's is 15 s).
     azurite = await startAzurite({ dataDir: join(dataDir, 'azurite'), startTimeoutMs: 90_000 });
-    const port = await freePort('127.0.0.1');
+    const port = await freePortRun('127.0.0.1', 2); // the launcher's two routers (port and port + 1)
     const env: NodeJS.ProcessEnv = { ...process.env, RINGFAAS_STORAGE_CONNECTION_STRING: azurite.connectionString, RINGFAAS_DATA_DIR: dataDir, RINGFAAS_PORT: String(port), RINGFAAS_LOG_LEVEL: 'warn', RINGFAAS_DEV_WORKER_PREFIX: PREFIX, RINGFAAS_MEMBERSHIP_TTL_MS: String(TTL_MS), RINGFAAS_READY_TIMEOUT_MS: "300000" };
     delete env.RINGFAAS_API_KEYS;
     launcher = await startDev(env);
