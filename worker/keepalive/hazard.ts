@@ -68,7 +68,7 @@ export interface HazardPolicyOptions {
   /**
    * Memory of a container worth holding for one call per keep-alive window, MB. Default 256: at
    * a function's keep-alive setting the policy then holds about the idle memory the fixed policy
-   * does at that setting (simulation, run L: 0.85–0.91×), so the setting keeps its meaning.
+   * does at that setting (simulation, run M: 0.86–0.91×), so the setting keeps its meaning.
    */
   referenceMb?: number;
   /** Fewest ITs for the histogram to be used. Default 1. */
