@@ -86,7 +86,11 @@ const DELIBERATE_5XX_PREFIXES = ['RF_RING_', 'RF_WORKER_', 'RF_FUNCTION_', 'RF_S
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(payload) });
+  const all: Record<string, string | number> = {};
+  for (const name in headers) all[name] = headers[name] as string;
+  all['content-type'] = JSON_TYPE;
+  all['content-length'] = Buffer.byteLength(payload);
+  res.writeHead(status, all);
   res.end(payload);
 }
 
@@ -236,7 +240,9 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     }
     deps.dashboard?.invoked(param(call, 'id'), answer.status, answer.headers[WorkerHeaders.worker], answer.served, performance.now() - invokeStarted);
     // The Invoker's headers are already the client's (ForwardedResponse): one filter, there.
-    call.res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
+    // Set on the answer's own headers: a spread into a new object cost about 1 µs a request.
+    answer.headers['content-length'] = String(Buffer.byteLength(answer.body));
+    call.res.writeHead(answer.status, answer.headers);
     call.res.end(answer.body);
   });
   // Reading and retrying invocations takes the scope of invoking.

@@ -12,7 +12,7 @@ export interface ForwardedResponse {
   /**
    * Lower-case header names, content-type included: only what the client may see. The Invoker
    * filters (hop-by-hop, length, credentials, the worker's load report are never in it); the
-   * app relays them as they are and sets the length itself.
+   * app relays them as they are and sets the length itself (on this object: each answer's own).
    */
   headers: Record<string, string>;
   body: Buffer | string;

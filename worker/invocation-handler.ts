@@ -66,6 +66,24 @@ export function errorAnswer(err: unknown, logger: Logger, context: { reqId: stri
   return { status: internal.status, headers: {}, body: JSON.stringify(errorBody(internal)) };
 }
 
+/**
+ * How a call waits for a container. The pool reads `signal` only when the request has to wait
+ * (see InvocationCall.left). A class: an object literal with a getter took about 0.3 µs to make.
+ */
+class CallAcquire implements AcquireOptions {
+  readonly waitMs: number;
+  readonly #left: AbortController;
+
+  constructor(waitMs: number, left: AbortController) {
+    this.waitMs = waitMs;
+    this.#left = left;
+  }
+
+  get signal(): AbortSignal {
+    return this.#left.signal;
+  }
+}
+
 /** Makes the handler both transports call. */
 export function createInvocationHandler(deps: InvocationHandlerDeps): (call: InvocationCall) => Promise<WorkerAnswer> {
   const { pool, cache, metrics, workerId, logger } = deps;
@@ -76,14 +94,7 @@ export function createInvocationHandler(deps: InvocationHandlerDeps): (call: Inv
     try {
       if (pool.state !== 'active') throw new RfError(WorkerErrors.DRAINING, 'the worker is draining');
       const entry = cache.peek(call.functionId) ?? (await cache.get(call.functionId));
-      const waitMs = Math.min(call.waitMs, MAX_WAIT_MS);
-      // The pool reads `signal` only when the request has to wait (see InvocationCall.left).
-      const acquire: AcquireOptions = {
-        waitMs,
-        get signal() {
-          return call.left.signal;
-        },
-      };
+      const acquire = new CallAcquire(Math.min(call.waitMs, MAX_WAIT_MS), call.left);
       const result = await invokeOnPool(pool, entry.fn, call.input.length === 0 ? EMPTY_INPUT : call.input, acquire, metrics.invocationEvents, call.requestId);
       label = resultLabel(result);
       const answer = invocationAnswer(result, workerId, performance.now() - call.receivedAt, call.details);
