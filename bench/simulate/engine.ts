@@ -102,12 +102,15 @@ export interface SimulationOptions {
   /** Warm hand-off on joins and drains (see docs/ring.md). */
   handoff?: boolean;
   /**
-   * Where the hand-off warms (ring placements): 'home' (the default, as worker/handoff does:
-   * a join warms the functions whose home moved to the new worker, a drain warms the leaving
-   * worker's functions on their next home) or 'successor' (an option measured for the worker:
-   * a drain warms each function on the worker after the leaving one in its preference list,
-   * the one that takes its place, home or spill target; a join also warms on the new worker the
-   * functions it now precedes a worker holding their containers in the first 16 of their list).
+   * Where the hand-off warms (ring placements): 'successor' (the default, as worker/handoff
+   * does since it was measured here: a drain warms each function on the worker after the
+   * leaving one in its preference list, the one that takes its place, home or spill target; a
+   * join warms the functions whose home moved to the new worker and also the functions it now
+   * precedes a worker holding their containers in the first 16 of their list) or 'home' (the
+   * worker's earlier rule and this option's default before; the runs recorded before it
+   * changed, A–J2 and H's 'home' column among them, used it: a join warms the functions whose
+   * home moved to the new worker, a drain warms the leaving worker's functions on their next
+   * home).
    */
   handoffTarget?: 'home' | 'successor';
   /** Called on every start after the warm-up (analyses: cold starts per function). */
@@ -342,7 +345,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
         what === 'join'
           ? fns.map((_, i) => i).filter((i) => moved[i] === 1 && now - (lastInvoked[i] as number) <= 60_000).map((i) => [i, Math.max(1, ...before[i] === undefined ? [] : [byId.get(before[i] as string)?.containersOf(i) ?? 0])])
           : handoffFrom;
-      const successor = o.handoffTarget === 'successor' && hasHomes ? successorTargets({ what, worker, drainFns: handoffFrom.map(([fn]) => fn), before: live, after: nowActive, byId, functions: fns, recent: (fn) => now - (lastInvoked[fn] as number) <= 60_000 }) : undefined;
+      const successor = o.handoffTarget !== 'home' && hasHomes ? successorTargets({ what, worker, drainFns: handoffFrom.map(([fn]) => fn), before: live, after: nowActive, byId, functions: fns, recent: (fn) => now - (lastInvoked[fn] as number) <= 60_000 }) : undefined;
       for (const [fn, count] of targets) {
         const target = successor?.drain.get(fn) ?? (after[fn] === undefined ? undefined : byId.get(after[fn] as string));
         if (target === undefined) continue;

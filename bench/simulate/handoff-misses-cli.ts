@@ -5,7 +5,8 @@
  *
  *   node --import tsx bench/simulate/handoff-misses-cli.ts WORKERS FUNCTIONS_PER_WORKER MINUTES WINDOW_MIN SEED[,SEED...] [home|successor]
  *
- * (the last argument: SimulationOptions.handoffTarget, default home, the worker's hand-off)
+ * (the last argument: SimulationOptions.handoffTarget, default successor, the worker's hand-off;
+ * home: its earlier rule)
  */
 import { handoffMisses, type MissTally } from './handoff-misses.ts';
 import { sizedWorkload } from './sized-workload.ts';
@@ -13,7 +14,7 @@ import type { SimulateBenchOptions } from './scenario.ts';
 
 const [workers = 100, perWorker = 10, minutes = 12, windowMin = 2] = process.argv.slice(2, 6).map(Number);
 const seeds = (process.argv[6] ?? '1').split(',').map(Number);
-const handoffTarget = process.argv[7] === 'successor' ? 'successor' : 'home';
+const handoffTarget = process.argv[7] === 'home' ? 'home' : 'successor';
 const tally: MissTally = { caused: new Map(), saved: new Map(), lastStartAgoS: [], offHomeOnControlWorker: 0 };
 for (const seed of seeds) {
   const s = await sizedWorkload({ functionsPerWorker: perWorker } as SimulateBenchOptions, workers, minutes, seed);

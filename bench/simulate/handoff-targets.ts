@@ -1,6 +1,6 @@
 /**
- * The 'successor' hand-off's targets (SimulationOptions.handoffTarget, an option measured for
- * the worker's hand-off; the default warms homes only, as worker/handoff does).
+ * The 'successor' hand-off's targets (SimulationOptions.handoffTarget, the default since the
+ * worker's hand-off does the same: worker/handoff/targets.ts, whose rules this calls).
  *
  * Algorithm
  * ---------
@@ -8,24 +8,26 @@
  * list (its spill targets). Drain: each function handed over by the leaving worker, found at
  * position k of its preference list (first 17) on the ring before the drain, is warmed on the
  * worker at k + 1: the one that takes the leaving worker's place (its next home when k = 0, as
- * today; its next spill target otherwise). Join: each recently invoked function whose
+ * with 'home'; its next spill target otherwise). Join: each recently invoked function whose
  * preference list (first 16) on the new ring puts the new worker at k ≥ 1, right before a
  * worker holding containers of it, is warmed on the new worker to that worker's count: its
- * spills reach the new worker first now. (Functions whose home moved, k = 0, are the default
- * hand-off's.)
+ * spills reach the new worker first now. (Functions whose home moved, k = 0, are warmed by the
+ * engine, as with 'home'.) The worker's join uses the counts its peers report instead of
+ * the containers a worker holds.
  *
  * Worked example
  * --------------
- * f's list is [a, b, c]: home a at the bound, spills on b. b drains: the default warms f on
- * its home a (where it already runs); this warms it on c, where its next spill goes. d joins
+ * f's list is [a, b, c]: home a at the bound, spills on b. b drains: 'home' warms f on its
+ * home a (where it already runs); this warms it on c, where its next spill goes. d joins
  * with f's list now [a, d, b, c] and 2 containers of f on b: d warms 2 containers of f.
  *
  * Known caveats
  * -------------
- * - The new worker warms more functions than with the default; in the simulator loading may
+ * - The new worker warms more functions than with 'home'; in the simulator loading may
  *   evict idle containers (SimWorker.prewarm), the worker warms only in spare memory.
  */
 import { Ring } from '../../ring/index.ts';
+import { drainTarget, placeIn, JOIN_LIST_LENGTH } from '../../worker/handoff/index.ts';
 import type { SimWorker } from './sim-worker.ts';
 import type { SimFunction } from './workload.ts';
 
@@ -55,19 +57,16 @@ export function successorTargets(i: SuccessorInput): { drain: Map<number, SimWor
   if (i.what === 'drain') {
     const ring = ringOf(i.before);
     for (const fn of i.drainFns) {
-      const list = ring.preferenceList((i.functions[fn] as SimFunction).id, 17);
-      const k = list.indexOf(i.worker.id);
-      const next = k < 0 ? undefined : i.byId.get(list[k + 1] as string);
+      const next = i.byId.get(drainTarget(ring, i.worker.id, (i.functions[fn] as SimFunction).id) ?? '');
       if (next !== undefined) drain.set(fn, next);
     }
   } else if (i.what === 'join') {
     const ring = ringOf(i.after);
     for (let fn = 0; fn < i.functions.length; fn++) {
       if (!i.recent(fn)) continue;
-      const list = ring.preferenceList((i.functions[fn] as SimFunction).id, 16);
-      const k = list.indexOf(i.worker.id);
-      if (k < 1 || k + 1 >= list.length) continue;
-      const displaced = i.byId.get(list[k + 1] as string)?.containersOf(fn) ?? 0;
+      const { k, next } = placeIn(ring, i.worker.id, (i.functions[fn] as SimFunction).id, JOIN_LIST_LENGTH);
+      if (k < 1 || next === undefined) continue;
+      const displaced = i.byId.get(next)?.containersOf(fn) ?? 0;
       if (displaced > 0) join.push([fn, displaced]);
     }
   }

@@ -235,4 +235,6 @@ test('hand-off misses: the causes add up to the cold first calls caused (run −
   // the successor target warms more on a join (functions the new worker now precedes) than the home target
   const prewarms = (handoffTarget: 'home' | 'successor'): number => run({ events: [events[0]!], handoff: true, handoffTarget }).prewarms;
   assert.ok(prewarms('successor') > prewarms('home'), `pre-warms successor ${prewarms('successor')} against home ${prewarms('home')}`);
+  // the default is the worker's rule since it does the same (worker/handoff/targets.ts)
+  assert.equal(run({ events: [events[0]!], handoff: true }).prewarms, prewarms('successor'), 'the default target is successor');
 });

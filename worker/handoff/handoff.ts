@@ -1,26 +1,32 @@
 /**
- * Warm hand-off on ring changes (docs/ring.md, "Warm hand-off"): a function whose home moves
- * is warmed on its new home before routers send it there.
+ * Warm hand-off on ring changes (docs/ring.md, "Warm hand-off"): a function whose home or
+ * first spill target changes is warmed where its next calls go before routers send them there.
  *
  * Algorithm
  * ---------
+ * Where it warms is targets.ts ('successor' targets: the worker's position in each function's
+ * preference list); how is this file.
  * - **Join** (`beforeJoin`, called before the worker's first heartbeat, so no router has it on
  *   its ring yet): read the membership rows, build the ring the cluster will have with this
  *   worker (the real `Ring` of ring/, live active rows + this one), ask every live peer for its
  *   hot functions (`GET /cluster/handoff/hot`: functions that started in the last
- *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts), and warm
- *   here, to that count, each one whose home on that ring is this worker, through the pool's
- *   warm-ups (worker/pool/warm-ups.ts: one container of every function first, then the rest;
- *   spare memory above a headroom only, at most 2 starts at once, traffic first); wait until
- *   the warm-up's starts are over or the bound passed. Then the worker registers.
+ *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts), and warm here
+ *   those whose home on that ring is this worker, and those whose list puts this worker right
+ *   before the reporting peer (their spills reach it first now), moved homes first, through
+ *   the pool's warm-ups (worker/pool/warm-ups.ts: one container of every function
+ *   first, then the rest; spare memory above a headroom only, at most 2 starts at once,
+ *   traffic first); wait until the warm-up's starts are over or the bound passed. Then the
+ *   worker registers.
  * - **Drain** (`beforeDrain`, called before the pool stops taking work, while routers still
- *   send here): build the ring without this worker, and ask each function's next home to warm
- *   this worker's hot functions (`POST /cluster/handoff/warm` with `{functions: [{functionId,
- *   count}]}`), which warms them the same way and answers once the warm-up's starts are over
- *   (or its own bound, 1 s short of
- *   the asking worker's, passed). Then the drain goes on as before. From the start of its
- *   drain a worker refuses warm requests (503): workers draining together (a whole cluster
- *   stopping) neither wait on each other nor warm containers that are about to go.
+ *   send here): build the ring as it is (this worker on it), and ask, for each of this worker's
+ *   hot functions, the worker after this one in its preference list (first 17: its next home
+ *   when this one is its home, its next spill target otherwise; its home when this worker is
+ *   not in those 17) to warm it (`POST /cluster/handoff/warm` with `{functions: [{functionId,
+ *   count, idleForMs}]}`), which warms them the same way and answers once the warm-up's starts
+ *   are over (or its own bound, 1 s short of the asking worker's, passed). Then the drain goes
+ *   on as before. From the start of its drain a worker refuses warm requests (503): workers
+ *   draining together (a whole cluster stopping) neither wait on each other nor warm
+ *   containers that are about to go.
  * Every peer call carries the cluster key header, has a time bound on the whole call (a peer
  * dripping its answer included) and a size bound on its answer; a peer that fails is logged
  * and skipped: a hand-off only saves cold starts, it never holds a join or a drain for longer
@@ -31,17 +37,30 @@
  * Workers a, b; f and g ran on a in the last minute (f at most 2 at a time). c starts: on the
  * ring {a, b, c} f's home is c, g's stays a; c asks a and b for their hot functions, loads 2
  * containers of f, then registers: the routers' first call of f on c is warm. Measured with
- * Docker on the 2-core machine at load 20 (bench ring-change, docs/benchmarks.md): 1 to 3
- * moved functions, 2 to 8 containers, 1.0 to 10.0 s; 32 to 275 ms when nothing moves.
+ * Docker on the 2-core machine at load 20 (bench ring-change, docs/benchmarks.md, with homes
+ * only): 1 to 3 moved functions, 2 to 8 containers, 1.0 to 10.0 s; 32 to 275 ms when nothing
+ * moves. With spills: h's list on {a, b, c} is [a, c, b] and b reported h with count 2 (a at
+ * the bound, h spilled to b): c loads 2 containers of h too, since h's spills reach c before b
+ * now. Later c drains while h, at the bound on a, spills to c: c asks b (after c in h's list)
+ * to warm h, not a, which already runs it. targets.ts has the same example on real ids.
  *
  * Known caveats
  * -------------
- * - Homes are computed from the rows this worker reads: a router whose ring differs (a row
+ * - Lists are computed from the rows this worker reads: a router whose ring differs (a row
  *   not yet seen) may still send a moved function elsewhere, where it starts as it would have.
- * - The count is the old home's peak in flight over the last one to two minutes: a function
- *   whose concurrency rises right after the join starts its extra containers cold.
+ * - The count is the reporting peer's peak in flight over the last one to two minutes: a
+ *   function whose concurrency rises right after the join starts its extra containers cold.
  * - Every live peer is asked (one call each, in parallel): with hundreds of workers a join
- *   makes hundreds of small calls, though only the peers losing homes to it could answer.
+ *   makes hundreds of small calls, though only the peers right after it in some function's
+ *   list could answer.
+ * - A join now warms more functions than those whose home moved (in the simulator the new
+ *   worker stands at k ≥ 1 in about 16 % of the lists): more starts before it registers (a
+ *   longer join on a slow engine, within the bound), in spare memory only (on a full worker
+ *   they are dropped, nothing is evicted), after the moved homes (a bound cuts them first).
+ * - A drain warms a function that spilled here (k ≥ 1) on the next spill target only, not on
+ *   its home, which was running it already; the simulator measured this rule ('successor',
+ *   docs/simulation.md, run H: cold first calls caused by membership events +24 → +13 over 20
+ *   seeds), not yet the real platform.
  * - A bound reached while containers still start: a request may take one still starting (its
  *   answer says cold-pool or cold-create, though it waits less than a whole cold start).
  * - The guards cost warmth: with 2 starts at once a big hand-off on a slow engine reaches the
@@ -59,7 +78,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import { Ring, DEFAULT_MEMBER_TTL_MS } from '../../ring/index.ts';
+import { Ring, DEFAULT_MEMBER_TTL_MS, type RingMemberRow } from '../../ring/index.ts';
 import { RfError } from '../../errors/index.ts';
 import type { MembershipStore, WorkerRow } from '../../storage/index.ts';
 import type { Clock } from '../../clock/index.ts';
@@ -68,6 +87,7 @@ import type { FunctionCache } from '../function-cache.ts';
 import type { ContainerPool } from '../pool/index.ts';
 import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../contract/index.ts';
 import type { RecentInvocations } from './recent.ts';
+import { drainTarget, joinTargets } from './targets.ts';
 import { readBody } from '../request-body.ts';
 
 /** What one warm-up here came to. */
@@ -181,25 +201,22 @@ export class WarmHandoff {
     return loaded;
   }
 
-  /** Before the first heartbeat: warm here the hot functions of peers whose home becomes this worker. */
+  /** Before the first heartbeat: warm here the peers' hot functions this worker becomes the home or the first spill target of (targets.ts). */
   async beforeJoin(selfAddress: string): Promise<{ moved: number; warmed: number }> {
     const t0 = this.#o.clock.now();
     const deadline = t0 + this.#o.timeoutMs;
     const peers = await this.#livePeers();
     if (peers.length === 0) return { moved: 0, warmed: 0 };
-    const now = this.#o.clock.now();
-    const ring = new Ring([...peers, { id: this.#o.workerId, address: selfAddress, capacityMb: this.#o.pool.capacityMb, state: 'active', heartbeatAt: now, startedAt: now } as WorkerRow]);
-    const answers = await Promise.all(peers.map((p) => this.#hotOf(p, deadline)));
-    const best = new Map<string, number>();
-    for (const list of answers) for (const item of list) if (ring.home(item.functionId) === this.#o.workerId) best.set(item.functionId, Math.max(best.get(item.functionId) ?? 0, item.count));
-    const items = [...best].map(([functionId, count]) => ({ functionId, count }));
+    const ring = new Ring<RingMemberRow>([...peers, this.#selfRow(selfAddress)]);
+    const reports = await Promise.all(peers.map(async (p) => ({ peerId: p.id, functions: await this.#hotOf(p, deadline) })));
+    const items = joinTargets(ring, this.#o.workerId, reports);
     const result = items.length === 0 ? undefined : await this.warmHere(items, deadline);
     const warmed = result?.warmed ?? 0;
-    this.#o.logger.info({ peers: peers.length, moved: items.length, ...result, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home moves here');
+    this.#o.logger.info({ peers: peers.length, moved: items.length, ...result, warmed, functions: items.slice(0, 16), durationMs: this.#o.clock.now() - t0 }, 'hand-off: warmed the functions whose home or first spill moves here');
     return { moved: items.length, warmed };
   }
 
-  /** Before the pool stops: ask each hot function's next home to warm it. */
+  /** Before the pool stops: ask, for each hot function, the worker after this one in its preference list to warm it (targets.ts). */
   async beforeDrain(): Promise<{ functions: number; warmed: number }> {
     // From now on this worker warms nothing for others: its containers are about to go (and
     // two workers draining together must not wait on each other).
@@ -209,22 +226,25 @@ export class WarmHandoff {
     if (hot.length === 0) return { functions: 0, warmed: 0 };
     const peers = await this.#livePeers();
     if (peers.length === 0) return { functions: hot.length, warmed: 0 };
-    const ring = new Ring(peers);
-    const byHome = new Map<string, WarmItem[]>();
+    // the ring before the drain, this worker on it: where it stands in each function's list
+    const ring = new Ring<RingMemberRow>([...peers, this.#selfRow('')]);
+    const byTarget = new Map<string, WarmItem[]>();
     for (const item of hot) {
-      const home = ring.home(item.functionId);
-      if (home !== undefined) (byHome.get(home) ?? byHome.set(home, []).get(home)!).push(item);
+      const target = drainTarget(ring, this.#o.workerId, item.functionId);
+      if (target !== undefined) (byTarget.get(target) ?? byTarget.set(target, []).get(target)!).push(item);
     }
+    const rows = new Map(peers.map((p) => [p.id, p]));
     const results = await Promise.all(
-      [...byHome].map(async ([id, items]) => {
-        const row = ring.members.get(id) as WorkerRow;
+      [...byTarget].map(async ([id, items]) => {
+        const row = rows.get(id);
+        if (row === undefined) return 0; // never: a target is another worker of the ring
         const answer = await this.#call(row, 'POST', '/cluster/handoff/warm', deadline, JSON.stringify({ functions: items }));
         const warmed = (answer as { warmed?: unknown } | undefined)?.warmed;
         return typeof warmed === 'number' ? warmed : 0;
       }),
     );
     const warmed = results.reduce((a, b) => a + b, 0);
-    this.#o.logger.info({ functions: hot.length, workers: byHome.size, warmed }, 'hand-off: warmed the hot functions on their next homes');
+    this.#o.logger.info({ functions: hot.length, workers: byTarget.size, warmed }, 'hand-off: warmed the hot functions on their successors');
     return { functions: hot.length, warmed };
   }
 
@@ -250,6 +270,12 @@ export class WarmHandoff {
 
   async close(): Promise<void> {
     await this.#agent.close();
+  }
+
+  /** This worker as a ring member (the ring reads its id only). */
+  #selfRow(address: string): RingMemberRow {
+    const now = this.#o.clock.now();
+    return { id: this.#o.workerId, address, capacityMb: this.#o.pool.capacityMb, state: 'active', heartbeatAt: now };
   }
 
   async #livePeers(): Promise<WorkerRow[]> {

@@ -12,7 +12,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { Ring } from '../../ring/index.ts';
 import { createMemoryStores } from '../../storage/index.ts';
-import type { WorkerRow } from '../../storage/types.ts';
+import type { Stores, WorkerRow } from '../../storage/types.ts';
 import { RingInvoker, RingView, RingWorkersApi } from '../../router/index.ts';
 import { azuriteSkip, openTestStores, type TestStores } from '../../testing/stores.ts';
 import { startWorker, type RunningWorker } from '../start-worker.ts';
@@ -80,6 +80,73 @@ describe('warm hand-off between real workers', () => {
     assert.deepEqual(drainStarts.map((s) => s.status), onlyB.map(() => 200));
     const coldAfterDrain = drainStarts.filter((s) => s.start !== 'warm').length;
     assert.equal(coldAfterDrain, 0, `cold starts of b's hot functions on a after the drain: ${coldAfterDrain} of ${onlyB.length}`);
+  });
+});
+
+describe('warm hand-off to spill targets, between three real workers', () => {
+  const runtime = testProcessRuntime();
+  const workers: RunningWorker[] = [];
+  after(async () => {
+    for (const w of workers) await w.close();
+    await runtime.close();
+  });
+  /** A cluster of its own (each test's ring holds only its workers). */
+  const cluster = (): { stores: Stores; start: (id: string) => Promise<RunningWorker> } => {
+    const stores = createMemoryStores();
+    const start = async (id: string): Promise<RunningWorker> => {
+      const w = await startWorker({ id, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, drainTimeoutMs: 5000 });
+      workers.push(w);
+      return w;
+    };
+    return { stores, start };
+  };
+  /** A deployed function whose preference list on a ring of `ids` is `list` (ids drawn until one fits). */
+  const deployWithList = async (stores: Stores, ids: readonly string[], list: readonly string[], code: string): Promise<string> => {
+    const ring = new Ring(ids.map((id) => ({ id, address: '', capacityMb: 0, state: 'active', heartbeatAt: 0 })));
+    for (;;) {
+      const id = fnId('hs');
+      if (ring.preferenceList(id).join(' ') !== list.join(' ')) continue;
+      await deploy(stores, id, code);
+      return id;
+    }
+  };
+  const loaded = (w: RunningWorker, id: string): number => w.pool.status().functions.filter((f) => f.functionId === id).reduce((n, f) => n + f.idle + f.busy, 0);
+
+  test("drain: a function the leaving worker held at k = 1 of its list (a spill) is warmed on the worker at k = 2, not on its home", async () => {
+    const { stores, start } = cluster();
+    const [a, b, c] = [await start(`h15-sd-a-${process.pid}`), await start(`h15-sd-b-${process.pid}`), await start(`h15-sd-c-${process.pid}`)];
+    const ids = [a.id, b.id, c.id];
+    const spilled = await deployWithList(stores, ids, [a.id, b.id, c.id], Code.echo('hs'));
+    const homed = await deployWithList(stores, ids, [b.id, c.id, a.id], Code.echo('hs'));
+    // each ran on b only (called there directly, as a router spilling it from a at the bound would)
+    for (const id of [spilled, homed]) assert.equal((await invoke(b.address, id)).status, 200);
+    await b.drain();
+    assert.equal(loaded(c, spilled), 1, "the spill target after b (c) holds the function b spilled to");
+    assert.equal(loaded(a, spilled), 0, 'its home (a) was not asked: it runs the function already');
+    assert.equal(loaded(c, homed), 1, 'a function homed on b goes to its next home, as before');
+    const first = await invoke(c.address, spilled);
+    assert.deepEqual([first.status, first.start], [200, 'warm'], 'its first spill on c is warm');
+  });
+
+  test("join: a new worker that lands at k = 1 of a function's list, right before the peer that ran it, warms it to that peer's count", async () => {
+    const { stores, start } = cluster();
+    const [a, b] = [await start(`h15-sj-a-${process.pid}`), await start(`h15-sj-b-${process.pid}`)];
+    const cId = `h15-sj-c-${process.pid}`;
+    const ids = [a.id, b.id, cId];
+    const before = await deployWithList(stores, ids, [a.id, cId, b.id], Code.slow());
+    const after = await deployWithList(stores, ids, [a.id, b.id, cId], Code.echo('hs'));
+    // two calls of `before` at once on b (its spills from a): b reports it with count 2
+    const runs = [0, 1].map(() => request(`${b.address}/invoke/${encodeURIComponent(before)}`, { method: 'POST', body: '{"ms":2000}', headers: { 'content-type': 'application/json', 'x-ringfaas-cluster-key': KEY } }).then(async (r) => (await r.body.text(), r.statusCode)));
+    assert.deepEqual(await Promise.all(runs), [200, 200]);
+    assert.equal((await invoke(b.address, after)).status, 200);
+    const hot = await request(`${b.address}/cluster/handoff/hot`, { headers: { 'x-ringfaas-cluster-key': KEY } }).then((r) => r.body.json() as Promise<{ functions: Array<{ functionId: string; count: number }> }>);
+    assert.equal(hot.functions.find((f) => f.functionId === before)?.count, 2, 'b ran two at once');
+
+    const c = await start(cId);
+    assert.equal(loaded(c, before), 2, "c, now before b in the function's list, warmed it to b's count");
+    assert.equal(loaded(c, after), 0, 'a function whose list has c after b is not warmed on c');
+    const first = await invoke(c.address, before);
+    assert.deepEqual([first.status, first.start], [200, 'warm']);
   });
 });
 
