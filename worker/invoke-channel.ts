@@ -142,7 +142,8 @@ export class InvokeChannels {
       endOnceAnswered();
     };
     const send = (stream: number, a: WorkerAnswer): void => {
-      const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, [WorkerHeaders.worker]: deps.workerId, ...a.headers };
+      const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, [WorkerHeaders.worker]: deps.workerId };
+      for (const name in a.headers) headers[name] = a.headers[name] as string;
       writer.send(encodeAnswer(stream, { status: a.status, load: deps.load(), headers, body: a.body }));
     };
     // A frame begun must arrive whole within the bound (as an HTTP body must): the timer is armed
