@@ -116,6 +116,7 @@ export class PoolCore {
     c.state = 'busy';
     c.lease = lease;
     c.warmUpKeepMs = undefined; // used: no longer a warm-up's speculative container
+    c.warmUpHandOff = undefined;
     slot.busy++;
     this.busy++;
     return lease;

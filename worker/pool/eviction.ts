@@ -8,10 +8,13 @@
  * free may evict, only if evicting everything evictable would free enough (otherwise nothing
  * is evicted: a start that cannot happen must not cost warm containers):
  *   1. idle containers of a warm-up that no request has used yet (warm-ups.ts: loaded ahead of
- *      traffic, they give way to it first), oldest idle first;
+ *      traffic, they give way to it first), oldest idle first — except a hand-off's (below);
  *   2. other pooled containers (they are speculative), the one being specialised kept;
  *   3. then idle containers of other function versions, oldest idle first, or in the
  *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock).
+ *      A hand-off's unused warm-up container (its function ran recently on a peer that left or
+ *      that this worker now precedes in its list) is among them, by when it went idle: it is
+ *      the container the function's next request would have started, loaded ahead of it.
  *   4. for a request, last: warm-up starts in progress that no request counts on (warm-ups.ts;
  *      starts.ts `cancel`: the memory is free at once, the container goes when its start
  *      returns).
@@ -49,7 +52,7 @@ export class Eviction {
     if (!this.couldMakeRoom(needMb, forSlot, keep, warmUpStarts)) return false;
     for (const c of [...core.idleOrder]) {
       if (core.freeMb >= needMb) return true;
-      if (c.warmUpKeepMs !== undefined && c.slot !== forSlot) core.remove(c, 'evicted', false);
+      if (c.warmUpKeepMs !== undefined && c.warmUpHandOff !== true && c.slot !== forSlot) core.remove(c, 'evicted', false);
     }
     for (const c of [...core.cold]) {
       if (core.freeMb >= needMb) return true;

@@ -129,7 +129,8 @@ export type RemoveReason =
  * Who a container start is for: a request (claims.ts), the keep-alive policy's pre-warm
  * (idle-expiry.ts), or a warm-up (warm-ups.ts), whose container stays `keepMs` once ready.
  */
-export type StartFor = { kind: 'request' } | { kind: 'prewarm' } | { kind: 'warm-up'; keepMs: number };
+/** Why a start happens; a warm-up's `handOff`: its function ran recently on a peer (warm-ups.ts). */
+export type StartFor = { kind: 'request' } | { kind: 'prewarm' } | { kind: 'warm-up'; keepMs: number; handOff: boolean };
 
 /** The warm stack of one function version and the requests waiting for it. */
 export interface Slot {
@@ -177,6 +178,12 @@ export interface PooledContainer {
    * long it stays idle once ready, ms. Such a container is evicted before any other.
    */
   warmUpKeepMs?: number | undefined;
+  /**
+   * Set while it is a hand-off's warm-up container that no request has used yet (its function
+   * ran recently on a peer): it is not evicted before every other, but by when it went idle,
+   * as the container of a request of its function would be (eviction.ts).
+   */
+  warmUpHandOff?: boolean | undefined;
   /** A warm-up's start given up for traffic while it ran (starts.ts `cancel`): no longer counted as starting. */
   startCancelled?: boolean;
 }

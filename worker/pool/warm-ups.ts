@@ -15,14 +15,17 @@
  * meanwhile) and the memory free after it is still at least the headroom, a share of the
  * worker's memory kept for traffic (default 25 %). Otherwise, when the item says when its
  * function was last used (`idleForMs`: the hand-off's hot functions), it may evict idle containers
- * that went idle before that, least recently used first, until the headroom is free again after
- * the start, as a request of that function would
+ * that went idle before that, least recently used first, as much memory as it starts (the memory
+ * free stays as it was), as a request of that function would
  * (eviction.ts `makeRoomFromOlder`: never of a more recently used function, never another
  * warm-up's); failing both it is dropped, not waited for (a warm-up ending frees no memory).
+ * Such a container is not speculative: it is evicted by when it went idle, as the container a
+ * request of its function would have started (eviction.ts), not before every other.
  * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
  * Traffic first: a request that finds too little memory free drops every start not yet begun
- * (starts.ts); an idle warm-up container that no request has used is evicted before any other
- * container, and as a last resort a warm-up start in progress that no request counts on is
+ * but a hand-off's (starts.ts; those begin only in the place of containers the request's
+ * eviction would take before theirs); an idle warm-up container that no request has used is evicted before any other
+ * container (but a hand-off's, with `idleForMs`: by when it went idle, as any other), and as a last resort a warm-up start in progress that no request counts on is
  * given up (eviction.ts); a request of a function whose warm-up start runs counts on that
  * start instead of starting another (claims.ts). `pump` runs when a warm-up start ends and
  * when memory is freed. `WarmUpBatch.cancel()` drops a batch's starts not yet begun (the
@@ -32,7 +35,10 @@
  * and g ×1, 128 MB each. Queue: f, g, f. f and g begin (free 768 → 512); the second f waits
  * for one of them to end (2 run), then is dropped: 512 − 128 < 512. Requests of new functions h
  * and i meanwhile find 512 free and start (256 free). A request of j once 128 is free has to
- * evict: f and g, idle and unused, go first.
+ * evict: f and g, idle and unused, go first. Had the batch come from a drain, f last run on
+ * the peer 2 s ago (`idleForMs` 2000), the second f would evict one idle 128 MB container idle
+ * for longer than 2 s and begin (free stays 512); j's request would then evict g first, and f's
+ * containers only after every container that went idle before them.
  *
  * Known caveats
  * -------------
@@ -147,19 +153,19 @@ export class WarmUps {
         if (this.#have(next.fn) >= next.target) continue;
         const slot = core.slotFor(next.fn);
         const spare = core.freeMb - next.fn.memoryMb >= this.headroomMb;
-        // No spare memory: containers idle since before the function's last use may give way
-        // (a request of it would evict them); ending warm-ups free none, so nothing is waited for.
-        if (!spare && (next.usedAt === undefined || !core.parts.eviction.makeRoomFromOlder(next.fn.memoryMb + this.headroomMb, slot, next.usedAt))) {
-          next.batch.dropped++;
-          core.dropSlotIfEmpty(slot);
+        // No spare memory: containers idle since before the function's last use may give way,
+        // as much as the start takes, so the memory free stays as it was (a request of it would
+        // evict them); ending warm-ups free none, so nothing is waited for.
+        if (!spare && (next.usedAt === undefined || !core.parts.eviction.makeRoomFromOlder(core.freeMb + next.fn.memoryMb, slot, next.usedAt))) {
+          this.#dropOne(next, slot, 'no spare memory, too few containers idle since before its last use');
           continue;
         }
-        const c = slot.retired ? undefined : core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs });
+        const c = slot.retired ? undefined : core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs, handOff: next.usedAt !== undefined });
         if (c === undefined) {
-          next.batch.dropped++;
-          core.dropSlotIfEmpty(slot);
+          this.#dropOne(next, slot, 'the start could not begin');
           continue;
         }
+        core.log.debug({ functionId: next.fn.id, instanceId: c.instanceId, freeMb: core.freeMb }, 'warm-up start begun');
         this.#running.set(c, next.batch);
         next.batch.starting++;
         next.batch.begun++;
@@ -167,6 +173,12 @@ export class WarmUps {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  #dropOne(next: QueuedStart, slot: Slot, reason: string): void {
+    next.batch.dropped++;
+    this.#core.dropSlotIfEmpty(slot);
+    this.#core.log.debug({ functionId: next.fn.id, freeMb: this.#core.freeMb, reason }, 'warm-up start dropped');
   }
 
   /** Warm-up starts in progress, not of `forSlot`, that no request counts on (traffic may give them up: eviction.ts). */
@@ -184,15 +196,21 @@ export class WarmUps {
     this.pump();
   }
 
-  /** Drops every start not yet begun (traffic needs the memory, or a drain). */
-  dropQueued(reason: string): void {
-    if (this.#queue.length === 0) return;
-    this.#core.log.info({ dropped: this.#queue.length, reason }, 'warm-up starts dropped');
-    for (const q of this.#queue) {
+  /**
+   * Drops every start not yet begun (requests wait for memory, or a drain); with
+   * `speculativeOnly` (a request found too little memory free), only those of items with no
+   * last use: a hand-off's starts stay queued and, when their turn comes, begin only under
+   * their own rule (the header), in the place of containers a request would evict before theirs.
+   */
+  dropQueued(reason: string, speculativeOnly = false): void {
+    const dropped = speculativeOnly ? this.#queue.filter((q) => q.usedAt === undefined) : this.#queue;
+    if (dropped.length === 0) return;
+    this.#core.log.info({ dropped: dropped.length, reason }, 'warm-up starts dropped');
+    for (const q of dropped) {
       q.batch.queued--;
       q.batch.dropped++;
     }
-    this.#queue = [];
+    this.#queue = dropped === this.#queue ? [] : this.#queue.filter((q) => q.usedAt !== undefined);
   }
 
   /** Drops the starts of `batch` not yet begun. */

@@ -76,6 +76,52 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     assert.equal(pool.reservedMb, 768, 'the memory in use is the same: the headroom stays free');
   });
 
+  test('on a full worker a hot function from a peer takes the place of as much memory as it starts, one for one, not of the headroom too', async () => {
+    // capacity 1024 (headroom 256) all held by eight idle 128 MB containers, idle since 0..7 s
+    const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
+    const idleFns = Array.from({ length: 8 }, () => fakeFn());
+    for (const fn of idleFns) {
+      pool.release(await pool.acquire(fn));
+      clock.advance(1000);
+    }
+    assert.equal(pool.reservedMb, 1024);
+    const hot = fakeFn();
+    const batch = pool.warmUp([{ fn: hot, count: 2, idleForMs: 500 }]);
+    await settle();
+    assert.equal(batch.begun, 2, 'each start evicts one container, not the 384 MB that would leave the headroom free');
+    assert.deepEqual(removed, ['evicted', 'evicted']);
+    const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 1, 1, 1, 1, 1, 1], 'the two least recently used went');
+    assert.equal(pool.reservedMb, 1024, 'the memory free stays as it was');
+  });
+
+  test("a hand-off's unused container is evicted by when it went idle, as a request's would be, not before every other; a plain warm-up's still goes first", async () => {
+    // capacity 1024: four idle 128 MB containers, idle since 0, 1, 2 and 3 s; now 10 s
+    const { pool, clock, runtime } = setup({ warmUpConcurrency: 1 });
+    const idleFns = Array.from({ length: 4 }, () => fakeFn());
+    for (const fn of idleFns) {
+      pool.release(await pool.acquire(fn));
+      clock.advance(1000);
+    }
+    clock.advance(6000);
+    const handedOff = fakeFn();
+    const plain = fakeFn();
+    pool.warmUp([{ fn: handedOff, count: 1, idleForMs: 8500 }]); // last ran at 1.5 s on the peer; ready (idle) at 10 s
+    pool.warmUp([{ fn: plain, count: 1 }]);
+    await settle();
+    assert.equal(pool.reservedMb, 768);
+    const evictedFns = (): string[] => runtime.containers.filter((c) => c.removed && c.loaded !== undefined).map((c) => c.loaded!.functionId).sort();
+    // a 512 MB request needs 256 more: the plain warm-up's container, then the one idle since 0 s
+    const first = await pool.acquire(fakeFn({ memoryMb: 512 }));
+    assert.deepEqual(evictedFns(), [plain.id, idleFns[0]!.id].sort());
+    // a 384 MB request needs 384 more: the ones idle since 1, 2 and 3 s; the handed-off one (10 s) stays
+    const second = await pool.acquire(fakeFn({ memoryMb: 384 }));
+    assert.deepEqual(evictedFns(), [plain.id, ...idleFns.map((f) => f.id)].sort());
+    assert.equal(pool.status().functions.find((f) => f.functionId === handedOff.id)?.idle, 1);
+    pool.release(first);
+    pool.release(second);
+  });
+
   test('traffic first: a request finding too little memory drops the queued warm-up starts, and unused warm containers are evicted first', async () => {
     const { pool, runtime, removed } = setup({ warmUpConcurrency: 1 });
     runtime.holdStarts = true;
@@ -104,6 +150,37 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     assert.equal(batch.dropped, 1);
     pool.release(big);
     pool.release(other);
+  });
+
+  test("a request finding too little memory drops the plain warm-up's queued starts but not a hand-off's, which then begin in the place of containers idle since before its function's last use", async () => {
+    // capacity 1024 (headroom 256): six idle 128 MB containers, idle since 0..5 s, 256 free; now 10 s
+    const { pool, clock, runtime } = setup({ warmUpConcurrency: 1 });
+    const idleFns = Array.from({ length: 6 }, () => fakeFn());
+    for (const fn of idleFns) {
+      pool.release(await pool.acquire(fn));
+      clock.advance(1000);
+    }
+    clock.advance(4000);
+    runtime.holdStarts = true;
+    const hot = fakeFn();
+    const handOff = pool.warmUp([{ fn: hot, count: 3, idleForMs: 5500 }]); // last ran at 4.5 s on the peer
+    const plain = pool.warmUp([{ fn: fakeFn(), count: 1 }]);
+    await settle();
+    assert.equal(runtime.held('start'), 1, "the hand-off's first start runs, in the place of the container idle since 0 s");
+    // a 512 MB request: 256 free, too little: the plain start is dropped, the hand-off's stay;
+    // the request evicts the least recently used idle containers (1 s, 2 s)
+    runtime.holdStarts = false;
+    const big = await pool.acquire(fakeFn({ memoryMb: 512 }));
+    assert.equal(plain.dropped, 1);
+    assert.equal(pool.warmUps.queued, 2);
+    runtime.finish('start');
+    await settle();
+    assert.ok(handOff.done);
+    assert.equal(handOff.begun, 3, 'each later start took the place of a container idle since before 4.5 s (3 s, 4 s)');
+    const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 0, 0, 1], 'only the container used after the hot function stays');
+    assert.equal(idleOf.get(hot.id), 3);
+    pool.release(big);
   });
 
   test('last resort: a request gives up warm-up starts in progress that no request counts on, and none of it fails', async () => {
