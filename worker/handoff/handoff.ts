@@ -65,14 +65,15 @@
  *   answer says cold-pool or cold-create, though it waits less than a whole cold start).
  * - The guards cost warmth: with 2 starts at once a big hand-off on a slow engine reaches the
  *   bound with functions not yet warm, and a worker with no spare memory above its headroom
- *   warms a function only in the place of idle containers that went idle before it last ran
- *   on the draining worker (`idleForMs`, worker/pool/warm-ups.ts, one for one; such a start is
- *   not dropped for traffic short of memory and its container is evicted by when it went idle,
- *   not first); otherwise it starts cold, as without hand-off. No spare memory is the usual
+ *   warms a function only in the place of its least recently used idle containers, those idle
+ *   since before the hand-off was asked (`idleForMs` at most 60 s: a hand-off counts as a use
+ *   of the function, worker/pool/warm-ups.ts; one for one, kept queued when traffic is short
+ *   of memory, its containers evicted after every other idle one for 60 s); otherwise it
+ *   starts cold, as without hand-off. No spare memory is the usual
  *   case for a drain: its next homes have served for a while, their memory full of idle
- *   containers (bench ring-change, Docker, 2048 MB workers: 2048 of 2048 MB reserved; 0 of 4
- *   cold first calls after the drain in 6 of 6 runs since those three rules, 1 to 4 of 4 in
- *   most runs before).
+ *   containers (bench ring-change, Docker, 2048 MB workers: 2048 of 2048 MB reserved; 0 of 30
+ *   cold first calls after the drain over 8 runs with those rules, 1 to 4 of 4 in most runs
+ *   before).
  * - A drain through a router: the router keeps the worker on its ring until its state leaves
  *   `active` (router/workers-api.ts), i.e. until this hand-off is over; a router that takes a
  *   worker off its ring without asking it (a crash, a lapsed heartbeat) gets no hand-off.

@@ -13,8 +13,10 @@
  *   3. then idle containers of other function versions, oldest idle first, or in the
  *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock).
  *      A hand-off's unused warm-up container (its function ran recently on a peer that left or
- *      that this worker now precedes in its list) is among them, by when it went idle: it is
- *      the container the function's next request would have started, loaded ahead of it.
+ *      that this worker now precedes in its list: its calls come here now) goes after all of
+ *      them for `handOffGraceMs` after it went idle (default 60 s, the hand-off's window of
+ *      recent use), then by when it went idle: warmed ahead of its calls, it is kept for them,
+ *      as a container its own call had just used would be.
  *   4. for a request, last: warm-up starts in progress that no request counts on (warm-ups.ts;
  *      starts.ts `cancel`: the memory is free at once, the container goes when its start
  *      returns).
@@ -33,6 +35,9 @@
  */
 import type { PoolCore } from './core.ts';
 import type { PooledContainer, Slot } from './types.ts';
+
+/** How long a hand-off's unused warm-up container goes after every other idle one, by default (PoolOptions.handOffGraceMs). */
+export const HAND_OFF_GRACE_MS = 60_000;
 
 export class Eviction {
   readonly #core: PoolCore;
@@ -80,16 +85,16 @@ export class Eviction {
   }
 
   /**
-   * For a warm-up of a function last used at `usedAt` (warm-ups.ts): frees `needMb` by evicting
-   * idle containers that went idle before `usedAt` (least recently used first), none of
+   * For a hand-off's warm-up asked at `askedAt` (warm-ups.ts): frees `needMb` by evicting
+   * idle containers that went idle before `askedAt` (least recently used first), none of
    * `forSlot` and none of another warm-up; only if they free enough, otherwise nothing. A
    * request of that function would evict the same ones (oldest idle first): the warm-up only
    * does it ahead of the request.
    */
-  makeRoomFromOlder(needMb: number, forSlot: Slot, usedAt: number): boolean {
+  makeRoomFromOlder(needMb: number, forSlot: Slot, askedAt: number): boolean {
     const core = this.#core;
     if (needMb <= core.freeMb) return true;
-    const older = [...core.idleOrder].filter((c) => c.slot !== forSlot && c.warmUpKeepMs === undefined && c.idleSince < usedAt);
+    const older = [...core.idleOrder].filter((c) => c.slot !== forSlot && c.warmUpKeepMs === undefined && c.idleSince < askedAt);
     if (core.freeMb + older.reduce((mb, c) => mb + c.memoryMb, 0) < needMb) return false;
     for (const c of older) {
       if (core.freeMb >= needMb) break;
@@ -106,14 +111,21 @@ export class Eviction {
     core.remove(c, 'evicted', false);
   }
 
-  /** Idle containers in eviction order: oldest idle first, or by the policy's priority. */
+  /**
+   * Idle containers in eviction order: oldest idle first, or by the policy's priority; a
+   * hand-off's unused containers within their grace last (see the header).
+   */
   #order(): PooledContainer[] {
     const core = this.#core;
+    const now = core.clock.now();
+    const graceFrom = now - (core.opts.handOffGraceMs ?? HAND_OFF_GRACE_MS);
+    const held = (c: PooledContainer): boolean => c.warmUpHandOff === true && c.idleSince > graceFrom;
     const idle = [...core.idleOrder];
     const policy = core.opts.keepAlive;
-    if (policy === undefined) return idle;
-    const now = core.clock.now();
-    const prio = new Map(idle.map((c) => [c, policy.evictionPriority(c.slot!.fn.id, c.idleSince, now)]));
-    return idle.sort((a, b) => (prio.get(a) as number) - (prio.get(b) as number));
+    if (policy !== undefined) {
+      const prio = new Map(idle.map((c) => [c, policy.evictionPriority(c.slot!.fn.id, c.idleSince, now)]));
+      idle.sort((a, b) => (prio.get(a) as number) - (prio.get(b) as number));
+    }
+    return [...idle.filter((c) => !held(c)), ...idle.filter(held)];
   }
 }

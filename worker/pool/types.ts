@@ -59,6 +59,12 @@ export interface PoolOptions {
   /** Most warm-up container starts running at once (default 2). */
   warmUpConcurrency?: number;
   /**
+   * For how long after it is ready a hand-off's warm-up container that no request has used yet
+   * is evicted only after every other idle container, ms (default HAND_OFF_GRACE_MS: the
+   * hand-off's window of recent use; eviction.ts).
+   */
+  handOffGraceMs?: number;
+  /**
    * Most containers being created on the engine at once, for requests, pre-warms, warm-ups and
    * the cold pool together (default DEFAULT_MAX_CREATING; starts.ts).
    */
@@ -180,8 +186,9 @@ export interface PooledContainer {
   warmUpKeepMs?: number | undefined;
   /**
    * Set while it is a hand-off's warm-up container that no request has used yet (its function
-   * ran recently on a peer): it is not evicted before every other, but by when it went idle,
-   * as the container of a request of its function would be (eviction.ts).
+   * ran recently on a peer and its calls come here now): for `handOffGraceMs` after it went
+   * idle it is evicted only after every other idle container, then by when it went idle
+   * (eviction.ts).
    */
   warmUpHandOff?: boolean | undefined;
   /** A warm-up's start given up for traffic while it ran (starts.ts `cancel`): no longer counted as starting. */

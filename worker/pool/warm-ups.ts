@@ -1,31 +1,35 @@
 /**
- * Warm-ups: containers loaded ahead of traffic (the warm hand-off, worker/handoff/) that never
- * take what traffic needs.
+ * Warm-ups: containers loaded ahead of traffic (the warm hand-off, worker/handoff/), in spare
+ * memory, or for a hand-off in the place of idle containers its function's calls would evict.
  *
  * Algorithm
  * ---------
  * `request(items)` queues one container start per container wanted: for each function, until
- * its idle plus unclaimed starting containers reach `count`; one of every function first, then
- * the rest, so a warm-up cut short leaves as many functions as it can with one container.
+ * its idle plus unclaimed starting containers reach `count`; the first container of every
+ * function that has none here first, then second containers, and so on (a function already
+ * loaded here waits behind those that are not), so a warm-up cut short leaves as many functions
+ * as it can with one container.
  * Queued starts are taken in order (`pump`) while fewer than `concurrency` warm-up starts
  * run (default 2: an engine is not flooded with starts while it also serves traffic) and the
  * pool's bound on creations at once leaves room, one place kept for traffic when the bound is
  * 2 or more (starts.ts; a creation's end pumps again). One
  * taken begins only if the function still needs it (a request may have started one
  * meanwhile) and the memory free after it is still at least the headroom, a share of the
- * worker's memory kept for traffic (default 25 %). Otherwise, when the item says when its
- * function was last used (`idleForMs`: the hand-off's hot functions), it may evict idle containers
- * that went idle before that, least recently used first, as much memory as it starts (the memory
- * free stays as it was), as a request of that function would
- * (eviction.ts `makeRoomFromOlder`: never of a more recently used function, never another
- * warm-up's); failing both it is dropped, not waited for (a warm-up ending frees no memory).
- * Such a container is not speculative: it is evicted by when it went idle, as the container a
- * request of its function would have started (eviction.ts), not before every other.
+ * worker's memory kept for traffic (default 25 %).
+ * **A hand-off's items** (`idleForMs` given, at most the hand-off grace, 60 s: a function a
+ * peer ran in the last minute, whose calls come here now) count as a use of the function when
+ * asked: failing the headroom rule, a start may evict idle containers that went idle before the
+ * batch was asked, least recently used first, as much memory as it starts (the memory free
+ * stays as it was; eviction.ts `makeRoomFromOlder`: never a container used since, never another
+ * warm-up's); a request short of memory does not drop them; and their containers, until used,
+ * go after every other idle container for the grace (eviction.ts), kept for the calls they were
+ * warmed for. Any other start failing the headroom rule is dropped, not waited for (a warm-up
+ * ending frees no memory).
  * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
  * Traffic first: a request that finds too little memory free drops every start not yet begun
- * but a hand-off's (starts.ts; those begin only in the place of containers the request's
- * eviction would take before theirs); an idle warm-up container that no request has used is evicted before any other
- * container (but a hand-off's, with `idleForMs`: by when it went idle, as any other), and as a last resort a warm-up start in progress that no request counts on is
+ * but a hand-off's (starts.ts); an idle warm-up container that no request has used is evicted
+ * before any other container but a hand-off's, and as a last resort a warm-up start in
+ * progress that no request counts on is
  * given up (eviction.ts); a request of a function whose warm-up start runs counts on that
  * start instead of starting another (claims.ts). `pump` runs when a warm-up start ends and
  * when memory is freed. `WarmUpBatch.cancel()` drops a batch's starts not yet begun (the
@@ -35,20 +39,22 @@
  * and g ×1, 128 MB each. Queue: f, g, f. f and g begin (free 768 → 512); the second f waits
  * for one of them to end (2 run), then is dropped: 512 − 128 < 512. Requests of new functions h
  * and i meanwhile find 512 free and start (256 free). A request of j once 128 is free has to
- * evict: f and g, idle and unused, go first. Had the batch come from a drain, f last run on
- * the peer 2 s ago (`idleForMs` 2000), the second f would evict one idle 128 MB container idle
- * for longer than 2 s and begin (free stays 512); j's request would then evict g first, and f's
- * containers only after every container that went idle before them.
+ * evict: f and g, idle and unused, go first. Had the batch come from a drain (f and g last run
+ * on the peer 2 s ago, `idleForMs` 2000), the second f would evict the least recently used idle
+ * 128 MB container and begin (free stays 512), and j's request would evict idle containers of
+ * traffic first: f's and g's only once none is left, or a minute after they were loaded.
  *
  * Known caveats
  * -------------
  * - A warm-up start given up for traffic frees its memory in the pool's account at once, while
  *   the engine may hold it until the start returns (at most `concurrency` such starts).
- * - A worker whose free memory is below the headroom (full of idle containers) warms only
- *   functions used more recently than some of its idle containers, in their place: the
- *   memory in use stays the same, and no container used after the warmed function is evicted.
+ * - A worker whose free memory is below the headroom (full of idle containers) warms a
+ *   hand-off's functions in the place of its least recently used idle containers: the memory in
+ *   use stays the same, and the functions of those containers start cold on their next call
+ *   (the cost moves, it does not vanish; a plain warm-up there is dropped).
  */
 import { slotKey, type PoolCore } from './core.ts';
+import { HAND_OFF_GRACE_MS } from './eviction.ts';
 import type { PoolFunction, PooledContainer, Slot } from './types.ts';
 
 /** One function to warm, and how many containers of it. */
@@ -56,16 +62,17 @@ export interface WarmUpItem {
   fn: PoolFunction;
   count: number;
   /**
-   * How long ago the function was last used (the hand-off: on the peer it leaves): with no
-   * spare memory above the headroom, its starts may evict idle containers that went idle before
-   * that (see the header). Absent: they evict nothing.
+   * How long ago the function was last used on the peer that hands it over: at most the
+   * hand-off grace (60 s), the item is a hand-off's (see the header: its starts may evict, and
+   * are kept). Absent or older: a plain warm-up, in spare memory only.
    */
   idleForMs?: number;
 }
 
 interface QueuedStart {
   fn: PoolFunction;
-  usedAt: number | undefined;
+  /** A hand-off's: when it was asked (containers idle since before may give way). */
+  handOffAt: number | undefined;
   /** Idle plus unclaimed starting containers of fn wanted. */
   target: number;
   batch: WarmUpBatch;
@@ -121,21 +128,20 @@ export class WarmUps {
     const core = this.#core;
     const batch = new WarmUpBatch(this);
     if (core.state !== 'active') return batch;
-    const needs: Array<{ item: WarmUpItem; need: number }> = [];
+    const now = core.clock.now();
+    const graceMs = core.opts.handOffGraceMs ?? HAND_OFF_GRACE_MS;
+    // one start per container wanted, ranked by which of its function's containers it makes
+    // here: every function's first before any second (stable: in the items' order)
+    const starts: Array<{ rank: number; start: QueuedStart }> = [];
     for (const item of items) {
       if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
-      const need = item.count - this.#have(item.fn) - this.#queuedOf(item.fn);
-      if (need > 0) needs.push({ item, need });
+      const handOffAt = item.idleForMs !== undefined && item.idleForMs <= graceMs ? now : undefined;
+      const had = this.#have(item.fn) + this.#queuedOf(item.fn);
+      for (let rank = had + 1; rank <= item.count; rank++) starts.push({ rank, start: { fn: item.fn, handOffAt, target: item.count, batch } });
     }
-    const longest = Math.max(0, ...needs.map((n) => n.need));
-    for (let round = 0; round < longest; round++) {
-      for (const { item, need } of needs) {
-        if (round >= need) continue;
-        const usedAt = item.idleForMs === undefined ? undefined : core.clock.now() - item.idleForMs;
-        this.#queue.push({ fn: item.fn, usedAt, target: item.count, batch });
-        batch.queued++;
-      }
-    }
+    starts.sort((a, b) => a.rank - b.rank);
+    for (const { start } of starts) this.#queue.push(start);
+    batch.queued += starts.length;
     this.pump();
     return batch;
   }
@@ -153,14 +159,14 @@ export class WarmUps {
         if (this.#have(next.fn) >= next.target) continue;
         const slot = core.slotFor(next.fn);
         const spare = core.freeMb - next.fn.memoryMb >= this.headroomMb;
-        // No spare memory: containers idle since before the function's last use may give way,
-        // as much as the start takes, so the memory free stays as it was (a request of it would
-        // evict them); ending warm-ups free none, so nothing is waited for.
-        if (!spare && (next.usedAt === undefined || !core.parts.eviction.makeRoomFromOlder(core.freeMb + next.fn.memoryMb, slot, next.usedAt))) {
-          this.#dropOne(next, slot, 'no spare memory, too few containers idle since before its last use');
+        // No spare memory: for a hand-off, containers idle since before it was asked may give
+        // way, as much as the start takes, so the memory free stays as it was (a request of the
+        // function would evict them); ending warm-ups free none, so nothing is waited for.
+        if (!spare && (next.handOffAt === undefined || !core.parts.eviction.makeRoomFromOlder(core.freeMb + next.fn.memoryMb, slot, next.handOffAt))) {
+          this.#dropOne(next, slot, next.handOffAt === undefined ? 'no spare memory' : 'no spare memory, too few containers idle since the hand-off was asked');
           continue;
         }
-        const c = slot.retired ? undefined : core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs, handOff: next.usedAt !== undefined });
+        const c = slot.retired ? undefined : core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs, handOff: next.handOffAt !== undefined });
         if (c === undefined) {
           this.#dropOne(next, slot, 'the start could not begin');
           continue;
@@ -203,14 +209,14 @@ export class WarmUps {
    * their own rule (the header), in the place of containers a request would evict before theirs.
    */
   dropQueued(reason: string, speculativeOnly = false): void {
-    const dropped = speculativeOnly ? this.#queue.filter((q) => q.usedAt === undefined) : this.#queue;
+    const dropped = speculativeOnly ? this.#queue.filter((q) => q.handOffAt === undefined) : this.#queue;
     if (dropped.length === 0) return;
     this.#core.log.info({ dropped: dropped.length, reason }, 'warm-up starts dropped');
     for (const q of dropped) {
       q.batch.queued--;
       q.batch.dropped++;
     }
-    this.#queue = dropped === this.#queue ? [] : this.#queue.filter((q) => q.usedAt !== undefined);
+    this.#queue = dropped === this.#queue ? [] : this.#queue.filter((q) => q.handOffAt !== undefined);
   }
 
   /** Drops the starts of `batch` not yet begun. */

@@ -36,6 +36,21 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     assert.deepEqual(pool.status().functions.map((s) => [s.functionId, s.idle]).sort(), [[f.id, 3], [g.id, 1], [h.id, 2]].sort());
   });
 
+  test('a function with no container here is warmed before another container of one already loaded', async () => {
+    const { pool, runtime } = setup({ capacityMb: 4096, warmUpConcurrency: 1 });
+    const [f, g] = [fakeFn(), fakeFn()];
+    pool.release(await pool.acquire(f));
+    runtime.holdStarts = true;
+    pool.warmUp([{ fn: f, count: 3 }, { fn: g, count: 1 }]);
+    await settle();
+    while (runtime.held('start') > 0) {
+      runtime.finish('start', 1);
+      await settle();
+    }
+    const loadedOrder = runtime.containers.slice(1).map((c) => c.loaded!.functionId);
+    assert.deepEqual(loadedOrder, [g.id, f.id, f.id], "g's first container before f's second and third");
+  });
+
   test('a warm-up reserves only spare memory above the headroom, and evicts nothing', async () => {
     // capacity 1024, headroom 25 % = 256; 512 held by traffic
     const { pool } = setup({ warmUpConcurrency: 8 });
@@ -50,29 +65,37 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     pool.release(lease);
   });
 
-  test('with no spare memory, a hot function from a peer (idleForMs) takes the place of containers idle since before its last use, least recently used first, never of ones used after it', async () => {
+  test("with no spare memory, a hand-off's function (idleForMs within a minute) takes the place of containers idle since before it was asked, least recently used first, never of one used since; other warm-ups evict nothing", async () => {
     // capacity 1024, headroom 256; six functions' containers go idle at 0, 1, ... 5 s: 768 held, 256 free
-    const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
+    const { pool, clock, runtime, removed } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 6 }, () => fakeFn());
     for (const fn of idleFns) {
       pool.release(await pool.acquire(fn));
       clock.advance(1000);
     }
     clock.advance(4000); // now 10 s
-    const without = pool.warmUp([{ fn: fakeFn(), count: 1 }]);
+    const plain = pool.warmUp([{ fn: fakeFn(), count: 1 }]);
+    const stale = pool.warmUp([{ fn: fakeFn(), count: 1, idleForMs: 61_000 }]);
     await settle();
-    assert.equal(without.dropped, 1, 'no last use given: nothing evicted, nothing warmed');
-    // last used 7.5 s ago (at 2.5 s): the containers idle since 0, 1 and 2 s may give way
+    assert.equal(plain.dropped, 1, 'no last use given: nothing evicted, nothing warmed');
+    assert.equal(stale.dropped, 1, 'last used over a minute ago: a plain warm-up');
+    runtime.holdStarts = true;
     const hot = fakeFn();
-    const batch = pool.warmUp([{ fn: hot, count: 4, idleForMs: 7500 }]);
+    const batch = pool.warmUp([{ fn: hot, count: 6, idleForMs: 7500 }]);
+    await settle();
+    // traffic uses two of the idle functions after the hand-off was asked
+    clock.advance(1000);
+    for (const fn of idleFns.slice(4)) pool.release(await pool.acquire(fn));
+    runtime.holdStarts = false;
+    runtime.finish('start');
     await settle();
     assert.ok(batch.done);
-    assert.equal(batch.begun, 3);
-    assert.equal(batch.dropped, 1, 'the fourth would need a container used after the hot function');
-    assert.deepEqual(removed, ['evicted', 'evicted', 'evicted']);
+    assert.equal(batch.begun, 4);
+    assert.equal(batch.dropped, 2, 'the fifth would need a container used after the hand-off was asked');
+    assert.deepEqual(removed, ['evicted', 'evicted', 'evicted', 'evicted']);
     const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
-    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 1, 1, 1], 'the three least recently used went');
-    assert.equal(idleOf.get(hot.id), 3);
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 0, 1, 1], 'the four least recently used went');
+    assert.equal(idleOf.get(hot.id), 4);
     assert.equal(pool.reservedMb, 768, 'the memory in use is the same: the headroom stays free');
   });
 
@@ -95,31 +118,36 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     assert.equal(pool.reservedMb, 1024, 'the memory free stays as it was');
   });
 
-  test("a hand-off's unused container is evicted by when it went idle, as a request's would be, not before every other; a plain warm-up's still goes first", async () => {
-    // capacity 1024: four idle 128 MB containers, idle since 0, 1, 2 and 3 s; now 10 s
-    const { pool, clock, runtime } = setup({ warmUpConcurrency: 1 });
-    const idleFns = Array.from({ length: 4 }, () => fakeFn());
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
-    clock.advance(6000);
-    const handedOff = fakeFn();
-    const plain = fakeFn();
-    pool.warmUp([{ fn: handedOff, count: 1, idleForMs: 8500 }]); // last ran at 1.5 s on the peer; ready (idle) at 10 s
-    pool.warmUp([{ fn: plain, count: 1 }]);
+  test("a hand-off's unused container goes after every other idle one for its grace, then by when it went idle; a plain warm-up's goes first", async () => {
+    // capacity 1024, grace 5 s: idle 128 MB containers of a and b (idle since 0 s, 1 s); at 10 s
+    // a hand-off loads h and a plain warm-up loads p; at 11 s c goes idle (after h)
+    const { pool, clock } = setup({ warmUpConcurrency: 2, handOffGraceMs: 5000 });
+    const [a, b, c] = [fakeFn(), fakeFn(), fakeFn()];
+    pool.release(await pool.acquire(a));
+    clock.advance(1000);
+    pool.release(await pool.acquire(b));
+    clock.advance(9000);
+    const [h, p] = [fakeFn(), fakeFn()];
+    pool.warmUp([{ fn: h, count: 1, idleForMs: 2000 }]);
+    pool.warmUp([{ fn: p, count: 1 }]);
     await settle();
-    assert.equal(pool.reservedMb, 768);
-    const evictedFns = (): string[] => runtime.containers.filter((c) => c.removed && c.loaded !== undefined).map((c) => c.loaded!.functionId).sort();
-    // a 512 MB request needs 256 more: the plain warm-up's container, then the one idle since 0 s
+    clock.advance(1000);
+    pool.release(await pool.acquire(c));
+    assert.equal(pool.reservedMb, 640);
+    const loaded = (): string[] => pool.status().functions.filter((f) => f.idle + f.busy > 0).map((f) => f.functionId).sort();
+    // 512 MB needs 128 more: p, the plain warm-up's, goes first
     const first = await pool.acquire(fakeFn({ memoryMb: 512 }));
-    assert.deepEqual(evictedFns(), [plain.id, idleFns[0]!.id].sort());
-    // a 384 MB request needs 384 more: the ones idle since 1, 2 and 3 s; the handed-off one (10 s) stays
+    assert.deepEqual(loaded(), [a.id, b.id, c.id, h.id, first.fn.id].sort());
+    // 384 MB needs 384 more: a, b and c, though c went idle after h
     const second = await pool.acquire(fakeFn({ memoryMb: 384 }));
-    assert.deepEqual(evictedFns(), [plain.id, ...idleFns.map((f) => f.id)].sort());
-    assert.equal(pool.status().functions.find((f) => f.functionId === handedOff.id)?.idle, 1);
-    pool.release(first);
+    assert.deepEqual(loaded(), [h.id, first.fn.id, second.fn.id].sort());
     pool.release(second);
+    // past its grace h is ranked by when it went idle (10 s): before the 384 MB one (11 s)
+    clock.advance(5000);
+    const third = await pool.acquire(fakeFn({ memoryMb: 128 }));
+    assert.deepEqual(loaded(), [first.fn.id, second.fn.id, third.fn.id].sort());
+    pool.release(first);
+    pool.release(third);
   });
 
   test('traffic first: a request finding too little memory drops the queued warm-up starts, and unused warm containers are evicted first', async () => {
@@ -152,7 +180,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     pool.release(other);
   });
 
-  test("a request finding too little memory drops the plain warm-up's queued starts but not a hand-off's, which then begin in the place of containers idle since before its function's last use", async () => {
+  test("a request finding too little memory drops the plain warm-up's queued starts but not a hand-off's, which then begin in the place of containers idle since before it was asked", async () => {
     // capacity 1024 (headroom 256): six idle 128 MB containers, idle since 0..5 s, 256 free; now 10 s
     const { pool, clock, runtime } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 6 }, () => fakeFn());
@@ -163,7 +191,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     clock.advance(4000);
     runtime.holdStarts = true;
     const hot = fakeFn();
-    const handOff = pool.warmUp([{ fn: hot, count: 3, idleForMs: 5500 }]); // last ran at 4.5 s on the peer
+    const handOff = pool.warmUp([{ fn: hot, count: 3, idleForMs: 5500 }]); // last ran 5.5 s ago on the peer
     const plain = pool.warmUp([{ fn: fakeFn(), count: 1 }]);
     await settle();
     assert.equal(runtime.held('start'), 1, "the hand-off's first start runs, in the place of the container idle since 0 s");
@@ -176,9 +204,9 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     runtime.finish('start');
     await settle();
     assert.ok(handOff.done);
-    assert.equal(handOff.begun, 3, 'each later start took the place of a container idle since before 4.5 s (3 s, 4 s)');
+    assert.equal(handOff.begun, 3, 'each later start took the place of the least recently used idle container (3 s, 4 s)');
     const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
-    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 0, 0, 1], 'only the container used after the hot function stays');
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 0, 0, 1]);
     assert.equal(idleOf.get(hot.id), 3);
     pool.release(big);
   });
