@@ -10,11 +10,12 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { RfError, isRfError, ConfigErrors } from '../errors/index.ts';
+import { collectProcessMetrics } from '../contract/index.ts';
 import { type Stores, StorageHealth, registerStorageDegradedGauge, trackedStore, sweepOrphans, type AsyncStores } from '../storage/index.ts';
 import { createRouterApp, type RouterLimits } from './app.ts';
 import { WorkerChangeNotifier } from './change-notifier.ts';
@@ -93,7 +94,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       return storage.openStores({ connectionString: config.connectionString, operationTimeoutMs: config.storageTimeoutMs, ...storage.waitForStorageAtStart(log) });
     })());
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const health = new StorageHealth({ log });
   registerStorageDegradedGauge(health, registry);
   const stores: Stores = {

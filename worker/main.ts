@@ -11,13 +11,13 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import { isRfError } from '../errors/index.ts';
 import { openStores, waitForStorageAtStart } from '../storage/index.ts';
 import { loadWorkerConfig } from './config.ts';
 import { selectRuntime } from './runtime-select.ts';
 import { startWorker } from './start-worker.ts';
-import { isLoopbackHost } from '../contract/index.ts';
+import { collectProcessMetrics, isLoopbackHost } from '../contract/index.ts';
 import { createKeepAlivePolicy } from './keepalive/index.ts';
 
 /** A signal repeated within this long after the first is ignored (see onSignal). */
@@ -64,7 +64,7 @@ export async function main(env: Record<string, string | undefined>): Promise<num
     return 1;
   }
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
 
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
