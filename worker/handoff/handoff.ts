@@ -108,7 +108,7 @@ export interface WarmResult {
 export interface WarmItem {
   functionId: string;
   count: number;
-  /** How long ago it last started on the worker that lists it (a warm-up may take the place of containers idle longer: worker/pool/warm-ups.ts). */
+  /** How long ago it last started on the worker that lists it; at most 60 s, a drain's item is a hand-off's (it may take the place of containers idle since before the ask, and its containers are held: worker/pool/warm-ups.ts). */
   idleForMs?: number;
 }
 
@@ -188,8 +188,8 @@ export class WarmHandoff {
       }),
     );
     const todo = loads.filter((l) => l !== undefined);
-    // The pool's warm-ups (worker/pool/warm-ups.ts): one container of every function first,
-    // only in spare memory, a few starts at a time, traffic first.
+    // The pool's warm-ups (worker/pool/warm-ups.ts): first containers first, a few starts at a
+    // time; in spare memory, or for a drain's items in the place of containers idle since the ask.
     const batch = this.#o.pool.warmUp(todo);
     while (!batch.done && this.#o.clock.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     batch.cancel();

@@ -192,9 +192,10 @@ export class ContainerPool {
   }
 
   /**
-   * Loads containers ahead of traffic (the warm hand-off) without taking what traffic needs
-   * (warm-ups.ts: spare memory above a headroom only, a bound on starts at once, dropped or
-   * evicted first when traffic needs the memory). The batch tells when its starts are over.
+   * Loads containers ahead of traffic (the warm hand-off; warm-ups.ts: spare memory above a
+   * headroom, or for a drain's hand-off the place of containers idle since before it was asked;
+   * a bound on starts at once; plain warm-ups dropped or evicted first when traffic needs the
+   * memory, a hand-off's held for its grace). The batch tells when its starts are over.
    */
   warmUp(items: readonly WarmUpItem[]): WarmUpBatch {
     return this.#core.parts.warmUps.request(items);

@@ -116,7 +116,7 @@ export class PoolCore {
     c.state = 'busy';
     c.lease = lease;
     c.warmUpKeepMs = undefined; // used: no longer a warm-up's speculative container
-    c.warmUpHandOff = undefined;
+    c.handOffHeldUntil = undefined;
     slot.busy++;
     this.busy++;
     return lease;

@@ -8,15 +8,15 @@
  * free may evict, only if evicting everything evictable would free enough (otherwise nothing
  * is evicted: a start that cannot happen must not cost warm containers):
  *   1. idle containers of a warm-up that no request has used yet (warm-ups.ts: loaded ahead of
- *      traffic, they give way to it first), oldest idle first — except a hand-off's (below);
+ *      traffic, they give way to it first), oldest idle first — except those a hand-off holds;
  *   2. other pooled containers (they are speculative), the one being specialised kept;
  *   3. then idle containers of other function versions, oldest idle first, or in the
- *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock).
- *      A hand-off's unused warm-up container (its function ran recently on a peer that left or
- *      that this worker now precedes in its list: its calls come here now) goes after all of
- *      them for `handOffGraceMs` after it went idle (default 60 s, the hand-off's window of
- *      recent use), then by when it went idle: warmed ahead of its calls, it is kept for them,
- *      as a container its own call had just used would be.
+ *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock);
+ *      the containers a hand-off holds last of all. A drain's hand-off (warm-ups.ts: the
+ *      functions a leaving peer ran in the last minute, whose calls come here now) holds the
+ *      functions' idle containers, those it loads and those already here, until a request
+ *      uses them or `handOffGraceMs` passes (default 60 s, the hand-off's window of recent
+ *      use): loaded for those calls, they are kept for them.
  *   4. for a request, last: warm-up starts in progress that no request counts on (warm-ups.ts;
  *      starts.ts `cancel`: the memory is free at once, the container goes when its start
  *      returns).
@@ -55,9 +55,10 @@ export class Eviction {
     if (needMb <= core.freeMb) return true;
     const warmUpStarts = forRequest ? core.parts.warmUps.starting(forSlot) : [];
     if (!this.couldMakeRoom(needMb, forSlot, keep, warmUpStarts)) return false;
+    const now = core.clock.now();
     for (const c of [...core.idleOrder]) {
       if (core.freeMb >= needMb) return true;
-      if (c.warmUpKeepMs !== undefined && c.warmUpHandOff !== true && c.slot !== forSlot) core.remove(c, 'evicted', false);
+      if (c.warmUpKeepMs !== undefined && !held(c, now) && c.slot !== forSlot) core.remove(c, 'evicted', false);
     }
     for (const c of [...core.cold]) {
       if (core.freeMb >= needMb) return true;
@@ -85,20 +86,24 @@ export class Eviction {
   }
 
   /**
-   * For a hand-off's warm-up asked at `askedAt` (warm-ups.ts): frees `needMb` by evicting
-   * idle containers that went idle before `askedAt` (least recently used first), none of
-   * `forSlot` and none of another warm-up; only if they free enough, otherwise nothing. A
-   * request of that function would evict the same ones (oldest idle first): the warm-up only
-   * does it ahead of the request.
+   * For a hand-off's warm-up asked at `askedAt` (warm-ups.ts): frees `needMb` by evicting, in the
+   * order a request would (unused warm-up containers, then the policy's order), idle containers
+   * that went idle before `askedAt`, none of `forSlot` and none a hand-off holds; only if they
+   * free enough, otherwise nothing.
    */
   makeRoomFromOlder(needMb: number, forSlot: Slot, askedAt: number): boolean {
     const core = this.#core;
     if (needMb <= core.freeMb) return true;
-    const older = [...core.idleOrder].filter((c) => c.slot !== forSlot && c.warmUpKeepMs === undefined && c.idleSince < askedAt);
+    const now = core.clock.now();
+    const order = this.#order();
+    const older = [...order.filter((c) => c.warmUpKeepMs !== undefined), ...order.filter((c) => c.warmUpKeepMs === undefined)].filter(
+      (c) => c.slot !== forSlot && !held(c, now) && c.idleSince < askedAt,
+    );
     if (core.freeMb + older.reduce((mb, c) => mb + c.memoryMb, 0) < needMb) return false;
     for (const c of older) {
       if (core.freeMb >= needMb) break;
-      this.#evictIdle(c);
+      if (c.warmUpKeepMs !== undefined) core.remove(c, 'evicted', false);
+      else this.#evictIdle(c);
     }
     return core.freeMb >= needMb;
   }
@@ -111,21 +116,21 @@ export class Eviction {
     core.remove(c, 'evicted', false);
   }
 
-  /**
-   * Idle containers in eviction order: oldest idle first, or by the policy's priority; a
-   * hand-off's unused containers within their grace last (see the header).
-   */
+  /** Idle containers in eviction order: oldest idle first, or by the policy's priority; those a hand-off holds last. */
   #order(): PooledContainer[] {
     const core = this.#core;
     const now = core.clock.now();
-    const graceFrom = now - (core.opts.handOffGraceMs ?? HAND_OFF_GRACE_MS);
-    const held = (c: PooledContainer): boolean => c.warmUpHandOff === true && c.idleSince > graceFrom;
     const idle = [...core.idleOrder];
     const policy = core.opts.keepAlive;
     if (policy !== undefined) {
       const prio = new Map(idle.map((c) => [c, policy.evictionPriority(c.slot!.fn.id, c.idleSince, now)]));
       idle.sort((a, b) => (prio.get(a) as number) - (prio.get(b) as number));
     }
-    return [...idle.filter((c) => !held(c)), ...idle.filter(held)];
+    return [...idle.filter((c) => !held(c, now)), ...idle.filter((c) => held(c, now))];
   }
+}
+
+/** Whether a hand-off holds `c` at `now` (warm-ups.ts): it goes after every other idle container. */
+function held(c: PooledContainer, now: number): boolean {
+  return c.handOffHeldUntil !== undefined && c.handOffHeldUntil > now;
 }

@@ -7,8 +7,8 @@
  * warm-up (warm-ups.ts, which checks its own memory rule first):
  *   0. a request that finds too little memory free (it would have to evict, wait or be
  *      refused) first drops the warm-up starts not yet begun: traffic comes first (a hand-off's
- *      stay queued: they may begin only in the place of containers idle since before their
- *      function last ran, which this request's eviction takes first, warm-ups.ts);
+ *      stay queued: they may begin only in the place of containers idle since before the
+ *      hand-off was asked, warm-ups.ts);
  *   1. cold-pool: take the last pooled container (cold-pool.ts) if the extra memory
  *      (fn.memoryMb − poolMemoryMb) fits, evicting if need be (eviction.ts); resize it to
  *      fn.memoryMb, unpack the code into its code folder, load; the cold pool refills;
@@ -59,7 +59,7 @@ export class Starts {
     const pooled = core.cold.at(-1);
     if (startFor.kind === 'request' && fn.memoryMb - (pooled?.memoryMb ?? 0) > core.freeMb) warmUps.dropQueued('traffic needs the memory', true);
     const keepMs = startFor.kind === 'warm-up' ? startFor.keepMs : undefined;
-    const handOff = startFor.kind === 'warm-up' ? startFor.handOff : undefined;
+    const heldUntil = startFor.kind === 'warm-up' ? startFor.heldUntil : undefined;
     if (pooled !== undefined && eviction.makeRoom(fn.memoryMb - pooled.memoryMb, slot, pooled, startFor.kind === 'request')) {
       core.cold.pop();
       core.reservedMb += fn.memoryMb - pooled.memoryMb;
@@ -67,7 +67,7 @@ export class Starts {
       pooled.state = 'starting';
       pooled.slot = slot;
       pooled.warmUpKeepMs = keepMs;
-      pooled.warmUpHandOff = handOff;
+      pooled.handOffHeldUntil = heldUntil;
       slot.starting++;
       core.track(this.#specialise(pooled, 'cold-pool'));
       coldPool.refill();
@@ -77,7 +77,7 @@ export class Starts {
     const c = this.newContainer(fn.memoryMb);
     c.slot = slot;
     c.warmUpKeepMs = keepMs;
-    c.warmUpHandOff = handOff;
+    c.handOffHeldUntil = heldUntil;
     slot.starting++;
     core.track(this.#specialise(c, 'cold-create'));
     return c;

@@ -59,9 +59,10 @@ export interface PoolOptions {
   /** Most warm-up container starts running at once (default 2). */
   warmUpConcurrency?: number;
   /**
-   * For how long after it is ready a hand-off's warm-up container that no request has used yet
-   * is evicted only after every other idle container, ms (default HAND_OFF_GRACE_MS: the
-   * hand-off's window of recent use; eviction.ts).
+   * A hand-off's grace, ms (default HAND_OFF_GRACE_MS, the hand-off's window of recent use):
+   * a warm-up item last used on its peer at most this long ago is a hand-off's (warm-ups.ts),
+   * and the function's idle containers are then held, evicted only after every other idle
+   * container, for this long or until used (eviction.ts).
    */
   handOffGraceMs?: number;
   /**
@@ -133,10 +134,10 @@ export type RemoveReason =
 
 /**
  * Who a container start is for: a request (claims.ts), the keep-alive policy's pre-warm
- * (idle-expiry.ts), or a warm-up (warm-ups.ts), whose container stays `keepMs` once ready.
+ * (idle-expiry.ts), or a warm-up (warm-ups.ts), whose container stays `keepMs` once ready and,
+ * for a hand-off's, is held from eviction until `heldUntil` (eviction.ts).
  */
-/** Why a start happens; a warm-up's `handOff`: its function ran recently on a peer (warm-ups.ts). */
-export type StartFor = { kind: 'request' } | { kind: 'prewarm' } | { kind: 'warm-up'; keepMs: number; handOff: boolean };
+export type StartFor = { kind: 'request' } | { kind: 'prewarm' } | { kind: 'warm-up'; keepMs: number; heldUntil: number | undefined };
 
 /** The warm stack of one function version and the requests waiting for it. */
 export interface Slot {
@@ -181,16 +182,15 @@ export interface PooledContainer {
   loadMs?: number;
   /**
    * Set while it is a warm-up's container that no request has used yet (warm-ups.ts): how
-   * long it stays idle once ready, ms. Such a container is evicted before any other.
+   * long it stays idle once ready, ms. Such a container is evicted before any other, unless a
+   * hand-off holds it (`handOffHeldUntil`).
    */
   warmUpKeepMs?: number | undefined;
   /**
-   * Set while it is a hand-off's warm-up container that no request has used yet (its function
-   * ran recently on a peer and its calls come here now): for `handOffGraceMs` after it went
-   * idle it is evicted only after every other idle container, then by when it went idle
-   * (eviction.ts).
+   * Set while a hand-off holds it (warm-ups.ts): clock time until which, unless a request uses
+   * it first, it is evicted only after every other idle container (eviction.ts).
    */
-  warmUpHandOff?: boolean | undefined;
+  handOffHeldUntil?: number | undefined;
   /** A warm-up's start given up for traffic while it ran (starts.ts `cancel`): no longer counted as starting. */
   startCancelled?: boolean;
 }

@@ -17,14 +17,15 @@
  * meanwhile) and the memory free after it is still at least the headroom, a share of the
  * worker's memory kept for traffic (default 25 %).
  * **A hand-off's items** (`idleForMs` given, at most the hand-off grace, 60 s: a function a
- * peer ran in the last minute, whose calls come here now) count as a use of the function when
- * asked: failing the headroom rule, a start may evict idle containers that went idle before the
- * batch was asked, least recently used first, as much memory as it starts (the memory free
- * stays as it was; eviction.ts `makeRoomFromOlder`: never a container used since, never another
- * warm-up's); a request short of memory does not drop them; and their containers, until used,
- * go after every other idle container for the grace (eviction.ts), kept for the calls they were
- * warmed for. Any other start failing the headroom rule is dropped, not waited for (a warm-up
- * ending frees no memory).
+ * draining peer ran in the last minute, whose calls come here now) count as a use of the
+ * function when asked: failing the headroom rule, a start may evict idle containers that went
+ * idle before the batch was asked, in the order a request would evict them, as much memory as
+ * it starts (the memory free stays as it was; eviction.ts `makeRoomFromOlder`: never a
+ * container used since, never one a hand-off holds); a request short of memory does not drop
+ * its starts; and the function's idle containers, those it loads and those already here, are
+ * held (evicted after every other idle container) until used or for the grace, kept for the
+ * calls they are there for. Any other start failing the headroom rule is dropped, not waited
+ * for (a warm-up ending frees no memory).
  * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
  * Traffic first: a request that finds too little memory free drops every start not yet begun
  * but a hand-off's (starts.ts); an idle warm-up container that no request has used is evicted
@@ -40,9 +41,10 @@
  * for one of them to end (2 run), then is dropped: 512 − 128 < 512. Requests of new functions h
  * and i meanwhile find 512 free and start (256 free). A request of j once 128 is free has to
  * evict: f and g, idle and unused, go first. Had the batch come from a drain (f and g last run
- * on the peer 2 s ago, `idleForMs` 2000), the second f would evict the least recently used idle
- * 128 MB container and begin (free stays 512), and j's request would evict idle containers of
- * traffic first: f's and g's only once none is left, or a minute after they were loaded.
+ * on the peer 2 s ago, `idleForMs` 2000) to a worker whose 1280 MB of traffic are idle, the
+ * second f would evict the least recently used idle 128 MB container and begin (free stays 512),
+ * and j's request would evict idle containers of traffic first: f's and g's only once none is
+ * left, or a minute after the hand-off.
  *
  * Known caveats
  * -------------
@@ -52,6 +54,9 @@
  *   hand-off's functions in the place of its least recently used idle containers: the memory in
  *   use stays the same, and the functions of those containers start cold on their next call
  *   (the cost moves, it does not vanish; a plain warm-up there is dropped).
+ * - Nothing but the hand-off's own bounds (at most 256 functions × 8 containers, 2 starts at
+ *   once, its 10 s deadline) limits how much memory a drain's hand-off holds for its grace; the
+ *   counts are the peer's recent peak, which may overstate what the calls need here.
  */
 import { slotKey, type PoolCore } from './core.ts';
 import { HAND_OFF_GRACE_MS } from './eviction.ts';
@@ -136,6 +141,8 @@ export class WarmUps {
     for (const item of items) {
       if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
       const handOffAt = item.idleForMs !== undefined && item.idleForMs <= graceMs ? now : undefined;
+      // a hand-off holds the function's idle containers already here too (eviction.ts)
+      if (handOffAt !== undefined) for (const c of core.slots.get(slotKey(item.fn))?.idle ?? []) c.handOffHeldUntil = Math.max(c.handOffHeldUntil ?? 0, now + graceMs);
       const had = this.#have(item.fn) + this.#queuedOf(item.fn);
       for (let rank = had + 1; rank <= item.count; rank++) starts.push({ rank, start: { fn: item.fn, handOffAt, target: item.count, batch } });
     }
@@ -158,6 +165,10 @@ export class WarmUps {
         next.batch.queued--;
         if (this.#have(next.fn) >= next.target) continue;
         const slot = core.slotFor(next.fn);
+        if (slot.retired) {
+          this.#dropOne(next, slot, 'the function changed');
+          continue;
+        }
         const spare = core.freeMb - next.fn.memoryMb >= this.headroomMb;
         // No spare memory: for a hand-off, containers idle since before it was asked may give
         // way, as much as the start takes, so the memory free stays as it was (a request of the
@@ -166,7 +177,8 @@ export class WarmUps {
           this.#dropOne(next, slot, next.handOffAt === undefined ? 'no spare memory' : 'no spare memory, too few containers idle since the hand-off was asked');
           continue;
         }
-        const c = slot.retired ? undefined : core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs, handOff: next.handOffAt !== undefined });
+        const heldUntil = next.handOffAt === undefined ? undefined : next.handOffAt + (core.opts.handOffGraceMs ?? HAND_OFF_GRACE_MS);
+        const c = core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs, heldUntil });
         if (c === undefined) {
           this.#dropOne(next, slot, 'the start could not begin');
           continue;
@@ -204,9 +216,9 @@ export class WarmUps {
 
   /**
    * Drops every start not yet begun (requests wait for memory, or a drain); with
-   * `speculativeOnly` (a request found too little memory free), only those of items with no
-   * last use: a hand-off's starts stay queued and, when their turn comes, begin only under
-   * their own rule (the header), in the place of containers a request would evict before theirs.
+   * `speculativeOnly` (a request found too little memory free), only those that are not a
+   * hand-off's: a hand-off's stay queued and, when their turn comes, begin only under their own
+   * rule (the header).
    */
   dropQueued(reason: string, speculativeOnly = false): void {
     const dropped = speculativeOnly ? this.#queue.filter((q) => q.handOffAt === undefined) : this.#queue;
@@ -216,7 +228,7 @@ export class WarmUps {
       q.batch.queued--;
       q.batch.dropped++;
     }
-    this.#queue = dropped === this.#queue ? [] : this.#queue.filter((q) => q.handOffAt !== undefined);
+    this.#queue = speculativeOnly ? this.#queue.filter((q) => q.handOffAt !== undefined) : [];
   }
 
   /** Drops the starts of `batch` not yet begun. */
