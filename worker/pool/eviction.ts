@@ -14,9 +14,8 @@
  *      keep-alive policy's priority order (told of each eviction: Greedy-Dual ages its clock);
  *      the containers a hand-off holds last of all. A drain's hand-off (warm-ups.ts: the
  *      functions a leaving peer ran in the last minute, whose calls come here now) holds the
- *      functions' idle containers, those it loads and those already here, until a request
- *      uses them or `handOffGraceMs` passes (default 60 s, the hand-off's window of recent
- *      use): loaded for those calls, they are kept for them.
+ *      containers it loads until a request uses them or `handOffGraceMs` passes (default 60 s,
+ *      the hand-off's window of recent use): loaded for those calls, they are kept for them.
  *   4. for a request, last: warm-up starts in progress that no request counts on (warm-ups.ts;
  *      starts.ts `cancel`: the memory is free at once, the container goes when its start
  *      returns).

@@ -61,8 +61,8 @@ export interface PoolOptions {
   /**
    * A hand-off's grace, ms (default HAND_OFF_GRACE_MS, the hand-off's window of recent use):
    * a warm-up item last used on its peer at most this long ago is a hand-off's (warm-ups.ts),
-   * and the function's idle containers are then held, evicted only after every other idle
-   * container, for this long or until used (eviction.ts).
+   * and the containers it loads are held, evicted only after every other idle container, for
+   * this long or until used (eviction.ts).
    */
   handOffGraceMs?: number;
   /**

@@ -22,10 +22,9 @@
  * idle before the batch was asked, in the order a request would evict them, as much memory as
  * it starts (the memory free stays as it was; eviction.ts `makeRoomFromOlder`: never a
  * container used since, never one a hand-off holds); a request short of memory does not drop
- * its starts; and the function's idle containers, those it loads and those already here, are
- * held (evicted after every other idle container) until used or for the grace, kept for the
- * calls they are there for. Any other start failing the headroom rule is dropped, not waited
- * for (a warm-up ending frees no memory).
+ * its starts; and the containers it loads are held (evicted after every other idle container)
+ * until used or for the grace, kept for the calls they are there for. Any other start failing
+ * the headroom rule is dropped, not waited for (a warm-up ending frees no memory).
  * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
  * Traffic first: a request that finds too little memory free drops every start not yet begun
  * but a hand-off's (starts.ts); an idle warm-up container that no request has used is evicted
@@ -54,6 +53,11 @@
  *   hand-off's functions in the place of its least recently used idle containers: the memory in
  *   use stays the same, and the functions of those containers start cold on their next call
  *   (the cost moves, it does not vanish; a plain warm-up there is dropped).
+ * - A function the hand-off finds already loaded here gets no start and no hold: its idle
+ *   containers, if they went idle before the ask, may give way to the hand-off's other starts
+ *   (its first call is then cold). Holding them was tried: a drain's hot list also holds the
+ *   functions of the running load, so it held most of a full worker, other starts found nothing
+ *   to take the place of, and bench ring-change went from 0 of 30 to 3 of 13 cold first calls.
  * - Nothing but the hand-off's own bounds (at most 256 functions × 8 containers, 2 starts at
  *   once, its 10 s deadline) limits how much memory a drain's hand-off holds for its grace; the
  *   counts are the peer's recent peak, which may overstate what the calls need here.
@@ -141,8 +145,6 @@ export class WarmUps {
     for (const item of items) {
       if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
       const handOffAt = item.idleForMs !== undefined && item.idleForMs <= graceMs ? now : undefined;
-      // a hand-off holds the function's idle containers already here too (eviction.ts)
-      if (handOffAt !== undefined) for (const c of core.slots.get(slotKey(item.fn))?.idle ?? []) c.handOffHeldUntil = Math.max(c.handOffHeldUntil ?? 0, now + graceMs);
       const had = this.#have(item.fn) + this.#queuedOf(item.fn);
       for (let rank = had + 1; rank <= item.count; rank++) starts.push({ rank, start: { fn: item.fn, handOffAt, target: item.count, batch } });
     }

@@ -99,28 +99,6 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     assert.equal(pool.reservedMb, 768, 'the memory in use is the same: the headroom stays free');
   });
 
-  test("a hand-off holds the idle containers its functions already have here: neither its own starts nor a request evict them first", async () => {
-    // capacity 1024 all held by eight idle 128 MB containers, idle since 0..7 s; g's is the oldest
-    const { pool, clock } = setup({ warmUpConcurrency: 1 });
-    const idleFns = Array.from({ length: 8 }, () => fakeFn());
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
-    const g = idleFns[0]!;
-    const f = fakeFn();
-    const batch = pool.warmUp([{ fn: f, count: 1, idleForMs: 1000 }, { fn: g, count: 1, idleForMs: 1000 }]);
-    await settle();
-    assert.equal(batch.begun, 1);
-    const idleOf = (): Map<string, number> => new Map(pool.status().functions.map((s) => [s.functionId, s.idle]));
-    assert.equal(idleOf().get(g.id), 1, "f's start took the next oldest, not g's");
-    assert.equal(idleOf().get(idleFns[1]!.id) ?? 0, 0);
-    const other = await pool.acquire(fakeFn());
-    assert.equal(idleOf().get(g.id), 1, 'a request evicts the next oldest too');
-    assert.equal(idleOf().get(idleFns[2]!.id) ?? 0, 0);
-    pool.release(other);
-  });
-
   test('on a full worker a hot function from a peer takes the place of as much memory as it starts, one for one, not of the headroom too', async () => {
     // capacity 1024 (headroom 256) all held by eight idle 128 MB containers, idle since 0..7 s
     const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
