@@ -87,7 +87,7 @@ import type { MembershipStore, WorkerRow } from '../../storage/index.ts';
 import type { Clock } from '../../clock/index.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { FunctionCache } from '../function-cache.ts';
-import type { ContainerPool } from '../pool/index.ts';
+import { HAND_OFF_GRACE_MS, type ContainerPool } from '../pool/index.ts';
 import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../contract/index.ts';
 import type { RecentInvocations } from './recent.ts';
 import { drainTarget, joinTargets } from './targets.ts';
@@ -146,7 +146,8 @@ export class WarmHandoff {
 
   constructor(options: WarmHandoffOptions) {
     this.#o = {
-      recentWindowMs: 60_000,
+      // the pool treats items used within its grace as a hand-off's: the same window
+      recentWindowMs: HAND_OFF_GRACE_MS,
       membershipTtlMs: DEFAULT_MEMBER_TTL_MS,
       timeoutMs: 10_000,
       maxPerFunction: 8,

@@ -5,3 +5,4 @@
 export { ContainerPool } from './container-pool.ts';
 export type { PoolOptions, PoolEvents, AcquireOptions, PoolState, Claim, Lease, PoolFunction, PooledContainer, RemoveReason, Slot, ContainerState } from './types.ts';
 export type { WarmUpBatch, WarmUpItem } from './warm-ups.ts';
+export { HAND_OFF_GRACE_MS } from './eviction.ts';

@@ -113,6 +113,8 @@ export class WarmUpBatch {
 export class WarmUps {
   readonly concurrency: number;
   readonly headroomMb: number;
+  /** A hand-off's grace, ms (PoolOptions.handOffGraceMs). */
+  readonly graceMs: number;
   readonly #core: PoolCore;
   #queue: QueuedStart[] = [];
   /** Warm-up starts running, by container. */
@@ -122,6 +124,7 @@ export class WarmUps {
   constructor(core: PoolCore) {
     this.#core = core;
     this.concurrency = Math.max(1, core.opts.warmUpConcurrency ?? 2);
+    this.graceMs = core.opts.handOffGraceMs ?? HAND_OFF_GRACE_MS;
     this.headroomMb = Math.ceil(core.capacityMb * Math.min(1, Math.max(0, core.opts.warmUpHeadroomShare ?? 0.25)));
   }
 
@@ -138,13 +141,12 @@ export class WarmUps {
     const batch = new WarmUpBatch(this);
     if (core.state !== 'active') return batch;
     const now = core.clock.now();
-    const graceMs = core.opts.handOffGraceMs ?? HAND_OFF_GRACE_MS;
     // one start per container wanted, ranked by which of its function's containers it makes
     // here: every function's first before any second (stable: in the items' order)
     const starts: Array<{ rank: number; start: QueuedStart }> = [];
     for (const item of items) {
       if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
-      const handOffAt = item.idleForMs !== undefined && item.idleForMs <= graceMs ? now : undefined;
+      const handOffAt = item.idleForMs !== undefined && item.idleForMs <= this.graceMs ? now : undefined;
       const had = this.#have(item.fn) + this.#queuedOf(item.fn);
       for (let rank = had + 1; rank <= item.count; rank++) starts.push({ rank, start: { fn: item.fn, handOffAt, target: item.count, batch } });
     }
@@ -179,7 +181,7 @@ export class WarmUps {
           this.#dropOne(next, slot, next.handOffAt === undefined ? 'no spare memory' : 'no spare memory, too few containers idle since the hand-off was asked');
           continue;
         }
-        const heldUntil = next.handOffAt === undefined ? undefined : next.handOffAt + (core.opts.handOffGraceMs ?? HAND_OFF_GRACE_MS);
+        const heldUntil = next.handOffAt === undefined ? undefined : next.handOffAt + this.graceMs;
         const c = core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs, heldUntil });
         if (c === undefined) {
           this.#dropOne(next, slot, 'the start could not begin');
