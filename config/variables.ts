@@ -344,7 +344,7 @@ export const VARIABLES = {
   RINGFAAS_KEEPALIVE_POLICY: {
     name: 'RINGFAAS_KEEPALIVE_POLICY',
     ...oneOf(KEEPALIVE_POLICIES),
-    default: 'fixed',
+    default: 'hazard',
     doc: 'keep-alive of idle containers',
     readBy: ['worker'],
   },

@@ -24,6 +24,7 @@ interface ReplayFlags extends CommonFlags {
   maxInvocationsPerFunction: string;
   timeScale: string;
   policies: string;
+  fixedWindows: string;
   maxInFlight: string;
   requestTimeoutSeconds: string;
   sampleMs: string;
@@ -42,6 +43,15 @@ function policiesOf(text: string): keepalive.KeepAlivePolicyName[] {
   const bad = names.filter((n) => !known.includes(n));
   if (names.length === 0 || bad.length > 0) throw new RfError(BenchErrors.OPTION_INVALID, `--policies must list some of ${known.join(', ')}; got '${text}'`);
   return names as keepalive.KeepAlivePolicyName[];
+}
+
+/** The extra fixed windows, trace minutes: each scaled must be a valid idleTimeoutMs (≥ 1 s). */
+function windowsOf(text: string, timeScale: number): number[] {
+  const parts = text.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const windows = parts.map(Number);
+  const bad = parts.filter((_, i) => !(Number.isFinite(windows[i]) && (windows[i] as number) * 60_000 >= timeScale * 1000 && (windows[i] as number) <= 7 * 24 * 60));
+  if (bad.length > 0) throw new RfError(BenchErrors.OPTION_INVALID, `--fixed-windows must list trace minutes from ${timeScale / 60} (1 s at --time-scale ${timeScale}) to a week; got '${text}'`);
+  return [...new Set(windows)];
 }
 
 /** Adds `keepalive-replay` to the `bench` command. */
@@ -65,6 +75,7 @@ export function registerKeepAliveReplayCommand(bench: Command): void {
     .option('--max-invocations-per-function <n>', 'busier functions are left out', '200')
     .option('--time-scale <k>', 'trace minutes per real minute (the workers divide their windows by k)', '60')
     .option('--policies <list>', 'keep-alive policies, one fresh platform each', 'fixed,hybrid,greedy-dual')
+    .option('--fixed-windows <list>', 'extra runs of the fixed policy at these windows (trace minutes, e.g. 5,30,60): its trade-off curve, against which the other policies are read', '')
     .option('--max-in-flight <n>', 'requests in flight at most (later arrivals wait)', '16')
     .option('--request-timeout-seconds <s>', 'per-request timeout', '30')
     .option('--sample-ms <ms>', 'interval of the idle-memory samples (real time)', '250')
@@ -76,10 +87,11 @@ export function registerKeepAliveReplayCommand(bench: Command): void {
       const warmupMinutes = nonNegativeInt('--warmup-minutes', flags.warmupMinutes);
       if (warmupMinutes >= minutes) throw new RfError(BenchErrors.OPTION_INVALID, `--warmup-minutes (${warmupMinutes}) must be below --minutes (${minutes})`);
       const policies = policiesOf(flags.policies);
+      const fixedWindowsMinutes = windowsOf(flags.fixedWindows, timeScale);
       const fromMinute = nonNegativeInt('--from-minute', flags.fromMinute);
       const seed = nonNegativeInt('--seed', flags.seed);
       const settings = settingsOf({ ...flags, layout: 'processes' });
-      const progressSeconds = policies.length * ((minutes * 60) / timeScale + 30);
+      const progressSeconds = (policies.length + fixedWindowsMinutes.length) * ((minutes * 60) / timeScale + 30);
       await runScenarioCommand({ scenario: 'keepalive-replay', resultsDir: flags.resultsDir, docs: flags.docs, settings, progressSeconds }, async ({ progress }) => {
         const { takeSlice } = await import('./slice.ts');
         const { runKeepAliveReplay } = await import('../scenarios/keepalive-replay.ts');
@@ -107,6 +119,7 @@ export function registerKeepAliveReplayCommand(bench: Command): void {
           slice,
           source: workload.name,
           policies,
+          fixedWindowsMinutes,
           timeScale,
           warmupMinutes,
           maxFunctionMemoryMb: positiveInt('--max-function-memory-mb', flags.maxFunctionMemoryMb),

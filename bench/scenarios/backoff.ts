@@ -40,9 +40,9 @@ export interface GapResult {
   expectedExpired: boolean;
 }
 
-/** The idle timeout deployed for a scale (never below the API's minimum). */
-export function scaledIdleTimeoutMs(timeScale: number): number {
-  return Math.max(MIN_IDLE_TIMEOUT_MS, Math.round(DEFAULT_IDLE_TIMEOUT_MS / timeScale));
+/** The idle timeout deployed for a scale (never below the API's minimum); `traceMs` defaults to 15 min. */
+export function scaledIdleTimeoutMs(timeScale: number, traceMs = DEFAULT_IDLE_TIMEOUT_MS): number {
+  return Math.max(MIN_IDLE_TIMEOUT_MS, Math.round(traceMs / timeScale));
 }
 
 export async function runBackoff(options: BackoffOptions): Promise<ScenarioOutput> {

@@ -3,10 +3,14 @@
  * calibrated generator) replayed against a fresh ringfaas platform per policy — Azurite, the
  * workers and a router, each its own process as `npm start` runs them — with the workers
  * started with RINGFAAS_KEEPALIVE_POLICY=<policy> and RINGFAAS_KEEPALIVE_TIME_SCALE=<k>, and
- * every function deployed with idleTimeoutMs = 15 min / k (the fixed window, and the hybrid
- * policy's fallback). Per policy: invocations, cold starts (the answer's logs.start: anything but
- * `warm`), errors, and the idle memory-time of the function containers (GET /status of each
- * worker, bench/replay/idle-memory.ts), scaled back to trace time.
+ * every function deployed with idleTimeoutMs = 15 min / k (the fixed window, the hybrid
+ * policy's fallback, the hazard policy's price of memory). Extra runs of the fixed policy at
+ * other windows (`fixedWindowsMinutes`) give fixed keep-alive's trade-off curve on the same
+ * slice, against which every other policy is read at equal idle memory-time and at equal cold
+ * starts (bench/simulate/fixed-curve.ts), as the simulator reads them. Per run: invocations,
+ * cold starts (the answer's logs.start: anything but `warm`), errors, and the idle memory-time
+ * of the function containers (GET /status of each worker, bench/replay/idle-memory.ts), scaled
+ * back to trace time.
  *
  * The slice and its compression: bench/replay/slice.ts; the open-loop sender:
  * bench/replay/replayer.ts. Arrivals in the first `warmupMinutes` of the slice are sent but
@@ -23,10 +27,11 @@ import type { Sample } from '../load/stats.ts';
 import { deployFunction } from '../platform/deploy-function.ts';
 import { TargetLauncher, type PlatformSettings } from '../platform/targets.ts';
 import type { Progress } from '../report/progress.ts';
-import type { ReportTable, ScenarioOutput } from '../report/result.ts';
+import type { ReportChart, ReportTable, ScenarioOutput } from '../report/result.ts';
 import { startIdleSampler } from '../replay/idle-memory.ts';
 import { replayArrivals, type ReplayRecord } from '../replay/replayer.ts';
 import { compressArrivals, type TraceSlice } from '../replay/slice.ts';
+import { fixedAtIdle, fixedIdleAtColdStarts } from '../simulate/fixed-curve.ts';
 import { DEFAULT_IDLE_TIMEOUT_MS, scaledIdleTimeoutMs } from './backoff.ts';
 
 export interface KeepAliveReplayOptions {
@@ -34,6 +39,8 @@ export interface KeepAliveReplayOptions {
   slice: TraceSlice;
   source: string;
   policies: readonly keepalive.KeepAlivePolicyName[];
+  /** Extra runs of the fixed policy at these windows (trace minutes), for its trade-off curve. */
+  fixedWindowsMinutes?: readonly number[];
   /** Trace ms per real ms. */
   timeScale: number;
   /** Slice minutes sent but not counted. */
@@ -58,9 +65,33 @@ export function classifyStart(sample: Sample): StartClass {
   return sample.start === 'warm' ? 'warm' : 'cold';
 }
 
-/** What one policy's run measured. */
+/** One replay: a policy at a keep-alive setting (the functions' idleTimeoutMs, in trace minutes). */
+export interface ReplayRunSpec {
+  policy: keepalive.KeepAlivePolicyName;
+  settingMinutes: number;
+}
+
+/** The runs asked for: each policy at the default setting, then fixed at each extra window. */
+export function replayRuns(policies: readonly keepalive.KeepAlivePolicyName[], fixedWindowsMinutes: readonly number[] = []): ReplayRunSpec[] {
+  const defaultMinutes = DEFAULT_IDLE_TIMEOUT_MS / 60_000;
+  return [
+    ...policies.map((policy) => ({ policy, settingMinutes: defaultMinutes })),
+    ...fixedWindowsMinutes.filter((m) => !(m === defaultMinutes && policies.includes('fixed'))).map((m) => ({ policy: 'fixed' as const, settingMinutes: m })),
+  ];
+}
+
+/** A run's name: the policy, and its setting when not the default 15 min ("fixed 60 min"). */
+export function runLabel(spec: ReplayRunSpec): string {
+  return spec.settingMinutes === DEFAULT_IDLE_TIMEOUT_MS / 60_000 ? spec.policy : `${spec.policy} ${spec.settingMinutes} min`;
+}
+
+/** What one run measured. */
 export interface PolicyRun {
   policy: keepalive.KeepAlivePolicyName;
+  /** The keep-alive setting (idleTimeoutMs of every function), trace minutes. */
+  settingMinutes: number;
+  /** runLabel of the run. */
+  label: string;
   /** Counted invocations (after the warm-up). */
   invocations: number;
   coldStarts: number;
@@ -93,13 +124,15 @@ export interface PolicyRun {
   loadAverage: [atStart: number, atEnd: number];
 }
 
-/** Runs the replay once per policy, each on a fresh platform, and reports the comparison. */
+/** Runs the replay once per policy (and fixed window), each on a fresh platform, and reports the comparison. */
 export async function runKeepAliveReplay(options: KeepAliveReplayOptions): Promise<ScenarioOutput> {
   const runs: PolicyRun[] = [];
   const replayS = (options.slice.minutes * 60) / options.timeScale;
-  for (const [i, policy] of options.policies.entries()) {
-    options.progress.note(`policy ${policy} (${i + 1}/${options.policies.length}): starting a fresh platform`);
-    runs.push(await runPolicy(options, policy, (answered) => options.progress.update(i * replayS + (answered / Math.max(1, options.slice.arrivals.length)) * replayS, `policy ${policy}: replaying`)));
+  const specs = replayRuns(options.policies, options.fixedWindowsMinutes);
+  for (const [i, spec] of specs.entries()) {
+    const label = runLabel(spec);
+    options.progress.note(`${label} (${i + 1}/${specs.length}): starting a fresh platform`);
+    runs.push(await runPolicy(options, spec, (answered) => options.progress.update(i * replayS + (answered / Math.max(1, options.slice.arrivals.length)) * replayS, `${label}: replaying`)));
   }
   return report(options, runs);
 }
@@ -109,12 +142,13 @@ export function deployedMemoryMb(workloadMb: number, maxMb: number): number {
   return Math.min(maxMb, Math.max(128, Math.round(workloadMb)));
 }
 
-async function runPolicy(options: KeepAliveReplayOptions, policy: keepalive.KeepAlivePolicyName, onAnswer: (answered: number) => void): Promise<PolicyRun> {
+async function runPolicy(options: KeepAliveReplayOptions, spec: ReplayRunSpec, onAnswer: (answered: number) => void): Promise<PolicyRun> {
   const { slice, timeScale } = options;
+  const { policy } = spec;
   const platform: PlatformSettings = {
     ...options.platform,
     layout: 'processes',
-    logDir: join(options.platform.logDir, policy),
+    logDir: join(options.platform.logDir, runLabel(spec).replaceAll(' ', '-')),
     workerEnv: { ...options.platform.workerEnv, RINGFAAS_KEEPALIVE_POLICY: policy, RINGFAAS_KEEPALIVE_TIME_SCALE: String(timeScale) },
   };
   const launcher = new TargetLauncher(platform);
@@ -124,7 +158,7 @@ async function runPolicy(options: KeepAliveReplayOptions, policy: keepalive.Keep
     const target = await launcher.start({ kind: 'ringfaas' });
     try {
       const baseUrl = target.baseUrl as string;
-      const idleTimeoutMs = scaledIdleTimeoutMs(timeScale);
+      const idleTimeoutMs = scaledIdleTimeoutMs(timeScale, spec.settingMinutes * 60_000);
       const memoryById = new Map<string, number>();
       const ids: string[] = [];
       for (const fn of slice.functions) {
@@ -166,7 +200,7 @@ async function runPolicy(options: KeepAliveReplayOptions, policy: keepalive.Keep
       const idle = await sampler.stop();
       const replaySeconds = (performance.now() - t0) / 1000;
       const counters = await workerCounters(workers);
-      return summarise(policy, slice, records, warmupTraceMs, timeScale, { ...idle, ...counters, startSeconds, replaySeconds, loadAverage: [loadAtStart, loadavg()[0] ?? 0] });
+      return summarise(spec, slice, records, warmupTraceMs, timeScale, { ...idle, ...counters, startSeconds, replaySeconds, loadAverage: [loadAtStart, loadavg()[0] ?? 0] });
     } finally {
       await target.stop();
     }
@@ -188,7 +222,7 @@ interface RunExtras {
 }
 
 /** Per-policy figures from the records (exported for the test). */
-export function summarise(policy: keepalive.KeepAlivePolicyName, slice: TraceSlice, records: readonly ReplayRecord[], warmupTraceMs: number, timeScale: number, extras: RunExtras): PolicyRun {
+export function summarise(spec: ReplayRunSpec, slice: TraceSlice, records: readonly ReplayRecord[], warmupTraceMs: number, timeScale: number, extras: RunExtras): PolicyRun {
   const counted = records.filter((r) => (slice.arrivals[r.index]?.at ?? 0) >= warmupTraceMs);
   const classes = counted.map((r) => classifyStart(r.sample));
   const coldByFunction = slice.functions.map(() => 0);
@@ -205,7 +239,9 @@ export function summarise(policy: keepalive.KeepAlivePolicyName, slice: TraceSli
   const lags = records.map((r) => r.sentMs - r.scheduledMs).sort((a, b) => a - b);
   const latency = (cls: StartClass): number => median(counted.filter((_, i) => classes[i] === cls).map((r) => r.sample.latencyMs));
   return {
-    policy,
+    policy: spec.policy,
+    settingMinutes: spec.settingMinutes,
+    label: runLabel(spec),
     invocations: counted.length,
     coldStarts,
     errors,
@@ -268,40 +304,83 @@ export function counterValue(text: string, name: string): number {
   return Number.isFinite(v) ? v : 0;
 }
 
+/** The fixed runs (two or more windows make a curve). */
+function fixedCurve(runs: readonly PolicyRun[]): PolicyRun[] {
+  return runs.filter((r) => r.policy === 'fixed').sort((a, b) => a.idleGbS - b.idleGbS);
+}
+
+/**
+ * Each other policy read against the fixed curve, as the simulator reads it: the cold starts
+ * fixed would have at the policy's idle memory-time, and the idle memory-time fixed would need
+ * for the policy's cold starts (issue 15's targets: ≥ 2× fewer, or ≥ 30 % less). Empty with
+ * fewer than two fixed windows.
+ */
+export function curveReadings(runs: readonly PolicyRun[]): string[] {
+  const curve = fixedCurve(runs);
+  if (curve.length < 2) return [];
+  const windows = `fixed at ${[...curve].sort((a, b) => a.settingMinutes - b.settingMinutes).map((r) => r.settingMinutes).join(', ')} min`;
+  return runs
+    .filter((r) => r.policy !== 'fixed')
+    .map((r) => {
+      const atIdle = fixedAtIdle(curve, r.idleGbS);
+      const idleAtCold = fixedIdleAtColdStarts(curve, r.coldStarts);
+      const equalIdle = atIdle === undefined ? 'at its idle memory-time: outside the curve' : `at its idle memory-time fixed would have ${round(atIdle)} cold starts: ${round(atIdle / Math.max(1, r.coldStarts))}× the policy's ${r.coldStarts}`;
+      const equalCold = idleAtCold === undefined ? 'at its cold starts: outside the curve' : `for its cold starts fixed would need ${round(idleAtCold)} GB·s: the policy uses ${round((1 - r.idleGbS / idleAtCold) * 100)} % less`;
+      return `${r.label} against the fixed curve (${windows}): ${equalIdle}; ${equalCold} (target: ≥ 2× fewer at equal idle memory-time, or ≥ 30 % less at equal cold starts)`;
+    });
+}
+
+/** Cold starts against idle memory-time: the fixed curve and each other run as a point (none without a curve). */
+function tradeOffChart(runs: readonly PolicyRun[]): ReportChart[] {
+  const curve = fixedCurve(runs);
+  if (curve.length < 2) return [];
+  const point = (r: PolicyRun): [number, number] => [round(r.idleGbS), r.coldStarts];
+  return [
+    {
+      title: 'Cold starts against idle memory-time (trace time)',
+      kind: 'line',
+      xLabel: 'idle memory-time, GB·s',
+      yLabel: 'cold starts',
+      series: [{ name: 'fixed', points: curve.map(point) }, ...runs.filter((r) => r.policy !== 'fixed').map((r) => ({ name: r.label, points: [point(r)] }))],
+    },
+  ];
+}
+
 function report(options: KeepAliveReplayOptions, runs: PolicyRun[]): ScenarioOutput {
   const { slice, timeScale } = options;
   const windowS = scaledIdleTimeoutMs(timeScale) / 1000;
-  const fixed = runs.find((r) => r.policy === 'fixed');
+  const fixed = runs.find((r) => r.label === 'fixed');
   const summary = [
     `${options.source}: trace minutes ${slice.fromMinute}–${slice.fromMinute + slice.minutes} (${slice.minutes} min), ${slice.functions.length} functions, ${slice.arrivals.length} invocations, replayed at ${timeScale}× (${round((slice.minutes * 60) / timeScale)} s); the first ${options.warmupMinutes} trace minutes not counted; fixed window ${DEFAULT_IDLE_TIMEOUT_MS / 60_000} min = ${windowS} s real`,
     ...runs.map(
       (r) =>
-        `${r.policy}: ${r.coldStarts} cold starts of ${r.invocations} invocations (${round(r.coldRatio * 100)} %), ${r.errors} errors, idle memory-time ${round(r.idleGbS)} GB·s of trace time (peak ${Math.round(r.peakIdleMb)} MB idle), ${r.expiries} expiries, ${r.evictions} evictions`,
+        `${r.label}: ${r.coldStarts} cold starts of ${r.invocations} invocations (${round(r.coldRatio * 100)} %), ${r.errors} errors, idle memory-time ${round(r.idleGbS)} GB·s of trace time (peak ${Math.round(r.peakIdleMb)} MB idle), ${r.expiries} expiries, ${r.evictions} evictions`,
     ),
     ...(fixed === undefined
       ? []
       : runs
-          .filter((r) => r !== fixed)
+          .filter((r) => r.policy !== 'fixed')
           .map(
             (r) =>
-              `${r.policy} vs fixed: cold starts ${r.coldStarts} vs ${fixed.coldStarts}${fixed.coldStarts > 0 ? ` (${round(r.coldStarts / fixed.coldStarts)}×)` : ''}, idle memory-time ${round(r.idleGbS)} vs ${round(fixed.idleGbS)} GB·s${fixed.idleGbS > 0 ? ` (${round(r.idleGbS / fixed.idleGbS)}×)` : ''}`,
+              `${r.label} vs fixed: cold starts ${r.coldStarts} vs ${fixed.coldStarts}${fixed.coldStarts > 0 ? ` (${round(r.coldStarts / fixed.coldStarts)}×)` : ''}, idle memory-time ${round(r.idleGbS)} vs ${round(fixed.idleGbS)} GB·s${fixed.idleGbS > 0 ? ` (${round(r.idleGbS / fixed.idleGbS)}×)` : ''}`,
           )),
+    ...curveReadings(runs),
   ];
   const late = runs.filter((r) => r.lagP99Ms * timeScale > 60_000);
   if (late.length > 0) {
     summary.push(
-      `schedule not kept (send lag p99 over one trace minute: the in-flight bound of ${options.maxInFlight} was reached while answers were slow): ${late.map((r) => `${r.policy} ${Math.round(r.lagP99Ms)} ms = ${round((r.lagP99Ms * timeScale) / 60_000)} trace min`).join(', ')}; its figures are distorted`,
+      `schedule not kept (send lag p99 over one trace minute: the in-flight bound of ${options.maxInFlight} was reached while answers were slow): ${late.map((r) => `${r.label} ${Math.round(r.lagP99Ms)} ms = ${round((r.lagP99Ms * timeScale) / 60_000)} trace min`).join(', ')}; its figures are distorted`,
     );
   }
   const policyTable: ReportTable = {
     title: 'Keep-alive policies on the real platform (one slice, a fresh platform each)',
     columns: ['policy', 'invocations', 'cold starts', 'cold-start %', 'errors', 'idle GB·s (trace time)', 'peak idle MB', 'expiries', 'evictions', 'cold p50 ms', 'warm p50 ms', 'send lag p99 ms', 'platform start s', 'replay s', 'load avg 1 min (start–end)', 'all invocations', 'all cold starts'],
-    rows: runs.map((r) => [r.policy, r.invocations, r.coldStarts, round(r.coldRatio * 100), r.errors, round(r.idleGbS), Math.round(r.peakIdleMb), r.expiries, r.evictions, r.latencyP50ColdMs, r.latencyP50WarmMs, r.lagP99Ms, r.startSeconds, r.replaySeconds, `${r.loadAverage[0]}–${r.loadAverage[1]}`, r.allInvocations, r.allColdStarts]),
+    rows: runs.map((r) => [r.label, r.invocations, r.coldStarts, round(r.coldRatio * 100), r.errors, round(r.idleGbS), Math.round(r.peakIdleMb), r.expiries, r.evictions, r.latencyP50ColdMs, r.latencyP50WarmMs, r.lagP99Ms, r.startSeconds, r.replaySeconds, `${r.loadAverage[0]}–${r.loadAverage[1]}`, r.allInvocations, r.allColdStarts]),
     note: `Counted after the first ${options.warmupMinutes} trace minutes; "all" columns include them. Idle memory-time: idle warm containers × their function's memory, sampled every ${options.sampleIntervalMs} ms and multiplied by ${timeScale}.`,
   };
   const functionTable: ReportTable = {
     title: 'Slice functions: counted cold starts per policy',
-    columns: ['function', 'memory MB', 'invocations in the slice', ...runs.map((r) => r.policy)],
+    columns: ['function', 'memory MB', 'invocations in the slice', ...runs.map((r) => r.label)],
     rows: slice.functions.map((f, i) => [f.id, deployedMemoryMb(f.memoryMb, options.maxFunctionMemoryMb), f.invocations, ...runs.map((r) => r.coldByFunction[i] ?? 0)]),
   };
   return {
@@ -314,6 +393,7 @@ function report(options: KeepAliveReplayOptions, runs: PolicyRun[]): ScenarioOut
       invocations: slice.arrivals.length,
       leftOut: slice.leftOut,
       policies: options.policies,
+      fixedWindowsMinutes: options.fixedWindowsMinutes ?? [],
       timeScale,
       warmupMinutes: options.warmupMinutes,
       maxFunctionMemoryMb: options.maxFunctionMemoryMb,
@@ -324,8 +404,9 @@ function report(options: KeepAliveReplayOptions, runs: PolicyRun[]): ScenarioOut
     summary,
     tables: [policyTable, functionTable],
     charts: [
-      { title: 'Cold starts per policy', kind: 'bar', xLabel: 'policy', yLabel: 'cold starts', xLabels: runs.map((r) => r.policy), series: [{ name: 'cold starts', points: runs.map((r, i) => [i, r.coldStarts] as [number, number]) }] },
-      { title: 'Idle memory-time per policy', kind: 'bar', xLabel: 'policy', yLabel: 'GB·s (trace time)', xLabels: runs.map((r) => r.policy), series: [{ name: 'idle GB·s', points: runs.map((r, i) => [i, round(r.idleGbS)] as [number, number]) }] },
+      { title: 'Cold starts per policy', kind: 'bar', xLabel: 'policy', yLabel: 'cold starts', xLabels: runs.map((r) => r.label), series: [{ name: 'cold starts', points: runs.map((r, i) => [i, r.coldStarts] as [number, number]) }] },
+      { title: 'Idle memory-time per policy', kind: 'bar', xLabel: 'policy', yLabel: 'GB·s (trace time)', xLabels: runs.map((r) => r.label), series: [{ name: 'idle GB·s', points: runs.map((r, i) => [i, round(r.idleGbS)] as [number, number]) }] },
+      ...tradeOffChart(runs),
     ],
     raw: { runs },
   };

@@ -16,35 +16,13 @@ import { simulate, keepAliveLabel, type KeepAliveSpec, type SimulationResult } f
 import { FunctionColdShare } from './function-cold-share.ts';
 import type { SimulateBenchOptions } from './scenario.ts';
 import { sizedWorkload } from './sized-workload.ts';
+import { fixedAtIdle, fixedIdleAtColdStarts, type CurvePoint } from './fixed-curve.ts';
 
 const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 /** The hazard policy's keep-alive settings (its price of memory): the worker's default (15 min) and one either side. */
 const HAZARD_PRICE_MIN = [10, 15, 30];
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
-
-type CurvePoint = { idleGbS: number; coldStarts: number };
-
-/** `y` of the curve at `x` (linear between its points, sorted by `x`); undefined outside it. */
-function along(curve: readonly CurvePoint[], at: number, x: keyof CurvePoint, y: keyof CurvePoint): number | undefined {
-  const pts = [...curve].sort((a, b) => a[x] - b[x]);
-  for (let i = 1; i < pts.length; i++) {
-    const a = pts[i - 1]!;
-    const b = pts[i]!;
-    if (at >= a[x] && at <= b[x]) return a[y] + ((at - a[x]) / (b[x] - a[x] || 1)) * (b[y] - a[y]);
-  }
-  return undefined;
-}
-
-/** Cold starts of the fixed curve at a given idle memory-time (linear between its points). */
-export function fixedAtIdle(curve: readonly CurvePoint[], idleGbS: number): number | undefined {
-  return along(curve, idleGbS, 'idleGbS', 'coldStarts');
-}
-
-/** Idle memory-time of the fixed curve at a given count of cold starts (linear between its points). */
-export function fixedIdleAtColdStarts(curve: readonly CurvePoint[], coldStarts: number): number | undefined {
-  return along(curve, coldStarts, 'coldStarts', 'idleGbS');
-}
 
 /** Runs the keep-alive comparison (see the file header). */
 export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{ tables: ReportTable[]; charts: ReportChart[]; summary: string[]; notes: string[]; runs: SimulationResult[] }> {

@@ -84,7 +84,7 @@ export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
 const SEED_KEEPALIVE: KeepAliveSpec = { name: 'fixed', keepAliveMin: 15 };
 
 export type { Pair } from './membership-impact.ts';
-export { fixedAtIdle } from './keepalive-comparison.ts';
+export { fixedAtIdle } from './fixed-curve.ts';
 
 function eventsFor(minutes: number): NonNullable<SimulationOptions['events']> {
   return [

@@ -21,7 +21,7 @@ import { GeneratedWorkload } from '../simulate/generator.ts';
 import { compressArrivals, takeSlice } from '../replay/slice.ts';
 import { replayArrivals } from '../replay/replayer.ts';
 import { IdleMemoryIntegral, idleMbOf } from '../replay/idle-memory.ts';
-import { classifyStart, counterValue, runKeepAliveReplay, type PolicyRun } from '../scenarios/keepalive-replay.ts';
+import { classifyStart, counterValue, curveReadings, replayRuns, runKeepAliveReplay, type PolicyRun } from '../scenarios/keepalive-replay.ts';
 import { silentProgress } from '../report/progress.ts';
 import type { Sample } from '../load/stats.ts';
 
@@ -139,7 +139,22 @@ test('answers are classified by the start header; counters are read from Prometh
   assert.equal(counterValue(text, 'ringfaas_worker_missing_total'), 0);
 });
 
-test('a tiny replay on a real platform counts cold starts as the scaled fixed window says, and the workers run the policy asked for', { timeout: 240_000 }, async () => {
+test('the fixed windows add fixed runs, and the other policies are read against their curve as the simulator reads them', () => {
+  assert.deepEqual(replayRuns(['fixed', 'hazard'], [5, 15, 60]).map((r) => `${r.policy}@${r.settingMinutes}`), ['fixed@15', 'hazard@15', 'fixed@5', 'fixed@60']);
+  assert.deepEqual(replayRuns(['hazard'], [15]).map((r) => `${r.policy}@${r.settingMinutes}`), ['hazard@15', 'fixed@15']);
+  const run = (policy: 'fixed' | 'hazard', settingMinutes: number, idleGbS: number, coldStarts: number): PolicyRun =>
+    ({ policy, settingMinutes, label: settingMinutes === 15 ? policy : `${policy} ${settingMinutes} min`, idleGbS, coldStarts }) as PolicyRun;
+  const fixedOnly = [run('fixed', 15, 100, 20), run('hazard', 15, 60, 10)];
+  assert.deepEqual(curveReadings(fixedOnly), [], 'one fixed window is no curve');
+  // fixed: 5 min (40 GB·s, 40 cold), 15 min (100, 20), 60 min (300, 5)
+  const runs = [run('fixed', 15, 100, 20), run('hazard', 15, 70, 10), run('fixed', 5, 40, 40), run('fixed', 60, 300, 5)];
+  const [reading] = curveReadings(runs);
+  // at 70 GB·s fixed has 30 cold starts (3× the policy's 10); 10 cold starts fixed reaches at 233.33 GB·s (70 is 70 % less)
+  assert.match(reading ?? '', /^hazard against the fixed curve \(fixed at 5, 15, 60 min\): at its idle memory-time fixed would have 30 cold starts: 3× the policy's 10; for its cold starts fixed would need 233.33 GB·s: the policy uses 70 % less/);
+  assert.match(curveReadings([...runs.slice(0, 1), run('hazard', 15, 10, 50), ...runs.slice(2)])[0] ?? '', /at its idle memory-time: outside the curve; at its cold starts: outside the curve/);
+});
+
+test('a tiny replay on a real platform counts cold starts as the scaled fixed windows say, and the workers run the policy asked for', { timeout: 240_000 }, async () => {
   // At 200×, the fixed 15 min window is 4.5 s. 'a' is called in trace minutes 0, 5 (~1.5 s
   // later: warm) and 40 (~10 s after that: expired, cold again); 'b' in minutes 0 and 2 (warm).
   const path = await writeTrace([
@@ -152,6 +167,7 @@ test('a tiny replay on a real platform counts cold starts as the scaled fixed wi
     slice,
     source: workload.name,
     policies: ['fixed', 'greedy-dual'],
+    fixedWindowsMinutes: [60],
     timeScale: 200,
     warmupMinutes: 0,
     maxFunctionMemoryMb: 128,
@@ -171,8 +187,8 @@ test('a tiny replay on a real platform counts cold starts as the scaled fixed wi
     },
     progress: silentProgress,
   });
-  const [run, greedy] = (output.raw as { runs: PolicyRun[] }).runs;
-  assert.ok(run !== undefined && greedy !== undefined);
+  const [run, greedy, fixed60] = (output.raw as { runs: PolicyRun[] }).runs;
+  assert.ok(run !== undefined && greedy !== undefined && fixed60 !== undefined);
   assert.equal(run.errors, 0, JSON.stringify(run.errorCodes));
   assert.equal(run.invocations, 5);
   assert.deepEqual(slice.functions.map((f) => f.id), ['a', 'b']);
@@ -188,4 +204,10 @@ test('a tiny replay on a real platform counts cold starts as the scaled fixed wi
   assert.equal(greedy.errors, 0, JSON.stringify(greedy.errorCodes));
   assert.deepEqual(greedy.coldByFunction, [1, 1]);
   assert.equal(greedy.expiries, 0);
+  // fixed at 60 min (18 s real: the window reached the deployed functions): a's third call,
+  // 35 trace minutes after its second, is warm
+  assert.equal(fixed60.label, 'fixed 60 min');
+  assert.equal(fixed60.errors, 0, JSON.stringify(fixed60.errorCodes));
+  assert.deepEqual(fixed60.coldByFunction, [1, 1]);
+  assert.ok(output.summary.some((line) => line.startsWith('greedy-dual against the fixed curve (fixed at 15, 60 min)')), output.summary.join('\n'));
 });

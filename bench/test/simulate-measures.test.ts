@@ -12,7 +12,7 @@ import { handoffMisses } from '../simulate/handoff-misses.ts';
 import { runLoadLevels } from '../simulate/load-levels.ts';
 import { Prng } from '../simulate/prng.ts';
 import { FunctionColdShare } from '../simulate/function-cold-share.ts';
-import { fixedIdleAtColdStarts } from '../simulate/keepalive-comparison.ts';
+import { fixedIdleAtColdStarts } from '../simulate/fixed-curve.ts';
 import { silentProgress } from '../report/progress.ts';
 import type { Arrival } from '../simulate/workload.ts';
 import type { EventWindow } from '../simulate/metrics.ts';

@@ -38,8 +38,9 @@
  * of a bursty one (a hazard that falls with the time idle), the minutes before a timer's next
  * call (pre-warm), a function's first containers more than its burst's last; not rare calls.
  *
- * With no IT yet (`minSamples` 1), and for ranks above 8, the window is the keep-alive setting
- * (the fixed policy). Under memory pressure the container idle longest goes first. State:
+ * With no IT yet (`minSamples` 1), for ranks above 8, and for a setting under one bin (a
+ * function whose idleTimeoutMs is under a minute: the bins cannot resolve it), the window is
+ * the keep-alive setting (the fixed policy). Under memory pressure the container idle longest goes first. State:
  * at most 2 × maxFunctions histograms (least recently used dropped), ~1 KB each.
  *
  * Worked example
@@ -152,7 +153,9 @@ export class HazardKeepAlive implements KeepAlivePolicy {
    */
   windows(functionId: string, keepAliveMs = this.#keepAliveMs, rank = 1, mayPrewarm = true): KeepAliveWindows {
     const r = this.#ranks.peek(rankKey(functionId, rank));
-    if (r === undefined || r.its.total < this.#minSamples) return { prewarmMs: 0, keepAliveMs };
+    // a setting under one bin is kept as it is: the histogram cannot see inside a bin, and
+    // would price holding even a 2 s gap as holding the whole bin
+    if (r === undefined || r.its.total < this.#minSamples || keepAliveMs < this.binMs) return { prewarmMs: 0, keepAliveMs };
     const c = r.cached;
     if (c !== undefined && c.total === r.its.total && c.memoryMb === r.memoryMb && c.keepAliveMs === keepAliveMs && c.mayPrewarm === mayPrewarm) return c.windows;
     const windows = Object.freeze(this.#windowsOf(r.its, r.memoryMb, keepAliveMs, mayPrewarm));

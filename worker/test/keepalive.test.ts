@@ -110,6 +110,11 @@ test('hazard: a frequent function is held; the price scales with memory and the 
   const fresh = new HazardKeepAlive();
   fresh.onInvocationStart('new', 0, info);
   assert.deepEqual(fresh.onIdle('new', 100, 20 * MIN), { prewarmMs: 0, keepAliveMs: 20 * MIN }, 'no IT yet: the function\'s own setting');
+  // a setting under one bin (10 s): priced, calls 2 s apart would never be held (a bin costs
+  // 10 × 128 / 256 = 5 calls' worth); the policy keeps the setting instead
+  feed(p, 'short', Array.from({ length: 10 }, () => 2000));
+  assert.deepEqual(p.windows('short', 10_000), { prewarmMs: 0, keepAliveMs: 10_000 });
+  assert.ok(p.windows('short', MIN).keepAliveMs > 0, 'from one bin up, priced: held');
 });
 
 test('hazard: each concurrency rank learns its own idle times; a container that is not the last is never unloaded for a pre-warm', () => {

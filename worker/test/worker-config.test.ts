@@ -74,7 +74,7 @@ describe('loadWorkerConfig', () => {
 
   test('keep-alive, hand-off and the Docker engine: defaults and values', () => {
     const defaults = loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x' });
-    assert.deepEqual([defaults.keepAlivePolicy, defaults.keepAliveTimeScale, defaults.warmHandoff, defaults.dockerHost, defaults.membershipTtlMs], ['fixed', 1, true, undefined, 5000]);
+    assert.deepEqual([defaults.keepAlivePolicy, defaults.keepAliveTimeScale, defaults.warmHandoff, defaults.dockerHost, defaults.membershipTtlMs], ['hazard', 1, true, undefined, 5000]);
     const set = loadWorkerConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_KEEPALIVE_POLICY: 'hybrid', RINGFAAS_KEEPALIVE_TIME_SCALE: '60', RINGFAAS_WARM_HANDOFF: '0', DOCKER_HOST: ' unix:///tmp/d.sock ' });
     assert.deepEqual([set.keepAlivePolicy, set.keepAliveTimeScale, set.warmHandoff, set.dockerHost], ['hybrid', 60, false, 'unix:///tmp/d.sock']);
   });
