@@ -5,10 +5,13 @@
 export class BoundedMap<V> {
   readonly #max: number;
   readonly #map = new Map<string, V>();
+  readonly #onDrop: ((value: V) => void) | undefined;
 
-  constructor(maxEntries: number) {
+  /** `onDrop` is told of each entry dropped for the bound (not of deletes). */
+  constructor(maxEntries: number, onDrop?: (value: V) => void) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
     this.#max = maxEntries;
+    this.#onDrop = onDrop;
   }
 
   get size(): number {
@@ -36,11 +39,16 @@ export class BoundedMap<V> {
     if (known !== undefined) return known;
     const value = make();
     this.#map.set(key, value);
-    if (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next().value as string;
-      this.#map.delete(oldest);
-    }
+    if (this.#map.size > this.#max) this.dropOldest();
     return value;
+  }
+
+  /** Drops the least recently used entry (none when empty). */
+  dropOldest(): void {
+    const oldest = this.#map.entries().next().value as [string, V] | undefined;
+    if (oldest === undefined) return;
+    this.#map.delete(oldest[0]);
+    this.#onDrop?.(oldest[1]);
   }
 
   delete(key: string): void {

@@ -41,7 +41,8 @@
  * With no IT yet (`minSamples` 1), for ranks above 8, and for a setting under one bin (a
  * function whose idleTimeoutMs is under a minute: the bins cannot resolve it), the window is
  * the keep-alive setting (the fixed policy). Under memory pressure the container idle longest goes first. State:
- * at most 2 × maxFunctions histograms (least recently used dropped), ~1 KB each.
+ * at most 2 × maxFunctions histograms, ~1 KB each, held per function (one lookup per call); past
+ * the bound the least recently started function goes, with all its ranks.
  *
  * Worked example
  * --------------
@@ -100,8 +101,8 @@ interface RankState {
 /** Containers of one function learned apart (the concurrency ranks); beyond, the keep-alive setting. */
 export const MAX_RANKS = 8;
 
-/** The key of a function's rank (1 = its first container). */
-const rankKey = (functionId: string, rank: number): string => `${rank} ${functionId}`;
+/** A function's ranks: index k − 1 holds rank k (1 = its first container). */
+type FunctionRanks = Array<RankState | undefined>;
 
 /** The hazard policy: see the file header. */
 export class HazardKeepAlive implements KeepAlivePolicy {
@@ -113,8 +114,13 @@ export class HazardKeepAlive implements KeepAlivePolicy {
   readonly #minSamples: number;
   readonly #minRunSamples: number;
   readonly #margin: number;
-  /** Per function and rank; bounded by histograms, not functions (most functions have one rank). */
-  readonly #ranks: BoundedMap<RankState>;
+  /**
+   * Per function, its ranks (one lookup per call: no key per rank). Bounded by histograms, not
+   * functions (most functions have one rank): the least recently started functions go first.
+   */
+  readonly #fns: BoundedMap<FunctionRanks>;
+  readonly #maxHistograms: number;
+  #histograms = 0;
 
   constructor(options: HazardPolicyOptions = {}) {
     this.binMs = options.binMs ?? 60_000;
@@ -126,25 +132,38 @@ export class HazardKeepAlive implements KeepAlivePolicy {
     this.#minSamples = options.minSamples ?? 1;
     this.#minRunSamples = options.minRunSamples ?? 3;
     this.#margin = options.marginShare ?? 0.1;
-    this.#ranks = new BoundedMap(2 * (options.maxFunctions ?? 10_000));
+    this.#maxHistograms = 2 * (options.maxFunctions ?? 10_000);
+    this.#fns = new BoundedMap(this.#maxHistograms, (ranks) => this.#dropped(ranks));
     this.name = `hazard(${Math.round(this.#keepAliveMs / 60_000)}m)`;
   }
 
   onInvocationStart(functionId: string, nowMs: number, info: InvocationInfo): void {
     const rank = Math.max(1, info.running ?? 1);
     if (rank > MAX_RANKS) return;
-    const r = this.#ranks.upsert(rankKey(functionId, rank), () => ({ its: new IdleTimes(this.binMs, this.binCount), memoryMb: info.memoryMb }));
+    const ranks = this.#fns.upsert(functionId, () => []);
+    let r = ranks[rank - 1];
+    if (r === undefined) {
+      r = { its: new IdleTimes(this.binMs, this.binCount), memoryMb: info.memoryMb };
+      ranks[rank - 1] = r;
+      this.#histograms++;
+      while (this.#histograms > this.#maxHistograms) this.#fns.dropOldest();
+    }
     r.memoryMb = info.memoryMb;
     r.its.started(nowMs);
   }
 
+  /** A function's ranks left the map: their histograms no longer count. */
+  #dropped(ranks: FunctionRanks): void {
+    for (const r of ranks) if (r !== undefined) this.#histograms--;
+  }
+
   onIdle(functionId: string, nowMs: number, defaultKeepAliveMs?: number, othersLoaded = 0, busy = 0): KeepAliveWindows {
     const keepAliveMs = defaultKeepAliveMs ?? this.#keepAliveMs;
-    const r = this.#ranks.get(rankKey(functionId, busy + 1));
+    const r = this.#fns.peek(functionId)?.[busy];
     if (r === undefined) return { prewarmMs: 0, keepAliveMs };
     r.its.ended(nowMs);
     // only the function's last container is unloaded for a pre-warm (worker/pool/idle-expiry.ts)
-    return this.windows(functionId, keepAliveMs, busy + 1, othersLoaded === 0);
+    return this.#windowsFor(r, keepAliveMs, othersLoaded === 0);
   }
 
   /**
@@ -152,7 +171,10 @@ export class HazardKeepAlive implements KeepAlivePolicy {
    * keep-alive setting; `mayPrewarm` false: held from the idle moment or not at all.
    */
   windows(functionId: string, keepAliveMs = this.#keepAliveMs, rank = 1, mayPrewarm = true): KeepAliveWindows {
-    const r = this.#ranks.peek(rankKey(functionId, rank));
+    return this.#windowsFor(this.#fns.peek(functionId)?.[rank - 1], keepAliveMs, mayPrewarm);
+  }
+
+  #windowsFor(r: RankState | undefined, keepAliveMs: number, mayPrewarm: boolean): KeepAliveWindows {
     // a setting under one bin is kept as it is: the histogram cannot see inside a bin, and
     // would price holding even a 2 s gap as holding the whole bin
     if (r === undefined || r.its.total < this.#minSamples || keepAliveMs < this.binMs) return { prewarmMs: 0, keepAliveMs };
@@ -170,7 +192,10 @@ export class HazardKeepAlive implements KeepAlivePolicy {
   onEvict(_functionId: string, _priority: number): void {}
 
   forget(functionId: string): void {
-    for (let rank = 1; rank <= MAX_RANKS; rank++) this.#ranks.delete(rankKey(functionId, rank));
+    const ranks = this.#fns.peek(functionId);
+    if (ranks === undefined) return;
+    this.#fns.delete(functionId);
+    this.#dropped(ranks);
   }
 
   #windowsOf(its: IdleTimes, memoryMb: number, keepAliveMs: number, mayPrewarm: boolean): KeepAliveWindows {

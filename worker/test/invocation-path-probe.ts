@@ -5,10 +5,11 @@
  * for 5 rounds. Used to find the worker's per-request costs (bench/analysis.md, "Object
  * spreads on the hot path"); compare the rounds of one run, before and after a change.
  *
- *   node --import tsx worker/test/invocation-path-probe.ts [calls per round, default 200000]
+ *   node --import tsx worker/test/invocation-path-probe.ts [calls per round, default 200000] [keep-alive policy, default hazard]
  */
 import { Registry } from 'prom-client';
 import { ContainerPool } from '../pool/index.ts';
+import { createKeepAlivePolicy, type KeepAlivePolicyName } from '../keepalive/index.ts';
 import { createWorkerMetrics } from '../metrics.ts';
 import { createInvocationHandler } from '../invocation-handler.ts';
 import type { FunctionCache } from '../function-cache.ts';
@@ -18,9 +19,10 @@ import { quietLogger } from './worker-fixtures.ts';
 const CALLERS = 15;
 const ROUNDS = 5;
 const calls = Number(process.argv[2] ?? 200_000);
+const policy = (process.argv[3] ?? 'hazard') as KeepAlivePolicyName;
 
 const runtime = new FakeRuntime();
-const pool = new ContainerPool({ workerId: 'probe', runtime, capacityMb: 4096, coldPoolSize: 0, logger: quietLogger() });
+const pool = new ContainerPool({ workerId: 'probe', runtime, capacityMb: 4096, coldPoolSize: 0, keepAlive: createKeepAlivePolicy(policy), logger: quietLogger() });
 const fn = fakeFn();
 // The cache's hit path (peek) is all an invocation of a cached function reads.
 const cache = { peek: () => ({ fn }), get: () => Promise.resolve({ fn }) } as unknown as FunctionCache;

@@ -140,6 +140,23 @@ test('hazard: each concurrency rank learns its own idle times; a container that 
   assert.deepEqual(p.windows('timer', 15 * MIN, 1, false), { prewarmMs: 0, keepAliveMs: Math.ceil(10 * MIN * 1.1) });
 });
 
+test('hazard: state is bounded by histograms; the least recently started function goes with all its ranks', () => {
+  const p = new HazardKeepAlive({ maxFunctions: 2 }); // 4 histograms
+  const learned = Math.ceil(MIN * 1.1); // 4 ITs under a minute: held 1.1 min
+  const gaps = [59_900, 59_900, 59_900, 59_900];
+  feed(p, 'a', gaps);
+  p.onInvocationStart('a', 10 * MIN, { ...info, running: 2 });
+  p.onInvocationStart('a', 10 * MIN, { ...info, running: 3 }); // a: 3 histograms
+  feed(p, 'b', gaps); // 4
+  assert.equal(p.windows('a').keepAliveMs, learned);
+  feed(p, 'c', gaps); // 5: a goes, its 3 ranks with it
+  assert.deepEqual(p.windows('a'), { prewarmMs: 0, keepAliveMs: 15 * MIN }, 'a forgotten: the setting');
+  assert.deepEqual(p.windows('a', 15 * MIN, 2), { prewarmMs: 0, keepAliveMs: 15 * MIN });
+  p.forget('b'); // c's histogram alone
+  for (const fn of ['d', 'e', 'f']) feed(p, fn, gaps); // 4: nothing to drop
+  for (const fn of ['c', 'd', 'e', 'f']) assert.equal(p.windows(fn).keepAliveMs, learned, fn);
+});
+
 test('greedy-dual: priority = clock + frequency x cost / size, and eviction inflates the clock (header example)', () => {
   const p = new GreedyDualKeepAlive();
   for (let i = 0; i < 4; i++) p.onInvocationStart('f', i, { memoryMb: 256, cold: false, coldStartMs: 500 });
