@@ -40,9 +40,9 @@
  *
  * With no IT yet (`minSamples` 1), for ranks above 8, and for a setting under one bin (a
  * function whose idleTimeoutMs is under a minute: the bins cannot resolve it), the window is
- * the keep-alive setting (the fixed policy). Under memory pressure the container idle longest goes first. State:
- * at most 2 × maxFunctions histograms, ~1 KB each, held per function (one lookup per call); past
- * the bound the least recently started function goes, with all its ranks.
+ * the keep-alive setting (the fixed policy). Under memory pressure the container idle longest
+ * goes first. State: at most 2 × maxFunctions histograms, ~1 KB each, held per function (one
+ * lookup per call); past the bound the least recently started function goes, with all its ranks.
  *
  * Worked example
  * --------------
