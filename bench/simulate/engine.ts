@@ -37,7 +37,7 @@
  */
 import { FixedKeepAlive, GreedyDualKeepAlive, HazardKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import { EventHeap, type Timed } from './event-heap.ts';
-import { SimMetrics, type EventWindow } from './metrics.ts';
+import { SimMetrics, type EventWindow, type IdlePeriodHook } from './metrics.ts';
 import { createPlacement, ROUTERS_SUSTAINED, type Placement, type PlacementName, type SustainedSpec } from './placement.ts';
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
@@ -117,6 +117,8 @@ export interface SimulationOptions {
   onStart?: (fn: number, cold: boolean) => void;
   /** Called on every start, warm-up included (analyses: hand-off-misses.ts). */
   onAnyStart?: (fn: number, now: number, cold: boolean, worker: string) => void;
+  /** Called for each idle period, warm-up included (the keep-alive bounds: clairvoyant-keepalive.ts). */
+  onIdlePeriod?: IdlePeriodHook;
   /** ringfaas's bound rounding (ring/'s BoundRule; default 'ceil', the platform's). */
   boundRule?: BoundRule;
   /**
@@ -203,6 +205,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const metrics = new SimMetrics(o.warmupMin * 60_000);
   metrics.onStart = o.onStart;
   metrics.onAnyStart = o.onAnyStart;
+  metrics.onIdlePeriod = o.onIdlePeriod;
   const heap = new EventHeap<SimEvent>();
   const lastInvoked = new Float64Array(fns.length).fill(-Infinity);
   let totalLoad = 0;

@@ -17,6 +17,9 @@ import { FunctionColdShare } from './function-cold-share.ts';
 import type { SimulateBenchOptions } from './scenario.ts';
 import { sizedWorkload } from './sized-workload.ts';
 import { fixedAtIdle, fixedIdleAtColdStarts, type CurvePoint } from './fixed-curve.ts';
+import { KeepAliveBounds } from './keepalive-bounds.ts';
+import { keepAliveBoundsReport } from './keepalive-bounds-report.ts';
+import type { IdlePeriodHook } from './metrics.ts';
 
 const FIXED_CURVE_MIN = [5, 10, 15, 20, 30, 60, 120, 240];
 /** The hazard policy's keep-alive settings (its price of memory): the worker's default (15 min) and one either side. */
@@ -41,7 +44,8 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
   const p75App = new Map<SimulationResult, number>();
   const appIndex = new Map<string, number>();
   const appOf = ka.workload.functions.map((f) => appIndex.get(f.app) ?? (appIndex.set(f.app, appIndex.size), appIndex.size - 1));
-  const kaRun = (keepAlive: KeepAliveSpec, workerMemoryMb = ka.workerMemoryMb): SimulationResult => {
+  const warmupMin = Math.round(o.keepAliveMinutes / 4);
+  const kaRun = (keepAlive: KeepAliveSpec, workerMemoryMb = ka.workerMemoryMb, onIdlePeriod?: IdlePeriodHook): SimulationResult => {
     o.progress.note(`simulate: keep-alive ${keepAliveLabel(keepAlive)}, ${workerMemoryMb} MB per worker`);
     const shares = new FunctionColdShare(ka.workload.functions.length);
     const appShares = new FunctionColdShare(ka.workload.functions.length, appOf);
@@ -49,7 +53,7 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
       shares.record(fn, cold);
       appShares.record(fn, cold);
     };
-    const r = simulate({ workload: ka.workload, workers: o.keepAliveWorkers, workerMemoryMb, placement: 'ringfaas', keepAlive, seed: o.seed, durationMin: o.keepAliveMinutes, warmupMin: Math.round(o.keepAliveMinutes / 4), onStart });
+    const r = simulate({ workload: ka.workload, workers: o.keepAliveWorkers, workerMemoryMb, placement: 'ringfaas', keepAlive, seed: o.seed, durationMin: o.keepAliveMinutes, warmupMin, onStart, ...(onIdlePeriod === undefined ? {} : { onIdlePeriod }) });
     const labelled = workerMemoryMb === ka.workerMemoryMb ? r : { ...r, keepAlive: `${r.keepAlive} (${workerMemoryMb} MB per worker)` };
     p75.set(labelled, shares.percentile(75));
     p75App.set(labelled, appShares.percentile(75));
@@ -59,12 +63,14 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
   const hybrid = kaRun({ name: 'hybrid', fallbackMin: 15 });
   const hybridPaper = kaRun({ name: 'hybrid', fallbackMin: 240 });
   const hazard = HAZARD_PRICE_MIN.map((m) => kaRun({ name: 'hazard', keepAliveMin: m }));
-  const gdUnbounded = kaRun({ name: 'greedy-dual' });
+  // unbounded Greedy-Dual keeps every container: its idle periods are the bounds' (keepalive-bounds.ts)
+  const periods = new KeepAliveBounds(warmupMin * 60_000);
+  const gdUnbounded = kaRun({ name: 'greedy-dual' }, ka.workerMemoryMb, (...p) => periods.record(...p));
   // Greedy-Dual is a caching policy: with unbounded memory it never evicts (keep forever). It
   // is compared with a memory bound per worker: the sized memory (executions hold ~40 % of it)
   // plus the idle memory fixed 10 / 15 / 30 min hold on average, so its idle memory-time lands
   // near theirs and is read against the fixed curve
-  const measuredS = (o.keepAliveMinutes - Math.round(o.keepAliveMinutes / 4)) * 60;
+  const measuredS = (o.keepAliveMinutes - warmupMin) * 60;
   const gdBounded = [10, 15, 30].map((m) => {
     const fixed = curve[FIXED_CURVE_MIN.indexOf(m)] as SimulationResult;
     const idleMbPerWorker = (fixed.idleGbS * 1024) / measuredS / o.keepAliveWorkers;
@@ -76,8 +82,9 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
     title: `Keep-alive policies, ${o.keepAliveWorkers} workers, ringfaas placement, ${o.keepAliveMinutes} simulated minutes`,
     columns: ['keep-alive', 'invocations', 'cold starts', 'cold-start %', 'p75 of functions\' cold-start %', 'p75 of applications\' cold-start %', 'idle GB·s', 'pre-warms', 'evictions', 'queue p99 ms', 'start delay p99 ms', 'sim s per s'],
     rows: kaRows,
-    note: `The first ${Math.round(o.keepAliveMinutes / 4)} minutes are left out (warm-up).`,
+    note: `The first ${warmupMin} minutes are left out (warm-up).`,
   });
+  const bounds = keepAliveBoundsReport(periods, gdUnbounded, curve, [hybrid, hybridPaper, ...hazard, ...gdBounded]);
   charts.push({
     title: 'Keep-alive: cold starts against idle memory-time',
     kind: 'line',
@@ -90,8 +97,10 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
       { name: `hazard (priced at ${HAZARD_PRICE_MIN.join(', ')} min)`, points: hazard.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
       { name: 'greedy-dual (unbounded memory)', points: [[Math.round(gd.idleGbS), gd.coldStarts]] },
       { name: 'greedy-dual (bounded memory)', points: gdBounded.map((r): [number, number] => [Math.round(r.idleGbS), r.coldStarts]).sort((a, b) => a[0] - b[0]) },
+      ...bounds.series,
     ],
   });
+  tables.push(bounds.table);
   const fixed15 = curve[FIXED_CURVE_MIN.indexOf(15)] as SimulationResult;
   for (const adaptive of [hybrid, hybridPaper, ...hazard, gd, ...gdBounded]) {
     const atEqualIdle = fixedAtIdle(curve, adaptive.idleGbS);
@@ -105,6 +114,8 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
         `${adaptive.keepAlive}, Shahrad et al.'s measure: 75th percentile of ${unit}' cold-start % ${pct(m.get(adaptive) ?? 0)} against fixed 15 min ${pct(m.get(fixed15) ?? 0)} and the fixed curve at the same idle memory-time ${atIdle === undefined ? '(outside the curve)' : pct(atIdle)}`,
       );
     }
+    const ceiling = bounds.ceilings.get(adaptive);
+    if (ceiling !== undefined) summary.push(`${adaptive.keepAlive}: at its idle memory-time, on the same periods, perfect per-rank windows would have ${ceiling.hindsight.toFixed(2)}× fewer cold starts than fixed, a clairvoyant keep-alive ${ceiling.clairvoyant.toFixed(2)}× (keepalive-bounds.ts)`);
     const idleAtCold = fixedIdleAtColdStarts(curve, adaptive.coldStarts);
     summary.push(
       `${adaptive.keepAlive} at equal cold starts: the fixed curve needs ${idleAtCold === undefined ? '(outside the curve)' : `${Math.round(idleAtCold)} GB·s for ${adaptive.coldStarts}: the policy uses ${pct(1 - adaptive.idleGbS / idleAtCold)} % less`} (target ≥ 30 % less)`,

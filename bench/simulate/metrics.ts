@@ -46,6 +46,13 @@ export interface EventWindow {
   handedOff?: Uint8Array;
 }
 
+/**
+ * One idle period of a container: on `worker`, of function `fn`, its `rank`-th container (LIFO:
+ * idle from the concurrency falling below `rank` to its reaching it again), from `from` to `to`
+ * (ms), `mb` of memory; `reused` false: still idle when the run ended.
+ */
+export type IdlePeriodHook = (worker: string, fn: number, rank: number, from: number, to: number, mb: number, reused: boolean) => void;
+
 export class SimMetrics {
   readonly warmupMs: number;
   invocations = 0;
@@ -65,6 +72,11 @@ export class SimMetrics {
   onStart: ((fn: number, cold: boolean) => void) | undefined;
   /** Called on every start, warm-up included, with its time and worker (analyses: hand-off-misses.ts). */
   onAnyStart: ((fn: number, now: number, cold: boolean, worker: string) => void) | undefined;
+  /**
+   * Called for each idle period of a container, warm-up included, when it is reused (`reused`)
+   * or the run ends with it idle: the keep-alive bounds (clairvoyant-keepalive.ts).
+   */
+  onIdlePeriod: IdlePeriodHook | undefined;
 
   constructor(warmupMs: number) {
     this.warmupMs = warmupMs;
@@ -74,6 +86,18 @@ export class SimMetrics {
   idle(from: number, to: number, mb: number): void {
     const start = Math.max(from, this.warmupMs);
     if (to > start) this.idleMbMs += (to - start) * mb;
+  }
+
+  /** An idle container of `mb`, idle since `from`, was taken by a call at `to` (its function's `rank`-th running). */
+  reused(worker: string, fn: number, rank: number, from: number, to: number, mb: number): void {
+    this.idle(from, to, mb);
+    this.onIdlePeriod?.(worker, fn, rank, from, to, mb, true);
+  }
+
+  /** The run ended at `to` with this container idle since `from` (as `rank`-th of its function). */
+  endedIdle(worker: string, fn: number, rank: number, from: number, to: number, mb: number): void {
+    this.idle(from, to, mb);
+    this.onIdlePeriod?.(worker, fn, rank, from, to, mb, false);
   }
 
   /** An invocation started executing (or cold-starting) on `worker` at `now` after waiting `waitMs`. */

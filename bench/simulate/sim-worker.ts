@@ -149,7 +149,7 @@ export class SimWorker {
     const warm = st.idle.pop();
     if (warm !== undefined) {
       this.#idleCount--;
-      this.#host.metrics.idle(warm.idleSince, now, warm.memoryMb);
+      this.#host.metrics.reused(this.id, fn, st.busy + 1, warm.idleSince, now, warm.memoryMb);
       this.#start(warm, st, f, now, arrivedAt, false);
       return true;
     }
@@ -293,7 +293,8 @@ export class SimWorker {
   finish(end: number): void {
     this.#touch(end);
     this.#loadSince = end;
-    for (const st of this.#fns.values()) for (const c of st.idle) this.#host.metrics.idle(c.idleSince, Math.min(end, c.expiresAt), c.memoryMb);
+    // the top of a LIFO stack is the function's lowest idle rank: busy + 1
+    for (const [fn, st] of this.#fns) st.idle.forEach((c, i) => this.#host.metrics.endedIdle(this.id, fn, st.busy + st.idle.length - i, c.idleSince, Math.min(end, c.expiresAt), c.memoryMb));
   }
 
   // ---- internals ----

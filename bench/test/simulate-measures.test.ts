@@ -13,6 +13,7 @@ import { runLoadLevels } from '../simulate/load-levels.ts';
 import { Prng } from '../simulate/prng.ts';
 import { FunctionColdShare } from '../simulate/function-cold-share.ts';
 import { fixedIdleAtColdStarts } from '../simulate/fixed-curve.ts';
+import { KeepAliveBounds, boundAt } from '../simulate/keepalive-bounds.ts';
 import { silentProgress } from '../report/progress.ts';
 import type { Arrival } from '../simulate/workload.ts';
 import type { EventWindow } from '../simulate/metrics.ts';
@@ -237,4 +238,50 @@ test('hand-off misses: the causes add up to the cold first calls caused (run −
   assert.ok(prewarms('successor') > prewarms('home'), `pre-warms successor ${prewarms('successor')} against home ${prewarms('home')}`);
   // the default is the worker's rule since it does the same (worker/handoff/targets.ts)
   assert.equal(run({ events: [events[0]!], handoff: true }).prewarms, prewarms('successor'), 'the default target is successor');
+});
+
+test('keep-alive bounds: the clairvoyant holds the cheapest periods first, perfect windows pick one window per rank, fixed is one window for all', () => {
+  const b = new KeepAliveBounds(1_000);
+  b.record('w1', 0, 1, 0, 500, 100, true); // ended in the warm-up: left out
+  b.record('w1', 0, 1, 900, 1_100, 200, true); // straddles it: only the 100 ms after costs (20 000 MB·ms)
+  b.record('w1', 0, 2, 2_000, 3_000, 128, true); // rank 2: 128 000 MB·ms
+  b.record('w1', 1, 1, 2_000, 2_001, 1, true); // another function: 1 MB·ms
+  b.record('w1', 1, 1, 3_000, 9_000, 1, false); // still idle at the end: costs, never saves
+  assert.equal(b.periods, 3);
+  const gbS = (mbMs: number): number => mbMs / 1024 / 1000;
+  assert.deepEqual(b.clairvoyant(5), [
+    { idleGbS: 0, coldStarts: 8 },
+    { idleGbS: gbS(1), coldStarts: 7 },
+    { idleGbS: gbS(1 + 20_000), coldStarts: 6 },
+    { idleGbS: gbS(1 + 20_000 + 128_000), coldStarts: 5 },
+  ]);
+  // fixed 500 ms: saves the 1 ms and the 200 ms period (100 ms of it counted), not the 1 000 ms one
+  assert.deepEqual(b.fixed(500, 5), { idleGbS: gbS(200 * 100 + 128 * 500 + 1 + 500), coldStarts: 6 });
+  // perfect windows: a high price holds only what pays at it. Function 1's 1 ms period is worth
+  // holding (its open period then costs 1 ms too) up to λ = 1 / 2 MB·ms
+  const cheap = b.hindsightWindows(5);
+  assert.equal(cheap[0]!.coldStarts, 5, 'the lowest price holds every reused period');
+  const dear = cheap[cheap.length - 1]!; // λ = 10^-4 per MB·ms: function 1 only (1 saved for 2 MB·ms)
+  assert.deepEqual(dear, { idleGbS: gbS(2), coldStarts: 7 });
+});
+
+test('keep-alive bounds: on a simulated workload fixed recomputed on the periods matches its runs, and perfect windows and the clairvoyant lie below fixed', () => {
+  const workload = new GeneratedWorkload({ seed: 3, functions: 150, minutes: 240 });
+  const run = (keepAliveMin: number, onIdlePeriod?: SimulationOptions['onIdlePeriod']): SimulationResult =>
+    simulate({ workload, workers: 3, workerMemoryMb: 1_048_576, placement: 'ringfaas', keepAlive: keepAliveMin === 0 ? { name: 'greedy-dual' } : { name: 'fixed', keepAliveMin }, seed: 3, durationMin: 240, warmupMin: 60, ...(onIdlePeriod === undefined ? {} : { onIdlePeriod }) });
+  const bounds = new KeepAliveBounds(60 * 60_000);
+  const forever = run(0, (...p) => bounds.record(...p));
+  assert.ok(bounds.periods > 100, `${bounds.periods} periods`);
+  const hindsight = bounds.hindsightWindows(forever.coldStarts);
+  const clairvoyant = bounds.clairvoyant(forever.coldStarts);
+  for (const m of [2, 10, 30]) {
+    const fixed = run(m);
+    const model = bounds.fixed(m * 60_000, forever.coldStarts);
+    // the periods' model of fixed keep-alive against the simulated run (a cold start's delay shifts a few periods)
+    assert.ok(Math.abs(model.coldStarts - fixed.coldStarts) <= 0.05 * fixed.coldStarts + 3, `fixed ${m} min: ${model.coldStarts} modelled, ${fixed.coldStarts} run`);
+    assert.ok(Math.abs(model.idleGbS - fixed.idleGbS) <= 0.05 * fixed.idleGbS, `fixed ${m} min: ${model.idleGbS} GB·s modelled, ${fixed.idleGbS} run`);
+    const h = boundAt(hindsight, model.idleGbS);
+    const c = boundAt(clairvoyant, model.idleGbS);
+    assert.ok(h <= model.coldStarts && c <= h, `fixed ${m} min: fixed ${model.coldStarts}, perfect windows ${h}, clairvoyant ${c}`);
+  }
 });

@@ -177,14 +177,17 @@ test('bench simulate: a small run writes a result with tables and charts (second
     const { result } = await recordRun({ scenario: 'simulate', reproduce: 'test', resultsDir: dir }, () =>
       runSimulateBench({ seed: 1, scales: [10], functionsPerWorker: 10, minutes: 12, keepAliveMinutes: 16, keepAliveWorkers: 5, windowMin: 2, progress: silentProgress, skipMatrix: true }),
     );
-    assert.equal(result.tables.length, 4);
+    assert.equal(result.tables.length, 5);
     assert.equal(result.tables[0]!.rows.length, 6);
+    const bounds = result.tables.find((t) => t.title.startsWith('Keep-alive bounds'));
+    assert.equal(bounds?.rows.length, 8 + 2 + 3 + 3, 'keep-alive bounds: the fixed windows, then each adaptive run');
     assert.equal(result.tables[1]!.rows.length, 6, 'membership impact: one row per placement variant');
     const plain = result.tables.find((t) => t.title.includes('plain count'));
     assert.equal(plain?.rows.length, 6, 'plain count: one row per placement variant');
     assert.ok(result.summary.some((s) => s.includes('the plain count')));
     assert.ok(result.charts.length >= 3);
     assert.ok(result.summary.some((s) => s.includes('hybrid')));
+    assert.ok(result.summary.some((s) => s.includes('perfect per-rank windows')));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,178 @@
+/**
+ * Two bounds on keep-alive, read against fixed keep-alive at equal idle memory-time: how much
+ * any policy that only decides how long an idle container stays loaded (no pre-warm) could gain
+ * on one run's idle periods.
+ *
+ * - **Clairvoyant**: knows each idle period's length. Holding a period costs its memory × its
+ *   length and saves one cold start; the fewest cold starts for a budget hold the cheapest
+ *   periods first (unit values: sorting by cost is optimal) and drop every period never reused.
+ * - **Hindsight windows**: one window per container rank of a function on a worker (the class
+ *   of the hazard policy, worker/keepalive/hazard.ts, without its pre-warms), each the best for
+ *   that rank's periods of the whole run, known in advance: for a price λ, the window w that
+ *   maximises saved(w) − λ × cost(w), for every λ of a sweep. What learning each rank's
+ *   distribution perfectly would give, no more.
+ *
+ * Model. Run with every container kept (a policy that never unloads), each idle period is one
+ * container's: with LIFO warm stacks the k-th container of a function idles from the
+ * concurrency falling below k to its reaching k again, so a function's periods nest by rank, and
+ * a policy that holds a period for a window w costs memory × min(length, w) and saves a cold
+ * start when the period ends in a reuse within w. Periods that end in the warm-up are left out,
+ * and of one that starts in it only the part after it costs (as the simulator counts idle
+ * memory-time); one still idle at the end of the run costs, never saves. Fixed keep-alive is the window T for
+ * every rank: `fixed(T)` on the same periods checks the model against the simulated fixed runs.
+ *
+ * Limits. The arrivals are the kept-everything run's: a cold start delays its execution by the
+ * function's cold-start time, which shifts later periods a little in a policy's own run. A
+ * pre-warm (a container loaded shortly before a call) can beat both bounds. Memory: the periods
+ * after the warm-up are held (8 bytes each, ~5 MB for the 720-minute keep-alive runs).
+ */
+import type { CurvePoint } from './fixed-curve.ts';
+
+interface Group {
+  mb: number;
+  /** Lengths of the periods that started after the warm-up and ended in a reuse, ms. */
+  reused: number[];
+  /** Lengths of those still idle at the end (never saved), ms. */
+  open: number[];
+  /** Periods that started in the warm-up and ended after it (at most one a container): only their part after it costs. */
+  straddling: Array<{ len: number; pre: number; reused: boolean }>;
+}
+
+/** Memory-time of holding a straddling period for `windowMs`, MB·ms. */
+const straddleCost = (mb: number, p: { len: number; pre: number }, windowMs: number): number => mb * Math.max(0, Math.min(p.len, windowMs) - p.pre);
+
+/** Prices λ (cold starts per MB·ms) swept for the hindsight windows: 10^-14 .. 10^-4, 20 a decade. */
+const LAMBDAS = Array.from({ length: 201 }, (_, i) => 10 ** (-14 + i / 20));
+
+export class KeepAliveBounds {
+  readonly #warmupMs: number;
+  readonly #groups = new Map<string, Group>();
+  #reusedCount = 0;
+
+  /** `warmupMs`: periods that end before it are left out, and only their part after it costs. */
+  constructor(warmupMs: number) {
+    this.#warmupMs = warmupMs;
+  }
+
+  /** Reused idle periods counted (each a cold start when not held). */
+  get periods(): number {
+    return this.#reusedCount;
+  }
+
+  /** One idle period (metrics.ts IdlePeriodHook). */
+  record(worker: string, fn: number, rank: number, from: number, to: number, mb: number, reused: boolean): void {
+    if (to < this.#warmupMs) return;
+    const key = `${worker}\u0000${fn}\u0000${rank}`;
+    let g = this.#groups.get(key);
+    if (g === undefined) this.#groups.set(key, (g = { mb, reused: [], open: [], straddling: [] }));
+    if (from < this.#warmupMs) g.straddling.push({ len: to - from, pre: this.#warmupMs - from, reused });
+    else (reused ? g.reused : g.open).push(to - from);
+    if (reused) this.#reusedCount++;
+  }
+
+  /** Fixed keep-alive `windowMs` on these periods: its idle memory-time and the cold starts it adds to `unavoidable`. */
+  fixed(windowMs: number, unavoidable: number): CurvePoint {
+    let mbMs = 0;
+    let cold = unavoidable;
+    for (const g of this.#groups.values()) {
+      for (const len of g.reused) {
+        mbMs += g.mb * Math.min(len, windowMs);
+        if (len > windowMs) cold++;
+      }
+      for (const len of g.open) mbMs += g.mb * Math.min(len, windowMs);
+      for (const p of g.straddling) {
+        mbMs += straddleCost(g.mb, p, windowMs);
+        if (p.reused && p.len > windowMs) cold++;
+      }
+    }
+    return { idleGbS: mbMs / 1024 / 1000, coldStarts: cold };
+  }
+
+  /** The clairvoyant bound: from holding nothing to holding every reused period, cheapest first (≤ 1 000 points). */
+  clairvoyant(unavoidable: number): CurvePoint[] {
+    const costs = new Float64Array(this.#reusedCount);
+    let i = 0;
+    for (const g of this.#groups.values()) {
+      for (const len of g.reused) costs[i++] = g.mb * len;
+      for (const p of g.straddling) if (p.reused) costs[i++] = straddleCost(g.mb, p, p.len);
+    }
+    costs.sort();
+    // a point every 1/500 of the periods and every 1/500 of their memory-time (the curve bends
+    // hard where the long periods come, and is read linearly between points)
+    let total = 0;
+    for (const c of costs) total += c;
+    const points: CurvePoint[] = [{ idleGbS: 0, coldStarts: unavoidable + costs.length }];
+    const step = Math.max(1, Math.floor(costs.length / 500));
+    let mbMs = 0;
+    let nextMark = total / 500;
+    for (let k = 0; k < costs.length; k++) {
+      mbMs += costs[k] as number;
+      if ((k + 1) % step !== 0 && k !== costs.length - 1 && mbMs < nextMark) continue;
+      points.push({ idleGbS: mbMs / 1024 / 1000, coldStarts: unavoidable + costs.length - (k + 1) });
+      while (nextMark <= mbMs) nextMark += total / 500;
+    }
+    return points;
+  }
+
+  /** The hindsight-windows bound: one point per price of the sweep (see the file header). */
+  hindsightWindows(unavoidable: number): CurvePoint[] {
+    // per group: its periods sorted by length with prefix sums; the candidate windows are the
+    // lengths (the best window ends where a period does), swept once per price
+    const sorted = [...this.#groups.values()].map((g) => {
+      const all = [...g.reused.map((len) => [len, 1] as const), ...g.open.map((len) => [len, 0] as const)].sort((a, b) => a[0] - b[0]);
+      const windows = [...new Set([...all.map((p) => p[0]), ...g.straddling.map((p) => p.len)])].sort((a, b) => a - b);
+      return { g, lens: Float64Array.from(all, (p) => p[0]), saves: Uint8Array.from(all, (p) => p[1]), windows };
+    });
+    const points: CurvePoint[] = [];
+    for (const lambda of LAMBDAS) {
+      let mbMs = 0;
+      let saved = 0;
+      for (const { g, lens, saves, windows } of sorted) {
+        // window w: the periods up to w held whole (and saved when reused), the rest for w each
+        let best = 0;
+        let bestCost = 0;
+        let bestSaved = 0;
+        let prefix = 0;
+        let s = 0;
+        let k = 0;
+        const n = lens.length;
+        for (const w of windows) {
+          while (k < n && (lens[k] as number) <= w) {
+            prefix += lens[k] as number;
+            s += saves[k] as number;
+            k++;
+          }
+          let cost = g.mb * (prefix + w * (n - k));
+          let sv = s;
+          for (const p of g.straddling) {
+            cost += straddleCost(g.mb, p, w);
+            if (p.reused && p.len <= w) sv++;
+          }
+          const v = sv - lambda * cost;
+          if (v > best) {
+            best = v;
+            bestCost = cost;
+            bestSaved = sv;
+          }
+        }
+        mbMs += bestCost;
+        saved += bestSaved;
+      }
+      points.push({ idleGbS: mbMs / 1024 / 1000, coldStarts: unavoidable + this.#reusedCount - saved });
+    }
+    return points;
+  }
+}
+
+/** A bound's cold starts at an idle memory-time: linear between its points, its last beyond them. */
+export function boundAt(curve: readonly CurvePoint[], idleGbS: number): number {
+  const pts = [...curve].sort((a, b) => a.idleGbS - b.idleGbS);
+  const last = pts[pts.length - 1] as CurvePoint;
+  if (idleGbS >= last.idleGbS) return last.coldStarts;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1] as CurvePoint;
+    const b = pts[i] as CurvePoint;
+    if (idleGbS <= b.idleGbS) return a.coldStarts + ((idleGbS - a.idleGbS) / (b.idleGbS - a.idleGbS || 1)) * (b.coldStarts - a.coldStarts);
+  }
+  return last.coldStarts;
+}
