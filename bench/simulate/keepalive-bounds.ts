@@ -29,6 +29,7 @@
 import type { CurvePoint } from './fixed-curve.ts';
 
 interface Group {
+  rank: number;
   mb: number;
   /** Lengths of the periods that started after the warm-up and ended in a reuse, ms. */
   reused: number[];
@@ -64,7 +65,7 @@ export class KeepAliveBounds {
     if (to < this.#warmupMs) return;
     const key = `${worker}\u0000${fn}\u0000${rank}`;
     let g = this.#groups.get(key);
-    if (g === undefined) this.#groups.set(key, (g = { mb, reused: [], open: [], straddling: [] }));
+    if (g === undefined) this.#groups.set(key, (g = { rank, mb, reused: [], open: [], straddling: [] }));
     if (from < this.#warmupMs) g.straddling.push({ len: to - from, pre: this.#warmupMs - from, reused });
     else (reused ? g.reused : g.open).push(to - from);
     if (reused) this.#reusedCount++;
@@ -114,54 +115,100 @@ export class KeepAliveBounds {
     return points;
   }
 
-  /** The hindsight-windows bound: one point per price of the sweep (see the file header). */
-  hindsightWindows(unavoidable: number): CurvePoint[] {
-    // per group: its periods sorted by length with prefix sums; the candidate windows are the
-    // lengths (the best window ends where a period does), swept once per price
-    const sorted = [...this.#groups.values()].map((g) => {
-      const all = [...g.reused.map((len) => [len, 1] as const), ...g.open.map((len) => [len, 0] as const)].sort((a, b) => a[0] - b[0]);
-      const windows = [...new Set([...all.map((p) => p[0]), ...g.straddling.map((p) => p.len)])].sort((a, b) => a - b);
-      return { g, lens: Float64Array.from(all, (p) => p[0]), saves: Uint8Array.from(all, (p) => p[1]), windows };
-    });
+  /**
+   * The hindsight-windows bound: one point per price of the sweep (see the file header). With
+   * `prewarm`, a function's first container (rank 1: every container of it idle) may also be
+   * unloaded at once and loaded again a time later (its window [a, e) rather than [0, e)), a on
+   * a grid of 1 min to 3 h: the hazard policy's pre-warm.
+   */
+  hindsightWindows(unavoidable: number, prewarm = false): CurvePoint[] {
+    const hulls = [...this.#groups.values()].map((g) => concaveHull(candidates(g, prewarm && g.rank === 1)));
     const points: CurvePoint[] = [];
     for (const lambda of LAMBDAS) {
       let mbMs = 0;
       let saved = 0;
-      for (const { g, lens, saves, windows } of sorted) {
-        // window w: the periods up to w held whole (and saved when reused), the rest for w each
+      for (const hull of hulls) {
         let best = 0;
-        let bestCost = 0;
-        let bestSaved = 0;
-        let prefix = 0;
-        let s = 0;
-        let k = 0;
-        const n = lens.length;
-        for (const w of windows) {
-          while (k < n && (lens[k] as number) <= w) {
-            prefix += lens[k] as number;
-            s += saves[k] as number;
-            k++;
-          }
-          let cost = g.mb * (prefix + w * (n - k));
-          let sv = s;
-          for (const p of g.straddling) {
-            cost += straddleCost(g.mb, p, w);
-            if (p.reused && p.len <= w) sv++;
-          }
-          const v = sv - lambda * cost;
+        let at: Candidate = { cost: 0, saved: 0 };
+        for (const c of hull) {
+          const v = c.saved - lambda * c.cost;
           if (v > best) {
             best = v;
-            bestCost = cost;
-            bestSaved = sv;
+            at = c;
           }
         }
-        mbMs += bestCost;
-        saved += bestSaved;
+        mbMs += at.cost;
+        saved += at.saved;
       }
       points.push({ idleGbS: mbMs / 1024 / 1000, coldStarts: unavoidable + this.#reusedCount - saved });
     }
     return points;
   }
+}
+
+/** The pre-warm delays tried (0: none), minutes: a grid, not the periods' own lengths (which would fit a lone period exactly). */
+const PREWARM_DELAYS_MS = [0, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90, 120, 180].map((m) => m * 60_000);
+
+/** What one window costs (MB·ms) and saves (cold starts) on one group's periods. */
+interface Candidate {
+  cost: number;
+  saved: number;
+}
+
+/**
+ * Every window [a, e) worth trying on a group: e at each period's length (the best window ends
+ * where a period does), a = 0 or, with `prewarm`, each of PREWARM_DELAYS_MS.
+ */
+function candidates(g: Group, prewarm: boolean): Candidate[] {
+  const all = [...g.reused.map((len) => [len, 1] as const), ...g.open.map((len) => [len, 0] as const)].sort((x, y) => x[0] - y[0]);
+  const lens = all.map((p) => p[0]);
+  const ends = [...new Set([...lens, ...g.straddling.map((p) => p.len)])].sort((x, y) => x - y);
+  const out: Candidate[] = [];
+  for (const a of prewarm ? PREWARM_DELAYS_MS : [0]) {
+    // periods shorter than a end before the reload: cold, and cost nothing (unloaded at once)
+    let k = lens.findIndex((len) => len >= a);
+    if (k < 0) k = lens.length;
+    const n = lens.length - k;
+    let prefix = 0;
+    let s = 0;
+    let held = 0;
+    for (const e of ends) {
+      if (e < a) continue;
+      while (k < lens.length && (lens[k] as number) <= e) {
+        prefix += (lens[k] as number) - a;
+        s += (all[k] as readonly [number, number])[1];
+        k++;
+        held++;
+      }
+      let cost = g.mb * (prefix + (e - a) * (n - held));
+      let saved = s;
+      for (const p of g.straddling) {
+        if (p.len < a) continue;
+        cost += g.mb * Math.max(0, Math.min(p.len, e) - Math.max(a, p.pre));
+        if (p.reused && p.len <= e) saved++;
+      }
+      out.push({ cost, saved });
+    }
+  }
+  return out;
+}
+
+/** The upper concave hull of candidates from (0, 0): the only ones a price can pick. */
+function concaveHull(cs: Candidate[]): Candidate[] {
+  const pts = [{ cost: 0, saved: 0 }, ...cs].sort((x, y) => x.cost - y.cost || y.saved - x.saved);
+  const hull: Candidate[] = [];
+  for (const p of pts) {
+    if (hull.length > 0 && p.saved <= (hull[hull.length - 1] as Candidate).saved) continue;
+    while (hull.length >= 2) {
+      const a = hull[hull.length - 2] as Candidate;
+      const b = hull[hull.length - 1] as Candidate;
+      // b under the chord a → p: no price picks it
+      if ((b.saved - a.saved) * (p.cost - a.cost) <= (p.saved - a.saved) * (b.cost - a.cost)) hull.pop();
+      else break;
+    }
+    hull.push(p);
+  }
+  return hull;
 }
 
 /** A bound's cold starts at an idle memory-time: linear between its points, its last beyond them. */

@@ -265,6 +265,20 @@ test('keep-alive bounds: the clairvoyant holds the cheapest periods first, perfe
   assert.deepEqual(dear, { idleGbS: gbS(2), coldStarts: 7 });
 });
 
+test("keep-alive bounds: a pre-warm lets perfect windows hold a timer's first container for the last minutes only", () => {
+  const b = new KeepAliveBounds(0);
+  // a function called every 10 min after 10 min idle, 1 MB: held from the idle moment each
+  // period costs 600 000 MB·ms; pre-warmed at 8 min (a delay of the grid), 120 000
+  for (let i = 0; i < 5; i++) b.record('w1', 0, 1, i * 1_200_000, i * 1_200_000 + 600_000, 1, true);
+  const cheapestAllSaved = (curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>): number => Math.min(...curve.filter((p) => p.coldStarts === 0).map((p) => p.idleGbS * 1024 * 1000));
+  assert.equal(Math.round(cheapestAllSaved(b.hindsightWindows(0))), 5 * 600_000);
+  assert.equal(Math.round(cheapestAllSaved(b.hindsightWindows(0, true))), 5 * 120_000);
+  // the same periods on rank 2: no pre-warm (only a function's first container is pre-warmed)
+  const r2 = new KeepAliveBounds(0);
+  for (let i = 0; i < 5; i++) r2.record('w1', 0, 2, i * 1_200_000, i * 1_200_000 + 600_000, 1, true);
+  assert.equal(Math.round(cheapestAllSaved(r2.hindsightWindows(0, true))), 5 * 600_000);
+});
+
 test('keep-alive bounds: on a simulated workload fixed recomputed on the periods matches its runs, and perfect windows and the clairvoyant lie below fixed', () => {
   const workload = new GeneratedWorkload({ seed: 3, functions: 150, minutes: 240 });
   const run = (keepAliveMin: number, onIdlePeriod?: SimulationOptions['onIdlePeriod']): SimulationResult =>
