@@ -87,7 +87,7 @@ import type { MembershipStore, WorkerRow } from '../../storage/index.ts';
 import type { Clock } from '../../clock/index.ts';
 import { WorkerErrors } from '../errors.ts';
 import type { FunctionCache } from '../function-cache.ts';
-import { HAND_OFF_GRACE_MS, type ContainerPool } from '../pool/index.ts';
+import type { ContainerPool } from '../pool/index.ts';
 import { MAX_CONTROL_ANSWER_BYTES, clusterHeaders, readBounded } from '../../contract/index.ts';
 import type { RecentInvocations } from './recent.ts';
 import { drainTarget, joinTargets } from './targets.ts';
@@ -121,7 +121,7 @@ export interface WarmHandoffOptions {
   logger: Logger;
   clock: Clock;
   clusterKey?: string;
-  /** A function started within this window is hot. Default 60 000 ms. */
+  /** A function started within this window is hot. Default the pool's hand-off grace (60 000 ms unless configured). */
   recentWindowMs?: number;
   /** Rows whose heartbeat is older than this are not live. Default DEFAULT_MEMBER_TTL_MS of ring/. */
   membershipTtlMs?: number;
@@ -147,7 +147,7 @@ export class WarmHandoff {
   constructor(options: WarmHandoffOptions) {
     this.#o = {
       // the pool treats items used within its grace as a hand-off's: the same window
-      recentWindowMs: HAND_OFF_GRACE_MS,
+      recentWindowMs: options.pool.handOffGraceMs,
       membershipTtlMs: DEFAULT_MEMBER_TTL_MS,
       timeoutMs: 10_000,
       maxPerFunction: 8,

@@ -201,6 +201,11 @@ export class ContainerPool {
     return this.#core.parts.warmUps.request(items);
   }
 
+  /** A hand-off's grace, ms (PoolOptions.handOffGraceMs): its warm-ups are held this long, and it is the hand-off's window of recent use. */
+  get handOffGraceMs(): number {
+    return this.#core.parts.warmUps.graceMs;
+  }
+
   /** Warm-up starts running now, and queued. */
   get warmUps(): { running: number; queued: number } {
     const w = this.#core.parts.warmUps;

@@ -122,6 +122,8 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     // capacity 1024, grace 5 s: idle 128 MB containers of a and b (idle since 0 s, 1 s); at 10 s
     // a hand-off loads h and a plain warm-up loads p; at 11 s c goes idle (after h)
     const { pool, clock } = setup({ warmUpConcurrency: 2, handOffGraceMs: 5000 });
+    // the warm hand-off takes its window of recent use from here (worker/handoff/handoff.ts)
+    assert.equal(pool.handOffGraceMs, 5000);
     const [a, b, c] = [fakeFn(), fakeFn(), fakeFn()];
     pool.release(await pool.acquire(a));
     clock.advance(1000);
