@@ -221,8 +221,8 @@ interface RunExtras {
   loadAverage: [number, number];
 }
 
-/** Per-policy figures from the records (exported for the test). */
-export function summarise(spec: ReplayRunSpec, slice: TraceSlice, records: readonly ReplayRecord[], warmupTraceMs: number, timeScale: number, extras: RunExtras): PolicyRun {
+/** Per-policy figures from the records. */
+function summarise(spec: ReplayRunSpec, slice: TraceSlice, records: readonly ReplayRecord[], warmupTraceMs: number, timeScale: number, extras: RunExtras): PolicyRun {
   const counted = records.filter((r) => (slice.arrivals[r.index]?.at ?? 0) >= warmupTraceMs);
   const classes = counted.map((r) => classifyStart(r.sample));
   const coldByFunction = slice.functions.map(() => 0);
