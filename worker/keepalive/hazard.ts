@@ -9,7 +9,9 @@
  * is needed again when the concurrency next reaches k; with LIFO warm stacks the container that
  * goes idle as the concurrency falls to k − 1 is the one given out then. So each rank k ≤ 8 has
  * its own idle-time histogram (idle-times.ts: 1 min bins over 4 h): the times from the
- * concurrency falling below k to its reaching k again. Rank 1 is the function's idle time.
+ * concurrency falling below k to its reaching k again, every one of them (not one a minute as
+ * the hybrid policy samples: a burst's overlap is in the higher ranks, not in rank 1's ITs).
+ * Rank 1 is the function's idle time.
  *
  * Windows. From the histogram of n ITs: p_j = the share of ITs in bin j, S_j = the share not
  * before bin j (OOB included: still idle when bin j begins). Holding the container through bin
@@ -43,6 +45,8 @@
  * the keep-alive setting (the fixed policy). Under memory pressure the container idle longest
  * goes first. State: at most 2 × maxFunctions histograms, ~1 KB each, held per function (one
  * lookup per call); past the bound the least recently started function goes, with all its ranks.
+ * A rank's windows are computed again at each new IT while it has fewer than 64, then each time
+ * its count has grown by 1/32 (one pass over the bins each time).
  *
  * Worked example
  * --------------
@@ -87,6 +91,15 @@ export interface HazardPolicyOptions {
   maxFunctions?: number;
 }
 
+/**
+ * Whether windows computed from `then` ITs need computing again at `now`: at every new IT while
+ * there are few, then once the count has grown by 1/32 (every IT is sampled, and on a busy
+ * function one more among hundreds moves no window; a computation is a pass over the bins).
+ */
+function stale(then: number, now: number): boolean {
+  return now !== then && (then < 64 || now - then >= then / 32);
+}
+
 /** The earliest pre-warm, in bins: a window that starts sooner is held from the idle moment. */
 const MIN_PREWARM_BINS = 2;
 
@@ -94,7 +107,7 @@ const MIN_PREWARM_BINS = 2;
 interface RankState {
   its: IdleTimes;
   memoryMb: number;
-  /** The last windows answered and what they were computed from (an IT is added at most once a bin). */
+  /** The last windows answered and what they were computed from (recomputed as ITs add up: #stale). */
   cached?: { total: number; memoryMb: number; keepAliveMs: number; mayPrewarm: boolean; windows: KeepAliveWindows };
 }
 
@@ -143,7 +156,8 @@ export class HazardKeepAlive implements KeepAlivePolicy {
     const ranks = this.#fns.upsert(functionId, () => []);
     let r = ranks[rank - 1];
     if (r === undefined) {
-      r = { its: new IdleTimes(this.binMs, this.binCount), memoryMb: info.memoryMb };
+      // every IT is sampled: a rank's ITs are its own container's, a burst's overlap is in the higher ranks
+      r = { its: new IdleTimes(this.binMs, this.binCount, 0), memoryMb: info.memoryMb };
       ranks[rank - 1] = r;
       this.#histograms++;
       while (this.#histograms > this.#maxHistograms) this.#fns.dropOldest();
@@ -179,7 +193,7 @@ export class HazardKeepAlive implements KeepAlivePolicy {
     // would price holding even a 2 s gap as holding the whole bin
     if (r === undefined || r.its.total < this.#minSamples || keepAliveMs < this.binMs) return { prewarmMs: 0, keepAliveMs };
     const c = r.cached;
-    if (c !== undefined && c.total === r.its.total && c.memoryMb === r.memoryMb && c.keepAliveMs === keepAliveMs && c.mayPrewarm === mayPrewarm) return c.windows;
+    if (c !== undefined && !stale(c.total, r.its.total) && c.memoryMb === r.memoryMb && c.keepAliveMs === keepAliveMs && c.mayPrewarm === mayPrewarm) return c.windows;
     const windows = Object.freeze(this.#windowsOf(r.its, r.memoryMb, keepAliveMs, mayPrewarm));
     r.cached = { total: r.its.total, memoryMb: r.memoryMb, keepAliveMs, mayPrewarm, windows };
     return windows;

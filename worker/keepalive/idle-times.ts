@@ -3,11 +3,12 @@
  * counted in a histogram of `binMs` bins over a range; an IT beyond the range is out of bounds
  * (OOB). The histogram keep-alive policies learn from it (hybrid-histogram.ts, hazard.ts).
  *
- * ITs are sampled at the histogram's granularity, as Shahrad et al.'s per-minute trace does: at
- * most one sample per bin width (the first invocation after it), and 0 when an execution started
- * after the last end (the function was still busy), so a function running many overlapping calls
- * adds one "IT 0" a minute, not one per call (counted per call, the short gaps inside a burst
- * would drown the gaps between bursts).
+ * ITs are sampled at the histogram's granularity by default, as Shahrad et al.'s per-minute trace
+ * does: at most one sample per bin width (the first invocation after it), and 0 when an execution
+ * started after the last end (the function was still busy), so a function running many
+ * overlapping calls adds one "IT 0" a minute, not one per call (counted per call, the short gaps
+ * inside a burst would drown the gaps between bursts). The hazard policy, which learns each
+ * concurrency rank apart (a burst's overlap is its higher ranks), samples every IT.
  */
 export class IdleTimes {
   readonly bins: Uint32Array;
@@ -21,9 +22,13 @@ export class IdleTimes {
   /** When the last IT sample was taken. */
   #lastSampleMs = Number.NEGATIVE_INFINITY;
 
-  constructor(binMs: number, binCount: number) {
+  /** Least time between two samples, ms (default one bin width; 0: every IT, hazard.ts). */
+  readonly #sampleEveryMs: number;
+
+  constructor(binMs: number, binCount: number, sampleEveryMs = binMs) {
     this.binMs = binMs;
     this.bins = new Uint32Array(binCount);
+    this.#sampleEveryMs = sampleEveryMs;
   }
 
   /** ITs counted, in bounds and out. */
@@ -35,7 +40,7 @@ export class IdleTimes {
   started(nowMs: number): void {
     const lastStart = this.#lastStartMs;
     this.#lastStartMs = nowMs;
-    if (this.lastEndMs === undefined || nowMs - this.#lastSampleMs < this.binMs) return;
+    if (this.lastEndMs === undefined || nowMs - this.#lastSampleMs < this.#sampleEveryMs) return;
     this.#lastSampleMs = nowMs;
     const it = this.lastEndMs < lastStart ? 0 : Math.max(0, nowMs - this.lastEndMs);
     const bin = Math.floor(it / this.binMs);

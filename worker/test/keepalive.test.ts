@@ -86,7 +86,7 @@ test('hazard: the header examples (a timer pre-warmed, a rare function unloaded 
   assert.deepEqual(p.windows('timer'), { prewarmMs: 9 * MIN * 0.9, keepAliveMs: Math.ceil(10 * MIN * 1.1) - 9 * MIN * 0.9 });
   feed(p, 'rare', [20, 70, 130, 190, 250, 300, 45, 160].map((m) => m * MIN));
   assert.deepEqual(p.windows('rare'), { prewarmMs: 0, keepAliveMs: 0 });
-  // bursty: 6 ITs under a minute (one call a minute: each sampled), 4 spread over hours
+  // bursty: 6 ITs under a minute, 4 spread over hours
   feed(p, 'bursty', [59_900, 59_900, 59_900, 59_900, 59_900, 59_900, 70 * MIN, 130 * MIN, 170 * MIN, 200 * MIN]);
   assert.deepEqual(p.windows('bursty'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
   // fewer ITs in bounds than the run count: all of those in bounds make the run (the OOB one lies in none)
@@ -95,6 +95,16 @@ test('hazard: the header examples (a timer pre-warmed, a rare function unloaded 
   // without the run count, each of these lone ITs' bins would be held (1/4 > the cost of one bin)
   feed(p, 'sparse', [40, 100, 170].map((m) => m * MIN));
   assert.deepEqual(p.windows('sparse'), { prewarmMs: 0, keepAliveMs: 0 });
+});
+
+test('hazard: every idle time is sampled; a quick second call after each long gap is learned, where one sample a minute saw the long gaps only', () => {
+  const p = new HazardKeepAlive();
+  // pairs: a call, a second 5 s after it, then 40 min to 3 h idle: half the ITs are 5 s
+  const long = [40, 70, 100, 130, 160, 190].map((m) => m * MIN);
+  feed(p, 'pairs', long.flatMap((gap) => [5_000, gap]));
+  // held through bin 0 (p = 0.5 against its cost 0.033); sampled once a minute, each 5 s IT but
+  // the first came within a minute of the last sample: one short IT among 7, unloaded at once
+  assert.deepEqual(p.windows('pairs'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
 });
 
 test('hazard: a frequent function is held; the price scales with memory and the keep-alive setting; a new function gets the setting', () => {
