@@ -74,7 +74,7 @@ export class SimMetrics {
   onAnyStart: ((fn: number, now: number, cold: boolean, worker: string) => void) | undefined;
   /**
    * Called for each idle period of a container, warm-up included, when it is reused (`reused`)
-   * or the run ends with it idle: the keep-alive bounds (clairvoyant-keepalive.ts).
+   * or the run ends with it idle: the keep-alive bounds (keepalive-bounds.ts).
    */
   onIdlePeriod: IdlePeriodHook | undefined;
 
