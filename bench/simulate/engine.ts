@@ -117,7 +117,7 @@ export interface SimulationOptions {
   onStart?: (fn: number, cold: boolean) => void;
   /** Called on every start, warm-up included (analyses: hand-off-misses.ts). */
   onAnyStart?: (fn: number, now: number, cold: boolean, worker: string) => void;
-  /** Called for each idle period, warm-up included (the keep-alive bounds: clairvoyant-keepalive.ts). */
+  /** Called for each idle period, warm-up included (the keep-alive bounds: keepalive-bounds.ts). */
   onIdlePeriod?: IdlePeriodHook;
   /** ringfaas's bound rounding (ring/'s BoundRule; default 'ceil', the platform's). */
   boundRule?: BoundRule;
