@@ -1,5 +1,5 @@
 /**
- * Two bounds on keep-alive, read against fixed keep-alive at equal idle memory-time: how much
+ * Bounds on keep-alive, read against fixed keep-alive at equal idle memory-time: how much
  * any policy that only decides how long an idle container stays loaded (no pre-warm) could gain
  * on one run's idle periods.
  *
@@ -9,8 +9,11 @@
  * - **Hindsight windows**: one window per container rank of a function on a worker (the class
  *   of the hazard policy, worker/keepalive/hazard.ts, without its pre-warms), each the best for
  *   that rank's periods of the whole run, known in advance: for a price λ, the window w that
- *   maximises saved(w) − λ × cost(w), for every λ of a sweep. What learning each rank's
- *   distribution perfectly would give, no more.
+ *   maximises saved(w) − λ × cost(w), for every λ of a sweep. An estimate of what learning each
+ *   rank's distribution perfectly would give, not a strict bound on the class: a policy whose
+ *   windows change over time can do better, and so can one that holds a higher rank longer
+ *   than a lower one (the simulator's stacks then serve a call from the deeper container, which
+ *   this per-rank model does not count).
  *
  * Model. Run with every container kept (a policy that never unloads), each idle period is one
  * container's: with LIFO warm stacks the k-th container of a function idles from the
@@ -105,12 +108,13 @@ export class KeepAliveBounds {
     const points: CurvePoint[] = [{ idleGbS: 0, coldStarts: unavoidable + costs.length }];
     const step = Math.max(1, Math.floor(costs.length / 500));
     let mbMs = 0;
-    let nextMark = total / 500;
+    const markStep = total / 500;
+    let nextMark = markStep;
     for (let k = 0; k < costs.length; k++) {
       mbMs += costs[k] as number;
-      if ((k + 1) % step !== 0 && k !== costs.length - 1 && mbMs < nextMark) continue;
+      if ((k + 1) % step !== 0 && k !== costs.length - 1 && (markStep === 0 || mbMs < nextMark)) continue;
       points.push({ idleGbS: mbMs / 1024 / 1000, coldStarts: unavoidable + costs.length - (k + 1) });
-      while (nextMark <= mbMs) nextMark += total / 500;
+      if (markStep > 0) while (nextMark <= mbMs) nextMark += markStep;
     }
     return points;
   }
@@ -119,7 +123,7 @@ export class KeepAliveBounds {
    * The hindsight-windows bound: one point per price of the sweep (see the file header). With
    * `prewarm`, a function's first container (rank 1: every container of it idle) may also be
    * unloaded at once and loaded again a time later (its window [a, e) rather than [0, e)), a on
-   * a grid of 1 min to 3 h: the hazard policy's pre-warm.
+   * a grid to 4 h (PREWARM_DELAYS_MS): the hazard policy's pre-warm.
    */
   hindsightWindows(unavoidable: number, prewarm = false): CurvePoint[] {
     const hulls = [...this.#groups.values()].map((g) => concaveHull(candidates(g, prewarm && g.rank === 1)));
@@ -146,8 +150,12 @@ export class KeepAliveBounds {
   }
 }
 
-/** The pre-warm delays tried (0: none), minutes: a grid, not the periods' own lengths (which would fit a lone period exactly). */
-const PREWARM_DELAYS_MS = [0, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90, 120, 180].map((m) => m * 60_000);
+/**
+ * The pre-warm delays tried (0: none): every 0.9 minute to 27 min, then every 4.5 min to 4 h
+ * (the hazard policy pre-warms at 0.9 × a 1-minute bin's start, up to 4 h); a grid, not the
+ * periods' own lengths, which would fit a lone period exactly.
+ */
+const PREWARM_DELAYS_MS = [0, ...Array.from({ length: 30 }, (_, i) => (i + 1) * 0.9), ...Array.from({ length: 47 }, (_, i) => 27 + (i + 1) * 4.5)].map((m) => Math.round(m * 60_000));
 
 /** What one window costs (MB·ms) and saves (cold starts) on one group's periods. */
 interface Candidate {

@@ -187,7 +187,7 @@ test('bench simulate: a small run writes a result with tables and charts (second
     assert.ok(result.summary.some((s) => s.includes('the plain count')));
     assert.ok(result.charts.length >= 3);
     assert.ok(result.summary.some((s) => s.includes('hybrid')));
-    assert.ok(result.summary.some((s) => s.includes('perfect per-rank windows')));
+    assert.ok(result.summary.some((s) => s.includes('best static per-rank windows')));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
