@@ -29,7 +29,7 @@
  * pre-warm (a container loaded shortly before a call) can beat both bounds. Memory: the periods
  * after the warm-up are held (8 bytes each, ~5 MB for the 720-minute keep-alive runs).
  */
-import type { CurvePoint } from './fixed-curve.ts';
+import { fixedAtIdle, type CurvePoint } from './fixed-curve.ts';
 
 interface Group {
   rank: number;
@@ -219,15 +219,10 @@ function concaveHull(cs: Candidate[]): Candidate[] {
   return hull;
 }
 
-/** A bound's cold starts at an idle memory-time: linear between its points, its last beyond them. */
+/** A bound's cold starts at an idle memory-time: the fixed curve's reading (linear between points), its end points beyond them. */
 export function boundAt(curve: readonly CurvePoint[], idleGbS: number): number {
-  const pts = [...curve].sort((a, b) => a.idleGbS - b.idleGbS);
-  const last = pts[pts.length - 1] as CurvePoint;
-  if (idleGbS >= last.idleGbS) return last.coldStarts;
-  for (let i = 1; i < pts.length; i++) {
-    const a = pts[i - 1] as CurvePoint;
-    const b = pts[i] as CurvePoint;
-    if (idleGbS <= b.idleGbS) return a.coldStarts + ((idleGbS - a.idleGbS) / (b.idleGbS - a.idleGbS || 1)) * (b.coldStarts - a.coldStarts);
-  }
-  return last.coldStarts;
+  const first = curve.reduce((a, b) => (b.idleGbS < a.idleGbS ? b : a));
+  const last = curve.reduce((a, b) => (b.idleGbS > a.idleGbS ? b : a));
+  if (idleGbS <= first.idleGbS) return first.coldStarts;
+  return idleGbS >= last.idleGbS ? last.coldStarts : (fixedAtIdle(curve, idleGbS) as number);
 }
