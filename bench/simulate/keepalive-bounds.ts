@@ -14,6 +14,9 @@
  *   windows change over time can do better, and so can one that holds a higher rank longer
  *   than a lower one (the simulator's stacks then serve a call from the deeper container, which
  *   this per-rank model does not count).
+ * - **Out of sample**: the same windows, each rank's chosen on its other periods (five folds)
+ *   and charged on the rest: what learning the class's windows from data gives, without the
+ *   advantage of fitting them to the very periods they are charged on.
  *
  * Model. Run with every container kept (a policy that never unloads), each idle period is one
  * container's: with LIFO warm stacks the k-th container of a function idles from the
@@ -27,7 +30,8 @@
  * Limits. The arrivals are the kept-everything run's: a cold start delays its execution by the
  * function's cold-start time, which shifts later periods a little in a policy's own run. A
  * pre-warm (a container loaded shortly before a call) can beat both bounds. Memory: the periods
- * after the warm-up are held (8 bytes each, ~5 MB for the 720-minute keep-alive runs).
+ * after the warm-up are held twice, in their group and in its fold (16 bytes each, ~10 MB for the
+ * 720-minute keep-alive runs).
  */
 import { fixedAtIdle, type CurvePoint } from './fixed-curve.ts';
 
@@ -45,12 +49,17 @@ interface Group {
 /** Memory-time of holding a straddling period for `windowMs`, MB·ms. */
 const straddleCost = (mb: number, p: { len: number; pre: number }, windowMs: number): number => mb * Math.max(0, Math.min(p.len, windowMs) - p.pre);
 
+/** Folds of the out-of-sample windows (crossValidatedWindows). */
+const FOLDS = 5;
+
 /** Prices λ (cold starts per MB·ms) swept for the hindsight windows: 10^-14 .. 10^-4, 20 a decade. */
 const LAMBDAS = Array.from({ length: 201 }, (_, i) => 10 ** (-14 + i / 20));
 
 export class KeepAliveBounds {
   readonly #warmupMs: number;
   readonly #groups = new Map<string, Group>();
+  /** The same periods in FOLDS folds per group, in turn (crossValidatedWindows). */
+  readonly #folds = new Map<string, Group[]>();
   #reusedCount = 0;
 
   /** `warmupMs`: periods that end before it are left out, and only their part after it costs. */
@@ -68,9 +77,14 @@ export class KeepAliveBounds {
     if (to < this.#warmupMs) return;
     const key = `${worker}\u0000${fn}\u0000${rank}`;
     let g = this.#groups.get(key);
-    if (g === undefined) this.#groups.set(key, (g = { rank, mb, reused: [], open: [], straddling: [] }));
-    if (from < this.#warmupMs) g.straddling.push({ len: to - from, pre: this.#warmupMs - from, reused });
-    else (reused ? g.reused : g.open).push(to - from);
+    if (g === undefined) this.#groups.set(key, (g = emptyGroup(rank, mb)));
+    let folds = this.#folds.get(key);
+    if (folds === undefined) this.#folds.set(key, (folds = Array.from({ length: FOLDS }, () => emptyGroup(rank, mb))));
+    const fold = size(g) % FOLDS;
+    for (const into of [g, folds[fold] as Group]) {
+      if (from < this.#warmupMs) into.straddling.push({ len: to - from, pre: this.#warmupMs - from, reused });
+      else (reused ? into.reused : into.open).push(to - from);
+    }
     if (reused) this.#reusedCount++;
   }
 
@@ -132,15 +146,41 @@ export class KeepAliveBounds {
       let mbMs = 0;
       let saved = 0;
       for (const hull of hulls) {
-        let best = 0;
-        let at: Candidate = { cost: 0, saved: 0 };
-        for (const c of hull) {
-          const v = c.saved - lambda * c.cost;
-          if (v > best) {
-            best = v;
-            at = c;
-          }
-        }
+        const at = hull[choose(hull, lambda)] as Candidate;
+        mbMs += at.cost;
+        saved += at.saved;
+      }
+      points.push({ idleGbS: mbMs / 1024 / 1000, coldStarts: unavoidable + this.#reusedCount - saved });
+    }
+    return points;
+  }
+
+  /**
+   * The same windows learned out of sample (FOLDS-fold cross-validation): each group's periods
+   * dealt into folds in the order they ended; at each price, the window best on the other folds'
+   * periods is charged on each fold's. What a rank's distribution learned from most of its
+   * periods gives, without choosing on the very periods it is charged on; a rank with no other
+   * period holds its one for `fallbackMs` (the keep-alive setting a policy with no history uses).
+   * The gap between this and hindsightWindows is what choosing in hindsight adds.
+   */
+  crossValidatedWindows(unavoidable: number, prewarm = false, fallbackMs = 15 * 60_000): CurvePoint[] {
+    // per fold: the hull of the others' windows, each hull window charged on the fold
+    const charged: Array<{ hull: Candidate[]; onOther: Candidate[] }> = [];
+    for (const folds of this.#folds.values()) {
+      const first = folds[0] as Group;
+      for (const test of folds) {
+        if (size(test) === 0) continue;
+        const train = merged(first.rank, first.mb, folds.filter((f) => f !== test));
+        const hull = size(train) === 0 ? [{ cost: 0, saved: 0, a: 0, e: fallbackMs }] : concaveHull(candidates(train, prewarm && first.rank === 1));
+        charged.push({ hull, onOther: hull.map((w) => charge(test, w.a, w.e)) });
+      }
+    }
+    const points: CurvePoint[] = [];
+    for (const lambda of LAMBDAS) {
+      let mbMs = 0;
+      let saved = 0;
+      for (const { hull, onOther } of charged) {
+        const at = onOther[choose(hull, lambda)] as Candidate;
         mbMs += at.cost;
         saved += at.saved;
       }
@@ -150,6 +190,59 @@ export class KeepAliveBounds {
   }
 }
 
+/** The window a price picks from a hull (the first of the best): saved − λ × cost largest. */
+function choose(hull: readonly Candidate[], lambda: number): number {
+  let best = Number.NEGATIVE_INFINITY;
+  let at = 0;
+  for (let i = 0; i < hull.length; i++) {
+    const c = hull[i] as Candidate;
+    const v = c.saved - lambda * c.cost;
+    if (v > best) {
+      best = v;
+      at = i;
+    }
+  }
+  return at;
+}
+
+function emptyGroup(rank: number, mb: number): Group {
+  return { rank, mb, reused: [], open: [], straddling: [] };
+}
+
+/** One group of the periods of several. */
+function merged(rank: number, mb: number, groups: readonly Group[]): Group {
+  const g = emptyGroup(rank, mb);
+  // element by element: a busy rank has more periods than a call's arguments may be
+  for (const f of groups) {
+    for (const len of f.reused) g.reused.push(len);
+    for (const len of f.open) g.open.push(len);
+    for (const p of f.straddling) g.straddling.push(p);
+  }
+  return g;
+}
+
+function size(g: Group): number {
+  return g.reused.length + g.open.length + g.straddling.length;
+}
+
+/** What the window [a, e) (unloaded at the idle moment when a > 0, loaded again at a) costs and saves on a group's periods. */
+function charge(g: Group, a: number, e: number): Candidate {
+  let held = 0;
+  let saved = 0;
+  for (const len of g.reused) {
+    if (len < a) continue;
+    held += Math.min(len, e) - a;
+    if (len <= e) saved++;
+  }
+  for (const len of g.open) if (len >= a) held += Math.min(len, e) - a;
+  for (const p of g.straddling) {
+    if (p.len < a) continue;
+    held += Math.max(0, Math.min(p.len, e) - Math.max(a, p.pre));
+    if (p.reused && p.len <= e) saved++;
+  }
+  return { cost: g.mb * held, saved, a, e };
+}
+
 /**
  * The pre-warm delays tried (0: none): every 0.9 minute to 27 min, then every 4.5 min to 4 h
  * (the hazard policy pre-warms at 0.9 × a 1-minute bin's start, up to 4 h); a grid, not the
@@ -157,10 +250,12 @@ export class KeepAliveBounds {
  */
 const PREWARM_DELAYS_MS = [0, ...Array.from({ length: 30 }, (_, i) => (i + 1) * 0.9), ...Array.from({ length: 47 }, (_, i) => 27 + (i + 1) * 4.5)].map((m) => Math.round(m * 60_000));
 
-/** What one window costs (MB·ms) and saves (cold starts) on one group's periods. */
+/** What one window [a, e) costs (MB·ms) and saves (cold starts) on one group's periods. */
 interface Candidate {
   cost: number;
   saved: number;
+  a: number;
+  e: number;
 }
 
 /**
@@ -195,7 +290,7 @@ function candidates(g: Group, prewarm: boolean): Candidate[] {
         cost += g.mb * Math.max(0, Math.min(p.len, e) - Math.max(a, p.pre));
         if (p.reused && p.len <= e) saved++;
       }
-      out.push({ cost, saved });
+      out.push({ cost, saved, a, e });
     }
   }
   return out;
@@ -203,7 +298,7 @@ function candidates(g: Group, prewarm: boolean): Candidate[] {
 
 /** The upper concave hull of candidates from (0, 0): the only ones a price can pick. */
 function concaveHull(cs: Candidate[]): Candidate[] {
-  const pts = [{ cost: 0, saved: 0 }, ...cs].sort((x, y) => x.cost - y.cost || y.saved - x.saved);
+  const pts = [{ cost: 0, saved: 0, a: 0, e: 0 }, ...cs].sort((x, y) => x.cost - y.cost || y.saved - x.saved);
   const hull: Candidate[] = [];
   for (const p of pts) {
     if (hull.length > 0 && p.saved <= (hull[hull.length - 1] as Candidate).saved) continue;

@@ -115,7 +115,7 @@ export async function runKeepAliveComparison(o: SimulateBenchOptions): Promise<{
       );
     }
     const ceiling = bounds.ceilings.get(adaptive);
-    if (ceiling !== undefined) summary.push(`${adaptive.keepAlive}: at its idle memory-time, on the same periods, the best static per-rank windows (in hindsight) would have ${ceiling.hindsight.toFixed(2)}× fewer cold starts than fixed (${ceiling.prewarm.toFixed(2)}× with the first container pre-warmed), a clairvoyant keep-alive ${ceiling.clairvoyant.toFixed(2)}× (keepalive-bounds.ts)`);
+    if (ceiling !== undefined) summary.push(`${adaptive.keepAlive}: at its idle memory-time, on the same periods, the best static per-rank windows (in hindsight) would have ${ceiling.hindsight.toFixed(2)}× fewer cold starts than fixed (${ceiling.prewarm.toFixed(2)}× with the first container pre-warmed; ${ceiling.outOfSample.toFixed(2)}× with the windows and pre-warm learned out of sample), a clairvoyant keep-alive ${ceiling.clairvoyant.toFixed(2)}× (keepalive-bounds.ts)`);
     const idleAtCold = fixedIdleAtColdStarts(curve, adaptive.coldStarts);
     summary.push(
       `${adaptive.keepAlive} at equal cold starts: the fixed curve needs ${idleAtCold === undefined ? '(outside the curve)' : `${Math.round(idleAtCold)} GB·s for ${adaptive.coldStarts}: the policy uses ${pct(1 - adaptive.idleGbS / idleAtCold)} % less`} (target ≥ 30 % less)`,

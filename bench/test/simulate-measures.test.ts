@@ -283,7 +283,32 @@ test("keep-alive bounds: a pre-warm lets static windows hold a timer's first con
   assert.deepEqual(free.clairvoyant(0), [{ idleGbS: 0, coldStarts: 1 }, { idleGbS: 0, coldStarts: 0 }]);
 });
 
-test('keep-alive bounds: on a simulated workload fixed recomputed on the periods matches its runs, and static windows and the clairvoyant lie below fixed', () => {
+test('keep-alive bounds out of sample: a window is charged on the periods it was not chosen on; a rank with no history elsewhere gets the setting', () => {
+  const MIN = 60_000;
+  const b = new KeepAliveBounds(0);
+  // rank 1 of one function, 1 MB: reused after 10 min, then after 40 min (folds: {10}, {40})
+  b.record('w1', 0, 1, 0, 10 * MIN, 1, true);
+  b.record('w1', 0, 1, 20 * MIN, 60 * MIN, 1, true);
+  const gbS = (mbMs: number): number => mbMs / 1024 / 1000;
+  const cheapestAllSaved = (curve: ReadonlyArray<{ idleGbS: number; coldStarts: number }>): number | undefined => {
+    const all = curve.filter((p) => p.coldStarts === 0);
+    return all.length === 0 ? undefined : Math.min(...all.map((p) => p.idleGbS));
+  };
+  // in hindsight one 40 min window saves both (50 min of memory)
+  assert.equal(cheapestAllSaved(b.hindsightWindows(0)), gbS(50 * MIN));
+  // out of sample: the 10 min window (chosen on the first) misses the second, and the 40 min
+  // one (chosen on the second) saves the first: never both, at any price
+  const outOfSample = b.crossValidatedWindows(0);
+  assert.equal(cheapestAllSaved(outOfSample), undefined);
+  assert.deepEqual(outOfSample[0], { idleGbS: gbS(10 * MIN + 10 * MIN), coldStarts: 1 }, 'the lowest price: both windows, one call saved');
+  // a rank with one period: its other fold is empty, so the period is held for the setting (15 min)
+  const lone = new KeepAliveBounds(0);
+  lone.record('w1', 0, 1, 0, 5 * MIN, 1, true);
+  lone.record('w1', 1, 1, 0, 20 * MIN, 1, true);
+  assert.deepEqual(lone.crossValidatedWindows(0)[0], { idleGbS: gbS(5 * MIN + 15 * MIN), coldStarts: 1 });
+});
+
+test('keep-alive bounds: on a simulated workload fixed recomputed on the periods matches its runs, and static windows and the clairvoyant lie below fixed, windows learned out of sample above those in hindsight', () => {
   const workload = new GeneratedWorkload({ seed: 3, functions: 150, minutes: 240 });
   const run = (keepAliveMin: number, onIdlePeriod?: SimulationOptions['onIdlePeriod']): SimulationResult =>
     simulate({ workload, workers: 3, workerMemoryMb: 1_048_576, placement: 'ringfaas', keepAlive: keepAliveMin === 0 ? { name: 'greedy-dual' } : { name: 'fixed', keepAliveMin }, seed: 3, durationMin: 240, warmupMin: 60, ...(onIdlePeriod === undefined ? {} : { onIdlePeriod }) });
@@ -292,6 +317,7 @@ test('keep-alive bounds: on a simulated workload fixed recomputed on the periods
   assert.ok(bounds.periods > 100, `${bounds.periods} periods`);
   const hindsight = bounds.hindsightWindows(forever.coldStarts);
   const clairvoyant = bounds.clairvoyant(forever.coldStarts);
+  const outOfSample = bounds.crossValidatedWindows(forever.coldStarts);
   for (const m of [2, 10, 30]) {
     const fixed = run(m);
     const model = bounds.fixed(m * 60_000, forever.coldStarts);
@@ -301,5 +327,7 @@ test('keep-alive bounds: on a simulated workload fixed recomputed on the periods
     const h = boundAt(hindsight, model.idleGbS);
     const c = boundAt(clairvoyant, model.idleGbS);
     assert.ok(h <= model.coldStarts && c <= h, `fixed ${m} min: fixed ${model.coldStarts}, static windows ${h}, clairvoyant ${c}`);
+    const o = boundAt(outOfSample, model.idleGbS);
+    assert.ok(o >= h, `fixed ${m} min: learned out of sample ${o}, in hindsight ${h}`);
   }
 });
