@@ -20,7 +20,7 @@ export interface Ceiling {
   hindsight: number;
   /** The same, the first container also pre-warmed. */
   prewarm: number;
-  /** Per-rank windows learned out of sample (two folds), with the first container's pre-warm. */
+  /** Per-rank windows learned out of sample (five folds), with the first container's pre-warm. */
   outOfSample: number;
   clairvoyant: number;
 }
@@ -61,7 +61,7 @@ export function keepAliveBoundsReport(bounds: KeepAliveBounds, keptEverything: S
       title: 'Keep-alive bounds: what the best static per-rank windows (in hindsight) and a clairvoyant keep-alive would have at the same idle memory-time',
       columns: ['keep-alive', 'idle GB·s (simulated)', 'cold starts (simulated)', 'fixed on the periods: idle GB·s', 'fixed on the periods: cold starts (adaptive rows: at the policy\'s idle GB·s)', 'best static per-rank windows', 'the same, first container pre-warmed', 'the same, learned out of sample', 'clairvoyant', '× fewer than fixed: static windows', '× fewer: with pre-warm', '× fewer: out of sample', '× fewer: clairvoyant'],
       rows,
-      note: `${keptEverything.evicted > 0 ? `The kept-everything run evicted ${keptEverything.evicted} containers (a memory bound): their periods are missing and the bounds are too low. ` : ''}keepalive-bounds.ts, on the ${bounds.periods} reused idle periods after the warm-up of the run that kept every container (Greedy-Dual, unbounded memory; ${unavoidable} cold starts no keep-alive avoids). The fixed rows check the model: fixed keep-alive recomputed on those periods against its simulated run. Pre-warms: only the middle curve has them (the first container's, after a delay on a grid to 4 h); a pre-warm can beat the clairvoyant keep-alive. The hindsight curves choose each rank's one window knowing its periods of the whole run: an estimate of what static per-rank windows reach, not a strict bound (windows that change over time, or a higher rank held longer than a lower one, can do better). Out of sample: each rank's periods in two folds (alternately); the window best on one fold, pre-warm allowed, is charged on the other, both ways (a fold with none: the other held 15 min), which takes out what choosing a window on the very periods it is charged on adds.`,
+      note: `${keptEverything.evicted > 0 ? `The kept-everything run evicted ${keptEverything.evicted} containers (a memory bound): their periods are missing and the bounds are too low. ` : ''}keepalive-bounds.ts, on the ${bounds.periods} reused idle periods after the warm-up of the run that kept every container (Greedy-Dual, unbounded memory; ${unavoidable} cold starts no keep-alive avoids). The fixed rows check the model: fixed keep-alive recomputed on those periods against its simulated run. Pre-warms: only the middle curve has them (the first container's, after a delay on a grid to 4 h); a pre-warm can beat the clairvoyant keep-alive. The hindsight curves choose each rank's one window knowing its periods of the whole run: an estimate of what static per-rank windows reach, not a strict bound (windows that change over time, or a higher rank held longer than a lower one, can do better). Out of sample: each rank's periods dealt into five folds; the window best on four of them, pre-warm allowed, is charged on the fifth, for each fold (a rank with one period: held 15 min), which takes out what choosing a window on the very periods it is charged on adds.`,
     },
     series: [
       { name: 'best static per-rank windows (hindsight)', points: points(hindsight) },
