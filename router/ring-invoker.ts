@@ -199,19 +199,23 @@ export class RingInvoker implements Invoker {
         spills = candidates.length;
       }
     }
-    if (spills > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills);
+    let warmPassed = 0;
     if (spills > 0 && this.#warmFirst) {
       // Warm first when spilling: the bound moved the request off its home, so among the
       // workers under the bound one known to hold an idle warm container goes first (docs/ring.md).
+      // It may be a held worker (sustained-load bound) before the first accepting one in
+      // preference order: then fewer workers are passed over than the bound alone passed.
       const bound = plan.bound;
       const warm = this.#warm.firstWarm(functionId, order, (id) => view.loadOf(id) < bound);
       if (warm !== undefined && warm !== order[0]) {
         order = [warm, ...order.filter((id) => id !== warm)];
-        const passed = candidates.indexOf(warm) - spills;
-        spills += passed;
-        this.#metrics?.spills.inc({ reason: 'warm_elsewhere' }, passed);
+        const at = candidates.indexOf(warm);
+        warmPassed = Math.max(0, at - spills);
+        spills = at;
       }
     }
+    if (spills - warmPassed > 0) this.#metrics?.spills.inc({ reason: 'bounded_load' }, spills - warmPassed);
+    if (warmPassed > 0) this.#metrics?.spills.inc({ reason: 'warm_elsewhere' }, warmPassed);
     let full: Set<string> | undefined;
     let codeUnavailable: ForwardedResponse | undefined;
     let codeRetries = 0;

@@ -67,6 +67,8 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
   const waiters: Array<() => void> = [];
   let inFlight = 0;
   let rejected = 0;
+  /** Sequence of x-ringfaas-idle reports (routers apply the newest). */
+  let idleSeq = 0;
   let codeRefusals = 0;
   let overChannel = 0;
   let draining = false;
@@ -106,7 +108,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
   };
 
   /** One invocation, whichever way it came (HTTP or the invoke channel). */
-  const run = async (functionId: string, raw: Buffer, waitMs: number): Promise<WorkerAnswer> => {
+  const run = async (functionId: string, raw: Buffer, waitMs: number, reportIdle = false): Promise<WorkerAnswer> => {
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}): WorkerAnswer => ({ status, headers, body: JSON.stringify(body) });
     if (draining) return answer(503, { error: { code: 'RF_WORKER_DRAINING', message: 'draining' } }, { [WorkerHeaders.refusal]: 'draining' });
     if (options.codeUnavailable !== undefined) {
@@ -125,16 +127,16 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     inFlight--;
     const start = count === 0 ? 'cold-create' : 'warm';
     waiters.shift()?.();
-    return answer(200, { output: { input, worker: options.id }, logs: { lines: [], truncated: false, workerId: options.id, instanceId: 'i1', start, version: 1, functionMs: 0, workerMs: 0 } }, {
-      [WorkerHeaders.start]: start,
-      [WorkerHeaders.instance]: `${options.id}-i1`,
-    });
+    const headers: Record<string, string> = { [WorkerHeaders.start]: start, [WorkerHeaders.instance]: `${options.id}-i1` };
+    // asked by a router with warm first: every free slot counts as an idle warm container
+    if (reportIdle) headers[WorkerHeaders.idle] = `${options.slots - inFlight} ${++idleSeq}`;
+    return answer(200, { output: { input, worker: options.id }, logs: { lines: [], truncated: false, workerId: options.id, instanceId: 'i1', start, version: 1, functionMs: 0, workerMs: 0 } }, headers);
   };
 
   const invoke = async (req: IncomingMessage, res: ServerResponse, functionId: string): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const a = await run(functionId, Buffer.concat(chunks), Number(req.headers[WorkerHeaders.waitMs] ?? 0));
+    const a = await run(functionId, Buffer.concat(chunks), Number(req.headers[WorkerHeaders.waitMs] ?? 0), req.headers[WorkerHeaders.reportIdle] === '1');
     const payload = a.body;
     res.writeHead(a.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), [WorkerHeaders.worker]: options.id, [WorkerHeaders.load]: String(inFlight), ...a.headers });
     res.end(payload);
@@ -145,7 +147,7 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     workerId: options.id,
     run: (call) => {
       overChannel++;
-      return run(call.functionId, call.input, call.waitMs);
+      return run(call.functionId, call.input, call.waitMs, call.reportIdle);
     },
     load: () => inFlight,
     active: () => !draining,

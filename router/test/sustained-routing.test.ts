@@ -7,9 +7,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
 import { MemoryMembershipStore } from '../../storage/index.ts';
 import { ManualClock } from '../../clock/index.ts';
 import { RingInvoker } from '../ring-invoker.ts';
+import { RingMetrics } from '../ring-metrics.ts';
 import { RingView } from '../ring-view.ts';
 import { startFixtureWorker, rowFor, quietLogger, testContext, type FixtureWorker } from './ring-worker-fixture.ts';
 
@@ -18,7 +20,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function setup(options: { sustained: boolean; maxCandidates?: number }) {
+async function setup(options: { sustained: boolean; maxCandidates?: number; warmFirst?: boolean }) {
   const ws: FixtureWorker[] = await Promise.all(['a', 'b', 'c'].map((id) => startFixtureWorker({ id, slots: 8 })));
   const membership = new MemoryMembershipStore();
   const clock = new ManualClock(Date.now());
@@ -32,7 +34,13 @@ async function setup(options: { sustained: boolean; maxCandidates?: number }) {
     ...(options.sustained ? { sustained: { c: 1.25, windowMs: 10_000 } } : {}),
   });
   await view.start();
-  const invoker = new RingInvoker({ view, routerId: 'r1', ...(options.maxCandidates === undefined ? {} : { maxCandidates: options.maxCandidates }) });
+  const invoker = new RingInvoker({
+    view,
+    routerId: 'r1',
+    metrics: new RingMetrics(new Registry()),
+    ...(options.maxCandidates === undefined ? {} : { maxCandidates: options.maxCandidates }),
+    ...(options.warmFirst === undefined ? {} : { warmFirst: options.warmFirst }),
+  });
   cleanups.push(async () => {
     view.stop();
     await invoker.close();
@@ -81,4 +89,16 @@ test('none of the candidates accepts: the request walks on around the ring to th
   // the one candidate (the home) is held, its neighbour too: the third worker, beyond the candidates, serves
   const idle = ['b', 'c'].find((id) => id !== second) as string;
   assert.deepEqual(await servedBy(invoker, fnId), { worker: idle, spills: '1' });
+});
+
+test('warm first may pick a held worker holding idle containers that precedes the accepting ones: its spills are those before it, not a negative count', async () => {
+  // Until 2026-12-04 the spill count came out negative here, the metric threw, and the request
+  // failed with RF_ROUTER_INTERNAL (router/test/burst-reuse.test.ts on a loaded machine)
+  const { view, invoker, clock } = await setup({ sustained: true, warmFirst: true });
+  const { fnId, second } = functionHomedOn(view, 'a');
+  assert.equal((await servedBy(invoker, fnId)).worker, 'a', 'the home serves and reports its idle slots');
+  for (const id of ['a', 'a', second, second]) view.requestStarted(id);
+  clock.advance(30_000);
+  // the home is held (and its neighbour); warm first sends the call back to the home's idle containers
+  assert.deepEqual(await servedBy(invoker, fnId), { worker: 'a', spills: '0' }, 'a warm held home over a cold accepting worker');
 });
