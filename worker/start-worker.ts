@@ -83,6 +83,8 @@ export interface StartWorkerOptions {
   warmHandoff?: boolean;
   /** Bound on the warm hand-off of a join or a drain, and on each of its peer calls (default 10 000 ms). */
   warmHandoffTimeoutMs?: number;
+  /** The hand-off's window of recent use and its warm-ups' grace, ms (default 60 000; pool/ PoolOptions.handOffGraceMs). */
+  handOffGraceMs?: number;
 }
 
 /** A running worker. */
@@ -122,6 +124,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.maxCreating === undefined ? {} : { maxCreating: options.maxCreating }),
     ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
+    ...(options.handOffGraceMs === undefined ? {} : { handOffGraceMs: options.handOffGraceMs }),
     logger: log,
     events: metrics.poolEvents,
     ...(options.clock === undefined ? {} : { clock: options.clock }),

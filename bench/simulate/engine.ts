@@ -113,6 +113,14 @@ export interface SimulationOptions {
    * home).
    */
   handoffTarget?: 'home' | 'successor';
+  /**
+   * What the hand-off warms: 'warm' (the default, as worker/handoff since 2026-12-04: the
+   * functions invoked in the last minute and those holding a container on the worker they come
+   * from, the leaving worker for a drain, the old home or the displaced spill target for a join;
+   * an older one's count is its containers there, and on a full target it takes the place of
+   * containers idle longer only) or 'recent' (the earlier rule, runs before H2: the last minute only).
+   */
+  handoffScope?: 'recent' | 'warm';
   /** Called on every start after the warm-up (analyses: cold starts per function). */
   onStart?: (fn: number, cold: boolean) => void;
   /** Called on every start, warm-up included (analyses: hand-off-misses.ts). */
@@ -297,6 +305,10 @@ export function simulate(o: SimulationOptions): SimulationResult {
     return flags;
   };
 
+  /** Invoked within the hand-off's window (the last minute, as the worker's RecentInvocations). */
+  const handoffRecent = (fn: number, now: number): boolean => now - (lastInvoked[fn] as number) <= 60_000;
+  const scopeWarm = (o.handoffScope ?? 'warm') === 'warm';
+
   const homes = (): Array<string | undefined> => fns.map((_, i) => (placement as Placement).home(i));
 
   const membership = (what: MembershipKind, now: number): void => {
@@ -316,7 +328,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
       // functions with a container on the leaving worker: the event takes their warm state
       for (const [fn, n] of worker.functionsHere()) if (n > 0) affected[fn] = 1;
       if (what === 'drain') {
-        handoffFrom = [...worker.functionsHere()].filter(([fn]) => now - (lastInvoked[fn] as number) <= 60_000);
+        handoffFrom = [...worker.functionsHere()].filter(([fn, n]) => handoffRecent(fn, now) || (scopeWarm && n > 0));
         requeue = worker.drain(now);
       } else {
         failed = worker.die(now);
@@ -346,13 +358,17 @@ export function simulate(o: SimulationOptions): SimulationResult {
       const byId = new Map(all.map((w) => [w.id, w]));
       const targets: Array<[number, number]> =
         what === 'join'
-          ? fns.map((_, i) => i).filter((i) => moved[i] === 1 && now - (lastInvoked[i] as number) <= 60_000).map((i) => [i, Math.max(1, ...before[i] === undefined ? [] : [byId.get(before[i] as string)?.containersOf(i) ?? 0])])
+          ? fns
+              .map((_, i): [number, number] => [i, before[i] === undefined ? 0 : (byId.get(before[i] as string)?.containersOf(i) ?? 0)])
+              .filter(([i, held]) => moved[i] === 1 && (handoffRecent(i, now) || (scopeWarm && held > 0)))
+              .map(([i, held]) => [i, Math.max(1, held)])
           : handoffFrom;
-      const successor = o.handoffTarget !== 'home' && hasHomes ? successorTargets({ what, worker, drainFns: handoffFrom.map(([fn]) => fn), before: live, after: nowActive, byId, functions: fns, recent: (fn) => now - (lastInvoked[fn] as number) <= 60_000 }) : undefined;
+      const successor = o.handoffTarget !== 'home' && hasHomes ? successorTargets({ what, worker, drainFns: handoffFrom.map(([fn]) => fn), before: live, after: nowActive, byId, functions: fns, recent: (fn) => handoffRecent(fn, now) || scopeWarm }) : undefined;
       for (const [fn, count] of targets) {
         const target = successor?.drain.get(fn) ?? (after[fn] === undefined ? undefined : byId.get(after[fn] as string));
         if (target === undefined) continue;
-        target.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count);
+        // an old call (warm scope) takes the place of containers idle longer only (warm-ups.ts)
+        target.prewarm(fn, now, handoffKeepAliveMs(o.keepAlive), count, handoffRecent(fn, now) ? undefined : (lastInvoked[fn] as number));
         handedOff[fn] = 1 + Math.min(254, target.idleOf(fn));
       }
       for (const [fn, count] of successor?.join ?? []) {

@@ -42,7 +42,7 @@ export interface SuccessorInput {
   after: readonly SimWorker[];
   byId: ReadonlyMap<string, SimWorker>;
   functions: readonly SimFunction[];
-  /** Invoked within the hand-off's window (the last minute). */
+  /** In the hand-off's scope: invoked within its window (the last minute), or, with the 'warm' scope, any function (a join then warms those the displaced worker holds containers of). */
   recent: (fn: number) => boolean;
 }
 

@@ -208,15 +208,18 @@ export class SimWorker {
 
   /**
    * Loads containers of `fn` without a request (pre-warm, hand-off) until `count` are idle;
-   * answers how many were loaded (fewer when memory runs out).
+   * answers how many were loaded (fewer when memory runs out). With `idleBefore`, only idle
+   * containers that went idle before it may give way (a hand-off of a function last called
+   * `now − idleBefore` ago takes the place of containers idle longer, as the worker's
+   * warm-ups do: worker/pool/warm-ups.ts).
    */
-  prewarm(fn: number, now: number, keepAliveMs: number, count = 1): number {
+  prewarm(fn: number, now: number, keepAliveMs: number, count = 1, idleBefore?: number): number {
     if (this.state !== 'active' || keepAliveMs <= 0) return 0;
     this.expire(now);
     const st = this.#fnState(fn);
     const f = this.#host.functions[fn] as SimFunction;
     let loaded = 0;
-    while (st.idle.length < count && this.#makeRoom(f.memoryMb, now, fn)) {
+    while (st.idle.length < count && this.#makeRoom(f.memoryMb, now, fn, idleBefore)) {
       const c: SimContainer = { fn, memoryMb: f.memoryMb, state: 'idle', idleSince: now, expiresAt: 0, worker: this };
       this.reservedMb += f.memoryMb;
       this.#makeIdle(c, st, now, now + keepAliveMs);
@@ -375,10 +378,10 @@ export class SimWorker {
   }
 
   /** Frees memory for `needMb` by evicting idle containers, lowest policy priority first. */
-  #makeRoom(needMb: number, now: number, except: number): boolean {
+  #makeRoom(needMb: number, now: number, except: number, idleBefore = Number.POSITIVE_INFINITY): boolean {
     if (this.capacityMb - this.reservedMb >= needMb) return true;
     let idleMb = 0;
-    for (const [fn, st] of this.#fns) if (fn !== except) for (const c of st.idle) idleMb += c.memoryMb;
+    for (const [fn, st] of this.#fns) if (fn !== except) for (const c of st.idle) if (c.idleSince < idleBefore) idleMb += c.memoryMb;
     if (this.capacityMb - this.reservedMb + idleMb < needMb) return false;
     while (this.capacityMb - this.reservedMb < needMb) {
       let victim: SimContainer | undefined;
@@ -386,7 +389,7 @@ export class SimWorker {
       for (const [fn, st] of this.#fns) {
         if (fn === except) continue;
         const c = st.idle[0]; // the bottom of the LIFO stack: the longest idle of the function
-        if (c === undefined) continue;
+        if (c === undefined || c.idleSince >= idleBefore) continue;
         const p = this.policy.evictionPriority((this.#host.functions[c.fn] as SimFunction).id, c.idleSince, now);
         if (p < best) {
           best = p;

@@ -238,6 +238,13 @@ test('hand-off misses: the causes add up to the cold first calls caused (run −
   assert.ok(prewarms('successor') > prewarms('home'), `pre-warms successor ${prewarms('successor')} against home ${prewarms('home')}`);
   // the default is the worker's rule since it does the same (worker/handoff/targets.ts)
   assert.equal(run({ events: [events[0]!], handoff: true }).prewarms, prewarms('successor'), 'the default target is successor');
+  // the 'warm' scope also hands over the functions called before the last minute that hold
+  // containers on the leaving worker; the default since the worker does the same
+  const drainPrewarms = (handoffScope: 'recent' | 'warm'): number => run({ events: [events[1]!], handoff: true, handoffScope }).prewarms;
+  assert.ok(drainPrewarms('warm') > drainPrewarms('recent'), `pre-warms warm ${drainPrewarms('warm')} against recent ${drainPrewarms('recent')}`);
+  assert.equal(run({ events: [events[1]!], handoff: true }).prewarms, drainPrewarms('warm'), 'the default scope is warm');
+  const tally = handoffMisses({ ...base, handoffScope: 'recent' });
+  assert.equal(sum(tally.caused) - sum(tally.saved), totalFirstCaused(pairOf({ events, handoff: true, handoffScope: 'recent' })), 'recent');
 });
 
 test('keep-alive bounds: the clairvoyant holds the cheapest periods first, static windows pick one window per rank, fixed is one window for all', () => {

@@ -10,7 +10,9 @@
  *   its ring yet): read the membership rows, build the ring the cluster will have with this
  *   worker (the real `Ring` of ring/, live active rows + this one), ask every live peer for its
  *   hot functions (`GET /cluster/handoff/hot`: functions that started in the last
- *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts), and warm here
+ *   `recentWindowMs`, each with its recent peak concurrency there, recent.ts; then the
+ *   functions whose idle containers its keep-alive still holds, each with that many, most
+ *   recently used first: their containers are warm state too), and warm here
  *   those whose home on that ring is this worker, and those whose list puts this worker right
  *   before the reporting peer (their spills reach it first now), moved homes first, through
  *   the pool's warm-ups (worker/pool/warm-ups.ts: one container of every function
@@ -23,7 +25,9 @@
  *   when this one is its home, its next spill target otherwise; its home when this worker is
  *   not in those 17) to warm it (`POST /cluster/handoff/warm` with `{functions: [{functionId,
  *   count, idleForMs}]}`), which warms them the same way and answers once the warm-up's starts
- *   are over (or its own bound, 1 s short of the asking worker's, passed). Then the drain goes
+ *   are over (or its own bound, 1 s short of the asking worker's, passed); an older item (not
+ *   started within the window, `idleForMs` since its last container went idle) may only take
+ *   the place of containers idle longer there (worker/pool/warm-ups.ts). Then the drain goes
  *   on as before. From the start of its drain a worker refuses warm requests (503): workers
  *   draining together (a whole cluster stopping) neither wait on each other nor warm
  *   containers that are about to go.
@@ -46,6 +50,8 @@
  *
  * Known caveats
  * -------------
+ * - An older item's container gets a fresh idle time where it lands: it is evicted after
+ *   containers that went idle between its idle time on the peer and the hand-off.
  * - Lists are computed from the rows this worker reads: a router whose ring differs (a row
  *   not yet seen) may still send a moved function elsewhere, where it starts as it would have.
  * - The count is the reporting peer's peak in flight over the last one to two minutes: a
@@ -108,7 +114,7 @@ export interface WarmResult {
 export interface WarmItem {
   functionId: string;
   count: number;
-  /** How long ago it last started on the worker that lists it; at most 60 s, a drain's item is a hand-off's (it may take the place of containers idle since before the ask, and its containers are held: worker/pool/warm-ups.ts). */
+  /** How long ago it last started (an older item: its last container went idle) on the worker that lists it; at most 60 s, a drain's item is a hand-off's (it may take the place of containers idle since before the ask, and its containers are held), longer an older one's (only of containers idle longer): worker/pool/warm-ups.ts. */
   idleForMs?: number;
 }
 
@@ -158,15 +164,28 @@ export class WarmHandoff {
     this.#agent = new Agent({ connect: { timeout: Math.min(2000, this.#o.timeoutMs) }, keepAliveTimeout: 1000 });
   }
 
-  /** This worker's hot functions: started within the window, each with its recent peak concurrency here. */
+  /**
+   * This worker's hot functions: those started within the window, each with its recent peak
+   * concurrency here, then those whose idle containers the keep-alive still holds here, most
+   * recently used first, each with its idle containers (`idleForMs`: since the last of them went
+   * idle); at most `maxFunctions`.
+   */
   hot(): WarmItem[] {
     const now = this.#o.clock.now();
-    const ids = this.#o.recent.since(now - this.#o.recentWindowMs).slice(0, this.#o.maxFunctions);
-    return ids.map((functionId) => ({
+    const max = this.#o.maxFunctions;
+    const ids = this.#o.recent.since(now - this.#o.recentWindowMs).slice(0, max);
+    const items: WarmItem[] = ids.map((functionId) => ({
       functionId,
       count: Math.max(1, Math.min(this.#o.maxPerFunction, this.#o.recent.concurrency(functionId, now))),
       idleForMs: Math.max(0, now - (this.#o.recent.lastStart(functionId) ?? now)),
     }));
+    const listed = new Set(ids);
+    const held = this.#o.pool.idleFunctions().filter((f) => !listed.has(f.functionId));
+    held.sort((a, b) => b.lastIdleSince - a.lastIdleSince);
+    for (const f of held.slice(0, max - items.length)) {
+      items.push({ functionId: f.functionId, count: Math.min(this.#o.maxPerFunction, f.idle), idleForMs: Math.max(0, now - f.lastIdleSince) });
+    }
+    return items;
   }
 
   /**

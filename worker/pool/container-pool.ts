@@ -160,6 +160,25 @@ export class ContainerPool {
     };
   }
 
+  /**
+   * The functions holding idle containers here (every version together): how many, and when the
+   * most recently used of them went idle (the warm hand-off's older items, worker/handoff/).
+   */
+  idleFunctions(): Array<{ functionId: string; idle: number; lastIdleSince: number }> {
+    const byId = new Map<string, { functionId: string; idle: number; lastIdleSince: number }>();
+    for (const s of this.#core.slots.values()) {
+      const top = s.idle.at(-1); // the LIFO stack's top: the most recently used
+      if (top === undefined) continue;
+      const e = byId.get(s.fn.id);
+      if (e === undefined) byId.set(s.fn.id, { functionId: s.fn.id, idle: s.idle.length, lastIdleSince: top.idleSince });
+      else {
+        e.idle += s.idle.length;
+        e.lastIdleSince = Math.max(e.lastIdleSince, top.idleSince);
+      }
+    }
+    return [...byId.values()];
+  }
+
   /** Idle containers of one function version, most recently used first (for tests and /status). */
   /** How many idle warm containers of this function version the worker holds (x-ringfaas-idle). */
   idleCount(fn: PoolFunction): number {

@@ -8,7 +8,7 @@
  * its idle plus unclaimed starting containers reach `count`; the first container of every
  * function that has none here first, then second containers, and so on (a function already
  * loaded here waits behind those that are not), so a warm-up cut short leaves as many functions
- * as it can with one container.
+ * as it can with one container; a hand-off's older items (below) after every other item's starts.
  * Queued starts are taken in order (`pump`) while fewer than `concurrency` warm-up starts
  * run (default 2: an engine is not flooded with starts while it also serves traffic) and the
  * pool's bound on creations at once leaves room, one place kept for traffic when the bound is
@@ -24,7 +24,12 @@
  * container used since, never one a hand-off holds); a request short of memory does not drop
  * its starts; and the containers it loads are held (evicted after every other idle container)
  * until used or for the grace, kept for the calls they are there for. Any other start failing
- * the headroom rule is dropped, not waited for (a warm-up ending frees no memory).
+ * the headroom rule is dropped, not waited for (a warm-up ending frees no memory), but for
+ * **an older hand-off item** (`idleForMs` over the grace: a function the draining peer still
+ * held warm, last used that long ago): failing the headroom rule, it may take the place of idle
+ * containers that went idle before it did (idle longer than `idleForMs`), as much memory as it
+ * starts: the two workers' warm containers merged by recency. It is not held, and a request
+ * short of memory drops it as any warm-up.
  * While requests wait for capacity in the pool's queue, queued warm-ups are dropped.
  * Traffic first: a request that finds too little memory free drops every start not yet begun
  * but a hand-off's (starts.ts); an idle warm-up container that no request has used is evicted
@@ -73,7 +78,8 @@ export interface WarmUpItem {
   /**
    * How long ago the function was last used on the peer that hands it over: at most the
    * hand-off grace (60 s), the item is a hand-off's (see the header: its starts may evict, and
-   * are kept). Absent or older: a plain warm-up, in spare memory only.
+   * are kept); older, an older hand-off item (it may take the place of containers idle longer,
+   * not held). Absent: a plain warm-up, in spare memory only.
    */
   idleForMs?: number;
 }
@@ -82,6 +88,8 @@ interface QueuedStart {
   fn: PoolFunction;
   /** A hand-off's: when it was asked (containers idle since before may give way). */
   handOffAt: number | undefined;
+  /** An older hand-off item's: containers idle since before this may give way (not held). */
+  idleBefore: number | undefined;
   /** Idle plus unclaimed starting containers of fn wanted. */
   target: number;
   batch: WarmUpBatch;
@@ -143,14 +151,16 @@ export class WarmUps {
     const now = core.clock.now();
     // one start per container wanted, ranked by which of its function's containers it makes
     // here: every function's first before any second (stable: in the items' order)
-    const starts: Array<{ rank: number; start: QueuedStart }> = [];
+    const starts: Array<{ tier: number; rank: number; start: QueuedStart }> = [];
     for (const item of items) {
       if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
       const handOffAt = item.idleForMs !== undefined && item.idleForMs <= this.graceMs ? now : undefined;
+      const idleBefore = item.idleForMs !== undefined && item.idleForMs > this.graceMs ? now - item.idleForMs : undefined;
       const had = this.#have(item.fn) + this.#queuedOf(item.fn);
-      for (let rank = had + 1; rank <= item.count; rank++) starts.push({ rank, start: { fn: item.fn, handOffAt, target: item.count, batch } });
+      const tier = idleBefore === undefined ? 0 : 1;
+      for (let rank = had + 1; rank <= item.count; rank++) starts.push({ tier, rank, start: { fn: item.fn, handOffAt, idleBefore, target: item.count, batch } });
     }
-    starts.sort((a, b) => a.rank - b.rank);
+    starts.sort((a, b) => a.tier - b.tier || a.rank - b.rank);
     for (const { start } of starts) this.#queue.push(start);
     batch.queued += starts.length;
     this.pump();
@@ -174,11 +184,13 @@ export class WarmUps {
           continue;
         }
         const spare = core.freeMb - next.fn.memoryMb >= this.headroomMb;
-        // No spare memory: for a hand-off, containers idle since before it was asked may give
-        // way, as much as the start takes, so the memory free stays as it was (a request of the
-        // function would evict them); ending warm-ups free none, so nothing is waited for.
-        if (!spare && (next.handOffAt === undefined || !core.parts.eviction.makeRoomFromOlder(core.freeMb + next.fn.memoryMb, slot, next.handOffAt))) {
-          this.#dropOne(next, slot, next.handOffAt === undefined ? 'no spare memory' : 'no spare memory, too few containers idle since the hand-off was asked');
+        // No spare memory: for a hand-off, containers idle since before it was asked (an older
+        // item: since before its function went idle on the peer) may give way, as much as the
+        // start takes, so the memory free stays as it was (a request of the function would evict
+        // them); ending warm-ups free none, so nothing is waited for.
+        const idleBefore = next.handOffAt ?? next.idleBefore;
+        if (!spare && (idleBefore === undefined || !core.parts.eviction.makeRoomFromOlder(core.freeMb + next.fn.memoryMb, slot, idleBefore))) {
+          this.#dropOne(next, slot, idleBefore === undefined ? 'no spare memory' : 'no spare memory, too few containers idle for longer');
           continue;
         }
         const heldUntil = next.handOffAt === undefined ? undefined : next.handOffAt + this.graceMs;

@@ -91,10 +91,10 @@ describe('warm hand-off to spill targets, between three real workers', () => {
     await runtime.close();
   });
   /** A cluster of its own (each test's ring holds only its workers). */
-  const cluster = (): { stores: Stores; start: (id: string) => Promise<RunningWorker> } => {
+  const cluster = (handOffGraceMs?: number): { stores: Stores; start: (id: string) => Promise<RunningWorker> } => {
     const stores = createMemoryStores();
     const start = async (id: string): Promise<RunningWorker> => {
-      const w = await startWorker({ id, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, drainTimeoutMs: 5000 });
+      const w = await startWorker({ id, capacityMb: 4096, coldPoolSize: 1, runtime, stores, logger: quietLogger(), heartbeatMs: 200, clusterKey: KEY, warmHandoff: true, drainTimeoutMs: 5000, ...(handOffGraceMs === undefined ? {} : { handOffGraceMs }) });
       workers.push(w);
       return w;
     };
@@ -126,6 +126,24 @@ describe('warm hand-off to spill targets, between three real workers', () => {
     assert.equal(loaded(c, homed), 1, 'a function homed on b goes to its next home, as before');
     const first = await invoke(c.address, spilled);
     assert.deepEqual([first.status, first.start], [200, 'warm'], 'its first spill on c is warm');
+  });
+
+  test('drain: a function not called within the hand-off window but still held warm by the keep-alive is warmed on its next home too', async () => {
+    // a window of 300 ms stands for the minute: the function last ran well before it
+    const { stores, start } = cluster(300);
+    const [a, b] = [await start(`h15-sw-a-${process.pid}`), await start(`h15-sw-b-${process.pid}`)];
+    const ids = [a.id, b.id];
+    const older = await deployWithList(stores, ids, [b.id, a.id], Code.echo('hs'));
+    const recent = await deployWithList(stores, ids, [b.id, a.id], Code.echo('hs'));
+    assert.equal((await invoke(b.address, older)).status, 200);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal((await invoke(b.address, recent)).status, 200);
+    assert.deepEqual(b.pool.idleFunctions().map((f) => f.functionId).sort(), [older, recent].sort(), 'both held idle on b');
+    await b.drain();
+    assert.equal(loaded(a, recent), 1, 'the recently called one is warmed on its next home');
+    assert.equal(loaded(a, older), 1, 'so is the one the keep-alive still held, called before the window');
+    const first = await invoke(a.address, older);
+    assert.deepEqual([first.status, first.start], [200, 'warm'], 'its first call on its next home is warm');
   });
 
   test("join: a new worker that lands at k = 1 of a function's list, right before the peer that ran it, warms it to that peer's count", async () => {

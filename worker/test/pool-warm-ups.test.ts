@@ -51,6 +51,19 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     assert.deepEqual(loadedOrder, [g.id, f.id, f.id], "g's first container before f's second and third");
   });
 
+  test("a hand-off's older items (idleForMs over the grace) start after every container of its recent ones", async () => {
+    const { pool, runtime } = setup({ capacityMb: 4096, warmUpConcurrency: 1 });
+    const [older, recent] = [fakeFn(), fakeFn()];
+    runtime.holdStarts = true;
+    pool.warmUp([{ fn: older, count: 1, idleForMs: 300_000 }, { fn: recent, count: 2, idleForMs: 1000 }]);
+    await settle();
+    while (runtime.held('start') > 0) {
+      runtime.finish('start', 1);
+      await settle();
+    }
+    assert.deepEqual(runtime.containers.map((c) => c.loaded!.functionId), [recent.id, recent.id, older.id]);
+  });
+
   test('a warm-up reserves only spare memory above the headroom, and evicts nothing', async () => {
     // capacity 1024, headroom 25 % = 256; 512 held by traffic
     const { pool } = setup({ warmUpConcurrency: 8 });
@@ -78,7 +91,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     const stale = pool.warmUp([{ fn: fakeFn(), count: 1, idleForMs: 61_000 }]);
     await settle();
     assert.equal(plain.dropped, 1, 'no last use given: nothing evicted, nothing warmed');
-    assert.equal(stale.dropped, 1, 'last used over a minute ago: a plain warm-up');
+    assert.equal(stale.dropped, 1, 'last used over a minute ago, before every container here went idle: nothing gives way');
     runtime.holdStarts = true;
     const hot = fakeFn();
     const batch = pool.warmUp([{ fn: hot, count: 6, idleForMs: 7500 }]);
@@ -97,6 +110,32 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 0, 1, 1], 'the four least recently used went');
     assert.equal(idleOf.get(hot.id), 4);
     assert.equal(pool.reservedMb, 768, 'the memory in use is the same: the headroom stays free');
+  });
+
+  test("an older hand-off item (idleForMs over a minute: warm on the peer, not called lately) takes the place of containers idle longer only, and is not held", async () => {
+    // capacity 1024 (headroom 256) all held by eight idle 128 MB containers (kept 10 min), idle since 0..7 s; now 100 s
+    const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
+    const idleFns = Array.from({ length: 8 }, () => fakeFn({ idleTimeoutMs: 600_000 }));
+    for (const fn of idleFns) {
+      pool.release(await pool.acquire(fn));
+      clock.advance(1000);
+    }
+    clock.advance(92_000);
+    const warmOnPeer = fakeFn();
+    // it went idle on the peer 96.5 s ago (at 3.5 s): only the four idle since 0..3 s are older
+    const batch = pool.warmUp([{ fn: warmOnPeer, count: 6, idleForMs: 96_500 }]);
+    await settle();
+    assert.equal(batch.begun, 4);
+    assert.equal(batch.dropped, 2, 'no container idle longer than the item is left');
+    assert.deepEqual(removed, ['evicted', 'evicted', 'evicted', 'evicted']);
+    const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 0, 0, 1, 1, 1, 1], 'the four idle longest went');
+    assert.equal(pool.reservedMb, 1024, 'the memory free stays as it was');
+    // not held: a request short of memory evicts its unused containers first
+    pool.release(await pool.acquire(fakeFn()));
+    const after = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
+    assert.equal(after.get(warmOnPeer.id), 3, "one of the hand-off's unused containers made room");
+    assert.deepEqual(idleFns.map((fn) => after.get(fn.id) ?? 0), [0, 0, 0, 0, 1, 1, 1, 1]);
   });
 
   test('on a full worker a hot function from a peer takes the place of as much memory as it starts, one for one, not of the headroom too', async () => {
