@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { projectRoot } from './platform/children.ts';
+import { projectRoot, repositoryRoot } from './platform/children.ts';
 import type { PlatformSettings, TargetLauncher, TargetSpec } from './platform/targets.ts';
 import type { Progress } from './report/progress.ts';
 import type { ScenarioOutput } from './report/result.ts';
@@ -287,7 +287,7 @@ export function registerBenchCommands(program: Command): void {
     .description('regenerate docs/benchmarks.md from the latest result of each scenario')
     .option('--results-dir <dir>', 'where result files are', join(projectRoot, 'bench', 'results'))
     .action(async (flags: { resultsDir: string }) => {
-      const doc = join(projectRoot, 'docs', 'benchmarks.md');
+      const doc = join(repositoryRoot, 'docs', 'benchmarks.md');
       await regenerateDocs(flags.resultsDir, doc);
       process.stdout.write(`wrote ${doc}\n`);
     });

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { isRfError } from '../errors/index.ts';
-import { projectRoot } from './platform/children.ts';
+import { repositoryRoot } from './platform/children.ts';
 import type { PlatformSettings, TargetLauncher } from './platform/targets.ts';
 import { createProgress, type Progress } from './report/progress.ts';
 import type { ScenarioOutput } from './report/result.ts';
@@ -50,7 +50,7 @@ export async function runScenarioCommand(command: ScenarioCommand, body: (contex
         scenario,
         reproduce: `ringfaas ${process.argv.slice(process.argv.indexOf('bench')).join(' ')}`,
         resultsDir: command.resultsDir,
-        ...(command.docs ? { docPath: join(projectRoot, 'docs', 'benchmarks.md') } : {}),
+        ...(command.docs ? { docPath: join(repositoryRoot, 'docs', 'benchmarks.md') } : {}),
       },
       async () => {
         const progress = command.progressSeconds === undefined ? NO_PROGRESS : createProgress(command.progressSeconds);
