@@ -12,10 +12,10 @@ import { Command } from 'commander';
 import Docker from 'dockerode';
 import { isRfError } from '../errors/index.ts';
 import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { buildRuntimeImage, defaultRuntimeImageName } from '../worker/index.ts';
 import { buildPlatformImage } from '../deploy/index.ts';
-import { CODE_ROOT, RUNNING_COMPILED } from './node-entry.ts';
+import { RUNNING_COMPILED, SOURCE_ROOT } from './node-entry.ts';
 import { processIo } from './api-client.ts';
 
 /** Where the commands read their settings and write their output (the process's by default). */
@@ -74,10 +74,9 @@ export function registerImageCommands(program: Command, io: ImageCommandsIo = pr
 
   async function buildPlatform(name: string | undefined, docker: Docker): Promise<void> {
     // From a checkout the sources are compiled first; compiled, dist/ is this code's own root.
-    const sourceRoot = RUNNING_COMPILED ? dirname(CODE_ROOT) : CODE_ROOT;
     if (!RUNNING_COMPILED) {
       io.stderr('compiling (npm run build)...\n');
-      const build = spawnSync(process.execPath, [join(sourceRoot, 'bin', 'build.js')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const build = spawnSync(process.execPath, [join(SOURCE_ROOT, 'bin', 'build.js')], { stdio: ['ignore', 'ignore', 'pipe'] });
       if (build.status !== 0) {
         io.stderr(`RF_CONFIG_INVALID: npm run build failed: ${build.stderr.toString().slice(-2000)}\n`);
         process.exitCode = 1;
@@ -88,7 +87,7 @@ export function registerImageCommands(program: Command, io: ImageCommandsIo = pr
     const startedAt = performance.now();
     let built: string;
     try {
-      built = await buildPlatformImage({ docker, sourceRoot, ...(name === undefined ? {} : { imageName: name }) });
+      built = await buildPlatformImage({ docker, sourceRoot: SOURCE_ROOT, ...(name === undefined ? {} : { imageName: name }) });
     } catch (err) {
       io.stderr(`RF_WORKER_IMAGE_UNAVAILABLE: could not build the platform image: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;

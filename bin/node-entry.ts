@@ -13,6 +13,9 @@ export const RUNNING_COMPILED = import.meta.url.endsWith('.js');
 /** The root the sources (or the compiled files) live under: the checkout, or dist/. */
 export const CODE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The checkout (package.json, docs/, the sources): CODE_ROOT from source, its parent when compiled. */
+export const SOURCE_ROOT = RUNNING_COMPILED ? dirname(CODE_ROOT) : CODE_ROOT;
+
 /**
  * Node arguments that run `mainFile` (a path relative to the source root, `router/main.ts`):
  * `['--import', 'tsx', <root>/router/main.ts]` from source, `[<root>/router/main.js]` compiled.

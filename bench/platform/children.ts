@@ -6,17 +6,15 @@
  * They are started by the launcher `npm start` uses (bin/process-launcher.ts); this file
  * holds the benchmark's readiness waits.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
-import { CODE_ROOT, type LaunchedChild } from '../../bin/index.ts';
+import { CODE_ROOT, SOURCE_ROOT, type LaunchedChild } from '../../bin/index.ts';
 
 /** The repository root (where router/, worker/ and bench/ live; dist/ when compiled). */
 export const projectRoot = CODE_ROOT;
 
-/** The repository's root, where docs/ lives: CODE_ROOT from source, its parent when compiled (dist/ holds no docs). */
-export const repositoryRoot = existsSync(join(CODE_ROOT, 'docs')) ? CODE_ROOT : dirname(CODE_ROOT);
+/** The checkout, where docs/ lives (dist/ holds no docs when compiled). */
+export const repositoryRoot = SOURCE_ROOT;
 
 /** A child of the benchmark, started with `launchMain` (bin/process-launcher.ts). */
 export type Child = LaunchedChild;
