@@ -151,16 +151,17 @@ export class WarmUps {
     const now = core.clock.now();
     // one start per container wanted, ranked by which of its function's containers it makes
     // here: every function's first before any second (stable: in the items' order)
-    const starts: Array<{ tier: number; rank: number; start: QueuedStart }> = [];
+    const starts: Array<{ rank: number; start: QueuedStart }> = [];
     for (const item of items) {
       if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
       const handOffAt = item.idleForMs !== undefined && item.idleForMs <= this.graceMs ? now : undefined;
       const idleBefore = item.idleForMs !== undefined && item.idleForMs > this.graceMs ? now - item.idleForMs : undefined;
       const had = this.#have(item.fn) + this.#queuedOf(item.fn);
-      const tier = idleBefore === undefined ? 0 : 1;
-      for (let rank = had + 1; rank <= item.count; rank++) starts.push({ tier, rank, start: { fn: item.fn, handOffAt, idleBefore, target: item.count, batch } });
+      for (let rank = had + 1; rank <= item.count; rank++) starts.push({ rank, start: { fn: item.fn, handOffAt, idleBefore, target: item.count, batch } });
     }
-    starts.sort((a, b) => a.tier - b.tier || a.rank - b.rank);
+    // older hand-off items after every other item's starts
+    const older = (s: QueuedStart): number => (s.idleBefore === undefined ? 0 : 1);
+    starts.sort((a, b) => older(a.start) - older(b.start) || a.rank - b.rank);
     for (const { start } of starts) this.#queue.push(start);
     batch.queued += starts.length;
     this.pump();
