@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { projectRoot, repositoryRoot } from './platform/children.ts';
+import { repositoryRoot } from './platform/children.ts';
 import type { PlatformSettings, TargetLauncher, TargetSpec } from './platform/targets.ts';
 import type { Progress } from './report/progress.ts';
 import type { ScenarioOutput } from './report/result.ts';
@@ -285,7 +285,7 @@ export function registerBenchCommands(program: Command): void {
   bench
     .command('report')
     .description('regenerate docs/benchmarks.md from the latest result of each scenario')
-    .option('--results-dir <dir>', 'where result files are', join(projectRoot, 'bench', 'results'))
+    .option('--results-dir <dir>', 'where result files are', join(repositoryRoot, 'bench', 'results'))
     .action(async (flags: { resultsDir: string }) => {
       const doc = join(repositoryRoot, 'docs', 'benchmarks.md');
       await regenerateDocs(flags.resultsDir, doc);

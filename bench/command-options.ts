@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { RfError } from '../errors/index.ts';
 import { BenchErrors } from './errors.ts';
-import { projectRoot } from './platform/children.ts';
+import { repositoryRoot } from './platform/children.ts';
 import type { PlatformSettings } from './platform/targets.ts';
 import type { RuntimeKind } from './platform/runtime.ts';
 
@@ -118,7 +118,7 @@ export function common(cmd: Command): Command {
     .option('--cold-pool <n>', 'pre-started containers per worker', '2')
     .option('--function-memory-mb <mb>', 'memory of the benchmark function', '128')
     .option('--redis-url <url>', 'Redis of the Redis design (default RINGFAAS_REDIS_URL, else a redis-server started on a free port)')
-    .option('--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results'))
+    .option('--results-dir <dir>', 'where result files go', join(repositoryRoot, 'bench', 'results'))
     .option('--no-docs', 'do not regenerate docs/benchmarks.md')
     .option('--log-level <level>', 'log level of the started components', 'warn')
     .option('--layout <layout>', 'processes (each component its own process, Azurite) or shared (each platform in one process, in-memory stores)', 'processes')

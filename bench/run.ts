@@ -7,7 +7,7 @@ import { collectEnvironment } from './report/environment.ts';
 import { latestResults, writeResult, type WrittenResult } from './report/files.ts';
 import { writeBenchmarksDoc } from './report/docs.ts';
 import type { BenchResult, ScenarioOutput } from './report/result.ts';
-import { projectRoot } from './platform/children.ts';
+import { repositoryRoot } from './platform/children.ts';
 
 export interface RecordOptions {
   scenario: string;
@@ -19,7 +19,7 @@ export interface RecordOptions {
 }
 
 /** The project's results (bench/results/): docs/benchmarks.md is made from these alone. */
-export const RESULTS_DIR = join(projectRoot, 'bench', 'results');
+export const RESULTS_DIR = join(repositoryRoot, 'bench', 'results');
 
 /** Runs `body`, writes its result files, regenerates the docs; answers the result and paths. */
 export async function recordRun(options: RecordOptions, body: () => Promise<ScenarioOutput>): Promise<{ result: BenchResult; files: WrittenResult }> {
@@ -29,7 +29,7 @@ export async function recordRun(options: RecordOptions, body: () => Promise<Scen
     scenario: options.scenario,
     startedAt,
     finishedAt: new Date().toISOString(),
-    environment: collectEnvironment(projectRoot),
+    environment: collectEnvironment(repositoryRoot),
     reproduce: options.reproduce,
     ...output,
   };
@@ -42,5 +42,5 @@ export async function recordRun(options: RecordOptions, body: () => Promise<Scen
 
 /** Regenerates docs/benchmarks.md from the latest result of each scenario. */
 export async function regenerateDocs(resultsDir: string, docPath: string): Promise<void> {
-  await writeBenchmarksDoc(docPath, await latestResults(resultsDir), join(projectRoot, 'bench', 'analysis.md'));
+  await writeBenchmarksDoc(docPath, await latestResults(resultsDir), join(repositoryRoot, 'bench', 'analysis.md'));
 }

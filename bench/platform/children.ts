@@ -8,12 +8,9 @@
  */
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
-import { CODE_ROOT, SOURCE_ROOT, type LaunchedChild } from '../../bin/index.ts';
+import { SOURCE_ROOT, type LaunchedChild } from '../../bin/index.ts';
 
-/** The repository root (where router/, worker/ and bench/ live; dist/ when compiled). */
-export const projectRoot = CODE_ROOT;
-
-/** The checkout, where docs/ lives (dist/ holds no docs when compiled). */
+/** The checkout, where docs/, bench/analysis.md and bench/results/ live (dist/ holds none of them when compiled). */
 export const repositoryRoot = SOURCE_ROOT;
 
 /** A child of the benchmark, started with `launchMain` (bin/process-launcher.ts). */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { RfError } from '../../errors/index.ts';
 import { BenchErrors } from '../errors.ts';
-import { projectRoot } from '../platform/children.ts';
+import { repositoryRoot } from '../platform/children.ts';
 import { runScenarioCommand } from '../scenario-command.ts';
 import { IAT_COV } from './generator.ts';
 import type { SustainedSpec } from './placement.ts';
@@ -93,7 +93,7 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--no-placement', 'skip the placement runs (tables, membership impact) at --scales'],
   ['--no-keepalive', 'skip the keep-alive runs'],
   ['--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale'],
-  ['--results-dir <dir>', 'where result files go', join(projectRoot, 'bench', 'results')],
+  ['--results-dir <dir>', 'where result files go', join(repositoryRoot, 'bench', 'results')],
   ['--no-docs', 'do not regenerate docs/benchmarks.md'],
 ];
 

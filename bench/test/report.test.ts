@@ -2,12 +2,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { renderMarkdown } from '../report/markdown.ts';
 import { renderHtml } from '../report/html.ts';
 import { niceTicks, renderChart } from '../report/svg.ts';
 import { latestResults, readResult, writeResult } from '../report/files.ts';
-import { renderBenchmarksDoc, writeBenchmarksDoc } from '../report/docs.ts';
+import { markedSections, renderBenchmarksDoc, writeBenchmarksDoc } from '../report/docs.ts';
 import type { BenchResult } from '../report/result.ts';
 
 const dirs: string[] = [];
@@ -86,4 +86,32 @@ test('result files are written, read back, and the latest per scenario feeds doc
   await writeBenchmarksDoc(docPath, latest, join(dir, 'missing-analysis.md'));
   assert.match(await readFile(docPath, 'utf8'), /- newest/);
   assert.deepEqual(await latestResults(join(dir, 'nope')), new Map());
+});
+
+test('a run regenerates its own section and keeps the sections of scenarios with no result (bench/results/ is not in the repository)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rf-bench-doc-'));
+  dirs.push(dir);
+  const docPath = join(dir, 'benchmarks.md');
+  const earlier = new Map([
+    ['compare', { ...fixture('compare', '2025-01-01T00:00:00.000Z'), summary: ['old compare'] }],
+    ['soak', { ...fixture('soak', '2025-01-01T00:00:00.000Z'), summary: ['soak from another machine'] }],
+  ]);
+  await writeBenchmarksDoc(docPath, earlier);
+  await writeBenchmarksDoc(docPath, new Map([['compare', { ...fixture('compare', '2025-02-01T00:00:00.000Z'), summary: ['new compare'] }]]));
+  const doc = await readFile(docPath, 'utf8');
+  assert.match(doc, /- new compare/);
+  assert.doesNotMatch(doc, /old compare/);
+  assert.match(doc, /- soak from another machine/, 'the soak section is kept');
+  assert.equal(doc.match(/## Fixture soak/g)?.length, 1);
+  assert.ok(doc.indexOf('## Fixture compare') < doc.indexOf('## Fixture soak'));
+  assert.deepEqual([...markedSections(doc).keys()], ['compare', 'soak']);
+});
+
+test('docs/benchmarks.md is what a regeneration with no new result writes: intro, bench/analysis.md verbatim, every section marked', async () => {
+  const root = resolve(import.meta.dirname, '..', '..');
+  const doc = await readFile(join(root, 'docs', 'benchmarks.md'), 'utf8');
+  const analysis = await readFile(join(root, 'bench', 'analysis.md'), 'utf8');
+  const kept = markedSections(doc);
+  assert.ok(kept.size >= 10, `${kept.size} marked sections`);
+  assert.equal(renderBenchmarksDoc(new Map(), analysis, kept), doc);
 });
