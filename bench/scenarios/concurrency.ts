@@ -89,6 +89,9 @@ export interface ConcurrencyOptions {
   progress: Progress;
 }
 
+/** Throughput at the most callers against the best stage's: more callers should not mean less work done (issue 12). */
+const AT_MOST_CALLERS_TARGET = 0.9;
+
 /** The concurrency scenario over every target, one after the other. */
 export async function runConcurrency(options: ConcurrencyOptions): Promise<ScenarioOutput> {
   const runs: TargetRun[] = [];
@@ -104,8 +107,14 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Scena
   }
   const summary = runs.map((r) => {
     const peak = r.stages.reduce((a, b) => (b.throughputRps > a.throughputRps ? b : a), r.stages[0] as StageStats);
+    const most = r.stages.reduce((a, b) => (b.concurrency > a.concurrency ? b : a), r.stages[0] as StageStats);
     const instances = r.stages.reduce((n, s) => n + s.newInstances, 0);
-    return `${r.target}: peak ${peak.throughputRps.toFixed(0)} req/s at ${peak.concurrency} callers (p50 ${peak.p50Ms.toFixed(2)} ms); ${instances} instances used in all`;
+    const atMost = peak.throughputRps > 0 ? most.throughputRps / peak.throughputRps : 0;
+    return (
+      `${r.target}: peak ${peak.throughputRps.toFixed(0)} req/s at ${peak.concurrency} callers (p50 ${peak.p50Ms.toFixed(2)} ms); ` +
+      `at ${most.concurrency} callers ${most.throughputRps.toFixed(0)} req/s, ${atMost.toFixed(3)} of the peak (target ≥ ${AT_MOST_CALLERS_TARGET}: ${atMost >= AT_MOST_CALLERS_TARGET ? 'met' : 'NOT met'}); ` +
+      `${instances} instances used in all`
+    );
   });
   return {
     title: 'Concurrency test',

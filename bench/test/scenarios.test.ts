@@ -76,6 +76,8 @@ test('concurrency: stages [1, 2] × 1 s against ringfaas and redis-design', { sk
     assert.ok(t.stages.every((s) => s.requests > 0), `${t.target} answered in every stage`);
     assert.equal(t.stages.reduce((n, s) => n + s.errors, 0), 0, `${t.target} without errors`);
   }
+  // The summary reads issue 12's target: throughput at the most callers against the peak.
+  for (const line of result.summary) assert.match(line, /at 2 callers \d+ req\/s, [01]\.\d{3} of the peak \(target ≥ 0\.9: (met|NOT met)\)/);
 });
 
 test('backoff: a gap beyond the scaled idle timeout finds its container expired', async () => {
