@@ -7,6 +7,9 @@ import { renderMarkdown } from '../report/markdown.ts';
 import { renderHtml } from '../report/html.ts';
 import { niceTicks, renderChart } from '../report/svg.ts';
 import { latestResults, readResult, writeResult } from '../report/files.ts';
+import { collectEnvironment } from '../report/environment.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { markedSections, renderBenchmarksDoc, writeBenchmarksDoc } from '../report/docs.ts';
 import type { BenchResult } from '../report/result.ts';
 
@@ -114,4 +117,21 @@ test('docs/benchmarks.md is what a regeneration with no new result writes: intro
   const kept = markedSections(doc);
   assert.ok(kept.size >= 10, `${kept.size} marked sections`);
   assert.equal(renderBenchmarksDoc(new Map(), analysis, kept), doc);
+});
+
+test('a tree whose only change is docs/benchmarks.md (every run rewrites it) is not reported as changed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rf-bench-env-'));
+  dirs.push(dir);
+  const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, encoding: 'utf8' });
+  git('init', '-q');
+  await mkdir(join(dir, 'docs'));
+  await writeFile(join(dir, 'docs', 'benchmarks.md'), 'a\n');
+  await writeFile(join(dir, 'code.ts'), 'a\n');
+  git('add', '.');
+  git('commit', '-qm', 'c');
+  assert.equal(collectEnvironment(dir).gitDirty, false);
+  await writeFile(join(dir, 'docs', 'benchmarks.md'), 'b\n');
+  assert.equal(collectEnvironment(dir).gitDirty, false, 'the doc the run rewrites');
+  await writeFile(join(dir, 'code.ts'), 'b\n');
+  assert.equal(collectEnvironment(dir).gitDirty, true, 'a changed source file');
 });
