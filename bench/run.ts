@@ -18,7 +18,7 @@ export interface RecordOptions {
   docPath?: string;
 }
 
-/** The project's results (bench/results/): docs/benchmarks.md is made from these alone. */
+/** The project's results (bench/results/): docs/benchmarks.md's sections are made from these (a scenario with none keeps its section). */
 export const RESULTS_DIR = join(repositoryRoot, 'bench', 'results');
 
 /** Runs `body`, writes its result files, regenerates the docs; answers the result and paths. */
