@@ -11,6 +11,7 @@ import type { PlatformSettings, TargetLauncher } from './platform/targets.ts';
 import { createProgress, type Progress } from './report/progress.ts';
 import type { ScenarioOutput } from './report/result.ts';
 import { recordRun } from './run.ts';
+import { reproduceCommand } from './reproduce.ts';
 
 export interface ScenarioCommand {
   scenario: string;
@@ -48,7 +49,7 @@ export async function runScenarioCommand(command: ScenarioCommand, body: (contex
     const { files, result } = await recordRun(
       {
         scenario,
-        reproduce: `ringfaas ${process.argv.slice(process.argv.indexOf('bench')).join(' ')}`,
+        reproduce: reproduceCommand(process.argv, process.env),
         resultsDir: command.resultsDir,
         ...(command.docs ? { docPath: join(repositoryRoot, 'docs', 'benchmarks.md') } : {}),
       },

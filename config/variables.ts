@@ -202,6 +202,13 @@ export const VARIABLES = {
     doc: "the sustained-load bound: a worker whose load averaged over the window is over c × the averaged mean takes new requests only when no other worker does",
     readBy: ['router', 'dispatcher'],
   },
+  RINGFAAS_WARM_FIRST: {
+    name: 'RINGFAAS_WARM_FIRST',
+    ...zeroOrOne,
+    default: '1',
+    doc: 'warm first when spilling: a request the bounded-load rule moves off its home goes to a worker under the bound that holds an idle warm container of the function',
+    readBy: ['router', 'dispatcher'],
+  },
   RINGFAAS_STORAGE_TIMEOUT_MS: {
     name: 'RINGFAAS_STORAGE_TIMEOUT_MS',
     ...integer(100, 120_000),

@@ -24,6 +24,8 @@ export interface RouterConfig {
   readonly invokeChannel: boolean;
   /** The sustained-load bound (RINGFAAS_SUSTAINED_LOAD), undefined when off. */
   readonly sustainedLoad: SustainedBound | undefined;
+  /** Warm first when spilling (RINGFAAS_WARM_FIRST; docs/ring.md). */
+  readonly warmFirst: boolean;
   /** The cluster key sent on every call to a worker (contract/cluster-auth.ts). */
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
@@ -55,6 +57,7 @@ const ROUTER_VARIABLES = {
   maxOutputBytes: V.RINGFAAS_MAX_OUTPUT_BYTES,
   invokeChannel: V.RINGFAAS_INVOKE_CHANNEL,
   sustainedLoad: V.RINGFAAS_SUSTAINED_LOAD,
+  warmFirst: V.RINGFAAS_WARM_FIRST,
   clusterKey: V.RINGFAAS_CLUSTER_KEY,
   tlsCert: V.RINGFAAS_TLS_CERT,
   tlsKey: V.RINGFAAS_TLS_KEY,
@@ -110,6 +113,7 @@ export function loadRouterConfig(
     maxOutputBytes: c.maxOutputBytes,
     invokeChannel: c.invokeChannel,
     sustainedLoad: c.sustainedLoad,
+    warmFirst: c.warmFirst,
     clusterKey: c.clusterKey,
     tls: c.tlsCert !== undefined && c.tlsKey !== undefined ? Object.freeze({ certFile: c.tlsCert, keyFile: c.tlsKey }) : undefined,
     storageTimeoutMs: c.storageTimeoutMs,

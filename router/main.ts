@@ -65,7 +65,7 @@ export interface RunningRouter {
 }
 
 /** The ring's Invoker of a router or dispatcher process: its id, the output bound, the cluster key. */
-export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey' | 'invokeChannel'>, view: RingView, metrics: RingMetrics, warmFirst = false): RingInvoker {
+export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey' | 'invokeChannel' | 'warmFirst'>, view: RingView, metrics: RingMetrics, warmFirst = config.warmFirst): RingInvoker {
   return new RingInvoker({
     view,
     warmFirst,
@@ -116,7 +116,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   });
   await view.start();
   const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };
-  const invoker = createRingInvoker(config, view, ringMetrics, options.ring?.warmFirst ?? false);
+  const invoker = createRingInvoker(config, view, ringMetrics, options.ring?.warmFirst ?? config.warmFirst);
   const notifier = new WorkerChangeNotifier({ view, ...key });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25, ...key });
   const dashboard = new Dashboard({

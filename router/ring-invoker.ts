@@ -89,9 +89,8 @@ export interface RingInvokerOptions {
   /** How long a worker's report of idle warm containers is trusted (router/warm-hints.ts). Default 30 000. */
   warmHintTtlMs?: number;
   /**
-   * Warm first when spilling (docs/ring.md). Default false: on the compare benchmark it cost
-   * throughput (0.47–0.49 of the bare chain against 0.62 without, back to back), not yet
-   * explained.
+   * Warm first when spilling (docs/ring.md; RINGFAAS_WARM_FIRST). Default true: on the compare
+   * benchmark, three alternated pairs cost nothing measurable (bench/analysis.md, 2026-12-04).
    */
   warmFirst?: boolean;
   /**
@@ -174,7 +173,7 @@ export class RingInvoker implements Invoker {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.#connections = options.connectionsPerWorker ?? 128;
     this.#clusterKey = options.clusterKey;
-    this.#warmFirst = options.warmFirst ?? false;
+    this.#warmFirst = options.warmFirst ?? true;
     this.#useChannel = options.invokeChannel ?? true;
     this.#warm = new WarmHints({ now: () => performance.now(), ...(options.warmHintTtlMs === undefined ? {} : { ttlMs: options.warmHintTtlMs }) });
     this.#view.onChange((next) => this.#closeDeparted(next));

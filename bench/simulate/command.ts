@@ -33,6 +33,7 @@ interface SimulateFlags {
   keepaliveFunctionsPerWorker?: string;
   boundRules: string;
   sustained?: string;
+  warmFirst?: string;
   matrix: boolean;
   placement: boolean;
   keepalive: boolean;
@@ -55,6 +56,11 @@ function int(name: string, text: string, min = 1): number {
 function boundRule(text: string): 'ceil' | 'floor' {
   if (text === 'ceil' || text === 'floor') return text;
   throw new RfError(BenchErrors.OPTION_INVALID, `--bound-rules takes ceil and/or floor, got '${text}'`);
+}
+
+function onOff(name: string, text: string): boolean {
+  if (text === 'on' || text === 'off') return text === 'on';
+  throw new RfError(BenchErrors.OPTION_INVALID, `${name} takes on or off, got '${text}'`);
 }
 
 /** One `--sustained` entry: `c/windowSeconds`, optionally `/plain` (the average alone: no current load, no request share). */
@@ -90,6 +96,7 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--keepalive-functions-per-worker <n>', 'generated functions per worker of the keep-alive runs (default --functions-per-worker)'],
   ['--bound-rules <list>', "ringfaas's bound rounding, ring/'s rule: ceil (the platform's) and/or floor (max(ceil(avg), floor(1.25 × avg))); load levels run each, placement runs the first", 'ceil'],
   ['--sustained <list>', "ringfaas's sustained-load bound (ring/sustained-load.ts): c/windowSeconds[/plain] entries, e.g. 1.25/30 (plain: the average alone), or off; the load levels run ringfaas without and with each, the placement runs use the first (off: none). Default: the routers' (RINGFAAS_SUSTAINED_LOAD's default)"],
+  ['--warm-first <on|off>', "ringfaas's warm first when spilling (docs/ring.md) in every run. Default: the routers' (RINGFAAS_WARM_FIRST's default)"],
   ['--no-placement', 'skip the placement runs (tables, membership impact) at --scales'],
   ['--no-keepalive', 'skip the keep-alive runs'],
   ['--no-matrix', 'skip the placement × keep-alive matrix at the smallest scale'],
@@ -140,6 +147,7 @@ export function registerSimulateCommand(bench: Command): void {
           ...(flags.keepaliveFunctionsPerWorker === undefined ? {} : { keepAliveFunctionsPerWorker: int('--keepalive-functions-per-worker', flags.keepaliveFunctionsPerWorker) }),
           boundRules: flags.boundRules.split(',').map((x) => boundRule(x.trim())),
           ...(flags.sustained === undefined ? {} : { sustained: flags.sustained.trim() === 'off' ? [] : flags.sustained.split(',').map((x) => sustainedSpec(x.trim())) }),
+          ...(flags.warmFirst === undefined ? {} : { warmFirst: onOff('--warm-first', flags.warmFirst) }),
           skipMatrix: !flags.matrix,
           skipPlacement: !flags.placement,
           skipKeepAlive: !flags.keepalive,

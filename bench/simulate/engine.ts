@@ -38,7 +38,7 @@
 import { FixedKeepAlive, GreedyDualKeepAlive, HazardKeepAlive, HybridHistogramKeepAlive, type KeepAlivePolicy } from '../../worker/keepalive/index.ts';
 import { EventHeap, type Timed } from './event-heap.ts';
 import { SimMetrics, type EventWindow, type IdlePeriodHook } from './metrics.ts';
-import { createPlacement, ROUTERS_SUSTAINED, type Placement, type PlacementName, type SustainedSpec } from './placement.ts';
+import { createPlacement, ROUTERS_SUSTAINED, ROUTERS_WARM_FIRST, type Placement, type PlacementName, type SustainedSpec } from './placement.ts';
 import { Prng } from './prng.ts';
 import { SimWorker, type SimContainer, type WorkerHost } from './sim-worker.ts';
 import { LoadTracker } from './load-tracker.ts';
@@ -134,6 +134,8 @@ export interface SimulationOptions {
    * (RINGFAAS_SUSTAINED_LOAD's default, ROUTERS_SUSTAINED); 'off': the instantaneous bound alone.
    */
   sustained?: SustainedSpec | 'off';
+  /** ringfaas's warm first when spilling (docs/ring.md); default: the routers' (RINGFAAS_WARM_FIRST's default, ROUTERS_WARM_FIRST). */
+  warmFirst?: boolean;
 }
 
 /** One membership event's figures. */
@@ -258,7 +260,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   for (let i = 0; i < o.workers; i++) newWorker(`w${i}`, 0);
   const active = (): SimWorker[] => all.filter((w) => w.state === 'active');
   const sustained = o.sustained === 'off' ? undefined : (o.sustained ?? ROUTERS_SUSTAINED);
-  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad, rule, sustained);
+  placement = createPlacement(o.placement, fns, placeRng, () => totalLoad, rule, sustained, o.warmFirst ?? ROUTERS_WARM_FIRST);
   placement.membership(active(), all, 0);
   loads.membership(active(), totalLoad, 0);
 

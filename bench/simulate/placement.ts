@@ -57,6 +57,9 @@ export interface SustainedSpec extends Omit<SustainedLoadOptions, 'withCurrent'>
  */
 export const ROUTERS_SUSTAINED: SustainedSpec | undefined = VARIABLES.RINGFAAS_SUSTAINED_LOAD.schema.parse(VARIABLES.RINGFAAS_SUSTAINED_LOAD.default);
 
+/** The routers' default of warm first when spilling (RINGFAAS_WARM_FIRST's default): the simulated ringfaas uses it. */
+export const ROUTERS_WARM_FIRST: boolean = VARIABLES.RINGFAAS_WARM_FIRST.schema.parse(VARIABLES.RINGFAAS_WARM_FIRST.default);
+
 export type PlacementName = 'ringfaas' | 'openwhisk' | 'least-loaded' | 'random' | 'ch-rlu';
 export const PLACEMENT_NAMES: readonly PlacementName[] = ['ringfaas', 'openwhisk', 'least-loaded', 'random', 'ch-rlu'];
 
@@ -162,9 +165,10 @@ export class RingfaasPlacement implements Placement {
     const held = s?.heldAt(now, this.#times === undefined ? 0 : s.requestShare(this.#times.expectedMs((this.#fns[fn] as SimFunction).id)));
     const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule, ...(held === undefined ? {} : { held }) });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
-    // Warm first when spilling: a worker holding an idle container always runs the call, so it
+    // Warm first when spilling, as the router (router/ring-invoker.ts): among the workers under
+    // the bound, held ones included, the first holding an idle container runs the call, so it
     // is tried before the rest (which may name it again, never reached).
-    const warm = this.#warmFirst && plan.skipped > 0 ? order.slice(0, plan.accepting).find((w) => w.idleOf(fn) > 0) : undefined;
+    const warm = this.#warmFirst && plan.skipped > 0 ? order.find((w) => w.load < plan.bound && w.idleOf(fn) > 0) : undefined;
     if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
     const accepting = order.slice(0, plan.accepting);
     const under = order.filter((w) => w.load < plan.bound);
@@ -397,10 +401,10 @@ export class ChRluPlacement implements Placement {
 }
 
 /** A placement policy by name. */
-export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number, rule: BoundRule = 'ceil', sustained?: SustainedSpec): Placement {
+export function createPlacement(name: PlacementName, fns: readonly SimFunction[], rng: Prng, totalLoad: () => number, rule: BoundRule = 'ceil', sustained?: SustainedSpec, warmFirst = ROUTERS_WARM_FIRST): Placement {
   switch (name) {
     case 'ringfaas':
-      return new RingfaasPlacement(fns, totalLoad, 1.25, false, rule, sustained);
+      return new RingfaasPlacement(fns, totalLoad, 1.25, warmFirst, rule, sustained);
     case 'openwhisk':
       return new OpenWhiskPlacement(fns, rng);
     case 'least-loaded':

@@ -24,7 +24,7 @@ import type { TraceFiles } from './azure-trace.ts';
 import type { EventWindow } from './metrics.ts';
 import { sizedWorkload } from './sized-workload.ts';
 import { runKeepAliveComparison } from './keepalive-comparison.ts';
-import { PLACEMENT_NAMES, type PlacementName, type SustainedSpec } from './placement.ts';
+import { PLACEMENT_NAMES, ROUTERS_WARM_FIRST, type PlacementName, type SustainedSpec } from './placement.ts';
 import { affectedColdStarts, beatsEvery, formatMeanSd, totalAffectedCaused, totalAffectedRun, totalControlWindowColdStarts, totalFirstCaused, totalWindowColdStarts, type Pair } from './membership-impact.ts';
 import { runLoadLevels } from './load-levels.ts';
 import type { BoundRule } from '../../ring/index.ts';
@@ -72,6 +72,8 @@ export interface SimulateBenchOptions {
    * the routers' (ROUTERS_SUSTAINED).
    */
   sustained?: SustainedSpec[];
+  /** ringfaas's warm first when spilling, in every run. Default: the routers' (ROUTERS_WARM_FIRST). */
+  warmFirst?: boolean;
 }
 
 export const KEEPALIVE_SPECS: readonly KeepAliveSpec[] = [
@@ -95,6 +97,11 @@ function eventsFor(minutes: number): NonNullable<SimulationOptions['events']> {
 }
 
 /** The run with events and its control (same options, no events, the same windows observed). */
+/** The runs' warm-first option when the command set one. */
+function warmFirstOf(o: SimulateBenchOptions): { warmFirst?: boolean } {
+  return o.warmFirst === undefined ? {} : { warmFirst: o.warmFirst };
+}
+
 export function runPair(base: SimulationOptions): Pair {
   const run = simulate(base);
   const control = simulate({ ...base, events: [], observe: run.events.map((e) => e.window) });
@@ -204,7 +211,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
         if (seed === o.seed) notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
         for (const [placement, handoff] of variants) {
           o.progress.note(`simulate: ${workers} workers, seed ${seed}, ${placement}${handoff ? ' + hand-off' : ''}`);
-          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff, boundRule: o.boundRules?.[0] ?? 'ceil', ...(o.sustained === undefined ? {} : { sustained: o.sustained[0] ?? 'off' }) });
+          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff, boundRule: o.boundRules?.[0] ?? 'ceil', ...(o.sustained === undefined ? {} : { sustained: o.sustained[0] ?? 'off' }), ...warmFirstOf(o) });
           const name = label(pair.run);
           perVariant.set(name, [...(perVariant.get(name) ?? []), pair]);
         }
@@ -308,7 +315,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     for (const placement of PLACEMENT_NAMES) {
       for (const keepAlive of KEEPALIVE_SPECS) {
         o.progress.note(`simulate: matrix ${workers} workers, ${placement}, ${keepAliveLabel(keepAlive)}`);
-        rows.push(pairRow(runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin })));
+        rows.push(pairRow(runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, ...warmFirstOf(o) })));
       }
     }
     tables.push({ title: `Every placement × keep-alive, ${workers} workers`, columns: PAIR_COLUMNS, rows });
@@ -326,7 +333,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
   }
   return {
     title: 'Simulation: placement and keep-alive policies on the real ring and keep-alive code',
-    settings: { seed: o.seed, scales: o.scales, functionsPerWorker: o.functionsPerWorker, minutes: o.minutes, keepAliveMinutes: o.keepAliveMinutes, keepAliveWorkers: o.keepAliveWorkers, windowMin: o.windowMin, workerMemoryMb: o.workerMemoryMb ?? 'sized', trace: o.trace ?? 'generated', notes },
+    settings: { seed: o.seed, scales: o.scales, functionsPerWorker: o.functionsPerWorker, minutes: o.minutes, keepAliveMinutes: o.keepAliveMinutes, keepAliveWorkers: o.keepAliveWorkers, windowMin: o.windowMin, warmFirst: o.warmFirst ?? ROUTERS_WARM_FIRST, workerMemoryMb: o.workerMemoryMb ?? 'sized', trace: o.trace ?? 'generated', notes },
     summary,
     tables,
     charts,

@@ -2,7 +2,8 @@
  * Warm reuse under repeated bursts (issue 12): a burst of N concurrent calls of a slow
  * function, then at once the same burst again. The second burst must start no container: N
  * warm ones have just answered. And after a worker joined, the bound's spills go to a worker
- * holding an idle container rather than to the new one, which would start one (warm first).
+ * holding an idle container rather than to the new one, which would start one (warm first, the
+ * routers' default).
  * Counted by containers started (x-ringfaas-start), not time: every execution waits at a
  * barrier (a loopback HTTP server of the test) until all N of its burst run, so that a burst is
  * a burst even on a loaded machine.
@@ -50,7 +51,7 @@ before(async () => {
   for (const id of ['burst-w1', 'burst-w2']) await addWorker(id);
   const config = loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'unused-stores-given', RINGFAAS_PORT: '0' }, [], { routerId: 'burst-router' });
   // A long membership TTL: a loaded machine may delay heartbeats, and this test is about warm reuse.
-  router = await startRouter({ config, stores, log: quiet, ring: { pollIntervalMs: 100, ttlMs: 60_000, warmFirst: true } });
+  router = await startRouter({ config, stores, log: quiet, ring: { pollIntervalMs: 100, ttlMs: 60_000 } });
   await ringOf(2);
 });
 

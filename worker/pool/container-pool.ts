@@ -179,12 +179,12 @@ export class ContainerPool {
     return [...byId.values()];
   }
 
-  /** Idle containers of one function version, most recently used first (for tests and /status). */
   /** How many idle warm containers of this function version the worker holds (x-ringfaas-idle). */
   idleCount(fn: PoolFunction): number {
     return this.#core.slots.get(slotKey(fn))?.idle.length ?? 0;
   }
 
+  /** Idle containers of one function version, most recently used first (for tests and /status). */
   idleInstances(functionId: string, version: number): string[] {
     const slot = this.#core.slots.get(`${functionId}@${version}`);
     return slot === undefined ? [] : slot.idle.map((c) => c.instanceId).reverse();
