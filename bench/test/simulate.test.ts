@@ -213,3 +213,25 @@ test('simulator: with memory to spare, ringfaas never starts a container on a wo
   assert.ok(r.boundOverMean >= 1, `bound/mean ${r.boundOverMean}`);
   assert.ok(r.peakOverMean >= 1, `peak/mean ${r.peakOverMean}`);
 });
+
+test('simulator: warm first, as the router, sends a spill to a held worker holding an idle container, under the bound', () => {
+  // The worked example of ring/sustained-load.ts: the function's first two workers at 2 requests
+  // each for a whole window are held, the third (0) is not; all three are under the bound 3.
+  const fn = (id: string): SimFunction => ({ id, app: id, memoryMb: 128, coldStartMs: 500, duration: () => 100 });
+  const ring = new Ring(['w1', 'w2', 'w3'].map((id) => ({ id, address: '', capacityMb: 0, state: 'active' as const, heartbeatAt: 0 })));
+  const functions = [fn('f')];
+  const [home, second, third] = ring.preferenceList('f', 3) as [string, string, string];
+  const chosen = (warmFirst: boolean): string => {
+    const idle: Record<string, number> = { [home]: 1, [second]: 0, [third]: 0 };
+    const workers = [home, second, third].map((id) => ({ id, load: 0, idleOf: () => idle[id] as number }));
+    const p = new RingfaasPlacement(functions, () => 4, 1.25, warmFirst, 'ceil', { c: 1.25, windowMs: 10_000 });
+    p.membership(workers as never[], workers as never[], 0);
+    for (const w of workers.slice(0, 2)) {
+      w.load = 2;
+      p.loadChanged(w as never, 0, 0);
+    }
+    return ([...p.choose(0, 10_000).candidates][0] as { id: string }).id;
+  };
+  assert.equal(chosen(false), third, 'the bound alone passes over the held home and its neighbour');
+  assert.equal(chosen(true), home, 'warm first: the held home holds an idle container and is under the bound');
+});
