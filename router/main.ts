@@ -49,7 +49,7 @@ export interface StartRouterOptions {
   stores?: Stores;
   limits?: Partial<RouterLimits>;
   /** Ring knobs (tests shorten the poll). */
-  ring?: { pollIntervalMs?: number; ttlMs?: number; warmFirst?: boolean };
+  ring?: { pollIntervalMs?: number; ttlMs?: number };
   /** Sent to workers as x-ringfaas-cluster-key (the dashboard's /status reads). */
   clusterKey?: string;
   /** Dashboard knobs (tests shorten them). */
@@ -65,10 +65,10 @@ export interface RunningRouter {
 }
 
 /** The ring's Invoker of a router or dispatcher process: its id, the output bound, the cluster key. */
-export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey' | 'invokeChannel' | 'warmFirst'>, view: RingView, metrics: RingMetrics, warmFirst = config.warmFirst): RingInvoker {
+export function createRingInvoker(config: Pick<RouterConfig, 'routerId' | 'maxOutputBytes' | 'clusterKey' | 'invokeChannel' | 'warmFirst'>, view: RingView, metrics: RingMetrics): RingInvoker {
   return new RingInvoker({
     view,
-    warmFirst,
+    warmFirst: config.warmFirst,
     invokeChannel: config.invokeChannel,
     routerId: config.routerId,
     metrics,
@@ -116,7 +116,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   });
   await view.start();
   const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };
-  const invoker = createRingInvoker(config, view, ringMetrics, options.ring?.warmFirst ?? config.warmFirst);
+  const invoker = createRingInvoker(config, view, ringMetrics);
   const notifier = new WorkerChangeNotifier({ view, ...key });
   const workers = new RingWorkersApi({ view, membership: stores.membership, routerId: config.routerId, loadFactor: 1.25, ...key });
   const dashboard = new Dashboard({

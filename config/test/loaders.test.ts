@@ -124,3 +124,11 @@ test('the dispatcher: a free port, its own id, a concurrency of at least 1', () 
   });
   assert.equal(loadRouterConfig({ RINGFAAS_STORAGE_CONNECTION_STRING: 'x', RINGFAAS_ASYNC_CONCURRENCY: '0' }, [], { routerId: 'r' }).async.concurrency, 0);
 });
+
+test('warm first when spilling: on unless RINGFAAS_WARM_FIRST=0; another value is a problem', () => {
+  const base = { RINGFAAS_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true' };
+  assert.equal(loadRouterConfig(base, [], { routerId: 'r' }).warmFirst, true);
+  assert.equal(loadRouterConfig({ ...base, RINGFAAS_WARM_FIRST: '0' }, [], { routerId: 'r' }).warmFirst, false);
+  assert.equal(loadRouterConfig({ ...base, RINGFAAS_WARM_FIRST: '0' }, [], { routerId: 'd' }, 'dispatcher').warmFirst, false);
+  assert.throws(() => loadRouterConfig({ ...base, RINGFAAS_WARM_FIRST: 'maybe' }, [], { routerId: 'r' }), /RINGFAAS_WARM_FIRST/);
+});
