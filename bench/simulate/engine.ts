@@ -135,7 +135,7 @@ export interface SimulationOptions {
    */
   sustained?: SustainedSpec | 'off';
   /** ringfaas's warm first when spilling (docs/ring.md); default: the routers' (RINGFAAS_WARM_FIRST's default, ROUTERS_WARM_FIRST). */
-  warmFirst?: boolean;
+  warmFirst?: boolean | undefined;
 }
 
 /** One membership event's figures. */

@@ -71,7 +71,7 @@ export async function runLoadLevels(o: SimulateBenchOptions, workers: number, le
     const rings: SimulationResult[] = [];
     for (const [placement, boundRule, sustained] of runs) {
       o.progress.note(`simulate: load level ${perWorker} functions per worker, ${placement}${placement === 'ringfaas' ? ` (${boundRule}${sustained === 'off' ? '' : ` + ${sustainedLabel(sustained)}`})` : ''}`);
-      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6)), boundRule, sustained, ...(o.warmFirst === undefined ? {} : { warmFirst: o.warmFirst }) });
+      const r = simulate({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: { name: 'fixed', keepAliveMin: 15 }, seed: o.seed, durationMin: minutes, warmupMin: o.loadLevelWarmupMin ?? Math.max(1, Math.round(minutes / 6)), boundRule, sustained, warmFirst: o.warmFirst });
       if (placement === 'ringfaas') rings.push(r);
       else leastLoaded = r;
       rows.push([perWorker, placement, placement === 'ringfaas' ? ruleLabel(r) : '–', r.invocations, r2(r.meanLoad), r2(r.loadMaxOverAvg), r2(r.peakOverMean), r2(r.floorOverMean), r2(r.boundOverMean), pct(r.overBoundShare), pct(r.offHomeShare), pct(r.coldStartRatio), Math.round(r.idleGbS), r2(r.queueP50Ms), r2(r.queueP99Ms), Math.round(r.speed)]);

@@ -97,11 +97,6 @@ function eventsFor(minutes: number): NonNullable<SimulationOptions['events']> {
 }
 
 /** The run with events and its control (same options, no events, the same windows observed). */
-/** The runs' warm-first option when the command set one. */
-function warmFirstOf(o: SimulateBenchOptions): { warmFirst?: boolean } {
-  return o.warmFirst === undefined ? {} : { warmFirst: o.warmFirst };
-}
-
 export function runPair(base: SimulationOptions): Pair {
   const run = simulate(base);
   const control = simulate({ ...base, events: [], observe: run.events.map((e) => e.window) });
@@ -211,7 +206,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
         if (seed === o.seed) notes.push(`${workers} workers: ${s.note}; ${s.workerMemoryMb} MB per worker`);
         for (const [placement, handoff] of variants) {
           o.progress.note(`simulate: ${workers} workers, seed ${seed}, ${placement}${handoff ? ' + hand-off' : ''}`);
-          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff, boundRule: o.boundRules?.[0] ?? 'ceil', ...(o.sustained === undefined ? {} : { sustained: o.sustained[0] ?? 'off' }), ...warmFirstOf(o) });
+          const pair = runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive: SEED_KEEPALIVE, seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, handoff, boundRule: o.boundRules?.[0] ?? 'ceil', ...(o.sustained === undefined ? {} : { sustained: o.sustained[0] ?? 'off' }), warmFirst: o.warmFirst });
           const name = label(pair.run);
           perVariant.set(name, [...(perVariant.get(name) ?? []), pair]);
         }
@@ -315,7 +310,7 @@ export async function runSimulateBench(o: SimulateBenchOptions): Promise<Scenari
     for (const placement of PLACEMENT_NAMES) {
       for (const keepAlive of KEEPALIVE_SPECS) {
         o.progress.note(`simulate: matrix ${workers} workers, ${placement}, ${keepAliveLabel(keepAlive)}`);
-        rows.push(pairRow(runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, ...warmFirstOf(o) })));
+        rows.push(pairRow(runPair({ workload: s.workload, workers, workerMemoryMb: s.workerMemoryMb, placement, keepAlive, seed: o.seed, durationMin: o.minutes, warmupMin: Math.round(o.minutes / 6), events: eventsFor(o.minutes), windowMin: o.windowMin, warmFirst: o.warmFirst })));
       }
     }
     tables.push({ title: `Every placement × keep-alive, ${workers} workers`, columns: PAIR_COLUMNS, rows });
