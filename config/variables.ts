@@ -209,6 +209,13 @@ export const VARIABLES = {
     doc: 'warm first when spilling: a request the bounded-load rule moves off its home goes to a worker under the bound that holds an idle warm container of the function',
     readBy: ['router', 'dispatcher'],
   },
+  RINGFAAS_LOAD_BY_HOST: {
+    name: 'RINGFAAS_LOAD_BY_HOST',
+    ...zeroOrOne,
+    default: '1',
+    doc: "workers whose addresses name the same host are one bin of the bounded-load rule: their loads are summed and the bound is taken over hosts, so workers on one machine split a function's calls only when its home is full",
+    readBy: ['router', 'dispatcher'],
+  },
   RINGFAAS_STORAGE_TIMEOUT_MS: {
     name: 'RINGFAAS_STORAGE_TIMEOUT_MS',
     ...integer(100, 120_000),

@@ -38,7 +38,7 @@ export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const registry = new Registry();
   collectProcessMetrics(registry);
   const ringMetrics = new RingMetrics(registry);
-  const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs, ...(config.sustainedLoad === undefined ? {} : { sustained: config.sustainedLoad }) });
+  const view = new RingView({ membership: stores.membership, log, metrics: ringMetrics, ttlMs: config.membershipTtlMs, ...(config.sustainedLoad === undefined ? {} : { sustained: config.sustainedLoad }), loadByHost: config.loadByHost });
   await view.start();
   // The same as a router's: workers beyond loopback refuse a call without the key.
   const invoker = createRingInvoker(config, view, ringMetrics);

@@ -26,6 +26,8 @@ export interface RouterConfig {
   readonly sustainedLoad: SustainedBound | undefined;
   /** Warm first when spilling (RINGFAAS_WARM_FIRST; docs/ring.md). */
   readonly warmFirst: boolean;
+  /** Workers on one host are one bin of the bounded-load rule (RINGFAAS_LOAD_BY_HOST; docs/ring.md). */
+  readonly loadByHost: boolean;
   /** The cluster key sent on every call to a worker (contract/cluster-auth.ts). */
   readonly clusterKey: string | undefined;
   /** PEM certificate chain and private key files: the router serves HTTPS when both are set. */
@@ -58,6 +60,7 @@ const ROUTER_VARIABLES = {
   invokeChannel: V.RINGFAAS_INVOKE_CHANNEL,
   sustainedLoad: V.RINGFAAS_SUSTAINED_LOAD,
   warmFirst: V.RINGFAAS_WARM_FIRST,
+  loadByHost: V.RINGFAAS_LOAD_BY_HOST,
   clusterKey: V.RINGFAAS_CLUSTER_KEY,
   tlsCert: V.RINGFAAS_TLS_CERT,
   tlsKey: V.RINGFAAS_TLS_KEY,
@@ -114,6 +117,7 @@ export function loadRouterConfig(
     invokeChannel: c.invokeChannel,
     sustainedLoad: c.sustainedLoad,
     warmFirst: c.warmFirst,
+    loadByHost: c.loadByHost,
     clusterKey: c.clusterKey,
     tls: c.tlsCert !== undefined && c.tlsKey !== undefined ? Object.freeze({ certFile: c.tlsCert, keyFile: c.tlsKey }) : undefined,
     storageTimeoutMs: c.storageTimeoutMs,

@@ -113,6 +113,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     ...(options.ring?.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.ring.pollIntervalMs }),
     ttlMs: options.ring?.ttlMs ?? config.membershipTtlMs,
     ...(config.sustainedLoad === undefined ? {} : { sustained: config.sustainedLoad }),
+    loadByHost: config.loadByHost,
   });
   await view.start();
   const key = config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey };

@@ -3,7 +3,8 @@
  *
  * For one request: the function's preference list from the ring view (home first, suspects
  * and workers being drained left out, at most `maxCandidates`), ordered by the bounded-load
- * rule (ring/bounded-load.ts; with the sustained-load bound, ring/sustained-load.ts, workers whose
+ * rule (ring/bounded-load.ts, over the view's bins: workers, or with `loadByHost` the hosts they
+ * run on, router/host-groups.ts; with the sustained-load bound, ring/sustained-load.ts, workers whose
  * averaged load is over it after the accepting ones; when no candidate accepts, the next worker
  * of the whole ring that does goes first) — and, with `warmFirst`, when that rule moves the request off its
  * home, a worker under the bound that this router heard holds an idle warm container of the
@@ -185,14 +186,14 @@ export class RingInvoker implements Invoker {
     if (ring.size === 0) throw this.#fail(RingErrors.EMPTY, 'no live worker is on the ring', functionId, 0);
     const candidates = view.candidates(functionId, this.#maxCandidates);
     const held = view.heldFor(functionId);
-    const plan = planSpill({ candidates, loadOf: (id) => view.loadOf(id), totalLoad: view.totalLoad, workerCount: ring.size, c: this.#loadFactor, ...(held === undefined ? {} : { held }) });
+    const plan = planSpill({ candidates, loadOf: (id) => view.boundLoadOf(id), totalLoad: view.totalLoad, workerCount: view.boundSize, c: this.#loadFactor, ...(held === undefined ? {} : { held }) });
     let order = plan.order;
     let spills = plan.skipped;
     if (plan.accepting === 0 && ring.size > this.#maxCandidates) {
       // None of the candidates accepts: the next worker of the whole ring that does goes first
       // (Mirrokni et al.'s walk, docs/ring.md), before the held and over-bound candidates.
       const bound = plan.bound;
-      const next = view.beyondCandidates(functionId, this.#maxCandidates).find((id) => view.loadOf(id) < bound && held?.(id) !== true);
+      const next = view.beyondCandidates(functionId, this.#maxCandidates).find((id) => view.boundLoadOf(id) < bound && held?.(id) !== true);
       if (next !== undefined) {
         order = [next, ...order];
         spills = candidates.length;
@@ -205,7 +206,7 @@ export class RingInvoker implements Invoker {
       // It may be a held worker (sustained-load bound) before the first accepting one in
       // preference order: then fewer workers are passed over than the bound alone passed.
       const bound = plan.bound;
-      const warm = this.#warm.firstWarm(functionId, order, (id) => view.loadOf(id) < bound);
+      const warm = this.#warm.firstWarm(functionId, order, (id) => view.boundLoadOf(id) < bound);
       if (warm !== undefined && warm !== order[0]) {
         order = [warm, ...order.filter((id) => id !== warm)];
         const at = candidates.indexOf(warm);

@@ -11,6 +11,11 @@
  * estimate, on the view's clock) and each function's answer time as this router saw it, and
  * gives the invoker the held-test for one request (`heldFor`).
  *
+ * With `loadByHost` (RINGFAAS_LOAD_BY_HOST, on by default), workers whose addresses name one host
+ * are one bin of the bounded-load rule (host-groups.ts, docs/ring.md "One machine, one share"):
+ * `boundLoadOf` is their summed load, `boundSize` the number of hosts, and the sustained-load
+ * averages and held-test are kept per host.
+ *
  * Suspects are skipped in every preference list, which sends their functions exactly where
  * the ring will send them once their row lapses.
  *
@@ -35,6 +40,7 @@ import { Poller } from './poller.ts';
 import { PreferenceMemo } from './preference-memo.ts';
 import { WorkerTraffic } from './worker-traffic.ts';
 import { listWorkers, type WorkerViewEntry } from './workers-listing.ts';
+import { HostGroups } from './host-groups.ts';
 
 export type { WorkerViewEntry } from './workers-listing.ts';
 
@@ -61,6 +67,11 @@ export interface RingViewOptions {
    * averaged mean and the average's time constant. Default: off.
    */
   sustained?: SustainedBound;
+  /**
+   * Workers on one host are one bin of the bounded-load rule (host-groups.ts; RINGFAAS_LOAD_BY_HOST).
+   * Default false here; the routers' configuration turns it on.
+   */
+  loadByHost?: boolean;
 }
 
 /** Functions whose execution time a router remembers (the least recently answered is forgotten first). */
@@ -85,6 +96,8 @@ export class RingView {
   readonly #sustained: SustainedLoad | undefined;
   /** Functions' execution times as this router saw them (the bound's request share), when it is on. */
   readonly #times: ExecutionTimes | undefined;
+  /** The ring's workers by host, when `loadByHost` is on and some host runs more than one. */
+  #groups: HostGroups | undefined;
   /** The last read row of each worker (fresher than the ring's, which dates from its build). */
   #rowsById = new Map<string, WorkerRow>();
   #ring: Ring<WorkerRow>;
@@ -103,7 +116,7 @@ export class RingView {
       metrics: options.metrics,
       suspectMinMs: options.suspectMinMs ?? 2000,
       reportedLoadTtlMs: options.reportedLoadTtlMs ?? 3000,
-      ...(options.sustained === undefined ? {} : { onLoad: (id, load) => this.#sustained?.changed(id, load, this.#clock.now()) }),
+      ...(options.sustained === undefined ? {} : { onLoad: (id, load) => this.#loadChanged(id, load) }),
     });
     this.#sustained = options.sustained === undefined ? undefined : new SustainedLoad({ ...options.sustained, withCurrent: true });
     this.#times = options.sustained === undefined ? undefined : new ExecutionTimes({ maxKeys: MAX_EXECUTION_TIMES });
@@ -182,7 +195,10 @@ export class RingView {
    */
   heldFor(key: string): ((workerId: string) => boolean) | undefined {
     const s = this.#sustained;
-    return s === undefined ? undefined : s.heldAt(this.#clock.now(), s.requestShare(this.#times?.expectedMs(key)));
+    if (s === undefined) return undefined;
+    const held = s.heldAt(this.#clock.now(), s.requestShare(this.#times?.expectedMs(key)));
+    const g = this.#groups;
+    return g === undefined ? held : (workerId) => held(g.keyOf(workerId));
   }
 
   /** A request of function `key` was answered after `ms` (learned for the sustained bound; nothing when it is off). */
@@ -198,6 +214,24 @@ export class RingView {
   /** The load estimate of a worker: max(own in-flight, last reported load). */
   loadOf(workerId: string): number {
     return this.#traffic.loadOf(workerId);
+  }
+
+  /** The load the bounded-load rule counts for a worker: its own, or with `loadByHost` its host's. */
+  boundLoadOf(workerId: string): number {
+    const g = this.#groups;
+    return g === undefined ? this.#traffic.loadOf(workerId) : g.loadOf(workerId, (id) => this.#traffic.loadOf(id));
+  }
+
+  /** The bins of the bounded-load rule: the workers on the ring, or with `loadByHost` their hosts. */
+  get boundSize(): number {
+    return this.#groups?.size ?? this.#ring.size;
+  }
+
+  /** A worker's load estimate changed: the sustained-load average of its bin follows. */
+  #loadChanged(workerId: string, load: number): void {
+    const g = this.#groups;
+    if (g === undefined) this.#sustained?.changed(workerId, load, this.#clock.now());
+    else this.#sustained?.changed(g.keyOf(workerId), this.boundLoadOf(workerId), this.#clock.now());
   }
 
   isSuspect(workerId: string): boolean {
@@ -275,7 +309,12 @@ export class RingView {
     if (next.sameMembers(previous)) return false;
     this.#ring = next;
     this.#preferences.clear();
-    this.#sustained?.membership(next.ids.map((id) => ({ id, load: this.#traffic.loadOf(id) })), now);
+    const groups = this.#opts.loadByHost === true ? new HostGroups(next.ids.map((id) => ({ id, address: next.members.get(id)?.address ?? '' }))) : undefined;
+    this.#groups = groups?.shared === true ? groups : undefined;
+    this.#sustained?.membership(
+      [...(this.#groups?.keys() ?? next.ids)].map((id) => ({ id, load: this.boundLoadOf(id) })),
+      now,
+    );
     this.#opts.metrics?.ringChanges.inc();
     const joined = next.ids.filter((id) => !previous.has(id) || previous.members.get(id)?.address !== next.members.get(id)?.address);
     const left = previous.ids.filter((id) => !next.has(id));

@@ -7,7 +7,8 @@
  * Counted by containers started (x-ringfaas-start), not time: every execution waits at a
  * barrier (a loopback HTTP server of the test) until all N of its burst run, so that a burst is
  * a burst even on a loaded machine.
- * Real router (startRouter) and real workers (process runtime) over shared memory stores.
+ * Real router (startRouter) and real workers (process runtime, each on its own loopback address,
+ * standing for a machine) over shared memory stores.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,9 +56,13 @@ before(async () => {
   await ringOf(2);
 });
 
+/**
+ * A worker on its own loopback address (127.0.0.1, .2, .3): each stands for a machine, so the
+ * routers' bound (taken over hosts, docs/ring.md "One machine, one share") spreads between them.
+ */
 async function addWorker(id: string): Promise<void> {
   workers.push(
-    await startWorker({ id, capacityMb: 64 * 128, coldPoolSize: 0, runtime: new ProcessRuntime({ baseDir: join(baseDir, id) }), stores, logger: quiet, heartbeatMs: 200, membershipTtlMs: 60_000 }),
+    await startWorker({ id, host: `127.0.0.${workers.length + 1}`, capacityMb: 64 * 128, coldPoolSize: 0, runtime: new ProcessRuntime({ baseDir: join(baseDir, id) }), stores, logger: quiet, heartbeatMs: 200, membershipTtlMs: 60_000 }),
   );
 }
 

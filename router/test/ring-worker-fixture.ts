@@ -19,6 +19,8 @@ export interface FixtureWorkerOptions {
   slots: number;
   /** Default run time of an invocation. */
   delayMs?: number;
+  /** Loopback address to listen on (another one stands for another machine). Default 127.0.0.1. */
+  host?: string;
   /** Fixed port (to restart on the same address); 0 by default. */
   port?: number;
   /** The cluster key: required on every route but /healthz and /cluster/prove, and proven on the latter. */
@@ -58,7 +60,7 @@ export interface FixtureWorker {
   kill(): Promise<void>;
 }
 
-/** Starts a fixture worker on 127.0.0.1. */
+/** Starts a fixture worker on 127.0.0.1 (or options.host). */
 export async function startFixtureWorker(options: FixtureWorkerOptions): Promise<FixtureWorker> {
   const served = new Map<string, number>();
   const invalidations: Array<{ functionId: string; version: number }> = [];
@@ -205,13 +207,14 @@ export async function startFixtureWorker(options: FixtureWorkerOptions): Promise
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const port = (server.address() as { port: number }).port;
-  address = `http://127.0.0.1:${port}`;
+  address = `http://${host}:${port}`;
 
   return {
     id: options.id,
-    address: `http://127.0.0.1:${port}`,
+    address,
     port,
     served,
     invalidations,

@@ -90,6 +90,9 @@ describe('storage faults', { skip, timeout: 240_000 }, () => {
       workers.push(
         await startWorker({
           id: `h10-faults-${randomBytes(3).toString('hex')}-${i}`,
+          // each on its own loopback address, standing for a machine: the routers' bound is
+          // taken over hosts (docs/ring.md, "One machine, one share") and spreads between them
+          host: `127.0.0.${i + 1}`,
           capacityMb: 1024,
           coldPoolSize: 0,
           runtime: testProcessRuntime(),
