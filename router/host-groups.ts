@@ -68,7 +68,6 @@ export class HostGroups {
 
   /** The load of a worker's group: the sum of its workers' loads. */
   loadOf(workerId: string, workerLoad: (id: string) => number): number {
-    if (!this.shared) return workerLoad(workerId);
     const members = this.#members.get(this.keyOf(workerId));
     if (members === undefined) return workerLoad(workerId);
     let sum = 0;

@@ -98,6 +98,8 @@ export class RingView {
   readonly #times: ExecutionTimes | undefined;
   /** The ring's workers by host, when `loadByHost` is on and some host runs more than one. */
   #groups: HostGroups | undefined;
+  /** A worker's own load estimate, made once (boundLoadOf sums it per request on the invoke path). */
+  readonly #workerLoad = (workerId: string): number => this.#traffic.loadOf(workerId);
   /** The last read row of each worker (fresher than the ring's, which dates from its build). */
   #rowsById = new Map<string, WorkerRow>();
   #ring: Ring<WorkerRow>;
@@ -219,7 +221,7 @@ export class RingView {
   /** The load the bounded-load rule counts for a worker: its own, or with `loadByHost` its host's. */
   boundLoadOf(workerId: string): number {
     const g = this.#groups;
-    return g === undefined ? this.#traffic.loadOf(workerId) : g.loadOf(workerId, (id) => this.#traffic.loadOf(id));
+    return g === undefined ? this.#traffic.loadOf(workerId) : g.loadOf(workerId, this.#workerLoad);
   }
 
   /** The bins of the bounded-load rule: the workers on the ring, or with `loadByHost` their hosts. */
