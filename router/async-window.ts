@@ -15,7 +15,11 @@
  *
  * The estimate: the queue's approximate message count, read at most once per `refreshMs` and
  * shared by every caller in the process (one read in flight at a time), plus the messages this
- * process admitted since that read. Other processes' sends since the read are not seen: with
+ * process admitted or sent since that read *started* (what it sent while the read was in flight
+ * stays counted: the count may predate it). A read is as old as its start: one that took long
+ * (a slow store, or a process paused while it was in flight) is stale on arrival, and the
+ * feeder, which may send a whole window on it, reads again before trusting it (`room()`).
+ * Other processes' sends since the read are not seen: with
  * R accepting routers the queue may briefly hold up to about size + R × (what each admits in
  * one refresh). The bound is approximate by design; what matters is that the depth no longer
  * grows with the backlog.
@@ -48,9 +52,10 @@ export class QueueWindow {
   readonly size: number;
   readonly #o: QueueWindowOptions;
   readonly #refreshMs: number;
-  #read: { depth: number; at: number } | undefined;
+  /** The last depth read and when it was asked for (its count is at least that old). */
+  #read: { depth: number; startedAt: number } | undefined;
   #reading: Promise<number> | undefined;
-  /** Messages admitted by this process since the last read. */
+  /** Messages admitted or sent by this process since the last read started. */
   #since = 0;
   /** Set when this process parked a record: the local feeder looks again soon. */
   #parkedHere = false;
@@ -61,30 +66,32 @@ export class QueueWindow {
     this.#refreshMs = options.refreshMs ?? 1000;
   }
 
-  /** The estimated depth: the last read (refreshed when older than refreshMs) plus what this process admitted since. */
-  async estimate(): Promise<number> {
-    await this.#refresh();
-    return this.#current();
-  }
-
+  /** The estimated depth: the last read plus what this process admitted or sent since it started. */
   #current(): number {
     return (this.#read?.depth ?? 0) + this.#since;
   }
 
-  /** Reads the depth when the last read is older than refreshMs (one read in flight, shared). */
+  #fresh(): boolean {
+    return this.#read !== undefined && this.#o.clock() - this.#read.startedAt < this.#refreshMs;
+  }
+
+  /** Reads the depth unless the last read started under refreshMs ago (one read in flight, shared). */
   async #refresh(): Promise<void> {
-    const now = this.#o.clock();
-    if (this.#read === undefined || now - this.#read.at >= this.#refreshMs) {
-      this.#reading ??= this.#o.queue
+    if (this.#fresh()) return;
+    if (this.#reading === undefined) {
+      const startedAt = this.#o.clock();
+      const sinceAtStart = this.#since;
+      this.#reading = this.#o.queue
         .depth()
         .then((depth) => {
-          this.#read = { depth, at: this.#o.clock() };
-          this.#since = 0;
+          this.#read = { depth, startedAt };
+          // What was admitted or sent while the read was in flight stays counted.
+          this.#since -= sinceAtStart;
           return depth;
         })
         .finally(() => (this.#reading = undefined));
-      await this.#reading;
     }
+    await this.#reading;
   }
 
   /** True (and counted as sent) when one more message fits the window; false: park it. */
@@ -99,9 +106,15 @@ export class QueueWindow {
     return true;
   }
 
-  /** Messages a feeder may send now: 0 unless the estimate is under size / 2, then up to the room left. */
+  /**
+   * Messages a feeder may send now: 0 unless the estimate is under size / 2, then up to the room
+   * left. A read already stale when it arrived (it took longer than refreshMs) is read again
+   * once: a feeder sends up to a whole window on what it answers.
+   */
   async room(): Promise<number> {
-    const depth = await this.estimate();
+    await this.#refresh();
+    if (!this.#fresh()) await this.#refresh();
+    const depth = this.#current();
     return depth < this.size / 2 ? this.size - depth : 0;
   }
 

@@ -67,3 +67,55 @@ test('a failed depth read is the caller’s failure (accept answers 503), and th
   fail = false;
   assert.equal(await window.admit(), true);
 });
+
+/** A queue whose depth reads the test answers by hand, one at a time. */
+function manualDepth(): { queue: { depth: () => Promise<number> }; answer: (n: number) => void; reads: () => number } {
+  const pending: Array<(n: number) => void> = [];
+  let reads = 0;
+  return {
+    queue: {
+      depth: () => {
+        reads++;
+        return new Promise<number>((resolve) => pending.push(resolve));
+      },
+    },
+    answer: (n) => pending.shift()?.(n),
+    reads: () => reads,
+  };
+}
+
+test('messages sent while a read is in flight stay counted when it arrives', async () => {
+  let now = 0;
+  const q = manualDepth();
+  const window = new QueueWindow({ queue: q.queue, size: 10, clock: () => now });
+  const first = window.room();
+  window.sent(4); // sent meanwhile: the count, asked for before, may not hold them
+  q.answer(0);
+  assert.equal(await first, 6, 'the 4 sent during the read are counted');
+  now += 1000;
+  const second = window.room();
+  q.answer(4); // now the count holds them: they are not counted twice
+  assert.equal(await second, 6);
+});
+
+test('a read that arrives stale (a paused process, a slow store) is read again before the feeder trusts it', async () => {
+  let now = 0;
+  const q = manualDepth();
+  const window = new QueueWindow({ queue: q.queue, size: 10, clock: () => now });
+  const room = window.room();
+  // The read was asked for at 0; the answer (an empty queue then) arrives 5 s later, when the
+  // queue holds 9 (another process accepted meanwhile).
+  now = 5000;
+  q.answer(0);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(q.reads(), 2, 'read again');
+  q.answer(9);
+  assert.equal(await room, 0, 'no room on the fresh read');
+  // Accept takes a stale answer as it is (it parks or admits one message, not a window).
+  now = 10_000;
+  const admitted = window.admit();
+  now = 15_000;
+  q.answer(0);
+  assert.equal(await admitted, true);
+  assert.equal(q.reads(), 3);
+});
