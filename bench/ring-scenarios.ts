@@ -70,8 +70,9 @@ export interface RingChangeResult {
   movedAfterAdd: MovedFirstCalls;
   /**
    * The new worker's home functions that ran before its drain, and how many had a cold first
-   * call elsewhere after it (they ran on their old homes before the add, and spill there under
-   * load: usually warm there with or without a hand-off).
+   * call elsewhere after it (they ran on their old homes before the add; with the workers on
+   * one machine the bound over hosts sends only a full home's overflow there, so their old
+   * homes' containers are the least recently used: the drain's hand-off keeps or warms one each).
    */
   movedAfterDrain: MovedFirstCalls;
   /**

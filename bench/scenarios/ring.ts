@@ -65,7 +65,7 @@ export async function runRingBench(options: RingBenchOptions): Promise<ScenarioO
           `the new worker ${r.workerId} was in the router's ring ${r.joinSettleMs} ms after it started`,
           `${(r.homesMovedOnAdd * 100).toFixed(0)} % of the ${options.functions} functions got a new home on the ring with the add (about 1/(N+1) expected, N workers before); ${(r.movedOnAdd * 100).toFixed(0)} % were served mostly by another worker afterwards (bounded-load spills and cold starts blur this)`,
           `draining it took ${r.drainMs} ms; errors in all phases: ${r.phases.reduce((n, p) => n + p.errors, 0)}`,
-          `the functions the drain moved back under load (they ran on their old homes before the add, and spill there: warm with or without a hand-off): ${r.movedAfterDrain.coldFirstCalls} of ${r.movedAfterDrain.functions} cold first calls on their next home (${r.movedAfterDrain.coldStarts} cold starts in all)`,
+          `the functions the drain moved back under load (they ran on their old homes before the add; on one machine only their overflow spills there, and the drain's hand-off keeps or warms one container each): ${r.movedAfterDrain.coldFirstCalls} of ${r.movedAfterDrain.functions} cold first calls on their next home (${r.movedAfterDrain.coldStarts} cold starts in all)`,
         ],
         tables: [phaseTable(r.phases)],
         charts: [

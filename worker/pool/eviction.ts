@@ -88,16 +88,17 @@ export class Eviction {
    * For a hand-off's warm-up (warm-ups.ts): frees `needMb` by evicting, in the order a request
    * would (unused warm-up containers, then the policy's order), idle containers that went idle
    * before `idleBefore` (when the hand-off was asked; for an older item, when its function went
-   * idle on the peer), none of `forSlot` and none a hand-off holds; only if they free enough,
-   * otherwise nothing.
+   * idle on the peer; Infinity: any, for a hand-off function's first container here), none of
+   * `forSlot`, none a hand-off holds and none `keep` keeps; only if they free enough, otherwise
+   * nothing.
    */
-  makeRoomFromOlder(needMb: number, forSlot: Slot, idleBefore: number): boolean {
+  makeRoomFromOlder(needMb: number, forSlot: Slot, idleBefore: number, keep: (c: PooledContainer) => boolean = () => false): boolean {
     const core = this.#core;
     if (needMb <= core.freeMb) return true;
     const now = core.clock.now();
     const order = this.#order();
     const older = [...order.filter((c) => c.warmUpKeepMs !== undefined), ...order.filter((c) => c.warmUpKeepMs === undefined)].filter(
-      (c) => c.slot !== forSlot && !held(c, now) && c.idleSince < idleBefore,
+      (c) => c.slot !== forSlot && !held(c, now) && c.idleSince < idleBefore && !keep(c),
     );
     if (core.freeMb + older.reduce((mb, c) => mb + c.memoryMb, 0) < needMb) return false;
     for (const c of older) {

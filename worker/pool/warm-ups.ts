@@ -23,7 +23,14 @@
  * it starts (the memory free stays as it was; eviction.ts `makeRoomFromOlder`: never a
  * container used since, never one a hand-off holds); a request short of memory does not drop
  * its starts; and the containers it loads are held (evicted after every other idle container)
- * until used or for the grace, kept for the calls they are there for. Any other start failing
+ * until used or for the grace, kept for the calls they are there for. **One warm container per
+ * function first**, on both sides of a hand-off's eviction: a hand-off's start never takes the
+ * place of the last idle container of another function of the same hand-off (a function whose
+ * home had moved away and now comes back still has containers on its old home, the least
+ * recently used there: they went first); and the start of a hand-off function's first container
+ * here, failing both rules, may take the place of the least recently used idle container not
+ * held or so kept, one for one (a full successor whose load uses every container within seconds
+ * has none idle since the ask; the first call would evict that container anyway). Any other start failing
  * the headroom rule is dropped, not waited for (a warm-up ending frees no memory), but for
  * **an older hand-off item** (`idleForMs` over the grace: a function the draining peer still
  * held warm, last used that long ago): failing the headroom rule, it may take the place of idle
@@ -63,6 +70,10 @@
  *   (its first call is then cold). Holding them was tried: a drain's hot list also holds the
  *   functions of the running load, so it held most of a full worker, other starts found nothing
  *   to take the place of, and bench ring-change went from 0 of 30 to 3 of 13 cold first calls.
+ *   Holding only the last idle container of such a function when none of its containers had
+ *   been used here for 10 s was tried too (2026-12-05): in ten runs of bench ring-change it
+ *   never applied (the functions a drain moves back had been used on their old homes seconds
+ *   before, their overflow spilling there), so it was not kept.
  * - Nothing but the hand-off's own bounds (at most 256 functions × 8 containers, 2 starts at
  *   once, its 10 s deadline) limits how much memory a drain's hand-off holds for its grace; the
  *   counts are the peer's recent peak, which may overstate what the calls need here.
@@ -97,6 +108,8 @@ interface QueuedStart {
 
 /** What became of one `request()`: its starts queued, running, begun and dropped. */
 export class WarmUpBatch {
+  /** The slots of the hand-off's functions (items with `idleForMs` within the grace): their last idle containers are kept for it. */
+  readonly handOffSlots = new Set<string>();
   queued = 0;
   starting = 0;
   begun = 0;
@@ -155,6 +168,7 @@ export class WarmUps {
     for (const item of items) {
       if (item.fn.memoryMb > core.capacityMb - this.headroomMb) continue;
       const handOffAt = item.idleForMs !== undefined && item.idleForMs <= this.graceMs ? now : undefined;
+      if (handOffAt !== undefined) batch.handOffSlots.add(slotKey(item.fn));
       const idleBefore = item.idleForMs !== undefined && item.idleForMs > this.graceMs ? now - item.idleForMs : undefined;
       const had = this.#have(item.fn) + this.#queuedOf(item.fn);
       for (let rank = had + 1; rank <= item.count; rank++) starts.push({ rank, start: { fn: item.fn, handOffAt, idleBefore, target: item.count, batch } });
@@ -190,10 +204,17 @@ export class WarmUps {
         // start takes, so the memory free stays as it was (a request of the function would evict
         // them); ending warm-ups free none, so nothing is waited for.
         const idleBefore = next.handOffAt ?? next.idleBefore;
-        if (!spare && (idleBefore === undefined || !core.parts.eviction.makeRoomFromOlder(core.freeMb + next.fn.memoryMb, slot, idleBefore))) {
+        const needMb = core.freeMb + next.fn.memoryMb;
+        // one warm container per function first: the hand-off's functions keep their last idle
+        // container, and a hand-off's first here may take the least recently used idle place
+        const keep = (c: PooledContainer): boolean => next.batch.handOffSlots.has(c.slot!.key) && c.slot!.idle.at(-1) === c;
+        const made = spare || (idleBefore !== undefined && core.parts.eviction.makeRoomFromOlder(needMb, slot, idleBefore, keep));
+        const first = !made && next.handOffAt !== undefined && this.#have(next.fn) === 0;
+        if (!made && !(first && core.parts.eviction.makeRoomFromOlder(needMb, slot, Number.POSITIVE_INFINITY, keep))) {
           this.#dropOne(next, slot, idleBefore === undefined ? 'no spare memory' : 'no spare memory, too few containers idle for longer');
           continue;
         }
+        if (!made) core.log.debug({ functionId: next.fn.id }, "a hand-off's first container takes the least recently used idle place");
         const heldUntil = next.handOffAt === undefined ? undefined : next.handOffAt + this.graceMs;
         const c = core.parts.starts.tryStart(slot, { kind: 'warm-up', keepMs: next.fn.idleTimeoutMs, heldUntil });
         if (c === undefined) {

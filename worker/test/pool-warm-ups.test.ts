@@ -191,6 +191,54 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     pool.release(third);
   });
 
+  test("one warm container per function first: a hand-off's first container here may take the least recently used idle place even when every container was used since the ask; a second may not", async () => {
+    // capacity 1024, headroom 256: six functions' containers idle (768 held, 256 free)
+    const { pool, clock, runtime, removed } = setup({ warmUpConcurrency: 1 });
+    const idleFns = Array.from({ length: 6 }, () => fakeFn());
+    for (const fn of idleFns) {
+      pool.release(await pool.acquire(fn));
+      clock.advance(1000);
+    }
+    runtime.holdStarts = true;
+    const [a, hot] = [fakeFn(), fakeFn()];
+    const batch = pool.warmUp([{ fn: a, count: 1, idleForMs: 500 }, { fn: hot, count: 2, idleForMs: 500 }]);
+    await settle();
+    // a's start took the place of the container idle longest (idle since before the ask) and runs;
+    // meanwhile the load uses every other container
+    clock.advance(1000);
+    for (const fn of idleFns.slice(1)) pool.release(await pool.acquire(fn));
+    runtime.holdStarts = false;
+    runtime.finish('start');
+    await settle();
+    assert.ok(batch.done);
+    assert.equal(batch.begun, 2, "a's, and hot's first though every container here was used since the ask");
+    assert.equal(batch.dropped, 1, "hot's second would need a container used since the ask");
+    assert.deepEqual(removed, ['evicted', 'evicted']);
+    const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [0, 0, 1, 1, 1, 1], 'the least recently used went: idleFns[1], used first after the ask');
+    assert.equal(idleOf.get(hot.id), 1);
+    assert.equal(pool.reservedMb, 768);
+  });
+
+  test("a hand-off's start never takes the place of the last idle container of another function of the same hand-off", async () => {
+    // capacity 1024 all held by eight idle 128 MB containers, idle since 0..7 s; the first, m's,
+    // is a function whose home had moved away and now comes back with the drain
+    const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
+    const idleFns = Array.from({ length: 8 }, () => fakeFn());
+    for (const fn of idleFns) {
+      pool.release(await pool.acquire(fn));
+      clock.advance(1000);
+    }
+    const [m, x] = [idleFns[0]!, fakeFn()];
+    const batch = pool.warmUp([{ fn: m, count: 1, idleForMs: 500 }, { fn: x, count: 1, idleForMs: 500 }]);
+    await settle();
+    assert.equal(batch.begun, 1, "x's start");
+    assert.deepEqual(removed, ['evicted']);
+    const idleOf = new Map(pool.status().functions.map((f) => [f.functionId, f.idle]));
+    assert.deepEqual(idleFns.map((fn) => idleOf.get(fn.id) ?? 0), [1, 0, 1, 1, 1, 1, 1, 1], "m's container, least recently used, stayed; the next one went");
+    assert.equal(idleOf.get(x.id), 1);
+  });
+
   test('traffic first: a request finding too little memory drops the queued warm-up starts, and unused warm containers are evicted first', async () => {
     const { pool, runtime, removed } = setup({ warmUpConcurrency: 1 });
     runtime.holdStarts = true;
