@@ -66,8 +66,8 @@
  *   use stays the same, and the functions of those containers start cold on their next call
  *   (the cost moves, it does not vanish; a plain warm-up there is dropped).
  * - A function the hand-off finds already loaded here gets no start and no hold: its idle
- *   containers, if they went idle before the ask, may give way to the hand-off's other starts
- *   (its first call is then cold). Holding them was tried: a drain's hot list also holds the
+ *   containers but the last (above), if they went idle before the ask, may give way to the
+ *   hand-off's other starts. Holding them was tried: a drain's hot list also holds the
  *   functions of the running load, so it held most of a full worker, other starts found nothing
  *   to take the place of, and bench ring-change went from 0 of 30 to 3 of 13 cold first calls.
  *   Holding only the last idle container of such a function when none of its containers had
