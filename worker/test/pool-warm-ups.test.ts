@@ -8,10 +8,19 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeFn, fakePool, settle } from './fake-runtime.ts';
+import type { PoolFunction } from '../pool/index.ts';
 
 // The bound on creations at once has its own tests (pool-creations.test.ts); here it is
 // out of the way.
 const setup: typeof fakePool = (options = {}) => fakePool({ maxCreating: 64, ...options });
+
+/** One container of each function, run and released a second apart (idle since 0, 1, 2 ... s from now). */
+async function idleInTurn(pool: ReturnType<typeof fakePool>['pool'], clock: ReturnType<typeof fakePool>['clock'], fns: readonly PoolFunction[]): Promise<void> {
+  for (const fn of fns) {
+    pool.release(await pool.acquire(fn));
+    clock.advance(1000);
+  }
+}
 
 describe('warm-ups (fake runtime, manual clock)', () => {
   test('at most warmUpConcurrency starts run at once; one container of every function first, then the rest', async () => {
@@ -82,10 +91,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     // capacity 1024, headroom 256; six functions' containers go idle at 0, 1, ... 5 s: 768 held, 256 free
     const { pool, clock, runtime, removed } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 6 }, () => fakeFn());
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
+    await idleInTurn(pool, clock, idleFns);
     clock.advance(4000); // now 10 s
     const plain = pool.warmUp([{ fn: fakeFn(), count: 1 }]);
     const stale = pool.warmUp([{ fn: fakeFn(), count: 1, idleForMs: 61_000 }]);
@@ -116,10 +122,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     // capacity 1024 (headroom 256) all held by eight idle 128 MB containers (kept 10 min), idle since 0..7 s; now 100 s
     const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 8 }, () => fakeFn({ idleTimeoutMs: 600_000 }));
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
+    await idleInTurn(pool, clock, idleFns);
     clock.advance(92_000);
     const warmOnPeer = fakeFn();
     // it went idle on the peer 96.5 s ago (at 3.5 s): only the four idle since 0..3 s are older
@@ -142,10 +145,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     // capacity 1024 (headroom 256) all held by eight idle 128 MB containers, idle since 0..7 s
     const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 8 }, () => fakeFn());
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
+    await idleInTurn(pool, clock, idleFns);
     assert.equal(pool.reservedMb, 1024);
     const hot = fakeFn();
     const batch = pool.warmUp([{ fn: hot, count: 2, idleForMs: 500 }]);
@@ -195,10 +195,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     // capacity 1024, headroom 256: six functions' containers idle (768 held, 256 free)
     const { pool, clock, runtime, removed } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 6 }, () => fakeFn());
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
+    await idleInTurn(pool, clock, idleFns);
     runtime.holdStarts = true;
     const [a, hot] = [fakeFn(), fakeFn()];
     const batch = pool.warmUp([{ fn: a, count: 1, idleForMs: 500 }, { fn: hot, count: 2, idleForMs: 500 }]);
@@ -225,10 +222,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     // is a function whose home had moved away and now comes back with the drain
     const { pool, clock, removed } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 8 }, () => fakeFn());
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
+    await idleInTurn(pool, clock, idleFns);
     const [m, x] = [idleFns[0]!, fakeFn()];
     const batch = pool.warmUp([{ fn: m, count: 1, idleForMs: 500 }, { fn: x, count: 1, idleForMs: 500 }]);
     await settle();
@@ -273,10 +267,7 @@ describe('warm-ups (fake runtime, manual clock)', () => {
     // capacity 1024 (headroom 256): six idle 128 MB containers, idle since 0..5 s, 256 free; now 10 s
     const { pool, clock, runtime } = setup({ warmUpConcurrency: 1 });
     const idleFns = Array.from({ length: 6 }, () => fakeFn());
-    for (const fn of idleFns) {
-      pool.release(await pool.acquire(fn));
-      clock.advance(1000);
-    }
+    await idleInTurn(pool, clock, idleFns);
     clock.advance(4000);
     runtime.holdStarts = true;
     const hot = fakeFn();
