@@ -19,10 +19,11 @@ import { RouterErrors } from './errors.ts';
 import { createFunctionsApi, etagOf, type FunctionsApi } from './functions-api.ts';
 import { readBody } from './http-body.ts';
 import { ClientLeft } from './client-left.ts';
+import { RouterRequestContext } from './request-context.ts';
 import { pageQuery } from './page-query.ts';
 import { RouteTable, type Call, type Route } from './route-table.ts';
 import { createHttpMetrics } from './http-metrics.ts';
-import type { FunctionChangeNotifier, Invoker, RequestContext, WorkersApi } from './invoker.ts';
+import type { FunctionChangeNotifier, Invoker, WorkersApi } from './invoker.ts';
 import type { Dashboard } from './dashboard.ts';
 import type { AsyncApi } from './async-api.ts';
 import type { AsyncMetrics } from './async-metrics.ts';
@@ -275,14 +276,8 @@ export function createRouterApp(deps: RouterAppDeps): RouterApp {
     const started = performance.now();
     const offered = req.headers['x-request-id'];
     const requestId = typeof offered === 'string' && REQUEST_ID_PATTERN.test(offered) ? offered : newRequestId();
-    // The request's child logger is made on first use: most invocations log nothing.
-    let child: Logger | undefined;
-    const ctx: RequestContext = {
-      requestId,
-      get log() {
-        return (child ??= deps.log.child({ reqId: requestId }));
-      },
-    };
+    // A class, not a literal with a getter: see router/request-context.ts.
+    const ctx = new RouterRequestContext(requestId, deps.log);
     res.setHeader('x-request-id', requestId);
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
