@@ -18,6 +18,7 @@ interface SimulateFlags {
   minutes: string;
   keepaliveMinutes: string;
   keepaliveWorkers: string;
+  keepaliveWarmupMinutes?: string;
   windowMinutes: string;
   workerMemoryMb?: string;
   traceInvocations?: string;
@@ -81,6 +82,7 @@ const OPTIONS: ReadonlyArray<readonly [flags: string, description: string, defau
   ['--minutes <n>', 'simulated minutes of each placement run', '60'],
   ['--keepalive-minutes <n>', 'simulated minutes of each keep-alive run', '360'],
   ['--keepalive-workers <n>', 'workers of the keep-alive runs', '100'],
+  ['--keepalive-warmup-minutes <n>', "minutes of each keep-alive run left out of its figures, the policies' history (default: a quarter of the run)"],
   ['--window-minutes <n>', 'minutes after a membership event in which its cold starts count', '5'],
   ['--worker-memory-mb <mb>', 'memory per worker (default: sized so executions hold ~40 % of it)'],
   ['--trace-invocations <file>', 'Azure Functions 2019 invocations_per_function_md.anon.dNN.csv (instead of the generator)'],
@@ -115,6 +117,9 @@ export function registerSimulateCommand(bench: Command): void {
       await runScenarioCommand({ scenario: 'simulate', resultsDir: flags.resultsDir, docs: flags.docs, progressSeconds: 1 }, async ({ progress }) => {
         const { runSimulateBench } = await import('./scenario.ts');
         const scales = flags.scales.split(',').map((s) => int('--scales', s.trim()));
+        if (flags.keepaliveWarmupMinutes !== undefined && int('--keepalive-warmup-minutes', flags.keepaliveWarmupMinutes, 0) >= int('--keepalive-minutes', flags.keepaliveMinutes, 8)) {
+          throw new RfError(BenchErrors.OPTION_INVALID, `--keepalive-warmup-minutes must be under --keepalive-minutes, got ${flags.keepaliveWarmupMinutes} of ${flags.keepaliveMinutes}`);
+        }
         if (flags.loadLevelWarmupMinutes !== undefined && int('--load-level-warmup-minutes', flags.loadLevelWarmupMinutes) >= int('--load-level-minutes', flags.loadLevelMinutes, 2)) {
           throw new RfError(BenchErrors.OPTION_INVALID, `--load-level-warmup-minutes must be under --load-level-minutes, got ${flags.loadLevelWarmupMinutes} of ${flags.loadLevelMinutes}`);
         }
@@ -133,6 +138,7 @@ export function registerSimulateCommand(bench: Command): void {
           minutes: int('--minutes', flags.minutes, 6),
           keepAliveMinutes: int('--keepalive-minutes', flags.keepaliveMinutes, 8),
           keepAliveWorkers: int('--keepalive-workers', flags.keepaliveWorkers),
+          ...(flags.keepaliveWarmupMinutes === undefined ? {} : { keepAliveWarmupMin: int('--keepalive-warmup-minutes', flags.keepaliveWarmupMinutes, 0) }),
           windowMin: int('--window-minutes', flags.windowMinutes),
           ...(flags.workerMemoryMb === undefined ? {} : { workerMemoryMb: int('--worker-memory-mb', flags.workerMemoryMb, 128) }),
           ...(trace === undefined ? {} : { trace }),

@@ -38,6 +38,8 @@ export interface SimulateBenchOptions {
   /** Simulated minutes of the keep-alive runs. */
   keepAliveMinutes: number;
   keepAliveWorkers: number;
+  /** Minutes of each keep-alive run left out of its figures: the policies' history (default a quarter of the run). */
+  keepAliveWarmupMin?: number;
   /** Minutes after an event in which its cold starts count. */
   windowMin: number;
   /** Worker memory; default sized so running executions hold ~40 % of it on average. */

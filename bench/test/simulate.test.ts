@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Ring } from '../../ring/index.ts';
@@ -175,12 +176,14 @@ test('bench simulate: a small run writes a result with tables and charts (second
   const dir = await mkdtemp(join(tmpdir(), 'ringfaas-h15-sim-'));
   try {
     const { result } = await recordRun({ scenario: 'simulate', reproduce: 'test', resultsDir: dir }, () =>
-      runSimulateBench({ seed: 1, scales: [10], functionsPerWorker: 10, minutes: 12, keepAliveMinutes: 16, keepAliveWorkers: 5, windowMin: 2, progress: silentProgress, skipMatrix: true }),
+      runSimulateBench({ seed: 1, scales: [10], functionsPerWorker: 10, minutes: 12, keepAliveMinutes: 16, keepAliveWarmupMin: 6, keepAliveWorkers: 5, windowMin: 2, progress: silentProgress, skipMatrix: true }),
     );
     assert.equal(result.tables.length, 5);
     assert.equal(result.tables[0]!.rows.length, 6);
     const bounds = result.tables.find((t) => t.title.startsWith('Keep-alive bounds'));
-    assert.equal(bounds?.rows.length, 8 + 2 + 3 + 3, 'keep-alive bounds: the fixed windows, then each adaptive run');
+    assert.equal(bounds?.rows.length, 8 + 2 + 4 + 3, 'keep-alive bounds: the fixed windows, then each adaptive run');
+    assert.ok(result.tables.some((t) => t.title.startsWith('Keep-alive policies') && t.note === 'The first 6 minutes are left out (warm-up).'), 'the keep-alive warm-up as asked');
+    assert.ok(result.summary.some((s) => s.startsWith('hazard (settings 10, 15, 30, 60 min) against fixed 15 min: at its idle memory-time')), 'the target read against fixed 15 min itself');
     assert.equal(result.tables[1]!.rows.length, 6, 'membership impact: one row per placement variant');
     const plain = result.tables.find((t) => t.title.includes('plain count'));
     assert.equal(plain?.rows.length, 6, 'plain count: one row per placement variant');
@@ -191,6 +194,14 @@ test('bench simulate: a small run writes a result with tables and charts (second
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('bench simulate: a keep-alive warm-up as long as the run is RF_BENCH_OPTION_INVALID, before anything runs', () => {
+  const cli = join(import.meta.dirname, '..', '..', 'bin', 'ringfaas.js');
+  const r = spawnSync(process.execPath, [cli, 'bench', 'simulate', '--keepalive-minutes', '16', '--keepalive-warmup-minutes', '16', '--no-docs', '--results-dir', tmpdir()], { encoding: 'utf8', timeout: 60_000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /RF_BENCH_OPTION_INVALID/);
+  assert.match(r.stderr, /--keepalive-warmup-minutes must be under --keepalive-minutes, got 16 of 16/);
 });
 
 test('load tracker: the header example (peak and bound over the mean, integrated over time)', () => {

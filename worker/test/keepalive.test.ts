@@ -83,15 +83,15 @@ function feed(p: HazardKeepAlive, fn: string, idleTimesMs: readonly number[], me
 test('hazard: the header examples (a timer pre-warmed, a rare function unloaded at once, a bursty one held a minute); a lone IT is not a window', () => {
   const p = new HazardKeepAlive();
   feed(p, 'timer', Array.from({ length: 20 }, () => 9.9 * MIN));
-  assert.deepEqual(p.windows('timer'), { prewarmMs: 9 * MIN * 0.9, keepAliveMs: Math.ceil(10 * MIN * 1.1) - 9 * MIN * 0.9 });
+  assert.deepEqual(p.windows('timer'), { prewarmMs: 9 * MIN, keepAliveMs: 1 * MIN });
   feed(p, 'rare', [20, 70, 130, 190, 250, 300, 45, 160].map((m) => m * MIN));
   assert.deepEqual(p.windows('rare'), { prewarmMs: 0, keepAliveMs: 0 });
   // bursty: 6 ITs under a minute, 4 spread over hours
   feed(p, 'bursty', [59_900, 59_900, 59_900, 59_900, 59_900, 59_900, 70 * MIN, 130 * MIN, 170 * MIN, 200 * MIN]);
-  assert.deepEqual(p.windows('bursty'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
+  assert.deepEqual(p.windows('bursty'), { prewarmMs: 0, keepAliveMs: 1 * MIN });
   // fewer ITs in bounds than the run count: all of those in bounds make the run (the OOB one lies in none)
   feed(p, 'one-and-oob', [30_000, 300 * MIN]);
-  assert.deepEqual(p.windows('one-and-oob'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
+  assert.deepEqual(p.windows('one-and-oob'), { prewarmMs: 0, keepAliveMs: 1 * MIN });
   // without the run count, each of these lone ITs' bins would be held (1/4 > the cost of one bin)
   feed(p, 'sparse', [40, 100, 170].map((m) => m * MIN));
   assert.deepEqual(p.windows('sparse'), { prewarmMs: 0, keepAliveMs: 0 });
@@ -104,7 +104,7 @@ test('hazard: every idle time is sampled; a quick second call after each long ga
   feed(p, 'pairs', long.flatMap((gap) => [5_000, gap]));
   // held through bin 0 (p = 0.5 against its cost 0.033); sampled once a minute, each 5 s IT but
   // the first came within a minute of the last sample: one short IT among 7, unloaded at once
-  assert.deepEqual(p.windows('pairs'), { prewarmMs: 0, keepAliveMs: Math.ceil(1 * MIN * 1.1) });
+  assert.deepEqual(p.windows('pairs'), { prewarmMs: 0, keepAliveMs: 1 * MIN });
 });
 
 test('hazard: a frequent function is held; the price scales with memory and the keep-alive setting; a new function gets the setting', () => {
@@ -147,12 +147,12 @@ test('hazard: each concurrency rank learns its own idle times; a container that 
   assert.ok(p.windows('f', 15 * MIN, 1, false).keepAliveMs >= 3 * MIN, 'the first: held past its gap');
   // a timer's container while another of the function is loaded: held from the idle moment
   feed(p, 'timer', Array.from({ length: 20 }, () => 9.9 * MIN));
-  assert.deepEqual(p.windows('timer', 15 * MIN, 1, false), { prewarmMs: 0, keepAliveMs: Math.ceil(10 * MIN * 1.1) });
+  assert.deepEqual(p.windows('timer', 15 * MIN, 1, false), { prewarmMs: 0, keepAliveMs: 10 * MIN });
 });
 
 test('hazard: state is bounded by histograms; the least recently started function goes with all its ranks', () => {
   const p = new HazardKeepAlive({ maxFunctions: 2 }); // 4 histograms
-  const learned = Math.ceil(MIN * 1.1); // 4 ITs under a minute: held 1.1 min
+  const learned = MIN; // 4 ITs under a minute: held 1 min
   const gaps = [59_900, 59_900, 59_900, 59_900];
   feed(p, 'a', gaps);
   p.onInvocationStart('a', 10 * MIN, { ...info, running: 2 });
