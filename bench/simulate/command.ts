@@ -54,6 +54,11 @@ function int(name: string, text: string, min = 1): number {
   return n;
 }
 
+/** A run's warm-up (when given) must leave minutes to measure: RF_BENCH_OPTION_INVALID otherwise. */
+function warmupUnderRun(name: string, text: string | undefined, min: number, runName: string, runMinutes: number): void {
+  if (text !== undefined && int(name, text, min) >= runMinutes) throw new RfError(BenchErrors.OPTION_INVALID, `${name} must be under ${runName}, got ${text} of ${runMinutes}`);
+}
+
 function boundRule(text: string): 'ceil' | 'floor' {
   if (text === 'ceil' || text === 'floor') return text;
   throw new RfError(BenchErrors.OPTION_INVALID, `--bound-rules takes ceil and/or floor, got '${text}'`);
@@ -117,12 +122,8 @@ export function registerSimulateCommand(bench: Command): void {
       await runScenarioCommand({ scenario: 'simulate', resultsDir: flags.resultsDir, docs: flags.docs, progressSeconds: 1 }, async ({ progress }) => {
         const { runSimulateBench } = await import('./scenario.ts');
         const scales = flags.scales.split(',').map((s) => int('--scales', s.trim()));
-        if (flags.keepaliveWarmupMinutes !== undefined && int('--keepalive-warmup-minutes', flags.keepaliveWarmupMinutes, 0) >= int('--keepalive-minutes', flags.keepaliveMinutes, 8)) {
-          throw new RfError(BenchErrors.OPTION_INVALID, `--keepalive-warmup-minutes must be under --keepalive-minutes, got ${flags.keepaliveWarmupMinutes} of ${flags.keepaliveMinutes}`);
-        }
-        if (flags.loadLevelWarmupMinutes !== undefined && int('--load-level-warmup-minutes', flags.loadLevelWarmupMinutes) >= int('--load-level-minutes', flags.loadLevelMinutes, 2)) {
-          throw new RfError(BenchErrors.OPTION_INVALID, `--load-level-warmup-minutes must be under --load-level-minutes, got ${flags.loadLevelWarmupMinutes} of ${flags.loadLevelMinutes}`);
-        }
+        warmupUnderRun('--keepalive-warmup-minutes', flags.keepaliveWarmupMinutes, 0, '--keepalive-minutes', int('--keepalive-minutes', flags.keepaliveMinutes, 8));
+        warmupUnderRun('--load-level-warmup-minutes', flags.loadLevelWarmupMinutes, 1, '--load-level-minutes', int('--load-level-minutes', flags.loadLevelMinutes, 2));
         const trace =
           flags.traceInvocations === undefined
             ? undefined

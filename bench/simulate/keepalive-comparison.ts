@@ -141,8 +141,9 @@ function hazardAtFixed15(hazard: readonly SimulationResult[], fixed15: Simulatio
   // the fixed curve's readers read any policy's points (fixed-curve.ts)
   const coldAtIdle = fixedAtIdle(hazard, fixed15.idleGbS);
   const idleAtCold = fixedIdleAtColdStarts(hazard, fixed15.coldStarts);
-  const fewer = coldAtIdle === undefined ? undefined : fixed15.coldStarts / Math.max(1, coldAtIdle);
-  const less = idleAtCold === undefined ? undefined : 1 - idleAtCold / fixed15.idleGbS;
-  const met = (fewer !== undefined && fewer >= 2) || (less !== undefined && less >= 0.3);
-  return `hazard (settings ${HAZARD_PRICE_MIN.join(', ')} min) against fixed 15 min: at its idle memory-time (${Math.round(fixed15.idleGbS)} GB·s) ${coldAtIdle === undefined ? 'outside the hazard curve' : `${Math.round(coldAtIdle)} cold starts against ${fixed15.coldStarts}, ${(fewer as number).toFixed(2)}× fewer`}; at its cold starts (${fixed15.coldStarts}) ${idleAtCold === undefined ? 'outside the hazard curve' : `${Math.round(idleAtCold)} GB·s, ${pct(less as number)} % less idle memory-time`} (target ≥ 2× fewer, or ≥ 30 % less: ${met ? 'met' : 'MISSED'})`;
+  const fewer = coldAtIdle === undefined ? 0 : fixed15.coldStarts / Math.max(1, coldAtIdle);
+  const less = idleAtCold === undefined ? 0 : 1 - idleAtCold / fixed15.idleGbS;
+  const atIdle = coldAtIdle === undefined ? 'outside the hazard curve' : `${Math.round(coldAtIdle)} cold starts against ${fixed15.coldStarts}, ${fewer.toFixed(2)}× fewer`;
+  const atCold = idleAtCold === undefined ? 'outside the hazard curve' : `${Math.round(idleAtCold)} GB·s, ${pct(less)} % less idle memory-time`;
+  return `hazard (settings ${HAZARD_PRICE_MIN.join(', ')} min) against fixed 15 min: at its idle memory-time (${Math.round(fixed15.idleGbS)} GB·s) ${atIdle}; at its cold starts (${fixed15.coldStarts}) ${atCold} (target ≥ 2× fewer, or ≥ 30 % less: ${fewer >= 2 || less >= 0.3 ? 'met' : 'MISSED'})`;
 }
