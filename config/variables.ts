@@ -206,7 +206,7 @@ export const VARIABLES = {
     name: 'RINGFAAS_WARM_FIRST',
     ...zeroOrOne,
     default: '1',
-    doc: 'warm first when spilling: a request the bounded-load rule moves off its home goes to a worker under the bound that holds an idle warm container of the function',
+    doc: 'warm first when spilling: a request the bounded-load rule moves off its home goes to a worker under the bound that holds an idle warm container of the function, or stays at the home one over the bound when the home holds one and the sustained-load bound does not hold it on its average',
     readBy: ['router', 'dispatcher'],
   },
   RINGFAAS_LOAD_BY_HOST: {

@@ -175,15 +175,16 @@ export class SustainedLoad {
    * `held`: s(worker) > floorLoad and s(worker) (with `withCurrent`: max(s, load now)) +
    * `addedLoad` > threshold. `addedLoad` is what the request being placed
    * would add to the worker's average (requestShare: about 0 for a short request, 1 for one
-   * that runs a whole window or more).
+   * that runs a whole window or more). `withCurrent` false: on the averages alone, whatever the
+   * load now (warm first's home slack, bounded-load.ts HOME_WARM_SLACK).
    */
-  heldAt(now: number, addedLoad = 0): (id: string) => boolean {
+  heldAt(now: number, addedLoad = 0, withCurrent = this.withCurrent): (id: string) => boolean {
     const threshold = this.threshold(now);
     const floor = this.floorLoad;
     return (id) => {
       const s = this.smoothedOf(id, now);
       if (s <= floor) return false; // a worker averaging the floor or less is never held
-      const x = this.withCurrent ? Math.max(s, this.#workers.get(id)?.load ?? 0) : s;
+      const x = withCurrent ? Math.max(s, this.#workers.get(id)?.load ?? 0) : s;
       return x + addedLoad > threshold;
     };
   }

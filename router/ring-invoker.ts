@@ -7,8 +7,9 @@
  * run on, router/host-groups.ts; with the sustained-load bound, ring/sustained-load.ts, workers whose
  * averaged load is over it after the accepting ones; when no candidate accepts, the next worker
  * of the whole ring that does goes first) — and, with `warmFirst`, when that rule moves the request off its
- * home, a worker under the bound that this router heard holds an idle warm container of the
- * function goes first (router/warm-hints.ts) — then tried in turn:
+ * home, a worker under the bound (the home: at most one over it unless held on its average,
+ * ring/'s HOME_WARM_SLACK) that this router heard holds an idle warm container of the function goes first (router/warm-hints.ts) —
+ * then tried in turn:
  *
  * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started), marked
  *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
@@ -36,7 +37,7 @@
  */
 import { Pool } from 'undici';
 import { RfError } from '../errors/index.ts';
-import { planSpill, DEFAULT_LOAD_FACTOR, RingErrors, type Ring } from '../ring/index.ts';
+import { planSpill, warmAccepts, DEFAULT_LOAD_FACTOR, RingErrors, type Ring } from '../ring/index.ts';
 import { RouterErrors } from './errors.ts';
 import { CODE_UNAVAILABLE_CODE, DEFAULT_MAX_OUTPUT_BYTES, INVOKE_ENVELOPE_BYTES, RETRYABLE_WORKER_CODES, WorkerHeaders, readBounded, CLUSTER_KEY_HEADER } from '../contract/index.ts';
 import type { ForwardedResponse, Invoker, RequestContext } from './invoker.ts';
@@ -202,11 +203,14 @@ export class RingInvoker implements Invoker {
     let warmPassed = 0;
     if (spills > 0 && this.#warmFirst) {
       // Warm first when spilling: the bound moved the request off its home, so among the
-      // workers under the bound one known to hold an idle warm container goes first (docs/ring.md).
+      // workers under the bound one known to hold an idle warm container goes first (docs/ring.md);
+      // the home may be one over the bound unless held on its average (ring/'s HOME_WARM_SLACK).
       // It may be a held worker (sustained-load bound) before the first accepting one in
       // preference order: then fewer workers are passed over than the bound alone passed.
       const bound = plan.bound;
-      const warm = this.#warm.firstWarm(functionId, order, (id) => view.boundLoadOf(id) < bound);
+      const home = candidates[0];
+      const homeHeld = view.heldFor(functionId, true)?.(home as string) === true;
+      const warm = this.#warm.firstWarm(functionId, order, (id) => warmAccepts(view.boundLoadOf(id), bound, id === home && !homeHeld));
       if (warm !== undefined && warm !== order[0]) {
         order = [warm, ...order.filter((id) => id !== warm)];
         const at = candidates.indexOf(warm);

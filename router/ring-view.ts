@@ -193,12 +193,14 @@ export class RingView {
 
   /**
    * The sustained-load bound's held-test for one request of function `key` (its share: the
-   * function's execution time as this router saw it), or undefined when the bound is off.
+   * function's execution time as this router saw it), or undefined when the bound is off;
+   * `byAverage`: on the averages alone, not the load now (warm first's home slack).
    */
-  heldFor(key: string): ((workerId: string) => boolean) | undefined {
+  heldFor(key: string, byAverage = false): ((workerId: string) => boolean) | undefined {
     const s = this.#sustained;
     if (s === undefined) return undefined;
-    const held = s.heldAt(this.#clock.now(), s.requestShare(this.#times?.expectedMs(key)));
+    const share = s.requestShare(this.#times?.expectedMs(key));
+    const held = byAverage ? s.heldAt(this.#clock.now(), share, false) : s.heldAt(this.#clock.now(), share);
     const g = this.#groups;
     return g === undefined ? held : (workerId) => held(g.keyOf(workerId));
   }

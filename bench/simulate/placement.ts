@@ -12,8 +12,9 @@
  *   option) the held workers are passed over the same way: the 16 that accept, the rest of the
  *   ring that accepts, the held ones, the over-bound ones. Warm first when spilling, as the
  *   router (router/warm-hints.ts):
- *   when the bound moves a call off its home, among the workers under the bound one holding an
- *   idle warm container of the function goes first (the simulator knows the idle counts
+ *   when the bound moves a call off its home, among the workers under the bound (the home: at
+ *   most one over it unless held on its average, ring/'s HOME_WARM_SLACK) one holding an idle
+ *   warm container of the function goes first (the simulator knows the idle counts
  *   exactly; a router knows them from its workers' last answers, so the model is the ideal of
  *   the router's estimate). Off by default, as on the platform (router/ring-invoker.ts).
  * - openwhisk: a model of ShardingContainerPoolBalancer.schedule (Apache OpenWhisk):
@@ -33,7 +34,7 @@
  * One file over 350 lines: five policies of 20–80 lines behind one interface, meant to be read
  * side by side.
  */
-import { ExecutionTimes, planSpill, Ring, SustainedLoad, type BoundRule, type RingMemberRow, type SustainedLoadOptions } from '../../ring/index.ts';
+import { ExecutionTimes, planSpill, Ring, SustainedLoad, warmAccepts, type BoundRule, type RingMemberRow, type SustainedLoadOptions } from '../../ring/index.ts';
 import { VARIABLES } from '../../config/index.ts';
 import type { Prng } from './prng.ts';
 import type { SimWorker } from './sim-worker.ts';
@@ -162,13 +163,20 @@ export class RingfaasPlacement implements Placement {
     const { workers: list, ids } = this.#entry(fn);
     const byId = this.#byId;
     const s = this.#sustained;
-    const held = s?.heldAt(now, this.#times === undefined ? 0 : s.requestShare(this.#times.expectedMs((this.#fns[fn] as SimFunction).id)));
+    const share = s === undefined || this.#times === undefined ? 0 : s.requestShare(this.#times.expectedMs((this.#fns[fn] as SimFunction).id));
+    const held = s?.heldAt(now, share);
     const plan = planSpill({ candidates: ids, loadOf: (id) => (byId.get(id) as SimWorker).load, totalLoad: this.#totalLoad(), workerCount: this.#active.length, c: this.#c, rule: this.#rule, ...(held === undefined ? {} : { held }) });
     const order = plan.order.map((id) => byId.get(id) as SimWorker);
     // Warm first when spilling, as the router (router/ring-invoker.ts): among the workers under
-    // the bound, held ones included, the first holding an idle container runs the call, so it
-    // is tried before the rest (which may name it again, never reached).
-    const warm = this.#warmFirst && plan.skipped > 0 ? order.find((w) => w.load < plan.bound && w.idleOf(fn) > 0) : undefined;
+    // the bound, held ones included, and the home one over it unless held on its average
+    // (HOME_WARM_SLACK), the first holding an idle container runs the call, so it is tried
+    // before the rest (which may name it again, never reached).
+    let warm: SimWorker | undefined;
+    if (this.#warmFirst && plan.skipped > 0) {
+      const home = list[0] as SimWorker;
+      const homeSlack = s?.heldAt(now, share, false)(home.id) !== true;
+      warm = order.find((w) => warmAccepts(w.load, plan.bound, homeSlack && w === home) && w.idleOf(fn) > 0);
+    }
     if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
     const accepting = order.slice(0, plan.accepting);
     const under = order.filter((w) => w.load < plan.bound);

@@ -317,8 +317,12 @@ test('keep-alive bounds out of sample: a window is charged on the periods it was
 
 test('keep-alive bounds: on a simulated workload fixed recomputed on the periods matches its runs, and static windows and the clairvoyant lie below fixed, windows learned out of sample above those in hindsight', () => {
   const workload = new GeneratedWorkload({ seed: 3, functions: 150, minutes: 240 });
+  // The periods' model takes one run's idle periods as every policy's: placement must not depend
+  // on what is warm. Warm first does (since 2026-12-05 the home keeps a call one over the bound
+  // for a warm container: with it, fixed 2 min modelled 1 213 cold starts against 1 085 run),
+  // so the check runs the bound alone (docs/simulation.md, "The home's warm container").
   const run = (keepAliveMin: number, onIdlePeriod?: SimulationOptions['onIdlePeriod']): SimulationResult =>
-    simulate({ workload, workers: 3, workerMemoryMb: 1_048_576, placement: 'ringfaas', keepAlive: keepAliveMin === 0 ? { name: 'greedy-dual' } : { name: 'fixed', keepAliveMin }, seed: 3, durationMin: 240, warmupMin: 60, ...(onIdlePeriod === undefined ? {} : { onIdlePeriod }) });
+    simulate({ workload, workers: 3, workerMemoryMb: 1_048_576, placement: 'ringfaas', warmFirst: false, keepAlive: keepAliveMin === 0 ? { name: 'greedy-dual' } : { name: 'fixed', keepAliveMin }, seed: 3, durationMin: 240, warmupMin: 60, ...(onIdlePeriod === undefined ? {} : { onIdlePeriod }) });
   const bounds = new KeepAliveBounds(60 * 60_000);
   const forever = run(0, (...p) => bounds.record(...p));
   assert.ok(bounds.periods > 100, `${bounds.periods} periods`);

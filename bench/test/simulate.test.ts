@@ -246,3 +246,18 @@ test('simulator: warm first, as the router, sends a spill to a held worker holdi
   assert.equal(chosen(false), third, 'the bound alone passes over the held home and its neighbour');
   assert.equal(chosen(true), home, 'warm first: the held home holds an idle container and is under the bound');
 });
+
+test('simulator: warm first, as the router, keeps a call at a home one over the bound that holds an idle container, not two over', () => {
+  const fn = (id: string): SimFunction => ({ id, app: id, memoryMb: 128, coldStartMs: 500, duration: () => 100 });
+  const ring = new Ring(['w1', 'w2', 'w3'].map((id) => ({ id, address: '', capacityMb: 0, state: 'active' as const, heartbeatAt: 0 })));
+  const [home, second, third] = ring.preferenceList('f', 3) as [string, string, string];
+  const chosen = (homeLoad: number): string => {
+    // total load 2: bound ceil(1.25 × 3 / 3) = 2
+    const workers = [home, second, third].map((id) => ({ id, load: id === home ? homeLoad : 0, idleOf: () => (id === home ? 1 : 0) }));
+    const p = new RingfaasPlacement([fn('f')], () => 2, 1.25, true, 'ceil');
+    p.membership(workers as never[], workers as never[], 0);
+    return ([...p.choose(0, 0).candidates][0] as { id: string }).id;
+  };
+  assert.equal(chosen(2), home, 'at the bound: the warm home');
+  assert.equal(chosen(3), second, 'one over it: the next worker');
+});

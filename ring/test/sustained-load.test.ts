@@ -178,6 +178,8 @@ test('withCurrent: a worker whose load just rose is held before its average foll
     // a second later a's average is still 1.19 (threshold 1.25 × 1.06 = 1.33); its load is 3
     const held = s.heldAt(61_000);
     assert.equal(held('a'), withCurrent, `withCurrent ${withCurrent}`);
+    // asked on the averages alone (warm first's home slack), whatever the option
+    assert.equal(s.heldAt(61_000, 0, false)('a'), false, `withCurrent ${withCurrent}, averages alone`);
   }
 });
 

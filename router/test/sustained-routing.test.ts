@@ -103,3 +103,28 @@ test('warm first may pick a held worker holding idle containers that precedes th
   // the home is held (and its neighbour); warm first sends the call back to the home's idle containers
   assert.deepEqual(await servedBy(invoker, fnId), { worker: 'a', spills: '0' }, 'a warm held home over a cold accepting worker');
 });
+
+test('warm first: a home at its bound that holds an idle warm container keeps the call (one over the bound), two over it does not', async () => {
+  const { view, invoker } = await setup({ sustained: false, warmFirst: true });
+  const { fnId } = functionHomedOn(view, 'a');
+  assert.equal((await servedBy(invoker, fnId)).worker, 'a', 'the home serves and reports its idle slots');
+  // two long requests on the home: bound ceil(1.25 × 3 / 3) = 2, the home is at it
+  for (const id of ['a', 'a']) view.requestStarted(id);
+  assert.deepEqual(await servedBy(invoker, fnId), { worker: 'a', spills: '0' }, 'a warm home at its bound over a cold neighbour');
+  // a third: bound ceil(1.25 × 4 / 3) = 2, the home would be two over it; the neighbour starts one
+  view.requestStarted('a');
+  const served = await servedBy(invoker, fnId);
+  assert.notEqual(served.worker, 'a', `two over the bound the call spills: ${JSON.stringify(served)}`);
+});
+
+test('warm first: a home held on its average gets no slack over the bound; in a burst (averages still low) it does', async () => {
+  const { view, invoker, clock } = await setup({ sustained: true, warmFirst: true });
+  const { fnId } = functionHomedOn(view, 'a');
+  assert.equal((await servedBy(invoker, fnId)).worker, 'a', 'the home serves and reports its idle slots');
+  for (const id of ['a', 'a']) view.requestStarted(id);
+  // at once the home's average is low: one over the bound for its warm container
+  assert.deepEqual(await servedBy(invoker, fnId), { worker: 'a', spills: '0' }, 'a burst: the warm home at its bound');
+  clock.advance(30_000); // the home averages ~1.9 against a threshold of max(1.25 × 0.63, 1) = 1: held on its average
+  const served = await servedBy(invoker, fnId);
+  assert.notEqual(served.worker, 'a', `held on its average, the home at its bound spills: ${JSON.stringify(served)}`);
+});
