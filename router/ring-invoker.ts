@@ -8,8 +8,8 @@
  * averaged load is over it after the accepting ones; when no candidate accepts, the next worker
  * of the whole ring that does goes first) — and, with `warmFirst`, when that rule moves the request off its
  * home, a worker under the bound (the home: at most one over it unless held on its average,
- * ring/'s HOME_WARM_SLACK) that this router heard holds an idle warm container of the function goes first (router/warm-hints.ts) —
- * then tried in turn:
+ * ring/'s HOME_WARM_SLACK) that this router heard holds an idle warm container of the function
+ * goes first (router/warm-hints.ts) — then tried in turn:
  *
  * - 429 RF_WORKER_AT_CAPACITY or 503 RF_WORKER_DRAINING (the request never started), marked
  *   by the worker itself with x-ringfaas-refusal (a header no function's container can make
@@ -209,8 +209,8 @@ export class RingInvoker implements Invoker {
       // preference order: then fewer workers are passed over than the bound alone passed.
       const bound = plan.bound;
       const home = candidates[0];
-      const homeHeld = view.heldFor(functionId, true)?.(home as string) === true;
-      const warm = this.#warm.firstWarm(functionId, order, (id) => warmAccepts(view.boundLoadOf(id), bound, id === home && !homeHeld));
+      // asked only of a worker with a warm hint, so the home's held-test runs only when it has one
+      const warm = this.#warm.firstWarm(functionId, order, (id) => warmAccepts(view.boundLoadOf(id), bound, id === home && view.heldFor(functionId, true)?.(id) !== true));
       if (warm !== undefined && warm !== order[0]) {
         order = [warm, ...order.filter((id) => id !== warm)];
         const at = candidates.indexOf(warm);
