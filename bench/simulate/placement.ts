@@ -16,7 +16,8 @@
  *   most one over it unless held on its average, ring/'s HOME_WARM_SLACK) one holding an idle
  *   warm container of the function goes first (the simulator knows the idle counts
  *   exactly; a router knows them from its workers' last answers, so the model is the ideal of
- *   the router's estimate). Off by default, as on the platform (router/ring-invoker.ts).
+ *   the router's estimate). On in every simulation, as the routers' default (ROUTERS_WARM_FIRST,
+ *   `--warm-first`); the class alone defaults to off.
  * - openwhisk: a model of ShardingContainerPoolBalancer.schedule (Apache OpenWhisk):
  *   hash = |javaHash(app) ^ javaHash(fn)|, home = hash mod N over every invoker ever seen
  *   (unhealthy ones keep their index), step = the (hash mod |steps|)-th of the pairwise coprime
