@@ -175,8 +175,8 @@ export class RingfaasPlacement implements Placement {
     let warm: SimWorker | undefined;
     if (this.#warmFirst && plan.skipped > 0) {
       const home = list[0] as SimWorker;
-      const homeSlack = s?.heldAt(now, share, false)(home.id) !== true;
-      warm = order.find((w) => warmAccepts(w.load, plan.bound, homeSlack && w === home) && w.idleOf(fn) > 0);
+      // the home's held-test on its average only when it holds an idle container, as the router
+      warm = order.find((w) => w.idleOf(fn) > 0 && warmAccepts(w.load, plan.bound, w === home && s?.heldAt(now, share, false)(w.id) !== true));
     }
     if (list.length >= this.#active.length) return { candidates: warm === undefined ? order : [warm, ...order], waitAt: list[0] as SimWorker };
     const accepting = order.slice(0, plan.accepting);
